@@ -1,0 +1,59 @@
+# Drover. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+export GOTOOLCHAIN := local
+# Everything we build is cached under $HOME/.cache (Go's build cache lives
+# there by default; the test bed binaries too, see mk/testbed.mk).
+export GOCACHE ?= $(HOME)/.cache/go-build
+
+.DEFAULT_GOAL := help
+include mk/testbed.mk
+
+BIN := bin
+DATA_DIR ?= .data
+LISTEN ?= 127.0.0.1:8443
+FUZZTIME ?= 10s
+TEST_TIMEOUT ?= 20m
+
+.PHONY: help build run test unit fuzz lint bench demo clean tools
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/drover-server and bin/drover-agent
+	$(GO) build -trimpath -o $(BIN)/drover-server ./cmd/server
+	$(GO) build -trimpath -o $(BIN)/drover-agent ./cmd/agent
+
+run: build ## run the server on an embedded SQLite store in $(DATA_DIR); prints the admin login on first start
+	./$(BIN)/drover-server --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+tools: ## install what the tests need from Debian (kubectl is on the machine already)
+	@command -v kubectl >/dev/null || { echo "kubectl is required on PATH" >&2; exit 1; }
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit: ## fast tests that need no real cluster
+	$(GO) test -race -count=1 ./pkg/... ./cmd/...
+
+fuzz: ## run each fuzz target for $(FUZZTIME)
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg cmd | xargs -n1 dirname | sort -u); do \
+	  for fn in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "fuzz ./$$dir $$fn ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$dir; \
+	  done; \
+	done
+
+test: tools testbed lint ## everything: vet, race-enabled unit and integration tests on real clusters, fuzzing
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) --no-print-directory fuzz
+
+bench: testbed ## direct vs through-Drover throughput and latency on a real cluster; see docs/benchmarks.md
+	$(GO) run ./test/bench
+
+demo: testbed ## a server, a real cluster and an agent; writes .demo/kubeconfig; Ctrl-C cleans up
+	$(GO) run ./test/demo
+
+clean: ## remove build output and local data
+	rm -rf $(BIN) $(DATA_DIR) .demo

@@ -1,0 +1,48 @@
+// Command agent is Drover's cluster agent and node agent.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover-dev/drover/pkg/agent"
+)
+
+func main() {
+	opts := NewOptions(os.Getenv)
+	fs := flag.NewFlagSet("drover-agent", flag.ExitOnError)
+	opts.Flags(fs)
+	fs.Parse(os.Args[1:])
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "drover-agent: invalid options:\n%v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, opts); err != nil {
+		fmt.Fprintf(os.Stderr, "drover-agent: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o *Options) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// remotedialer logs through logrus; keep only its warnings and errors.
+	logrus.SetLevel(logrus.WarnLevel)
+	return agent.Run(ctx, agent.Options{
+		ServerURL: o.ServerURL, CAChecksum: o.CAChecksum, TokenFile: o.TokenFile,
+		Kubeconfig: o.Kubeconfig, Kind: o.Kind, NodeName: o.NodeName,
+		BackoffMax: o.BackoffMax, TokenTTL: o.TokenTTL, Logger: logger,
+	})
+}

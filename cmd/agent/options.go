@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/drover-dev/drover/pkg/tunnel"
+)
+
+// Options are the agent's options. Each flag defaults to the environment
+// variable the deploy manifests set, as Rancher's agents read them.
+type Options struct {
+	ServerURL  string
+	CAChecksum string
+	TokenFile  string
+	Kubeconfig string
+	Kind       string
+	NodeName   string
+	BackoffMax time.Duration
+	TokenTTL   time.Duration
+	LogLevel   string
+}
+
+// NewOptions returns defaults taken from getenv.
+func NewOptions(getenv func(string) string) *Options {
+	o := &Options{
+		ServerURL:  getenv("CATTLE_SERVER"),
+		CAChecksum: getenv("CATTLE_CA_CHECKSUM"),
+		TokenFile:  getenv("CATTLE_TOKEN_FILE"),
+		Kind:       getenv("CATTLE_AGENT_KIND"),
+		NodeName:   getenv("CATTLE_NODE_NAME"),
+		BackoffMax: 30 * time.Second,
+		TokenTTL:   24 * time.Hour,
+		LogLevel:   "info",
+	}
+	if o.TokenFile == "" {
+		o.TokenFile = "/cattle-credentials/token"
+	}
+	if o.Kind == "" {
+		o.Kind = tunnel.KindCluster
+	}
+	return o
+}
+
+// Flags registers the options on fs.
+func (o *Options) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&o.ServerURL, "server", o.ServerURL, "Drover server URL (env CATTLE_SERVER)")
+	fs.StringVar(&o.CAChecksum, "ca-checksum", o.CAChecksum, "SHA-256 of the server's CA PEM (env CATTLE_CA_CHECKSUM)")
+	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the registration token (env CATTLE_TOKEN_FILE)")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the downstream cluster (default: in-cluster config)")
+	fs.StringVar(&o.Kind, "kind", o.Kind, "cluster or node (env CATTLE_AGENT_KIND)")
+	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "this node's name, for node agents (env CATTLE_NODE_NAME)")
+	fs.DurationVar(&o.BackoffMax, "backoff-max", o.BackoffMax, "longest wait between reconnect attempts")
+	fs.DurationVar(&o.TokenTTL, "token-ttl", o.TokenTTL, "requested lifetime of the impersonator ServiceAccount token")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
+}
+
+var checksumRE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	var errs []error
+	if u, err := url.Parse(o.ServerURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--server %q must be an https URL (CATTLE_SERVER)", o.ServerURL))
+	}
+	if o.CAChecksum != "" && !checksumRE.MatchString(o.CAChecksum) {
+		errs = append(errs, errors.New("--ca-checksum must be 64 hex characters (CATTLE_CA_CHECKSUM)"))
+	}
+	if o.TokenFile == "" {
+		errs = append(errs, errors.New("--token-file is required (CATTLE_TOKEN_FILE)"))
+	} else if _, err := os.Stat(o.TokenFile); err != nil {
+		errs = append(errs, fmt.Errorf("--token-file: %w", err))
+	}
+	switch o.Kind {
+	case tunnel.KindCluster:
+		if o.NodeName != "" {
+			errs = append(errs, errors.New("--node-name is for node agents only"))
+		}
+	case tunnel.KindNode:
+		if o.NodeName == "" {
+			errs = append(errs, errors.New("node agents need --node-name (CATTLE_NODE_NAME)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--kind %q must be cluster or node", o.Kind))
+	}
+	if o.BackoffMax < time.Second {
+		errs = append(errs, errors.New("--backoff-max must be at least 1s"))
+	}
+	if o.TokenTTL < 10*time.Minute {
+		errs = append(errs, errors.New("--token-ttl must be at least 10m (the apiserver's minimum)"))
+	}
+	switch o.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", o.LogLevel))
+	}
+	return errors.Join(errs...)
+}

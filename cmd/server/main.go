@@ -1,0 +1,50 @@
+// Command server is the Drover management server.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover-dev/drover/pkg/server"
+)
+
+func main() {
+	opts := NewOptions()
+	fs := flag.NewFlagSet("drover-server", flag.ExitOnError)
+	opts.Flags(fs)
+	fs.Parse(os.Args[1:])
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "drover-server: invalid options:\n%v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, opts); err != nil {
+		fmt.Fprintf(os.Stderr, "drover-server: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o *Options) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// remotedialer logs through logrus; keep only its warnings and errors.
+	logrus.SetLevel(logrus.WarnLevel)
+	return server.Run(ctx, server.Config{
+		DataDir: o.DataDir, Listen: o.Listen, ServerURL: o.ServerURL,
+		Hostnames: o.hostnames(), TLS: o.tlsFiles(),
+		AdminUsername: o.AdminUsername, SessionTTL: o.SessionTTL, KubeconfigTTL: o.KubeconfigTTL,
+		MaxTokenTTL: o.MaxTokenTTL, RegistrationTTL: o.RegistrationTTL,
+		Logger: logger, Stdout: os.Stdout,
+	})
+}

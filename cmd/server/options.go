@@ -1,0 +1,139 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/drover-dev/drover/pkg/pki"
+)
+
+// Options are the server's command-line options.
+type Options struct {
+	DataDir         string
+	Listen          string
+	ServerURL       string
+	Hostnames       string
+	TLSCert         string
+	TLSKey          string
+	CACert          string
+	AdminUsername   string
+	SessionTTL      time.Duration
+	KubeconfigTTL   time.Duration
+	MaxTokenTTL     time.Duration
+	RegistrationTTL time.Duration
+	LogLevel        string
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		DataDir:         "data",
+		Listen:          "127.0.0.1:8443",
+		AdminUsername:   "admin",
+		SessionTTL:      16 * time.Hour,
+		KubeconfigTTL:   30 * 24 * time.Hour,
+		MaxTokenTTL:     90 * 24 * time.Hour,
+		RegistrationTTL: 0,
+		LogLevel:        "info",
+	}
+}
+
+// Flags registers the options on fs.
+func (o *Options) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for the SQLite store and generated TLS material")
+	fs.StringVar(&o.Listen, "listen", o.Listen, "host:port to serve HTTPS on")
+	fs.StringVar(&o.ServerURL, "server-url", o.ServerURL, "external https URL of this server (default https://<listen>)")
+	fs.StringVar(&o.Hostnames, "hostnames", o.Hostnames, "comma-separated extra DNS names/IPs for a generated serving certificate")
+	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "serving certificate (PEM); with --tls-key and --ca-cert, replaces the generated one")
+	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "serving certificate key (PEM)")
+	fs.StringVar(&o.CACert, "ca-cert", o.CACert, "CA that signed --tls-cert (PEM); served at /cacerts for agents to pin")
+	fs.StringVar(&o.AdminUsername, "admin-username", o.AdminUsername, "name of the admin created on first start")
+	fs.DurationVar(&o.SessionTTL, "session-ttl", o.SessionTTL, "lifetime of a login session token")
+	fs.DurationVar(&o.KubeconfigTTL, "kubeconfig-ttl", o.KubeconfigTTL, "default lifetime of kubeconfig and API tokens")
+	fs.DurationVar(&o.MaxTokenTTL, "max-token-ttl", o.MaxTokenTTL, "longest lifetime a user may request for a token")
+	fs.DurationVar(&o.RegistrationTTL, "registration-ttl", o.RegistrationTTL, "lifetime of agent registration tokens (0: no expiry)")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
+}
+
+// Validate checks the options and fills derived defaults.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	host, port, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q must be host:port", o.Listen))
+	}
+	if o.ServerURL == "" && err == nil {
+		h := host
+		if h == "" || h == "0.0.0.0" || h == "::" {
+			h = "localhost"
+		}
+		o.ServerURL = "https://" + net.JoinHostPort(h, port)
+	}
+	if u, err := url.Parse(o.ServerURL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		errs = append(errs, fmt.Errorf("--server-url %q must be an https URL with no path", o.ServerURL))
+	}
+	set := 0
+	for _, f := range []string{o.TLSCert, o.TLSKey, o.CACert} {
+		if f != "" {
+			set++
+		}
+	}
+	if set != 0 && set != 3 {
+		errs = append(errs, errors.New("--tls-cert, --tls-key and --ca-cert go together"))
+	}
+	for name, d := range map[string]time.Duration{"--session-ttl": o.SessionTTL, "--kubeconfig-ttl": o.KubeconfigTTL, "--max-token-ttl": o.MaxTokenTTL} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	if o.KubeconfigTTL > o.MaxTokenTTL {
+		errs = append(errs, errors.New("--kubeconfig-ttl must not exceed --max-token-ttl"))
+	}
+	if o.RegistrationTTL < 0 {
+		errs = append(errs, errors.New("--registration-ttl must not be negative"))
+	}
+	switch o.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", o.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// hostnames returns the SANs for a generated certificate.
+func (o *Options) hostnames() []string {
+	out := []string{"localhost", "127.0.0.1", "::1"}
+	if u, err := url.Parse(o.ServerURL); err == nil {
+		out = append(out, u.Hostname())
+	}
+	if h, err := os.Hostname(); err == nil {
+		out = append(out, h)
+	}
+	for _, h := range strings.Split(o.Hostnames, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	seen := map[string]bool{}
+	uniq := out[:0]
+	for _, h := range out {
+		if !seen[h] {
+			seen[h] = true
+			uniq = append(uniq, h)
+		}
+	}
+	return uniq
+}
+
+func (o *Options) tlsFiles() pki.Files {
+	return pki.Files{CACert: o.CACert, Cert: o.TLSCert, Key: o.TLSKey}
+}

@@ -1,0 +1,253 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rancher/remotedialer"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drover-dev/drover/pkg/token"
+	"github.com/drover-dev/drover/pkg/tunnel"
+)
+
+// ConnectPath is the server's tunnel endpoint.
+const ConnectPath = "/v3/connect"
+
+// Options configure an agent.
+type Options struct {
+	ServerURL  string
+	CAChecksum string
+	// TokenFile holds the registration token; it is re-read before every
+	// connect so a rotated token takes effect without a restart.
+	TokenFile string
+	// Kubeconfig is used instead of the in-cluster config when set.
+	Kubeconfig string
+	Kind       string // tunnel.KindCluster or tunnel.KindNode
+	NodeName   string
+
+	BackoffMin time.Duration
+	BackoffMax time.Duration
+	// TokenTTL is the requested lifetime of the impersonator token.
+	TokenTTL time.Duration
+
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Agent is a running agent.
+type Agent struct {
+	opts     Options
+	cs       kubernetes.Interface
+	endpoint string
+	apiCA    []byte
+	serverCA *tls.Config
+}
+
+// Run pins the server, prepares the downstream cluster and keeps the tunnel
+// open until ctx is done. It returns an error only for what retrying cannot
+// fix (bad configuration, CA mismatch).
+func Run(ctx context.Context, opts Options) error {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.BackoffMin <= 0 {
+		opts.BackoffMin = 250 * time.Millisecond
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = 30 * time.Second
+	}
+	if opts.TokenTTL <= 0 {
+		opts.TokenTTL = 24 * time.Hour
+	}
+	cfg, err := restConfig(opts.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	endpoint, ca, err := endpointOf(cfg)
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("apiserver client: %w", err)
+	}
+	a := &Agent{opts: opts, cs: cs, endpoint: endpoint, apiCA: ca}
+	log := opts.Logger.With("kind", opts.Kind, "node", opts.NodeName)
+
+	b := backoff{min: opts.BackoffMin, max: opts.BackoffMax}
+	// Pin the server first; a mismatch is fatal, an unreachable server is not.
+	for {
+		pool, err := fetchPinnedCA(ctx, opts.ServerURL, opts.CAChecksum)
+		if err == nil {
+			a.serverCA = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+			break
+		}
+		if errors.Is(err, ErrCAMismatch) {
+			return err
+		}
+		log.Warn("server not reachable yet", "err", err)
+		if !b.sleep(ctx) {
+			return nil
+		}
+	}
+	if opts.Kind == tunnel.KindCluster {
+		for {
+			err := ensureDownstream(ctx, cs)
+			if err == nil {
+				break
+			}
+			log.Warn("prepare downstream cluster", "err", err)
+			if !b.sleep(ctx) {
+				return nil
+			}
+		}
+	}
+	b.reset()
+	var sa saToken
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil
+		}
+		if sa.value == "" || !opts.Now().Before(sa.renewAt()) {
+			if sa, err = requestToken(ctx, cs, opts.TokenTTL, opts.Now()); err != nil {
+				log.Warn("impersonator token", "err", err)
+				sa = saToken{}
+				b.sleep(ctx)
+				continue
+			}
+		}
+		connected, err := a.connectOnce(ctx, sa, log)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if connected {
+			b.reset()
+		}
+		if err != nil {
+			log.Warn("tunnel closed", "err", err)
+		}
+		b.sleep(ctx)
+	}
+}
+
+// connectOnce opens one tunnel session and serves it until it ends or the
+// impersonator token is due for renewal.
+func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (bool, error) {
+	raw, err := os.ReadFile(a.opts.TokenFile)
+	if err != nil {
+		return false, fmt.Errorf("read registration token: %w", err)
+	}
+	regToken := strings.TrimSpace(string(raw))
+	if _, err := token.Parse(regToken); err != nil {
+		return false, fmt.Errorf("registration token in %s: %w", a.opts.TokenFile, err)
+	}
+	params, err := tunnel.AgentParams{
+		Kind: a.opts.Kind, Node: a.opts.NodeName, Endpoint: a.endpoint, CACert: a.apiCA, Token: sa.value,
+	}.Encode()
+	if err != nil {
+		return false, err
+	}
+	headers := http.Header{}
+	headers.Set("Authorization", "Bearer "+regToken)
+	headers.Set(tunnel.ParamsHeader, params)
+
+	sessCtx, cancel := context.WithDeadline(ctx, sa.renewAt())
+	defer cancel()
+	dialer := &websocket.Dialer{
+		TLSClientConfig:  a.serverCA.Clone(),
+		HandshakeTimeout: 10 * time.Second,
+		Proxy:            http.ProxyFromEnvironment,
+		ReadBufferSize:   64 << 10,
+		WriteBufferSize:  64 << 10,
+	}
+	var connected atomic.Bool
+	onConnect := func(context.Context, *remotedialer.Session) error {
+		connected.Store(true)
+		log.Info("tunnel open", "server", a.opts.ServerURL)
+		return nil
+	}
+	err = remotedialer.ConnectToProxyWithDialer(sessCtx, wsURL(a.opts.ServerURL), headers,
+		allowTCP, dialer, a.dialEndpoint(log), onConnect)
+	if err == nil && ctx.Err() == nil && sessCtx.Err() != nil {
+		log.Info("renewing tunnel for a fresh impersonator token")
+	}
+	return connected.Load(), err
+}
+
+// allowTCP lets the server open TCP streams. Which address is enforced by
+// dialEndpoint: refusing here would make remotedialer end the whole tunnel.
+func allowTCP(proto, _ string) bool { return proto == "tcp" }
+
+// dialEndpoint dials only the apiserver endpoint; anything else is refused.
+func (a *Agent) dialEndpoint(log *slog.Logger) remotedialer.Dialer {
+	var d net.Dialer
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		if network != "tcp" || address != a.endpoint {
+			log.Warn("refused a dial outside the agent's policy", "network", network, "address", address)
+			return nil, fmt.Errorf("agent policy: dial to %s refused", address)
+		}
+		return d.DialContext(ctx, network, address)
+	}
+}
+
+func wsURL(serverURL string) string {
+	return "wss://" + strings.TrimPrefix(strings.TrimRight(serverURL, "/"), "https://") + ConnectPath
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("load kubeconfig: %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("in-cluster config (set --kubeconfig outside a cluster): %w", err)
+	}
+	return cfg, nil
+}
+
+// backoff is capped exponential backoff with jitter: each wait is drawn
+// from [d/2, d], so a fleet restarted together spreads out.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(b.cur*2, b.max)
+	}
+	return b.cur/2 + rand.N(b.cur/2+1)
+}
+
+// sleep waits the next backoff; false if ctx ended first.
+func (b *backoff) sleep(ctx context.Context) bool {
+	t := time.NewTimer(b.next())
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

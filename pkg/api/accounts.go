@@ -1,0 +1,266 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/token"
+)
+
+// usernameRE keeps names safe as Impersonate-User values and away from
+// Kubernetes' reserved "system:" space.
+var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,62}$`)
+
+const minPassword = 12
+
+// dummyHash makes a login for an unknown user cost as much as a real one.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("drover-timing-equaliser"), bcrypt.DefaultCost)
+
+// CreateUser validates and stores a user.
+func CreateUser(ctx context.Context, s *store.Store, username, password string, admin bool, now time.Time) (store.User, error) {
+	if !usernameRE.MatchString(username) {
+		return store.User{}, fmt.Errorf("%w: username must be 1-63 of a-z 0-9 . _ @ -, starting with a letter or digit", errInvalid)
+	}
+	if len(password) < minPassword || len(password) > 72 {
+		return store.User{}, fmt.Errorf("%w: password must be %d to 72 bytes", errInvalid, minPassword)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return store.User{}, fmt.Errorf("hash password: %w", err)
+	}
+	id, err := token.RandomID("u-", 10)
+	if err != nil {
+		return store.User{}, err
+	}
+	u := store.User{ID: id, Username: username, Admin: admin, CreatedAt: now.UTC()}
+	if err := s.CreateUser(ctx, u, hash); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+var errInvalid = errors.New("invalid")
+
+// RandomPassword returns a password with 144 bits from crypto/rand.
+func RandomPassword() (string, error) {
+	b := make([]byte, 18)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("read random password: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// mintToken creates and stores a user token; the returned string is the
+// only copy of its secret.
+func (a *API) mintToken(ctx context.Context, userID, kind, clusterID, desc string, ttl time.Duration) (string, store.Token, error) {
+	tok, err := token.New("t-")
+	if err != nil {
+		return "", store.Token{}, err
+	}
+	h, err := token.Hash(tok)
+	if err != nil {
+		return "", store.Token{}, err
+	}
+	now := a.opts.Now().UTC()
+	rec := store.Token{
+		ID: tok.ID, UserID: userID, Kind: kind, ClusterID: clusterID, Description: desc,
+		Hashed: h, CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}
+	if err := a.opts.Store.CreateToken(ctx, rec); err != nil {
+		return "", store.Token{}, err
+	}
+	return tok.String(), rec, nil
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type tokenResponse struct {
+	Token     string    `json:"token,omitempty"`
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	ClusterID string    `json:"clusterId,omitempty"`
+	Desc      string    `json:"description,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	LastUsed  time.Time `json:"lastUsedAt,omitzero"`
+}
+
+func tokenView(t store.Token) tokenResponse {
+	return tokenResponse{ID: t.ID, Kind: t.Kind, ClusterID: t.ClusterID, Desc: t.Description,
+		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsed: t.LastUsedAt}
+}
+
+func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	u, hash, err := a.opts.Store.UserByUsername(r.Context(), req.Username)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.opts.Logger.Error("login lookup", "err", err)
+		apierr.Internal(w)
+		return
+	}
+	if err != nil {
+		hash = dummyHash
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || err != nil {
+		a.opts.Logger.Info("login failed", "username", req.Username, "remote", r.RemoteAddr)
+		apierr.Write(w, http.StatusUnauthorized, "Unauthorized", "wrong username or password")
+		return
+	}
+	secret, rec, err := a.mintToken(r.Context(), u.ID, store.KindSession, "", "login session", a.opts.SessionTTL)
+	if err != nil {
+		a.opts.Logger.Error("mint session", "err", err)
+		apierr.Internal(w)
+		return
+	}
+	a.opts.Logger.Info("login", "user", u.Username, "token_id", rec.ID, "remote", r.RemoteAddr)
+	resp := tokenView(rec)
+	resp.Token = secret
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	id := identity(r.Context())
+	if err := a.opts.Store.DeleteToken(r.Context(), id.TokenID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.storeError(w, "token", err)
+		return
+	}
+	a.opts.Tokens.Invalidate(id.TokenID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) me(w http.ResponseWriter, r *http.Request) {
+	id := identity(r.Context())
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": id.UserID, "username": id.Username, "admin": id.Admin, "groups": id.Groups, "tokenId": id.TokenID,
+	})
+}
+
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
+	users, err := a.opts.Store.ListUsers(r.Context())
+	if err != nil {
+		a.storeError(w, "users", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": nonNil(users)})
+}
+
+type createUserRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Admin    bool   `json:"admin"`
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
+	var req createUserRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	u, err := CreateUser(r.Context(), a.opts.Store, req.Username, req.Password, req.Admin, a.opts.Now())
+	switch {
+	case errors.Is(err, errInvalid):
+		apierr.Invalid(w, "%s", strings.TrimPrefix(err.Error(), "invalid: "))
+		return
+	case err != nil:
+		a.storeError(w, fmt.Sprintf("user %q", req.Username), err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, u)
+}
+
+type createTokenRequest struct {
+	ClusterID   string `json:"clusterId"`
+	Description string `json:"description"`
+	TTL         string `json:"ttl"`
+}
+
+func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
+	var req createTokenRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	ttl, err := a.ttl(req.TTL, a.opts.KubeconfigTTL)
+	if err != nil {
+		apierr.Invalid(w, "%v", err)
+		return
+	}
+	if len(req.Description) > 256 {
+		apierr.Invalid(w, "description must be at most 256 bytes")
+		return
+	}
+	if req.ClusterID != "" {
+		if _, err := a.opts.Store.Cluster(r.Context(), req.ClusterID); err != nil {
+			a.storeError(w, fmt.Sprintf("cluster %q", req.ClusterID), err)
+			return
+		}
+	}
+	id := identity(r.Context())
+	secret, rec, err := a.mintToken(r.Context(), id.UserID, store.KindAPI, req.ClusterID, req.Description, ttl)
+	if err != nil {
+		a.storeError(w, "token", err)
+		return
+	}
+	resp := tokenView(rec)
+	resp.Token = secret
+	writeJSON(w, http.StatusCreated, resp)
+}
+
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
+	toks, err := a.opts.Store.ListTokens(r.Context(), identity(r.Context()).UserID)
+	if err != nil {
+		a.storeError(w, "tokens", err)
+		return
+	}
+	out := make([]tokenResponse, 0, len(toks))
+	for _, t := range toks {
+		out = append(out, tokenView(t))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+}
+
+func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) {
+	tokenID := mux.Vars(r)["id"]
+	caller := identity(r.Context())
+	rec, err := a.opts.Store.Token(r.Context(), tokenID)
+	// Another user's token answers like a missing one: ids are not secret,
+	// but ownership is nobody else's business.
+	if errors.Is(err, store.ErrNotFound) || err == nil && rec.UserID != caller.UserID && !caller.Admin {
+		apierr.NotFound(w, "token %q not found", tokenID)
+		return
+	}
+	if err != nil {
+		a.storeError(w, "token", err)
+		return
+	}
+	if err := a.opts.Store.DeleteToken(r.Context(), tokenID); err != nil {
+		a.storeError(w, fmt.Sprintf("token %q", tokenID), err)
+		return
+	}
+	a.opts.Tokens.Invalidate(tokenID)
+	a.opts.Logger.Info("token revoked", "token_id", tokenID, "by", caller.Username)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

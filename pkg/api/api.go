@@ -1,0 +1,170 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/tunnel"
+)
+
+// Invalidator drops cached tokens the moment they are revoked.
+type Invalidator interface {
+	Invalidate(tokenID string)
+}
+
+// ClusterStatus reports tunnel state.
+type ClusterStatus interface {
+	Status(clusterID string) tunnel.Status
+}
+
+// Options configure the API.
+type Options struct {
+	Store     *store.Store
+	Tokens    Invalidator
+	Tunnel    ClusterStatus
+	CAPEM     []byte
+	CASum     string
+	ServerURL string
+	Logger    *slog.Logger
+	Now       func() time.Time
+
+	SessionTTL      time.Duration // login sessions
+	KubeconfigTTL   time.Duration // default for kubeconfig and API tokens
+	MaxTokenTTL     time.Duration // cap for any requested TTL
+	RegistrationTTL time.Duration // agent registration tokens; 0: no expiry
+}
+
+// API serves /v3.
+type API struct{ opts Options }
+
+// New returns the API.
+func New(opts Options) *API {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &API{opts: opts}
+}
+
+// PublicRoutes registers what needs no token.
+func (a *API) PublicRoutes(r *mux.Router) {
+	r.HandleFunc("/v3/login", a.login).Methods(http.MethodPost)
+	r.HandleFunc("/cacerts", a.cacerts).Methods(http.MethodGet)
+}
+
+// Routes registers the authenticated API on r; the caller wraps r with
+// authentication.
+func (a *API) Routes(r *mux.Router) {
+	r.HandleFunc("/v3/logout", a.logout).Methods(http.MethodPost)
+	r.HandleFunc("/v3/users/me", a.me).Methods(http.MethodGet)
+	r.HandleFunc("/v3/users", a.admin(a.listUsers)).Methods(http.MethodGet)
+	r.HandleFunc("/v3/users", a.admin(a.createUser)).Methods(http.MethodPost)
+	r.HandleFunc("/v3/clusters", a.listClusters).Methods(http.MethodGet)
+	r.HandleFunc("/v3/clusters", a.admin(a.createCluster)).Methods(http.MethodPost)
+	r.HandleFunc("/v3/clusters/{id}", a.getCluster).Methods(http.MethodGet)
+	r.HandleFunc("/v3/clusters/{id}", a.admin(a.deleteCluster)).Methods(http.MethodDelete)
+	r.HandleFunc("/v3/clusters/{id}/registration-tokens", a.admin(a.createRegistrationToken)).Methods(http.MethodPost)
+	r.HandleFunc("/v3/tokens", a.listTokens).Methods(http.MethodGet)
+	r.HandleFunc("/v3/tokens", a.createToken).Methods(http.MethodPost)
+	r.HandleFunc("/v3/tokens/{id}", a.deleteToken).Methods(http.MethodDelete)
+	r.HandleFunc("/v3/kubeconfig", a.kubeconfig).Methods(http.MethodPost)
+}
+
+// admin wraps a handler that only global admins may call.
+func (a *API) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := authn.FromContext(r.Context())
+		if !ok {
+			apierr.Unauthorized(w)
+			return
+		}
+		if !id.Admin {
+			apierr.Forbidden(w, "only Drover admins may %s %s", r.Method, r.URL.Path)
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (a *API) cacerts(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Write(a.opts.CAPEM)
+}
+
+const maxBody = 1 << 20
+
+// decode reads a JSON body strictly. An empty body decodes to the zero value.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		var maxErr *http.MaxBytesError
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &maxErr):
+			apierr.Write(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body larger than 1 MiB")
+		case errors.As(err, &syn):
+			apierr.BadRequest(w, "request body is not valid JSON (at byte %d)", syn.Offset)
+		case errors.As(err, &typ):
+			apierr.Invalid(w, "field %q must be a %s", typ.Field, typ.Type)
+		default:
+			// json's unknown-field error names only the field, never values.
+			apierr.BadRequest(w, "invalid request body: %v", err)
+		}
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// storeError answers an error from the store.
+func (a *API) storeError(w http.ResponseWriter, what string, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		apierr.NotFound(w, "%s not found", what)
+	case errors.Is(err, store.ErrConflict):
+		apierr.Conflict(w, "%s already exists", what)
+	default:
+		a.opts.Logger.Error("store", "what", what, "err", err)
+		apierr.Internal(w)
+	}
+}
+
+// ttl validates a requested TTL string against the server's cap.
+func (a *API) ttl(requested string, def time.Duration) (time.Duration, error) {
+	if requested == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(requested)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf(`ttl %q must be a positive duration such as "24h"`, requested)
+	}
+	if d > a.opts.MaxTokenTTL {
+		return 0, fmt.Errorf("ttl %s is longer than the server's maximum %s", d, a.opts.MaxTokenTTL)
+	}
+	return d, nil
+}
+
+func identity(ctx context.Context) authn.Identity {
+	id, _ := authn.FromContext(ctx)
+	return id
+}

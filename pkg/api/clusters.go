@@ -1,0 +1,246 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/kubeconfig"
+	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/token"
+	"github.com/drover-dev/drover/pkg/tunnel"
+)
+
+var clusterNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+type clusterView struct {
+	ID        string        `json:"id"`
+	Name      string        `json:"name"`
+	CreatedAt time.Time     `json:"createdAt"`
+	State     string        `json:"state"` // "active" or "disconnected"
+	Tunnel    tunnel.Status `json:"tunnel"`
+}
+
+func (a *API) view(c store.Cluster) clusterView {
+	st := a.opts.Tunnel.Status(c.ID)
+	state := "disconnected"
+	if st.Connected {
+		state = "active"
+	}
+	return clusterView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, State: state, Tunnel: st}
+}
+
+func (a *API) listClusters(w http.ResponseWriter, r *http.Request) {
+	cs, err := a.opts.Store.ListClusters(r.Context())
+	if err != nil {
+		a.storeError(w, "clusters", err)
+		return
+	}
+	out := make([]clusterView, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, a.view(c))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+}
+
+func (a *API) getCluster(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	c, err := a.opts.Store.Cluster(r.Context(), id)
+	if err != nil {
+		a.storeError(w, fmt.Sprintf("cluster %q", id), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a.view(c))
+}
+
+type createClusterRequest struct {
+	Name string `json:"name"`
+}
+
+// registration is what an agent needs to connect.
+type registration struct {
+	Token      string     `json:"token"`
+	TokenID    string     `json:"tokenId"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
+	ServerURL  string     `json:"serverUrl"`
+	CAChecksum string     `json:"caChecksum"`
+	Command    string     `json:"command"`
+}
+
+func (a *API) createCluster(w http.ResponseWriter, r *http.Request) {
+	var req createClusterRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if !clusterNameRE.MatchString(req.Name) {
+		apierr.Invalid(w, "name must be a DNS label: 1-63 of a-z 0-9 -, starting and ending with a letter or digit")
+		return
+	}
+	var c store.Cluster
+	var err error
+	for range 5 { // a 5-character id can collide; try again
+		var id string
+		if id, err = token.RandomID("c-", 5); err != nil {
+			break
+		}
+		c = store.Cluster{ID: id, Name: req.Name, CreatedAt: a.opts.Now().UTC()}
+		if err = a.opts.Store.CreateCluster(r.Context(), c); err == nil || !errors.Is(err, store.ErrConflict) {
+			break
+		}
+		if _, lookErr := a.opts.Store.Cluster(r.Context(), id); lookErr != nil {
+			break // the conflict was the name, not the id
+		}
+	}
+	if err != nil {
+		a.storeError(w, fmt.Sprintf("cluster named %q", req.Name), err)
+		return
+	}
+	reg, err := a.newRegistration(r, c.ID)
+	if err != nil {
+		a.opts.Logger.Error("mint registration token", "cluster", c.ID, "err", err)
+		apierr.Internal(w)
+		return
+	}
+	a.opts.Logger.Info("cluster created", "cluster", c.ID, "name", c.Name, "by", identity(r.Context()).Username)
+	writeJSON(w, http.StatusCreated, map[string]any{"cluster": a.view(c), "registration": reg})
+}
+
+func (a *API) deleteCluster(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	if err := a.opts.Store.DeleteCluster(r.Context(), id); err != nil {
+		a.storeError(w, fmt.Sprintf("cluster %q", id), err)
+		return
+	}
+	a.opts.Logger.Info("cluster deleted", "cluster", id, "by", identity(r.Context()).Username)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) createRegistrationToken(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	if _, err := a.opts.Store.Cluster(r.Context(), id); err != nil {
+		a.storeError(w, fmt.Sprintf("cluster %q", id), err)
+		return
+	}
+	reg, err := a.newRegistration(r, id)
+	if err != nil {
+		a.opts.Logger.Error("mint registration token", "cluster", id, "err", err)
+		apierr.Internal(w)
+		return
+	}
+	writeJSON(w, http.StatusCreated, reg)
+}
+
+func (a *API) newRegistration(r *http.Request, clusterID string) (registration, error) {
+	tok, err := token.New("r-")
+	if err != nil {
+		return registration{}, err
+	}
+	h, err := token.Hash(tok)
+	if err != nil {
+		return registration{}, err
+	}
+	now := a.opts.Now().UTC()
+	rec := store.RegistrationToken{ID: tok.ID, ClusterID: clusterID, Hashed: h, CreatedAt: now}
+	if a.opts.RegistrationTTL > 0 {
+		rec.ExpiresAt = now.Add(a.opts.RegistrationTTL)
+	}
+	if err := a.opts.Store.CreateRegistrationToken(r.Context(), rec); err != nil {
+		return registration{}, err
+	}
+	reg := registration{
+		Token: tok.String(), TokenID: tok.ID, ServerURL: a.opts.ServerURL, CAChecksum: a.opts.CASum,
+		Command: fmt.Sprintf("printf %%s '%s' > token && drover-agent --server %s --ca-checksum %s --token-file token --kubeconfig ~/.kube/config",
+			tok.String(), a.opts.ServerURL, a.opts.CASum),
+	}
+	if !rec.ExpiresAt.IsZero() {
+		reg.ExpiresAt = &rec.ExpiresAt
+	}
+	return reg, nil
+}
+
+type kubeconfigRequest struct {
+	// Clusters limits the file to these ids; empty means every cluster the
+	// caller may use.
+	Clusters []string `json:"clusters"`
+	TTL      string   `json:"ttl"`
+}
+
+func (a *API) kubeconfig(w http.ResponseWriter, r *http.Request) {
+	var req kubeconfigRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	ttl, err := a.ttl(req.TTL, a.opts.KubeconfigTTL)
+	if err != nil {
+		apierr.Invalid(w, "%v", err)
+		return
+	}
+	caller := identity(r.Context())
+	all, err := a.opts.Store.ListClusters(r.Context())
+	if err != nil {
+		a.storeError(w, "clusters", err)
+		return
+	}
+	byID := map[string]store.Cluster{}
+	for _, c := range all {
+		if caller.ClusterID == "" || caller.ClusterID == c.ID {
+			byID[c.ID] = c
+		}
+	}
+	var picked []kubeconfig.Cluster
+	if len(req.Clusters) == 0 {
+		for _, c := range all {
+			if _, ok := byID[c.ID]; ok {
+				picked = append(picked, kubeconfig.Cluster{ID: c.ID, Name: c.Name})
+			}
+		}
+	}
+	for _, id := range req.Clusters {
+		c, ok := byID[id]
+		if !ok {
+			apierr.NotFound(w, "cluster %q not found", id)
+			return
+		}
+		picked = append(picked, kubeconfig.Cluster{ID: c.ID, Name: c.Name})
+	}
+	if len(picked) == 0 {
+		apierr.NotFound(w, "no cluster to put in a kubeconfig; create or import one first")
+		return
+	}
+	scope := ""
+	if len(picked) == 1 {
+		scope = picked[0].ID
+	}
+	names := make([]string, 0, len(picked))
+	for _, c := range picked {
+		names = append(names, c.Name)
+	}
+	secret, rec, err := a.mintToken(r.Context(), caller.UserID, store.KindKubeconfig, scope,
+		"kubeconfig for "+strings.Join(names, ","), ttl)
+	if err != nil {
+		a.storeError(w, "token", err)
+		return
+	}
+	cfg, err := kubeconfig.Build(kubeconfig.Options{
+		ServerURL: a.opts.ServerURL, CAPEM: a.opts.CAPEM, Username: caller.Username, Token: secret, Clusters: picked,
+	})
+	if err == nil {
+		var b []byte
+		if b, err = kubeconfig.Marshal(cfg); err == nil {
+			a.opts.Logger.Info("kubeconfig issued", "user", caller.Username, "token_id", rec.ID, "clusters", len(picked))
+			w.Header().Set("Content-Type", "application/yaml")
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Content-Disposition", `attachment; filename="kubeconfig"`)
+			w.Write(b)
+			return
+		}
+	}
+	a.opts.Logger.Error("build kubeconfig", "err", err)
+	apierr.Internal(w)
+}

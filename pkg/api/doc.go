@@ -1,0 +1,10 @@
+// Package api owns Drover's JSON API under /v3 (see docs/api.md): login and
+// logout, users, clusters with their connection state, agent registration
+// tokens, user tokens, and kubeconfig generation.
+//
+// Handlers decode strictly (unknown fields and oversized bodies are refused),
+// validate before they change anything, and answer errors as metav1.Status
+// JSON with a message a person can act on; causes go to the log. A plaintext
+// secret leaves this package exactly once, in the response that created it,
+// and is never logged.
+package api

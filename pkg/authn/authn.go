@@ -1,0 +1,228 @@
+package authn
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/token"
+)
+
+// Identity is an authenticated caller.
+type Identity struct {
+	UserID   string
+	Username string
+	Admin    bool
+	// Groups are the caller's Drover groups (not system:authenticated).
+	Groups    []string
+	TokenID   string
+	TokenKind string
+	// ClusterID scopes the token to one cluster; empty means any.
+	ClusterID string
+}
+
+// ErrUnauthenticated covers every reason a token is refused; the reason is
+// for logs only.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// Store is what the authenticator reads.
+type Store interface {
+	Token(ctx context.Context, id string) (store.Token, error)
+	UserByID(ctx context.Context, id string) (store.User, error)
+	TouchToken(ctx context.Context, id string, at time.Time) error
+}
+
+// Options configure an Authenticator.
+type Options struct {
+	Store  Store
+	Logger *slog.Logger
+	Now    func() time.Time
+	// CacheTTL bounds how long a verified token is trusted without a store
+	// read. Revocations through this server invalidate at once.
+	CacheTTL time.Duration
+}
+
+// Authenticator verifies bearer tokens.
+type Authenticator struct {
+	opts  Options
+	mu    sync.Mutex
+	cache map[string]*entry
+}
+
+type entry struct {
+	digest    [sha256.Size]byte
+	identity  Identity
+	expiresAt time.Time // the token's own expiry
+	cachedAt  time.Time
+	touchedAt time.Time
+}
+
+// touchEvery bounds how often last-used is written.
+const touchEvery = time.Minute
+
+// New returns an Authenticator.
+func New(opts Options) *Authenticator {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.CacheTTL == 0 {
+		opts.CacheTTL = 10 * time.Second
+	}
+	return &Authenticator{opts: opts, cache: map[string]*entry{}}
+}
+
+// Invalidate forgets a token at once (after revoke or delete).
+func (a *Authenticator) Invalidate(tokenID string) {
+	a.mu.Lock()
+	delete(a.cache, tokenID)
+	a.mu.Unlock()
+}
+
+// InvalidateUser forgets every cached token of a user.
+func (a *Authenticator) InvalidateUser(userID string) {
+	a.mu.Lock()
+	for id, e := range a.cache {
+		if e.identity.UserID == userID {
+			delete(a.cache, id)
+		}
+	}
+	a.mu.Unlock()
+}
+
+// AuthenticateToken verifies a raw "<id>:<secret>" token.
+func (a *Authenticator) AuthenticateToken(ctx context.Context, raw string) (Identity, error) {
+	tok, err := token.Parse(raw)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+	}
+	now := a.opts.Now()
+	digest := sha256.Sum256([]byte(tok.Secret))
+
+	a.mu.Lock()
+	e, ok := a.cache[tok.ID]
+	if ok && now.Sub(e.cachedAt) < a.opts.CacheTTL {
+		match := subtle.ConstantTimeCompare(e.digest[:], digest[:]) == 1
+		expired := !e.expiresAt.IsZero() && !now.Before(e.expiresAt)
+		id := e.identity
+		touch := match && !expired && now.Sub(e.touchedAt) >= touchEvery
+		if touch {
+			e.touchedAt = now
+		}
+		a.mu.Unlock()
+		switch {
+		case !match:
+			return Identity{}, fmt.Errorf("%w: token %s: wrong secret", ErrUnauthenticated, tok.ID)
+		case expired:
+			return Identity{}, fmt.Errorf("%w: token %s expired", ErrUnauthenticated, tok.ID)
+		}
+		if touch {
+			a.touch(tok.ID, now)
+		}
+		return id, nil
+	}
+	a.mu.Unlock()
+
+	rec, err := a.opts.Store.Token(ctx, tok.ID)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+	}
+	if !token.Verify(tok, rec.Hashed) {
+		return Identity{}, fmt.Errorf("%w: token %s: wrong secret", ErrUnauthenticated, tok.ID)
+	}
+	if !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt) {
+		return Identity{}, fmt.Errorf("%w: token %s expired", ErrUnauthenticated, tok.ID)
+	}
+	user, err := a.opts.Store.UserByID(ctx, rec.UserID)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: token %s: %w", ErrUnauthenticated, tok.ID, err)
+	}
+	id := Identity{
+		UserID: user.ID, Username: user.Username, Admin: user.Admin,
+		TokenID: rec.ID, TokenKind: rec.Kind, ClusterID: rec.ClusterID,
+	}
+	if user.Admin {
+		id.Groups = []string{downstream.AdminGroup}
+	}
+	a.mu.Lock()
+	a.cache[tok.ID] = &entry{digest: digest, identity: id, expiresAt: rec.ExpiresAt, cachedAt: now, touchedAt: rec.LastUsedAt}
+	a.mu.Unlock()
+	if now.Sub(rec.LastUsedAt) >= touchEvery {
+		a.touch(tok.ID, now)
+	}
+	return id, nil
+}
+
+func (a *Authenticator) touch(id string, now time.Time) {
+	// Detached from the request: a cancelled request must not lose the write,
+	// and the request must not wait for it.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.opts.Store.TouchToken(ctx, id, now); err != nil {
+			a.opts.Logger.Warn("record token use", "token_id", id, "err", err)
+		}
+	}()
+}
+
+type ctxKey struct{}
+
+// WithIdentity returns ctx carrying id.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// FromContext returns the request's identity; ok is false when there is none.
+func FromContext(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(ctxKey{}).(Identity)
+	return id, ok
+}
+
+// TokenAuthenticator is what WithAuthentication needs.
+type TokenAuthenticator interface {
+	AuthenticateToken(ctx context.Context, raw string) (Identity, error)
+}
+
+// WithAuthentication requires a valid bearer token and puts its Identity in
+// the request context. Anything else gets 401 and goes no further.
+func WithAuthentication(next http.Handler, auth TokenAuthenticator, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := BearerToken(r)
+		if !ok {
+			apierr.Unauthorized(w)
+			return
+		}
+		id, err := auth.AuthenticateToken(r.Context(), raw)
+		if err != nil {
+			logger.Info("authentication failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+			apierr.Unauthorized(w)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
+	})
+}
+
+// BearerToken returns the single bearer credential of the request. Several
+// Authorization headers are refused: which one a backend would use is not
+// something to leave to chance.
+func BearerToken(r *http.Request) (string, bool) {
+	vals := r.Header.Values("Authorization")
+	if len(vals) != 1 {
+		return "", false
+	}
+	scheme, raw, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	raw = strings.TrimSpace(raw)
+	return raw, raw != ""
+}

@@ -1,0 +1,252 @@
+package authproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/impersonation"
+	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/tunnel"
+)
+
+// PathPrefix is where the proxy is mounted.
+const PathPrefix = "/k8s/clusters/"
+
+// Sessions is what the proxy needs from the tunnel server.
+type Sessions interface {
+	Session(clusterID string) (*tunnel.Session, bool)
+	Status(clusterID string) tunnel.Status
+}
+
+// Clusters is what the proxy reads to know a cluster exists.
+type Clusters interface {
+	Cluster(ctx context.Context, id string) (store.Cluster, error)
+}
+
+// Options configure a Proxy.
+type Options struct {
+	Sessions Sessions
+	Clusters Clusters
+	Logger   *slog.Logger
+}
+
+// Proxy serves /k8s/clusters/{id}/...
+type Proxy struct {
+	opts Options
+	rp   *httputil.ReverseProxy
+}
+
+type targetKey struct{}
+
+// target is what ServeHTTP decided; Rewrite and the transport only apply it.
+type target struct {
+	session  *tunnel.Session
+	identity impersonation.Identity
+	path     string
+	rawPath  string
+	upgrade  string
+}
+
+// New returns a Proxy.
+func New(opts Options) *Proxy {
+	p := &Proxy{opts: opts}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        rewrite,
+		Transport:      roundTripper{},
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   p.proxyError,
+		BufferPool:     newBufferPool(64 << 10),
+		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	return p
+}
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ident, ok := authn.FromContext(r.Context())
+	if !ok || ident.Username == "" {
+		// Fail closed: a wiring mistake must not forward anonymously.
+		p.opts.Logger.Error("proxy reached without an identity", "path", r.URL.Path)
+		apierr.Unauthorized(w)
+		return
+	}
+	clusterID, path, rawPath, ok := splitPath(r.URL)
+	if !ok {
+		apierr.NotFound(w, "no cluster named in path; use %s{cluster-id}/...", PathPrefix)
+		return
+	}
+	if ident.ClusterID != "" && ident.ClusterID != clusterID {
+		apierr.Forbidden(w, "this token is scoped to another cluster and may not be used for cluster %q", clusterID)
+		return
+	}
+	if _, err := p.opts.Clusters.Cluster(r.Context(), clusterID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			apierr.NotFound(w, "cluster %q not found", clusterID)
+			return
+		}
+		p.opts.Logger.Error("look up cluster", "cluster", clusterID, "err", err)
+		apierr.Internal(w)
+		return
+	}
+	sess, ok := p.opts.Sessions.Session(clusterID)
+	if !ok {
+		msg := fmt.Sprintf("cluster %q is not connected", clusterID)
+		if st := p.opts.Sessions.Status(clusterID); st.DisconnectedAt != nil {
+			msg += "; no agent connected since " + st.DisconnectedAt.UTC().Format(time.RFC3339)
+		}
+		apierr.Unavailable(w, "%s", msg)
+		return
+	}
+	t := &target{
+		session: sess,
+		identity: impersonation.Identity{
+			User:   ident.Username,
+			Groups: ident.Groups,
+			Extra: map[string][]string{
+				downstream.ExtraTokenID: {ident.TokenID},
+				downstream.ExtraUserID:  {ident.UserID},
+			},
+		},
+		path:    path,
+		rawPath: rawPath,
+		upgrade: upgradeType(r.Header),
+	}
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
+}
+
+// splitPath returns the cluster id and the downstream path, keeping the
+// client's escaping.
+func splitPath(u *url.URL) (id, path, rawPath string, ok bool) {
+	esc := u.EscapedPath()
+	if !strings.HasPrefix(esc, PathPrefix) {
+		return "", "", "", false
+	}
+	rest := esc[len(PathPrefix):]
+	id, tail, _ := strings.Cut(rest, "/")
+	if !validClusterID(id) {
+		return "", "", "", false
+	}
+	rawPath = "/" + tail
+	unescaped, err := url.PathUnescape(rawPath)
+	if err != nil {
+		return "", "", "", false
+	}
+	if unescaped == rawPath {
+		rawPath = ""
+	}
+	return id, unescaped, rawPath, true
+}
+
+func validClusterID(id string) bool {
+	if id == "" || len(id) > 63 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func rewrite(pr *httputil.ProxyRequest) {
+	t := pr.In.Context().Value(targetKey{}).(*target)
+	out := pr.Out
+	impersonation.Strip(out.Header)
+	if t.upgrade != "" {
+		// ReverseProxy re-adds these after dropping hop-by-hop headers;
+		// Strip removed them again with the rest of Connection's list.
+		out.Header.Set("Connection", "Upgrade")
+		out.Header.Set("Upgrade", t.upgrade)
+	}
+	if err := impersonation.Set(out.Header, t.identity); err != nil {
+		// The round tripper refuses a request without Impersonate-User.
+		return
+	}
+	out.Header.Set("Authorization", "Bearer "+t.session.Params.Token)
+	out.URL.Scheme = "https"
+	out.URL.Host = t.session.Params.Endpoint
+	out.URL.Path = t.path
+	out.URL.RawPath = t.rawPath
+	out.Host = ""
+}
+
+// errNoIdentity is what the transport returns for a request that lost its
+// identity between ServeHTTP and the wire.
+var errNoIdentity = errors.New("refusing to forward a request without impersonation headers")
+
+// roundTripper sends a request through its cluster's tunnel after checking
+// the security invariants one last time.
+type roundTripper struct{}
+
+func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	t, ok := req.Context().Value(targetKey{}).(*target)
+	if !ok {
+		return nil, errNoIdentity
+	}
+	users := req.Header.Values("Impersonate-User")
+	auths := req.Header.Values("Authorization")
+	if len(users) != 1 || users[0] != t.identity.User ||
+		len(auths) != 1 || auths[0] != "Bearer "+t.session.Params.Token {
+		return nil, errNoIdentity
+	}
+	return t.session.Transport(t.upgrade != "").RoundTrip(req)
+}
+
+func modifyResponse(resp *http.Response) error {
+	t, ok := resp.Request.Context().Value(targetKey{}).(*target)
+	if ok && t.upgrade != "" && resp.StatusCode != http.StatusSwitchingProtocols {
+		// The upgrade was refused: close the client connection after this
+		// response, as the single-use backend connection is closed too.
+		resp.Header.Set("Connection", "close")
+	}
+	return nil
+}
+
+func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client went away; nobody to answer
+	}
+	t, _ := r.Context().Value(targetKey{}).(*target)
+	cluster := ""
+	if t != nil {
+		cluster = t.session.ClusterID
+	}
+	p.opts.Logger.Warn("proxy to cluster failed", "cluster", cluster, "path", r.URL.Path, "err", err)
+	if errors.Is(err, errNoIdentity) {
+		apierr.Write(w, http.StatusInternalServerError, "InternalError", "request refused: identity could not be set")
+		return
+	}
+	apierr.Write(w, http.StatusBadGateway, "ServiceUnavailable",
+		fmt.Sprintf("error reaching cluster %q through its agent; try again", cluster))
+}
+
+// upgradeType mirrors ReverseProxy: the Upgrade value if Connection lists it.
+func upgradeType(h http.Header) string {
+	if !httpguts.HeaderValuesContainsToken(h["Connection"], "Upgrade") {
+		return ""
+	}
+	return h.Get("Upgrade")
+}
+
+type bufferPool struct{ p sync.Pool }
+
+func newBufferPool(size int) *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, size); return &b }}}
+}
+
+func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }

@@ -1,0 +1,25 @@
+// Package authproxy owns /k8s/clusters/{id}/...: the path from an
+// authenticated caller to a downstream apiserver through the cluster's
+// tunnel.
+//
+// It runs after authentication (package authn put an Identity in the
+// context) and before the tunnel: it checks the caller may use the cluster,
+// picks the cluster's live tunnel session, and forwards with
+// httputil.ReverseProxy. Rewrite strips every client identity header
+// (package impersonation), sets the caller's identity as impersonation
+// headers and the agent's ServiceAccount token as the only credential. The
+// round tripper checks those invariants again before anything leaves, so a
+// request that lost its identity is refused, not sent with Drover's
+// credential.
+//
+// Watches and logs -f stream unbuffered (ReverseProxy flushes responses of
+// unknown length at once). Upgrades (exec, attach, port-forward over SPDY or
+// WebSocket) get a backend connection of their own; if the apiserver refuses
+// the upgrade that connection is closed and so is the client's, so no bytes
+// can follow on a connection the apiserver treats as authenticated (the
+// CVE-2018-1002105 class).
+//
+// This package must never forward a request without an identity, never pass
+// a client's Authorization, Impersonate-* or X-Remote-* header, and never put
+// an internal error's text in a response.
+package authproxy

@@ -1,0 +1,48 @@
+package downstream
+
+import (
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+const (
+	// Namespace holds the agents and Drover's objects.
+	Namespace = "cattle-system"
+	// ImpersonatorServiceAccount is the identity the proxy uses downstream.
+	// Its only right is to impersonate.
+	ImpersonatorServiceAccount = "drover-impersonator"
+	// ImpersonatorClusterRole grants impersonation and nothing else.
+	ImpersonatorClusterRole = "drover-impersonator"
+	// AdminBinding binds AdminGroup to cluster-admin.
+	AdminBinding = "drover-admins"
+
+	// AdminGroup is the Drover group of global admins; the agent binds it to
+	// cluster-admin in every cluster.
+	AdminGroup = "drover:admins"
+
+	// ExtraTokenID and ExtraUserID are the Impersonate-Extra keys Drover sets.
+	ExtraTokenID = "drover.dev/token-id"
+	ExtraUserID  = "drover.dev/user-id"
+
+	// ManagedByLabel marks every object Drover owns downstream.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedByValue = "drover"
+)
+
+// ImpersonatorRules is everything the proxy's ServiceAccount may do: act as
+// users and groups, and attach Drover's own extra keys. It cannot act as a
+// ServiceAccount, read or write any object, or escalate.
+func ImpersonatorRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"users", "groups"}, Verbs: []string{"impersonate"}},
+		{
+			APIGroups: []string{"authentication.k8s.io"},
+			Resources: []string{"userextras/" + ExtraTokenID, "userextras/" + ExtraUserID},
+			Verbs:     []string{"impersonate"},
+		},
+	}
+}
+
+// Labels returns the labels on every object Drover owns downstream.
+func Labels() map[string]string {
+	return map[string]string{ManagedByLabel: ManagedByValue}
+}

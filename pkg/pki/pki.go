@@ -1,0 +1,170 @@
+package pki
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Material is the server's loaded TLS material.
+type Material struct {
+	// CAPEM is the CA certificate as served at /cacerts; agents pin its checksum.
+	CAPEM []byte
+	// Certificate is the serving certificate with its key.
+	Certificate tls.Certificate
+}
+
+// Checksum is the hex SHA-256 of the CA PEM, the value agents get as
+// CATTLE_CA_CHECKSUM.
+func (m *Material) Checksum() string { return Checksum(m.CAPEM) }
+
+// Checksum returns the hex SHA-256 of b.
+func Checksum(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Files names user-supplied material. All three set, or none.
+type Files struct {
+	CACert, Cert, Key string
+}
+
+// LoadOrCreate loads user-supplied files if given; otherwise it loads the
+// material under dir, generating a CA and a serving certificate for hosts
+// (DNS names or IPs) on first start.
+func LoadOrCreate(dir string, hosts []string, files Files, now time.Time) (*Material, error) {
+	if files.Cert != "" {
+		return load(files.CACert, files.Cert, files.Key)
+	}
+	caCert, caKey := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
+	cert, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if _, err := os.Stat(caCert); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create tls dir: %w", err)
+		}
+		if err := generate(caCert, caKey, cert, key, hosts, now); err != nil {
+			return nil, err
+		}
+	}
+	return load(caCert, cert, key)
+}
+
+func load(caFile, certFile, keyFile string) (*Material, error) {
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read CA certificate: %w", err)
+	}
+	if b, _ := pem.Decode(caPEM); b == nil || b.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load serving certificate: %w", err)
+	}
+	return &Material{CAPEM: caPEM, Certificate: pair}, nil
+}
+
+func generate(caCertFile, caKeyFile, certFile, keyFile string, hosts []string, now time.Time) error {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("generate CA key: %w", err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: "drover-ca", Organization: []string{"Drover"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(10, 0, 0),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return fmt.Errorf("sign CA: %w", err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return fmt.Errorf("parse CA: %w", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("generate serving key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "drover-server"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(2, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return fmt.Errorf("sign serving certificate: %w", err)
+	}
+	// Keys first, certificates last: a crash in between leaves no CA file, so
+	// the next start regenerates everything instead of loading half.
+	for _, f := range []struct {
+		path string
+		typ  string
+		der  []byte
+		key  *ecdsa.PrivateKey
+	}{
+		{caKeyFile, "EC PRIVATE KEY", nil, caKey},
+		{keyFile, "EC PRIVATE KEY", nil, key},
+		{certFile, "CERTIFICATE", der, nil},
+		{caCertFile, "CERTIFICATE", caDER, nil},
+	} {
+		b := f.der
+		mode := os.FileMode(0o644)
+		if f.key != nil {
+			if b, err = x509.MarshalECPrivateKey(f.key); err != nil {
+				return fmt.Errorf("marshal key: %w", err)
+			}
+			mode = 0o600
+		}
+		if err := writeAtomic(f.path, pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: b}), mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, mode); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func serial() *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the platform is broken
+	}
+	return n
+}

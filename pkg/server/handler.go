@@ -1,0 +1,80 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/drover-dev/drover/pkg/api"
+	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/authproxy"
+	"github.com/drover-dev/drover/pkg/tunnel"
+)
+
+// chain is everything the handler composes.
+type chain struct {
+	auth   *authn.Authenticator
+	api    *api.API
+	proxy  *authproxy.Proxy
+	tunnel *tunnel.Server
+	logger *slog.Logger
+}
+
+// ConnectPath is where agents open their tunnel.
+const ConnectPath = "/v3/connect"
+
+// buildHandler is the one place the request path is composed:
+//
+//	public:        /healthz /readyz /cacerts /v3/login
+//	agent tunnel:  /v3/connect            (registration token, checked by tunnel)
+//	users:         /v3/...                authn → api
+//	kubectl:       /k8s/clusters/{id}/... authn → authproxy (impersonation) → tunnel
+//
+// Everything is wrapped in panic recovery, outermost.
+func buildHandler(c chain) http.Handler {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apierr.NotFound(w, "no such path %q", r.URL.Path)
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apierr.Write(w, http.StatusMethodNotAllowed, "MethodNotAllowed", fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path))
+	})
+	ok := func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }
+	r.HandleFunc("/healthz", ok).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", ok).Methods(http.MethodGet)
+	c.api.PublicRoutes(r)
+	r.Handle(ConnectPath, c.tunnel)
+
+	r.PathPrefix(authproxy.PathPrefix).Handler(authn.WithAuthentication(c.proxy, c.auth, c.logger))
+
+	authed := mux.NewRouter()
+	authed.NotFoundHandler = r.NotFoundHandler
+	authed.MethodNotAllowedHandler = r.MethodNotAllowedHandler
+	c.api.Routes(authed)
+	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(authed, c.auth, c.logger))
+
+	// The proxy path must keep the client's escaping: match on the raw path.
+	r.UseEncodedPath()
+	r.SkipClean(true)
+	return WithPanicRecovery(r, c.logger)
+}
+
+// WithPanicRecovery answers a panicking handler with a 500 Status and logs
+// it, so no request can take the server down or leak a stack trace.
+func WithPanicRecovery(next http.Handler, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v) // the proxy's way of aborting a response; net/http handles it
+				}
+				logger.Error("handler panic", "path", r.URL.Path, "panic", v)
+				apierr.Internal(w)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,154 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/drover-dev/drover/pkg/api"
+	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/authproxy"
+	"github.com/drover-dev/drover/pkg/pki"
+	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/tunnel"
+)
+
+// Config is everything the server needs; cmd/server fills it from flags.
+type Config struct {
+	DataDir   string
+	Listen    string   // host:port
+	ServerURL string   // external https URL agents and kubeconfigs use
+	Hostnames []string // SANs of a generated serving certificate
+	TLS       pki.Files
+
+	AdminUsername   string
+	SessionTTL      time.Duration
+	KubeconfigTTL   time.Duration
+	MaxTokenTTL     time.Duration
+	RegistrationTTL time.Duration
+
+	Logger *slog.Logger
+	// Stdout receives the one-time bootstrap password and the ready line.
+	Stdout io.Writer
+	Now    func() time.Time
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	mat, err := pki.LoadOrCreate(filepath.Join(cfg.DataDir, "tls"), cfg.Hostnames, cfg.TLS, cfg.Now())
+	if err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "drover.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := bootstrapAdmin(ctx, st, cfg); err != nil {
+		return err
+	}
+
+	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now})
+	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: cfg.Logger, Now: cfg.Now})
+	handler := buildHandler(chain{
+		auth:   auth,
+		tunnel: tun,
+		logger: cfg.Logger,
+		proxy:  authproxy.New(authproxy.Options{Sessions: tun, Clusters: st, Logger: cfg.Logger}),
+		api: api.New(api.Options{
+			Store: st, Tokens: auth, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
+			ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
+			SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
+			MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
+		}),
+	})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		TLSConfig: &tls.Config{
+			Certificates: []tls.Certificate{mat.Certificate},
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"h2", "http/1.1"},
+		},
+	}
+	go gcTokens(ctx, st, cfg)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	fmt.Fprintf(cfg.Stdout, "Drover is serving at %s (listening on %s)\nCA checksum: %s\n",
+		cfg.ServerURL, ln.Addr(), mat.Checksum())
+	cfg.Logger.Info("serving", "url", cfg.ServerURL, "addr", ln.Addr().String(), "ca_checksum", mat.Checksum())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// bootstrapAdmin creates the first admin on an empty store and prints its
+// password once, to the operator's terminal only.
+func bootstrapAdmin(ctx context.Context, st *store.Store, cfg Config) error {
+	users, err := st.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return nil
+	}
+	password, err := api.RandomPassword()
+	if err != nil {
+		return err
+	}
+	if _, err := api.CreateUser(ctx, st, cfg.AdminUsername, password, true, cfg.Now()); err != nil {
+		return fmt.Errorf("create bootstrap admin: %w", err)
+	}
+	cfg.Logger.Info("bootstrap admin created; its password was printed to the terminal once", "user", cfg.AdminUsername)
+	fmt.Fprintf(cfg.Stdout, "\n  Drover admin login (shown once, never again):\n    username: %s\n    password: %s\n\n",
+		cfg.AdminUsername, password)
+	return nil
+}
+
+func gcTokens(ctx context.Context, st *store.Store, cfg Config) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := st.DeleteExpiredTokens(ctx, cfg.Now()); err != nil && ctx.Err() == nil {
+			cfg.Logger.Warn("delete expired tokens", "err", err)
+		} else if n > 0 {
+			cfg.Logger.Info("deleted expired tokens", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,282 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/drover-dev/drover/pkg/token"
+)
+
+// User is a Drover user.
+type User struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Admin     bool      `json:"admin"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Token kinds.
+const (
+	KindSession    = "session"
+	KindKubeconfig = "kubeconfig"
+	KindAPI        = "api"
+)
+
+// Token is a user's bearer token, as stored.
+type Token struct {
+	ID          string
+	UserID      string
+	Kind        string
+	ClusterID   string // empty: not scoped to a cluster
+	Description string
+	Hashed      token.Hashed
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	LastUsedAt  time.Time
+}
+
+// Cluster is a downstream cluster known to Drover.
+type Cluster struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// RegistrationToken lets an agent open a tunnel for one cluster.
+type RegistrationToken struct {
+	ID        string
+	ClusterID string
+	Hashed    token.Hashed
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
+}
+
+// CreateUser inserts a user with its password hash.
+func (s *Store) CreateUser(ctx context.Context, u User, passwordHash []byte) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO users (id, username, password_hash, admin, created_at) VALUES (?, ?, ?, ?, ?)`,
+		u.ID, u.Username, passwordHash, u.Admin, unix(u.CreatedAt))
+	if err = mapErr(err); err != nil {
+		return fmt.Errorf("create user %q: %w", u.Username, err)
+	}
+	return nil
+}
+
+const userCols = `id, username, admin, created_at`
+
+func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
+	var u User
+	var created int64
+	dest := append([]any{&u.ID, &u.Username, &u.Admin, &created}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return User{}, mapErr(err)
+	}
+	u.CreatedAt = fromUnix(created)
+	return u, nil
+}
+
+// UserByUsername returns the user and its password hash.
+func (s *Store) UserByUsername(ctx context.Context, username string) (User, []byte, error) {
+	var hash []byte
+	u, err := scanUser(s.db.QueryRowContext(ctx,
+		`SELECT `+userCols+`, password_hash FROM users WHERE username = ?`, username), &hash)
+	if err != nil {
+		return User{}, nil, fmt.Errorf("user %q: %w", username, err)
+	}
+	return u, hash, nil
+}
+
+// UserByID returns a user.
+func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	if err != nil {
+		return User{}, fmt.Errorf("user %q: %w", id, err)
+	}
+	return u, nil
+}
+
+// ListUsers returns every user, ordered by username.
+func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// CreateToken inserts a user token.
+func (s *Store) CreateToken(ctx context.Context, t Token) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO tokens (id, user_id, kind, cluster_id, description, salt, hash, created_at, expires_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.UserID, t.Kind, t.ClusterID, t.Description, t.Hashed.Salt, t.Hashed.Hash,
+		unix(t.CreatedAt), unix(t.ExpiresAt))
+	if err = mapErr(err); err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	return nil
+}
+
+const tokenCols = `id, user_id, kind, cluster_id, description, salt, hash, created_at, expires_at, last_used_at`
+
+func scanToken(row interface{ Scan(...any) error }) (Token, error) {
+	var t Token
+	var salt, hash []byte
+	var created, expires, used int64
+	if err := row.Scan(&t.ID, &t.UserID, &t.Kind, &t.ClusterID, &t.Description, &salt, &hash,
+		&created, &expires, &used); err != nil {
+		return Token{}, mapErr(err)
+	}
+	t.Hashed = hashed(salt, hash)
+	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = fromUnix(created), fromUnix(expires), fromUnix(used)
+	return t, nil
+}
+
+// Token returns a user token by id.
+func (s *Store) Token(ctx context.Context, id string) (Token, error) {
+	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = ?`, id))
+	if err != nil {
+		return Token{}, fmt.Errorf("token %q: %w", id, err)
+	}
+	return t, nil
+}
+
+// ListTokens returns a user's tokens, newest first.
+func (s *Store) ListTokens(ctx context.Context, userID string) ([]Token, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+tokenCols+` FROM tokens WHERE user_id = ? ORDER BY created_at DESC`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tokens: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// DeleteToken removes a token; ErrNotFound if there was none.
+func (s *Store) DeleteToken(ctx context.Context, id string) error {
+	return s.deleteByID(ctx, "tokens", id)
+}
+
+// DeleteExpiredTokens removes tokens that expired before now.
+func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM tokens WHERE expires_at > 0 AND expires_at < ?`, unix(now))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired tokens: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// TouchToken records when a token was last used.
+func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, unix(at), id)
+	if err != nil {
+		return fmt.Errorf("touch token %q: %w", id, err)
+	}
+	return nil
+}
+
+// CreateCluster inserts a cluster.
+func (s *Store) CreateCluster(ctx context.Context, c Cluster) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO clusters (id, name, created_at) VALUES (?, ?, ?)`,
+		c.ID, c.Name, unix(c.CreatedAt))
+	if err = mapErr(err); err != nil {
+		return fmt.Errorf("create cluster %q: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Cluster returns a cluster by id.
+func (s *Store) Cluster(ctx context.Context, id string) (Cluster, error) {
+	var c Cluster
+	var created int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, name, created_at FROM clusters WHERE id = ?`, id).
+		Scan(&c.ID, &c.Name, &created)
+	if err = mapErr(err); err != nil {
+		return Cluster{}, fmt.Errorf("cluster %q: %w", id, err)
+	}
+	c.CreatedAt = fromUnix(created)
+	return c, nil
+}
+
+// ListClusters returns every cluster ordered by name.
+func (s *Store) ListClusters(ctx context.Context) ([]Cluster, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, created_at FROM clusters ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list clusters: %w", err)
+	}
+	defer rows.Close()
+	var out []Cluster
+	for rows.Next() {
+		var c Cluster
+		var created int64
+		if err := rows.Scan(&c.ID, &c.Name, &created); err != nil {
+			return nil, fmt.Errorf("list clusters: %w", err)
+		}
+		c.CreatedAt = fromUnix(created)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// DeleteCluster removes a cluster and, by cascade, its registration tokens.
+func (s *Store) DeleteCluster(ctx context.Context, id string) error {
+	return s.deleteByID(ctx, "clusters", id)
+}
+
+// CreateRegistrationToken inserts an agent registration token.
+func (s *Store) CreateRegistrationToken(ctx context.Context, r RegistrationToken) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO registration_tokens (id, cluster_id, salt, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		r.ID, r.ClusterID, r.Hashed.Salt, r.Hashed.Hash, unix(r.CreatedAt), unix(r.ExpiresAt))
+	if err = mapErr(err); err != nil {
+		return fmt.Errorf("create registration token for cluster %q: %w", r.ClusterID, err)
+	}
+	return nil
+}
+
+// RegistrationToken returns a registration token by id.
+func (s *Store) RegistrationToken(ctx context.Context, id string) (RegistrationToken, error) {
+	var r RegistrationToken
+	var salt, hash []byte
+	var created, expires int64
+	err := s.db.QueryRowContext(ctx,
+		`SELECT id, cluster_id, salt, hash, created_at, expires_at FROM registration_tokens WHERE id = ?`, id).
+		Scan(&r.ID, &r.ClusterID, &salt, &hash, &created, &expires)
+	if err = mapErr(err); err != nil {
+		return RegistrationToken{}, fmt.Errorf("registration token %q: %w", id, err)
+	}
+	r.Hashed = hashed(salt, hash)
+	r.CreatedAt, r.ExpiresAt = fromUnix(created), fromUnix(expires)
+	return r, nil
+}
+
+func (s *Store) deleteByID(ctx context.Context, table, id string) error {
+	var res sql.Result
+	res, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete %s %q: %w", table, id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("delete %s %q: %w", table, id, ErrNotFound)
+	}
+	return nil
+}

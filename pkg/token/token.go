@@ -1,0 +1,125 @@
+package token
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+const (
+	// secretBytes is the entropy of a secret: 256 bits.
+	secretBytes = 32
+	saltBytes   = 16
+	// idChars is the length of the random part of an id.
+	idChars = 10
+	// maxLen bounds what Parse accepts so hostile input costs nothing.
+	maxLen = 256
+)
+
+// encoding is lower-case base32 without padding: safe in headers, URLs and
+// file names, and unambiguous to read aloud.
+var encoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// ErrMalformed is returned by Parse for anything that is not a token.
+var ErrMalformed = errors.New("malformed token")
+
+// Token is a parsed token. String returns the full "<id>:<secret>" form.
+type Token struct {
+	ID     string
+	Secret string
+}
+
+func (t Token) String() string { return t.ID + ":" + t.Secret }
+
+// Hashed is what is stored at rest for a token.
+type Hashed struct {
+	Salt []byte
+	Hash []byte
+}
+
+// New returns a fresh token whose id starts with prefix (e.g. "t-", "r-").
+func New(prefix string) (Token, error) {
+	id, err := RandomID(prefix, idChars)
+	if err != nil {
+		return Token{}, err
+	}
+	b := make([]byte, secretBytes)
+	if _, err := rand.Read(b); err != nil {
+		return Token{}, fmt.Errorf("read random secret: %w", err)
+	}
+	return Token{ID: id, Secret: encoding.EncodeToString(b)}, nil
+}
+
+// RandomID returns prefix followed by n random lower-case alphanumerics.
+func RandomID(prefix string, n int) (string, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("read random id: %w", err)
+	}
+	out := make([]byte, n)
+	for i, v := range b {
+		// 256 is not a multiple of 36; the bias is irrelevant for ids,
+		// which are public names, not secrets.
+		out[i] = alphabet[int(v)%len(alphabet)]
+	}
+	return prefix + string(out), nil
+}
+
+// Parse splits "<id>:<secret>" and checks both parts' alphabets and lengths.
+// It never returns the input in an error.
+func Parse(s string) (Token, error) {
+	if len(s) == 0 || len(s) > maxLen {
+		return Token{}, ErrMalformed
+	}
+	id, secret, ok := strings.Cut(s, ":")
+	if !ok || !validID(id) || len(secret) != encoding.EncodedLen(secretBytes) {
+		return Token{}, ErrMalformed
+	}
+	if _, err := encoding.DecodeString(secret); err != nil {
+		return Token{}, ErrMalformed
+	}
+	return Token{ID: id, Secret: secret}, nil
+}
+
+func validID(id string) bool {
+	if len(id) < 3 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Hash salts and hashes the token's secret for storage.
+func Hash(t Token) (Hashed, error) {
+	salt := make([]byte, saltBytes)
+	if _, err := rand.Read(salt); err != nil {
+		return Hashed{}, fmt.Errorf("read random salt: %w", err)
+	}
+	return Hashed{Salt: salt, Hash: digest(salt, t.Secret)}, nil
+}
+
+// Verify reports whether the token's secret matches the stored hash, in
+// constant time.
+func Verify(t Token, h Hashed) bool {
+	if len(h.Salt) == 0 || len(h.Hash) != sha256.Size {
+		return false
+	}
+	return subtle.ConstantTimeCompare(digest(h.Salt, t.Secret), h.Hash) == 1
+}
+
+func digest(salt []byte, secret string) []byte {
+	m := sha256.New()
+	m.Write(salt)
+	m.Write([]byte(secret))
+	return m.Sum(nil)
+}

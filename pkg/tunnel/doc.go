@@ -1,0 +1,20 @@
+// Package tunnel owns the agents' websocket tunnels (github.com/rancher/remotedialer)
+// and the HTTP transports that run through them.
+//
+// An agent connects to the server's /v3/connect with its cluster's
+// registration token and a parameters header (AgentParams): which kind of
+// agent it is, the downstream API endpoint it will dial, that endpoint's CA,
+// and the ServiceAccount token the proxy may use there. The token is verified
+// (salted hash, constant time, expiry) before any upgrade, and decides the
+// cluster: the session is keyed by the cluster the token belongs to, never by
+// anything the agent claims, so a token for cluster A can never open a
+// session for cluster B.
+//
+// Each live session gets its own keep-alive http.Transport whose dialer only
+// ever reaches the endpoint the agent advertised, over TLS verified against
+// the agent's CA. Idle connections are dropped when the session ends.
+//
+// This package must never accept a session without a verified token, never
+// let an agent choose its cluster, and never log a token or the parameters'
+// credential.
+package tunnel

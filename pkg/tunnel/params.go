@@ -1,0 +1,152 @@
+package tunnel
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// ParamsHeader carries the base64url JSON AgentParams on the connect request.
+const ParamsHeader = "X-Drover-Agent-Params"
+
+// maxParamsLen bounds the header before any decoding.
+const maxParamsLen = 32 << 10
+
+// Agent kinds.
+const (
+	KindCluster = "cluster"
+	KindNode    = "node"
+)
+
+// AgentParams is what an agent tells the server when it connects.
+type AgentParams struct {
+	Kind string `json:"kind"`
+	// Node is the node name of a node agent; empty for the cluster agent.
+	Node string `json:"node,omitempty"`
+	// Endpoint is the host:port of the downstream apiserver, as the agent
+	// dials it. The server's transport dials only this.
+	Endpoint string `json:"endpoint"`
+	// CACert is the PEM CA bundle that verifies Endpoint.
+	CACert []byte `json:"caCert"`
+	// Token is the impersonator ServiceAccount's bearer token.
+	Token string `json:"token"`
+}
+
+// Encode returns the header value.
+func (p AgentParams) Encode() (string, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encode agent params: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// ParseParams decodes and validates a header value. Errors never quote the
+// input: it carries a credential.
+func ParseParams(v string) (AgentParams, error) {
+	if v == "" {
+		return AgentParams{}, errors.New("missing agent parameters")
+	}
+	if len(v) > maxParamsLen {
+		return AgentParams{}, errors.New("agent parameters too large")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return AgentParams{}, errors.New("agent parameters are not base64url")
+	}
+	var p AgentParams
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return AgentParams{}, errors.New("agent parameters are not valid JSON")
+	}
+	if dec.More() {
+		return AgentParams{}, errors.New("agent parameters have trailing data")
+	}
+	return p, p.Validate()
+}
+
+// Validate checks every field.
+func (p AgentParams) Validate() error {
+	switch p.Kind {
+	case KindCluster:
+		if p.Node != "" {
+			return errors.New("a cluster agent has no node name")
+		}
+	case KindNode:
+		if !validNodeName(p.Node) {
+			return errors.New("node agent needs a valid node name (DNS-1123 subdomain)")
+		}
+	default:
+		return errors.New(`agent kind must be "cluster" or "node"`)
+	}
+	host, port, err := net.SplitHostPort(p.Endpoint)
+	if err != nil || host == "" {
+		return errors.New("endpoint must be host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return errors.New("endpoint port must be 1-65535")
+	}
+	if _, err := CertPool(p.CACert); err != nil {
+		return err
+	}
+	if p.Token == "" || len(p.Token) > 16<<10 {
+		return errors.New("agent parameters need a ServiceAccount token")
+	}
+	for i := 0; i < len(p.Token); i++ {
+		if c := p.Token[i]; c < 0x21 || c > 0x7e {
+			return errors.New("ServiceAccount token has characters not allowed in a header")
+		}
+	}
+	return nil
+}
+
+// CertPool parses a PEM bundle that must hold at least one certificate.
+func CertPool(pemData []byte) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	n := 0
+	for rest := pemData; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, errors.New("CA bundle holds an unparsable certificate")
+		}
+		pool.AddCert(c)
+		n++
+	}
+	if n == 0 {
+		return nil, errors.New("CA bundle holds no certificate")
+	}
+	return pool, nil
+}
+
+func validNodeName(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,204 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rancher/remotedialer"
+
+	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/token"
+)
+
+// RegistrationTokens is what the tunnel reads to verify an agent.
+type RegistrationTokens interface {
+	RegistrationToken(ctx context.Context, id string) (store.RegistrationToken, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Tokens RegistrationTokens
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Server accepts agent tunnels and hands out sessions by cluster.
+type Server struct {
+	opts Options
+	rd   *remotedialer.Server
+	seq  atomic.Int64
+
+	mu       sync.Mutex
+	sessions map[string][]*Session // cluster id -> live sessions, oldest first
+	lastGone map[string]time.Time  // cluster id -> when its last session ended
+}
+
+// New returns a Server.
+func New(opts Options) *Server {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, sessions: map[string][]*Session{}, lastGone: map[string]time.Time{}}
+	s.rd = remotedialer.New(s.authorizeUpgrade, s.writeUpgradeError)
+	return s
+}
+
+type sessionKeyCtx struct{}
+
+// ServeHTTP is the agents' connect endpoint.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	clusterID, err := s.verify(r)
+	if err != nil {
+		s.opts.Logger.Warn("agent connect refused", "remote", r.RemoteAddr, "err", err)
+		apierr.Unauthorized(w)
+		return
+	}
+	params, err := ParseParams(r.Header.Get(ParamsHeader))
+	if err != nil {
+		s.opts.Logger.Warn("agent connect refused", "cluster", clusterID, "remote", r.RemoteAddr, "err", err)
+		apierr.BadRequest(w, "invalid agent parameters: %v", err)
+		return
+	}
+	sess, err := newSession(clusterID, s.nextKey(clusterID), params, s.rd, s.opts.Now())
+	if err != nil {
+		s.opts.Logger.Error("agent session setup", "cluster", clusterID, "err", err)
+		apierr.Internal(w)
+		return
+	}
+	log := s.opts.Logger.With("cluster", clusterID, "kind", params.Kind, "node", params.Node, "remote", r.RemoteAddr)
+	log.Info("agent connected")
+	s.add(sess)
+	defer func() {
+		s.remove(sess)
+		sess.close()
+		log.Info("agent disconnected", "duration", s.opts.Now().Sub(sess.ConnectedAt).Round(time.Millisecond))
+	}()
+	// remotedialer hijacks the connection and returns when the session ends.
+	s.rd.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKeyCtx{}, sess.key)))
+}
+
+// verify checks the registration token and returns its cluster.
+func (s *Server) verify(r *http.Request) (string, error) {
+	raw, ok := authn.BearerToken(r)
+	if !ok {
+		return "", errors.New("no bearer registration token")
+	}
+	tok, err := token.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	rec, err := s.opts.Tokens.RegistrationToken(r.Context(), tok.ID)
+	if err != nil {
+		return "", fmt.Errorf("registration token %s: %w", tok.ID, err)
+	}
+	if !token.Verify(tok, rec.Hashed) {
+		return "", fmt.Errorf("registration token %s: wrong secret", tok.ID)
+	}
+	if !rec.ExpiresAt.IsZero() && !s.opts.Now().Before(rec.ExpiresAt) {
+		return "", fmt.Errorf("registration token %s expired", tok.ID)
+	}
+	return rec.ClusterID, nil
+}
+
+// authorizeUpgrade is remotedialer's authorizer: ServeHTTP already verified
+// the agent and put the session key in the context.
+func (s *Server) authorizeUpgrade(r *http.Request) (string, bool, error) {
+	key, ok := r.Context().Value(sessionKeyCtx{}).(string)
+	return key, ok, nil
+}
+
+func (s *Server) writeUpgradeError(w http.ResponseWriter, r *http.Request, code int, err error) {
+	s.opts.Logger.Warn("agent websocket upgrade failed", "remote", r.RemoteAddr, "code", code, "err", err)
+	apierr.Write(w, code, "", "agent connection failed: websocket upgrade required")
+}
+
+func (s *Server) nextKey(clusterID string) string {
+	return clusterID + "#" + strconv.FormatInt(s.seq.Add(1), 10)
+}
+
+func (s *Server) add(sess *Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions[sess.ClusterID] = append(s.sessions[sess.ClusterID], sess)
+}
+
+func (s *Server) remove(sess *Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := s.sessions[sess.ClusterID]
+	for i, v := range list {
+		if v == sess {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(s.sessions, sess.ClusterID)
+		s.lastGone[sess.ClusterID] = s.opts.Now()
+	} else {
+		s.sessions[sess.ClusterID] = list
+	}
+}
+
+// Session returns the session that should carry a new request for the
+// cluster: the newest cluster-agent session, else the newest node-agent one.
+func (s *Server) Session(clusterID string) (*Session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := s.sessions[clusterID]
+	for _, kind := range []string{KindCluster, KindNode} {
+		for i := len(list) - 1; i >= 0; i-- {
+			if list[i].Params.Kind == kind && s.rd.HasSession(list[i].key) {
+				return list[i], true
+			}
+		}
+	}
+	return nil, false
+}
+
+// Status is a cluster's connection state.
+type Status struct {
+	Connected bool       `json:"connected"`
+	Via       string     `json:"via,omitempty"` // "cluster" or "node"
+	Since     *time.Time `json:"since,omitempty"`
+	// DisconnectedAt is when the last session ended, if none is live.
+	DisconnectedAt *time.Time `json:"disconnectedAt,omitempty"`
+	Sessions       int        `json:"sessions"`
+}
+
+// Status reports the cluster's connection state.
+func (s *Server) Status(clusterID string) Status {
+	sess, ok := s.Session(clusterID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Status{Sessions: len(s.sessions[clusterID])}
+	if ok {
+		since := sess.ConnectedAt
+		st.Connected, st.Via, st.Since = true, sess.Params.Kind, &since
+	} else if t, gone := s.lastGone[clusterID]; gone {
+		st.DisconnectedAt = &t
+	}
+	return st
+}
+
+// Clusters lists the ids of clusters with at least one session.
+func (s *Server) Clusters() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.sessions))
+	for id := range s.sessions {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}

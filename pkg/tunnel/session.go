@@ -1,0 +1,86 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rancher/remotedialer"
+)
+
+// Session is one live agent tunnel.
+type Session struct {
+	ClusterID   string
+	Params      AgentParams
+	ConnectedAt time.Time
+
+	key    string
+	dial   remotedialer.Dialer
+	pooled *http.Transport // keep-alive pool for ordinary requests
+	single *http.Transport // one connection per request, for upgrades
+}
+
+func newSession(clusterID, key string, p AgentParams, rd *remotedialer.Server, now time.Time) (*Session, error) {
+	pool, err := CertPool(p.CACert)
+	if err != nil {
+		return nil, err
+	}
+	host, _, err := net.SplitHostPort(p.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint: %w", err)
+	}
+	s := &Session{ClusterID: clusterID, Params: p, ConnectedAt: now, key: key, dial: rd.Dialer(key)}
+	tlsConfig := &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}
+	s.pooled = s.transport(tlsConfig, false)
+	s.single = s.transport(tlsConfig, true)
+	return s, nil
+}
+
+func (s *Session) transport(tlsConfig *tls.Config, single bool) *http.Transport {
+	return &http.Transport{
+		DialContext:           s.DialContext,
+		TLSClientConfig:       tlsConfig.Clone(),
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   256,
+		// Larger buffers mean fewer tunnel frames per response.
+		ReadBufferSize:    64 << 10,
+		WriteBufferSize:   64 << 10,
+		DisableKeepAlives: single,
+		// HTTP/1.1: upgrades (exec, attach, port-forward) need it, and a
+		// pool of tunnel streams moves bulk data better than one h2 stream.
+		ForceAttemptHTTP2: false,
+	}
+}
+
+// DialContext opens a stream through the tunnel to the agent's endpoint.
+// Whatever address the caller asks for, only the advertised endpoint is dialed.
+func (s *Session) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	c, err := s.dial(ctx, "tcp", s.Params.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("dial cluster %s through tunnel: %w", s.ClusterID, err)
+	}
+	return c, nil
+}
+
+// Transport returns the round tripper for a request; upgrade requests get a
+// connection of their own that is closed if the upgrade is refused.
+func (s *Session) Transport(upgrade bool) http.RoundTripper {
+	if upgrade {
+		return s.single
+	}
+	return s.pooled
+}
+
+// BaseURL is the downstream apiserver's URL.
+func (s *Session) BaseURL() string { return "https://" + s.Params.Endpoint }
+
+func (s *Session) close() {
+	s.pooled.CloseIdleConnections()
+	s.single.CloseIdleConnections()
+}

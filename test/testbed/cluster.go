@@ -1,0 +1,415 @@
+package testbed
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Options configure Start. The zero value is usable once `make testbed` ran.
+type Options struct {
+	// Binaries to run; zero means FindBinaries().
+	Binaries Binaries
+	// Dir is the cluster's working directory (PKI, etcd data, logs). Empty
+	// means a fresh os.MkdirTemp directory that Stop removes; a given Dir is
+	// kept.
+	Dir string
+	// Logger receives lifecycle events (optional).
+	Logger *slog.Logger
+	// ExtraAPIServerArgs are appended to the kube-apiserver flags, so they
+	// override the defaults, e.g.
+	// --authentication-token-webhook-config-file=...
+	ExtraAPIServerArgs []string
+	// Name of the cluster (kubeconfig cluster/context name); empty means
+	// "testbed-N".
+	Name string
+	// StartTimeout bounds how long one process start may take to become
+	// ready; zero means 2 minutes.
+	StartTimeout time.Duration
+}
+
+// Cluster is one running etcd + kube-apiserver pair on 127.0.0.1.
+type Cluster struct {
+	Name       string
+	URL        string // https://127.0.0.1:<port>
+	Host       string // 127.0.0.1:<port>
+	CAData     []byte // PEM of the CA that signed the apiserver serving cert
+	AdminToken string // bearer token of AdminUser, in group system:masters
+	Dir        string
+
+	log       *slog.Logger
+	bins      Binaries
+	pki       *pki
+	removeDir bool
+	timeout   time.Duration
+	extraArgs []string
+	etcdURL   string
+	client    *http.Client // trusts CAData, for /readyz
+
+	mu        sync.Mutex
+	etcd      *process
+	apiserver *process
+	stopped   bool
+	stopErr   error
+}
+
+const (
+	maxStartAttempts = 5
+	apiserverGrace   = 15 * time.Second
+	etcdGrace        = 10 * time.Second
+	// ServiceAccountIssuer is the apiserver's --service-account-issuer.
+	ServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
+	// ServiceClusterIPRange is the apiserver's --service-cluster-ip-range
+	// (only a flag: nothing ever routes to it).
+	ServiceClusterIPRange = "10.96.0.0/16"
+)
+
+var clusterSeq atomic.Int64
+
+// Start starts etcd and kube-apiserver on free loopback ports and returns
+// once the apiserver's /readyz answers ok. When a process fails because a
+// port was taken, it retries with new ports (bounded). On error nothing is
+// left running and a temporary Dir is removed; the error includes the tail of
+// the failing process's log.
+func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
+	c := &Cluster{
+		Name:      opts.Name,
+		Dir:       opts.Dir,
+		log:       opts.Logger,
+		bins:      opts.Binaries,
+		timeout:   opts.StartTimeout,
+		extraArgs: append([]string(nil), opts.ExtraAPIServerArgs...),
+	}
+	if c.Name == "" {
+		c.Name = "testbed-" + strconv.FormatInt(clusterSeq.Add(1), 10)
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.log = c.log.With("cluster", c.Name)
+	if c.timeout <= 0 {
+		c.timeout = 2 * time.Minute
+	}
+	if c.bins == (Binaries{}) {
+		if c.bins, err = FindBinaries(); err != nil {
+			return nil, err
+		}
+	} else if err := c.bins.check(); err != nil {
+		return nil, err
+	}
+	if c.Dir == "" {
+		sweepStaleDirs()
+		if c.Dir, err = os.MkdirTemp("", tempDirPrefix+c.Name+"-"); err != nil {
+			return nil, err
+		}
+		c.removeDir = true
+		if err := writeOwner(c.Dir); err != nil {
+			_ = os.RemoveAll(c.Dir)
+			return nil, err
+		}
+	} else if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = c.Stop()
+		}
+	}()
+
+	if c.pki, err = writePKI(filepath.Join(c.Dir, "pki"), c.Name); err != nil {
+		return nil, fmt.Errorf("testbed: generate PKI: %w", err)
+	}
+	c.CAData = c.pki.caPEM
+	c.AdminToken = c.pki.adminToken
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(c.CAData)
+	c.client = &http.Client{
+		Timeout:   5 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true, Proxy: nil},
+	}
+
+	began := time.Now()
+	for attempt := 1; ; attempt++ {
+		err := c.startOnce(ctx)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortInUse) || attempt == maxStartAttempts {
+			return nil, err
+		}
+		c.log.Info("testbed: port taken, retrying with new ports", "attempt", attempt, "err", err)
+	}
+	c.log.Info("testbed: cluster ready", "url", c.URL, "dir", c.Dir, "took", time.Since(began).Round(time.Millisecond))
+	return c, nil
+}
+
+// StartT is Start bound to a test: it calls t.Fatal on error and registers
+// Stop with t.Cleanup. When the test failed, the cleanup logs the tail of
+// both process logs before they are removed.
+func StartT(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	c, err := Start(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("testbed.Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("testbed %s: last lines of kube-apiserver.log:\n%s", c.Name, logTail(c.apiserverLog(), 30))
+			t.Logf("testbed %s: last lines of etcd.log:\n%s", c.Name, logTail(c.etcdLog(), 10))
+		}
+		if err := c.Stop(); err != nil {
+			t.Errorf("testbed %s: Stop: %v", c.Name, err)
+		}
+	})
+	return c
+}
+
+var errPortInUse = errors.New("port already in use")
+
+func (c *Cluster) apiserverLog() string { return filepath.Join(c.Dir, "kube-apiserver.log") }
+func (c *Cluster) etcdLog() string      { return filepath.Join(c.Dir, "etcd.log") }
+
+// startOnce starts etcd and the apiserver on new ports. On any error both are
+// stopped again; errPortInUse is wrapped when a port was taken.
+func (c *Cluster) startOnce(ctx context.Context) error {
+	ports, err := freePorts(3)
+	if err != nil {
+		return err
+	}
+	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
+	dataDir := filepath.Join(c.Dir, "etcd")
+	if err := os.RemoveAll(dataDir); err != nil {
+		return err
+	}
+	c.etcdURL = "http://127.0.0.1:" + strconv.Itoa(etcdPort)
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
+	etcdArgs := []string{
+		"--name=testbed",
+		"--data-dir=" + dataDir,
+		"--listen-client-urls=" + c.etcdURL,
+		"--advertise-client-urls=" + c.etcdURL,
+		"--listen-peer-urls=" + peerURL,
+		"--initial-advertise-peer-urls=" + peerURL,
+		"--initial-cluster=testbed=" + peerURL,
+		"--initial-cluster-state=new",
+		"--initial-cluster-token=" + c.Name,
+		// A single throwaway member: no fsync, quick first election.
+		"--unsafe-no-fsync=true",
+		"--heartbeat-interval=50",
+		"--election-timeout=500",
+		"--log-level=warn",
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	etcd, err := startProcess("etcd", c.bins.Etcd, etcdArgs, c.Dir, c.etcdLog())
+	if err != nil {
+		return err
+	}
+	c.etcd = etcd
+	if err := c.waitFor(ctx, etcd, c.etcdHealthy); err != nil {
+		etcd.stop(etcdGrace)
+		return err
+	}
+
+	c.Host = "127.0.0.1:" + strconv.Itoa(apiPort)
+	c.URL = "https://" + c.Host
+	if err := c.startAPIServer(ctx); err != nil {
+		etcd.stop(etcdGrace)
+		return err
+	}
+	return nil
+}
+
+// apiserverArgs are the kube-apiserver flags for the current ports.
+func (c *Cluster) apiserverArgs() []string {
+	port := strings.TrimPrefix(c.Host, "127.0.0.1:")
+	args := []string{
+		"--etcd-servers=" + c.etcdURL,
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port=" + port,
+		"--cert-dir=" + filepath.Join(c.Dir, "pki"),
+		"--tls-cert-file=" + c.pki.servingCert,
+		"--tls-private-key-file=" + c.pki.servingKey,
+		"--token-auth-file=" + c.pki.tokenFile,
+		"--authorization-mode=RBAC",
+		"--service-account-issuer=" + ServiceAccountIssuer,
+		"--service-account-key-file=" + c.pki.saPub,
+		"--service-account-signing-key-file=" + c.pki.saKey,
+		"--service-cluster-ip-range=" + ServiceClusterIPRange,
+		// The "kubernetes" Endpoints would point at 127.0.0.1, which
+		// Endpoints validation rejects; nothing routes to it anyway.
+		"--endpoint-reconciler-type=none",
+		// Fewer controllers and objects to bootstrap: faster start.
+		"--enable-priority-and-fairness=false",
+		"--profiling=false",
+	}
+	return append(args, c.extraArgs...)
+}
+
+// startAPIServer starts kube-apiserver on c.Host and waits for /readyz.
+// Callers hold c.mu.
+func (c *Cluster) startAPIServer(ctx context.Context) error {
+	p, err := startProcess("kube-apiserver", c.bins.APIServer, c.apiserverArgs(), c.Dir, c.apiserverLog())
+	if err != nil {
+		return err
+	}
+	c.apiserver = p
+	if err := c.waitFor(ctx, p, c.apiserverReady); err != nil {
+		p.stop(apiserverGrace)
+		return err
+	}
+	return nil
+}
+
+// waitFor polls ready until it returns nil, p exits, ctx ends or the start
+// timeout passes.
+func (c *Cluster) waitFor(ctx context.Context, p *process, ready func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		if last = ready(ctx); last == nil {
+			return nil
+		}
+		select {
+		case <-p.done:
+			if p.portInUse() {
+				return fmt.Errorf("%w: %w", errPortInUse, p.exitError())
+			}
+			return p.exitError()
+		case <-ctx.Done():
+			return fmt.Errorf("testbed: %s not ready after %v (%v; last check: %v); last lines of %s:\n%s",
+				p.name, c.timeout, context.Cause(ctx), last, p.logPath, logTail(p.logPath, 40))
+		case <-tick.C:
+		}
+	}
+}
+
+func (c *Cluster) etcdHealthy(ctx context.Context) error {
+	body, err := c.get(ctx, c.etcdURL+"/health", false)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(body, `"health":"true"`) {
+		return fmt.Errorf("etcd /health: %s", body)
+	}
+	return nil
+}
+
+func (c *Cluster) apiserverReady(ctx context.Context) error {
+	body, err := c.get(ctx, c.URL+"/readyz", true)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(body) != "ok" {
+		return fmt.Errorf("/readyz: %s", body)
+	}
+	return nil
+}
+
+// get returns the body of a 200 response; other statuses are errors.
+func (c *Cluster) get(ctx context.Context, url string, auth bool) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	if auth {
+		req.Header.Set("Authorization", "Bearer "+c.AdminToken)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return string(b), nil
+}
+
+// RestartAPIServer stops only kube-apiserver and starts it again on the same
+// port against the same etcd, returning once /readyz answers ok. If the port
+// is briefly unavailable it retries (bounded).
+func (c *Cluster) RestartAPIServer(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return fmt.Errorf("testbed: cluster %s is stopped", c.Name)
+	}
+	began := time.Now()
+	c.apiserver.stop(apiserverGrace)
+	var err error
+	for attempt := 1; attempt <= maxStartAttempts; attempt++ {
+		if err = c.startAPIServer(ctx); err == nil || !errors.Is(err, errPortInUse) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("testbed: restart kube-apiserver of %s: %w", c.Name, err)
+	}
+	c.log.Info("testbed: kube-apiserver restarted", "took", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// Stop stops kube-apiserver, then etcd (SIGTERM, SIGKILL after a bound),
+// waits for both, and removes Dir if Start created it. It is idempotent and
+// safe for concurrent use; later calls return the first call's result.
+func (c *Cluster) Stop() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return c.stopErr
+	}
+	c.stopped = true
+	c.apiserver.stop(apiserverGrace)
+	c.etcd.stop(etcdGrace)
+	if c.client != nil {
+		c.client.CloseIdleConnections()
+	}
+	if c.removeDir {
+		if err := os.RemoveAll(c.Dir); err != nil {
+			c.stopErr = fmt.Errorf("testbed: remove %s: %w", c.Dir, err)
+		}
+	}
+	c.log.Info("testbed: cluster stopped", "err", c.stopErr)
+	return c.stopErr
+}
+
+// PIDs returns the process ids of etcd and kube-apiserver as last started
+// (0 for one never started), e.g. to check that nothing outlives Stop.
+func (c *Cluster) PIDs() (etcd, apiserver int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.etcd != nil {
+		etcd = c.etcd.cmd.Process.Pid
+	}
+	if c.apiserver != nil {
+		apiserver = c.apiserver.cmd.Process.Pid
+	}
+	return etcd, apiserver
+}
