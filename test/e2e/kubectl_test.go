@@ -3,12 +3,15 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // kubectl runs the machine's kubectl with a kubeconfig and returns stdout;
@@ -67,5 +70,164 @@ func TestKubectlThroughDrover(t *testing.T) {
 	}
 	if want := `admin ["drover:admins","system:authenticated"]`; out != want {
 		t.Errorf("auth whoami = %q, want %q", out, want)
+	}
+}
+
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: e2e-apply
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: registry.invalid/web:1
+`
+
+func TestApplyAndWatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kc := writeKubeconfig(ctx, t, shared.adminToken, []string{shared.clusterID})
+
+	if _, err := kubectl(ctx, t, kc, "create", "namespace", "e2e-apply"); err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	// The watch runs through Drover while the create happens; it must see
+	// the event as it happens, not when the stream ends.
+	watchCtx, stopWatch := context.WithTimeout(ctx, time.Minute)
+	defer stopWatch()
+	watch := exec.CommandContext(watchCtx, "kubectl", "--kubeconfig", kc, "-n", "e2e-apply",
+		"get", "deployments", "-w", "-o", "name")
+	stdout, err := watch.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	watch.Stderr = &stderr
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Wait()
+	defer stopWatch()
+	seen := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		var acc string
+		for {
+			n, err := stdout.Read(buf)
+			acc += string(buf[:n])
+			if strings.Contains(acc, "deployment.apps/web") {
+				seen <- acc
+				return
+			}
+			if err != nil {
+				seen <- acc
+				return
+			}
+		}
+	}()
+	time.Sleep(time.Second) // let the watch establish before the create
+
+	manifest := filepath.Join(t.TempDir(), "deploy.yaml")
+	if err := os.WriteFile(manifest, []byte(deployment), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := kubectl(ctx, t, kc, "apply", "-f", manifest)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if !strings.Contains(out, "deployment.apps/web created") {
+		t.Errorf("apply output = %q", out)
+	}
+	select {
+	case got := <-seen:
+		if !strings.Contains(got, "deployment.apps/web") {
+			t.Fatalf("watch ended without the create; output %q, stderr %q", got, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("watch did not see the create within 30s; stderr %q", stderr.String())
+	}
+
+	// The object really is downstream: read it straight from the apiserver.
+	direct := filepath.Join(shared.dir, "direct-kubeconfig")
+	out, err = kubectl(ctx, t, direct, "-n", "e2e-apply", "get", "deployment", "web", "-o", "jsonpath={.metadata.managedFields[0].manager}")
+	if err != nil {
+		t.Fatalf("direct get: %v", err)
+	}
+	if out != "kubectl-client-side-apply" {
+		t.Errorf("field manager = %q", out)
+	}
+}
+
+func TestNonAdminForbiddenDownstream(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := shared.server.CreateUser(ctx, shared.adminToken, "bob", "correct-horse-battery", false); err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	bob, err := shared.server.Login(ctx, "bob", "correct-horse-battery")
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	kc := writeKubeconfig(ctx, t, bob, []string{shared.clusterID})
+	out, err := kubectl(ctx, t, kc, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username} {.status.userInfo.groups}")
+	if err != nil {
+		t.Fatalf("whoami: %v", err)
+	}
+	if want := `bob ["system:authenticated"]`; out != want {
+		t.Errorf("whoami = %q, want %q", out, want)
+	}
+	_, err = kubectl(ctx, t, kc, "get", "ns")
+	var kerr *kubectlError
+	if !errors.As(err, &kerr) {
+		t.Fatalf("get ns as bob succeeded or failed oddly: %v", err)
+	}
+	// The downstream apiserver, not Drover, refuses: its RBAC message names
+	// the impersonated user.
+	if want := `User "bob" cannot list resource "namespaces"`; !strings.Contains(kerr.stderr, want) {
+		t.Errorf("stderr = %q, want it to contain %q", kerr.stderr, want)
+	}
+}
+
+func TestRefusedUpgradeThroughRealAPIServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kc := writeKubeconfig(ctx, t, shared.adminToken, []string{shared.clusterID})
+	_, err := kubectl(ctx, t, kc, "exec", "-n", "default", "no-such-pod", "--", "true")
+	var kerr *kubectlError
+	if !errors.As(err, &kerr) {
+		t.Fatalf("exec into a missing pod: %v", err)
+	}
+	if want := `pods "no-such-pod" not found`; !strings.Contains(kerr.stderr, want) {
+		t.Errorf("stderr = %q, want %q", kerr.stderr, want)
+	}
+}
+
+func TestRevokedKubeconfigToken(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kc := writeKubeconfig(ctx, t, shared.adminToken, []string{shared.clusterID})
+	if _, err := kubectl(ctx, t, kc, "get", "ns", "default"); err != nil {
+		t.Fatalf("before revoke: %v", err)
+	}
+	cfg, err := clientcmd.LoadFromFile(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, _ := strings.Cut(cfg.AuthInfos["drover-admin"].Token, ":")
+	if err := shared.server.Do(ctx, "DELETE", "/v3/tokens/"+id, shared.adminToken, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = kubectl(ctx, t, kc, "get", "ns", "default")
+	var kerr *kubectlError
+	if !errors.As(err, &kerr) || !strings.Contains(kerr.stderr, "Unauthorized") {
+		t.Fatalf("after revoke: err %v, want Unauthorized", err)
 	}
 }

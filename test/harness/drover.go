@@ -98,7 +98,7 @@ func (s *Server) Restart(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.Process = n.Process
+	s.Process, s.AdminPassword, s.CAPEM, s.CAChecksum = n.Process, n.AdminPassword, n.CAPEM, n.CAChecksum
 	return nil
 }
 

@@ -24,8 +24,8 @@ type Options struct {
 	// Binaries to run; zero means FindBinaries().
 	Binaries Binaries
 	// Dir is the cluster's working directory (PKI, etcd data, logs). Empty
-	// means a fresh os.MkdirTemp directory that Stop removes; a given Dir is
-	// kept.
+	// means a fresh os.MkdirTemp directory that Stop removes. A given Dir is
+	// kept by Stop, but Start regenerates its pki/ and wipes its etcd/.
 	Dir string
 	// Logger receives lifecycle events (optional).
 	Logger *slog.Logger

@@ -10,10 +10,17 @@
 //     service-account signing key, the static token file with an admin token
 //     in group system:masters, the etcd data directory and the process logs
 //     (etcd.log, kube-apiserver.log);
-//   - the lifecycle of those processes: random free loopback ports, bounded
-//     retries on port races, waiting for /readyz, restarting only the
-//     apiserver on the same port, and stopping everything (SIGTERM, then
-//     SIGKILL after a bound) and removing the temporary directory.
+//   - the lifecycle of those processes: random free loopback ports (below
+//     the kernel's ephemeral range), bounded retries on port races, waiting
+//     for /readyz, restarting only the apiserver on the same port, and
+//     stopping everything (SIGTERM, then SIGKILL after a bound) and removing
+//     the temporary directory;
+//   - removing temporary directories left by test processes that were
+//     killed (their child processes die with them through Pdeathsig).
+//
+// The versions are pinned in tools/kube/go.mod and tools/etcd/go.mod; to bump
+// Kubernetes, change k8s.io/kubernetes and every staging replace there, then
+// TESTBED_K8S_VERSION in mk/testbed.mk and KubernetesVersion here.
 //
 // What a Cluster is not: there is no kube-controller-manager, scheduler or
 // kubelet, so pods never run, namespaces are never finalized after deletion,

@@ -42,7 +42,9 @@ func childEnv() []string {
 // startProcess starts bin with args in dir, appending its output to logPath.
 // The child gets its own process group (so stop reaches anything it forks)
 // and SIGKILL when the thread that started it dies, so it does not outlive a
-// crashed test process.
+// crashed test process. (Pdeathsig fires when the OS thread that started the
+// child exits; Go only ends threads of goroutines that exit while locked to
+// their thread, so do not call Start from such a goroutine.)
 func startProcess(name, bin string, args []string, dir, logPath string) (*process, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

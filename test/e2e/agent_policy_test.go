@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rancher/remotedialer"
+	"k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/drover-dev/drover/pkg/agent"
+	"github.com/drover-dev/drover/pkg/token"
+	"github.com/drover-dev/drover/pkg/tunnel"
+)
+
+// TestAgentDialPolicy runs the agent in process against a bare remotedialer
+// server standing in for Drover, then asks the agent to dial things.
+func TestAgentDialPolicy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	paramsc := make(chan tunnel.AgentParams, 1)
+	rd := remotedialer.New(func(r *http.Request) (string, bool, error) {
+		p, err := tunnel.ParseParams(r.Header.Get(tunnel.ParamsHeader))
+		if err != nil {
+			return "", false, err
+		}
+		select {
+		case paramsc <- p:
+		default:
+		}
+		return "agent", true, nil
+	}, remotedialer.DefaultErrorWriter)
+	mux := http.NewServeMux()
+	srv := httptest.NewUnstartedServer(mux)
+	srv.StartTLS()
+	defer srv.Close()
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	mux.HandleFunc("/cacerts", func(w http.ResponseWriter, _ *http.Request) { w.Write(caPEM) })
+	mux.Handle("/v3/connect", rd)
+	sum := sha256.Sum256(caPEM)
+
+	tok, _ := token.New("r-")
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeFile(t, tokenFile, []byte(tok.String()))
+	agentCtx, stopAgent := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(agentCtx, agent.Options{
+			ServerURL: srv.URL, CAChecksum: hex.EncodeToString(sum[:]), TokenFile: tokenFile,
+			Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: tunnel.KindCluster,
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		})
+	}()
+	defer func() {
+		stopAgent()
+		if err := <-done; err != nil {
+			t.Errorf("agent.Run: %v", err)
+		}
+	}()
+
+	var params tunnel.AgentParams
+	select {
+	case params = <-paramsc:
+	case <-ctx.Done():
+		t.Fatal("agent never connected")
+	}
+	for !rd.HasSession("agent") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	dial := rd.Dialer("agent")
+
+	t.Run("the apiserver endpoint is reachable", func(t *testing.T) {
+		c, err := dial(ctx, "tcp", params.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		pool, err := tunnel.CertPool(params.CACert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, _, _ := net.SplitHostPort(params.Endpoint)
+		tc := tls.Client(c, &tls.Config{RootCAs: pool, ServerName: host})
+		if err := tc.HandshakeContext(ctx); err != nil {
+			t.Fatalf("TLS to the apiserver through the tunnel: %v", err)
+		}
+	})
+
+	t.Run("anything else is refused", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		var accepted atomic.Int32
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				accepted.Add(1)
+				c.Close()
+			}
+		}()
+		c, err := dial(ctx, "tcp", l.Addr().String())
+		if err == nil {
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, err = io.ReadAll(c)
+			c.Close()
+			if err == nil {
+				t.Error("reading a refused stream ended cleanly; want an error")
+			}
+		}
+		if n := accepted.Load(); n != 0 {
+			t.Errorf("the agent dialed %s (%d connections) on the server's behalf", l.Addr(), n)
+		}
+		if !rd.HasSession("agent") {
+			t.Error("a refused dial tore the tunnel down")
+		}
+	})
+
+	t.Run("the proxy credential can only impersonate", func(t *testing.T) {
+		cfg := &rest.Config{
+			Host: "https://" + params.Endpoint, BearerToken: params.Token,
+			TLSClientConfig: rest.TLSClientConfig{CAData: params.CACert},
+		}
+		cs := kubernetes.NewForConfigOrDie(cfg)
+		_, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		if !errors.IsForbidden(err) {
+			t.Errorf("listing namespaces with the impersonator token: %v, want Forbidden", err)
+		}
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: "someone", Groups: []string{"drover:admins"}}
+		if _, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); err != nil {
+			t.Errorf("impersonating a Drover admin: %v", err)
+		}
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:kube-system:default"}
+		if _, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); !errors.IsForbidden(err) {
+			t.Errorf("impersonating a ServiceAccount: %v, want Forbidden", err)
+		}
+	})
+}
