@@ -5,6 +5,6 @@
 // Handlers decode strictly (unknown fields and oversized bodies are refused),
 // validate before they change anything, and answer errors as metav1.Status
 // JSON with a message a person can act on; causes go to the log. A plaintext
-// secret leaves this package exactly once, in the response that created it,
-// and is never logged.
+// secret leaves this package exactly once, in the response that created it.
+// It must never log a secret or put an internal error's text in a response.
 package api

@@ -4,6 +4,7 @@
 // the bindings that give Drover groups their rights there, plus the
 // Impersonate-Extra keys the server sets.
 //
-// Both sides import it so the names cannot drift. It must hold no credentials
-// and never grant more than impersonation to the proxy's ServiceAccount.
+// Both sides import it so the names cannot drift. It must never hold
+// credentials, and must never grant the proxy's ServiceAccount more than
+// impersonation.
 package downstream

@@ -2,6 +2,6 @@
 // generated on first start and persisted in the data directory (or supplied
 // by the user), and the CA checksum that agents pin.
 //
-// Private keys are written with mode 0600 and never logged. This package must
-// never weaken verification (no InsecureSkipVerify) for anyone.
+// Private keys are written with mode 0600. This package must never log a key
+// or weaken verification (no InsecureSkipVerify) for anyone.
 package pki

@@ -1,11 +1,8 @@
 package server
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
-
-	"github.com/gorilla/mux"
 
 	"github.com/drover-dev/drover/pkg/api"
 	"github.com/drover-dev/drover/pkg/apierr"
@@ -35,13 +32,7 @@ const ConnectPath = "/v3/connect"
 //
 // Everything is wrapped in panic recovery, outermost.
 func buildHandler(c chain) http.Handler {
-	r := mux.NewRouter()
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apierr.NotFound(w, "no such path %q", r.URL.Path)
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apierr.Write(w, http.StatusMethodNotAllowed, "MethodNotAllowed", fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path))
-	})
+	r := api.NewRouter()
 	ok := func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }
 	r.HandleFunc("/healthz", ok).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", ok).Methods(http.MethodGet)
@@ -50,9 +41,7 @@ func buildHandler(c chain) http.Handler {
 
 	r.PathPrefix(authproxy.PathPrefix).Handler(authn.WithAuthentication(c.proxy, c.auth, c.logger))
 
-	authed := mux.NewRouter()
-	authed.NotFoundHandler = r.NotFoundHandler
-	authed.MethodNotAllowedHandler = r.MethodNotAllowedHandler
+	authed := api.NewRouter()
 	c.api.Routes(authed)
 	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(authed, c.auth, c.logger))
 

@@ -3,6 +3,6 @@
 // cgo) inside the server's data directory.
 //
 // The store keeps secrets only as salted hashes (see package token) and
-// password hashes; it never sees, logs or returns a plaintext secret.
-// It holds no policy: who may do what is decided by its callers.
+// password hashes. It holds no policy: who may do what is decided by its
+// callers. It must never see, log or return a plaintext secret.
 package store

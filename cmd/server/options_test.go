@@ -1,0 +1,45 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mod     func(*Options)
+		wantErr string // substring; empty: valid
+		wantURL string
+	}{
+		{name: "defaults", mod: func(*Options) {}, wantURL: "https://127.0.0.1:8443"},
+		{name: "wildcard listen gets localhost URL", mod: func(o *Options) { o.Listen = "0.0.0.0:443" }, wantURL: "https://localhost:443"},
+		{name: "explicit URL kept", mod: func(o *Options) { o.ServerURL = "https://drover.example.com" }, wantURL: "https://drover.example.com"},
+		{name: "bad listen", mod: func(o *Options) { o.Listen = "8443" }, wantErr: "--listen"},
+		{name: "http URL", mod: func(o *Options) { o.ServerURL = "http://x" }, wantErr: "--server-url"},
+		{name: "URL with path", mod: func(o *Options) { o.ServerURL = "https://x/drover" }, wantErr: "--server-url"},
+		{name: "half of the TLS files", mod: func(o *Options) { o.TLSCert = "a.crt" }, wantErr: "go together"},
+		{name: "empty data dir", mod: func(o *Options) { o.DataDir = "" }, wantErr: "--data-dir"},
+		{name: "zero session ttl", mod: func(o *Options) { o.SessionTTL = 0 }, wantErr: "--session-ttl"},
+		{name: "kubeconfig ttl above max", mod: func(o *Options) { o.KubeconfigTTL = 100 * 24 * time.Hour }, wantErr: "must not exceed"},
+		{name: "negative registration ttl", mod: func(o *Options) { o.RegistrationTTL = -time.Second }, wantErr: "--registration-ttl"},
+		{name: "bad log level", mod: func(o *Options) { o.LogLevel = "loud" }, wantErr: "--log-level"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := NewOptions()
+			tc.mod(o)
+			err := o.Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("Validate() = %v, want nil", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("Validate() = %v, want error containing %q", err, tc.wantErr)
+			}
+			if tc.wantURL != "" && o.ServerURL != tc.wantURL {
+				t.Errorf("ServerURL = %q, want %q", o.ServerURL, tc.wantURL)
+			}
+		})
+	}
+}

@@ -1,0 +1,204 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/tunnel"
+)
+
+type noTunnel struct{}
+
+func (noTunnel) Status(string) tunnel.Status { return tunnel.Status{} }
+
+type fixture struct {
+	srv   *httptest.Server
+	st    *store.Store
+	admin string // admin session token
+	user  string // non-admin session token
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	log := slog.New(slog.DiscardHandler)
+	auth := authn.New(authn.Options{Store: st, Logger: log})
+	a := New(Options{
+		Store: st, Tokens: auth, Tunnel: noTunnel{}, CAPEM: []byte("CA"), CASum: "sum",
+		ServerURL: "https://drover.test", Logger: log,
+		SessionTTL: time.Hour, KubeconfigTTL: 24 * time.Hour, MaxTokenTTL: 48 * time.Hour,
+	})
+	r := NewRouter()
+	a.PublicRoutes(r)
+	authed := NewRouter()
+	a.Routes(authed)
+	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(authed, auth, log))
+	f := &fixture{srv: httptest.NewServer(r), st: st}
+	t.Cleanup(f.srv.Close)
+	for _, u := range []struct {
+		name  string
+		admin bool
+	}{{"root", true}, {"carol", false}} {
+		if _, err := CreateUser(ctx, st, u.name, "a-long-enough-password", u.admin, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.admin = f.login(t, "root")
+	f.user = f.login(t, "carol")
+	return f
+}
+
+func (f *fixture) login(t *testing.T, name string) string {
+	t.Helper()
+	code, body := f.do(t, "POST", "/v3/login", "", `{"username":"`+name+`","password":"a-long-enough-password"}`)
+	if code != 200 {
+		t.Fatalf("login %s: %d %s", name, code, body)
+	}
+	var out struct{ Token string }
+	json.Unmarshal([]byte(body), &out)
+	return out.Token
+}
+
+func (f *fixture) do(t *testing.T, method, path, bearer, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+func TestAPI(t *testing.T) {
+	f := newFixture(t)
+	code, body := f.do(t, "POST", "/v3/clusters", f.admin, `{"name":"prod"}`)
+	if code != 201 {
+		t.Fatalf("create cluster: %d %s", code, body)
+	}
+	var created struct {
+		Cluster      struct{ ID string }
+		Registration struct{ Token, CAChecksum string }
+	}
+	json.Unmarshal([]byte(body), &created)
+	if !strings.HasPrefix(created.Cluster.ID, "c-") || !strings.HasPrefix(created.Registration.Token, "r-") {
+		t.Fatalf("create answer: %s", body)
+	}
+
+	tests := []struct {
+		name, method, path, bearer, body string
+		code                             int
+		contains                         string
+	}{
+		{"wrong password", "POST", "/v3/login", "", `{"username":"root","password":"nope-nope-nope"}`, 401, "wrong username or password"},
+		{"unknown user", "POST", "/v3/login", "", `{"username":"ghost","password":"nope-nope-nope"}`, 401, "wrong username or password"},
+		{"no token", "GET", "/v3/clusters", "", "", 401, "Unauthorized"},
+		{"list clusters as user", "GET", "/v3/clusters", f.user, "", 200, `"name": "prod"`},
+		{"create cluster as user", "POST", "/v3/clusters", f.user, `{"name":"x"}`, 403, "only Drover admins"},
+		{"duplicate cluster", "POST", "/v3/clusters", f.admin, `{"name":"prod"}`, 409, "already exists"},
+		{"bad cluster name", "POST", "/v3/clusters", f.admin, `{"name":"Prod_1"}`, 422, "DNS label"},
+		{"unknown field", "POST", "/v3/clusters", f.admin, `{"name":"a","extra":1}`, 400, `unknown field \"extra\"`},
+		{"wrong type", "POST", "/v3/clusters", f.admin, `{"name":5}`, 422, `field \"name\" must be a string`},
+		{"not JSON", "POST", "/v3/clusters", f.admin, `{name`, 400, "not valid JSON"},
+		{"huge body", "POST", "/v3/clusters", f.admin, `{"name":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "larger than 1 MiB"},
+		{"missing cluster", "GET", "/v3/clusters/c-zzzzz", f.user, "", 404, `cluster \"c-zzzzz\" not found`},
+		{"create user as user", "POST", "/v3/users", f.user, `{"username":"x","password":"a-long-enough-password"}`, 403, "only Drover admins"},
+		{"reserved username", "POST", "/v3/users", f.admin, `{"username":"system:admin","password":"a-long-enough-password"}`, 422, "username must be"},
+		{"short password", "POST", "/v3/users", f.admin, `{"username":"dave","password":"short"}`, 422, "password must be"},
+		{"ttl above max", "POST", "/v3/tokens", f.user, `{"ttl":"100h"}`, 422, "longer than the server's maximum"},
+		{"bad ttl", "POST", "/v3/tokens", f.user, `{"ttl":"soon"}`, 422, "positive duration"},
+		{"token for missing cluster", "POST", "/v3/tokens", f.user, `{"clusterId":"c-zzzzz"}`, 404, "not found"},
+		{"kubeconfig for missing cluster", "POST", "/v3/kubeconfig", f.user, `{"clusters":["c-zzzzz"]}`, 404, "not found"},
+		{"me", "GET", "/v3/users/me", f.user, "", 200, `"username": "carol"`},
+		{"wrong method", "PUT", "/v3/clusters", f.admin, "", 405, "not allowed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := f.do(t, tc.method, tc.path, tc.bearer, tc.body)
+			if code != tc.code || !strings.Contains(body, tc.contains) {
+				t.Errorf("%s %s = %d %s; want %d containing %q", tc.method, tc.path, code, body, tc.code, tc.contains)
+			}
+			if code >= 400 && !strings.Contains(body, `"kind":"Status"`) {
+				t.Errorf("error body is not a metav1.Status: %s", body)
+			}
+		})
+	}
+
+	t.Run("kubeconfig", func(t *testing.T) {
+		code, body := f.do(t, "POST", "/v3/kubeconfig", f.user, `{"ttl":"2h"}`)
+		if code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+		cfg, err := clientcmd.Load([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "https://drover.test/k8s/clusters/" + created.Cluster.ID
+		if got := cfg.Clusters["prod"].Server; got != want {
+			t.Errorf("server = %q, want %q", got, want)
+		}
+		tok := cfg.AuthInfos["drover-carol"].Token
+		if tok == f.user || tok == "" {
+			t.Error("kubeconfig reuses the login session token")
+		}
+		id, _, _ := strings.Cut(tok, ":")
+		rec, err := f.st.Token(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Kind != store.KindKubeconfig || rec.ClusterID != created.Cluster.ID {
+			t.Errorf("kubeconfig token kind %q scope %q", rec.Kind, rec.ClusterID)
+		}
+		if d := rec.ExpiresAt.Sub(rec.CreatedAt); d != 2*time.Hour {
+			t.Errorf("kubeconfig token TTL %s, want 2h", d)
+		}
+		// Another user cannot revoke it; its owner can, and then it is dead.
+		if code, _ := f.do(t, "DELETE", "/v3/tokens/"+id, f.login(t, "root"), ""); code != 204 {
+			t.Errorf("admin revoke: %d", code)
+		}
+		if code, _ := f.do(t, "GET", "/v3/users/me", tok, ""); code != 401 {
+			t.Errorf("revoked kubeconfig token still works: %d", code)
+		}
+	})
+
+	t.Run("revoke is owner-only", func(t *testing.T) {
+		_, body := f.do(t, "POST", "/v3/tokens", f.admin, `{"description":"ci"}`)
+		var tok struct{ ID string }
+		json.Unmarshal([]byte(body), &tok)
+		if code, _ := f.do(t, "DELETE", "/v3/tokens/"+tok.ID, f.user, ""); code != 404 {
+			t.Errorf("another user's revoke = %d, want 404", code)
+		}
+	})
+
+	t.Run("logout", func(t *testing.T) {
+		s := f.login(t, "carol")
+		if code, _ := f.do(t, "POST", "/v3/logout", s, ""); code != 204 {
+			t.Fatalf("logout = %d", code)
+		}
+		if code, _ := f.do(t, "GET", "/v3/users/me", s, ""); code != 401 {
+			t.Errorf("session works after logout: %d", code)
+		}
+	})
+}

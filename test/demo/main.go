@@ -1,0 +1,173 @@
+// Command demo runs Drover on this machine for a person to try: the server,
+// one real downstream cluster (kube-apiserver and etcd from `make testbed`)
+// and a cluster agent started the way its Deployment starts it (environment
+// and a token file). It writes two kubeconfigs, one through Drover and one
+// straight to the apiserver, prints how to use them and "demo ready", and
+// runs until SIGINT or SIGTERM; then it stops the agent, the server and the
+// cluster, in that order, and leaves nothing running. Logs stay in the demo
+// directory (`make clean` removes it).
+//
+// Run it with `make demo`.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/drover-dev/drover/test/harness"
+	"github.com/drover-dev/drover/test/testbed"
+)
+
+func main() {
+	opts := NewOptions(harness.RepoRoot())
+	fs := flag.NewFlagSet("demo", flag.ExitOnError)
+	opts.Flags(fs)
+	fs.Parse(os.Args[1:])
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: invalid options:\n%v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, opts, os.Stdout); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(os.Stderr, "demo: interrupted during start-up; everything was stopped")
+			os.Exit(130)
+		}
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// demo is what run started; stop undoes it in reverse order.
+type demo struct {
+	cluster *testbed.Cluster
+	server  *harness.Server
+	agent   *harness.Process
+}
+
+func (d *demo) stop(log *slog.Logger) {
+	if d.agent != nil {
+		d.agent.Stop(5 * time.Second)
+		log.Info("agent stopped")
+	}
+	if d.server != nil {
+		d.server.Stop(10 * time.Second)
+		log.Info("server stopped")
+	}
+	if d.cluster != nil {
+		if err := d.cluster.Stop(); err != nil {
+			log.Warn("stop cluster", "err", err)
+		}
+		log.Info("cluster stopped")
+	}
+}
+
+func run(ctx context.Context, o *Options, out io.Writer) (err error) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := os.RemoveAll(o.Dir); err != nil {
+		return fmt.Errorf("wipe %s: %w", o.Dir, err)
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return err
+	}
+	d := &demo{}
+	defer d.stop(log)
+
+	log.Info("building drover-server and drover-agent")
+	bins, err := harness.Build(ctx, filepath.Join(o.Dir, "bin"), false)
+	if err != nil {
+		return err
+	}
+	log.Info("starting the downstream cluster (etcd, kube-apiserver)")
+	if d.cluster, err = testbed.Start(ctx, testbed.Options{Name: "demo", Dir: filepath.Join(o.Dir, "cluster"), Logger: log}); err != nil {
+		return fmt.Errorf("start cluster: %w", err)
+	}
+	directKubeconfig := filepath.Join(o.Dir, "direct-kubeconfig")
+	if err := d.cluster.WriteKubeconfig(directKubeconfig); err != nil {
+		return err
+	}
+
+	log.Info("starting drover-server")
+	logLevel := []string{"--log-level", o.LogLevel}
+	if d.server, err = harness.StartServer(ctx, harness.ServerOptions{
+		Bin: bins.Server, DataDir: filepath.Join(o.Dir, "server"), Listen: o.Listen, Args: logLevel,
+	}); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	admin, err := d.server.Login(ctx, "admin", d.server.AdminPassword)
+	if err != nil {
+		return fmt.Errorf("admin login: %w", err)
+	}
+	clusterID, reg, err := d.server.CreateCluster(ctx, admin, "demo")
+	if err != nil {
+		return fmt.Errorf("create cluster: %w", err)
+	}
+	serverURL := reg.ServerURL
+	if serverURL == "" {
+		serverURL = d.server.URL
+	}
+	log.Info("starting drover-agent", "cluster", clusterID)
+	if d.agent, err = harness.StartAgent(harness.AgentOptions{
+		Bin: bins.Agent, Dir: filepath.Join(o.Dir, "agent"), ServerURL: serverURL,
+		CAChecksum: reg.CAChecksum, Token: reg.Token, Kubeconfig: directKubeconfig,
+		Kind: "cluster", Args: logLevel,
+	}); err != nil {
+		return fmt.Errorf("start agent: %w", err)
+	}
+	if err := d.server.WaitConnected(ctx, admin, clusterID, "cluster"); err != nil {
+		return fmt.Errorf("%w (agent log: %s)", err, d.agent.LogPath)
+	}
+	kc, err := d.server.Kubeconfig(ctx, admin, []string{clusterID}, o.KubeconfigTTL.String())
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	kubeconfig := filepath.Join(o.Dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, `
+Drover demo
+  server:      %s
+  admin login: username admin, password %s
+  cluster:     %q (id %s), agent connected
+
+Through Drover:
+  export KUBECONFIG=%s
+  kubectl get ns
+  kubectl auth whoami
+  kubectl create configmap hello --from-literal=from=drover && kubectl get cm hello -o yaml
+
+Straight to the apiserver, for comparison:
+  kubectl --kubeconfig %s get ns
+
+The server's JSON API (log in first):
+  curl --cacert %s -d '{"username":"admin","password":"<password>"}' %s/v3/login
+
+Logs: %s/{server/server.log,agent/*.log,cluster/*.log}
+Ctrl-C stops the agent, the server and the cluster.
+demo ready
+`, d.server.URL, d.server.AdminPassword, "demo", clusterID, kubeconfig, directKubeconfig,
+		filepath.Join(d.server.DataDir, "tls", "ca.crt"), d.server.URL, o.Dir)
+
+	select {
+	case <-ctx.Done():
+		log.Info("signal received, stopping")
+		return nil
+	case <-d.server.Done():
+		_, exitErr := d.server.Exited()
+		return fmt.Errorf("drover-server exited: %v (log %s)", exitErr, d.server.LogPath)
+	case <-d.agent.Done():
+		_, exitErr := d.agent.Exited()
+		return fmt.Errorf("drover-agent exited: %v (log %s)", exitErr, d.agent.LogPath)
+	}
+}
