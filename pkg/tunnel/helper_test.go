@@ -1,0 +1,373 @@
+package tunnel
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rancher/remotedialer"
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/token"
+)
+
+func TestMain(m *testing.M) {
+	// remotedialer logs every connect through the global logrus logger.
+	logrus.SetOutput(io.Discard)
+	os.Exit(m.Run())
+}
+
+// connectPath mirrors agent.ConnectPath (importing pkg/agent would be a cycle).
+const connectPath = "/v3/connect"
+
+// waitTimeout bounds every wait; a hang is a failure, not a slow test.
+const waitTimeout = 5 * time.Second
+
+// fakeClock is a settable Now.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+// lockedBuffer collects logs written from many goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fixture is a tunnel server on its own TLS listener, a SQLite store and a
+// backend standing in for the downstream apiserver.
+type fixture struct {
+	t       *testing.T
+	clock   *fakeClock
+	store   *store.Store
+	tun     *Server
+	srv     *httptest.Server
+	backend *backend
+	logs    *lockedBuffer
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	checkLeaks(t) // first, so its cleanup runs last
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "drover.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{t: t, clock: newFakeClock(), store: st, logs: &lockedBuffer{}}
+	f.backend = newBackend(t)
+	f.tun = New(Options{
+		Tokens: st,
+		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:    f.clock.Now,
+	})
+	mux := http.NewServeMux()
+	mux.Handle(connectPath, f.tun)
+	f.srv = httptest.NewUnstartedServer(mux)
+	f.srv.StartTLS()
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// addCluster creates a cluster and returns a registration token for it.
+func (f *fixture) addCluster(id string, expiresAt time.Time) string {
+	f.t.Helper()
+	ctx := context.Background()
+	if err := f.store.CreateCluster(ctx, store.Cluster{ID: id, Name: id, CreatedAt: f.clock.Now()}); err != nil {
+		f.t.Fatal(err)
+	}
+	return f.addRegistration(id, expiresAt)
+}
+
+func (f *fixture) addRegistration(clusterID string, expiresAt time.Time) string {
+	f.t.Helper()
+	tok, err := token.New("r-")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	h, err := token.Hash(tok)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	rec := store.RegistrationToken{ID: tok.ID, ClusterID: clusterID, Hashed: h, CreatedAt: f.clock.Now(), ExpiresAt: expiresAt}
+	if err := f.store.CreateRegistrationToken(context.Background(), rec); err != nil {
+		f.t.Fatal(err)
+	}
+	return tok.String()
+}
+
+// params returns valid agent parameters for the backend.
+func (f *fixture) params(kind, node, saToken string) AgentParams {
+	return AgentParams{Kind: kind, Node: node, Endpoint: f.backend.endpoint(), CACert: f.backend.caPEM(), Token: saToken}
+}
+
+func (f *fixture) wsURL() string {
+	return "wss://" + strings.TrimPrefix(f.srv.URL, "https://") + connectPath
+}
+
+func (f *fixture) wsDialer() *websocket.Dialer {
+	pool := x509.NewCertPool()
+	pool.AddCert(f.srv.Certificate())
+	return &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: waitTimeout}
+}
+
+// testAgent is an in-process agent: remotedialer's client, as pkg/agent runs
+// it, with a local dialer that reaches only the advertised endpoint.
+type testAgent struct {
+	params AgentParams
+	cancel context.CancelFunc
+	done   chan error
+	dials  atomic.Int64
+	once   sync.Once
+}
+
+func (f *fixture) startAgent(regToken string, p AgentParams) *testAgent {
+	f.t.Helper()
+	enc, err := p.Encode()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+regToken)
+	h.Set(ParamsHeader, enc)
+	return f.startAgentHeaders(p, h)
+}
+
+func (f *fixture) startAgentHeaders(p AgentParams, h http.Header) *testAgent {
+	f.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &testAgent{params: p, cancel: cancel, done: make(chan error, 1)}
+	var d net.Dialer
+	local := func(ctx context.Context, network, address string) (net.Conn, error) {
+		if network != "tcp" || address != p.Endpoint {
+			return nil, fmt.Errorf("test agent: dial to %s refused", address)
+		}
+		a.dials.Add(1)
+		return d.DialContext(ctx, network, address)
+	}
+	allowTCP := func(proto, _ string) bool { return proto == "tcp" }
+	go func() {
+		a.done <- remotedialer.ConnectToProxyWithDialer(ctx, f.wsURL(), h, allowTCP, f.wsDialer(), local, nil)
+	}()
+	f.t.Cleanup(a.stop)
+	return a
+}
+
+// stop ends the agent's tunnel and waits for its client to return.
+func (a *testAgent) stop() {
+	a.once.Do(func() {
+		a.cancel()
+		<-a.done
+	})
+}
+
+// waitLive waits until the cluster has exactly n sessions and all of them
+// are registered with remotedialer, i.e. ready to carry requests.
+func (f *fixture) waitLive(clusterID string, n int) {
+	f.t.Helper()
+	waitFor(f.t, fmt.Sprintf("%d live sessions for %s", n, clusterID), func() bool {
+		f.tun.mu.Lock()
+		defer f.tun.mu.Unlock()
+		list := f.tun.sessions[clusterID]
+		if len(list) != n {
+			return false
+		}
+		for _, s := range list {
+			if !f.tun.rd.HasSession(s.key) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// backend stands in for kube-apiserver: a TLS server that records requests.
+type backend struct {
+	srv *httptest.Server
+
+	mu   sync.Mutex
+	reqs []*http.Request
+}
+
+func newBackend(t *testing.T) *backend {
+	t.Helper()
+	b := &backend{}
+	b.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		b.reqs = append(b.reqs, r.Clone(context.Background()))
+		b.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "backend saw "+r.URL.Path)
+	}))
+	b.srv.StartTLS()
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+func (b *backend) endpoint() string { return b.srv.Listener.Addr().String() }
+
+func (b *backend) caPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b.srv.Certificate().Raw})
+}
+
+func (b *backend) requests() []*http.Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]*http.Request(nil), b.reqs...)
+}
+
+// get sends a GET through a session's transport and returns the body.
+func get(t *testing.T, sess *Session, url string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := sess.Transport(false).RoundTrip(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// checkLeaks fails t if goroutines started during the test outlive its
+// cleanups. It stands in for go.uber.org/goleak, which go.mod does not
+// require: goroutines that existed before the test are ignored, and the
+// rest get a few seconds to wind down (remotedialer closes its streams
+// asynchronously).
+func checkLeaks(t *testing.T) {
+	t.Helper()
+	before := map[string]bool{}
+	for _, g := range goroutines() {
+		before[g.id] = true
+	}
+	t.Cleanup(func() {
+		var leaked []string
+		for deadline := time.Now().Add(waitTimeout); ; time.Sleep(10 * time.Millisecond) {
+			leaked = leaked[:0]
+			for _, g := range goroutines() {
+				if !before[g.id] {
+					leaked = append(leaked, g.stack)
+				}
+			}
+			if len(leaked) == 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if len(leaked) > 0 {
+			t.Errorf("%d goroutines leaked:\n\n%s", len(leaked), strings.Join(leaked, "\n\n"))
+		}
+	})
+}
+
+type goroutine struct{ id, stack string }
+
+func goroutines() []goroutine {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var out []goroutine
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		// "goroutine 42 [chan receive]:"
+		f := strings.Fields(g)
+		if len(f) < 2 || f[0] != "goroutine" {
+			continue
+		}
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue
+		}
+		out = append(out, goroutine{id: f[1], stack: g})
+	}
+	return out
+}
+
+// connectStatus tries one agent connect and returns the HTTP status of a
+// refused handshake (0 if the handshake succeeded) and the body.
+func (f *fixture) connectStatus(h http.Header) (int, string) {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	ws, resp, err := f.wsDialer().DialContext(ctx, f.wsURL(), h)
+	if err == nil {
+		ws.Close()
+		return 0, ""
+	}
+	if !errors.Is(err, websocket.ErrBadHandshake) || resp == nil {
+		f.t.Fatalf("connect: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
