@@ -42,7 +42,7 @@ func run(ctx context.Context, o *Options) error {
 	logrus.SetLevel(logrus.WarnLevel)
 	return agent.Run(ctx, agent.Options{
 		ServerURL: o.ServerURL, CAChecksum: o.CAChecksum, TokenFile: o.TokenFile,
-		Kubeconfig: o.Kubeconfig, Kind: o.Kind, NodeName: o.NodeName,
+		Kubeconfig: o.Kubeconfig, Kind: o.Kind, NodeName: o.NodeName, HealthListen: o.HealthListen,
 		BackoffMax: o.BackoffMax, TokenTTL: o.TokenTTL, Logger: logger,
 	})
 }

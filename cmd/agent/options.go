@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -21,9 +22,11 @@ type Options struct {
 	Kubeconfig string
 	Kind       string
 	NodeName   string
-	BackoffMax time.Duration
-	TokenTTL   time.Duration
-	LogLevel   string
+	// HealthListen serves /healthz and /readyz.
+	HealthListen string
+	BackoffMax   time.Duration
+	TokenTTL     time.Duration
+	LogLevel     string
 }
 
 // NewOptions returns defaults taken from getenv.
@@ -55,6 +58,7 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the downstream cluster (default: in-cluster config)")
 	fs.StringVar(&o.Kind, "kind", o.Kind, "cluster or node (env CATTLE_AGENT_KIND)")
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "this node's name, for node agents (env CATTLE_NODE_NAME)")
+	fs.StringVar(&o.HealthListen, "health-listen", o.HealthListen, "host:port for /healthz and /readyz (empty: off)")
 	fs.DurationVar(&o.BackoffMax, "backoff-max", o.BackoffMax, "longest wait between reconnect attempts")
 	fs.DurationVar(&o.TokenTTL, "token-ttl", o.TokenTTL, "requested lifetime of the impersonator ServiceAccount token")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
@@ -87,6 +91,11 @@ func (o *Options) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("--kind %q must be cluster or node", o.Kind))
+	}
+	if o.HealthListen != "" {
+		if _, _, err := net.SplitHostPort(o.HealthListen); err != nil {
+			errs = append(errs, fmt.Errorf("--health-listen %q must be host:port", o.HealthListen))
+		}
 	}
 	if o.BackoffMax < time.Second {
 		errs = append(errs, errors.New("--backoff-max must be at least 1s"))

@@ -53,6 +53,8 @@ func TestValidate(t *testing.T) {
 		{"node agent without name", func(o *Options) { o.Kind = "node" }, "--node-name"},
 		{"cluster agent with node name", func(o *Options) { o.NodeName = "n1" }, "node agents only"},
 		{"unknown kind", func(o *Options) { o.Kind = "peer" }, "--kind"},
+		{"health listen", func(o *Options) { o.HealthListen = ":8090" }, ""},
+		{"bad health listen", func(o *Options) { o.HealthListen = "8090" }, "--health-listen"},
 		{"tiny backoff", func(o *Options) { o.BackoffMax = time.Millisecond }, "--backoff-max"},
 		{"tiny token ttl", func(o *Options) { o.TokenTTL = time.Minute }, "--token-ttl"},
 	}

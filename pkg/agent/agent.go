@@ -38,6 +38,8 @@ type Options struct {
 	Kubeconfig string
 	Kind       string // tunnel.KindCluster or tunnel.KindNode
 	NodeName   string
+	// HealthListen serves /healthz and /readyz when set (e.g. ":8090").
+	HealthListen string
 
 	BackoffMin time.Duration
 	BackoffMax time.Duration
@@ -55,6 +57,8 @@ type Agent struct {
 	endpoint string
 	apiCA    []byte
 	serverCA *tls.Config
+	// ready is true while a tunnel is open.
+	ready atomic.Bool
 }
 
 // Run pins the server, prepares the downstream cluster and keeps the tunnel
@@ -87,6 +91,13 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	a := &Agent{opts: opts, cs: cs, endpoint: endpoint, apiCA: ca}
 	log := opts.Logger.With("kind", opts.Kind, "node", opts.NodeName)
+	if opts.HealthListen != "" {
+		stop, err := a.serveHealth(opts.HealthListen, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	b := backoff{min: opts.BackoffMin, max: opts.BackoffMax}
 	// Pin the server first; a mismatch is fatal, an unreachable server is not.
@@ -131,6 +142,7 @@ func Run(ctx context.Context, opts Options) error {
 			}
 		}
 		connected, err := a.connectOnce(ctx, sa, log)
+		a.ready.Store(false)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -173,10 +185,23 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 		Proxy:            http.ProxyFromEnvironment,
 		ReadBufferSize:   64 << 10,
 		WriteBufferSize:  64 << 10,
+		// A tunnel that hears nothing (not even the answers to its pings) is
+		// closed, so a frozen or vanished server is noticed within the bound.
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return tunnel.WatchIdle(c, tunnel.IdleTimeout, func() {
+				log.Warn("tunnel silent, closing it", "idle", tunnel.IdleTimeout)
+			}), nil
+		},
 	}
 	var connected atomic.Bool
 	onConnect := func(context.Context, *remotedialer.Session) error {
 		connected.Store(true)
+		a.ready.Store(true)
 		log.Info("tunnel open", "server", a.opts.ServerURL)
 		return nil
 	}
