@@ -63,14 +63,18 @@ type createClusterRequest struct {
 	Name string `json:"name"`
 }
 
-// registration is what an agent needs to connect.
+// registration is what agents need to connect: one token for the cluster
+// agent, another for node agents, so a node agent cannot pose as the
+// cluster agent.
 type registration struct {
-	Token      string     `json:"token"`
-	TokenID    string     `json:"tokenId"`
-	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
-	ServerURL  string     `json:"serverUrl"`
-	CAChecksum string     `json:"caChecksum"`
-	Command    string     `json:"command"`
+	Token       string     `json:"token"`
+	TokenID     string     `json:"tokenId"`
+	NodeToken   string     `json:"nodeToken"`
+	NodeTokenID string     `json:"nodeTokenId"`
+	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
+	ServerURL   string     `json:"serverUrl"`
+	CAChecksum  string     `json:"caChecksum"`
+	Command     string     `json:"command"`
 }
 
 func (a *API) createCluster(w http.ResponseWriter, r *http.Request) {
@@ -137,24 +141,17 @@ func (a *API) createRegistrationToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) newRegistration(r *http.Request, clusterID string) (registration, error) {
-	tok, err := token.New("r-")
+	tok, rec, err := a.mintRegistrationToken(r, clusterID, store.AgentCluster)
 	if err != nil {
 		return registration{}, err
 	}
-	h, err := token.Hash(tok)
+	node, _, err := a.mintRegistrationToken(r, clusterID, store.AgentNode)
 	if err != nil {
-		return registration{}, err
-	}
-	now := a.opts.Now().UTC()
-	rec := store.RegistrationToken{ID: tok.ID, ClusterID: clusterID, Hashed: h, CreatedAt: now}
-	if a.opts.RegistrationTTL > 0 {
-		rec.ExpiresAt = now.Add(a.opts.RegistrationTTL)
-	}
-	if err := a.opts.Store.CreateRegistrationToken(r.Context(), rec); err != nil {
 		return registration{}, err
 	}
 	reg := registration{
-		Token: tok.String(), TokenID: tok.ID, ServerURL: a.opts.ServerURL, CAChecksum: a.opts.CASum,
+		Token: tok.String(), TokenID: tok.ID, NodeToken: node.String(), NodeTokenID: node.ID,
+		ServerURL: a.opts.ServerURL, CAChecksum: a.opts.CASum,
 		Command: fmt.Sprintf("printf %%s '%s' > token && drover-agent --server %s --ca-checksum %s --token-file token --kubeconfig ~/.kube/config",
 			tok.String(), a.opts.ServerURL, a.opts.CASum),
 	}
@@ -162,6 +159,26 @@ func (a *API) newRegistration(r *http.Request, clusterID string) (registration, 
 		reg.ExpiresAt = &rec.ExpiresAt
 	}
 	return reg, nil
+}
+
+func (a *API) mintRegistrationToken(r *http.Request, clusterID, kind string) (token.Token, store.RegistrationToken, error) {
+	tok, err := token.New("r-")
+	if err != nil {
+		return token.Token{}, store.RegistrationToken{}, err
+	}
+	h, err := token.Hash(tok)
+	if err != nil {
+		return token.Token{}, store.RegistrationToken{}, err
+	}
+	now := a.opts.Now().UTC()
+	rec := store.RegistrationToken{ID: tok.ID, ClusterID: clusterID, Kind: kind, Hashed: h, CreatedAt: now}
+	if a.opts.RegistrationTTL > 0 {
+		rec.ExpiresAt = now.Add(a.opts.RegistrationTTL)
+	}
+	if err := a.opts.Store.CreateRegistrationToken(r.Context(), rec); err != nil {
+		return token.Token{}, store.RegistrationToken{}, err
+	}
+	return tok, rec, nil
 }
 
 type kubeconfigRequest struct {

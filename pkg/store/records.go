@@ -44,10 +44,17 @@ type Cluster struct {
 	CreatedAt time.Time
 }
 
-// RegistrationToken lets an agent open a tunnel for one cluster.
+// Agent kinds a registration token admits.
+const (
+	AgentCluster = "cluster"
+	AgentNode    = "node"
+)
+
+// RegistrationToken lets an agent of one kind open a tunnel for one cluster.
 type RegistrationToken struct {
 	ID        string
 	ClusterID string
+	Kind      string // AgentCluster (the default) or AgentNode
 	Hashed    token.Hashed
 	CreatedAt time.Time
 	ExpiresAt time.Time // zero: never
@@ -244,9 +251,12 @@ func (s *Store) DeleteCluster(ctx context.Context, id string) error {
 
 // CreateRegistrationToken inserts an agent registration token.
 func (s *Store) CreateRegistrationToken(ctx context.Context, r RegistrationToken) error {
+	if r.Kind == "" {
+		r.Kind = AgentCluster
+	}
 	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO registration_tokens (id, cluster_id, salt, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		r.ID, r.ClusterID, r.Hashed.Salt, r.Hashed.Hash, unix(r.CreatedAt), unix(r.ExpiresAt))
+		`INSERT INTO registration_tokens (id, cluster_id, kind, salt, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.ClusterID, r.Kind, r.Hashed.Salt, r.Hashed.Hash, unix(r.CreatedAt), unix(r.ExpiresAt))
 	if err = mapErr(err); err != nil {
 		return fmt.Errorf("create registration token for cluster %q: %w", r.ClusterID, err)
 	}
@@ -259,8 +269,8 @@ func (s *Store) RegistrationToken(ctx context.Context, id string) (RegistrationT
 	var salt, hash []byte
 	var created, expires int64
 	err := s.db.QueryRowContext(ctx,
-		`SELECT id, cluster_id, salt, hash, created_at, expires_at FROM registration_tokens WHERE id = ?`, id).
-		Scan(&r.ID, &r.ClusterID, &salt, &hash, &created, &expires)
+		`SELECT id, cluster_id, kind, salt, hash, created_at, expires_at FROM registration_tokens WHERE id = ?`, id).
+		Scan(&r.ID, &r.ClusterID, &r.Kind, &salt, &hash, &created, &expires)
 	if err = mapErr(err); err != nil {
 		return RegistrationToken{}, fmt.Errorf("registration token %q: %w", id, err)
 	}

@@ -62,6 +62,9 @@ CREATE TABLE registration_tokens (
 	expires_at INTEGER NOT NULL
 );
 CREATE INDEX registration_tokens_cluster ON registration_tokens(cluster_id);
+`, `
+-- Which kind of agent a registration token admits: 'cluster' or 'node'.
+ALTER TABLE registration_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'cluster';
 `}
 
 // Open opens (creating if needed) the database file at path and migrates it.

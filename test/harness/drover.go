@@ -171,6 +171,7 @@ func (s *Server) Login(ctx context.Context, user, password string) (string, erro
 // Registration is the answer to creating a cluster.
 type Registration struct {
 	Token      string `json:"token"`
+	NodeToken  string `json:"nodeToken"`
 	CAChecksum string `json:"caChecksum"`
 	ServerURL  string `json:"serverUrl"`
 }
