@@ -10,6 +10,7 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1apply "k8s.io/client-go/applyconfigurations/core/v1"
 	rbacv1apply "k8s.io/client-go/applyconfigurations/rbac/v1"
@@ -66,29 +67,36 @@ func ensureDownstream(ctx context.Context, cs kubernetes.Interface) error {
 			WithLabels(labels).WithAutomountServiceAccountToken(false), opts); err != nil {
 		return fmt.Errorf("apply service account: %w", err)
 	}
-	role := rbacv1apply.ClusterRole(downstream.ImpersonatorClusterRole).WithLabels(labels)
-	for _, r := range downstream.ImpersonatorRules() {
-		role.WithRules(rbacv1apply.PolicyRule().WithAPIGroups(r.APIGroups...).
-			WithResources(r.Resources...).WithVerbs(r.Verbs...))
+	for name, rules := range map[string][]rbacv1.PolicyRule{
+		downstream.ImpersonatorClusterRole: downstream.ImpersonatorRules(),
+		downstream.ControllerClusterRole:   downstream.ControllerRules(),
+	} {
+		role := rbacv1apply.ClusterRole(name).WithLabels(labels)
+		for _, r := range rules {
+			role.WithRules(rbacv1apply.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).
+				WithResourceNames(r.ResourceNames...).WithNonResourceURLs(r.NonResourceURLs...).WithVerbs(r.Verbs...))
+		}
+		if _, err := cs.RbacV1().ClusterRoles().Apply(ctx, role, opts); err != nil {
+			return fmt.Errorf("apply cluster role %s: %w", name, err)
+		}
 	}
-	if _, err := cs.RbacV1().ClusterRoles().Apply(ctx, role, opts); err != nil {
-		return fmt.Errorf("apply cluster role: %w", err)
-	}
-	bindings := []*rbacv1apply.ClusterRoleBindingApplyConfiguration{
-		rbacv1apply.ClusterRoleBinding(downstream.ImpersonatorClusterRole).WithLabels(labels).
-			WithRoleRef(rbacv1apply.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").
-				WithKind("ClusterRole").WithName(downstream.ImpersonatorClusterRole)).
-			WithSubjects(rbacv1apply.Subject().WithKind("ServiceAccount").
-				WithName(downstream.ImpersonatorServiceAccount).WithNamespace(downstream.Namespace)),
-		rbacv1apply.ClusterRoleBinding(downstream.AdminBinding).WithLabels(labels).
-			WithRoleRef(rbacv1apply.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").
-				WithKind("ClusterRole").WithName("cluster-admin")).
-			WithSubjects(rbacv1apply.Subject().WithKind("Group").
-				WithAPIGroup("rbac.authorization.k8s.io").WithName(downstream.AdminGroup)),
+	bindings := []struct {
+		name, role string
+		subject    *rbacv1apply.SubjectApplyConfiguration
+	}{
+		{downstream.ImpersonatorClusterRole, downstream.ImpersonatorClusterRole, rbacv1apply.Subject().
+			WithKind("ServiceAccount").WithName(downstream.ImpersonatorServiceAccount).WithNamespace(downstream.Namespace)},
+		{downstream.ControllerBinding, downstream.ControllerClusterRole, rbacv1apply.Subject().
+			WithKind("User").WithAPIGroup("rbac.authorization.k8s.io").WithName(downstream.ControllerUser)},
+		{downstream.AdminBinding, "cluster-admin", rbacv1apply.Subject().
+			WithKind("Group").WithAPIGroup("rbac.authorization.k8s.io").WithName(downstream.AdminGroup)},
 	}
 	for _, b := range bindings {
-		if _, err := cs.RbacV1().ClusterRoleBindings().Apply(ctx, b, opts); err != nil {
-			return fmt.Errorf("apply cluster role binding %s: %w", *b.Name, err)
+		crb := rbacv1apply.ClusterRoleBinding(b.name).WithLabels(labels).
+			WithRoleRef(rbacv1apply.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").WithKind("ClusterRole").WithName(b.role)).
+			WithSubjects(b.subject)
+		if _, err := cs.RbacV1().ClusterRoleBindings().Apply(ctx, crb, opts); err != nil {
+			return fmt.Errorf("apply cluster role binding %s: %w", b.name, err)
 		}
 	}
 	return nil

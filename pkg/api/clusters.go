@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,17 +25,33 @@ type clusterView struct {
 	ID        string        `json:"id"`
 	Name      string        `json:"name"`
 	CreatedAt time.Time     `json:"createdAt"`
-	State     string        `json:"state"` // "active" or "disconnected"
+	State     string        `json:"state"` // "active", "unhealthy" or "disconnected"
 	Tunnel    tunnel.Status `json:"tunnel"`
+	// LastSeen is when status was last gathered through the tunnel.
+	LastSeen *time.Time `json:"lastSeen,omitempty"`
+	// Status is the last status the cluster controller gathered (see
+	// package controller), kept while the cluster is disconnected.
+	Status json.RawMessage `json:"status,omitempty"`
 }
 
-func (a *API) view(c store.Cluster) clusterView {
+func (a *API) view(ctx context.Context, c store.Cluster) clusterView {
 	st := a.opts.Tunnel.Status(c.ID)
-	state := "disconnected"
-	if st.Connected {
-		state = "active"
+	v := clusterView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, State: "disconnected", Tunnel: st}
+	if raw, at, err := a.opts.Store.ClusterStatus(ctx, c.ID); err == nil {
+		v.Status, v.LastSeen = raw, &at
+	} else if !errors.Is(err, store.ErrNotFound) {
+		a.opts.Logger.Warn("read cluster status", "cluster", c.ID, "err", err)
 	}
-	return clusterView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, State: state, Tunnel: st}
+	if st.Connected {
+		v.State = "active"
+		var health struct {
+			APIServer struct{ Ready bool } `json:"apiServer"`
+		}
+		if v.Status != nil && json.Unmarshal(v.Status, &health) == nil && !health.APIServer.Ready {
+			v.State = "unhealthy"
+		}
+	}
+	return v
 }
 
 func (a *API) listClusters(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +62,7 @@ func (a *API) listClusters(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]clusterView, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, a.view(c))
+		out = append(out, a.view(r.Context(), c))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 }
@@ -56,7 +74,7 @@ func (a *API) getCluster(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, fmt.Sprintf("cluster %q", id), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.view(c))
+	writeJSON(w, http.StatusOK, a.view(r.Context(), c))
 }
 
 type createClusterRequest struct {
@@ -112,7 +130,7 @@ func (a *API) createCluster(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.opts.Logger.Info("cluster created", "cluster", c.ID, "name", c.Name, "by", identity(r.Context()).Username)
-	writeJSON(w, http.StatusCreated, map[string]any{"cluster": a.view(c), "registration": reg})
+	writeJSON(w, http.StatusCreated, map[string]any{"cluster": a.view(r.Context(), c), "registration": reg})
 }
 
 func (a *API) deleteCluster(w http.ResponseWriter, r *http.Request) {

@@ -15,6 +15,13 @@ const (
 	// AdminBinding binds AdminGroup to cluster-admin.
 	AdminBinding = "drover-admins"
 
+	// ControllerUser is the identity the server's cluster controller
+	// impersonates to read cluster status and reconcile Drover's objects.
+	// ControllerClusterRole and ControllerBinding give it exactly that.
+	ControllerUser        = "drover:system:controller"
+	ControllerClusterRole = "drover-controller"
+	ControllerBinding     = "drover-controller"
+
 	// AdminGroup is the Drover group of global admins; the agent binds it to
 	// cluster-admin in every cluster.
 	AdminGroup = "drover:admins"
@@ -38,6 +45,32 @@ func ImpersonatorRules() []rbacv1.PolicyRule {
 			APIGroups: []string{"authentication.k8s.io"},
 			Resources: []string{"userextras/" + ExtraTokenID, "userextras/" + ExtraUserID},
 			Verbs:     []string{"impersonate"},
+		},
+	}
+}
+
+// ControllerRules is what the server's cluster controller may do downstream:
+// read what cluster status shows, and keep Drover's own RBAC objects as
+// Drover wants them.
+func ControllerRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		// Cluster status: version and health, node list, object counts,
+		// recent warning events.
+		{NonResourceURLs: []string{"/version", "/readyz", "/livez"}, Verbs: []string{"get"}},
+		{APIGroups: []string{""}, Resources: []string{"nodes", "namespaces", "pods", "events"}, Verbs: []string{"get", "list", "watch"}},
+		// Drover's bindings: watch them, and put back what was changed or deleted.
+		{
+			APIGroups: []string{"rbac.authorization.k8s.io"},
+			Resources: []string{"clusterrolebindings"},
+			Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+		},
+		// Re-creating the admin binding means binding cluster-admin; "bind"
+		// on that one role is the narrowest grant that allows it.
+		{
+			APIGroups:     []string{"rbac.authorization.k8s.io"},
+			Resources:     []string{"clusterroles"},
+			ResourceNames: []string{"cluster-admin"},
+			Verbs:         []string{"bind"},
 		},
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/drover-dev/drover/pkg/api"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
+	"github.com/drover-dev/drover/pkg/controller"
 	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -93,6 +94,11 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 	}
 	go gcTokens(ctx, st, cfg)
+	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Logger: cfg.Logger, Now: cfg.Now})
+	ctrlCtx, stopCtrl := context.WithCancel(ctx)
+	ctrlDone := make(chan struct{})
+	go func() { ctrl.Run(ctrlCtx); close(ctrlDone) }()
+	defer func() { stopCtrl(); <-ctrlDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()

@@ -290,3 +290,27 @@ func (s *Store) deleteByID(ctx context.Context, table, id string) error {
 	}
 	return nil
 }
+
+// SaveClusterStatus stores a cluster's last gathered status (JSON).
+func (s *Store) SaveClusterStatus(ctx context.Context, clusterID string, status []byte, at time.Time) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO cluster_status (cluster_id, status, updated_at) VALUES (?, ?, ?)
+		 ON CONFLICT(cluster_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`,
+		clusterID, string(status), unix(at))
+	if err = mapErr(err); err != nil {
+		return fmt.Errorf("save status of cluster %q: %w", clusterID, err)
+	}
+	return nil
+}
+
+// ClusterStatus returns a cluster's last stored status and when it was taken.
+func (s *Store) ClusterStatus(ctx context.Context, clusterID string) ([]byte, time.Time, error) {
+	var status string
+	var at int64
+	err := s.db.QueryRowContext(ctx, `SELECT status, updated_at FROM cluster_status WHERE cluster_id = ?`, clusterID).
+		Scan(&status, &at)
+	if err = mapErr(err); err != nil {
+		return nil, time.Time{}, fmt.Errorf("status of cluster %q: %w", clusterID, err)
+	}
+	return []byte(status), fromUnix(at), nil
+}

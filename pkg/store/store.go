@@ -65,6 +65,13 @@ CREATE INDEX registration_tokens_cluster ON registration_tokens(cluster_id);
 `, `
 -- Which kind of agent a registration token admits: 'cluster' or 'node'.
 ALTER TABLE registration_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'cluster';
+`, `
+-- The last status the cluster controller gathered, as JSON.
+CREATE TABLE cluster_status (
+	cluster_id TEXT PRIMARY KEY REFERENCES clusters(id) ON DELETE CASCADE,
+	status     TEXT NOT NULL,
+	updated_at INTEGER NOT NULL
+);
 `}
 
 // Open opens (creating if needed) the database file at path and migrates it.

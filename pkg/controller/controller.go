@@ -1,0 +1,238 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	rbacv1apply "k8s.io/client-go/applyconfigurations/rbac/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/tunnel"
+)
+
+// Sessions is what the manager reads from the tunnel server.
+type Sessions interface {
+	Session(clusterID string) (*tunnel.Session, bool)
+	Clusters() []string
+}
+
+// StatusStore keeps gathered status.
+type StatusStore interface {
+	SaveClusterStatus(ctx context.Context, clusterID string, status []byte, at time.Time) error
+}
+
+// Options configure a Manager.
+type Options struct {
+	Sessions Sessions
+	Store    StatusStore
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// Interval between status gatherings (default 5 s).
+	Interval time.Duration
+	// Resync is how often the manager looks for new or changed sessions
+	// (default 500 ms).
+	Resync time.Duration
+}
+
+// Manager runs one controller per live session.
+type Manager struct {
+	opts    Options
+	mu      sync.Mutex
+	running map[string]*running // cluster id
+	wg      sync.WaitGroup
+}
+
+type running struct {
+	session *tunnel.Session
+	cancel  context.CancelFunc
+}
+
+// New returns a Manager.
+func New(opts Options) *Manager {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 5 * time.Second
+	}
+	if opts.Resync <= 0 {
+		opts.Resync = 500 * time.Millisecond
+	}
+	return &Manager{opts: opts, running: map[string]*running{}}
+}
+
+// Run keeps controllers in step with the live sessions until ctx is done,
+// then stops them all and waits for them.
+func (m *Manager) Run(ctx context.Context) {
+	t := time.NewTicker(m.opts.Resync)
+	defer t.Stop()
+	for {
+		m.sync(ctx)
+		select {
+		case <-ctx.Done():
+			m.mu.Lock()
+			for id, r := range m.running {
+				r.cancel()
+				delete(m.running, id)
+			}
+			m.mu.Unlock()
+			m.wg.Wait()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Manager) sync(ctx context.Context) {
+	live := map[string]*tunnel.Session{}
+	for _, id := range m.opts.Sessions.Clusters() {
+		if s, ok := m.opts.Sessions.Session(id); ok {
+			live[id] = s
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, r := range m.running {
+		if live[id] != r.session {
+			r.cancel()
+			delete(m.running, id)
+		}
+	}
+	for id, s := range live {
+		if _, ok := m.running[id]; ok {
+			continue
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		m.running[id] = &running{session: s, cancel: cancel}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			c := &clusterController{opts: m.opts, session: s, log: m.opts.Logger.With("cluster", id, "via", s.Params.Kind)}
+			c.run(cctx)
+		}()
+	}
+}
+
+type clusterController struct {
+	opts    Options
+	session *tunnel.Session
+	log     *slog.Logger
+}
+
+// RESTConfig is a client config that reaches the cluster through the session
+// as downstream.ControllerUser.
+func RESTConfig(s *tunnel.Session) *rest.Config {
+	return &rest.Config{
+		Host:        s.BaseURL(),
+		BearerToken: s.Params.Token,
+		Impersonate: rest.ImpersonationConfig{UserName: downstream.ControllerUser},
+		Transport:   s.Transport(false),
+		QPS:         20,
+		Burst:       40,
+		Timeout:     10 * time.Second,
+		UserAgent:   "drover-controller",
+	}
+}
+
+func (c *clusterController) run(ctx context.Context) {
+	cs, err := kubernetes.NewForConfig(RESTConfig(c.session))
+	if err != nil {
+		c.log.Error("controller client", "err", err)
+		return
+	}
+	c.log.Info("cluster controller started")
+	defer c.log.Info("cluster controller stopped")
+
+	trigger := make(chan struct{}, 1)
+	kick := func() {
+		select {
+		case trigger <- struct{}{}:
+		default:
+		}
+	}
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.LabelSelector = downstream.ManagedByLabel + "=" + downstream.ManagedByValue
+		}))
+	inf := factory.Rbac().V1().ClusterRoleBindings().Informer()
+	inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, _ any) { kick() },
+		DeleteFunc: func(any) { kick() },
+	})
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+
+	t := time.NewTicker(c.opts.Interval)
+	defer t.Stop()
+	synced := false
+	for {
+		c.gatherAndSave(ctx, cs)
+		if !synced && inf.HasSynced() {
+			synced = true
+		}
+		if synced {
+			c.reconcile(ctx, cs, inf.GetStore())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-trigger:
+		}
+	}
+}
+
+func (c *clusterController) gatherAndSave(ctx context.Context, cs kubernetes.Interface) {
+	gctx, cancel := context.WithTimeout(ctx, c.opts.Interval)
+	defer cancel()
+	st := gather(gctx, cs, c.opts.Now())
+	if ctx.Err() != nil {
+		return // stopping: do not record a half-gathered status
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		c.log.Error("encode status", "err", err)
+		return
+	}
+	if err := c.opts.Store.SaveClusterStatus(ctx, c.session.ClusterID, b, st.GatheredAt); err != nil && ctx.Err() == nil {
+		c.log.Warn("save status", "err", err)
+	}
+}
+
+// reconcile puts Drover's admin binding back if it is missing or changed.
+func (c *clusterController) reconcile(ctx context.Context, cs kubernetes.Interface, cached cache.Store) {
+	obj, exists, _ := cached.GetByKey(downstream.AdminBinding)
+	if exists {
+		if b, ok := obj.(*rbacv1.ClusterRoleBinding); ok && adminBindingOK(b) {
+			return
+		}
+	}
+	crb := rbacv1apply.ClusterRoleBinding(downstream.AdminBinding).WithLabels(downstream.Labels()).
+		WithRoleRef(rbacv1apply.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").WithKind("ClusterRole").WithName("cluster-admin")).
+		WithSubjects(rbacv1apply.Subject().WithKind("Group").WithAPIGroup("rbac.authorization.k8s.io").WithName(downstream.AdminGroup))
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := cs.RbacV1().ClusterRoleBindings().Apply(rctx, crb, metav1.ApplyOptions{FieldManager: "drover-controller", Force: true}); err != nil {
+		c.log.Warn("restore admin binding", "err", fmt.Errorf("apply %s: %w", downstream.AdminBinding, err))
+		return
+	}
+	c.log.Info("restored admin binding", "binding", downstream.AdminBinding)
+}
+
+func adminBindingOK(b *rbacv1.ClusterRoleBinding) bool {
+	if b.RoleRef.Kind != "ClusterRole" || b.RoleRef.Name != "cluster-admin" || len(b.Subjects) != 1 {
+		return false
+	}
+	s := b.Subjects[0]
+	return s.Kind == "Group" && s.Name == downstream.AdminGroup
+}
