@@ -1,0 +1,103 @@
+package authproxy
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// RequestInfo is what a Kubernetes API path and method say about a request,
+// for metrics and audit. It is derived from the request, never trusted for
+// authorization: the downstream apiserver decides that.
+type RequestInfo struct {
+	IsResource  bool   // false for /version, /healthz and the like
+	Verb        string // get, list, watch, create, update, patch, delete, deletecollection; or the lower-case method
+	APIGroup    string
+	APIVersion  string
+	Namespace   string
+	Resource    string // e.g. "pods"
+	Subresource string
+	Name        string
+}
+
+// maxInfoSegments bounds the work on hostile paths.
+const maxInfoSegments = 16
+
+// ParseRequestInfo derives RequestInfo from a downstream path (already
+// stripped of /k8s/clusters/{id}), its query and method.
+func ParseRequestInfo(method, path string, query url.Values) RequestInfo {
+	info := RequestInfo{Verb: strings.ToLower(method)}
+	parts := splitSegments(path)
+	if len(parts) == 0 {
+		return info
+	}
+	switch {
+	case parts[0] == "api" && len(parts) >= 2:
+		info.APIVersion, parts = parts[1], parts[2:]
+	case parts[0] == "apis" && len(parts) >= 3:
+		info.APIGroup, info.APIVersion, parts = parts[1], parts[2], parts[3:]
+	default:
+		return info
+	}
+	if len(parts) == 0 {
+		return info // discovery
+	}
+	info.IsResource = true
+	watch := false
+	if parts[0] == "watch" { // the legacy /watch/ prefix
+		watch, parts = true, parts[1:]
+	}
+	// /namespaces/{ns}/{resource}... is namespaced; /namespaces/{ns} is the
+	// namespace object itself.
+	if len(parts) >= 3 && parts[0] == "namespaces" {
+		info.Namespace, parts = parts[1], parts[2:]
+	}
+	if len(parts) > 0 {
+		info.Resource = parts[0]
+	}
+	if len(parts) > 1 {
+		info.Name = parts[1]
+	}
+	if len(parts) > 2 {
+		info.Subresource = strings.Join(parts[2:], "/")
+	}
+	if v := query.Get("watch"); v == "true" || v == "1" {
+		watch = true
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead:
+		switch {
+		case watch:
+			info.Verb = "watch"
+		case info.Name == "":
+			info.Verb = "list"
+		default:
+			info.Verb = "get"
+		}
+	case http.MethodPost:
+		info.Verb = "create"
+	case http.MethodPut:
+		info.Verb = "update"
+	case http.MethodPatch:
+		info.Verb = "patch"
+	case http.MethodDelete:
+		if info.Name == "" {
+			info.Verb = "deletecollection"
+		} else {
+			info.Verb = "delete"
+		}
+	}
+	return info
+}
+
+func splitSegments(path string) []string {
+	path = strings.Trim(path, "/")
+	if path == "" {
+		return nil
+	}
+	parts := strings.SplitN(path, "/", maxInfoSegments+1)
+	if len(parts) > maxInfoSegments {
+		parts = parts[:maxInfoSegments]
+	}
+	return parts
+}

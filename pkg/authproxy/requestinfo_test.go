@@ -1,0 +1,57 @@
+package authproxy
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseRequestInfo(t *testing.T) {
+	tests := []struct {
+		method, path, query string
+		want                RequestInfo
+	}{
+		{"GET", "/version", "", RequestInfo{Verb: "get"}},
+		{"GET", "/api", "", RequestInfo{Verb: "get"}},
+		{"GET", "/api/v1", "", RequestInfo{Verb: "get", APIVersion: "v1"}},
+		{"GET", "/api/v1/namespaces", "", RequestInfo{IsResource: true, Verb: "list", APIVersion: "v1", Resource: "namespaces"}},
+		{"GET", "/api/v1/namespaces/default", "", RequestInfo{IsResource: true, Verb: "get", APIVersion: "v1", Resource: "namespaces", Name: "default"}},
+		{"DELETE", "/api/v1/namespaces/default", "", RequestInfo{IsResource: true, Verb: "delete", APIVersion: "v1", Resource: "namespaces", Name: "default"}},
+		{"GET", "/api/v1/namespaces/kube-system/pods", "watch=true", RequestInfo{IsResource: true, Verb: "watch", APIVersion: "v1", Namespace: "kube-system", Resource: "pods"}},
+		{"GET", "/api/v1/watch/namespaces/a/pods", "", RequestInfo{IsResource: true, Verb: "watch", APIVersion: "v1", Namespace: "a", Resource: "pods"}},
+		{"POST", "/api/v1/namespaces/a/pods/p/exec", "command=sh", RequestInfo{IsResource: true, Verb: "create", APIVersion: "v1", Namespace: "a", Resource: "pods", Name: "p", Subresource: "exec"}},
+		{"GET", "/api/v1/namespaces/a/pods/p/log", "follow=true", RequestInfo{IsResource: true, Verb: "get", APIVersion: "v1", Namespace: "a", Resource: "pods", Name: "p", Subresource: "log"}},
+		{"PATCH", "/apis/apps/v1/namespaces/a/deployments/web", "", RequestInfo{IsResource: true, Verb: "patch", APIGroup: "apps", APIVersion: "v1", Namespace: "a", Resource: "deployments", Name: "web"}},
+		{"PUT", "/apis/apps/v1/namespaces/a/deployments/web/scale", "", RequestInfo{IsResource: true, Verb: "update", APIGroup: "apps", APIVersion: "v1", Namespace: "a", Resource: "deployments", Name: "web", Subresource: "scale"}},
+		{"DELETE", "/apis/apps/v1/namespaces/a/deployments", "", RequestInfo{IsResource: true, Verb: "deletecollection", APIGroup: "apps", APIVersion: "v1", Namespace: "a", Resource: "deployments"}},
+		{"POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", "", RequestInfo{IsResource: true, Verb: "create", APIGroup: "authentication.k8s.io", APIVersion: "v1", Resource: "selfsubjectreviews"}},
+		{"GET", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/x", "", RequestInfo{IsResource: true, Verb: "get", APIGroup: "rbac.authorization.k8s.io", APIVersion: "v1", Resource: "clusterrolebindings", Name: "x"}},
+		{"OPTIONS", "/openapi/v2", "", RequestInfo{Verb: "options"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			q, _ := url.ParseQuery(tc.query)
+			got := ParseRequestInfo(tc.method, tc.path, q)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func FuzzParseRequestInfo(f *testing.F) {
+	f.Add("GET", "/api/v1/namespaces/a/pods/p/log", "follow=true")
+	f.Add("DELETE", "/apis/apps/v1/namespaces/a/deployments", "")
+	f.Add("GET", "/api/v1/watch/namespaces", "watch=1")
+	f.Fuzz(func(t *testing.T, method, path, query string) {
+		q, _ := url.ParseQuery(query)
+		info := ParseRequestInfo(method, path, q)
+		if info.IsResource && info.APIVersion == "" {
+			t.Fatalf("resource request without a version: %+v", info)
+		}
+		if info.Name != "" && info.Resource == "" {
+			t.Fatalf("a name without a resource: %+v", info)
+		}
+	})
+}
