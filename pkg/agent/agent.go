@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -38,8 +39,10 @@ type Options struct {
 	Kubeconfig string
 	Kind       string // tunnel.KindCluster or tunnel.KindNode
 	NodeName   string
-	// HealthListen serves /healthz and /readyz when set (e.g. ":8090").
+	// HealthListen serves /healthz, /readyz and /metrics when set (e.g. ":8090").
 	HealthListen string
+	// Metrics records the agent's metrics; nil: a fresh registry.
+	Metrics *metrics.Agent
 
 	BackoffMin time.Duration
 	BackoffMax time.Duration
@@ -76,6 +79,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = 24 * time.Hour
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.NewAgent()
 	}
 	cfg, err := restConfig(opts.Kubeconfig)
 	if err != nil {
@@ -143,6 +149,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		connected, err := a.connectOnce(ctx, sa, log)
 		a.ready.Store(false)
+		opts.Metrics.Connected.Set(0)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -202,6 +209,8 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 	onConnect := func(context.Context, *remotedialer.Session) error {
 		connected.Store(true)
 		a.ready.Store(true)
+		a.opts.Metrics.Connects.Inc()
+		a.opts.Metrics.Connected.Set(1)
 		log.Info("tunnel open", "server", a.opts.ServerURL)
 		return nil
 	}
@@ -222,10 +231,17 @@ func (a *Agent) dialEndpoint(log *slog.Logger) remotedialer.Dialer {
 	var d net.Dialer
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
 		if network != "tcp" || address != a.endpoint {
+			a.opts.Metrics.Dials.WithLabelValues("refused").Inc()
 			log.Warn("refused a dial outside the agent's policy", "network", network, "address", address)
 			return nil, fmt.Errorf("agent policy: dial to %s refused", address)
 		}
-		return d.DialContext(ctx, network, address)
+		c, err := d.DialContext(ctx, network, address)
+		if err != nil {
+			a.opts.Metrics.Dials.WithLabelValues("error").Inc()
+			return nil, err
+		}
+		a.opts.Metrics.Dials.WithLabelValues("ok").Inc()
+		return c, nil
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 // serveHealth serves /healthz (the process runs) and /readyz (a tunnel is
-// open) for the kubelet's probes. It returns a function that stops it.
+// open) for the kubelet's probes, and /metrics. It returns a function that stops it.
 func (a *Agent) serveHealth(addr string, log *slog.Logger) (func(), error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
@@ -22,6 +22,7 @@ func (a *Agent) serveHealth(addr string, log *slog.Logger) (func(), error) {
 		}
 		w.Write([]byte("ok"))
 	})
+	mux.Handle("GET /metrics", a.opts.Metrics.Handler())
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("health listener: %w", err)

@@ -1,0 +1,6 @@
+// Package metrics owns Drover's Prometheus metrics: one registry per process,
+// created in main and passed to whoever records, never a global.
+//
+// Labels carry cluster ids, verbs, agent kinds and status codes; they must
+// never carry a user name, a token id, a path or anything unbounded.
+package metrics

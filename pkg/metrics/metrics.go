@@ -1,0 +1,108 @@
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Server holds the server's metrics.
+type Server struct {
+	registry *prometheus.Registry
+
+	// Sessions is the number of live tunnel sessions by agent kind.
+	Sessions *prometheus.GaugeVec
+	// Connects counts agent connections by cluster and kind; more than one
+	// per agent means reconnects.
+	Connects *prometheus.CounterVec
+	// Disconnects counts ended sessions by cluster, kind and reason.
+	Disconnects *prometheus.CounterVec
+	// Dials counts streams opened through tunnels by cluster and the kind
+	// of agent that carried them.
+	Dials *prometheus.CounterVec
+	// Failovers counts requests a node agent carried because no cluster
+	// agent was connected.
+	Failovers *prometheus.CounterVec
+	// Requests counts proxied requests by cluster, verb, code and path kind.
+	Requests *prometheus.CounterVec
+	// Latency is proxied request latency by cluster and verb (time to the
+	// end of the response; watches count until they end).
+	Latency *prometheus.HistogramVec
+	// Bytes counts proxied body bytes by direction (in: from the client).
+	Bytes *prometheus.CounterVec
+}
+
+// NewServer registers the server's metrics and the Go runtime collectors on
+// a fresh registry.
+func NewServer() *Server {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Server{
+		registry: r,
+		Sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drover_tunnel_sessions", Help: "Live agent tunnel sessions.",
+		}, []string{"kind"}),
+		Connects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_tunnel_connects_total", Help: "Agent tunnel connections accepted.",
+		}, []string{"cluster", "kind"}),
+		Disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_tunnel_disconnects_total", Help: "Agent tunnel sessions ended.",
+		}, []string{"cluster", "kind", "reason"}),
+		Dials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_tunnel_dials_total", Help: "Streams opened through agent tunnels.",
+		}, []string{"cluster", "via"}),
+		Failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_proxy_failover_requests_total", Help: "Requests carried by a node agent because no cluster agent was connected.",
+		}, []string{"cluster"}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_proxy_requests_total", Help: "Requests proxied to downstream clusters.",
+		}, []string{"cluster", "verb", "code", "via"}),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "drover_proxy_request_duration_seconds", Help: "Latency of proxied requests.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"cluster", "verb"}),
+		Bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_proxy_bytes_total", Help: "Body bytes proxied, by direction.",
+		}, []string{"direction"}),
+	}
+	r.MustRegister(m.Sessions, m.Connects, m.Disconnects, m.Dials, m.Failovers, m.Requests, m.Latency, m.Bytes)
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Server) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// Agent holds the agent's metrics.
+type Agent struct {
+	registry *prometheus.Registry
+	// Connects counts tunnel connections made; Connected is 1 while one is open.
+	Connects  prometheus.Counter
+	Connected prometheus.Gauge
+	// Dials counts streams the server asked for, by result (ok, refused, error).
+	Dials *prometheus.CounterVec
+}
+
+// NewAgent registers the agent's metrics on a fresh registry.
+func NewAgent() *Agent {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Agent{
+		registry:  r,
+		Connects:  prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_agent_connects_total", Help: "Tunnel connections made."}),
+		Connected: prometheus.NewGauge(prometheus.GaugeOpts{Name: "drover_agent_connected", Help: "1 while a tunnel is open."}),
+		Dials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_agent_dials_total", Help: "Streams the server asked the agent to open, by result.",
+		}, []string{"result"}),
+	}
+	r.MustRegister(m.Connects, m.Connected, m.Dials)
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Agent) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
