@@ -57,16 +57,25 @@ type sessionKeyCtx struct{}
 
 // ServeHTTP is the agents' connect endpoint.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	clusterID, err := s.verify(r)
+	rec, err := s.verify(r)
 	if err != nil {
 		s.opts.Logger.Warn("agent connect refused", "remote", r.RemoteAddr, "err", err)
 		apierr.Unauthorized(w)
 		return
 	}
+	clusterID := rec.ClusterID
 	params, err := ParseParams(r.Header.Get(ParamsHeader))
 	if err != nil {
 		s.opts.Logger.Warn("agent connect refused", "cluster", clusterID, "remote", r.RemoteAddr, "err", err)
 		apierr.BadRequest(w, "invalid agent parameters: %v", err)
+		return
+	}
+	// A node token must not open a cluster-agent session, whose tunnel would
+	// carry the cluster's traffic. A cluster token may serve a node agent.
+	if rec.Kind == store.AgentNode && params.Kind != KindNode {
+		s.opts.Logger.Warn("agent connect refused: node registration token used by a non-node agent",
+			"cluster", clusterID, "kind", params.Kind, "remote", r.RemoteAddr)
+		apierr.Forbidden(w, "this registration token admits node agents only")
 		return
 	}
 	sess, err := newSession(clusterID, s.nextKey(clusterID), params, s.rd, s.opts.Now())
@@ -87,27 +96,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.rd.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKeyCtx{}, sess.key)))
 }
 
-// verify checks the registration token and returns its cluster.
-func (s *Server) verify(r *http.Request) (string, error) {
+// verify checks the registration token and returns its record.
+func (s *Server) verify(r *http.Request) (store.RegistrationToken, error) {
 	raw, ok := authn.BearerToken(r)
 	if !ok {
-		return "", errors.New("no bearer registration token")
+		return store.RegistrationToken{}, errors.New("no bearer registration token")
 	}
 	tok, err := token.Parse(raw)
 	if err != nil {
-		return "", err
+		return store.RegistrationToken{}, err
 	}
 	rec, err := s.opts.Tokens.RegistrationToken(r.Context(), tok.ID)
 	if err != nil {
-		return "", fmt.Errorf("registration token %s: %w", tok.ID, err)
+		return store.RegistrationToken{}, fmt.Errorf("registration token %s: %w", tok.ID, err)
 	}
 	if !token.Verify(tok, rec.Hashed) {
-		return "", fmt.Errorf("registration token %s: wrong secret", tok.ID)
+		return store.RegistrationToken{}, fmt.Errorf("registration token %s: wrong secret", tok.ID)
 	}
 	if !rec.ExpiresAt.IsZero() && !s.opts.Now().Before(rec.ExpiresAt) {
-		return "", fmt.Errorf("registration token %s expired", tok.ID)
+		return store.RegistrationToken{}, fmt.Errorf("registration token %s expired", tok.ID)
 	}
-	return rec.ClusterID, nil
+	return rec, nil
 }
 
 // authorizeUpgrade is remotedialer's authorizer: ServeHTTP already verified

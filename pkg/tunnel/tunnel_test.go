@@ -1,0 +1,487 @@
+package tunnel
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rancher/remotedialer"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/token"
+)
+
+func TestSessionKeyedByTokenCluster(t *testing.T) {
+	f := newFixture(t)
+	regAlpha := f.addCluster("c-alpha", time.Time{})
+	f.addCluster("c-beta", time.Time{})
+
+	p := f.params(KindCluster, "", "sa-alpha")
+	enc, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+regAlpha)
+	h.Set(ParamsHeader, enc)
+	// Everything else a client could use to name a cluster says c-beta,
+	// including remotedialer's own peer headers.
+	h.Set(remotedialer.ID, "c-beta")
+	h.Set(remotedialer.Token, "c-beta")
+	h.Set("X-Drover-Cluster", "c-beta")
+	a := f.startAgentHeaders(p, h)
+	f.waitLive("c-alpha", 1)
+
+	if s, ok := f.tun.Session("c-beta"); ok {
+		t.Fatalf("Session(c-beta) = %+v from a c-alpha registration token", s.Params)
+	}
+	if diff := cmp.Diff(Status{}, f.tun.Status("c-beta")); diff != "" {
+		t.Errorf("Status(c-beta) (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"c-alpha"}, f.tun.Clusters()); diff != "" {
+		t.Errorf("Clusters() (-want +got):\n%s", diff)
+	}
+	sess, ok := f.tun.Session("c-alpha")
+	if !ok || sess.ClusterID != "c-alpha" {
+		t.Fatalf("Session(c-alpha) = %v, %v", sess, ok)
+	}
+	body, err := get(t, sess.Transport(false), sess.BaseURL()+"/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "backend saw /version" {
+		t.Errorf("request through c-alpha: body %q, want the backend's", body)
+	}
+	f.checkServedBy("/version", a)
+}
+
+func TestConnectRefusedWithoutValidToken(t *testing.T) {
+	f := newFixture(t)
+	reg := f.addCluster("c-alpha", time.Time{})
+	expired := f.addRegistration("c-alpha", f.clock.Now().Add(-time.Minute))
+	expiresNow := f.addRegistration("c-alpha", f.clock.Now())
+	deleted := f.addCluster("c-gone", time.Time{})
+	if err := f.store.DeleteCluster(t.Context(), "c-gone"); err != nil {
+		t.Fatal(err)
+	}
+	unknown, err := token.New("r-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	regTok, err := token.Parse(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongSecret := token.Token{ID: regTok.ID, Secret: unknown.Secret}.String()
+
+	p := f.params(KindCluster, "", "sa-secret-value-0123456789")
+	enc, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		auth []string
+	}{
+		{"no token", nil},
+		{"basic scheme", []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(reg))}},
+		{"malformed", []string{"Bearer not-a-token"}},
+		{"unknown id", []string{"Bearer " + unknown.String()}},
+		{"wrong secret", []string{"Bearer " + wrongSecret}},
+		{"expired", []string{"Bearer " + expired}},
+		{"expires this instant", []string{"Bearer " + expiresNow}},
+		{"cluster deleted", []string{"Bearer " + deleted}},
+		{"valid token twice", []string{"Bearer " + reg, "Bearer " + reg}},
+		{"valid and another", []string{"Bearer " + reg, "Bearer " + unknown.String()}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{ParamsHeader: {enc}}
+			if tc.auth != nil {
+				h["Authorization"] = tc.auth
+			}
+			code, body := f.connectStatus(h)
+			if code != http.StatusUnauthorized {
+				t.Fatalf("connect status %d, want 401; body %s", code, body)
+			}
+			checkStatus(t, body, metav1.Status{Code: 401, Reason: metav1.StatusReasonUnauthorized, Message: "Unauthorized"})
+		})
+	}
+	if got := f.tun.Clusters(); len(got) != 0 {
+		t.Errorf("Clusters() = %v after refused connects", got)
+	}
+	for _, id := range []string{"c-alpha", "c-gone"} {
+		if diff := cmp.Diff(Status{}, f.tun.Status(id)); diff != "" {
+			t.Errorf("Status(%s) (-want +got):\n%s", id, diff)
+		}
+	}
+	for _, secret := range []string{regTok.Secret, unknown.Secret, p.Token} {
+		if strings.Contains(f.logs.String(), secret) {
+			t.Errorf("a secret was logged:\n%s", f.logs)
+		}
+	}
+	if len(f.backend.requests()) != 0 {
+		t.Errorf("backend got %d requests", len(f.backend.requests()))
+	}
+	// The control: the same token and parameters do connect.
+	f.startAgent(reg, p)
+	f.waitLive("c-alpha", 1)
+}
+
+// TestNodeTokenCannotOpenClusterSession: the API mints a separate token for
+// node agents so that a node agent cannot pose as the cluster agent, whose
+// session carries the cluster's traffic whenever it is up.
+func TestNodeTokenCannotOpenClusterSession(t *testing.T) {
+	f := newFixture(t)
+	clusterTok := f.addCluster("c-alpha", time.Time{})
+	nodeTok := f.addRegistrationKind("c-alpha", store.AgentNode, time.Time{})
+
+	enc, err := f.params(KindCluster, "", "sa-posing-node").Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{ParamsHeader: {enc}}
+	h.Set("Authorization", "Bearer "+nodeTok)
+	code, body := f.connectStatus(h)
+	if code != http.StatusForbidden {
+		t.Fatalf("cluster-agent connect with a node token: status %d, want 403; body %s", code, body)
+	}
+	checkStatus(t, body, metav1.Status{Code: 403, Reason: metav1.StatusReasonForbidden,
+		Message: "this registration token admits node agents only"})
+	if diff := cmp.Diff(Status{}, f.tun.Status("c-alpha")); diff != "" {
+		t.Errorf("Status (-want +got):\n%s", diff)
+	}
+
+	// Each token still admits its own kind, and the cluster token a node
+	// agent (agents installed before tokens had kinds use it).
+	f.startAgent(nodeTok, f.params(KindNode, "node-1", "sa-node-1"))
+	f.waitLive("c-alpha", 1)
+	f.startAgent(clusterTok, f.params(KindNode, "node-2", "sa-node-2"))
+	f.waitLive("c-alpha", 2)
+	f.startAgent(clusterTok, f.params(KindCluster, "", "sa-cluster"))
+	f.waitLive("c-alpha", 3)
+	if s, _ := f.tun.Session("c-alpha"); s.Params.Token != "sa-cluster" {
+		t.Errorf("Session = %s, want the cluster agent's", s.Params.Token)
+	}
+}
+
+func TestConnectRefusedWithInvalidParams(t *testing.T) {
+	f := newFixture(t)
+	reg := f.addCluster("c-alpha", time.Time{})
+	const sa = "sa-secret-value-0123456789"
+	valid := f.params(KindCluster, "", sa)
+
+	// raw encodes a JSON object built from valid with changes applied.
+	raw := func(change func(m map[string]any)) string {
+		b, err := json.Marshal(valid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]any{}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		change(m)
+		if b, err = json.Marshal(m); err != nil {
+			t.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	encode := func(p AgentParams) string {
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	with := func(change func(p *AgentParams)) string {
+		p := valid
+		change(&p)
+		return encode(p)
+	}
+	garbagePEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER")})
+	tests := []struct {
+		name   string
+		params string
+	}{
+		{"missing", ""},
+		{"not base64url", "!!" + encode(valid)},
+		{"std base64 with padding", base64.StdEncoding.EncodeToString([]byte(`{"kind":"cluster"}`))},
+		{"not JSON", base64.RawURLEncoding.EncodeToString([]byte("kind=cluster"))},
+		{"trailing data", base64.RawURLEncoding.EncodeToString([]byte(`{"kind":"cluster"} {}`))},
+		{"claims a cluster", raw(func(m map[string]any) { m["clusterId"] = "c-beta" })},
+		{"unknown kind", with(func(p *AgentParams) { p.Kind = "admin" })},
+		{"cluster agent with node", with(func(p *AgentParams) { p.Node = "node-1" })},
+		{"node agent without node", with(func(p *AgentParams) { p.Kind = KindNode })},
+		{"node name not DNS", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "Node_1" })},
+		{"endpoint without port", with(func(p *AgentParams) { p.Endpoint = "127.0.0.1" })},
+		{"endpoint port 0", with(func(p *AgentParams) { p.Endpoint = "127.0.0.1:0" })},
+		{"endpoint without host", with(func(p *AgentParams) { p.Endpoint = ":6443" })},
+		{"no CA", with(func(p *AgentParams) { p.CACert = nil })},
+		{"CA not a certificate", with(func(p *AgentParams) { p.CACert = garbagePEM })},
+		{"no SA token", with(func(p *AgentParams) { p.Token = "" })},
+		{"SA token splits headers", with(func(p *AgentParams) { p.Token = sa + "\r\nImpersonate-User: system:admin" })},
+		{"too large", strings.Repeat("A", maxParamsLen+1)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			h.Set("Authorization", "Bearer "+reg)
+			if tc.params != "" {
+				h.Set(ParamsHeader, tc.params)
+			}
+			code, body := f.connectStatus(h)
+			if code != http.StatusBadRequest {
+				t.Fatalf("connect status %d, want 400; body %s", code, body)
+			}
+			var st metav1.Status
+			if err := json.Unmarshal([]byte(body), &st); err != nil || st.Code != 400 || st.Reason != metav1.StatusReasonBadRequest {
+				t.Errorf("body %s is not a 400 Status (%v)", body, err)
+			}
+			if strings.Contains(body, sa) {
+				t.Errorf("the response quotes the SA token: %s", body)
+			}
+		})
+	}
+	if diff := cmp.Diff(Status{}, f.tun.Status("c-alpha")); diff != "" {
+		t.Errorf("Status(c-alpha) (-want +got):\n%s", diff)
+	}
+	if strings.Contains(f.logs.String(), sa) {
+		t.Errorf("the SA token was logged:\n%s", f.logs)
+	}
+	// The control: the valid parameters connect.
+	f.startAgent(reg, valid)
+	f.waitLive("c-alpha", 1)
+}
+
+func TestSessionSelection(t *testing.T) {
+	f := newFixture(t)
+	const id = "c-alpha"
+	reg := f.addCluster(id, time.Time{})
+
+	probes := 0
+	// via checks that Session picks want and that a request really travels
+	// through want's tunnel.
+	via := func(want *testAgent) {
+		t.Helper()
+		sess, ok := f.tun.Session(id)
+		if want == nil {
+			if ok {
+				t.Fatalf("Session = %s, want none", sess.Params.Token)
+			}
+			return
+		}
+		if !ok || sess.Params.Token != want.params.Token {
+			got := "none"
+			if ok {
+				got = sess.Params.Token
+			}
+			t.Fatalf("Session = %s, want %s", got, want.params.Token)
+		}
+		probes++
+		path := fmt.Sprintf("/probe/%d", probes)
+		if _, err := get(t, sess.Transport(false), sess.BaseURL()+path); err != nil {
+			t.Fatal(err)
+		}
+		f.checkServedBy(path, want)
+	}
+
+	n1 := f.startAgent(reg, f.params(KindNode, "node-1", "sa-n1"))
+	f.waitLive(id, 1)
+	via(n1)
+	c1 := f.startAgent(reg, f.params(KindCluster, "", "sa-c1"))
+	f.waitLive(id, 2)
+	via(c1)
+	n2 := f.startAgent(reg, f.params(KindNode, "node-2", "sa-n2"))
+	f.waitLive(id, 3)
+	via(c1) // a newer node session does not beat a cluster session
+	c2 := f.startAgent(reg, f.params(KindCluster, "", "sa-c2"))
+	f.waitLive(id, 4)
+	via(c2)
+	if st := f.tun.Status(id); !st.Connected || st.Via != KindCluster || st.Sessions != 4 {
+		t.Errorf("Status = %+v, want connected via cluster with 4 sessions", st)
+	}
+
+	c2.stop()
+	f.waitLive(id, 3)
+	via(c1)
+	c1.stop()
+	f.waitLive(id, 2)
+	via(n2)
+	if st := f.tun.Status(id); !st.Connected || st.Via != KindNode || st.Sessions != 2 {
+		t.Errorf("Status = %+v, want connected via node with 2 sessions", st)
+	}
+	n2.stop()
+	f.waitLive(id, 1)
+	via(n1)
+	n1.stop()
+	f.waitLive(id, 0)
+	via(nil)
+}
+
+func TestStatusReportsDisconnect(t *testing.T) {
+	f := newFixture(t)
+	const id = "c-alpha"
+	reg := f.addCluster(id, time.Time{})
+	if diff := cmp.Diff(Status{}, f.tun.Status(id)); diff != "" {
+		t.Errorf("Status before any agent (-want +got):\n%s", diff)
+	}
+
+	t0 := f.clock.Now()
+	a := f.startAgent(reg, f.params(KindCluster, "", "sa-1"))
+	f.waitLive(id, 1)
+	if diff := cmp.Diff(Status{Connected: true, Via: KindCluster, Since: &t0, Sessions: 1}, f.tun.Status(id)); diff != "" {
+		t.Errorf("Status while connected (-want +got):\n%s", diff)
+	}
+
+	t1 := f.clock.Add(time.Hour)
+	a.stop()
+	f.waitLive(id, 0)
+	if diff := cmp.Diff(Status{DisconnectedAt: &t1}, f.tun.Status(id)); diff != "" {
+		t.Errorf("Status after the agent left (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{}, f.tun.Clusters()); diff != "" {
+		t.Errorf("Clusters() (-want +got):\n%s", diff)
+	}
+
+	t2 := f.clock.Add(time.Minute)
+	f.startAgent(reg, f.params(KindCluster, "", "sa-2"))
+	f.waitLive(id, 1)
+	if diff := cmp.Diff(Status{Connected: true, Via: KindCluster, Since: &t2, Sessions: 1}, f.tun.Status(id)); diff != "" {
+		t.Errorf("Status after reconnect (-want +got):\n%s", diff)
+	}
+}
+
+func TestSessionDialsOnlyAdvertisedEndpoint(t *testing.T) {
+	f := newFixture(t)
+	reg := f.addCluster("c-alpha", time.Time{})
+	a := f.startAgent(reg, f.params(KindCluster, "", "sa-1"))
+	f.waitLive("c-alpha", 1)
+	sess, _ := f.tun.Session("c-alpha")
+
+	body, err := get(t, sess.Transport(false), "https://169.254.169.254:443/latest/meta-data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "backend saw /latest/meta-data" {
+		t.Errorf("body %q, want the advertised backend's", body)
+	}
+	reqs := f.backend.requests()
+	if len(reqs) != 1 || reqs[0].Host != "169.254.169.254:443" {
+		t.Fatalf("backend got %d requests; want the one request at the endpoint", len(reqs))
+	}
+	f.checkServedBy("/latest/meta-data", a)
+}
+
+func TestSessionVerifiesEndpointCA(t *testing.T) {
+	f := newFixture(t)
+	reg := f.addCluster("c-alpha", time.Time{})
+	p := f.params(KindCluster, "", "sa-1")
+	p.CACert = selfSignedPEM(t) // not the CA of the backend's certificate
+	f.startAgent(reg, p)
+	f.waitLive("c-alpha", 1)
+	sess, _ := f.tun.Session("c-alpha")
+
+	_, err := get(t, sess.Transport(false), sess.BaseURL()+"/version")
+	var verr *tls.CertificateVerificationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("request to a backend the advertised CA did not sign: err %v, want a certificate verification error", err)
+	}
+	if n := len(f.backend.requests()); n != 0 {
+		t.Errorf("backend got %d requests", n)
+	}
+}
+
+// FuzzParseParams checks that ParseParams never panics and that whatever it
+// accepts is valid and survives an encode/parse round trip unchanged.
+func FuzzParseParams(f *testing.F) {
+	ca := selfSignedPEM(f)
+	for _, p := range []AgentParams{
+		{Kind: KindCluster, Endpoint: "10.0.0.1:6443", CACert: ca, Token: "eyJhbGciOiJSUzI1NiJ9.e30.sig"},
+		{Kind: KindNode, Node: "worker-1.example", Endpoint: "[::1]:443", CACert: ca, Token: "t"},
+	} {
+		enc, err := p.Encode()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(enc)
+	}
+	f.Add("")
+	f.Add("e30") // {}
+	f.Add(base64.RawURLEncoding.EncodeToString([]byte(`{"kind":"cluster","endpoint":"a:1","caCert":"","token":"x","extra":1}`)))
+	f.Fuzz(func(t *testing.T, v string) {
+		p, err := ParseParams(v)
+		if err != nil {
+			// Errors never quote the credential.
+			if len(p.Token) >= 16 && !strings.ContainsAny(p.Token, " \t") && strings.Contains(err.Error(), p.Token) {
+				t.Fatalf("error %q quotes the token", err)
+			}
+			return
+		}
+		if err := p.Validate(); err != nil {
+			t.Fatalf("ParseParams accepted params that do not validate: %v", err)
+		}
+		enc, err := p.Encode()
+		if err != nil {
+			t.Fatalf("Encode: %v", err)
+		}
+		p2, err := ParseParams(enc)
+		if err != nil {
+			t.Fatalf("re-parse of encoded params: %v", err)
+		}
+		if diff := cmp.Diff(p, p2); diff != "" {
+			t.Fatalf("round trip (-first +second):\n%s", diff)
+		}
+	})
+}
+
+func checkStatus(t *testing.T, body string, want metav1.Status) {
+	t.Helper()
+	want.TypeMeta = metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}
+	want.Status = metav1.StatusFailure
+	var got metav1.Status
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("body %q is not a Status: %v", body, err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Status (-want +got):\n%s", diff)
+	}
+}
+
+// selfSignedPEM returns a fresh self-signed CA certificate.
+func selfSignedPEM(tb testing.TB) []byte {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "unrelated CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
