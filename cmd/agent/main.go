@@ -16,6 +16,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "auth-endpoint" {
+		mainAuthEndpoint(os.Args[2:])
+		return
+	}
 	opts := NewOptions(os.Getenv)
 	fs := flag.NewFlagSet("drover-agent", flag.ExitOnError)
 	opts.Flags(fs)
@@ -45,4 +49,23 @@ func run(ctx context.Context, o *Options) error {
 		Kubeconfig: o.Kubeconfig, Kind: o.Kind, NodeName: o.NodeName, HealthListen: o.HealthListen,
 		BackoffMax: o.BackoffMax, TokenTTL: o.TokenTTL, Logger: logger,
 	})
+}
+
+// mainAuthEndpoint runs kube-api-auth, the authorized cluster endpoint's
+// TokenReview webhook.
+func mainAuthEndpoint(args []string) {
+	opts := NewAuthEndpointOptions()
+	fs := flag.NewFlagSet("drover-agent auth-endpoint", flag.ExitOnError)
+	opts.Flags(fs)
+	fs.Parse(args)
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "drover-agent auth-endpoint: invalid options:\n%v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runAuthEndpoint(ctx, opts); err != nil {
+		fmt.Fprintf(os.Stderr, "drover-agent auth-endpoint: %v\n", err)
+		os.Exit(1)
+	}
 }

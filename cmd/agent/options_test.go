@@ -72,3 +72,25 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestAuthEndpointValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mod     func(*AuthEndpointOptions)
+		wantErr string
+	}{
+		{"defaults", func(*AuthEndpointOptions) {}, ""},
+		{"bad listen", func(o *AuthEndpointOptions) { o.Listen = "6440" }, "--listen"},
+		{"bad level", func(o *AuthEndpointOptions) { o.LogLevel = "x" }, "--log-level"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := NewAuthEndpointOptions()
+			tc.mod(o)
+			err := o.Validate()
+			if (tc.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("Validate() = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}

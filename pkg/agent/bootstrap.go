@@ -91,6 +91,21 @@ func ensureDownstream(ctx context.Context, cs kubernetes.Interface) error {
 		{downstream.AdminBinding, "cluster-admin", rbacv1apply.Subject().
 			WithKind("Group").WithAPIGroup("rbac.authorization.k8s.io").WithName(downstream.AdminGroup)},
 	}
+	// The controller keeps the authorized endpoint's token Secrets in
+	// cattle-system, and nowhere else.
+	role := rbacv1apply.Role(downstream.ControllerRole, downstream.Namespace).WithLabels(labels)
+	for _, r := range downstream.ControllerNamespaceRules() {
+		role.WithRules(rbacv1apply.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).WithVerbs(r.Verbs...))
+	}
+	if _, err := cs.RbacV1().Roles(downstream.Namespace).Apply(ctx, role, opts); err != nil {
+		return fmt.Errorf("apply role %s: %w", downstream.ControllerRole, err)
+	}
+	rb := rbacv1apply.RoleBinding(downstream.ControllerRole, downstream.Namespace).WithLabels(labels).
+		WithRoleRef(rbacv1apply.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").WithKind("Role").WithName(downstream.ControllerRole)).
+		WithSubjects(rbacv1apply.Subject().WithKind("User").WithAPIGroup("rbac.authorization.k8s.io").WithName(downstream.ControllerUser))
+	if _, err := cs.RbacV1().RoleBindings(downstream.Namespace).Apply(ctx, rb, opts); err != nil {
+		return fmt.Errorf("apply role binding %s: %w", downstream.ControllerRole, err)
+	}
 	for _, b := range bindings {
 		crb := rbacv1apply.ClusterRoleBinding(b.name).WithLabels(labels).
 			WithRoleRef(rbacv1apply.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").WithKind("ClusterRole").WithName(b.role)).

@@ -147,11 +147,8 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, raw string) (Iden
 		return Identity{}, fmt.Errorf("%w: token %s: %w", ErrUnauthenticated, tok.ID, err)
 	}
 	id := Identity{
-		UserID: user.ID, Username: user.Username, Admin: user.Admin,
+		UserID: user.ID, Username: user.Username, Admin: user.Admin, Groups: Groups(user),
 		TokenID: rec.ID, TokenKind: rec.Kind, ClusterID: rec.ClusterID,
-	}
-	if user.Admin {
-		id.Groups = []string{downstream.AdminGroup}
 	}
 	a.mu.Lock()
 	a.cache[tok.ID] = &entry{digest: digest, identity: id, expiresAt: rec.ExpiresAt, cachedAt: now, touchedAt: rec.LastUsedAt}
@@ -172,6 +169,15 @@ func (a *Authenticator) touch(id string, now time.Time) {
 			a.opts.Logger.Warn("record token use", "token_id", id, "err", err)
 		}
 	}()
+}
+
+// Groups returns a user's Drover groups, as impersonated downstream (without
+// system:authenticated, which package impersonation adds).
+func Groups(u store.User) []string {
+	if u.Admin {
+		return []string{downstream.AdminGroup}
+	}
+	return nil
 }
 
 type ctxKey struct{}

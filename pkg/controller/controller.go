@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
 
@@ -26,15 +27,16 @@ type Sessions interface {
 	Clusters() []string
 }
 
-// StatusStore keeps gathered status.
-type StatusStore interface {
+// Store keeps gathered status and knows each cluster's scoped tokens.
+type Store interface {
 	SaveClusterStatus(ctx context.Context, clusterID string, status []byte, at time.Time) error
+	ClusterScopedTokens(ctx context.Context, clusterID string, now time.Time) ([]store.ScopedToken, error)
 }
 
 // Options configure a Manager.
 type Options struct {
 	Sessions Sessions
-	Store    StatusStore
+	Store    Store
 	Logger   *slog.Logger
 	Now      func() time.Time
 	// Interval between status gatherings (default 5 s).
@@ -169,8 +171,19 @@ func (c *clusterController) run(ctx context.Context) {
 		UpdateFunc: func(_, _ any) { kick() },
 		DeleteFunc: func(any) { kick() },
 	})
+	// Token Secrets for the authorized cluster endpoint, in cattle-system.
+	nsFactory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute,
+		informers.WithNamespace(downstream.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = downstream.TokenSecretLabel }))
+	secretInf := nsFactory.Core().V1().Secrets()
+	secretInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, _ any) { kick() },
+		DeleteFunc: func(any) { kick() },
+	})
 	factory.Start(ctx.Done())
+	nsFactory.Start(ctx.Done())
 	defer factory.Shutdown()
+	defer nsFactory.Shutdown()
 
 	t := time.NewTicker(c.opts.Interval)
 	defer t.Stop()
@@ -182,6 +195,11 @@ func (c *clusterController) run(ctx context.Context) {
 		}
 		if synced {
 			c.reconcile(ctx, cs, inf.GetStore())
+		}
+		if secretInf.Informer().HasSynced() {
+			if err := c.syncTokens(ctx, cs, secretInf.Lister().Secrets(downstream.Namespace)); err != nil && ctx.Err() == nil {
+				c.log.Warn("sync token secrets", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -79,3 +79,43 @@ func ControllerRules() []rbacv1.PolicyRule {
 func Labels() map[string]string {
 	return map[string]string{ManagedByLabel: ManagedByValue}
 }
+
+// The authorized cluster endpoint: the server syncs each cluster-scoped
+// token's hash and its user's identity into a Secret in Namespace, and
+// kube-api-auth (package authendpoint) answers the apiserver's TokenReview
+// webhook from those Secrets alone, so users keep access while the server
+// is unreachable.
+const (
+	// TokenSecretPrefix + token id names a token's Secret.
+	TokenSecretPrefix = "drover-token-"
+	// TokenSecretLabel marks those Secrets.
+	TokenSecretLabel = "drover.dev/token"
+	// Keys in a token Secret.
+	TokenKeyID        = "tokenId"
+	TokenKeySalt      = "salt"
+	TokenKeyHash      = "hash"
+	TokenKeyUsername  = "username"
+	TokenKeyUID       = "uid"
+	TokenKeyGroups    = "groups" // newline-separated
+	TokenKeyExpiresAt = "expiresAt"
+	// ControllerRole lets the controller manage token Secrets in Namespace.
+	ControllerRole = "drover-controller"
+	// AuthEndpointServiceAccount runs kube-api-auth; it may only read the
+	// token Secrets.
+	AuthEndpointServiceAccount = "kube-api-auth"
+	AuthEndpointRole           = "kube-api-auth"
+)
+
+// ControllerNamespaceRules is what the controller may do in Namespace: keep
+// the token Secrets in step with Drover.
+func ControllerNamespaceRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{{
+		APIGroups: []string{""}, Resources: []string{"secrets"},
+		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+	}}
+}
+
+// AuthEndpointRules is what kube-api-auth may do in Namespace: read Secrets.
+func AuthEndpointRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch"}}}
+}

@@ -314,3 +314,37 @@ func (s *Store) ClusterStatus(ctx context.Context, clusterID string) ([]byte, ti
 	}
 	return []byte(status), fromUnix(at), nil
 }
+
+// ScopedToken is a cluster-scoped token with its owner.
+type ScopedToken struct {
+	Token
+	User User
+}
+
+// ClusterScopedTokens returns the unexpired tokens scoped to a cluster, with
+// their users: what the cluster's authorized endpoint must know.
+func (s *Store) ClusterScopedTokens(ctx context.Context, clusterID string, now time.Time) ([]ScopedToken, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT t.id, t.user_id, t.kind, t.cluster_id, t.description, t.salt, t.hash,
+		t.created_at, t.expires_at, t.last_used_at, u.id, u.username, u.admin, u.created_at
+		FROM tokens t JOIN users u ON u.id = t.user_id
+		WHERE t.cluster_id = ? AND (t.expires_at = 0 OR t.expires_at > ?) ORDER BY t.id`, clusterID, unix(now))
+	if err != nil {
+		return nil, fmt.Errorf("tokens of cluster %q: %w", clusterID, err)
+	}
+	defer rows.Close()
+	var out []ScopedToken
+	for rows.Next() {
+		var st ScopedToken
+		var salt, hash []byte
+		var created, expires, used, ucreated int64
+		if err := rows.Scan(&st.ID, &st.UserID, &st.Kind, &st.ClusterID, &st.Description, &salt, &hash,
+			&created, &expires, &used, &st.User.ID, &st.User.Username, &st.User.Admin, &ucreated); err != nil {
+			return nil, fmt.Errorf("tokens of cluster %q: %w", clusterID, err)
+		}
+		st.Hashed = hashed(salt, hash)
+		st.CreatedAt, st.ExpiresAt, st.LastUsedAt = fromUnix(created), fromUnix(expires), fromUnix(used)
+		st.User.CreatedAt = fromUnix(ucreated)
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
