@@ -41,7 +41,7 @@ func run(ctx context.Context, o *Options) error {
 	// remotedialer logs through logrus; keep only its warnings and errors.
 	logrus.SetLevel(logrus.WarnLevel)
 	return server.Run(ctx, server.Config{
-		DataDir: o.DataDir, Listen: o.Listen, ServerURL: o.ServerURL,
+		DataDir: o.DataDir, Listen: o.Listen, MetricsListen: o.MetricsListen, ServerURL: o.ServerURL,
 		Hostnames: o.hostnames(), TLS: o.tlsFiles(),
 		AdminUsername: o.AdminUsername, SessionTTL: o.SessionTTL, KubeconfigTTL: o.KubeconfigTTL,
 		MaxTokenTTL: o.MaxTokenTTL, RegistrationTTL: o.RegistrationTTL,

@@ -17,6 +17,7 @@ import (
 type Options struct {
 	DataDir         string
 	Listen          string
+	MetricsListen   string
 	ServerURL       string
 	Hostnames       string
 	TLSCert         string
@@ -48,6 +49,7 @@ func NewOptions() *Options {
 func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for the SQLite store and generated TLS material")
 	fs.StringVar(&o.Listen, "listen", o.Listen, "host:port to serve HTTPS on")
+	fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "host:port for Prometheus /metrics over plain HTTP (empty: off)")
 	fs.StringVar(&o.ServerURL, "server-url", o.ServerURL, "external https URL of this server (default https://<listen>)")
 	fs.StringVar(&o.Hostnames, "hostnames", o.Hostnames, "comma-separated extra DNS names/IPs for a generated serving certificate")
 	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "serving certificate (PEM); with --tls-key and --ca-cert, replaces the generated one")
@@ -80,6 +82,11 @@ func (o *Options) Validate() error {
 	}
 	if u, err := url.Parse(o.ServerURL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		errs = append(errs, fmt.Errorf("--server-url %q must be an https URL with no path", o.ServerURL))
+	}
+	if o.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(o.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-listen %q must be host:port", o.MetricsListen))
+		}
 	}
 	set := 0
 	for _, f := range []string{o.TLSCert, o.TLSKey, o.CACert} {

@@ -24,6 +24,8 @@ func TestValidate(t *testing.T) {
 		{name: "zero session ttl", mod: func(o *Options) { o.SessionTTL = 0 }, wantErr: "--session-ttl"},
 		{name: "kubeconfig ttl above max", mod: func(o *Options) { o.KubeconfigTTL = 100 * 24 * time.Hour }, wantErr: "must not exceed"},
 		{name: "negative registration ttl", mod: func(o *Options) { o.RegistrationTTL = -time.Second }, wantErr: "--registration-ttl"},
+		{name: "metrics listener", mod: func(o *Options) { o.MetricsListen = "127.0.0.1:9091" }, wantURL: "https://127.0.0.1:8443"},
+		{name: "bad metrics listener", mod: func(o *Options) { o.MetricsListen = "9091" }, wantErr: "--metrics-listen"},
 		{name: "bad log level", mod: func(o *Options) { o.LogLevel = "loud" }, wantErr: "--log-level"},
 	}
 	for _, tc := range tests {

@@ -18,6 +18,7 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/impersonation"
+	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -41,6 +42,7 @@ type Options struct {
 	Sessions Sessions
 	Clusters Clusters
 	Logger   *slog.Logger
+	Metrics  *metrics.Server // nil: a private registry
 }
 
 // Proxy serves /k8s/clusters/{id}/...
@@ -62,6 +64,9 @@ type target struct {
 
 // New returns a Proxy.
 func New(opts Options) *Proxy {
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.NewServer()
+	}
 	p := &Proxy{opts: opts}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
@@ -123,7 +128,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rawPath: rawPath,
 		upgrade: upgradeType(r.Header),
 	}
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
+	rec := &recorder{ResponseWriter: w}
+	var in *countingBody
+	if r.Body != nil && r.Body != http.NoBody {
+		in = &countingBody{ReadCloser: r.Body}
+		r.Body = in
+	}
+	defer p.observe(rec, in, r.Method, path, r.URL.Query(), sess, time.Now())
+	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
 }
 
 // splitPath returns the cluster id and the downstream path, keeping the

@@ -17,6 +17,7 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/controller"
+	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -24,11 +25,14 @@ import (
 
 // Config is everything the server needs; cmd/server fills it from flags.
 type Config struct {
-	DataDir   string
-	Listen    string   // host:port
-	ServerURL string   // external https URL agents and kubeconfigs use
-	Hostnames []string // SANs of a generated serving certificate
-	TLS       pki.Files
+	DataDir string
+	Listen  string // host:port
+	// MetricsListen serves /metrics (Prometheus) on its own plain-HTTP
+	// listener when set; keep it on loopback or a private network.
+	MetricsListen string
+	ServerURL     string   // external https URL agents and kubeconfigs use
+	Hostnames     []string // SANs of a generated serving certificate
+	TLS           pki.Files
 
 	AdminUsername   string
 	SessionTTL      time.Duration
@@ -63,13 +67,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	m := metrics.NewServer()
 	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now})
-	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: cfg.Logger, Now: cfg.Now})
+	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m})
 	handler := buildHandler(chain{
 		auth:   auth,
 		tunnel: tun,
 		logger: cfg.Logger,
-		proxy:  authproxy.New(authproxy.Options{Sessions: tun, Clusters: st, Logger: cfg.Logger}),
+		proxy:  authproxy.New(authproxy.Options{Sessions: tun, Clusters: st, Logger: cfg.Logger, Metrics: m}),
 		api: api.New(api.Options{
 			Store: st, Tokens: auth, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
 			ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
@@ -94,6 +99,13 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 	}
 	go gcTokens(ctx, st, cfg)
+	if cfg.MetricsListen != "" {
+		stop, err := serveMetrics(cfg.MetricsListen, m, cfg.Logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Logger: cfg.Logger, Now: cfg.Now})
 	ctrlCtx, stopCtrl := context.WithCancel(ctx)
 	ctrlDone := make(chan struct{})
@@ -157,4 +169,22 @@ func gcTokens(ctx context.Context, st *store.Store, cfg Config) {
 		case <-t.C:
 		}
 	}
+}
+
+// serveMetrics serves /metrics on its own listener.
+func serveMetrics(addr string, m *metrics.Server, logger *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server", "err", err)
+		}
+	}()
+	logger.Info("serving metrics", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }

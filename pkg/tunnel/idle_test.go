@@ -57,3 +57,29 @@ func TestWatchIdleStopsOnClose(t *testing.T) {
 		t.Error("onIdle ran for a closed connection")
 	}
 }
+
+func TestWatchProbes(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	a, b := net.Pipe()
+	defer b.Close()
+	var probes, dead atomic.Int32
+	// A peer that answers each probe keeps the connection alive.
+	w := Watch(a, Liveness{Dead: 300 * time.Millisecond, ProbeAfter: 100 * time.Millisecond,
+		Probe: func() { probes.Add(1); go b.Write([]byte("pong")) }, OnDead: func() { dead.Add(1) }})
+	go func() {
+		buf := make([]byte, 16)
+		for {
+			if _, err := w.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(time.Second)
+	if dead.Load() != 0 {
+		t.Fatal("a peer answering probes was declared dead")
+	}
+	if probes.Load() < 3 {
+		t.Errorf("only %d probes in 1s of silence", probes.Load())
+	}
+	w.Close()
+}

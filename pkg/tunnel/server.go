@@ -1,10 +1,12 @@
 package tunnel
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 )
@@ -27,9 +30,15 @@ type RegistrationTokens interface {
 
 // Options configure a Server.
 type Options struct {
-	Tokens RegistrationTokens
-	Logger *slog.Logger
-	Now    func() time.Time
+	Tokens  RegistrationTokens
+	Logger  *slog.Logger
+	Now     func() time.Time
+	Metrics *metrics.Server // nil: a private registry
+	// DeadAfter closes a tunnel that sent nothing for this long (default
+	// 4 s); ProbeAfter sends it a request through the tunnel after this much
+	// silence (default 1.5 s), so only a dead or frozen agent stays silent.
+	DeadAfter  time.Duration
+	ProbeAfter time.Duration
 }
 
 // Server accepts agent tunnels and hands out sessions by cluster.
@@ -47,6 +56,15 @@ type Server struct {
 func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.NewServer()
+	}
+	if opts.DeadAfter <= 0 {
+		opts.DeadAfter = 4 * time.Second
+	}
+	if opts.ProbeAfter <= 0 || opts.ProbeAfter >= opts.DeadAfter {
+		opts.ProbeAfter = opts.DeadAfter * 3 / 8
 	}
 	s := &Server{opts: opts, sessions: map[string][]*Session{}, lastGone: map[string]time.Time{}}
 	s.rd = remotedialer.New(s.authorizeUpgrade, s.writeUpgradeError)
@@ -84,16 +102,43 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.Internal(w)
 		return
 	}
+	sess.dials = s.opts.Metrics.Dials.WithLabelValues(clusterID, params.Kind)
 	log := s.opts.Logger.With("cluster", clusterID, "kind", params.Kind, "node", params.Node, "remote", r.RemoteAddr)
+	if err := s.add(sess); err != nil {
+		log.Warn("agent connect refused", "err", err)
+		apierr.Conflict(w, "%v", err)
+		return
+	}
 	log.Info("agent connected")
-	s.add(sess)
+	m := s.opts.Metrics
+	m.Connects.WithLabelValues(clusterID, params.Kind).Inc()
+	m.Sessions.WithLabelValues(params.Kind).Inc()
+	var silent atomic.Bool
 	defer func() {
 		s.remove(sess)
 		sess.close()
-		log.Info("agent disconnected", "duration", s.opts.Now().Sub(sess.ConnectedAt).Round(time.Millisecond))
+		reason := "closed"
+		if silent.Load() {
+			reason = "silent"
+		}
+		m.Sessions.WithLabelValues(params.Kind).Dec()
+		m.Disconnects.WithLabelValues(clusterID, params.Kind, reason).Inc()
+		log.Info("agent disconnected", "reason", reason, "duration", s.opts.Now().Sub(sess.ConnectedAt).Round(time.Millisecond))
 	}()
 	// remotedialer hijacks the connection and returns when the session ends.
-	s.rd.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKeyCtx{}, sess.key)))
+	// The hijacked connection is watched: a tunnel that stays silent even
+	// when probed is closed, which ends the session and its streams.
+	lw := &livenessWriter{ResponseWriter: w, liveness: Liveness{
+		Dead: s.opts.DeadAfter, ProbeAfter: s.opts.ProbeAfter,
+		Probe: func() { sess.probe(s.opts.DeadAfter) },
+		OnDead: func() {
+			silent.Store(true)
+			log.Warn("agent tunnel silent, closing it", "silent_for", s.opts.DeadAfter)
+		},
+	}}
+	s.rd.ServeHTTP(lw, r.WithContext(context.WithValue(r.Context(), sessionKeyCtx{}, sess.key)))
+	// remotedialer leaves the hijacked connection open when a session ends.
+	lw.close()
 }
 
 // verify checks the registration token and returns its record.
@@ -135,10 +180,20 @@ func (s *Server) nextKey(clusterID string) string {
 	return clusterID + "#" + strconv.FormatInt(s.seq.Add(1), 10)
 }
 
-func (s *Server) add(sess *Session) {
+// add registers a session. A node agent may not take a node name whose
+// agent is connected.
+func (s *Server) add(sess *Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if sess.Params.Kind == KindNode {
+		for _, o := range s.sessions[sess.ClusterID] {
+			if o.Params.Kind == KindNode && o.Params.Node == sess.Params.Node && s.rd.HasSession(o.key) {
+				return fmt.Errorf("node %q already has a connected agent", sess.Params.Node)
+			}
+		}
+	}
 	s.sessions[sess.ClusterID] = append(s.sessions[sess.ClusterID], sess)
+	return nil
 }
 
 func (s *Server) remove(sess *Session) {
@@ -210,4 +265,36 @@ func (s *Server) Clusters() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// livenessWriter hands remotedialer a watched connection when it hijacks.
+type livenessWriter struct {
+	http.ResponseWriter
+	liveness Liveness
+	conn     net.Conn // set once hijacked
+}
+
+func (w *livenessWriter) close() {
+	if w.conn != nil {
+		w.conn.Close()
+	}
+}
+
+func (w *livenessWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("connection cannot be hijacked")
+	}
+	c, rw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if rw.Reader.Buffered() > 0 {
+		// The websocket library refuses this case itself; do not hide
+		// buffered bytes from it.
+		return c, rw, nil
+	}
+	wc := Watch(c, w.liveness)
+	w.conn = wc
+	return wc, bufio.NewReadWriter(bufio.NewReader(wc), bufio.NewWriter(wc)), nil
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rancher/remotedialer"
 )
@@ -19,8 +22,9 @@ type Session struct {
 
 	key    string
 	dial   remotedialer.Dialer
-	pooled *http.Transport // keep-alive pool for ordinary requests
-	single *http.Transport // one connection per request, for upgrades
+	dials  prometheus.Counter // nil in tests that build sessions by hand
+	pooled *http.Transport    // keep-alive pool for ordinary requests
+	single *http.Transport    // one connection per request, for upgrades
 }
 
 func newSession(clusterID, key string, p AgentParams, rd *remotedialer.Server, now time.Time) (*Session, error) {
@@ -61,6 +65,9 @@ func (s *Session) transport(tlsConfig *tls.Config, single bool) *http.Transport 
 // DialContext opens a stream through the tunnel to the agent's endpoint.
 // Whatever address the caller asks for, only the advertised endpoint is dialed.
 func (s *Session) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	if s.dials != nil {
+		s.dials.Inc()
+	}
 	c, err := s.dial(ctx, "tcp", s.Params.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("dial cluster %s through tunnel: %w", s.ClusterID, err)
@@ -79,6 +86,24 @@ func (s *Session) Transport(upgrade bool) http.RoundTripper {
 
 // BaseURL is the downstream apiserver's URL.
 func (s *Session) BaseURL() string { return "https://" + s.Params.Endpoint }
+
+// probe sends a request through the tunnel so that a live agent answers
+// with something (the apiserver's /livez, or an error if it is down). Only
+// the answer's arrival matters, not its content.
+func (s *Session) probe(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.BaseURL()+"/livez", nil)
+	if err != nil {
+		return
+	}
+	resp, err := s.pooled.RoundTrip(req)
+	if err != nil {
+		return
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+}
 
 func (s *Session) close() {
 	s.pooled.CloseIdleConnections()

@@ -1,0 +1,74 @@
+package authproxy
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/drover-dev/drover/pkg/tunnel"
+)
+
+// recorder counts what a proxied request sent back. It unwraps for
+// http.ResponseController, so flushing and hijacking reach the real writer.
+type recorder struct {
+	http.ResponseWriter
+	code  int
+	bytes int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// countingBody counts request body bytes.
+type countingBody struct {
+	io.ReadCloser
+	n atomic.Int64
+}
+
+func (c *countingBody) Read(b []byte) (int, error) {
+	n, err := c.ReadCloser.Read(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// observe records metrics and a debug log line for one proxied request.
+func (p *Proxy) observe(rec *recorder, in *countingBody, method, path string, query url.Values, sess *tunnel.Session, start time.Time) {
+	info := ParseRequestInfo(method, path, query)
+	code := rec.code
+	if code == 0 {
+		code = http.StatusSwitchingProtocols // hijacked: the upgrade went through
+	}
+	via := sess.Params.Kind
+	elapsed := time.Since(start)
+	m := p.opts.Metrics
+	m.Requests.WithLabelValues(sess.ClusterID, info.Verb, strconv.Itoa(code), via).Inc()
+	m.Latency.WithLabelValues(sess.ClusterID, info.Verb).Observe(elapsed.Seconds())
+	m.Bytes.WithLabelValues("out").Add(float64(rec.bytes))
+	if in != nil {
+		m.Bytes.WithLabelValues("in").Add(float64(in.n.Load()))
+	}
+	if via == tunnel.KindNode {
+		m.Failovers.WithLabelValues(sess.ClusterID).Inc()
+	}
+	p.opts.Logger.Debug("proxied", "cluster", sess.ClusterID, "via", via, "node", sess.Params.Node,
+		"verb", info.Verb, "resource", info.Resource, "namespace", info.Namespace, "code", code,
+		"bytes", rec.bytes, "duration", elapsed)
+}
