@@ -230,6 +230,10 @@ func allowTCP(proto, _ string) bool { return proto == "tcp" }
 func (a *Agent) dialEndpoint(log *slog.Logger) remotedialer.Dialer {
 	var d net.Dialer
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		if address == tunnel.ProbeAddress {
+			a.opts.Metrics.Dials.WithLabelValues("probe").Inc()
+			return nil, errors.New("liveness probe")
+		}
 		if network != "tcp" || address != a.endpoint {
 			a.opts.Metrics.Dials.WithLabelValues("refused").Inc()
 			log.Warn("refused a dial outside the agent's policy", "network", network, "address", address)

@@ -115,7 +115,7 @@ func documents(o Options) []document {
 			},
 		},
 	)
-	nsRules := clusterAgentNamespaceRules(o.AuthEndpoint != nil)
+	nsRules := clusterAgentNamespaceRules()
 	docs = append(docs, roleDocs(meta(ClusterAgentRole, true), ClusterAgentServiceAccount,
 		"The cluster agent's rights in "+downstream.Namespace+", a Role so they stop at this namespace.", nsRules)...)
 
@@ -326,9 +326,13 @@ func authEndpoint(o Options, m metav1.ObjectMeta) *appsv1.DaemonSet {
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Args:            []string{"auth-endpoint", "--listen", fmt.Sprintf("127.0.0.1:%d", port)},
 		// With hostNetwork the port is the host's; declaring it lets the
-		// scheduler see a conflict. No probes: kubelet probes go to the
-		// node's address, and this listens on loopback only.
+		// scheduler see a conflict.
 		Ports: []corev1.ContainerPort{{Name: "webhook", ContainerPort: port, HostPort: port, Protocol: corev1.ProtocolTCP}},
+		// It listens on loopback only; the kubelet shares the host's
+		// network namespace with this pod, so it probes 127.0.0.1. Ready
+		// once the token Secrets are synced and it serves.
+		LivenessProbe:  loopbackProbe(port, 20),
+		ReadinessProbe: loopbackProbe(port, 10),
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{
 				corev1.ResourceCPU: resource.MustParse("20m"), corev1.ResourceMemory: resource.MustParse("32Mi"),
@@ -362,6 +366,15 @@ func authEndpoint(o Options, m metav1.ObjectMeta) *appsv1.DaemonSet {
 				},
 			},
 		},
+	}
+}
+
+func loopbackProbe(port, period int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Host: "127.0.0.1", Path: "/healthz", Port: intstr.FromInt32(port), Scheme: corev1.URISchemeHTTP,
+		}},
+		PeriodSeconds: period, TimeoutSeconds: 3, FailureThreshold: 3,
 	}
 }
 

@@ -386,6 +386,14 @@ func TestAuthEndpointDaemonSet(t *testing.T) {
 			if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
 				t.Errorf("args (-want +got):\n%s", diff)
 			}
+			for probe, name := range map[*corev1.Probe]string{c.LivenessProbe: "liveness", c.ReadinessProbe: "readiness"} {
+				want := corev1.HTTPGetAction{Host: "127.0.0.1", Path: "/healthz", Port: intstr.FromInt32(tt.wantPort), Scheme: corev1.URISchemeHTTP}
+				if probe == nil || probe.HTTPGet == nil {
+					t.Errorf("no %s probe", name)
+				} else if diff := cmp.Diff(want, *probe.HTTPGet); diff != "" {
+					t.Errorf("%s probe (-want +got):\n%s", name, diff)
+				}
+			}
 			if len(c.Env) != 0 || len(spec.Volumes) != 0 {
 				t.Errorf("kube-api-auth gets env %v and volumes %v, want none", c.Env, spec.Volumes)
 			}
@@ -517,19 +525,28 @@ func TestClusterAgentRights(t *testing.T) {
 			rules := rulesFor(t, render(t, o), ClusterAgentServiceAccount)
 			ns := downstream.Namespace
 			var must []request
+			// Server-side apply: patch, and create (with the name) when new.
 			for _, verb := range []string{"create", "patch", "get"} {
 				must = append(must,
 					request{verb, "", "namespaces", "", ns},
 					request{verb, "", "serviceaccounts", ns, downstream.ImpersonatorServiceAccount},
 					request{verb, rbacGroup, "clusterroles", "", downstream.ImpersonatorClusterRole},
+					request{verb, rbacGroup, "clusterroles", "", downstream.ControllerClusterRole},
 					request{verb, rbacGroup, "clusterrolebindings", "", downstream.ImpersonatorClusterRole},
+					request{verb, rbacGroup, "clusterrolebindings", "", downstream.ControllerBinding},
 					request{verb, rbacGroup, "clusterrolebindings", "", downstream.AdminBinding},
+					request{verb, rbacGroup, "roles", ns, downstream.ControllerRole},
+					request{verb, rbacGroup, "rolebindings", ns, downstream.ControllerRole},
 				)
 			}
 			must = append(must,
 				request{"escalate", rbacGroup, "clusterroles", "", downstream.ImpersonatorClusterRole},
+				request{"escalate", rbacGroup, "clusterroles", "", downstream.ControllerClusterRole},
 				request{"bind", rbacGroup, "clusterroles", "", "cluster-admin"},
 				request{"bind", rbacGroup, "clusterroles", "", downstream.ImpersonatorClusterRole},
+				request{"bind", rbacGroup, "clusterroles", "", downstream.ControllerClusterRole},
+				request{"escalate", rbacGroup, "roles", ns, downstream.ControllerRole},
+				request{"bind", rbacGroup, "roles", ns, downstream.ControllerRole},
 				request{"create", "", "serviceaccounts/token", ns, downstream.ImpersonatorServiceAccount},
 				// Managing Drover's RBAC objects for the server.
 				request{"list", rbacGroup, "clusterroles", "", ""},
@@ -542,24 +559,22 @@ func TestClusterAgentRights(t *testing.T) {
 				{"delete", "", "namespaces", "", ns},
 				{"patch", "", "serviceaccounts", ns, "default"},
 				{"patch", "", "serviceaccounts", "kube-system", downstream.ImpersonatorServiceAccount},
-				{"create", "", "serviceaccounts/token", ns, "cattle"},
+				{"create", "", "serviceaccounts/token", ns, ClusterAgentServiceAccount},
 				{"create", "", "serviceaccounts/token", "kube-system", "default"},
 				{"escalate", rbacGroup, "clusterroles", "", "cluster-admin"},
-				{"escalate", rbacGroup, "roles", "kube-system", "x"},
+				{"escalate", rbacGroup, "roles", "kube-system", downstream.ControllerRole},
+				{"escalate", rbacGroup, "roles", ns, "other"},
 				{"bind", rbacGroup, "clusterroles", "", "admin"},
-				{"bind", rbacGroup, "roles", "kube-system", "x"},
+				{"bind", rbacGroup, "roles", "kube-system", downstream.ControllerRole},
 				{"impersonate", "", "users", "", "admin"},
 				{"impersonate", "", "groups", "", "system:masters"},
 				{"get", "", "secrets", "kube-system", "x"},
-				{"list", "", "secrets", "", ""},
+				{"get", "", "secrets", ns, CredentialsSecret},
+				{"list", "", "secrets", ns, ""},
+				{"list", "", "nodes", "", ""},
 				{"create", "", "pods", ns, ""},
 				{"deletecollection", rbacGroup, "clusterroles", "", ""},
 				{"create", "certificates.k8s.io", "certificatesigningrequests", "", ""},
-			}
-			if ace {
-				must = append(must, request{"update", "", "secrets", ns, "kube-api-auth-tokens"})
-			} else {
-				mustNot = append(mustNot, request{"get", "", "secrets", ns, CredentialsSecret})
 			}
 			for _, q := range must {
 				if !can(rules, q) {

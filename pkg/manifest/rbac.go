@@ -19,11 +19,11 @@ type rule struct {
 const (
 	ClusterAgentServiceAccount = "cattle"
 	NodeAgentServiceAccount    = "cattle-node"
-	ACEServiceAccount          = "kube-api-auth"
+	ACEServiceAccount          = downstream.AuthEndpointServiceAccount
 
 	ClusterAgentRole = "drover-agent"
 	NodeAgentRole    = "drover-node-agent"
-	ACERole          = "kube-api-auth"
+	ACERole          = downstream.AuthEndpointRole
 )
 
 var (
@@ -49,19 +49,20 @@ func clusterAgentClusterRules() []rule {
 			},
 		},
 		{
-			why: "apply the impersonator ClusterRole and the drover-impersonator and drover-admins " +
-				"ClusterRoleBindings (ensureDownstream), and later the cluster roles the server syncs. " +
-				"RBAC cannot select by label: the agent only touches objects labelled " +
-				downstream.ManagedByLabel + "=" + downstream.ManagedByValue + ". Escalation prevention " +
-				"still holds: without the escalate and bind rules below it can write only rules it " +
-				"holds and bind only roles whose rights it holds.",
+			why: "apply the " + downstream.ImpersonatorClusterRole + " and " + downstream.ControllerClusterRole +
+				" ClusterRoles and their bindings and " + downstream.AdminBinding + " (ensureDownstream), and " +
+				"the cluster roles the server will sync. RBAC cannot select by label: the agent only touches " +
+				"objects labelled " + downstream.ManagedByLabel + "=" + downstream.ManagedByValue + ". " +
+				"Escalation prevention still holds: beyond the escalate and bind rules below it can write " +
+				"only rules it holds and bind only roles whose rights it holds.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles", "clusterrolebindings"},
 				Verbs: manageVerbs,
 			},
 		},
 		{
-			why: "the namespaced roles and bindings the server will sync (projects); cluster-wide " +
+			why: "apply the " + downstream.ControllerRole + " Role and RoleBinding in " + downstream.Namespace +
+				" (ensureDownstream), and the namespaced roles the server will sync (projects): cluster-wide " +
 				"because those namespaces are not known in advance. Same escalation limits.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles", "rolebindings"},
@@ -69,32 +70,40 @@ func clusterAgentClusterRules() []rule {
 			},
 		},
 		{
-			why: "escalate on " + downstream.ImpersonatorClusterRole + " only: that role grants impersonate, " +
-				"which the agent does not hold, and RBAC refuses to write a role whose rules the writer " +
-				"lacks. The alternative, granting the agent impersonate itself, would let it act as any " +
-				"user or group (system:masters included) directly.",
+			why: "escalate on the two ClusterRoles ensureDownstream writes and nothing else: they grant " +
+				"impersonate (" + downstream.ImpersonatorClusterRole + ") and read access to nodes, pods " +
+				"and events (" + downstream.ControllerClusterRole + "), which the agent does not hold, and " +
+				"RBAC refuses to write a role whose rules the writer lacks. The alternative, holding those " +
+				"rights itself, would let the agent impersonate any user or group (system:masters " +
+				"included) directly.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
-				Verbs: []string{"escalate"}, ResourceNames: []string{downstream.ImpersonatorClusterRole},
+				Verbs:         []string{"escalate"},
+				ResourceNames: []string{downstream.ImpersonatorClusterRole, downstream.ControllerClusterRole},
 			},
 		},
 		{
-			why: "bind on exactly the two roles ensureDownstream binds: cluster-admin (to group " +
-				downstream.AdminGroup + ") and " + downstream.ImpersonatorClusterRole + " (to its " +
-				"ServiceAccount). Creating a binding needs the role's rights or bind on it, and holding " +
-				"cluster-admin's rights is being cluster-admin. Who can bind cluster-admin can bind it " +
-				"to anyone: this credential is cluster-admin-equivalent, as Rancher's agent is.",
+			why: "bind on exactly the ClusterRoles ensureDownstream binds: cluster-admin (to group " +
+				downstream.AdminGroup + "), " + downstream.ImpersonatorClusterRole + " and " +
+				downstream.ControllerClusterRole + ". Creating a binding needs the role's rights or bind on " +
+				"it, and holding cluster-admin's rights is being cluster-admin. Who can bind cluster-admin " +
+				"can bind it to anyone: this credential is cluster-admin-equivalent, as Rancher's agent is.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
-				Verbs: []string{"bind"}, ResourceNames: []string{"cluster-admin", downstream.ImpersonatorClusterRole},
+				Verbs: []string{"bind"},
+				ResourceNames: []string{"cluster-admin", downstream.ImpersonatorClusterRole,
+					downstream.ControllerClusterRole},
 			},
 		},
 	}
 }
 
 // clusterAgentNamespaceRules are the cluster agent's rights in cattle-system.
-func clusterAgentNamespaceRules(ace bool) []rule {
-	rules := []rule{
+// It never reads or writes Secrets itself: the server's controller keeps the
+// authorized cluster endpoint's token Secrets through the tunnel, as
+// downstream.ControllerUser, on the rights of the Role the agent applies.
+func clusterAgentNamespaceRules() []rule {
+	return []rule{
 		{
 			why: "server-side apply of the impersonator ServiceAccount (ensureDownstream); pinned to its name.",
 			PolicyRule: rbacv1.PolicyRule{
@@ -110,18 +119,15 @@ func clusterAgentNamespaceRules(ace bool) []rule {
 				Verbs: []string{"create"}, ResourceNames: []string{downstream.ImpersonatorServiceAccount},
 			},
 		},
-	}
-	if ace {
-		rules = append(rules, rule{
-			why: "sync the authorized cluster endpoint's token digests into Secrets that kube-api-auth " +
-				"reads; only with the endpoint enabled, only in this namespace.",
+		{
+			why: "escalate and bind on the " + downstream.ControllerRole + " Role only: it grants the " +
+				"server's controller the token Secrets here, which the agent itself neither holds nor needs.",
 			PolicyRule: rbacv1.PolicyRule{
-				APIGroups: []string{""}, Resources: []string{"secrets"},
-				Verbs: manageVerbs,
+				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles"},
+				Verbs: []string{"escalate", "bind"}, ResourceNames: []string{downstream.ControllerRole},
 			},
-		})
+		},
 	}
-	return rules
 }
 
 // nodeAgentRules are the node agent's rights in cattle-system: it runs on
@@ -138,15 +144,17 @@ func nodeAgentRules() []rule {
 	}}
 }
 
-// aceRules are kube-api-auth's rights in cattle-system.
+// aceRules are kube-api-auth's rights in cattle-system, as package
+// downstream defines them.
 func aceRules() []rule {
-	return []rule{{
-		why: "read the token digests the cluster agent syncs into Secrets here; read-only.",
-		PolicyRule: rbacv1.PolicyRule{
-			APIGroups: []string{""}, Resources: []string{"secrets"},
-			Verbs: []string{"get", "list", "watch"},
-		},
-	}}
+	var out []rule
+	for _, r := range downstream.AuthEndpointRules() {
+		out = append(out, rule{
+			why:        "read the token Secrets the server's controller syncs here (package authendpoint); read-only.",
+			PolicyRule: r,
+		})
+	}
+	return out
 }
 
 func policyRules(rs []rule) []rbacv1.PolicyRule {

@@ -87,22 +87,23 @@ func (s *Session) Transport(upgrade bool) http.RoundTripper {
 // BaseURL is the downstream apiserver's URL.
 func (s *Session) BaseURL() string { return "https://" + s.Params.Endpoint }
 
-// probe sends a request through the tunnel so that a live agent answers
-// with something (the apiserver's /livez, or an error if it is down). Only
-// the answer's arrival matters, not its content.
+// ProbeAddress is what the server dials to make an agent answer: agents
+// refuse it at once, and the refusal travelling back is the sign of life.
+// It involves nothing but the agent, so a slow or frozen apiserver cannot
+// make a live tunnel look dead.
+const ProbeAddress = "probe.drover.invalid:1"
+
+// probe asks the agent for an answer; only its arrival matters.
 func (s *Session) probe(timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.BaseURL()+"/livez", nil)
+	c, err := s.dial(ctx, "tcp", ProbeAddress)
 	if err != nil {
 		return
 	}
-	resp, err := s.pooled.RoundTrip(req)
-	if err != nil {
-		return
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-	resp.Body.Close()
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(timeout))
+	io.Copy(io.Discard, io.LimitReader(c, 1))
 }
 
 func (s *Session) close() {

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -39,6 +40,9 @@ type Server struct {
 	// AdminPassword is set on the first start of a data dir only.
 	AdminPassword string
 	opts          ServerOptions
+
+	clientOnce sync.Once
+	client     *http.Client
 }
 
 // FreeAddr returns a free 127.0.0.1 port.
@@ -102,14 +106,18 @@ func (s *Server) Restart(ctx context.Context) error {
 	return nil
 }
 
-// HTTPClient trusts the server's CA.
+// HTTPClient trusts the server's CA. It is made once per server, so API
+// calls reuse connections instead of leaving one idle per call.
 func (s *Server) HTTPClient() *http.Client {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(s.CAPEM)
-	return &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true},
-	}
+	s.clientOnce.Do(func() {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(s.CAPEM)
+		s.client = &http.Client{
+			Timeout:   30 * time.Second,
+			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true},
+		}
+	})
+	return s.client
 }
 
 // APIError is a non-2xx answer.

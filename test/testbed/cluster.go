@@ -351,6 +351,12 @@ func (c *Cluster) get(ctx context.Context, url string, auth bool) (string, error
 // port against the same etcd, returning once /readyz answers ok. If the port
 // is briefly unavailable it retries (bounded).
 func (c *Cluster) RestartAPIServer(ctx context.Context) error {
+	return c.RestartAPIServerAfter(ctx, 0)
+}
+
+// RestartAPIServerAfter is RestartAPIServer with the apiserver kept down for
+// the given time in between, so that an outage is long enough to observe.
+func (c *Cluster) RestartAPIServerAfter(ctx context.Context, down time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
@@ -358,6 +364,11 @@ func (c *Cluster) RestartAPIServer(ctx context.Context) error {
 	}
 	began := time.Now()
 	c.apiserver.stop(apiserverGrace)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(down):
+	}
 	var err error
 	for attempt := 1; attempt <= maxStartAttempts; attempt++ {
 		if err = c.startAPIServer(ctx); err == nil || !errors.Is(err, errPortInUse) {
