@@ -8,6 +8,7 @@ export GOCACHE ?= $(HOME)/.cache/go-build
 
 .DEFAULT_GOAL := help
 include mk/testbed.mk
+include mk/helm.mk
 
 BIN := bin
 DATA_DIR ?= .data
@@ -45,7 +46,7 @@ fuzz: ## run each fuzz target for $(FUZZTIME)
 	  done; \
 	done
 
-test: tools testbed lint ## everything: vet, race-enabled unit and integration tests on real clusters, fuzzing
+test: tools testbed helm lint ## everything: vet, race-enabled unit and integration tests on real clusters, fuzzing
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz
 
