@@ -74,6 +74,7 @@ func (a *API) Routes(r *mux.Router) {
 	r.HandleFunc("/v3/clusters/{id}", a.getCluster).Methods(http.MethodGet)
 	r.HandleFunc("/v3/clusters/{id}", a.admin(a.deleteCluster)).Methods(http.MethodDelete)
 	r.HandleFunc("/v3/clusters/{id}/registration-tokens", a.admin(a.createRegistrationToken)).Methods(http.MethodPost)
+	r.HandleFunc("/v3/clusters/{id}/auth-endpoint", a.admin(a.setAuthEndpoint)).Methods(http.MethodPut)
 	r.HandleFunc("/v3/tokens", a.listTokens).Methods(http.MethodGet)
 	r.HandleFunc("/v3/tokens", a.createToken).Methods(http.MethodPost)
 	r.HandleFunc("/v3/tokens/{id}", a.deleteToken).Methods(http.MethodDelete)

@@ -132,6 +132,12 @@ func TestAPI(t *testing.T) {
 		{"token for missing cluster", "POST", "/v3/tokens", f.user, `{"clusterId":"c-zzzzz"}`, 404, "not found"},
 		{"kubeconfig for missing cluster", "POST", "/v3/kubeconfig", f.user, `{"clusters":["c-zzzzz"]}`, 404, "not found"},
 		{"me", "GET", "/v3/users/me", f.user, "", 200, `"username": "carol"`},
+		{"auth endpoint as user", "PUT", "/v3/clusters/" + created.Cluster.ID + "/auth-endpoint", f.user, `{"url":"https://x"}`, 403, "only Drover admins"},
+		{"auth endpoint http", "PUT", "/v3/clusters/" + created.Cluster.ID + "/auth-endpoint", f.admin, `{"url":"http://x"}`, 422, "https URL"},
+		{"auth endpoint bad CA", "PUT", "/v3/clusters/" + created.Cluster.ID + "/auth-endpoint", f.admin, `{"url":"https://x","caCert":"nope"}`, 422, "caCert"},
+		{"auth endpoint CA alone", "PUT", "/v3/clusters/" + created.Cluster.ID + "/auth-endpoint", f.admin, `{"caCert":"x"}`, 422, "caCert without url"},
+		{"auth endpoint missing cluster", "PUT", "/v3/clusters/c-zzzzz/auth-endpoint", f.admin, `{"url":"https://x"}`, 404, "not found"},
+		{"auth endpoint set", "PUT", "/v3/clusters/" + created.Cluster.ID + "/auth-endpoint", f.admin, `{"url":"https://prod.example:6443"}`, 200, `"url": "https://prod.example:6443"`},
 		{"wrong method", "PUT", "/v3/clusters", f.admin, "", 405, "not allowed"},
 	}
 	for _, tc := range tests {
@@ -159,7 +165,7 @@ func TestAPI(t *testing.T) {
 		if got := cfg.Clusters["prod"].Server; got != want {
 			t.Errorf("server = %q, want %q", got, want)
 		}
-		tok := cfg.AuthInfos["drover-carol"].Token
+		tok := cfg.AuthInfos["carol@prod"].Token
 		if tok == f.user || tok == "" {
 			t.Error("kubeconfig reuses the login session token")
 		}

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -32,11 +32,22 @@ type clusterView struct {
 	// Status is the last status the cluster controller gathered (see
 	// package controller), kept while the cluster is disconnected.
 	Status json.RawMessage `json:"status,omitempty"`
+	// AuthEndpoint is the authorized cluster endpoint, when enabled.
+	AuthEndpoint *authEndpoint `json:"authEndpoint,omitempty"`
+}
+
+// authEndpoint locates a cluster's apiserver for direct access.
+type authEndpoint struct {
+	URL    string `json:"url"`
+	CACert string `json:"caCert,omitempty"`
 }
 
 func (a *API) view(ctx context.Context, c store.Cluster) clusterView {
 	st := a.opts.Tunnel.Status(c.ID)
 	v := clusterView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, State: "disconnected", Tunnel: st}
+	if c.AuthEndpointURL != "" {
+		v.AuthEndpoint = &authEndpoint{URL: c.AuthEndpointURL, CACert: c.AuthEndpointCA}
+	}
 	if raw, at, err := a.opts.Store.ClusterStatus(ctx, c.ID); err == nil {
 		v.Status, v.LastSeen = raw, &at
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -199,6 +210,46 @@ func (a *API) mintRegistrationToken(r *http.Request, clusterID, kind string) (to
 	return tok, rec, nil
 }
 
+type authEndpointRequest struct {
+	// URL is the https URL users reach the apiserver at; empty disables.
+	URL    string `json:"url"`
+	CACert string `json:"caCert"`
+}
+
+func (a *API) setAuthEndpoint(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	var req authEndpointRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.URL != "" {
+		u, err := url.Parse(req.URL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			apierr.Invalid(w, "url must be the https URL of the cluster's apiserver")
+			return
+		}
+		if req.CACert != "" {
+			if _, err := tunnel.CertPool([]byte(req.CACert)); err != nil {
+				apierr.Invalid(w, "caCert: %v", err)
+				return
+			}
+		}
+	} else if req.CACert != "" {
+		apierr.Invalid(w, "caCert without url")
+		return
+	}
+	if err := a.opts.Store.SetAuthEndpoint(r.Context(), id, req.URL, req.CACert); err != nil {
+		a.storeError(w, fmt.Sprintf("cluster %q", id), err)
+		return
+	}
+	c, err := a.opts.Store.Cluster(r.Context(), id)
+	if err != nil {
+		a.storeError(w, fmt.Sprintf("cluster %q", id), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a.view(r.Context(), c))
+}
+
 type kubeconfigRequest struct {
 	// Clusters limits the file to these ids; empty means every cluster the
 	// caller may use.
@@ -228,11 +279,11 @@ func (a *API) kubeconfig(w http.ResponseWriter, r *http.Request) {
 			byID[c.ID] = c
 		}
 	}
-	var picked []kubeconfig.Cluster
+	var picked []store.Cluster
 	if len(req.Clusters) == 0 {
 		for _, c := range all {
 			if _, ok := byID[c.ID]; ok {
-				picked = append(picked, kubeconfig.Cluster{ID: c.ID, Name: c.Name})
+				picked = append(picked, c)
 			}
 		}
 	}
@@ -242,33 +293,34 @@ func (a *API) kubeconfig(w http.ResponseWriter, r *http.Request) {
 			apierr.NotFound(w, "cluster %q not found", id)
 			return
 		}
-		picked = append(picked, kubeconfig.Cluster{ID: c.ID, Name: c.Name})
+		picked = append(picked, c)
 	}
 	if len(picked) == 0 {
 		apierr.NotFound(w, "no cluster to put in a kubeconfig; create or import one first")
 		return
 	}
-	scope := ""
-	if len(picked) == 1 {
-		scope = picked[0].ID
-	}
-	names := make([]string, 0, len(picked))
+	// One token per cluster, scoped to it: a token taken from this file
+	// opens no other cluster, and each can be revoked on its own. Scoped
+	// tokens are also what the authorized cluster endpoint can check.
+	entries := make([]kubeconfig.Cluster, 0, len(picked))
+	ids := make([]string, 0, len(picked))
 	for _, c := range picked {
-		names = append(names, c.Name)
-	}
-	secret, rec, err := a.mintToken(r.Context(), caller.UserID, store.KindKubeconfig, scope,
-		"kubeconfig for "+strings.Join(names, ","), ttl)
-	if err != nil {
-		a.storeError(w, "token", err)
-		return
+		secret, rec, err := a.mintToken(r.Context(), caller.UserID, store.KindKubeconfig, c.ID, "kubeconfig for "+c.Name, ttl)
+		if err != nil {
+			a.storeError(w, "token", err)
+			return
+		}
+		ids = append(ids, rec.ID)
+		entries = append(entries, kubeconfig.Cluster{ID: c.ID, Name: c.Name, Token: secret,
+			DirectURL: c.AuthEndpointURL, DirectCA: []byte(c.AuthEndpointCA)})
 	}
 	cfg, err := kubeconfig.Build(kubeconfig.Options{
-		ServerURL: a.opts.ServerURL, CAPEM: a.opts.CAPEM, Username: caller.Username, Token: secret, Clusters: picked,
+		ServerURL: a.opts.ServerURL, CAPEM: a.opts.CAPEM, Username: caller.Username, Clusters: entries,
 	})
 	if err == nil {
 		var b []byte
 		if b, err = kubeconfig.Marshal(cfg); err == nil {
-			a.opts.Logger.Info("kubeconfig issued", "user", caller.Username, "token_id", rec.ID, "clusters", len(picked))
+			a.opts.Logger.Info("kubeconfig issued", "user", caller.Username, "token_ids", ids)
 			w.Header().Set("Content-Type", "application/yaml")
 			w.Header().Set("Cache-Control", "no-store")
 			w.Header().Set("Content-Disposition", `attachment; filename="kubeconfig"`)

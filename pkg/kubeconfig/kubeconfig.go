@@ -10,10 +10,17 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// Cluster is one cluster to put in the file.
+// Cluster is one cluster to put in the file, with the token for it.
 type Cluster struct {
 	ID   string
 	Name string
+	// Token is this cluster's dedicated token (scoped to it).
+	Token string
+	// DirectURL and DirectCA, when set, add a second context that reaches
+	// the cluster's apiserver directly (the authorized cluster endpoint),
+	// with the same token.
+	DirectURL string
+	DirectCA  []byte
 }
 
 // Options say what goes in the file.
@@ -23,16 +30,17 @@ type Options struct {
 	// CAPEM is Drover's CA; empty when the server's certificate is publicly trusted.
 	CAPEM    []byte
 	Username string
-	Token    string
 	Clusters []Cluster
 	// Current names the cluster id of the current context; empty: the first.
 	Current string
 }
 
-// Build returns the kubeconfig.
+// Build returns the kubeconfig: per cluster a context named after it
+// through Drover, a user entry "<username>@<context>" with that cluster's
+// token, and "<context>-direct" when the cluster has a direct endpoint.
 func Build(opts Options) (*clientcmdapi.Config, error) {
-	if opts.Token == "" || opts.Username == "" {
-		return nil, errors.New("kubeconfig needs a user and a token")
+	if opts.Username == "" {
+		return nil, errors.New("kubeconfig needs a user")
 	}
 	base, err := url.Parse(opts.ServerURL)
 	if err != nil || base.Scheme != "https" || base.Host == "" {
@@ -42,9 +50,14 @@ func Build(opts Options) (*clientcmdapi.Config, error) {
 		return nil, errors.New("kubeconfig needs at least one cluster")
 	}
 	cfg := clientcmdapi.NewConfig()
-	userName := "drover-" + opts.Username
-	cfg.AuthInfos[userName] = &clientcmdapi.AuthInfo{Token: opts.Token}
+	add := func(name, server string, ca []byte, user string) {
+		cfg.Clusters[name] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
+		cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: user}
+	}
 	for _, c := range opts.Clusters {
+		if c.Token == "" {
+			return nil, fmt.Errorf("cluster %s has no token", c.ID)
+		}
 		name := c.Name
 		if name == "" {
 			name = c.ID
@@ -52,11 +65,12 @@ func Build(opts Options) (*clientcmdapi.Config, error) {
 		if _, dup := cfg.Contexts[name]; dup {
 			name = name + "-" + c.ID
 		}
-		cfg.Clusters[name] = &clientcmdapi.Cluster{
-			Server:                   strings.TrimRight(base.String(), "/") + "/k8s/clusters/" + c.ID,
-			CertificateAuthorityData: opts.CAPEM,
+		user := opts.Username + "@" + name
+		cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: c.Token}
+		add(name, strings.TrimRight(base.String(), "/")+"/k8s/clusters/"+c.ID, opts.CAPEM, user)
+		if c.DirectURL != "" {
+			add(name+"-direct", c.DirectURL, c.DirectCA, user)
 		}
-		cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: userName}
 		if cfg.CurrentContext == "" || c.ID == opts.Current {
 			cfg.CurrentContext = name
 		}

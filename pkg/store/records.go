@@ -42,6 +42,10 @@ type Cluster struct {
 	ID        string
 	Name      string
 	CreatedAt time.Time
+	// AuthEndpointURL and AuthEndpointCA locate the cluster's authorized
+	// endpoint (its apiserver, reached directly); empty when not enabled.
+	AuthEndpointURL string
+	AuthEndpointCA  string
 }
 
 // Agent kinds a registration token admits.
@@ -211,37 +215,56 @@ func (s *Store) CreateCluster(ctx context.Context, c Cluster) error {
 	return nil
 }
 
-// Cluster returns a cluster by id.
-func (s *Store) Cluster(ctx context.Context, id string) (Cluster, error) {
+const clusterCols = `id, name, created_at, ace_url, ace_ca`
+
+func scanCluster(row interface{ Scan(...any) error }) (Cluster, error) {
 	var c Cluster
 	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, created_at FROM clusters WHERE id = ?`, id).
-		Scan(&c.ID, &c.Name, &created)
-	if err = mapErr(err); err != nil {
-		return Cluster{}, fmt.Errorf("cluster %q: %w", id, err)
+	if err := row.Scan(&c.ID, &c.Name, &created, &c.AuthEndpointURL, &c.AuthEndpointCA); err != nil {
+		return Cluster{}, mapErr(err)
 	}
 	c.CreatedAt = fromUnix(created)
 	return c, nil
 }
 
+// Cluster returns a cluster by id.
+func (s *Store) Cluster(ctx context.Context, id string) (Cluster, error) {
+	c, err := scanCluster(s.db.QueryRowContext(ctx, `SELECT `+clusterCols+` FROM clusters WHERE id = ?`, id))
+	if err != nil {
+		return Cluster{}, fmt.Errorf("cluster %q: %w", id, err)
+	}
+	return c, nil
+}
+
 // ListClusters returns every cluster ordered by name.
 func (s *Store) ListClusters(ctx context.Context) ([]Cluster, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, created_at FROM clusters ORDER BY name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+clusterCols+` FROM clusters ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list clusters: %w", err)
 	}
 	defer rows.Close()
 	var out []Cluster
 	for rows.Next() {
-		var c Cluster
-		var created int64
-		if err := rows.Scan(&c.ID, &c.Name, &created); err != nil {
+		c, err := scanCluster(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list clusters: %w", err)
 		}
-		c.CreatedAt = fromUnix(created)
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// SetAuthEndpoint records (or, with empty values, clears) a cluster's
+// authorized endpoint.
+func (s *Store) SetAuthEndpoint(ctx context.Context, id, url, caPEM string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE clusters SET ace_url = ?, ace_ca = ? WHERE id = ?`, url, caPEM, id)
+	if err != nil {
+		return fmt.Errorf("set auth endpoint of cluster %q: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("cluster %q: %w", id, ErrNotFound)
+	}
+	return nil
 }
 
 // DeleteCluster removes a cluster and, by cascade, its registration tokens.

@@ -72,6 +72,10 @@ CREATE TABLE cluster_status (
 	status     TEXT NOT NULL,
 	updated_at INTEGER NOT NULL
 );
+`, `
+-- The authorized cluster endpoint: where users reach the apiserver directly.
+ALTER TABLE clusters ADD COLUMN ace_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE clusters ADD COLUMN ace_ca TEXT NOT NULL DEFAULT '';
 `}
 
 // Open opens (creating if needed) the database file at path and migrates it.

@@ -221,7 +221,7 @@ func TestRevokedKubeconfigToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _, _ := strings.Cut(cfg.AuthInfos["drover-admin"].Token, ":")
+	id, _, _ := strings.Cut(cfg.AuthInfos["admin@e2e"].Token, ":")
 	if err := shared.server.Do(ctx, "DELETE", "/v3/tokens/"+id, shared.adminToken, nil, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,176 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/test/harness"
+	"github.com/drover-dev/drover/test/testbed"
+)
+
+// TestAuthorizedClusterEndpoint: a cluster whose apiserver authenticates
+// Drover tokens through kube-api-auth keeps serving users as themselves
+// while the Drover server is down, and stops at once for a revoked token.
+func TestAuthorizedClusterEndpoint(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+
+	// The webhook's address must be known before the apiserver starts.
+	authAddr, err := harness.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhook := filepath.Join(dir, "webhook.kubeconfig")
+	writeFile(t, webhook, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: kube-api-auth
+  cluster: {server: "http://%s/v1/authenticate"}
+users:
+- name: apiserver
+contexts:
+- name: webhook
+  context: {cluster: kube-api-auth, user: apiserver}
+current-context: webhook
+`, authAddr)))
+	cl, err := testbed.Start(ctx, testbed.Options{Name: "ace", Logger: slog.New(slog.DiscardHandler), ExtraAPIServerArgs: []string{
+		"--authentication-token-webhook-config-file=" + webhook,
+		"--authentication-token-webhook-version=v1",
+		// The apiserver caches webhook answers; revocation takes at most this long.
+		"--authentication-token-webhook-cache-ttl=2s",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Stop()
+	direct := filepath.Join(dir, "direct")
+	if err := cl.WriteKubeconfig(direct); err != nil {
+		t.Fatal(err)
+	}
+
+	// A server of its own: this test kills it.
+	srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: filepath.Join(dir, "server")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop(10 * time.Second)
+	admin, err := srv.Login(ctx, "admin", srv.AdminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, reg, err := srv.CreateCluster(ctx, admin, "ace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := harness.StartAgent(harness.AgentOptions{Bin: shared.bins.Agent, Dir: dir, ServerURL: srv.URL,
+		CAChecksum: reg.CAChecksum, Token: reg.Token, Kubeconfig: direct, Kind: "cluster"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Stop(5 * time.Second)
+	if err := srv.WaitConnected(ctx, admin, id, "cluster"); err != nil {
+		t.Fatal(err)
+	}
+	// kube-api-auth, as its DaemonSet runs it: the auth-endpoint mode.
+	authEP, err := harness.Start("kube-api-auth", shared.bins.Agent,
+		[]string{"auth-endpoint", "--listen", authAddr, "--kubeconfig", direct}, nil, filepath.Join(dir, "kube-api-auth.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer authEP.Stop(5 * time.Second)
+	if _, err := authEP.WaitLine(ctx, "kube-api-auth serving"); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := srv.Do(ctx, http.MethodPut, "/v3/clusters/"+id+"/auth-endpoint", admin,
+		map[string]string{"url": cl.URL, "caCert": string(cl.CAData)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := srv.Kubeconfig(ctx, admin, []string{id}, "1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(dir, "kubeconfig")
+	writeFile(t, kc, b)
+	cfg, err := clientcmd.LoadFromFile(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Contexts["ace-direct"]; !ok {
+		t.Fatalf("kubeconfig has no direct context: %v", cfg.Contexts)
+	}
+	tokenID, _, _ := strings.Cut(cfg.AuthInfos["admin@ace"].Token, ":")
+
+	// The controller syncs the token's hash into cattle-system.
+	cs := kubernetes.NewForConfigOrDie(cl.RESTConfig())
+	synced := time.Now()
+	for {
+		if _, err := cs.CoreV1().Secrets(downstream.Namespace).Get(ctx, downstream.TokenSecretPrefix+tokenID, metav1.GetOptions{}); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("token secret never synced")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("token hash synced to the cluster %.1fs after the kubeconfig was issued", time.Since(synced).Seconds())
+
+	whoami := func() (string, error) {
+		return kubectl(ctx, t, kc, "--context", "ace-direct", "auth", "whoami", "-o",
+			"jsonpath={.status.userInfo.username} {.status.userInfo.groups} {.status.userInfo.extra.drover\\.dev/token-id}")
+	}
+	want := fmt.Sprintf(`admin ["drover:admins","system:authenticated"] ["%s"]`, tokenID)
+	if out, err := whoami(); err != nil || out != want {
+		t.Fatalf("direct whoami = %q, %v; want %q", out, err, want)
+	}
+
+	// Drover down: the direct context still works, as the same user.
+	srv.Kill()
+	if out, err := whoami(); err != nil || out != want {
+		t.Fatalf("direct whoami with Drover down = %q, %v", out, err)
+	}
+	if _, err := kubectl(ctx, t, kc, "--context", "ace-direct", "get", "ns", "kube-system"); err != nil {
+		t.Fatalf("get ns with Drover down: %v", err)
+	}
+	if _, err := kubectl(ctx, t, kc, "--context", "ace", "get", "ns", "kube-system"); err == nil {
+		t.Fatal("the context through Drover worked while Drover was down")
+	}
+
+	// Drover back; the token revoked: the direct endpoint refuses it soon.
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Do(ctx, http.MethodDelete, "/v3/tokens/"+tokenID, admin, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	for {
+		_, err := whoami()
+		var kerr *kubectlError
+		if errors.As(err, &kerr) && strings.Contains(kerr.stderr, "Unauthorized") {
+			break
+		}
+		if time.Since(revoked) > time.Minute {
+			t.Fatalf("revoked token still accepted by the direct endpoint after a minute (last: %v)", err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("direct endpoint refused the revoked token %.1fs after revocation", time.Since(revoked).Seconds())
+	if log, _ := os.ReadFile(authEP.LogPath); strings.Contains(string(log), strings.SplitN(cfg.AuthInfos["admin@ace"].Token, ":", 2)[1]) {
+		t.Error("kube-api-auth logged the token secret")
+	}
+}
