@@ -45,6 +45,7 @@ func run(ctx context.Context, o *Options) error {
 		Hostnames: o.hostnames(), TLS: o.tlsFiles(),
 		AdminUsername: o.AdminUsername, SessionTTL: o.SessionTTL, KubeconfigTTL: o.KubeconfigTTL,
 		MaxTokenTTL: o.MaxTokenTTL, RegistrationTTL: o.RegistrationTTL,
+		RegistrationGrace: o.RegistrationGrace, AgentImage: o.AgentImage,
 		Logger: logger, Stdout: os.Stdout,
 	})
 }

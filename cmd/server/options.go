@@ -28,20 +28,25 @@ type Options struct {
 	KubeconfigTTL   time.Duration
 	MaxTokenTTL     time.Duration
 	RegistrationTTL time.Duration
-	LogLevel        string
+	// RegistrationGrace keeps rotated-out registration tokens valid.
+	RegistrationGrace time.Duration
+	AgentImage        string
+	LogLevel          string
 }
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		DataDir:         "data",
-		Listen:          "127.0.0.1:8443",
-		AdminUsername:   "admin",
-		SessionTTL:      16 * time.Hour,
-		KubeconfigTTL:   30 * 24 * time.Hour,
-		MaxTokenTTL:     90 * 24 * time.Hour,
-		RegistrationTTL: 0,
-		LogLevel:        "info",
+		DataDir:           "data",
+		Listen:            "127.0.0.1:8443",
+		AdminUsername:     "admin",
+		SessionTTL:        16 * time.Hour,
+		KubeconfigTTL:     30 * 24 * time.Hour,
+		MaxTokenTTL:       90 * 24 * time.Hour,
+		RegistrationTTL:   0,
+		RegistrationGrace: time.Hour,
+		AgentImage:        "ghcr.io/drover-dev/drover-agent:v0.1.0",
+		LogLevel:          "info",
 	}
 }
 
@@ -60,6 +65,8 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.KubeconfigTTL, "kubeconfig-ttl", o.KubeconfigTTL, "default lifetime of kubeconfig and API tokens")
 	fs.DurationVar(&o.MaxTokenTTL, "max-token-ttl", o.MaxTokenTTL, "longest lifetime a user may request for a token")
 	fs.DurationVar(&o.RegistrationTTL, "registration-ttl", o.RegistrationTTL, "lifetime of agent registration tokens (0: no expiry)")
+	fs.DurationVar(&o.RegistrationGrace, "registration-grace", o.RegistrationGrace, "how long rotated-out registration tokens stay valid")
+	fs.StringVar(&o.AgentImage, "agent-image", o.AgentImage, "image the import manifests run for the agents")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 }
 
@@ -104,6 +111,12 @@ func (o *Options) Validate() error {
 	}
 	if o.KubeconfigTTL > o.MaxTokenTTL {
 		errs = append(errs, errors.New("--kubeconfig-ttl must not exceed --max-token-ttl"))
+	}
+	if o.RegistrationGrace < 0 {
+		errs = append(errs, errors.New("--registration-grace must not be negative"))
+	}
+	if o.AgentImage == "" {
+		errs = append(errs, errors.New("--agent-image must not be empty"))
 	}
 	if o.RegistrationTTL < 0 {
 		errs = append(errs, errors.New("--registration-ttl must not be negative"))

@@ -43,6 +43,13 @@ type Options struct {
 	KubeconfigTTL   time.Duration // default for kubeconfig and API tokens
 	MaxTokenTTL     time.Duration // cap for any requested TTL
 	RegistrationTTL time.Duration // agent registration tokens; 0: no expiry
+	// RegistrationGrace is how long the previous tokens stay valid after a
+	// rotation.
+	RegistrationGrace time.Duration
+	// AgentImage is the image import manifests run.
+	AgentImage string
+	// Pusher writes rotated tokens into connected clusters; nil: nobody does.
+	Pusher CredentialPusher
 }
 
 // API serves /v3.
@@ -60,6 +67,7 @@ func New(opts Options) *API {
 func (a *API) PublicRoutes(r *mux.Router) {
 	r.HandleFunc("/v3/login", a.login).Methods(http.MethodPost)
 	r.HandleFunc("/cacerts", a.cacerts).Methods(http.MethodGet)
+	r.HandleFunc("/v3/import/{token}", a.importManifest).Methods(http.MethodGet)
 }
 
 // Routes registers the authenticated API on r; the caller wraps r with
@@ -73,7 +81,7 @@ func (a *API) Routes(r *mux.Router) {
 	r.HandleFunc("/v3/clusters", a.admin(a.createCluster)).Methods(http.MethodPost)
 	r.HandleFunc("/v3/clusters/{id}", a.getCluster).Methods(http.MethodGet)
 	r.HandleFunc("/v3/clusters/{id}", a.admin(a.deleteCluster)).Methods(http.MethodDelete)
-	r.HandleFunc("/v3/clusters/{id}/registration-tokens", a.admin(a.createRegistrationToken)).Methods(http.MethodPost)
+	r.HandleFunc("/v3/clusters/{id}/registration-tokens", a.admin(a.rotateRegistration)).Methods(http.MethodPost)
 	r.HandleFunc("/v3/clusters/{id}/auth-endpoint", a.admin(a.setAuthEndpoint)).Methods(http.MethodPut)
 	r.HandleFunc("/v3/tokens", a.listTokens).Methods(http.MethodGet)
 	r.HandleFunc("/v3/tokens", a.createToken).Methods(http.MethodPost)

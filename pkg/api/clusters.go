@@ -104,6 +104,10 @@ type registration struct {
 	ServerURL   string     `json:"serverUrl"`
 	CAChecksum  string     `json:"caChecksum"`
 	Command     string     `json:"command"`
+	// ImportURL serves the agent manifest; ImportCommand applies it after
+	// checking the server's CA against its checksum.
+	ImportURL     string `json:"importUrl"`
+	ImportCommand string `json:"importCommand"`
 }
 
 func (a *API) createCluster(w http.ResponseWriter, r *http.Request) {
@@ -154,21 +158,6 @@ func (a *API) deleteCluster(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *API) createRegistrationToken(w http.ResponseWriter, r *http.Request) {
-	id := mux.Vars(r)["id"]
-	if _, err := a.opts.Store.Cluster(r.Context(), id); err != nil {
-		a.storeError(w, fmt.Sprintf("cluster %q", id), err)
-		return
-	}
-	reg, err := a.newRegistration(r, id)
-	if err != nil {
-		a.opts.Logger.Error("mint registration token", "cluster", id, "err", err)
-		apierr.Internal(w)
-		return
-	}
-	writeJSON(w, http.StatusCreated, reg)
-}
-
 func (a *API) newRegistration(r *http.Request, clusterID string) (registration, error) {
 	tok, rec, err := a.mintRegistrationToken(r, clusterID, store.AgentCluster)
 	if err != nil {
@@ -187,6 +176,9 @@ func (a *API) newRegistration(r *http.Request, clusterID string) (registration, 
 	if !rec.ExpiresAt.IsZero() {
 		reg.ExpiresAt = &rec.ExpiresAt
 	}
+	reg.ImportURL = a.opts.ServerURL + "/v3/import/" + tok.String() + ".yaml"
+	reg.ImportCommand = fmt.Sprintf("curl -sfk %s/cacerts -o drover-ca.pem && echo '%s  drover-ca.pem' | sha256sum -c - && "+
+		"curl -sf --cacert drover-ca.pem %s | kubectl apply -f -", a.opts.ServerURL, a.opts.CASum, reg.ImportURL)
 	return reg, nil
 }
 

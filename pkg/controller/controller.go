@@ -39,6 +39,8 @@ type Options struct {
 	Store    Store
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// ServerURL is written next to pushed registration tokens.
+	ServerURL string
 	// Interval between status gatherings (default 5 s).
 	Interval time.Duration
 	// Resync is how often the manager looks for new or changed sessions

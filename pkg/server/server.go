@@ -39,6 +39,10 @@ type Config struct {
 	KubeconfigTTL   time.Duration
 	MaxTokenTTL     time.Duration
 	RegistrationTTL time.Duration
+	// RegistrationGrace keeps rotated-out registration tokens valid this long.
+	RegistrationGrace time.Duration
+	// AgentImage is what import manifests run.
+	AgentImage string
 
 	Logger *slog.Logger
 	// Stdout receives the one-time bootstrap password and the ready line.
@@ -70,6 +74,7 @@ func Run(ctx context.Context, cfg Config) error {
 	m := metrics.NewServer()
 	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now})
 	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m})
+	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
 	handler := buildHandler(chain{
 		auth:   auth,
 		tunnel: tun,
@@ -80,6 +85,7 @@ func Run(ctx context.Context, cfg Config) error {
 			ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
 			SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
 			MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
+			RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl,
 		}),
 	})
 
@@ -106,7 +112,6 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer stop()
 	}
-	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Logger: cfg.Logger, Now: cfg.Now})
 	ctrlCtx, stopCtrl := context.WithCancel(ctx)
 	ctrlDone := make(chan struct{})
 	go func() { ctrl.Run(ctrlCtx); close(ctrlDone) }()

@@ -371,3 +371,21 @@ func (s *Store) ClusterScopedTokens(ctx context.Context, clusterID string, now t
 	}
 	return out, rows.Err()
 }
+
+// ExpireRegistrationTokens cuts the lifetime of a cluster's registration
+// tokens created before cutoff (except keep) to end at until, unless they
+// end sooner already. It returns how many it changed.
+func (s *Store) ExpireRegistrationTokens(ctx context.Context, clusterID string, cutoff, until time.Time, keep ...string) (int64, error) {
+	q := `UPDATE registration_tokens SET expires_at = ? WHERE cluster_id = ? AND created_at <= ?
+		AND (expires_at = 0 OR expires_at > ?)`
+	args := []any{unix(until), clusterID, unix(cutoff), unix(until)}
+	for _, k := range keep {
+		q += ` AND id != ?`
+		args = append(args, k)
+	}
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("expire registration tokens of cluster %q: %w", clusterID, err)
+	}
+	return res.RowsAffected()
+}
