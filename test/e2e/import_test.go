@@ -96,7 +96,7 @@ func TestImportAndRotate(t *testing.T) {
 
 	// Rotate: new tokens land in the cluster's Secrets.
 	var rot struct {
-		Registration struct{ Token, NodeToken string }
+		Registration   struct{ Token, NodeToken string }
 		PushedToAgents bool
 	}
 	if err := srv.Do(ctx, http.MethodPost, "/v3/clusters/"+id+"/registration-tokens", admin, nil, &rot); err != nil {
