@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
@@ -43,6 +44,9 @@ type Options struct {
 	Clusters Clusters
 	Logger   *slog.Logger
 	Metrics  *metrics.Server // nil: a private registry
+	// Streams tracks open requests by token so revocation ends them; nil:
+	// untracked (tests).
+	Streams *Streams
 }
 
 // Proxy serves /k8s/clusters/{id}/...
@@ -135,7 +139,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = in
 	}
 	defer p.observe(rec, in, r.Method, path, r.URL.Query(), sess, time.Now())
-	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	if p.opts.Streams != nil {
+		// A revoked token's request ends here; for upgrades ReverseProxy
+		// closes the hijacked connections when this context ends.
+		defer p.opts.Streams.track(ident.TokenID, cancel)()
+	}
+	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, targetKey{}, t)))
 }
 
 // splitPath returns the cluster id and the downstream path, keeping the
@@ -229,6 +240,10 @@ func modifyResponse(resp *http.Response) error {
 }
 
 func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(context.Cause(r.Context()), errRevoked) {
+		apierr.Write(w, http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "Unauthorized: the token was revoked")
+		return
+	}
 	if r.Context().Err() != nil {
 		return // the client went away; nobody to answer
 	}

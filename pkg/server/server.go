@@ -74,14 +74,15 @@ func Run(ctx context.Context, cfg Config) error {
 	m := metrics.NewServer()
 	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now})
 	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m})
+	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
 	handler := buildHandler(chain{
 		auth:   auth,
 		tunnel: tun,
 		logger: cfg.Logger,
-		proxy:  authproxy.New(authproxy.Options{Sessions: tun, Clusters: st, Logger: cfg.Logger, Metrics: m}),
+		proxy:  authproxy.New(authproxy.Options{Sessions: tun, Clusters: st, Logger: cfg.Logger, Metrics: m, Streams: streams}),
 		api: api.New(api.Options{
-			Store: st, Tokens: auth, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
+			Store: st, Tokens: revoker{auth, streams}, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
 			ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
 			SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
 			MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
@@ -105,6 +106,7 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 	}
 	go gcTokens(ctx, st, cfg)
+	go streams.Run(ctx)
 	if cfg.MetricsListen != "" {
 		stop, err := serveMetrics(cfg.MetricsListen, m, cfg.Logger)
 		if err != nil {
@@ -192,4 +194,16 @@ func serveMetrics(addr string, m *metrics.Server, logger *slog.Logger) (func(), 
 	}()
 	logger.Info("serving metrics", "addr", ln.Addr().String())
 	return func() { srv.Close() }, nil
+}
+
+// revoker makes a revocation hold everywhere at once: the token cache
+// forgets the token and its open streams end.
+type revoker struct {
+	auth    *authn.Authenticator
+	streams *authproxy.Streams
+}
+
+func (r revoker) Invalidate(tokenID string) {
+	r.auth.Invalidate(tokenID)
+	r.streams.Revoke(tokenID)
 }

@@ -231,3 +231,44 @@ func TestRevokedKubeconfigToken(t *testing.T) {
 		t.Fatalf("after revoke: err %v, want Unauthorized", err)
 	}
 }
+
+func TestRevokeEndsOpenWatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kc := writeKubeconfig(ctx, t, shared.adminToken, []string{shared.clusterID})
+	cfg, err := clientcmd.LoadFromFile(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, _ := strings.Cut(cfg.AuthInfos["admin@e2e"].Token, ":")
+	watch := exec.CommandContext(ctx, "kubectl", "--kubeconfig", kc, "get", "ns", "-w")
+	var stderr bytes.Buffer
+	watch.Stderr = &stderr
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- watch.Wait() }()
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case err := <-ended:
+		t.Fatalf("watch ended before the revocation: %v %s", err, stderr.String())
+	default:
+	}
+	if err := shared.server.Do(ctx, "DELETE", "/v3/tokens/"+id, shared.adminToken, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	select {
+	case <-ended:
+		t.Logf("the open watch ended %v after its token was revoked", time.Since(revoked).Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		watch.Process.Kill()
+		t.Fatal("the watch outlived its revoked token by 5s")
+	}
+	_, err = kubectl(ctx, t, kc, "get", "ns", "default")
+	var kerr *kubectlError
+	if !errors.As(err, &kerr) || !strings.Contains(kerr.stderr, "Unauthorized") {
+		t.Fatalf("next call after revoke: %v, want Unauthorized", err)
+	}
+}
