@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/server"
 )
 
@@ -40,7 +41,13 @@ func run(ctx context.Context, o *Options) error {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	// remotedialer logs through logrus; keep only its warnings and errors.
 	logrus.SetLevel(logrus.WarnLevel)
+	auditLog, closeAudit, err := openAudit(o)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
 	return server.Run(ctx, server.Config{
+		Audit:   auditLog,
 		DataDir: o.DataDir, Listen: o.Listen, MetricsListen: o.MetricsListen, ServerURL: o.ServerURL,
 		Hostnames: o.hostnames(), TLS: o.tlsFiles(),
 		AdminUsername: o.AdminUsername, SessionTTL: o.SessionTTL, KubeconfigTTL: o.KubeconfigTTL,
@@ -48,4 +55,20 @@ func run(ctx context.Context, o *Options) error {
 		RegistrationGrace: o.RegistrationGrace, AgentImage: o.AgentImage,
 		Logger: logger, Stdout: os.Stdout,
 	})
+}
+
+// openAudit opens the audit log the options name.
+func openAudit(o *Options) (*audit.Log, func(), error) {
+	level, err := audit.ParseLevel(o.AuditLevel)
+	if err != nil || o.AuditLog == "" || level == audit.LevelNone {
+		return nil, func() {}, err
+	}
+	if o.AuditLog == "-" {
+		return audit.New(os.Stdout, level), func() {}, nil
+	}
+	f, err := os.OpenFile(o.AuditLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open audit log: %w", err)
+	}
+	return audit.New(f, level), func() { f.Close() }, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/pki"
 )
 
@@ -31,6 +32,8 @@ type Options struct {
 	// RegistrationGrace keeps rotated-out registration tokens valid.
 	RegistrationGrace time.Duration
 	AgentImage        string
+	AuditLog          string
+	AuditLevel        string
 	LogLevel          string
 }
 
@@ -46,6 +49,7 @@ func NewOptions() *Options {
 		RegistrationTTL:   0,
 		RegistrationGrace: time.Hour,
 		AgentImage:        "ghcr.io/drover-dev/drover-agent:v0.1.0",
+		AuditLevel:        "all",
 		LogLevel:          "info",
 	}
 }
@@ -67,6 +71,8 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.RegistrationTTL, "registration-ttl", o.RegistrationTTL, "lifetime of agent registration tokens (0: no expiry)")
 	fs.DurationVar(&o.RegistrationGrace, "registration-grace", o.RegistrationGrace, "how long rotated-out registration tokens stay valid")
 	fs.StringVar(&o.AgentImage, "agent-image", o.AgentImage, "image the import manifests run for the agents")
+	fs.StringVar(&o.AuditLog, "audit-log", o.AuditLog, "file to append the audit log to (JSON lines); - for stdout; empty: off")
+	fs.StringVar(&o.AuditLevel, "audit-level", o.AuditLevel, "none, writes (changes and refusals) or all")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 }
 
@@ -120,6 +126,9 @@ func (o *Options) Validate() error {
 	}
 	if o.RegistrationTTL < 0 {
 		errs = append(errs, errors.New("--registration-ttl must not be negative"))
+	}
+	if _, err := audit.ParseLevel(o.AuditLevel); err != nil {
+		errs = append(errs, fmt.Errorf("--audit-level: %w", err))
 	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 )
@@ -110,6 +111,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
+	audit.SetUser(r.Context(), req.Username)
 	u, hash, err := a.opts.Store.UserByUsername(r.Context(), req.Username)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.opts.Logger.Error("login lookup", "err", err)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/drover-dev/drover/pkg/kubepath"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
 
@@ -51,7 +52,7 @@ func (c *countingBody) Read(b []byte) (int, error) {
 
 // observe records metrics and a debug log line for one proxied request.
 func (p *Proxy) observe(rec *recorder, in *countingBody, method, path string, query url.Values, sess *tunnel.Session, start time.Time) {
-	info := ParseRequestInfo(method, path, query)
+	info := kubepath.ParseRequestInfo(method, path, query)
 	code := rec.code
 	if code == 0 {
 		code = http.StatusSwitchingProtocols // hijacked: the upgrade went through

@@ -6,6 +6,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/api"
 	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -17,6 +18,7 @@ type chain struct {
 	api    *api.API
 	proxy  *authproxy.Proxy
 	tunnel *tunnel.Server
+	audit  *audit.Log
 	logger *slog.Logger
 }
 
@@ -30,7 +32,8 @@ const ConnectPath = "/v3/connect"
 //	users:         /v3/...                authn → api
 //	kubectl:       /k8s/clusters/{id}/... authn → authproxy (impersonation) → tunnel
 //
-// Everything is wrapped in panic recovery, outermost.
+// Outermost: panic recovery, then the audit log (so refusals are recorded
+// too; authenticated routes add the identity right after authn).
 func buildHandler(c chain) http.Handler {
 	r := api.NewRouter()
 	ok := func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }
@@ -39,16 +42,16 @@ func buildHandler(c chain) http.Handler {
 	c.api.PublicRoutes(r)
 	r.Handle(ConnectPath, c.tunnel)
 
-	r.PathPrefix(authproxy.PathPrefix).Handler(authn.WithAuthentication(c.proxy, c.auth, c.logger))
+	r.PathPrefix(authproxy.PathPrefix).Handler(authn.WithAuthentication(audit.WithIdentity(c.proxy), c.auth, c.logger))
 
 	authed := api.NewRouter()
 	c.api.Routes(authed)
-	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(authed, c.auth, c.logger))
+	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(audit.WithIdentity(authed), c.auth, c.logger))
 
 	// The proxy path must keep the client's escaping: match on the raw path.
 	r.UseEncodedPath()
 	r.SkipClean(true)
-	return WithPanicRecovery(r, c.logger)
+	return WithPanicRecovery(audit.WithAudit(r, c.audit), c.logger)
 }
 
 // WithPanicRecovery answers a panicking handler with a 500 Status and logs

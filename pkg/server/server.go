@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/pkg/api"
+	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/controller"
@@ -43,6 +44,8 @@ type Config struct {
 	RegistrationGrace time.Duration
 	// AgentImage is what import manifests run.
 	AgentImage string
+	// Audit receives the audit log; nil: none.
+	Audit *audit.Log
 
 	Logger *slog.Logger
 	// Stdout receives the one-time bootstrap password and the ready line.
@@ -79,6 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 	handler := buildHandler(chain{
 		auth:   auth,
 		tunnel: tun,
+		audit:  cfg.Audit,
 		logger: cfg.Logger,
 		proxy:  authproxy.New(authproxy.Options{Sessions: tun, Clusters: st, Logger: cfg.Logger, Metrics: m, Streams: streams}),
 		api: api.New(api.Options{

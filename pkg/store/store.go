@@ -76,6 +76,33 @@ CREATE TABLE cluster_status (
 -- The authorized cluster endpoint: where users reach the apiserver directly.
 ALTER TABLE clusters ADD COLUMN ace_url TEXT NOT NULL DEFAULT '';
 ALTER TABLE clusters ADD COLUMN ace_ca TEXT NOT NULL DEFAULT '';
+`, `
+-- Cluster drivers installed from a URL (built-in ones come from --driver-dir).
+CREATE TABLE drivers (
+	name       TEXT PRIMARY KEY,
+	url        TEXT NOT NULL,
+	checksum   TEXT NOT NULL,
+	address    TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
+-- Clusters a driver provisions: the driver's state and Drover's progress.
+-- op is the operation asked for (create, update, remove; '' when done);
+-- each request bumps generation, and the controller only records the end
+-- of an operation whose generation is still current. config, info and
+-- error are sealed (AES-GCM) by package provision.
+CREATE TABLE cluster_provisioning (
+	cluster_id TEXT PRIMARY KEY REFERENCES clusters(id) ON DELETE CASCADE,
+	driver     TEXT NOT NULL,
+	generation INTEGER NOT NULL DEFAULT 1,
+	op         TEXT NOT NULL DEFAULT '',
+	phase      TEXT NOT NULL,
+	message    TEXT NOT NULL DEFAULT '',
+	error      BLOB,
+	config     BLOB NOT NULL,
+	info       BLOB,
+	updated_at INTEGER NOT NULL
+);
+CREATE INDEX cluster_provisioning_driver ON cluster_provisioning(driver);
 `}
 
 // Open opens (creating if needed) the database file at path and migrates it.

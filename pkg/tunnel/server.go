@@ -281,11 +281,8 @@ func (w *livenessWriter) close() {
 }
 
 func (w *livenessWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("connection cannot be hijacked")
-	}
-	c, rw, err := hj.Hijack()
+	// Through any middleware that wraps the writer (and unwraps it).
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}

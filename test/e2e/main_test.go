@@ -74,7 +74,8 @@ func setup(ctx context.Context, dir string) (*env, error) {
 	if err = e.cluster.WriteKubeconfig(filepath.Join(dir, "direct-kubeconfig")); err != nil {
 		return e, err
 	}
-	if e.server, err = harness.StartServer(ctx, harness.ServerOptions{Bin: e.bins.Server, DataDir: filepath.Join(dir, "server")}); err != nil {
+	if e.server, err = harness.StartServer(ctx, harness.ServerOptions{Bin: e.bins.Server, DataDir: filepath.Join(dir, "server"),
+		Args: []string{"--audit-log", filepath.Join(dir, "audit.log")}}); err != nil {
 		return e, err
 	}
 	if e.adminToken, err = e.server.Login(ctx, "admin", e.server.AdminPassword); err != nil {

@@ -1,4 +1,4 @@
-package authproxy
+package kubepath
 
 import (
 	"net/url"

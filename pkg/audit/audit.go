@@ -1,0 +1,192 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/kubepath"
+)
+
+// Level is how much is written.
+type Level int
+
+// Levels.
+const (
+	LevelNone   Level = iota // nothing
+	LevelWrites              // requests that may change something (not GET, HEAD, watch) and every refusal
+	LevelAll                 // every request
+)
+
+// ParseLevel reads "none", "writes" or "all".
+func ParseLevel(s string) (Level, error) {
+	switch s {
+	case "none":
+		return LevelNone, nil
+	case "writes":
+		return LevelWrites, nil
+	case "all":
+		return LevelAll, nil
+	}
+	return 0, fmt.Errorf("audit level %q must be none, writes or all", s)
+}
+
+// Entry is one line of the log.
+type Entry struct {
+	Time      time.Time `json:"time"`
+	Kind      string    `json:"kind"` // "api" or "proxy"
+	User      string    `json:"user,omitempty"`
+	UserID    string    `json:"userId,omitempty"`
+	Groups    []string  `json:"groups,omitempty"`
+	TokenID   string    `json:"tokenId,omitempty"`
+	Cluster   string    `json:"cluster,omitempty"`
+	Verb      string    `json:"verb"`
+	Resource  string    `json:"resource,omitempty"`
+	Namespace string    `json:"namespace,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	Path      string    `json:"path,omitempty"` // API calls only, secrets redacted
+	Status    int       `json:"status"`
+	LatencyMS float64   `json:"latencyMs"`
+	Client    string    `json:"client"`
+}
+
+// Log writes entries as JSON lines.
+type Log struct {
+	mu    sync.Mutex
+	w     io.Writer
+	level Level
+}
+
+// New returns a Log writing to w at level.
+func New(w io.Writer, level Level) *Log { return &Log{w: w, level: level} }
+
+func (l *Log) write(e *Entry) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	l.w.Write(append(b, '\n'))
+	l.mu.Unlock()
+}
+
+type ctxKey struct{}
+
+// SetUser records the user a request claims to be before it is
+// authenticated (a login attempt).
+func SetUser(ctx context.Context, username string) {
+	if e, ok := ctx.Value(ctxKey{}).(*Entry); ok {
+		e.User = username
+	}
+}
+
+// WithAudit writes one entry per request once the response is done. Put
+// it outside authentication so that refusals are recorded too, and put
+// WithIdentity right after authentication.
+func WithAudit(next http.Handler, l *Log) http.Handler {
+	if l == nil || l.level == LevelNone {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		e := &Entry{Time: start.UTC(), Client: r.RemoteAddr}
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			e.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+			e.Status = rec.status(r)
+			describe(e, r)
+			if l.level == LevelAll || e.Status >= 400 || !readOnly(r, e) {
+				l.write(e)
+			}
+		}()
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, e)))
+	})
+}
+
+// WithIdentity copies the authenticated identity into the request's entry.
+func WithIdentity(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e, ok := r.Context().Value(ctxKey{}).(*Entry); ok {
+			if id, ok := authn.FromContext(r.Context()); ok {
+				e.User, e.UserID, e.Groups, e.TokenID = id.Username, id.UserID, id.Groups, id.TokenID
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+const proxyPrefix = "/k8s/clusters/"
+
+// describe fills what the request was about from its path.
+func describe(e *Entry, r *http.Request) {
+	p := r.URL.Path
+	if rest, ok := strings.CutPrefix(p, proxyPrefix); ok {
+		e.Kind = "proxy"
+		cluster, tail, _ := strings.Cut(rest, "/")
+		e.Cluster = cluster
+		info := kubepath.ParseRequestInfo(r.Method, "/"+tail, r.URL.Query())
+		e.Verb, e.Resource, e.Namespace, e.Name = info.Verb, info.Resource, info.Namespace, info.Name
+		if info.Subresource != "" {
+			e.Resource += "/" + info.Subresource
+		}
+		return
+	}
+	e.Kind = "api"
+	e.Verb = strings.ToLower(r.Method)
+	e.Path = redact(p)
+}
+
+// redact hides path segments that are secrets.
+func redact(p string) string {
+	if strings.HasPrefix(p, "/v3/import/") {
+		return "/v3/import/<redacted>"
+	}
+	if len(p) > 256 {
+		return p[:256] + "…"
+	}
+	return p
+}
+
+func readOnly(r *http.Request, e *Entry) bool {
+	return r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions || e.Verb == "watch"
+}
+
+// statusRecorder remembers the response code; it unwraps for
+// http.ResponseController so flushing and hijacking still work.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusRecorder) status(r *http.Request) int {
+	switch {
+	case s.code != 0:
+		return s.code
+	case r.Header.Get("Upgrade") != "":
+		return http.StatusSwitchingProtocols // hijacked without a write through us
+	default:
+		return http.StatusOK // net/http's answer to a handler that wrote nothing
+	}
+}

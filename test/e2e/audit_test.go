@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drover-dev/drover/pkg/audit"
+	"github.com/drover-dev/drover/test/harness"
+)
+
+func TestAuditLog(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kc := writeKubeconfig(ctx, t, shared.adminToken, []string{shared.clusterID})
+	cfg, err := clientcmd.LoadFromFile(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeToken := cfg.AuthInfos["admin@e2e"].Token
+	marker := "audit-marker-" + strings.ToLower(strings.ReplaceAll(time.Now().Format("150405.000"), ".", ""))
+	if _, err := kubectl(ctx, t, kc, "get", "ns", marker); err == nil {
+		t.Fatal("a namespace that does not exist was found")
+	}
+	var apiErr *harness.APIError
+	if _, err := shared.server.Login(ctx, marker, "wrong-password-123"); !errors.As(err, &apiErr) || apiErr.Code != 401 {
+		t.Fatalf("bad login: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond) // entries are written when responses end
+
+	var proxied, logins []audit.Entry
+	f, err := os.Open(filepath.Join(shared.dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	lines := 0
+	for sc.Scan() {
+		lines++
+		var e audit.Entry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("audit line is not JSON: %q", sc.Text())
+		}
+		if e.Name == marker {
+			proxied = append(proxied, e)
+		}
+		if e.User == marker {
+			logins = append(logins, e)
+		}
+	}
+	if len(proxied) != 1 {
+		t.Fatalf("the proxied GET was logged %d times, want once: %+v", len(proxied), proxied)
+	}
+	p := proxied[0]
+	tokenID, _, _ := strings.Cut(kubeToken, ":")
+	if p.Kind != "proxy" || p.User != "admin" || p.Cluster != shared.clusterID || p.Verb != "get" ||
+		p.Resource != "namespaces" || p.Status != 404 || p.TokenID != tokenID || p.Client == "" || p.Time.IsZero() {
+		t.Errorf("proxied entry = %+v", p)
+	}
+	if len(logins) != 1 || logins[0].Status != 401 || logins[0].Path != "/v3/login" {
+		t.Errorf("failed login entries = %+v", logins)
+	}
+	t.Logf("%d audit lines so far", lines)
+
+	// No secret in any log: not the admin password, not a token's secret.
+	secrets := map[string]string{
+		"admin password": shared.server.AdminPassword,
+		"session token":  strings.SplitN(shared.adminToken, ":", 2)[1],
+		"kubeconfig":     strings.SplitN(kubeToken, ":", 2)[1],
+		"bad password":   "wrong-password-123",
+	}
+	// The harness copies a process's stdout into its log file, marked
+	// "[stdout]"; the bootstrap password is printed there on purpose, to the
+	// operator's terminal. Everything else is the log proper.
+	for _, path := range []string{filepath.Join(shared.dir, "audit.log"), shared.server.LogPath, shared.agent.LogPath} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "[stdout]") {
+				continue
+			}
+			for what, s := range secrets {
+				if s != "" && strings.Contains(line, s) {
+					t.Errorf("%s logs the %s", filepath.Base(path), what)
+				}
+			}
+		}
+	}
+}
