@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 	"golang.org/x/crypto/bcrypt"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
@@ -112,6 +114,17 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	audit.SetUser(r.Context(), req.Username)
+	now := a.opts.Now()
+	okIP, waitIP := a.loginsPerIP.allow(clientIP(r.RemoteAddr), now)
+	okUser, waitUser := a.loginsPerUser.allow(strings.ToLower(req.Username), now)
+	if !okIP || !okUser {
+		wait := max(waitIP, waitUser).Round(time.Second) + time.Second
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
+		a.opts.Logger.Warn("login rate limited", "username", req.Username, "remote", r.RemoteAddr)
+		apierr.Write(w, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests,
+			fmt.Sprintf("too many login attempts; try again in %s", wait))
+		return
+	}
 	u, hash, err := a.opts.Store.UserByUsername(r.Context(), req.Username)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.opts.Logger.Error("login lookup", "err", err)

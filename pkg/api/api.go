@@ -53,14 +53,20 @@ type Options struct {
 }
 
 // API serves /v3.
-type API struct{ opts Options }
+type API struct {
+	opts Options
+	// Login attempts: 10 a minute per username, 30 a minute per client
+	// address, each with that burst.
+	loginsPerUser *limiter
+	loginsPerIP   *limiter
+}
 
 // New returns the API.
 func New(opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &API{opts: opts}
+	return &API{opts: opts, loginsPerUser: newLimiter(10, time.Minute), loginsPerIP: newLimiter(30, time.Minute)}
 }
 
 // PublicRoutes registers what needs no token.

@@ -208,3 +208,50 @@ func TestAPI(t *testing.T) {
 		}
 	})
 }
+
+func TestLoginRateLimit(t *testing.T) {
+	f := newFixture(t)
+	// The fixture logged in twice already; the user's bucket holds 10.
+	var last int
+	var body string
+	for i := range 12 {
+		last, body = f.do(t, "POST", "/v3/login", "", `{"username":"mallory","password":"wrong-wrong-wrong"}`)
+		if i < 10 && last != 401 {
+			t.Fatalf("attempt %d = %d, want 401", i+1, last)
+		}
+	}
+	if last != 429 || !strings.Contains(body, "too many login attempts") {
+		t.Fatalf("12th attempt = %d %s, want 429", last, body)
+	}
+	// Another user from the same address is still let through (the
+	// address allows 30 a minute).
+	if code, _ := f.do(t, "POST", "/v3/login", "", `{"username":"carol","password":"a-long-enough-password"}`); code != 200 {
+		t.Errorf("another user's login = %d", code)
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	l := newLimiter(2, time.Minute)
+	now := time.Unix(0, 0)
+	for i, want := range []bool{true, true, false} {
+		if ok, _ := l.allow("k", now); ok != want {
+			t.Errorf("attempt %d allowed = %v", i, ok)
+		}
+	}
+	if _, wait := l.allow("k", now); wait <= 0 || wait > 30*time.Second {
+		t.Errorf("wait = %v, want up to 30s", wait)
+	}
+	if ok, _ := l.allow("k", now.Add(31*time.Second)); !ok {
+		t.Error("no attempt regained after 31s")
+	}
+	l.maxKeys = 3
+	later := now.Add(time.Hour) // "k" has long refilled and can be swept
+	for i, want := range []bool{true, true, true, false} {
+		if ok, _ := l.allow(string(rune('a'+i)), later); ok != want {
+			t.Errorf("new key %d allowed = %v, want %v", i, ok, want)
+		}
+	}
+	if len(l.buckets) > 3 {
+		t.Errorf("%d buckets kept, want at most 3", len(l.buckets))
+	}
+}
