@@ -87,6 +87,34 @@ func (a *API) mintToken(ctx context.Context, userID, kind, clusterID, desc strin
 	return tok.String(), rec, nil
 }
 
+// newSession records a login session and returns its credential: a signed
+// JWT naming the session when a signer is configured, else an opaque token.
+func (a *API) newSession(ctx context.Context, userID string) (string, store.Token, error) {
+	if a.opts.Sessions == nil {
+		return a.mintToken(ctx, userID, store.KindSession, "", "login session", a.opts.SessionTTL)
+	}
+	// The row exists so that logout and revocation can delete the session;
+	// its hash is of a random value nobody holds: the JWT is the credential.
+	placeholder, err := token.New("s-")
+	if err != nil {
+		return "", store.Token{}, err
+	}
+	h, err := token.Hash(placeholder)
+	if err != nil {
+		return "", store.Token{}, err
+	}
+	jwt, exp, err := a.opts.Sessions.Sign(userID, placeholder.ID)
+	if err != nil {
+		return "", store.Token{}, err
+	}
+	rec := store.Token{ID: placeholder.ID, UserID: userID, Kind: store.KindSession, Description: "login session",
+		Hashed: h, CreatedAt: a.opts.Now().UTC(), ExpiresAt: exp.UTC()}
+	if err := a.opts.Store.CreateToken(ctx, rec); err != nil {
+		return "", store.Token{}, err
+	}
+	return jwt, rec, nil
+}
+
 type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
@@ -139,7 +167,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, http.StatusUnauthorized, "Unauthorized", "wrong username or password")
 		return
 	}
-	secret, rec, err := a.mintToken(r.Context(), u.ID, store.KindSession, "", "login session", a.opts.SessionTTL)
+	secret, rec, err := a.newSession(r.Context(), u.ID)
 	if err != nil {
 		a.opts.Logger.Error("mint session", "err", err)
 		apierr.Internal(w)

@@ -50,6 +50,13 @@ type Options struct {
 	AgentImage string
 	// Pusher writes rotated tokens into connected clusters; nil: nobody does.
 	Pusher CredentialPusher
+	// Sessions signs login session JWTs; nil: sessions are opaque tokens.
+	Sessions SessionSigner
+}
+
+// SessionSigner issues session JWTs.
+type SessionSigner interface {
+	Sign(userID, sessionID string) (string, time.Time, error)
 }
 
 // API serves /v3.

@@ -50,6 +50,13 @@ type Options struct {
 	// CacheTTL bounds how long a verified token is trusted without a store
 	// read. Revocations through this server invalidate at once.
 	CacheTTL time.Duration
+	// Sessions verifies login session JWTs; nil: only opaque tokens.
+	Sessions SessionVerifier
+}
+
+// SessionVerifier checks a session JWT and names its session and user.
+type SessionVerifier interface {
+	Verify(raw string) (sessionID, userID string, err error)
 }
 
 // Authenticator verifies bearer tokens.
@@ -101,15 +108,39 @@ func (a *Authenticator) InvalidateUser(userID string) {
 
 // AuthenticateToken verifies a raw "<id>:<secret>" token.
 func (a *Authenticator) AuthenticateToken(ctx context.Context, raw string) (Identity, error) {
+	if strings.Count(raw, ".") == 2 {
+		return a.authenticateSession(ctx, raw)
+	}
 	tok, err := token.Parse(raw)
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
-	now := a.opts.Now()
-	digest := sha256.Sum256([]byte(tok.Secret))
+	return a.lookup(ctx, tok.ID, sha256.Sum256([]byte(tok.Secret)), func(rec store.Token) bool {
+		return token.Verify(tok, rec.Hashed)
+	})
+}
 
+// authenticateSession verifies a login session's JWT, then its session row
+// (which logout deletes).
+func (a *Authenticator) authenticateSession(ctx context.Context, raw string) (Identity, error) {
+	if a.opts.Sessions == nil {
+		return Identity{}, fmt.Errorf("%w: session tokens are not enabled", ErrUnauthenticated)
+	}
+	sid, uid, err := a.opts.Sessions.Verify(raw)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+	}
+	return a.lookup(ctx, sid, sha256.Sum256([]byte(raw)), func(rec store.Token) bool {
+		return rec.Kind == store.KindSession && rec.UserID == uid
+	})
+}
+
+// lookup resolves a token id to an Identity, from the cache when it holds
+// the same credential (digest), else from the store, checked by verify.
+func (a *Authenticator) lookup(ctx context.Context, tokenID string, digest [sha256.Size]byte, verify func(store.Token) bool) (Identity, error) {
+	now := a.opts.Now()
 	a.mu.Lock()
-	e, ok := a.cache[tok.ID]
+	e, ok := a.cache[tokenID]
 	if ok && now.Sub(e.cachedAt) < a.opts.CacheTTL {
 		match := subtle.ConstantTimeCompare(e.digest[:], digest[:]) == 1
 		expired := !e.expiresAt.IsZero() && !now.Before(e.expiresAt)
@@ -121,40 +152,40 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, raw string) (Iden
 		a.mu.Unlock()
 		switch {
 		case !match:
-			return Identity{}, fmt.Errorf("%w: token %s: wrong secret", ErrUnauthenticated, tok.ID)
+			return Identity{}, fmt.Errorf("%w: token %s: wrong secret", ErrUnauthenticated, tokenID)
 		case expired:
-			return Identity{}, fmt.Errorf("%w: token %s expired", ErrUnauthenticated, tok.ID)
+			return Identity{}, fmt.Errorf("%w: token %s expired", ErrUnauthenticated, tokenID)
 		}
 		if touch {
-			a.touch(tok.ID, now)
+			a.touch(tokenID, now)
 		}
 		return id, nil
 	}
 	a.mu.Unlock()
 
-	rec, err := a.opts.Store.Token(ctx, tok.ID)
+	rec, err := a.opts.Store.Token(ctx, tokenID)
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
-	if !token.Verify(tok, rec.Hashed) {
-		return Identity{}, fmt.Errorf("%w: token %s: wrong secret", ErrUnauthenticated, tok.ID)
+	if !verify(rec) {
+		return Identity{}, fmt.Errorf("%w: token %s: wrong secret", ErrUnauthenticated, tokenID)
 	}
 	if !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt) {
-		return Identity{}, fmt.Errorf("%w: token %s expired", ErrUnauthenticated, tok.ID)
+		return Identity{}, fmt.Errorf("%w: token %s expired", ErrUnauthenticated, tokenID)
 	}
 	user, err := a.opts.Store.UserByID(ctx, rec.UserID)
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: token %s: %w", ErrUnauthenticated, tok.ID, err)
+		return Identity{}, fmt.Errorf("%w: token %s: %w", ErrUnauthenticated, tokenID, err)
 	}
 	id := Identity{
 		UserID: user.ID, Username: user.Username, Admin: user.Admin, Groups: Groups(user),
 		TokenID: rec.ID, TokenKind: rec.Kind, ClusterID: rec.ClusterID,
 	}
 	a.mu.Lock()
-	a.cache[tok.ID] = &entry{digest: digest, identity: id, expiresAt: rec.ExpiresAt, cachedAt: now, touchedAt: rec.LastUsedAt}
+	a.cache[tokenID] = &entry{digest: digest, identity: id, expiresAt: rec.ExpiresAt, cachedAt: now, touchedAt: rec.LastUsedAt}
 	a.mu.Unlock()
 	if now.Sub(rec.LastUsedAt) >= touchEvery {
-		a.touch(tok.ID, now)
+		a.touch(tokenID, now)
 	}
 	return id, nil
 }

@@ -155,13 +155,13 @@ func (c *Client) waitAnswer(ctx context.Context, timeout time.Duration, logPath 
 			return nil
 		}
 		if c.exited() {
-			return fmt.Errorf("driver %q exited before answering (its output is in %s)", c.Name, logPath)
+			return fmt.Errorf("driver %q: %w (its output is in %s)", c.Name, errExited, logPath)
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("driver %q: %w", c.Name, ctx.Err())
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("driver %q did not answer within %s: %w", c.Name, timeout, ErrNoAnswer)
+			return &noAnswerError{name: c.Name, timeout: timeout.String()}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/drover-dev/drover/pkg/controller"
 	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/pki"
+	"github.com/drover-dev/drover/pkg/session"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -74,8 +75,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	keys, err := session.Open(session.Options{Dir: cfg.DataDir, Issuer: cfg.ServerURL, TTL: cfg.SessionTTL,
+		RotateEvery: 7 * 24 * time.Hour, Now: cfg.Now})
+	if err != nil {
+		return err
+	}
+	go maintainKeys(ctx, keys, cfg.Logger)
 	m := metrics.NewServer()
-	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now})
+	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Sessions: keys})
 	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m})
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
@@ -90,7 +97,7 @@ func Run(ctx context.Context, cfg Config) error {
 			ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
 			SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
 			MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
-			RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl,
+			RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
 		}),
 	})
 
@@ -210,4 +217,21 @@ type revoker struct {
 func (r revoker) Invalidate(tokenID string) {
 	r.auth.Invalidate(tokenID)
 	r.streams.Revoke(tokenID)
+}
+
+// maintainKeys rotates the session signing key when due and drops retired
+// keys, hourly.
+func maintainKeys(ctx context.Context, keys *session.Keys, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := keys.Maintain(); err != nil {
+				logger.Error("session keys", "err", err)
+			}
+		}
+	}
 }

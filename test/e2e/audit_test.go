@@ -75,7 +75,7 @@ func TestAuditLog(t *testing.T) {
 	// No secret in any log: not the admin password, not a token's secret.
 	secrets := map[string]string{
 		"admin password": shared.server.AdminPassword,
-		"session token":  strings.SplitN(shared.adminToken, ":", 2)[1],
+		"session token":  shared.adminToken,
 		"kubeconfig":     strings.SplitN(kubeToken, ":", 2)[1],
 		"bad password":   "wrong-password-123",
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drover-dev/drover/test/harness"
 )
 
 // kubectl runs the machine's kubectl with a kubeconfig and returns stdout;
@@ -270,5 +272,33 @@ func TestRevokeEndsOpenWatch(t *testing.T) {
 	var kerr *kubectlError
 	if !errors.As(err, &kerr) || !strings.Contains(kerr.stderr, "Unauthorized") {
 		t.Fatalf("next call after revoke: %v, want Unauthorized", err)
+	}
+}
+
+func TestSessionJWT(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := shared.server.Login(ctx, "admin", shared.server.AdminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(s, ".") != 2 {
+		t.Fatalf("login did not return a JWT: %d dots", strings.Count(s, "."))
+	}
+	var me struct{ Username, TokenID string }
+	if err := shared.server.Do(ctx, "GET", "/v3/users/me", s, nil, &me); err != nil || me.Username != "admin" {
+		t.Fatalf("me with the session JWT: %+v %v", me, err)
+	}
+	// Flip one character of the signature: refused.
+	forged := s[:len(s)-2] + map[bool]string{true: "A", false: "B"}[s[len(s)-2] != 'A'] + s[len(s)-1:]
+	var apiErr *harness.APIError
+	if err := shared.server.Do(ctx, "GET", "/v3/users/me", forged, nil, nil); !errors.As(err, &apiErr) || apiErr.Code != 401 {
+		t.Errorf("forged JWT: %v, want 401", err)
+	}
+	if err := shared.server.Do(ctx, "POST", "/v3/logout", s, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.server.Do(ctx, "GET", "/v3/users/me", s, nil, nil); !errors.As(err, &apiErr) || apiErr.Code != 401 {
+		t.Errorf("JWT after logout: %v, want 401", err)
 	}
 }

@@ -1,0 +1,189 @@
+package session
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/drover-dev/drover/pkg/token"
+)
+
+// Options configure the key set.
+type Options struct {
+	// Dir holds keys.json.
+	Dir string
+	// Issuer is the iss claim (the server URL).
+	Issuer string
+	// TTL is the lifetime of a session token.
+	TTL time.Duration
+	// RotateEvery makes a new signing key once the newest is this old.
+	RotateEvery time.Duration
+	Now         func() time.Time
+}
+
+// Keys signs and verifies session tokens.
+type Keys struct {
+	opts Options
+	mu   sync.RWMutex
+	keys []key // oldest first; the last one signs
+}
+
+type key struct {
+	ID      string    `json:"kid"`
+	Secret  []byte    `json:"secret"`
+	Created time.Time `json:"created"`
+}
+
+// Open loads the keys in opts.Dir, creating or rotating as due.
+func Open(opts Options) (*Keys, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.TTL <= 0 || opts.RotateEvery <= 0 {
+		return nil, errors.New("session TTL and rotation period must be positive")
+	}
+	k := &Keys{opts: opts}
+	b, err := os.ReadFile(k.path())
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("read session keys: %w", err)
+	default:
+		if err := json.Unmarshal(b, &k.keys); err != nil {
+			return nil, fmt.Errorf("session keys file %s is corrupt: %w", k.path(), err)
+		}
+		sort.Slice(k.keys, func(i, j int) bool { return k.keys[i].Created.Before(k.keys[j].Created) })
+	}
+	if err := k.Maintain(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func (k *Keys) path() string { return filepath.Join(k.opts.Dir, "session-keys.json") }
+
+// Maintain makes a new key when the newest is due for rotation and drops
+// keys that can no longer have live tokens. Call it periodically.
+func (k *Keys) Maintain() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.opts.Now()
+	changed := false
+	if len(k.keys) == 0 || now.Sub(k.keys[len(k.keys)-1].Created) >= k.opts.RotateEvery {
+		if err := k.addLocked(now); err != nil {
+			return err
+		}
+		changed = true
+	}
+	// A key stopped signing when its successor was made; its last token
+	// expires TTL later.
+	kept := k.keys[:0]
+	for i, key := range k.keys {
+		if i < len(k.keys)-1 && now.Sub(k.keys[i+1].Created) > k.opts.TTL {
+			changed = true
+			continue
+		}
+		kept = append(kept, key)
+	}
+	k.keys = kept
+	if !changed {
+		return nil
+	}
+	return k.saveLocked()
+}
+
+// Rotate makes a new signing key now.
+func (k *Keys) Rotate() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.addLocked(k.opts.Now()); err != nil {
+		return err
+	}
+	return k.saveLocked()
+}
+
+func (k *Keys) addLocked(now time.Time) error {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return fmt.Errorf("session key: %w", err)
+	}
+	id, err := token.RandomID("k-", 10)
+	if err != nil {
+		return err
+	}
+	k.keys = append(k.keys, key{ID: id, Secret: secret, Created: now.UTC()})
+	return nil
+}
+
+func (k *Keys) saveLocked() error {
+	b, err := json.Marshal(k.keys)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(k.opts.Dir, 0o700); err != nil {
+		return err
+	}
+	tmp := k.path() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write session keys: %w", err)
+	}
+	return os.Rename(tmp, k.path())
+}
+
+// Claims are a session token's claims.
+type Claims struct {
+	jwt.RegisteredClaims
+}
+
+// Sign issues a token for a session of a user; it expires after TTL.
+func (k *Keys) Sign(userID, sessionID string) (string, time.Time, error) {
+	k.mu.RLock()
+	signer := k.keys[len(k.keys)-1]
+	k.mu.RUnlock()
+	now := k.opts.Now()
+	exp := now.Add(k.opts.TTL)
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{jwt.RegisteredClaims{
+		Issuer: k.opts.Issuer, Subject: userID, ID: sessionID,
+		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
+		ExpiresAt: jwt.NewNumericDate(exp),
+	}})
+	t.Header["kid"] = signer.ID
+	s, err := t.SignedString(signer.Secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sign session: %w", err)
+	}
+	return s, exp, nil
+}
+
+// Verify checks a token's signature, algorithm, issuer and lifetime and
+// returns its session and user ids.
+func (k *Keys) Verify(raw string) (sessionID, userID string, err error) {
+	var c Claims
+	_, err = jwt.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		k.mu.RLock()
+		defer k.mu.RUnlock()
+		for _, key := range k.keys {
+			if key.ID == kid {
+				return key.Secret, nil
+			}
+		}
+		return nil, errors.New("unknown or retired signing key")
+	}, jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithExpirationRequired(),
+		jwt.WithIssuer(k.opts.Issuer), jwt.WithTimeFunc(k.opts.Now))
+	if err != nil {
+		return "", "", fmt.Errorf("session token: %w", err)
+	}
+	if c.ID == "" || c.Subject == "" {
+		return "", "", errors.New("session token names no session")
+	}
+	return c.ID, c.Subject, nil
+}

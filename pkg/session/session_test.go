@@ -1,0 +1,163 @@
+package session
+
+import (
+	"encoding/base64"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func TestSessions(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	opts := Options{Dir: dir, Issuer: "https://drover", TTL: time.Hour, RotateEvery: 24 * time.Hour, Now: clk.now}
+	k, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, exp, err := k.Sign("u-1", "s-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp != clk.now().Add(time.Hour) {
+		t.Errorf("expiry %v", exp)
+	}
+	header, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	if !strings.Contains(string(header), `"kid":"k-`) || !strings.Contains(string(header), `"alg":"HS256"`) {
+		t.Errorf("header %s", header)
+	}
+	if sid, uid, err := k.Verify(tok); err != nil || sid != "s-1" || uid != "u-1" {
+		t.Fatalf("Verify = %q %q %v", sid, uid, err)
+	}
+
+	// A restart loads the same keys.
+	k2, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := k2.Verify(tok); err != nil {
+		t.Fatalf("after reload: %v", err)
+	}
+
+	// Rotation: the old key still verifies its tokens until they expire.
+	if err := k.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	tok2, _, _ := k.Sign("u-1", "s-2")
+	if kid(t, tok2) == kid(t, tok) {
+		t.Error("rotation did not change the signing key")
+	}
+	clk.add(30 * time.Minute)
+	k.Maintain()
+	if _, _, err := k.Verify(tok); err != nil {
+		t.Errorf("old key's live token refused after rotation: %v", err)
+	}
+	clk.add(31 * time.Minute)
+	if _, _, err := k.Verify(tok); err == nil {
+		t.Error("expired token accepted")
+	}
+	k.Maintain()
+	if len(k.keys) != 1 {
+		t.Errorf("%d keys kept; the retired one should be dropped", len(k.keys))
+	}
+	clk.add(-61 * time.Minute) // even if it had not expired, its key is gone
+	if _, _, err := k.Verify(tok); err == nil || !strings.Contains(err.Error(), "retired") {
+		t.Errorf("token of a dropped key: %v", err)
+	}
+	clk.add(61 * time.Minute)
+
+	// Automatic rotation once the newest key is RotateEvery old.
+	before := kid(t, tok2)
+	clk.add(25 * time.Hour)
+	k.Maintain()
+	tok3, _, _ := k.Sign("u-1", "s-3")
+	if kid(t, tok3) == before {
+		t.Error("no automatic rotation after RotateEvery")
+	}
+}
+
+func TestVerifyRejects(t *testing.T) {
+	now := time.Now()
+	k, err := Open(Options{Dir: t.TempDir(), Issuer: "https://drover", TTL: time.Hour, RotateEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _, _ := k.Sign("u-1", "s-1")
+	signer := k.keys[0]
+	sign := func(method jwt.SigningMethod, key any, claims jwt.MapClaims, kid string) string {
+		tk := jwt.NewWithClaims(method, claims)
+		if kid != "" {
+			tk.Header["kid"] = kid
+		}
+		s, err := tk.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	base := func() jwt.MapClaims {
+		return jwt.MapClaims{"iss": "https://drover", "sub": "u-1", "jti": "s-1", "exp": now.Add(time.Hour).Unix()}
+	}
+	noExp := base()
+	delete(noExp, "exp")
+	otherIss := base()
+	otherIss["iss"] = "https://evil"
+	noJTI := base()
+	delete(noJTI, "jti")
+	parts := strings.Split(good, ".")
+	tests := map[string]string{
+		"alg none":        sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, base(), signer.ID),
+		"HS512":           sign(jwt.SigningMethodHS512, signer.Secret, base(), signer.ID),
+		"wrong key":       sign(jwt.SigningMethodHS256, []byte("0123456789abcdef0123456789abcdef"), base(), signer.ID),
+		"unknown kid":     sign(jwt.SigningMethodHS256, signer.Secret, base(), "k-other"),
+		"no kid":          sign(jwt.SigningMethodHS256, signer.Secret, base(), ""),
+		"no expiry":       sign(jwt.SigningMethodHS256, signer.Secret, noExp, signer.ID),
+		"other issuer":    sign(jwt.SigningMethodHS256, signer.Secret, otherIss, signer.ID),
+		"no session":      sign(jwt.SigningMethodHS256, signer.Secret, noJTI, signer.ID),
+		"tampered claims": parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://drover","sub":"u-admin","jti":"s-1","exp":9999999999}`)) + "." + parts[2],
+		"garbage":         "a.b.c",
+	}
+	for name, raw := range tests {
+		t.Run(name, func(t *testing.T) {
+			if _, _, err := k.Verify(raw); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
+
+func kid(t *testing.T, raw string) string {
+	t.Helper()
+	tk, _, err := jwt.NewParser().ParseUnverified(raw, jwt.MapClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk.Header["kid"].(string)
+}
+
+func FuzzVerify(f *testing.F) {
+	k, err := Open(Options{Dir: f.TempDir(), Issuer: "https://drover", TTL: time.Hour, RotateEvery: time.Hour})
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _, _ := k.Sign("u-1", "s-1")
+	f.Add(good)
+	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
+	f.Fuzz(func(t *testing.T, raw string) {
+		// Only what was signed may come out: the one session it signed.
+		if sid, uid, err := k.Verify(raw); err == nil && (sid != "s-1" || uid != "u-1") {
+			t.Fatalf("accepted a token it did not sign: %q -> %q %q", raw, sid, uid)
+		}
+	})
+}
