@@ -82,6 +82,7 @@ func TestAuthEndpointValidate(t *testing.T) {
 		{"defaults", func(*AuthEndpointOptions) {}, ""},
 		{"bad listen", func(o *AuthEndpointOptions) { o.Listen = "6440" }, "--listen"},
 		{"bad level", func(o *AuthEndpointOptions) { o.LogLevel = "x" }, "--log-level"},
+		{"no TLS", func(o *AuthEndpointOptions) { o.TLSKeyFile = "" }, "only TLS"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package authendpoint
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,7 +25,11 @@ type RunOptions struct {
 	Config *rest.Config
 	// Listen is where the webhook listens, e.g. 127.0.0.1:6440.
 	Listen string
-	Logger *slog.Logger
+	// TLSCertFile and TLSKeyFile are its serving certificate (in a cluster,
+	// the Secret kube-api-auth-tls the Drover controller keeps, whose ca.crt
+	// the apiserver's webhook config trusts).
+	TLSCertFile, TLSKeyFile string
+	Logger                  *slog.Logger
 	// Ready, if set, receives the listener's address once serving.
 	Ready func(addr string)
 }
@@ -50,13 +55,18 @@ func Run(ctx context.Context, o RunOptions) error {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/authenticate", h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
+	pair, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	o.Logger.Info("kube-api-auth serving", "addr", ln.Addr().String())
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String())

@@ -59,6 +59,20 @@ type Manager struct {
 type running struct {
 	session *tunnel.Session
 	cancel  context.CancelFunc
+	trigger chan struct{}
+}
+
+// Kick makes every running controller reconcile now (after a revocation,
+// so the authorized endpoints drop the token at once).
+func (m *Manager) Kick() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.running {
+		select {
+		case r.trigger <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // New returns a Manager.
@@ -117,11 +131,12 @@ func (m *Manager) sync(ctx context.Context) {
 			continue
 		}
 		cctx, cancel := context.WithCancel(ctx)
-		m.running[id] = &running{session: s, cancel: cancel}
+		trigger := make(chan struct{}, 1)
+		m.running[id] = &running{session: s, cancel: cancel, trigger: trigger}
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			c := &clusterController{opts: m.opts, session: s, log: m.opts.Logger.With("cluster", id, "via", s.Params.Kind)}
+			c := &clusterController{opts: m.opts, session: s, trigger: trigger, log: m.opts.Logger.With("cluster", id, "via", s.Params.Kind)}
 			c.run(cctx)
 		}()
 	}
@@ -130,6 +145,7 @@ func (m *Manager) sync(ctx context.Context) {
 type clusterController struct {
 	opts    Options
 	session *tunnel.Session
+	trigger chan struct{}
 	log     *slog.Logger
 }
 
@@ -157,7 +173,7 @@ func (c *clusterController) run(ctx context.Context) {
 	c.log.Info("cluster controller started")
 	defer c.log.Info("cluster controller stopped")
 
-	trigger := make(chan struct{}, 1)
+	trigger := c.trigger
 	kick := func() {
 		select {
 		case trigger <- struct{}{}:
@@ -189,7 +205,7 @@ func (c *clusterController) run(ctx context.Context) {
 
 	t := time.NewTicker(c.opts.Interval)
 	defer t.Stop()
-	synced := false
+	synced, tlsEnsured := false, false
 	for {
 		c.gatherAndSave(ctx, cs)
 		if !synced && inf.HasSynced() {
@@ -197,6 +213,13 @@ func (c *clusterController) run(ctx context.Context) {
 		}
 		if synced {
 			c.reconcile(ctx, cs, inf.GetStore())
+		}
+		if !tlsEnsured {
+			if err := c.ensureAuthEndpointTLS(ctx, cs); err != nil && ctx.Err() == nil {
+				c.log.Warn("authorized endpoint certificate", "err", err)
+			} else {
+				tlsEnsured = true
+			}
 		}
 		if secretInf.Informer().HasSynced() {
 			if err := c.syncTokens(ctx, cs, secretInf.Lister().Secrets(downstream.Namespace)); err != nil && ctx.Err() == nil {

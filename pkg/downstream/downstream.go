@@ -103,7 +103,11 @@ const (
 	// AuthEndpointServiceAccount runs kube-api-auth; it may only read the
 	// token Secrets.
 	AuthEndpointServiceAccount = "kube-api-auth"
-	AuthEndpointRole           = "kube-api-auth"
+	// AuthEndpointTLSSecret holds kube-api-auth's serving certificate
+	// (tls.crt, tls.key) and its CA (ca.crt), which the apiserver's webhook
+	// config trusts. The controller creates it once and never replaces it.
+	AuthEndpointTLSSecret = "kube-api-auth-tls"
+	AuthEndpointRole      = "kube-api-auth"
 )
 
 // ControllerNamespaceRules is what the controller may do in Namespace: keep

@@ -37,7 +37,7 @@ type Options struct {
 
 // Build returns the kubeconfig: per cluster a context named after it
 // through Drover, a user entry "<username>@<context>" with that cluster's
-// token, and "<context>-direct" when the cluster has a direct endpoint.
+// token, and "<context>-ace" when the cluster has an authorized endpoint.
 func Build(opts Options) (*clientcmdapi.Config, error) {
 	if opts.Username == "" {
 		return nil, errors.New("kubeconfig needs a user")
@@ -69,7 +69,7 @@ func Build(opts Options) (*clientcmdapi.Config, error) {
 		cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: c.Token}
 		add(name, strings.TrimRight(base.String(), "/")+"/k8s/clusters/"+c.ID, opts.CAPEM, user)
 		if c.DirectURL != "" {
-			add(name+"-direct", c.DirectURL, c.DirectCA, user)
+			add(name+"-ace", c.DirectURL, c.DirectCA, user)
 		}
 		if cfg.CurrentContext == "" || c.ID == opts.Current {
 			cfg.CurrentContext = name

@@ -40,7 +40,7 @@ func TestBuildRoundTrip(t *testing.T) {
 	}
 	want := map[string]ctx{
 		"prod":         {"https://drover.example:8443/k8s/clusters/c-aaaaa", "alice@prod", "t-a:1", string(ca)},
-		"prod-direct":  {"https://prod.example:6443", "alice@prod", "t-a:1", string(directCA)},
+		"prod-ace":     {"https://prod.example:6443", "alice@prod", "t-a:1", string(directCA)},
 		"dev":          {"https://drover.example:8443/k8s/clusters/c-bbbbb", "alice@dev", "t-b:2", string(ca)},
 		"prod-c-ccccc": {"https://drover.example:8443/k8s/clusters/c-ccccc", "alice@prod-c-ccccc", "t-c:3", string(ca)},
 	}

@@ -324,7 +324,12 @@ func authEndpoint(o Options, m metav1.ObjectMeta) *appsv1.DaemonSet {
 		Name:            "kube-api-auth",
 		Image:           o.aceImage(),
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Args:            []string{"auth-endpoint", "--listen", fmt.Sprintf("127.0.0.1:%d", port)},
+		Args: []string{"auth-endpoint", "--listen", fmt.Sprintf("127.0.0.1:%d", port),
+			"--tls-cert-file", aceTLSDir + "/tls.crt", "--tls-key-file", aceTLSDir + "/tls.key"},
+		// TLS only: the serving certificate is the Secret the Drover
+		// controller creates once; the apiserver's webhook config trusts
+		// its ca.crt.
+		VolumeMounts: []corev1.VolumeMount{{Name: "tls", MountPath: aceTLSDir, ReadOnly: true}},
 		// With hostNetwork the port is the host's; declaring it lets the
 		// scheduler see a conflict.
 		Ports: []corev1.ContainerPort{{Name: "webhook", ContainerPort: port, HostPort: port, Protocol: corev1.ProtocolTCP}},
@@ -363,16 +368,22 @@ func authEndpoint(o Options, m metav1.ObjectMeta) *appsv1.DaemonSet {
 					Tolerations:     tolerateAll(),
 					SecurityContext: podSecurity(),
 					Containers:      []corev1.Container{c},
+					Volumes: []corev1.Volume{{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+						SecretName: downstream.AuthEndpointTLSSecret, DefaultMode: ptr(int32(0o400)),
+					}}}},
 				},
 			},
 		},
 	}
 }
 
+// aceTLSDir is where kube-api-auth's serving certificate is mounted.
+const aceTLSDir = "/etc/kube-api-auth"
+
 func loopbackProbe(port, period int32) *corev1.Probe {
 	return &corev1.Probe{
 		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-			Host: "127.0.0.1", Path: "/healthz", Port: intstr.FromInt32(port), Scheme: corev1.URISchemeHTTP,
+			Host: "127.0.0.1", Path: "/healthz", Port: intstr.FromInt32(port), Scheme: corev1.URISchemeHTTPS,
 		}},
 		PeriodSeconds: period, TimeoutSeconds: 3, FailureThreshold: 3,
 	}

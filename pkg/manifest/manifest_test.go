@@ -382,20 +382,28 @@ func TestAuthEndpointDaemonSet(t *testing.T) {
 			if c.Image != tt.wantImage {
 				t.Errorf("image %q, want %q", c.Image, tt.wantImage)
 			}
-			wantArgs := []string{"auth-endpoint", "--listen", fmt.Sprintf("127.0.0.1:%d", tt.wantPort)}
+			wantArgs := []string{"auth-endpoint", "--listen", fmt.Sprintf("127.0.0.1:%d", tt.wantPort),
+				"--tls-cert-file", "/etc/kube-api-auth/tls.crt", "--tls-key-file", "/etc/kube-api-auth/tls.key"}
 			if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
 				t.Errorf("args (-want +got):\n%s", diff)
 			}
 			for probe, name := range map[*corev1.Probe]string{c.LivenessProbe: "liveness", c.ReadinessProbe: "readiness"} {
-				want := corev1.HTTPGetAction{Host: "127.0.0.1", Path: "/healthz", Port: intstr.FromInt32(tt.wantPort), Scheme: corev1.URISchemeHTTP}
+				want := corev1.HTTPGetAction{Host: "127.0.0.1", Path: "/healthz", Port: intstr.FromInt32(tt.wantPort), Scheme: corev1.URISchemeHTTPS}
 				if probe == nil || probe.HTTPGet == nil {
 					t.Errorf("no %s probe", name)
 				} else if diff := cmp.Diff(want, *probe.HTTPGet); diff != "" {
 					t.Errorf("%s probe (-want +got):\n%s", name, diff)
 				}
 			}
-			if len(c.Env) != 0 || len(spec.Volumes) != 0 {
-				t.Errorf("kube-api-auth gets env %v and volumes %v, want none", c.Env, spec.Volumes)
+			if len(c.Env) != 0 {
+				t.Errorf("kube-api-auth gets env %v, want none", c.Env)
+			}
+			// Only its serving certificate is mounted, read-only.
+			if len(spec.Volumes) != 1 || spec.Volumes[0].Secret == nil || spec.Volumes[0].Secret.SecretName != "kube-api-auth-tls" {
+				t.Errorf("volumes %+v, want the kube-api-auth-tls Secret only", spec.Volumes)
+			}
+			if diff := cmp.Diff([]corev1.VolumeMount{{Name: "tls", MountPath: "/etc/kube-api-auth", ReadOnly: true}}, c.VolumeMounts); diff != "" {
+				t.Errorf("mounts (-want +got):\n%s", diff)
 			}
 			checkSecurity(t, spec, c)
 		})

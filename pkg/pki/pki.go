@@ -77,10 +77,17 @@ func load(caFile, certFile, keyFile string) (*Material, error) {
 	return &Material{CAPEM: caPEM, Certificate: pair}, nil
 }
 
-func generate(caCertFile, caKeyFile, certFile, keyFile string, hosts []string, now time.Time) error {
+// Generated is a freshly made CA and serving certificate, PEM-encoded.
+type Generated struct {
+	CACert, CAKey, Cert, Key []byte
+}
+
+// Generate makes a CA (10 years) and a serving certificate (2 years) for
+// hosts (DNS names or IPs), ECDSA P-256.
+func Generate(hosts []string, now time.Time) (Generated, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return fmt.Errorf("generate CA key: %w", err)
+		return Generated{}, fmt.Errorf("generate CA key: %w", err)
 	}
 	caTmpl := &x509.Certificate{
 		SerialNumber:          serial(),
@@ -93,15 +100,15 @@ func generate(caCertFile, caKeyFile, certFile, keyFile string, hosts []string, n
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
-		return fmt.Errorf("sign CA: %w", err)
+		return Generated{}, fmt.Errorf("sign CA: %w", err)
 	}
 	ca, err := x509.ParseCertificate(caDER)
 	if err != nil {
-		return fmt.Errorf("parse CA: %w", err)
+		return Generated{}, fmt.Errorf("parse CA: %w", err)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return fmt.Errorf("generate serving key: %w", err)
+		return Generated{}, fmt.Errorf("generate serving key: %w", err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
@@ -120,30 +127,41 @@ func generate(caCertFile, caKeyFile, certFile, keyFile string, hosts []string, n
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		return fmt.Errorf("sign serving certificate: %w", err)
+		return Generated{}, fmt.Errorf("sign serving certificate: %w", err)
+	}
+	caKeyDER, err := x509.MarshalECPrivateKey(caKey)
+	if err != nil {
+		return Generated{}, fmt.Errorf("marshal key: %w", err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return Generated{}, fmt.Errorf("marshal key: %w", err)
+	}
+	enc := func(typ string, b []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}) }
+	return Generated{
+		CACert: enc("CERTIFICATE", caDER), CAKey: enc("EC PRIVATE KEY", caKeyDER),
+		Cert: enc("CERTIFICATE", der), Key: enc("EC PRIVATE KEY", keyDER),
+	}, nil
+}
+
+func generate(caCertFile, caKeyFile, certFile, keyFile string, hosts []string, now time.Time) error {
+	g, err := Generate(hosts, now)
+	if err != nil {
+		return err
 	}
 	// Keys first, certificates last: a crash in between leaves no CA file, so
 	// the next start regenerates everything instead of loading half.
 	for _, f := range []struct {
 		path string
-		typ  string
-		der  []byte
-		key  *ecdsa.PrivateKey
+		b    []byte
+		mode os.FileMode
 	}{
-		{caKeyFile, "EC PRIVATE KEY", nil, caKey},
-		{keyFile, "EC PRIVATE KEY", nil, key},
-		{certFile, "CERTIFICATE", der, nil},
-		{caCertFile, "CERTIFICATE", caDER, nil},
+		{caKeyFile, g.CAKey, 0o600},
+		{keyFile, g.Key, 0o600},
+		{certFile, g.Cert, 0o644},
+		{caCertFile, g.CACert, 0o644},
 	} {
-		b := f.der
-		mode := os.FileMode(0o644)
-		if f.key != nil {
-			if b, err = x509.MarshalECPrivateKey(f.key); err != nil {
-				return fmt.Errorf("marshal key: %w", err)
-			}
-			mode = 0o600
-		}
-		if err := writeAtomic(f.path, pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: b}), mode); err != nil {
+		if err := writeAtomic(f.path, f.b, f.mode); err != nil {
 			return err
 		}
 	}

@@ -18,8 +18,10 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/controller"
+	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/pki"
+	"github.com/drover-dev/drover/pkg/provision"
 	"github.com/drover-dev/drover/pkg/session"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -47,6 +49,14 @@ type Config struct {
 	AgentImage string
 	// Audit receives the audit log; nil: none.
 	Audit *audit.Log
+	// DriverDir holds built-in cluster drivers (driver-<name>); empty: none.
+	DriverDir string
+	// SecretsKeyFile is the key that seals provisioned clusters'
+	// credentials; empty: <DataDir>/secrets.key, made on first start.
+	SecretsKeyFile string
+	// DriverAnswerTimeout bounds how long a started driver may take to
+	// answer (0: 10 s).
+	DriverAnswerTimeout time.Duration
 
 	Logger *slog.Logger
 	// Stdout receives the one-time bootstrap password and the ready line.
@@ -86,6 +96,10 @@ func Run(ctx context.Context, cfg Config) error {
 	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m})
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
+	drivers, prov, err := newProvisioning(cfg, st, tun, mat.Checksum())
+	if err != nil {
+		return err
+	}
 	handler := buildHandler(chain{
 		auth:   auth,
 		tunnel: tun,
@@ -93,11 +107,12 @@ func Run(ctx context.Context, cfg Config) error {
 		logger: cfg.Logger,
 		proxy:  authproxy.New(authproxy.Options{Sessions: tun, Clusters: st, Logger: cfg.Logger, Metrics: m, Streams: streams}),
 		api: api.New(api.Options{
-			Store: st, Tokens: revoker{auth, streams}, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
+			Store: st, Tokens: revoker{auth, streams, ctrl}, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
 			ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
 			SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
 			MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
 			RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
+			Drivers: drivers, Provisioning: prov,
 		}),
 	})
 
@@ -129,6 +144,9 @@ func Run(ctx context.Context, cfg Config) error {
 	ctrlDone := make(chan struct{})
 	go func() { ctrl.Run(ctrlCtx); close(ctrlDone) }()
 	defer func() { stopCtrl(); <-ctrlDone }()
+	provDone := make(chan struct{})
+	go func() { prov.Run(ctrlCtx); close(provDone) }()
+	defer func() { stopCtrl(); <-provDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
@@ -208,15 +226,18 @@ func serveMetrics(addr string, m *metrics.Server, logger *slog.Logger) (func(), 
 }
 
 // revoker makes a revocation hold everywhere at once: the token cache
-// forgets the token and its open streams end.
+// forgets the token, its open streams end, and the clusters' authorized
+// endpoints are told.
 type revoker struct {
 	auth    *authn.Authenticator
 	streams *authproxy.Streams
+	ctrl    *controller.Manager
 }
 
 func (r revoker) Invalidate(tokenID string) {
 	r.auth.Invalidate(tokenID)
 	r.streams.Revoke(tokenID)
+	r.ctrl.Kick() // authorized endpoints drop the token's Secret now
 }
 
 // maintainKeys rotates the session signing key when due and drops retired
@@ -234,4 +255,31 @@ func maintainKeys(ctx context.Context, keys *session.Keys, logger *slog.Logger) 
 			}
 		}
 	}
+}
+
+// newProvisioning builds the cluster driver registry and the provisioning
+// controller (packages driver and provision) with the key that seals what
+// the controller stores.
+func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, caSum string) (*driver.Registry, *provision.Controller, error) {
+	keyFile := cfg.SecretsKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.DataDir, "secrets.key")
+	}
+	key, err := provision.LoadOrCreateKey(keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealer, err := provision.NewSealer(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg, err := driver.New(driver.Options{Dir: filepath.Join(cfg.DataDir, "drivers"), BuiltinDir: cfg.DriverDir, Store: st,
+		Logger: cfg.Logger, AnswerTimeout: cfg.DriverAnswerTimeout, Now: cfg.Now})
+	if err != nil {
+		return nil, nil, err
+	}
+	prov := provision.New(provision.Options{Store: st, Drivers: reg, Sealer: sealer, Tunnels: tun, Logger: cfg.Logger,
+		Now: cfg.Now, ServerURL: cfg.ServerURL, CAChecksum: caSum, AgentImage: cfg.AgentImage,
+		RegistrationTTL: cfg.RegistrationTTL, RegistrationGrace: cfg.RegistrationGrace})
+	return reg, prov, nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/manifest"
+	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/test/harness"
 	"github.com/drover-dev/drover/test/testbed"
 )
@@ -182,8 +183,20 @@ func TestImportManifestOnRealCluster(t *testing.T) {
 	// kube-api-auth, the real binary on its own rights: it serves once its
 	// informer has listed the token Secrets. It reads Secrets in its
 	// namespace and nothing else.
+	tlsMat, err := pki.Generate([]string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "ace.crt"), filepath.Join(dir, "ace.key")
+	if err := os.WriteFile(certFile, tlsMat.Cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, tlsMat.Key, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ace, err := harness.Start("kube-api-auth", bins.Agent,
-		[]string{"auth-endpoint", "--listen", "127.0.0.1:0", "--kubeconfig", saKubeconfig(ctx, t, cluster, admin, manifest.ACEServiceAccount, dir)},
+		[]string{"auth-endpoint", "--listen", "127.0.0.1:0", "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+			"--kubeconfig", saKubeconfig(ctx, t, cluster, admin, manifest.ACEServiceAccount, dir)},
 		nil, filepath.Join(dir, "agents", "kube-api-auth.log"))
 	if err != nil {
 		t.Fatal(err)

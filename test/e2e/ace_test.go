@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/test/harness"
 	"github.com/drover-dev/drover/test/testbed"
 )
@@ -34,19 +37,31 @@ func TestAuthorizedClusterEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// kube-api-auth serves TLS with the certificate the controller would
+	// create in Secret kube-api-auth-tls; the test makes it first, since the
+	// apiserver's webhook config must trust its CA before the apiserver starts.
+	tlsMat, err := pki.Generate([]string{"127.0.0.1", "localhost"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "ace.crt"), filepath.Join(dir, "ace.key")
+	writeFile(t, certFile, tlsMat.Cert)
+	writeFile(t, keyFile, tlsMat.Key)
 	webhook := filepath.Join(dir, "webhook.kubeconfig")
 	writeFile(t, webhook, []byte(fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
 - name: kube-api-auth
-  cluster: {server: "http://%s/v1/authenticate"}
+  cluster:
+    server: "https://%s/v1/authenticate"
+    certificate-authority-data: %s
 users:
 - name: apiserver
 contexts:
 - name: webhook
   context: {cluster: kube-api-auth, user: apiserver}
 current-context: webhook
-`, authAddr)))
+`, authAddr, base64.StdEncoding.EncodeToString(tlsMat.CACert))))
 	cl, err := testbed.Start(ctx, testbed.Options{Name: "ace", Logger: slog.New(slog.DiscardHandler), ExtraAPIServerArgs: []string{
 		"--authentication-token-webhook-config-file=" + webhook,
 		"--authentication-token-webhook-version=v1",
@@ -59,6 +74,17 @@ current-context: webhook
 	defer cl.Stop()
 	direct := filepath.Join(dir, "direct")
 	if err := cl.WriteKubeconfig(direct); err != nil {
+		t.Fatal(err)
+	}
+	cs := kubernetes.NewForConfigOrDie(cl.RESTConfig())
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: downstream.Namespace}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Secrets(downstream.Namespace).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: downstream.AuthEndpointTLSSecret},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{"tls.crt": tlsMat.Cert, "tls.key": tlsMat.Key, "ca.crt": tlsMat.CACert},
+	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -87,7 +113,8 @@ current-context: webhook
 	}
 	// kube-api-auth, as its DaemonSet runs it: the auth-endpoint mode.
 	authEP, err := harness.Start("kube-api-auth", shared.bins.Agent,
-		[]string{"auth-endpoint", "--listen", authAddr, "--kubeconfig", direct}, nil, filepath.Join(dir, "kube-api-auth.log"))
+		[]string{"auth-endpoint", "--listen", authAddr, "--kubeconfig", direct, "--tls-cert-file", certFile, "--tls-key-file", keyFile},
+		nil, filepath.Join(dir, "kube-api-auth.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,13 +137,13 @@ current-context: webhook
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := cfg.Contexts["ace-direct"]; !ok {
+	if _, ok := cfg.Contexts["ace-ace"]; !ok {
 		t.Fatalf("kubeconfig has no direct context: %v", cfg.Contexts)
 	}
 	tokenID, _, _ := strings.Cut(cfg.AuthInfos["admin@ace"].Token, ":")
 
-	// The controller syncs the token's hash into cattle-system.
-	cs := kubernetes.NewForConfigOrDie(cl.RESTConfig())
+	// The controller syncs the token's hash into cattle-system, and left
+	// the existing serving certificate alone.
 	synced := time.Now()
 	for {
 		if _, err := cs.CoreV1().Secrets(downstream.Namespace).Get(ctx, downstream.TokenSecretPrefix+tokenID, metav1.GetOptions{}); err == nil {
@@ -130,7 +157,7 @@ current-context: webhook
 	t.Logf("token hash synced to the cluster %.1fs after the kubeconfig was issued", time.Since(synced).Seconds())
 
 	whoami := func() (string, error) {
-		return kubectl(ctx, t, kc, "--context", "ace-direct", "auth", "whoami", "-o",
+		return kubectl(ctx, t, kc, "--context", "ace-ace", "auth", "whoami", "-o",
 			"jsonpath={.status.userInfo.username} {.status.userInfo.groups} {.status.userInfo.extra.drover\\.dev/token-id}")
 	}
 	want := fmt.Sprintf(`admin ["drover:admins","system:authenticated"] ["%s"]`, tokenID)
@@ -143,7 +170,7 @@ current-context: webhook
 	if out, err := whoami(); err != nil || out != want {
 		t.Fatalf("direct whoami with Drover down = %q, %v", out, err)
 	}
-	if _, err := kubectl(ctx, t, kc, "--context", "ace-direct", "get", "ns", "kube-system"); err != nil {
+	if _, err := kubectl(ctx, t, kc, "--context", "ace-ace", "get", "ns", "kube-system"); err != nil {
 		t.Fatalf("get ns with Drover down: %v", err)
 	}
 	if _, err := kubectl(ctx, t, kc, "--context", "ace", "get", "ns", "kube-system"); err == nil {
@@ -152,6 +179,9 @@ current-context: webhook
 
 	// Drover back; the token revoked: the direct endpoint refuses it soon.
 	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WaitConnected(ctx, admin, id, "cluster"); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Do(ctx, http.MethodDelete, "/v3/tokens/"+tokenID, admin, nil, nil); err != nil {
@@ -170,6 +200,45 @@ current-context: webhook
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Logf("direct endpoint refused the revoked token %.1fs after revocation", time.Since(revoked).Seconds())
+	// kube-apiserver caches every successful token authentication for 10s
+	// (TokenSuccessCacheTTL, not a flag), so a token used just before its
+	// revocation keeps working that long; Drover's own part (syncing the
+	// deletion to kube-api-auth) is immediate. Slack for a loaded machine.
+	if revokedIn := time.Since(revoked); revokedIn > 12*time.Second {
+		t.Errorf("revocation took %v to reach the authorized endpoint; the bound is 10s after the last use", revokedIn)
+	}
+	s, err := cs.CoreV1().Secrets(downstream.Namespace).Get(ctx, downstream.AuthEndpointTLSSecret, metav1.GetOptions{})
+	if err != nil || string(s.Data["ca.crt"]) != string(tlsMat.CACert) {
+		t.Errorf("the controller replaced the existing serving certificate (%v)", err)
+	}
+
+	// An expired token is refused too.
+	var short struct{ Token string }
+	if err := srv.Do(ctx, http.MethodPost, "/v3/tokens", admin, map[string]string{"clusterId": id, "ttl": "4s"}, &short); err != nil {
+		t.Fatal(err)
+	}
+	shortKC := filepath.Join(dir, "short")
+	cfg.AuthInfos["admin@ace"].Token = short.Token
+	if err := clientcmd.WriteToFile(*cfg, shortKC); err != nil {
+		t.Fatal(err)
+	}
+	shortID, _, _ := strings.Cut(short.Token, ":")
+	for {
+		if _, err := cs.CoreV1().Secrets(downstream.Namespace).Get(ctx, downstream.TokenSecretPrefix+shortID, metav1.GetOptions{}); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := kubectl(ctx, t, shortKC, "--context", "ace-ace", "get", "ns", "default"); err != nil {
+		t.Fatalf("short-lived token before expiry: %v", err)
+	}
+	// Past its expiry and past the apiserver's 10s success cache.
+	time.Sleep(11 * time.Second)
+	_, err = kubectl(ctx, t, shortKC, "--context", "ace-ace", "get", "ns", "default")
+	if kerr := (*kubectlError)(nil); !errors.As(err, &kerr) || !strings.Contains(kerr.stderr, "Unauthorized") {
+		b, _ := os.ReadFile(authEP.LogPath)
+		t.Errorf("expired token through the authorized endpoint: %v, want Unauthorized\n%s", err, b[max(0, len(b)-2000):])
+	}
 	if log, _ := os.ReadFile(authEP.LogPath); strings.Contains(string(log), strings.SplitN(cfg.AuthInfos["admin@ace"].Token, ":", 2)[1]) {
 		t.Error("kube-api-auth logged the token secret")
 	}

@@ -60,6 +60,18 @@ func TestImportAndRotate(t *testing.T) {
 	if out, err := apply.CombinedOutput(); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
+	// Applying it again changes nothing (server-side dry run).
+	again := exec.CommandContext(ctx, "kubectl", "--kubeconfig", direct, "apply", "--dry-run=server", "-f", "-")
+	again.Stdin = bytes.NewReader(yaml)
+	out, err := again.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl apply --dry-run=server: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if !strings.Contains(line, "unchanged") {
+			t.Errorf("re-applying the manifest would change something: %q", line)
+		}
+	}
 	cs := kubernetes.NewForConfigOrDie(shared.cluster.RESTConfig())
 	secretToken := func(name string) string {
 		s, err := cs.CoreV1().Secrets(downstream.Namespace).Get(ctx, name, metav1.GetOptions{})
