@@ -9,6 +9,7 @@ export GOCACHE ?= $(HOME)/.cache/go-build
 .DEFAULT_GOAL := help
 include mk/testbed.mk
 include mk/helm.mk
+include mk/idp.mk
 
 BIN := bin
 DATA_DIR ?= .data
@@ -35,7 +36,7 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-unit: ## fast tests that need no real cluster
+unit: idp ## fast tests that need no real cluster
 	$(GO) test -race -count=1 ./pkg/... ./cmd/...
 
 fuzz: ## run each fuzz target for $(FUZZTIME)
@@ -46,7 +47,7 @@ fuzz: ## run each fuzz target for $(FUZZTIME)
 	  done; \
 	done
 
-test: tools testbed helm lint ## everything: vet, race-enabled unit and integration tests on real clusters, fuzzing
+test: tools testbed helm idp lint ## everything: vet, race-enabled unit and integration tests on real clusters, fuzzing
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz
 

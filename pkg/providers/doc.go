@@ -33,7 +33,9 @@
 //   - anything else: the provider is down, misconfigured or answered
 //     something unexpected. Answer 502/503 after logging; on Refresh, keep
 //     the session as it is and try again later, never treat it as a logout
-//     nor as "no groups".
+//     nor as "no groups"; but bound how long groups that could not be
+//     refreshed stay in use (some issuers, Dex among them, cannot tell a
+//     deleted user from a backend that is down, and answer both with 500).
 //
 // What this package and its subpackages must never do:
 //   - log, wrap into an error or otherwise print a password, a client
