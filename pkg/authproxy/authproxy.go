@@ -53,6 +53,37 @@ type Options struct {
 type Proxy struct {
 	opts Options
 	rp   *httputil.ReverseProxy
+
+	// known caches clusters found in the store, so the hot path does not
+	// read the database on every request.
+	mu    sync.Mutex
+	known map[string]time.Time
+}
+
+// clusterKnownFor is how long a cluster found in the store is trusted to
+// exist without another read.
+const clusterKnownFor = 5 * time.Second
+
+// clusterExists reads the store at most every clusterKnownFor per cluster.
+// Only positive answers are cached: a hostile client cannot fill it.
+func (p *Proxy) clusterExists(ctx context.Context, id string) error {
+	now := time.Now()
+	p.mu.Lock()
+	at, ok := p.known[id]
+	p.mu.Unlock()
+	if ok && now.Sub(at) < clusterKnownFor {
+		return nil
+	}
+	if _, err := p.opts.Clusters.Cluster(ctx, id); err != nil {
+		p.mu.Lock()
+		delete(p.known, id)
+		p.mu.Unlock()
+		return err
+	}
+	p.mu.Lock()
+	p.known[id] = now
+	p.mu.Unlock()
+	return nil
 }
 
 type targetKey struct{}
@@ -71,7 +102,7 @@ func New(opts Options) *Proxy {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.NewServer()
 	}
-	p := &Proxy{opts: opts}
+	p := &Proxy{opts: opts, known: map[string]time.Time{}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      roundTripper{},
@@ -100,7 +131,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.Forbidden(w, "this token is scoped to another cluster and may not be used for cluster %q", clusterID)
 		return
 	}
-	if _, err := p.opts.Clusters.Cluster(r.Context(), clusterID); err != nil {
+	if err := p.clusterExists(r.Context(), clusterID); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			apierr.NotFound(w, "cluster %q not found", clusterID)
 			return
