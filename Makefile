@@ -10,6 +10,7 @@ export GOCACHE ?= $(HOME)/.cache/go-build
 include mk/testbed.mk
 include mk/helm.mk
 include mk/idp.mk
+include mk/proto.mk
 
 BIN := bin
 DATA_DIR ?= .data
@@ -22,9 +23,10 @@ TEST_TIMEOUT ?= 20m
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## build bin/drover-server and bin/drover-agent
+build: ## build bin/drover-server, bin/drover-agent and bin/driver-local
 	$(GO) build -trimpath -o $(BIN)/drover-server ./cmd/server
 	$(GO) build -trimpath -o $(BIN)/drover-agent ./cmd/agent
+	$(GO) build -trimpath -o $(BIN)/driver-local ./cmd/driver-local
 
 run: build ## run the server on an embedded SQLite store in $(DATA_DIR); prints the admin login on first start
 	./$(BIN)/drover-server --data-dir $(DATA_DIR) --listen $(LISTEN)
@@ -52,10 +54,12 @@ test: tools testbed helm idp lint ## everything: vet, race-enabled unit and inte
 	$(MAKE) --no-print-directory fuzz
 
 bench: testbed ## direct vs through-Drover throughput and latency on a real cluster; see docs/benchmarks.md
-	$(GO) run ./test/bench
+	$(GO) build -o $(BIN)/drover-bench ./test/bench
+	./$(BIN)/drover-bench
 
 demo: testbed ## a server, a real cluster and an agent; writes .demo/kubeconfig; Ctrl-C cleans up
-	$(GO) run ./test/demo
+	$(GO) build -o $(BIN)/drover-demo ./test/demo
+	./$(BIN)/drover-demo
 
 clean: ## remove build output and local data
 	rm -rf $(BIN) $(DATA_DIR) .demo

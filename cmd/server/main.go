@@ -54,6 +54,7 @@ func run(ctx context.Context, o *Options) error {
 		MaxTokenTTL: o.MaxTokenTTL, RegistrationTTL: o.RegistrationTTL,
 		RegistrationGrace: o.RegistrationGrace, AgentImage: o.AgentImage,
 		Logger: logger, Stdout: os.Stdout,
+		DriverDir: o.DriverDir, SecretsKeyFile: o.SecretsKeyFile, DriverAnswerTimeout: o.DriverAnswerTimeout,
 	})
 }
 

@@ -35,6 +35,13 @@ type Options struct {
 	AuditLog          string
 	AuditLevel        string
 	LogLevel          string
+
+	// Cluster drivers: built-in drivers, the key sealing what provisioned
+	// clusters' drivers return, and how long a started driver may take to
+	// answer.
+	DriverDir           string
+	SecretsKeyFile      string
+	DriverAnswerTimeout time.Duration
 }
 
 // NewOptions returns the defaults.
@@ -51,6 +58,8 @@ func NewOptions() *Options {
 		AgentImage:        "ghcr.io/drover-dev/drover-agent:v0.1.0",
 		AuditLevel:        "all",
 		LogLevel:          "info",
+
+		DriverAnswerTimeout: 10 * time.Second,
 	}
 }
 
@@ -71,6 +80,9 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.RegistrationTTL, "registration-ttl", o.RegistrationTTL, "lifetime of agent registration tokens (0: no expiry)")
 	fs.DurationVar(&o.RegistrationGrace, "registration-grace", o.RegistrationGrace, "how long rotated-out registration tokens stay valid")
 	fs.StringVar(&o.AgentImage, "agent-image", o.AgentImage, "image the import manifests run for the agents")
+	fs.StringVar(&o.DriverDir, "driver-dir", o.DriverDir, "directory of built-in cluster drivers (executables named driver-<name>); empty: none")
+	fs.StringVar(&o.SecretsKeyFile, "secrets-key-file", o.SecretsKeyFile, "key sealing provisioned clusters' credentials (default <data-dir>/secrets.key, made on first start)")
+	fs.DurationVar(&o.DriverAnswerTimeout, "driver-answer-timeout", o.DriverAnswerTimeout, "how long a started cluster driver may take to answer")
 	fs.StringVar(&o.AuditLog, "audit-log", o.AuditLog, "file to append the audit log to (JSON lines); - for stdout; empty: off")
 	fs.StringVar(&o.AuditLevel, "audit-level", o.AuditLevel, "none, writes (changes and refusals) or all")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
@@ -79,6 +91,9 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 // Validate checks the options and fills derived defaults.
 func (o *Options) Validate() error {
 	var errs []error
+	if o.DriverAnswerTimeout <= 0 {
+		errs = append(errs, errors.New("--driver-answer-timeout must be positive"))
+	}
 	if o.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
 	}

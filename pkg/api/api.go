@@ -52,6 +52,10 @@ type Options struct {
 	Pusher CredentialPusher
 	// Sessions signs login session JWTs; nil: sessions are opaque tokens.
 	Sessions SessionSigner
+	// Drivers are the cluster drivers and Provisioning runs the clusters
+	// they make; nil: no drivers (POST /v3/clusters imports only).
+	Drivers      DriverRegistry
+	Provisioning Provisioner
 }
 
 // SessionSigner issues session JWTs.
@@ -91,9 +95,18 @@ func (a *API) Routes(r *mux.Router) {
 	r.HandleFunc("/v3/users", a.admin(a.listUsers)).Methods(http.MethodGet)
 	r.HandleFunc("/v3/users", a.admin(a.createUser)).Methods(http.MethodPost)
 	r.HandleFunc("/v3/clusters", a.listClusters).Methods(http.MethodGet)
-	r.HandleFunc("/v3/clusters", a.admin(a.createCluster)).Methods(http.MethodPost)
+	r.HandleFunc("/v3/clusters", a.admin(a.createClusterWithDriver)).Methods(http.MethodPost)
 	r.HandleFunc("/v3/clusters/{id}", a.getCluster).Methods(http.MethodGet)
-	r.HandleFunc("/v3/clusters/{id}", a.admin(a.deleteCluster)).Methods(http.MethodDelete)
+	r.HandleFunc("/v3/clusters/{id}", a.admin(a.deleteClusterWithDriver)).Methods(http.MethodDelete)
+	r.HandleFunc("/v3/clusters/{id}", a.admin(a.updateCluster)).Methods(http.MethodPut)
+	r.HandleFunc("/v3/clusters/{id}/etcd-snapshots", a.admin(a.saveSnapshot)).Methods(http.MethodPost)
+	r.HandleFunc("/v3/clusters/{id}/etcd-snapshots/{name}/restore", a.admin(a.restoreSnapshot)).Methods(http.MethodPost)
+	r.HandleFunc("/v3/clusters/{id}/etcd-snapshots/{name}", a.admin(a.removeSnapshot)).Methods(http.MethodDelete)
+	r.HandleFunc("/v3/drivers", a.listDrivers).Methods(http.MethodGet)
+	r.HandleFunc("/v3/drivers", a.admin(a.installDriver)).Methods(http.MethodPost)
+	r.HandleFunc("/v3/drivers/{name}", a.getDriver).Methods(http.MethodGet)
+	r.HandleFunc("/v3/drivers/{name}", a.admin(a.deleteDriver)).Methods(http.MethodDelete)
+	r.HandleFunc("/v3/drivers/{name}/schema", a.driverSchema).Methods(http.MethodGet)
 	r.HandleFunc("/v3/clusters/{id}/registration-tokens", a.admin(a.rotateRegistration)).Methods(http.MethodPost)
 	r.HandleFunc("/v3/clusters/{id}/auth-endpoint", a.admin(a.setAuthEndpoint)).Methods(http.MethodPut)
 	r.HandleFunc("/v3/tokens", a.listTokens).Methods(http.MethodGet)

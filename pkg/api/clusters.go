@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/kubeconfig"
+	"github.com/drover-dev/drover/pkg/provision"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -34,6 +35,8 @@ type clusterView struct {
 	Status json.RawMessage `json:"status,omitempty"`
 	// AuthEndpoint is the authorized cluster endpoint, when enabled.
 	AuthEndpoint *authEndpoint `json:"authEndpoint,omitempty"`
+	// Provisioning is set for clusters a driver made (see drivers.go).
+	Provisioning *provision.View `json:"provisioning,omitempty"`
 }
 
 // authEndpoint locates a cluster's apiserver for direct access.
@@ -53,6 +56,7 @@ func (a *API) view(ctx context.Context, c store.Cluster) clusterView {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		a.opts.Logger.Warn("read cluster status", "cluster", c.ID, "err", err)
 	}
+	v.Provisioning = a.provisioningView(ctx, c.ID)
 	if st.Connected {
 		v.State = "active"
 		var health struct {

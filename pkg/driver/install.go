@@ -122,7 +122,9 @@ func (r *Registry) Install(ctx context.Context, q InstallRequest) (Info, error) 
 	r.mu.Lock()
 	r.schemas[q.Name] = cachedSchema{checksum: sum, schema: s}
 	r.mu.Unlock()
-	r.opts.Logger.Info("cluster driver installed", "driver", q.Name, "url", q.URL, "sha256", sum)
+	u, _ := url.Parse(q.URL)
+	// Without the query, which may hold a presigned URL's signature.
+	r.opts.Logger.Info("cluster driver installed", "driver", q.Name, "url", u.Scheme+"://"+u.Host+u.Path, "sha256", sum)
 	return info, nil
 }
 

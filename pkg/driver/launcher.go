@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -77,13 +78,14 @@ func launch(ctx context.Context, s launchSpec) (_ *Client, err error) {
 	if err := os.MkdirAll(s.StateDir, 0o700); err != nil {
 		return nil, err
 	}
-	root := s.RunRoot
-	// A unix socket path has at most 108 bytes; a deep data dir would
-	// overflow it, the system's temporary directory does not.
-	if len(filepath.Join(root, s.Name+"-1234567890", "driver.sock")) > 100 {
+	root, prefix := s.RunRoot, "drover-driver-"+s.Name+"-"
+	// A unix socket path has at most 107 bytes; a deep data dir would
+	// overflow it, the system's temporary directory does not. (MkdirTemp
+	// adds up to 10 digits to the prefix.)
+	if len(filepath.Join(root, prefix+"1234567890", "driver.sock")) > 100 {
 		root = ""
 	}
-	runDir, err := os.MkdirTemp(root, "drover-driver-"+s.Name+"-")
+	runDir, err := os.MkdirTemp(root, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +196,11 @@ func (c *Client) Close() error {
 		}
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		_ = c.cmd.Wait()
+		// SIGKILL is delivered, not yet done: wait (bounded) until no
+		// member of the group runs any more.
+		for end := time.Now().Add(5 * time.Second); groupRuns(pgid) && time.Now().Before(end); {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	if c.log != nil {
 		c.log.Close()
@@ -263,4 +270,33 @@ func fileSum(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// groupRuns reports whether a process of group pgid runs (a zombie does
+// not: it waits only for its parent, or for pid 1, to reap it).
+func groupRuns(pgid int) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	want := strconv.Itoa(pgid)
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		st := string(b)
+		i := strings.LastIndexByte(st, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(st[i+1:])
+		if len(f) > 2 && f[2] == want && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return false
 }

@@ -127,7 +127,7 @@ func newRegistry(t *testing.T, builtins string, answer time.Duration) *Registry 
 	return r
 }
 
-func TestLaunchCallStop(t *testing.T) {
+func TestDriverLaunchCallStop(t *testing.T) {
 	t.Setenv("DROVER_TEST_SECRET", "must-not-reach-the-driver")
 	r := newRegistry(t, builtinDir(t, nil), 20*time.Second)
 	ctx := context.Background()
@@ -166,7 +166,7 @@ func TestLaunchCallStop(t *testing.T) {
 	}
 }
 
-func TestChecksumMismatchRefused(t *testing.T) {
+func TestDriverChecksumMismatchRefused(t *testing.T) {
 	dir := builtinDir(t, nil)
 	r := newRegistry(t, dir, 10*time.Second)
 	// The file changes after the server recorded its checksum.
@@ -210,7 +210,7 @@ func TestDriverThatNeverAnswers(t *testing.T) {
 	}
 }
 
-func TestInstall(t *testing.T) {
+func TestDriverInstall(t *testing.T) {
 	self, _ := os.Executable()
 	bin, err := os.ReadFile(self)
 	if err != nil {

@@ -290,3 +290,14 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 	os.RemoveAll(filepath.Join(r.opts.Dir, "state", name))
 	return nil
 }
+
+// Call starts the named driver, runs fn with it and stops it, whatever fn
+// returns.
+func (r *Registry) Call(ctx context.Context, name string, fn func(context.Context, driverpb.DriverClient) error) error {
+	c, err := r.Launch(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(ctx, c)
+}

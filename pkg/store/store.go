@@ -117,6 +117,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4) // keep them: reopening costs more than the query
 	s := &Store{db: db}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()

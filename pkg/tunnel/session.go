@@ -56,6 +56,10 @@ func (s *Session) transport(tlsConfig *tls.Config, single bool) *http.Transport 
 		ReadBufferSize:    64 << 10,
 		WriteBufferSize:   64 << 10,
 		DisableKeepAlives: single,
+		// Pass Accept-Encoding through as the client sent it: a transport
+		// that asks for gzip on its own also inflates the answer itself,
+		// which cost most of the server's CPU on uncompressed LISTs.
+		DisableCompression: true,
 		// HTTP/1.1: upgrades (exec, attach, port-forward) need it, and a
 		// pool of tunnel streams moves bulk data better than one h2 stream.
 		ForceAttemptHTTP2: false,

@@ -15,7 +15,7 @@ func flags(m map[string]*driverpb.Flag) *driverpb.DriverFlags {
 	return &driverpb.DriverFlags{Options: m}
 }
 
-func TestFromFlags(t *testing.T) {
+func TestDriverSchemaFromFlags(t *testing.T) {
 	tests := []struct {
 		name           string
 		create, update map[string]*driverpb.Flag
@@ -93,7 +93,7 @@ func TestFromFlags(t *testing.T) {
 	}
 }
 
-func TestCamelCase(t *testing.T) {
+func TestDriverCamelCase(t *testing.T) {
 	for in, want := range map[string]string{
 		"disk-size-gb": "diskSizeGb", "node_count": "nodeCount", "region": "region", "Name": "name",
 		"enableHTTP": "enableHTTP", "enable-HTTP-proxy": "enableHTTPProxy", "-a--b-": "aB", "": "", "x": "x",
@@ -123,7 +123,7 @@ func testSchema(t testing.TB) Schema {
 	return s
 }
 
-func TestValidate(t *testing.T) {
+func TestDriverConfigValidate(t *testing.T) {
 	s := testSchema(t)
 	tests := []struct {
 		in      string
@@ -170,7 +170,7 @@ func asFieldError(err error, fe **FieldError) bool {
 	return ok
 }
 
-func TestUpdateAndOptions(t *testing.T) {
+func TestDriverConfigUpdateAndOptions(t *testing.T) {
 	s := testSchema(t)
 	old, err := s.Validate(json.RawMessage(`{"dataDir":"/x","adminPassword":"s3cret"}`))
 	if err != nil {

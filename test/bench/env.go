@@ -1,0 +1,357 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drover-dev/drover/pkg/agent"
+	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/server"
+	"github.com/drover-dev/drover/pkg/tunnel"
+	"github.com/drover-dev/drover/test/harness"
+	"github.com/drover-dev/drover/test/testbed"
+)
+
+// env is one cluster, one server and one cluster agent, and clients for
+// both paths.
+type env struct {
+	log       *slog.Logger
+	cluster   *testbed.Cluster
+	api       *harness.Server // the server's API; its Process is nil in-process
+	clusterID string
+	// procs are the processes whose CPU time is accounted.
+	procs          []proc
+	direct, drover target
+	// directImp sends the apiserver what the Drover path sends it (the
+	// impersonator ServiceAccount's token, Impersonate-* headers), straight:
+	// the apiserver's share of Drover's cost.
+	directImp target
+	stops     []func() // run in reverse order by stop
+}
+
+func (e *env) stop() {
+	for i := len(e.stops) - 1; i >= 0; i-- {
+		e.stops[i]()
+	}
+	e.stops = nil
+}
+
+// startEnv starts everything under dir. In process mode the server and the
+// agent are the real binaries, started by the harness the way the e2e tests
+// and a Deployment start them; in-process they run in this process under
+// pprof labels "side=server" and "side=agent". On error, what was started
+// is stopped.
+func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ *env, err error) {
+	inProcess := o.CPUProfileDir != ""
+	e := &env{log: log, procs: []proc{{name: "client", pid: os.Getpid()}}}
+	defer func() {
+		if err != nil {
+			e.stop()
+		}
+	}()
+	var bins harness.Binaries
+	if !inProcess {
+		log.Info("building drover-server and drover-agent")
+		if bins, err = harness.Build(ctx, filepath.Join(dir, "bin"), false); err != nil {
+			return nil, err
+		}
+	}
+	log.Info("starting the cluster (etcd, kube-apiserver)")
+	if e.cluster, err = testbed.Start(ctx, testbed.Options{Name: "bench", Dir: filepath.Join(dir, "cluster")}); err != nil {
+		return nil, err
+	}
+	e.stops = append(e.stops, func() { _ = e.cluster.Stop() })
+	etcdPID, apiPID := e.cluster.PIDs()
+	e.procs = append(e.procs, proc{name: "kube-apiserver", pid: apiPID}, proc{name: "etcd", pid: etcdPID})
+	directKubeconfig := filepath.Join(dir, "direct-kubeconfig")
+	if err := e.cluster.WriteKubeconfig(directKubeconfig); err != nil {
+		return nil, err
+	}
+
+	log.Info("starting drover-server", "in_process", inProcess)
+	if inProcess {
+		e.api, err = e.startServerInProcess(ctx, filepath.Join(dir, "server"))
+	} else {
+		e.api, err = harness.StartServer(ctx, harness.ServerOptions{
+			Bin: bins.Server, DataDir: filepath.Join(dir, "server"), Args: []string{"--log-level", o.ServerLogLevel},
+		})
+		if err == nil {
+			e.stops = append(e.stops, func() { e.api.Stop(10 * time.Second) })
+			e.procs = append(e.procs, proc{name: "drover-server", pid: e.api.PID()})
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	admin, err := e.api.Login(ctx, "admin", e.api.AdminPassword)
+	if err != nil {
+		return nil, fmt.Errorf("admin login: %w", err)
+	}
+	var reg harness.Registration
+	if e.clusterID, reg, err = e.api.CreateCluster(ctx, admin, "bench"); err != nil {
+		return nil, fmt.Errorf("create cluster: %w", err)
+	}
+
+	log.Info("starting drover-agent", "cluster", e.clusterID)
+	if inProcess {
+		err = e.startAgentInProcess(ctx, filepath.Join(dir, "agent"), reg, directKubeconfig)
+	} else {
+		var p *harness.Process
+		p, err = harness.StartAgent(harness.AgentOptions{
+			Bin: bins.Agent, Dir: filepath.Join(dir, "agent"), ServerURL: e.api.URL,
+			CAChecksum: reg.CAChecksum, Token: reg.Token, Kubeconfig: directKubeconfig,
+			Kind: tunnel.KindCluster, Args: []string{"--log-level", o.ServerLogLevel},
+		})
+		if err == nil {
+			e.stops = append(e.stops, func() { p.Stop(5 * time.Second) })
+			e.procs = append(e.procs, proc{name: "drover-agent", pid: p.PID()})
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start agent: %w", err)
+	}
+	if err := e.api.WaitConnected(ctx, admin, e.clusterID, tunnel.KindCluster); err != nil {
+		return nil, err
+	}
+
+	kc, err := e.api.Kubeconfig(ctx, admin, []string{e.clusterID}, "2h")
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), kc, 0o600); err != nil {
+		return nil, err
+	}
+	droverCfg, err := clientcmd.RESTConfigFromKubeConfig(kc)
+	if err != nil {
+		return nil, fmt.Errorf("parse the server's kubeconfig: %w", err)
+	}
+	if e.direct, err = newTarget("direct", e.cluster.RESTConfig()); err != nil {
+		return nil, err
+	}
+	if e.drover, err = newTarget("Drover", droverCfg); err != nil {
+		return nil, err
+	}
+	// What the Drover path sends the apiserver, sent straight: the
+	// impersonator ServiceAccount's token and the same Impersonate-* headers.
+	cs, err := kubernetes.NewForConfig(e.cluster.RESTConfig())
+	if err != nil {
+		return nil, err
+	}
+	ttl := int64(2 * 3600)
+	tr, err := cs.CoreV1().ServiceAccounts(downstream.Namespace).CreateToken(ctx, downstream.ImpersonatorServiceAccount,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &ttl}}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("token for the impersonator ServiceAccount: %w", err)
+	}
+	imp := e.cluster.RESTConfig()
+	imp.BearerToken = tr.Status.Token
+	imp.Impersonate = rest.ImpersonationConfig{
+		UserName: "admin",
+		Groups:   []string{downstream.AdminGroup},
+		Extra: map[string][]string{
+			downstream.ExtraTokenID: {"t-bench"},
+			downstream.ExtraUserID:  {"u-bench"},
+		},
+	}
+	if e.directImp, err = newTarget("direct+imp", imp); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// The ways a client can ask for the bulk LIST.
+const (
+	// encGzip is client-go's and kubectl's default: the transport sends
+	// Accept-Encoding: gzip and decodes the answer.
+	encGzip = "gzip"
+	// encIdentity is client-go with DisableCompression (kubectl
+	// --disable-compression): no Accept-Encoding header at all.
+	encIdentity = "identity"
+	// encIdentityHeader sends an explicit Accept-Encoding: identity. Not
+	// something kubectl does; it shows what the Drover path would do if its
+	// transport to the apiserver did not add gzip by itself.
+	encIdentityHeader = "identity-header"
+)
+
+// target is one way to reach the cluster, with a client per encoding.
+type target struct {
+	name    string
+	clients map[string]*kubernetes.Clientset
+}
+
+func newTarget(name string, base *rest.Config) (target, error) {
+	t := target{name: name, clients: map[string]*kubernetes.Clientset{}}
+	for _, enc := range []string{encGzip, encIdentity, encIdentityHeader} {
+		cs, err := kubernetes.NewForConfig(benchConfig(base, enc))
+		if err != nil {
+			return target{}, err
+		}
+		t.clients[enc] = cs
+	}
+	return t, nil
+}
+
+// benchConfig is base as kubectl would use it, minus client-go's rate
+// limiter (which would cap the numbers), asking for enc.
+func benchConfig(base *rest.Config, enc string) *rest.Config {
+	c := rest.CopyConfig(base)
+	c.QPS = -1 // no client-side rate limiting
+	c.Burst = 0
+	c.Timeout = 2 * time.Minute
+	c.UserAgent = "drover-bench"
+	c.DisableCompression = enc != encGzip
+	if enc == encIdentityHeader {
+		c.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+				req = req.Clone(req.Context())
+				req.Header.Set("Accept-Encoding", "identity")
+				return rt.RoundTrip(req)
+			})
+		}
+	}
+	return c
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// startServerInProcess runs pkg/server.Run in a goroutine labelled
+// side=server and returns once it serves.
+func (e *env) startServerInProcess(ctx context.Context, dataDir string) (*harness.Server, error) {
+	// remotedialer logs through logrus, as in cmd/server.
+	logrus.SetLevel(logrus.WarnLevel)
+	listen, err := harness.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dataDir, "server.log"))
+	if err != nil {
+		return nil, err
+	}
+	out := &syncBuffer{}
+	cfg := server.Config{
+		DataDir: dataDir, Listen: listen, ServerURL: "https://" + listen,
+		Hostnames:     []string{"localhost", "127.0.0.1"},
+		AdminUsername: "admin", SessionTTL: 16 * time.Hour, KubeconfigTTL: 24 * time.Hour,
+		MaxTokenTTL: 90 * 24 * time.Hour,
+		Logger:      slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Stdout:      out,
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go pprof.Do(runCtx, pprof.Labels("side", "server"), func(ctx context.Context) { done <- server.Run(ctx, cfg) })
+	e.stops = append(e.stops, func() {
+		cancel()
+		if err := <-done; err != nil {
+			e.log.Warn("in-process server", "err", err)
+		}
+		logFile.Close()
+	})
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(out.String(), "CA checksum:") {
+		select {
+		case err := <-done:
+			done <- err // for the stop function
+			return nil, fmt.Errorf("server.Run: %v", err)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+	s := &harness.Server{URL: cfg.ServerURL, Listen: listen, DataDir: dataDir}
+	for _, l := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "password: "); ok {
+			s.AdminPassword = v
+		}
+	}
+	if s.CAPEM, err = os.ReadFile(filepath.Join(dataDir, "tls", "ca.crt")); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(s.CAPEM)
+	s.CAChecksum = hex.EncodeToString(sum[:])
+	return s, nil
+}
+
+// startAgentInProcess runs pkg/agent.Run in a goroutine labelled side=agent.
+func (e *env) startAgentInProcess(ctx context.Context, dir string, reg harness.Registration, kubeconfig string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(reg.Token+"\n"), 0o600); err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "agent.log"))
+	if err != nil {
+		return err
+	}
+	opts := agent.Options{
+		ServerURL: e.api.URL, CAChecksum: reg.CAChecksum, TokenFile: tokenFile, Kubeconfig: kubeconfig,
+		Kind: tunnel.KindCluster, Logger: slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go pprof.Do(runCtx, pprof.Labels("side", "agent"), func(ctx context.Context) { done <- agent.Run(ctx, opts) })
+	e.stops = append(e.stops, func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				e.log.Warn("in-process agent", "err", err)
+			}
+		case <-time.After(10 * time.Second):
+			e.log.Warn("in-process agent did not stop within 10s")
+		}
+		logFile.Close()
+	})
+	select {
+	case err := <-done:
+		done <- err
+		return fmt.Errorf("agent.Run returned at once: %v", err)
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(100 * time.Millisecond):
+		return nil
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

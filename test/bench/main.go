@@ -1,0 +1,137 @@
+// Command bench compares kubectl-style traffic straight to a kube-apiserver
+// with the same traffic through Drover (server, authentication, impersonating
+// proxy, remotedialer tunnel, cluster agent), in one run, in one process, on
+// one real cluster from `make testbed`:
+//
+//   - GET of one small ConfigMap by 1 and 32 concurrent workers: req/s, p50,
+//     p99;
+//   - LIST of a namespace of large ConfigMaps (about 55 MB of JSON) by 1 and 16
+//     concurrent streams, with gzip negotiated (client-go's and kubectl's
+//     default) and without: MB/s of JSON delivered;
+//   - the CPU each process (client, kube-apiserver, etcd, drover-server,
+//     drover-agent) spent per request or per MB, from /proc.
+//
+// Both paths use the same client-go REST client built from a rest.Config
+// (HTTP/2, as kubectl), with client-side rate limiting off. The server and
+// the agent are the real binaries, started as the e2e tests start them.
+//
+// With -cpuprofile-dir the server and the agent run inside this process
+// instead (pkg/server.Run, pkg/agent.Run) under pprof labels side=server,
+// side=agent and side=client, only the Drover path is measured, and a CPU
+// profile of each measurement is written there with a summary.
+//
+// Run it with `make bench`; docs/benchmarks.md has the figures.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func main() {
+	opts := NewOptions()
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	opts.Flags(fs)
+	fs.Parse(os.Args[1:])
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: invalid options:\n%v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, opts, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o *Options, out io.Writer) (err error) {
+	began, load := time.Now(), loadAvg()
+	// Everything this goroutine starts is the client, except the in-process
+	// server and agent, which label themselves.
+	ctx = pprof.WithLabels(ctx, pprof.Labels("side", "client"))
+	pprof.SetGoroutineLabels(ctx)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	dir, err := os.MkdirTemp("", "drover-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil || o.Keep {
+			fmt.Fprintln(os.Stderr, "bench: logs and data kept in", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}()
+
+	e, err := startEnv(ctx, o, dir, log)
+	if err != nil {
+		return err
+	}
+	defer e.stop()
+
+	log.Info("creating the objects", "bulk", fmt.Sprintf("%d ConfigMaps × %d bytes", o.Objects, o.ObjectSize))
+	t := time.Now()
+	if err := createObjects(ctx, e.direct.clients[encGzip], o.Objects, o.ObjectSize); err != nil {
+		return err
+	}
+	log.Info("objects created", "took", time.Since(t).Round(time.Millisecond))
+	payload, err := checkPaths(ctx, e)
+	if err != nil {
+		return err
+	}
+
+	r := &report{opts: o, payload: payload, objects: o.Objects, objectSize: o.ObjectSize, loadBefore: load}
+	if o.CPUProfileDir != "" {
+		r.inProcess = true
+		err = profileDrover(ctx, o, e, r)
+	} else {
+		err = measureAll(ctx, o, e, r, []target{e.direct, e.directImp, e.drover}, "")
+	}
+	if err != nil {
+		return err
+	}
+	r.took = time.Since(began)
+	r.print(out)
+	return nil
+}
+
+// checkPaths makes sure every path serves the same objects, and returns
+// the size of the bulk LIST in bytes (without gzip).
+func checkPaths(ctx context.Context, e *env) (int64, error) {
+	var uid string
+	for _, t := range []target{e.direct, e.directImp, e.drover} {
+		cm, err := t.clients[encGzip].CoreV1().ConfigMaps(getNamespace).Get(ctx, getName, metav1.GetOptions{})
+		if err != nil {
+			return 0, fmt.Errorf("GET through the %s path: %w", t.name, err)
+		}
+		if uid == "" {
+			uid = string(cm.UID)
+		} else if string(cm.UID) != uid {
+			return 0, fmt.Errorf("the paths disagree on the ConfigMap: %s path uid %q, direct uid %q", t.name, cm.UID, uid)
+		}
+	}
+	var sizes []int64
+	for _, t := range []target{e.direct, e.drover} {
+		n, err := listOnce(ctx, t.clients[encIdentity].CoreV1().RESTClient())
+		if err != nil {
+			return 0, fmt.Errorf("LIST through the %s path: %w", t.name, err)
+		}
+		sizes = append(sizes, n)
+	}
+	// The two answers differ only in resourceVersion digits, if at all.
+	if d := sizes[0] - sizes[1]; d < -64 || d > 64 {
+		return 0, fmt.Errorf("the paths disagree on the LIST: direct %d bytes, Drover %d bytes", sizes[0], sizes[1])
+	}
+	return sizes[0], nil
+}
