@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/drover-dev/drover/test/harness"
 	"github.com/drover-dev/drover/test/testbed"
 )
@@ -52,9 +54,14 @@ type demo struct {
 	cluster *testbed.Cluster
 	server  *harness.Server
 	agent   *harness.Process
+	ace     *harness.Process
 }
 
 func (d *demo) stop(log *slog.Logger) {
+	if d.ace != nil {
+		d.ace.Stop(5 * time.Second)
+		log.Info("kube-api-auth stopped")
+	}
 	if d.agent != nil {
 		d.agent.Stop(5 * time.Second)
 		log.Info("agent stopped")
@@ -88,12 +95,23 @@ func run(ctx context.Context, o *Options, out io.Writer) (err error) {
 		return err
 	}
 	log.Info("starting the downstream cluster (etcd, kube-apiserver)")
-	if d.cluster, err = testbed.Start(ctx, testbed.Options{Name: "demo", Dir: filepath.Join(o.Dir, "cluster"), Logger: log}); err != nil {
+	// The authorized cluster endpoint: the apiserver authenticates Drover
+	// tokens through kube-api-auth, so the demo-ace context works even with
+	// the server down.
+	ace, err := harness.NewAuthEndpoint(o.Dir)
+	if err != nil {
+		return err
+	}
+	if d.cluster, err = testbed.Start(ctx, testbed.Options{Name: "demo", Dir: filepath.Join(o.Dir, "cluster"), Logger: log,
+		ExtraAPIServerArgs: ace.APIServer}); err != nil {
 		return fmt.Errorf("start cluster: %w", err)
 	}
 	directKubeconfig := filepath.Join(o.Dir, "direct-kubeconfig")
 	if err := d.cluster.WriteKubeconfig(directKubeconfig); err != nil {
 		return err
+	}
+	if err := ace.InstallSecret(ctx, kubernetes.NewForConfigOrDie(d.cluster.RESTConfig())); err != nil {
+		return fmt.Errorf("kube-api-auth certificate: %w", err)
 	}
 
 	log.Info("starting drover-server")
@@ -126,6 +144,14 @@ func run(ctx context.Context, o *Options, out io.Writer) (err error) {
 	if err := d.server.WaitConnected(ctx, admin, clusterID, "cluster"); err != nil {
 		return fmt.Errorf("%w (agent log: %s)", err, d.agent.LogPath)
 	}
+	log.Info("starting kube-api-auth and enabling the authorized cluster endpoint")
+	if d.ace, err = ace.Start(ctx, bins.Agent, directKubeconfig, filepath.Join(o.Dir, "kube-api-auth.log")); err != nil {
+		return fmt.Errorf("start kube-api-auth: %w", err)
+	}
+	if err := d.server.Do(ctx, "PUT", "/v3/clusters/"+clusterID+"/auth-endpoint", admin,
+		map[string]string{"url": d.cluster.URL, "caCert": string(d.cluster.CAData)}, nil); err != nil {
+		return fmt.Errorf("enable the authorized endpoint: %w", err)
+	}
 	kc, err := d.server.Kubeconfig(ctx, admin, []string{clusterID}, o.KubeconfigTTL.String())
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
@@ -147,7 +173,11 @@ Through Drover:
   kubectl auth whoami
   kubectl create configmap hello --from-literal=from=drover && kubectl get cm hello -o yaml
 
-Straight to the apiserver, for comparison:
+Straight to the apiserver as the same Drover user (the authorized cluster
+endpoint; works with the server stopped):
+  kubectl --context demo-ace auth whoami
+
+Straight to the apiserver as its own admin, for comparison:
   kubectl --kubeconfig %s get ns
 
 The server's JSON API (log in first):
@@ -166,6 +196,9 @@ demo ready
 	case <-d.server.Done():
 		_, exitErr := d.server.Exited()
 		return fmt.Errorf("drover-server exited: %v (log %s)", exitErr, d.server.LogPath)
+	case <-d.ace.Done():
+		_, exitErr := d.ace.Exited()
+		return fmt.Errorf("kube-api-auth exited: %v", exitErr)
 	case <-d.agent.Done():
 		_, exitErr := d.agent.Exited()
 		return fmt.Errorf("drover-agent exited: %v (log %s)", exitErr, d.agent.LogPath)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,13 +12,11 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/pkg/downstream"
-	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/test/harness"
 	"github.com/drover-dev/drover/test/testbed"
 )
@@ -32,42 +29,13 @@ func TestAuthorizedClusterEndpoint(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 
-	// The webhook's address must be known before the apiserver starts.
-	authAddr, err := harness.FreeAddr()
+	// kube-api-auth's address and certificate must be known before the
+	// apiserver starts (its webhook config trusts that CA).
+	ace, err := harness.NewAuthEndpoint(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// kube-api-auth serves TLS with the certificate the controller would
-	// create in Secret kube-api-auth-tls; the test makes it first, since the
-	// apiserver's webhook config must trust its CA before the apiserver starts.
-	tlsMat, err := pki.Generate([]string{"127.0.0.1", "localhost"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile := filepath.Join(dir, "ace.crt"), filepath.Join(dir, "ace.key")
-	writeFile(t, certFile, tlsMat.Cert)
-	writeFile(t, keyFile, tlsMat.Key)
-	webhook := filepath.Join(dir, "webhook.kubeconfig")
-	writeFile(t, webhook, []byte(fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: kube-api-auth
-  cluster:
-    server: "https://%s/v1/authenticate"
-    certificate-authority-data: %s
-users:
-- name: apiserver
-contexts:
-- name: webhook
-  context: {cluster: kube-api-auth, user: apiserver}
-current-context: webhook
-`, authAddr, base64.StdEncoding.EncodeToString(tlsMat.CACert))))
-	cl, err := testbed.Start(ctx, testbed.Options{Name: "ace", Logger: slog.New(slog.DiscardHandler), ExtraAPIServerArgs: []string{
-		"--authentication-token-webhook-config-file=" + webhook,
-		"--authentication-token-webhook-version=v1",
-		// The apiserver caches webhook answers; revocation takes at most this long.
-		"--authentication-token-webhook-cache-ttl=2s",
-	}})
+	cl, err := testbed.Start(ctx, testbed.Options{Name: "ace", Logger: slog.New(slog.DiscardHandler), ExtraAPIServerArgs: ace.APIServer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,14 +45,7 @@ current-context: webhook
 		t.Fatal(err)
 	}
 	cs := kubernetes.NewForConfigOrDie(cl.RESTConfig())
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: downstream.Namespace}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.CoreV1().Secrets(downstream.Namespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: downstream.AuthEndpointTLSSecret},
-		Type:       corev1.SecretTypeTLS,
-		Data:       map[string][]byte{"tls.crt": tlsMat.Cert, "tls.key": tlsMat.Key, "ca.crt": tlsMat.CACert},
-	}, metav1.CreateOptions{}); err != nil {
+	if err := ace.InstallSecret(ctx, cs); err != nil {
 		t.Fatal(err)
 	}
 
@@ -112,16 +73,11 @@ current-context: webhook
 		t.Fatal(err)
 	}
 	// kube-api-auth, as its DaemonSet runs it: the auth-endpoint mode.
-	authEP, err := harness.Start("kube-api-auth", shared.bins.Agent,
-		[]string{"auth-endpoint", "--listen", authAddr, "--kubeconfig", direct, "--tls-cert-file", certFile, "--tls-key-file", keyFile},
-		nil, filepath.Join(dir, "kube-api-auth.log"))
+	authEP, err := ace.Start(ctx, shared.bins.Agent, direct, filepath.Join(dir, "kube-api-auth.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer authEP.Stop(5 * time.Second)
-	if _, err := authEP.WaitLine(ctx, "kube-api-auth serving"); err != nil {
-		t.Fatal(err)
-	}
 
 	if err := srv.Do(ctx, http.MethodPut, "/v3/clusters/"+id+"/auth-endpoint", admin,
 		map[string]string{"url": cl.URL, "caCert": string(cl.CAData)}, nil); err != nil {
@@ -208,7 +164,7 @@ current-context: webhook
 		t.Errorf("revocation took %v to reach the authorized endpoint; the bound is 10s after the last use", revokedIn)
 	}
 	s, err := cs.CoreV1().Secrets(downstream.Namespace).Get(ctx, downstream.AuthEndpointTLSSecret, metav1.GetOptions{})
-	if err != nil || string(s.Data["ca.crt"]) != string(tlsMat.CACert) {
+	if err != nil || string(s.Data["ca.crt"]) != string(ace.TLS.CACert) {
 		t.Errorf("the controller replaced the existing serving certificate (%v)", err)
 	}
 
