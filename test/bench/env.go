@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -45,6 +46,18 @@ type env struct {
 	// the apiserver's share of Drover's cost.
 	directImp target
 	stops     []func() // run in reverse order by stop
+
+	// What the sections after the throughput comparison need (process
+	// mode only).
+	dir              string
+	bins             harness.Binaries
+	admin            string // a Drover admin session token
+	reg              harness.Registration
+	directKubeconfig string
+	agent            *harness.Process // the cluster agent; replaced when restarted
+	metricsURL       string           // the server's /metrics
+	droverCfg        *rest.Config     // the Drover path, from the server's kubeconfig
+	ace              *aceConfig       // when the ACE section runs
 }
 
 func (e *env) stop() {
@@ -61,7 +74,7 @@ func (e *env) stop() {
 // is stopped.
 func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ *env, err error) {
 	inProcess := o.CPUProfileDir != ""
-	e := &env{log: log, procs: []proc{{name: "client", pid: os.Getpid()}}}
+	e := &env{log: log, dir: dir, procs: []proc{{name: "client", pid: os.Getpid()}}}
 	defer func() {
 		if err != nil {
 			e.stop()
@@ -73,9 +86,20 @@ func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ 
 		if bins, err = harness.Build(ctx, filepath.Join(dir, "bin"), false); err != nil {
 			return nil, err
 		}
+		e.bins = bins
 	}
-	log.Info("starting the cluster (etcd, kube-apiserver)")
-	if e.cluster, err = testbed.Start(ctx, testbed.Options{Name: "bench", Dir: filepath.Join(dir, "cluster")}); err != nil {
+	clusterOpts := testbed.Options{Name: "bench", Dir: filepath.Join(dir, "cluster")}
+	if o.runs(secACE) {
+		// The webhook's address and CA must be in the apiserver's flags
+		// from the start. Only Drover tokens reach the webhook: the token
+		// file (admin) and ServiceAccount authenticators come first.
+		if e.ace, err = prepareACE(filepath.Join(dir, "ace")); err != nil {
+			return nil, err
+		}
+		clusterOpts.ExtraAPIServerArgs = e.ace.apiserverArgs()
+	}
+	log.Info("starting the cluster (etcd, kube-apiserver)", "webhook", e.ace != nil)
+	if e.cluster, err = testbed.Start(ctx, clusterOpts); err != nil {
 		return nil, err
 	}
 	e.stops = append(e.stops, func() { _ = e.cluster.Stop() })
@@ -85,13 +109,27 @@ func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ 
 	if err := e.cluster.WriteKubeconfig(directKubeconfig); err != nil {
 		return nil, err
 	}
+	e.directKubeconfig = directKubeconfig
+	if e.ace != nil {
+		// Before the agent connects: the cluster controller would otherwise
+		// make a serving certificate the apiserver does not trust.
+		if err := e.ace.install(ctx, e.cluster.RESTConfig()); err != nil {
+			return nil, err
+		}
+	}
 
 	log.Info("starting drover-server", "in_process", inProcess)
 	if inProcess {
 		e.api, err = e.startServerInProcess(ctx, filepath.Join(dir, "server"))
 	} else {
+		var maddr string
+		if maddr, err = harness.FreeAddr(); err != nil {
+			return nil, err
+		}
+		e.metricsURL = "http://" + maddr + "/metrics"
 		e.api, err = harness.StartServer(ctx, harness.ServerOptions{
-			Bin: bins.Server, DataDir: filepath.Join(dir, "server"), Args: []string{"--log-level", o.ServerLogLevel},
+			Bin: bins.Server, DataDir: filepath.Join(dir, "server"), LogLevel: o.ServerLogLevel,
+			Args: []string{"--metrics-listen", maddr},
 		})
 		if err == nil {
 			e.stops = append(e.stops, func() { e.api.Stop(10 * time.Second) })
@@ -105,24 +143,25 @@ func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ 
 	if err != nil {
 		return nil, fmt.Errorf("admin login: %w", err)
 	}
+	e.admin = admin
 	var reg harness.Registration
 	if e.clusterID, reg, err = e.api.CreateCluster(ctx, admin, "bench"); err != nil {
 		return nil, fmt.Errorf("create cluster: %w", err)
 	}
+	e.reg = reg
 
 	log.Info("starting drover-agent", "cluster", e.clusterID)
 	if inProcess {
 		err = e.startAgentInProcess(ctx, filepath.Join(dir, "agent"), reg, directKubeconfig)
 	} else {
-		var p *harness.Process
-		p, err = harness.StartAgent(harness.AgentOptions{
-			Bin: bins.Agent, Dir: filepath.Join(dir, "agent"), ServerURL: e.api.URL,
-			CAChecksum: reg.CAChecksum, Token: reg.Token, Kubeconfig: directKubeconfig,
-			Kind: tunnel.KindCluster, Args: []string{"--log-level", o.ServerLogLevel},
+		e.stops = append(e.stops, func() {
+			if e.agent != nil {
+				e.agent.Signal(syscall.SIGCONT) // in case it was left frozen
+				e.agent.Stop(5 * time.Second)
+			}
 		})
-		if err == nil {
-			e.stops = append(e.stops, func() { p.Stop(5 * time.Second) })
-			e.procs = append(e.procs, proc{name: "drover-agent", pid: p.PID()})
+		if err = e.startAgent(o, tunnel.KindCluster, ""); err == nil {
+			e.procs = append(e.procs, proc{name: "drover-agent", pid: e.agent.PID()})
 		}
 	}
 	if err != nil {
@@ -146,6 +185,7 @@ func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ 
 	if e.direct, err = newTarget("direct", e.cluster.RESTConfig()); err != nil {
 		return nil, err
 	}
+	e.droverCfg = droverCfg
 	if e.drover, err = newTarget("Drover", droverCfg); err != nil {
 		return nil, err
 	}
@@ -175,6 +215,30 @@ func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ 
 		return nil, err
 	}
 	return e, nil
+}
+
+// startAgent starts an agent of the bench cluster as the e2e tests do: a
+// cluster agent becomes e.agent; a node agent (nodeName set, node token) is
+// stopped with the environment unless stopped before.
+func (e *env) startAgent(o *Options, kind, nodeName string) error {
+	tok := e.reg.Token
+	if kind == tunnel.KindNode {
+		tok = e.reg.NodeToken
+	}
+	p, err := harness.StartAgent(harness.AgentOptions{
+		Bin: e.bins.Agent, Dir: filepath.Join(e.dir, "agent"), ServerURL: e.api.URL,
+		CAChecksum: e.reg.CAChecksum, Token: tok, Kubeconfig: e.directKubeconfig,
+		Kind: kind, NodeName: nodeName, Args: []string{"--log-level", o.ServerLogLevel},
+	})
+	if err != nil {
+		return err
+	}
+	if kind == tunnel.KindCluster {
+		e.agent = p
+	} else {
+		e.stops = append(e.stops, func() { p.Stop(5 * time.Second) })
+	}
+	return nil
 }
 
 // The ways a client can ask for the bulk LIST.

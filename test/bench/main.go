@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -80,35 +81,63 @@ func run(ctx context.Context, o *Options, out io.Writer) (err error) {
 	}
 	defer e.stop()
 
-	log.Info("creating the objects", "bulk", fmt.Sprintf("%d ConfigMaps × %d bytes", o.Objects, o.ObjectSize))
+	throughput := o.runs(secThroughput)
+	bulk := o.Objects
+	if !throughput {
+		bulk = 0 // the other sections GET the small ConfigMap only
+	}
+	log.Info("creating the objects", "bulk", fmt.Sprintf("%d ConfigMaps × %d bytes", bulk, o.ObjectSize))
 	t := time.Now()
-	if err := createObjects(ctx, e.direct.clients[encGzip], o.Objects, o.ObjectSize); err != nil {
+	if err := createObjects(ctx, e.direct.clients[encGzip], bulk, o.ObjectSize); err != nil {
 		return err
 	}
 	log.Info("objects created", "took", time.Since(t).Round(time.Millisecond))
-	payload, err := checkPaths(ctx, e)
+	payload, err := checkPaths(ctx, e, throughput)
 	if err != nil {
 		return err
 	}
 
 	r := &report{opts: o, payload: payload, objects: o.Objects, objectSize: o.ObjectSize, loadBefore: load}
-	if o.CPUProfileDir != "" {
-		r.inProcess = true
-		err = profileDrover(ctx, o, e, r)
-	} else {
-		err = measureAll(ctx, o, e, r, []target{e.direct, e.directImp, e.drover}, "")
+	if throughput {
+		if o.CPUProfileDir != "" {
+			r.inProcess = true
+			err = profileDrover(ctx, o, e, r)
+		} else {
+			err = measureAll(ctx, o, e, r, []target{e.direct, e.directImp, e.drover}, "")
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
+	// A failed section is reported and does not stop the others: each
+	// leaves the environment as it found it, or has its own.
+	section := func(name string, f func() error) {
+		if !o.runs(name) || ctx.Err() != nil {
+			return
+		}
+		log.Info("section", "name", name)
+		if err := f(); err != nil {
+			log.Error("section failed", "name", name, "err", err)
+			r.failed = append(r.failed, fmt.Sprintf("%s: %v", name, err))
+		}
+	}
+	section(secACE, func() (err error) { r.ace, err = measureACE(ctx, o, e); return err })
+	section(secFailover, func() (err error) { r.failover, err = measureFailover(ctx, o, e); return err })
+	section(secReconnect, func() (err error) { r.reconnect, err = measureReconnect(ctx, o, e); return err })
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	r.took = time.Since(began)
 	r.print(out)
+	if len(r.failed) > 0 {
+		return fmt.Errorf("%d section(s) failed: %s", len(r.failed), strings.Join(r.failed, "; "))
+	}
 	return nil
 }
 
 // checkPaths makes sure every path serves the same objects, and returns
 // the size of the bulk LIST in bytes (without gzip).
-func checkPaths(ctx context.Context, e *env) (int64, error) {
+func checkPaths(ctx context.Context, e *env, bulk bool) (int64, error) {
 	var uid string
 	for _, t := range []target{e.direct, e.directImp, e.drover} {
 		cm, err := t.clients[encGzip].CoreV1().ConfigMaps(getNamespace).Get(ctx, getName, metav1.GetOptions{})
@@ -120,6 +149,9 @@ func checkPaths(ctx context.Context, e *env) (int64, error) {
 		} else if string(cm.UID) != uid {
 			return 0, fmt.Errorf("the paths disagree on the ConfigMap: %s path uid %q, direct uid %q", t.name, cm.UID, uid)
 		}
+	}
+	if !bulk {
+		return 0, nil
 	}
 	var sizes []int64
 	for _, t := range []target{e.direct, e.drover} {

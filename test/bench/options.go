@@ -4,13 +4,28 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
+// The bench's sections, each skippable with -skip.
+const (
+	// secThroughput is the GET and LIST comparison (and profiling mode).
+	secThroughput = "throughput"
+	// secACE is GET latency through the authorized cluster endpoint.
+	secACE = "ace"
+	// secFailover kills and freezes the cluster agent under load.
+	secFailover = "failover"
+	// secReconnect restarts a server with many agents connected.
+	secReconnect = "reconnect"
+)
+
+var sections = []string{secThroughput, secACE, secFailover, secReconnect}
+
 // Options are the bench's flags. The defaults keep `make bench` under about
-// two minutes on two cores.
+// four minutes on two cores (about two of them the throughput section).
 type Options struct {
 	// GetDuration and ListDuration bound each measurement; Warmup runs the
 	// same load first, unmeasured, so connections and caches are warm.
@@ -36,21 +51,52 @@ type Options struct {
 	CPUProfileDir string
 	// Keep leaves the working directory (logs, data) in place.
 	Keep bool
+	// Skip names sections not to run. Profiling mode runs the throughput
+	// section only.
+	Skip stringList
+	// FailoverReps is how many times the cluster agent is SIGKILLed (the
+	// SIGSTOP variant runs once more).
+	FailoverReps int
+	// ReconnectAgents node agents are connected when the server is
+	// restarted.
+	ReconnectAgents int
+	// ReconnectPauses are how long the server stays down between its
+	// SIGKILL and its restart, one restart each.
+	ReconnectPauses durationList
+	// ACEColdTokens fresh tokens each make one first (uncached) request.
+	ACEColdTokens int
 }
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		GetDuration:    5 * time.Second,
-		ListDuration:   8 * time.Second,
-		Warmup:         time.Second,
-		GetConcurrency: intList{1, 32},
-		ListStreams:    intList{1, 16},
-		ListEncodings:  stringList{encGzip, encIdentity},
-		Objects:        60,
-		ObjectSize:     900 << 10,
-		ServerLogLevel: "info",
+		GetDuration:     5 * time.Second,
+		ListDuration:    8 * time.Second,
+		Warmup:          time.Second,
+		GetConcurrency:  intList{1, 32},
+		ListStreams:     intList{1, 16},
+		ListEncodings:   stringList{encGzip, encIdentity},
+		Objects:         60,
+		ObjectSize:      900 << 10,
+		ServerLogLevel:  "info",
+		FailoverReps:    5,
+		ReconnectAgents: 50,
+		ReconnectPauses: durationList{0, 5 * time.Second},
+		ACEColdTokens:   20,
 	}
+}
+
+// runs reports whether section s is to be measured.
+func (o *Options) runs(s string) bool {
+	if o.CPUProfileDir != "" && s != secThroughput {
+		return false // profiling mode runs server and agent in-process
+	}
+	for _, k := range o.Skip {
+		if k == s {
+			return false
+		}
+	}
+	return true
 }
 
 // Flags registers the options on fs.
@@ -67,6 +113,12 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.CPUProfileDir, "cpuprofile-dir", o.CPUProfileDir,
 		"profiling mode: run server and agent in-process, measure the Drover path only, write CPU profiles here")
 	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the working directory (logs, data) after the run")
+	fs.Var(&o.Skip, "skip", "comma-separated sections not to run: "+strings.Join(sections, ", ")+
+		" (throughput: the GET and LIST comparison; profiling mode runs throughput only)")
+	fs.IntVar(&o.FailoverReps, "failover-reps", o.FailoverReps, "SIGKILLs of the cluster agent in the failover section (plus one SIGSTOP)")
+	fs.IntVar(&o.ReconnectAgents, "reconnect-agents", o.ReconnectAgents, "node agents connected when the server is restarted")
+	fs.Var(&o.ReconnectPauses, "reconnect-pauses", "comma-separated times the server stays down before each restart (0: restarted at once)")
+	fs.IntVar(&o.ACEColdTokens, "ace-cold-tokens", o.ACEColdTokens, "fresh tokens whose first request is timed through the authorized endpoint and through Drover")
 }
 
 // maxObjectSize keeps one ConfigMap under the 1 MiB ConfigMap limit and
@@ -105,6 +157,33 @@ func (o *Options) Validate() error {
 	}
 	if o.ObjectSize < 1<<10 || o.ObjectSize > maxObjectSize {
 		errs = append(errs, fmt.Errorf("-object-size %d must be between 1 KiB and %d", o.ObjectSize, maxObjectSize))
+	}
+	for _, k := range o.Skip {
+		if !slices.Contains(sections, k) {
+			errs = append(errs, fmt.Errorf("-skip: %q is not a section (%s)", k, strings.Join(sections, ", ")))
+		}
+	}
+	if o.CPUProfileDir != "" && !o.runs(secThroughput) {
+		errs = append(errs, errors.New("-cpuprofile-dir profiles the throughput section, which -skip leaves out"))
+	} else if !o.runs(secThroughput) && !o.runs(secACE) && !o.runs(secFailover) && !o.runs(secReconnect) {
+		errs = append(errs, errors.New("-skip leaves nothing to run"))
+	}
+	if o.FailoverReps < 1 || o.FailoverReps > 20 {
+		errs = append(errs, fmt.Errorf("-failover-reps %d must be between 1 and 20", o.FailoverReps))
+	}
+	if o.ReconnectAgents < 1 || o.ReconnectAgents > 200 {
+		errs = append(errs, fmt.Errorf("-reconnect-agents %d must be between 1 and 200", o.ReconnectAgents))
+	}
+	if len(o.ReconnectPauses) == 0 || len(o.ReconnectPauses) > 5 {
+		errs = append(errs, errors.New("-reconnect-pauses must list one to five durations"))
+	}
+	for _, d := range o.ReconnectPauses {
+		if d < 0 || d > time.Minute {
+			errs = append(errs, fmt.Errorf("-reconnect-pauses: %v must be between 0 and 1m", d))
+		}
+	}
+	if o.ACEColdTokens < 1 || o.ACEColdTokens > 100 {
+		errs = append(errs, fmt.Errorf("-ace-cold-tokens %d must be between 1 and 100", o.ACEColdTokens))
 	}
 	switch o.ServerLogLevel {
 	case "debug", "info", "warn", "error":
@@ -169,6 +248,33 @@ func (l *stringList) Set(v string) error {
 		if f = strings.TrimSpace(f); f != "" {
 			out = append(out, f)
 		}
+	}
+	*l = out
+	return nil
+}
+
+// durationList is a comma-separated list of durations.
+type durationList []time.Duration
+
+func (l *durationList) String() string {
+	if l == nil {
+		return ""
+	}
+	s := make([]string, len(*l))
+	for i, v := range *l {
+		s[i] = v.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *durationList) Set(v string) error {
+	var out durationList
+	for _, f := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("%q is not a duration", f)
+		}
+		out = append(out, d)
 	}
 	*l = out
 	return nil

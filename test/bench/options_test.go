@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,15 @@ func TestOptionsValidate(t *testing.T) {
 		{name: "object over the ConfigMap limit", modify: func(o *Options) { o.ObjectSize = 2 << 20 }, wantErr: "-object-size"},
 		{name: "no objects", modify: func(o *Options) { o.Objects = 0 }, wantErr: "-objects"},
 		{name: "bad log level", modify: func(o *Options) { o.ServerLogLevel = "trace" }, wantErr: "-server-log-level"},
+		{name: "skip some", modify: func(o *Options) { o.Skip = stringList{secThroughput, secReconnect} }},
+		{name: "skip unknown", modify: func(o *Options) { o.Skip = stringList{"gets"} }, wantErr: "-skip"},
+		{name: "skip all", modify: func(o *Options) { o.Skip = slices.Clone(sections) }, wantErr: "nothing to run"},
+		{name: "profiling without throughput", modify: func(o *Options) { o.CPUProfileDir = "/tmp/prof"; o.Skip = stringList{secThroughput} }, wantErr: "-cpuprofile-dir"},
+		{name: "no failover reps", modify: func(o *Options) { o.FailoverReps = 0 }, wantErr: "-failover-reps"},
+		{name: "too many agents", modify: func(o *Options) { o.ReconnectAgents = 1000 }, wantErr: "-reconnect-agents"},
+		{name: "long pause", modify: func(o *Options) { o.ReconnectPauses = durationList{0, 2 * time.Minute} }, wantErr: "-reconnect-pauses"},
+		{name: "no pauses", modify: func(o *Options) { o.ReconnectPauses = nil }, wantErr: "-reconnect-pauses"},
+		{name: "no cold tokens", modify: func(o *Options) { o.ACEColdTokens = 0 }, wantErr: "-ace-cold-tokens"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,7 +66,36 @@ func TestFlags(t *testing.T) {
 	if d := cmp.Diff(stringList{encIdentity, encIdentityHeader}, o.ListEncodings); d != "" {
 		t.Errorf("ListEncodings (-want +got):\n%s", d)
 	}
+	if err := fs.Parse([]string{"-reconnect-pauses", "0, 2s", "-skip", "ace,failover"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(durationList{0, 2 * time.Second}, o.ReconnectPauses); d != "" {
+		t.Errorf("ReconnectPauses (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(stringList{secACE, secFailover}, o.Skip); d != "" {
+		t.Errorf("Skip (-want +got):\n%s", d)
+	}
 	if err := fs.Parse([]string{"-list-streams", "x"}); err == nil {
 		t.Error("-list-streams x parsed without error")
+	}
+}
+
+func TestRuns(t *testing.T) {
+	o := NewOptions()
+	for _, s := range sections {
+		if !o.runs(s) {
+			t.Errorf("defaults: section %s does not run", s)
+		}
+	}
+	o.Skip = stringList{secACE}
+	if o.runs(secACE) || !o.runs(secFailover) {
+		t.Errorf("-skip ace: runs(ace)=%v runs(failover)=%v", o.runs(secACE), o.runs(secFailover))
+	}
+	o = NewOptions()
+	o.CPUProfileDir = "/tmp/prof"
+	for _, s := range sections {
+		if got, want := o.runs(s), s == secThroughput; got != want {
+			t.Errorf("profiling mode: runs(%s) = %v, want %v", s, got, want)
+		}
 	}
 }

@@ -33,6 +33,11 @@ type report struct {
 	profiles   []string
 	took       time.Duration
 	loadBefore string // /proc/loadavg when the run began
+	// The sections after the throughput comparison; nil when not run.
+	ace       *aceResult
+	failover  *failoverResult
+	reconnect *reconnectResult
+	failed    []string // sections that failed, and why
 }
 
 func (r *report) find(kind, enc string, n int, path string) (result, bool) {
@@ -47,12 +52,20 @@ func (r *report) find(kind, enc string, n int, path string) (result, bool) {
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nDrover bench, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	r.printSetup(w)
-	if r.inProcess {
-		r.printProfiles(w)
-	} else {
-		r.printComparison(w)
+	if r.opts.runs(secThroughput) {
+		if r.inProcess {
+			r.printProfiles(w)
+		} else {
+			r.printComparison(w)
+		}
+		r.printCPU(w)
 	}
-	r.printCPU(w)
+	r.printACE(w)
+	r.printFailover(w)
+	r.printReconnect(w)
+	for _, f := range r.failed {
+		fmt.Fprintln(w, "\nSECTION FAILED:", f)
+	}
 	fmt.Fprintf(w, "\nwhole run: %s\n", r.took.Round(time.Second))
 }
 
@@ -76,10 +89,19 @@ func (r *report) printSetup(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "code:\t%s\n", codeVersion())
 	fmt.Fprintf(tw, "setup:\t%s\n", where)
-	fmt.Fprintf(tw, "payload:\tGET: one small ConfigMap; LIST: %d ConfigMaps × %d B of random base64 = %.1f MB of JSON\n",
-		r.objects, r.objectSize, float64(r.payload)/1e6)
+	if r.opts.runs(secThroughput) {
+		fmt.Fprintf(tw, "payload:\tGET: one small ConfigMap; LIST: %d ConfigMaps × %d B of random base64 = %.1f MB of JSON\n",
+			r.objects, r.objectSize, float64(r.payload)/1e6)
+	}
 	fmt.Fprintf(tw, "durations:\tGET %s, LIST %s per measurement, each after %s of unmeasured warm-up\n",
 		r.opts.GetDuration, r.opts.ListDuration, r.opts.Warmup)
+	var ran []string
+	for _, s := range sections {
+		if r.opts.runs(s) {
+			ran = append(ran, s)
+		}
+	}
+	fmt.Fprintf(tw, "sections:\t%s\n", strings.Join(ran, ", "))
 	tw.Flush()
 	if f := strings.Fields(r.loadBefore); len(f) > 0 {
 		var l float64

@@ -54,6 +54,7 @@ type demo struct {
 	cluster *testbed.Cluster
 	server  *harness.Server
 	agent   *harness.Process
+	node    *harness.Process
 	ace     *harness.Process
 }
 
@@ -61,6 +62,10 @@ func (d *demo) stop(log *slog.Logger) {
 	if d.ace != nil {
 		d.ace.Stop(5 * time.Second)
 		log.Info("kube-api-auth stopped")
+	}
+	if d.node != nil {
+		d.node.Stop(5 * time.Second)
+		log.Info("node agent stopped")
 	}
 	if d.agent != nil {
 		d.agent.Stop(5 * time.Second)
@@ -144,6 +149,14 @@ func run(ctx context.Context, o *Options, out io.Writer) (err error) {
 	if err := d.server.WaitConnected(ctx, admin, clusterID, "cluster"); err != nil {
 		return fmt.Errorf("%w (agent log: %s)", err, d.agent.LogPath)
 	}
+	log.Info("starting a node agent (the fallback tunnel)")
+	if d.node, err = harness.StartAgent(harness.AgentOptions{
+		Bin: bins.Agent, Dir: filepath.Join(o.Dir, "agent"), ServerURL: serverURL,
+		CAChecksum: reg.CAChecksum, Token: reg.NodeToken, Kubeconfig: directKubeconfig,
+		Kind: "node", NodeName: "demo-node", Args: logLevel,
+	}); err != nil {
+		return fmt.Errorf("start node agent: %w", err)
+	}
 	log.Info("starting kube-api-auth and enabling the authorized cluster endpoint")
 	if d.ace, err = ace.Start(ctx, bins.Agent, directKubeconfig, filepath.Join(o.Dir, "kube-api-auth.log")); err != nil {
 		return fmt.Errorf("start kube-api-auth: %w", err)
@@ -165,7 +178,7 @@ func run(ctx context.Context, o *Options, out io.Writer) (err error) {
 Drover demo
   server:      %s
   admin login: username admin, password %s
-  cluster:     %q (id %s), agent connected
+  cluster:     %q (id %s), cluster agent and node agent "demo-node" connected
 
 Through Drover:
   export KUBECONFIG=%s
@@ -199,6 +212,9 @@ demo ready
 	case <-d.ace.Done():
 		_, exitErr := d.ace.Exited()
 		return fmt.Errorf("kube-api-auth exited: %v", exitErr)
+	case <-d.node.Done():
+		_, exitErr := d.node.Exited()
+		return fmt.Errorf("node agent exited: %v (log %s)", exitErr, d.node.LogPath)
 	case <-d.agent.Done():
 		_, exitErr := d.agent.Exited()
 		return fmt.Errorf("drover-agent exited: %v (log %s)", exitErr, d.agent.LogPath)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,4 +60,24 @@ func TestFaultAPIServerRestart(t *testing.T) {
 	if !st.Tunnel.Connected || st.Tunnel.Via != "cluster" {
 		t.Errorf("tunnel after the outage: %+v", st.Tunnel)
 	}
+}
+
+func TestNodeNameTakenWhileConnected(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	f := newFaultEnv(ctx, t)
+	// A second agent claiming node-a while node-a's agent is connected.
+	impostor := f.startAgent("node", "node-a")
+	time.Sleep(2 * time.Second)
+	f.waitSessions(ctx, 2)
+	if ok, _ := impostor.Exited(); ok {
+		t.Fatal("the refused agent exited; it should keep retrying")
+	}
+	if !strings.Contains(readFile(t, f.server.LogPath), `node \"node-a\" already has a connected agent`) {
+		t.Error("the server did not log the refused node name")
+	}
+	// Once node-a's agent is gone, the name is free again.
+	f.node.Kill()
+	f.waitTunnel(ctx, func(via string, n int) bool { return n == 2 })
+	t.Log("the waiting agent took over node-a once its agent was gone")
 }
