@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,110 +15,26 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/drover-dev/drover/pkg/downstream"
-	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/test/harness"
 )
 
-// aceConfig is the authorized cluster endpoint's side of the test bed:
-// kube-api-auth's address and serving certificate, and the apiserver's
-// webhook config trusting it (as in test/e2e/ace_test.go).
-type aceConfig struct {
-	addr              string
-	dir               string
-	certFile, keyFile string
-	webhookFile       string
-	tls               pki.Generated
-}
-
-// prepareACE makes kube-api-auth's certificate and the webhook config.
-func prepareACE(dir string) (*aceConfig, error) {
-	addr, err := harness.FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	a := &aceConfig{addr: addr, dir: dir, certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key"),
-		webhookFile: filepath.Join(dir, "webhook.kubeconfig")}
-	if a.tls, err = pki.Generate([]string{"127.0.0.1", "localhost"}, time.Now()); err != nil {
-		return nil, err
-	}
-	webhook := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: kube-api-auth
-  cluster:
-    server: "https://%s/v1/authenticate"
-    certificate-authority-data: %s
-users:
-- name: apiserver
-contexts:
-- name: webhook
-  context: {cluster: kube-api-auth, user: apiserver}
-current-context: webhook
-`, addr, base64.StdEncoding.EncodeToString(a.tls.CACert))
-	for name, b := range map[string][]byte{a.certFile: a.tls.Cert, a.keyFile: a.tls.Key, a.webhookFile: []byte(webhook)} {
-		if err := os.WriteFile(name, b, 0o600); err != nil {
-			return nil, err
-		}
-	}
-	return a, nil
-}
-
-// apiserverArgs are the flags docs/architecture.md gives the apiserver of
-// a cluster with an authorized endpoint. The webhook's own cache keeps its
-// default (2 minutes).
-func (a *aceConfig) apiserverArgs() []string {
-	return []string{
-		"--authentication-token-webhook-config-file=" + a.webhookFile,
-		"--authentication-token-webhook-version=v1",
-	}
-}
-
-// install puts kube-api-auth's certificate where the cluster controller
-// looks for it, so it keeps this one instead of making its own.
-func (a *aceConfig) install(ctx context.Context, cfg *rest.Config) error {
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: downstream.Namespace}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create namespace %s: %w", downstream.Namespace, err)
-	}
-	_, err = cs.CoreV1().Secrets(downstream.Namespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: downstream.AuthEndpointTLSSecret},
-		Type:       corev1.SecretTypeTLS,
-		Data:       map[string][]byte{"tls.crt": a.tls.Cert, "tls.key": a.tls.Key, "ca.crt": a.tls.CACert},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return fmt.Errorf("create secret %s: %w", downstream.AuthEndpointTLSSecret, err)
-	}
-	return nil
-}
-
 // reviewer asks kube-api-auth directly whether it accepts tokens, which
-// warms nothing in the apiserver: a token the apiserver tried before
+// warms nothing in the apiserver (a token the apiserver tried before
 // kube-api-auth knew it would stay refused there for the webhook cache's
-// two minutes.
+// TTL: 2 s in the harness's flags, 2 minutes by default).
 type reviewer struct {
 	url    string
 	client *http.Client
 }
 
-func (a *aceConfig) reviewer() *reviewer {
+func newReviewer(a *harness.AuthEndpoint) *reviewer {
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(a.tls.CACert)
-	return &reviewer{url: "https://" + a.addr + "/v1/authenticate", client: &http.Client{
+	pool.AppendCertsFromPEM(a.TLS.CACert)
+	return &reviewer{url: "https://" + a.Addr + "/v1/authenticate", client: &http.Client{
 		Timeout:   5 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
 	}}
@@ -197,20 +112,13 @@ const (
 // Drover and through the `-ace` context (both with the same Drover
 // token), then the first request of fresh tokens through ACE and Drover.
 func measureACE(ctx context.Context, o *Options, e *env) (*aceResult, error) {
-	a := e.ace
-	p, err := harness.Start("kube-api-auth", e.bins.Agent, []string{"auth-endpoint", "--listen", a.addr,
-		"--kubeconfig", e.directKubeconfig, "--tls-cert-file", a.certFile, "--tls-key-file", a.keyFile,
-		"--log-level", o.ServerLogLevel}, nil, filepath.Join(a.dir, "kube-api-auth.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer p.Stop(5 * time.Second)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	_, err = p.WaitLine(wctx, "kube-api-auth serving")
+	p, err := e.ace.Start(wctx, e.bins.Agent, e.directKubeconfig, filepath.Join(e.dir, "kube-api-auth.log"))
 	cancel()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("start kube-api-auth: %w", err)
 	}
+	defer p.Stop(5 * time.Second)
 	if err := e.api.Do(ctx, http.MethodPut, "/v3/clusters/"+e.clusterID+"/auth-endpoint", e.admin,
 		map[string]string{"url": e.cluster.URL, "caCert": string(e.cluster.CAData)}, nil); err != nil {
 		return nil, fmt.Errorf("set the authorized endpoint: %w", err)
@@ -219,7 +127,7 @@ func measureACE(ctx context.Context, o *Options, e *env) (*aceResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(a.dir, "kubeconfig"), kc, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(e.dir, "ace-kubeconfig"), kc, 0o600); err != nil {
 		return nil, err
 	}
 	raw, err := clientcmd.Load(kc)
@@ -238,7 +146,7 @@ func measureACE(ctx context.Context, o *Options, e *env) (*aceResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	rv := a.reviewer()
+	rv := newReviewer(e.ace)
 	if _, err := rv.waitAccepted(ctx, []string{aceCfg.BearerToken}, 30*time.Second); err != nil {
 		return nil, err
 	}

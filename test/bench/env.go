@@ -54,10 +54,10 @@ type env struct {
 	admin            string // a Drover admin session token
 	reg              harness.Registration
 	directKubeconfig string
-	agent            *harness.Process // the cluster agent; replaced when restarted
-	metricsURL       string           // the server's /metrics
-	droverCfg        *rest.Config     // the Drover path, from the server's kubeconfig
-	ace              *aceConfig       // when the ACE section runs
+	agent            *harness.Process      // the cluster agent; replaced when restarted
+	metricsURL       string                // the server's /metrics
+	droverCfg        *rest.Config          // the Drover path, from the server's kubeconfig
+	ace              *harness.AuthEndpoint // when the ACE section runs
 }
 
 func (e *env) stop() {
@@ -93,10 +93,10 @@ func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ 
 		// The webhook's address and CA must be in the apiserver's flags
 		// from the start. Only Drover tokens reach the webhook: the token
 		// file (admin) and ServiceAccount authenticators come first.
-		if e.ace, err = prepareACE(filepath.Join(dir, "ace")); err != nil {
+		if e.ace, err = harness.NewAuthEndpoint(dir); err != nil {
 			return nil, err
 		}
-		clusterOpts.ExtraAPIServerArgs = e.ace.apiserverArgs()
+		clusterOpts.ExtraAPIServerArgs = e.ace.APIServer
 	}
 	log.Info("starting the cluster (etcd, kube-apiserver)", "webhook", e.ace != nil)
 	if e.cluster, err = testbed.Start(ctx, clusterOpts); err != nil {
@@ -113,8 +113,12 @@ func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ 
 	if e.ace != nil {
 		// Before the agent connects: the cluster controller would otherwise
 		// make a serving certificate the apiserver does not trust.
-		if err := e.ace.install(ctx, e.cluster.RESTConfig()); err != nil {
+		cs, err := kubernetes.NewForConfig(e.cluster.RESTConfig())
+		if err != nil {
 			return nil, err
+		}
+		if err := e.ace.InstallSecret(ctx, cs); err != nil {
+			return nil, fmt.Errorf("kube-api-auth's certificate: %w", err)
 		}
 	}
 

@@ -30,6 +30,7 @@ type failoverRep struct {
 	lastFail      time.Duration
 	failed, total int
 	firstErr      string
+	errs          []string // each failure: when after the fault, and the error
 	// viaNode is how many requests the server counted as carried by the
 	// node agent (drover_proxy_failover_requests_total) during the load.
 	viaNode float64
@@ -82,7 +83,7 @@ func measureFailover(ctx context.Context, o *Options, e *env) (*failoverResult, 
 		return res, fmt.Errorf("SIGSTOP: %w", err)
 	}
 	e.log.Info("measured", "what", "failover", "fault", rep.signal, "first_ok", rep.firstOK.Round(time.Millisecond),
-		"failed", rep.failed, "via_node", rep.viaNode, "agent_back", rep.back.Round(time.Millisecond))
+		"failed", rep.failed, "via_node", rep.viaNode, "agent_back", rep.back.Round(time.Millisecond), "errors", rep.errs)
 	res.freeze = &rep
 	return res, nil
 }
@@ -113,6 +114,11 @@ func (e *env) failoverOnce(ctx context.Context, o *Options, client *http.Client,
 	}
 	recs := l.stop()
 	rep.firstOK, rep.lastFail, rep.failed, rep.total, rep.firstErr = summarizeLoop(recs, fault)
+	for _, r := range recs {
+		if !r.ok && len(rep.errs) < 5 {
+			rep.errs = append(rep.errs, fmt.Sprintf("%s after the fault (sent %s after): %s", fmtDur(r.end.Sub(fault)), fmtDur(r.start.Sub(fault)), r.err))
+		}
+	}
 	after, err := scrapeMetric(ctx, e.metricsURL, "drover_proxy_failover_requests_total", e.clusterID)
 	if err != nil {
 		return rep, err
@@ -176,10 +182,11 @@ func startGetLoop(ctx context.Context, client *http.Client, url string) *getLoop
 				if !r.ok {
 					r.err = fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body)))
 				}
-			} else if ctx.Err() != nil {
-				return // stopped: not a failure
 			} else {
 				r.err = err.Error()
+			}
+			if ctx.Err() != nil {
+				return // stopped mid-request: not a failure
 			}
 			r.end = time.Now()
 			l.mu.Lock()

@@ -15,6 +15,21 @@
 // (HTTP/2, as kubectl), with client-side rate limiting off. The server and
 // the agent are the real binaries, started as the e2e tests start them.
 //
+// Then, each skippable with -skip:
+//
+//   - ace: GET latency at concurrency 1 through the authorized cluster
+//     endpoint (the `-ace` context: straight to kube-apiserver, which asks
+//     kube-api-auth about Drover tokens over TLS and caches the answer) vs
+//     through Drover vs direct, and the first request of fresh tokens;
+//   - failover: a node agent next to the cluster agent, a client sending
+//     GETs back to back through Drover, the cluster agent SIGKILLed
+//     (-failover-reps times) and SIGSTOPped (once): time to the first
+//     success through the node agent, and the requests that failed;
+//   - reconnect: a server of its own with -reconnect-agents node agents,
+//     SIGKILLed and restarted on the same address and data dir (at once, and
+//     after a pause): time from serving again to each session being back,
+//     next to what the agents' backoff alone predicts.
+//
 // With -cpuprofile-dir the server and the agent run inside this process
 // instead (pkg/server.Run, pkg/agent.Run) under pprof labels side=server,
 // side=agent and side=client, only the Drover path is measured, and a CPU

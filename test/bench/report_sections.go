@@ -33,7 +33,8 @@ func (r *report) printACE(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "(direct: the admin token of the apiserver's token file; Drover: a Drover token through drover-server, the tunnel and the agent;")
-	fmt.Fprintln(w, " ACE: the same Drover token, context bench-ace, straight to kube-apiserver, which authenticated it once through kube-api-auth and caches it)")
+	fmt.Fprintln(w, " ACE: the same Drover token, context bench-ace, straight to kube-apiserver, which caches a successful authentication for 10 s,")
+	fmt.Fprintln(w, " so it asks kube-api-auth about the token at most once per 10 s)")
 	fmt.Fprintf(w, "first request of a fresh token (%d tokens, each used once per path; tokens accepted by kube-api-auth %.1f s after creation):\n",
 		a.coldN, a.syncWait.Seconds())
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
