@@ -74,8 +74,11 @@ func TestClusterStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
+	// Wait for a gathering that saw both writes (the node's status and the
+	// event), not one that ran in between.
 	c := waitStatus(ctx, t, shared.server, shared.adminToken, shared.clusterID, func(c clusterWithStatus) bool {
-		return len(c.Status.Nodes) == 1 && len(c.Status.Warnings) > 0
+		return len(c.Status.Nodes) == 1 && c.Status.Nodes[0].KubeletVersion != "" &&
+			len(c.Status.Warnings) > 0 && c.Status.Warnings[0].Reason == "DiskPressure"
 	})
 	t.Logf("status showed the new node and event %.1fs after they were created", time.Since(start).Seconds())
 	if c.State != "active" || !c.Status.APIServer.Ready || c.Status.KubernetesVersion != "v1.33.13" {
