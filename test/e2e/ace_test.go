@@ -159,8 +159,8 @@ func TestAuthorizedClusterEndpoint(t *testing.T) {
 	// kube-apiserver caches every successful token authentication for 10s
 	// (TokenSuccessCacheTTL, not a flag), so a token used just before its
 	// revocation keeps working that long; Drover's own part (syncing the
-	// deletion to kube-api-auth) is immediate. Slack for a loaded machine.
-	if revokedIn := time.Since(revoked); revokedIn > 12*time.Second {
+	// deletion to kube-api-auth) is immediate. Slack for a loaded CI machine.
+	if revokedIn := time.Since(revoked); revokedIn > 15*time.Second {
 		t.Errorf("revocation took %v to reach the authorized endpoint; the bound is 10s after the last use", revokedIn)
 	}
 	s, err := cs.CoreV1().Secrets(downstream.Namespace).Get(ctx, downstream.AuthEndpointTLSSecret, metav1.GetOptions{})
