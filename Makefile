@@ -30,7 +30,8 @@ build: ## build bin/drover-server, bin/drover-agent and bin/driver-local
 	$(GO) build -trimpath -o $(BIN)/drover-agent ./cmd/agent
 	$(GO) build -trimpath -o $(BIN)/driver-local ./cmd/driver-local
 
-run: build ## run the server on an embedded SQLite store in $(DATA_DIR); prints the admin login on first start
+run: ## run the server on an embedded SQLite store in $(DATA_DIR); prints the admin login on first start
+	$(GO) build -trimpath -o $(BIN)/drover-server ./cmd/server
 	./$(BIN)/drover-server --data-dir $(DATA_DIR) --listen $(LISTEN)
 
 tools: ## install what the tests need from Debian (kubectl is on the machine already)
