@@ -56,6 +56,24 @@ type Options struct {
 	// they make; nil: no drivers (POST /v3/clusters imports only).
 	Drivers      DriverRegistry
 	Provisioning Provisioner
+	// Access hears of every change to bindings, projects, users' groups
+	// and users' state, so caches drop stale answers and clusters are
+	// reconciled now; nil: nobody listens.
+	Access AccessListener
+	// Providers are the configured auth providers (see providers.go); nil:
+	// local users only.
+	Providers ProviderSource
+}
+
+// AccessListener is told that who-may-do-what changed.
+type AccessListener interface {
+	AccessChanged()
+}
+
+func (a *API) accessChanged() {
+	if a.opts.Access != nil {
+		a.opts.Access.AccessChanged()
+	}
 }
 
 // SessionSigner issues session JWTs.
@@ -85,6 +103,7 @@ func (a *API) PublicRoutes(r *mux.Router) {
 	r.HandleFunc("/v3/login", a.login).Methods(http.MethodPost)
 	r.HandleFunc("/cacerts", a.cacerts).Methods(http.MethodGet)
 	r.HandleFunc("/v3/import/{token}", a.importManifest).Methods(http.MethodGet)
+	a.providerPublicRoutes(r)
 }
 
 // Routes registers the authenticated API on r; the caller wraps r with
@@ -113,6 +132,8 @@ func (a *API) Routes(r *mux.Router) {
 	r.HandleFunc("/v3/tokens", a.createToken).Methods(http.MethodPost)
 	r.HandleFunc("/v3/tokens/{id}", a.deleteToken).Methods(http.MethodDelete)
 	r.HandleFunc("/v3/kubeconfig", a.kubeconfig).Methods(http.MethodPost)
+	a.accessRoutes(r)
+	a.providerRoutes(r)
 }
 
 // admin wraps a handler that only global admins may call.

@@ -95,6 +95,14 @@ func (a *Authenticator) Invalidate(tokenID string) {
 	a.mu.Unlock()
 }
 
+// InvalidateAll forgets every cached token (after a change to global
+// bindings or groups, which can change anyone's identity).
+func (a *Authenticator) InvalidateAll() {
+	a.mu.Lock()
+	clear(a.cache)
+	a.mu.Unlock()
+}
+
 // InvalidateUser forgets every cached token of a user.
 func (a *Authenticator) InvalidateUser(userID string) {
 	a.mu.Lock()
@@ -177,6 +185,9 @@ func (a *Authenticator) lookup(ctx context.Context, tokenID string, digest [sha2
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: token %s: %w", ErrUnauthenticated, tokenID, err)
 	}
+	if user.Disabled {
+		return Identity{}, fmt.Errorf("%w: token %s: user %s is disabled", ErrUnauthenticated, tokenID, user.ID)
+	}
 	id := Identity{
 		UserID: user.ID, Username: user.Username, Admin: user.Admin, Groups: Groups(user),
 		TokenID: rec.ID, TokenKind: rec.Kind, ClusterID: rec.ClusterID,
@@ -203,12 +214,19 @@ func (a *Authenticator) touch(id string, now time.Time) {
 }
 
 // Groups returns a user's Drover groups, as impersonated downstream (without
-// system:authenticated, which package impersonation adds).
+// system:authenticated, which package impersonation adds): the provider's
+// groups (prefixed with the provider's name) and, for global admins,
+// downstream.AdminGroup.
 func Groups(u store.User) []string {
+	out := make([]string, 0, len(u.Groups)+1)
 	if u.Admin {
-		return []string{downstream.AdminGroup}
+		out = append(out, downstream.AdminGroup)
 	}
-	return nil
+	out = append(out, u.Groups...)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 type ctxKey struct{}

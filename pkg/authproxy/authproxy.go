@@ -47,6 +47,14 @@ type Options struct {
 	// Streams tracks open requests by token so revocation ends them; nil:
 	// untracked (tests).
 	Streams *Streams
+	// Members says who may reach a cluster at all: global admins always,
+	// others only with a binding in it. Nil refuses every non-admin.
+	Members Members
+}
+
+// Members answers cluster membership (package access).
+type Members interface {
+	Member(ctx context.Context, userID, clusterID string) (bool, error)
 }
 
 // Proxy serves /k8s/clusters/{id}/...
@@ -139,6 +147,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.opts.Logger.Error("look up cluster", "cluster", clusterID, "err", err)
 		apierr.Internal(w)
 		return
+	}
+	if !ident.Admin {
+		member := false
+		if p.opts.Members != nil {
+			var err error
+			if member, err = p.opts.Members.Member(r.Context(), ident.UserID, clusterID); err != nil {
+				p.opts.Logger.Error("check cluster membership", "cluster", clusterID, "user", ident.UserID, "err", err)
+				apierr.Internal(w)
+				return
+			}
+		}
+		if !member {
+			apierr.Forbidden(w, "user %q is not a member of cluster %q; ask a Drover admin for a binding", ident.Username, clusterID)
+			return
+		}
 	}
 	sess, ok := p.opts.Sessions.Session(clusterID)
 	if !ok {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/api"
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/authn"
@@ -96,6 +97,7 @@ func Run(ctx context.Context, cfg Config) error {
 	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m})
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
+	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
 	drivers, prov, err := newProvisioning(cfg, st, tun, mat.Checksum())
 	if err != nil {
 		return err
@@ -105,14 +107,15 @@ func Run(ctx context.Context, cfg Config) error {
 		tunnel: tun,
 		audit:  cfg.Audit,
 		logger: cfg.Logger,
-		proxy:  authproxy.New(authproxy.Options{Sessions: tun, Clusters: st, Logger: cfg.Logger, Metrics: m, Streams: streams}),
+		proxy: authproxy.New(authproxy.Options{Sessions: tun, Clusters: st, Logger: cfg.Logger, Metrics: m,
+			Streams: streams, Members: checker}),
 		api: api.New(api.Options{
 			Store: st, Tokens: revoker{auth, streams, ctrl}, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
 			ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
 			SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
 			MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
 			RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
-			Drivers: drivers, Provisioning: prov,
+			Drivers: drivers, Provisioning: prov, Access: accessListener{auth, checker, ctrl},
 		}),
 	})
 
@@ -238,6 +241,21 @@ func (r revoker) Invalidate(tokenID string) {
 	r.auth.Invalidate(tokenID)
 	r.streams.Revoke(tokenID)
 	r.ctrl.Kick() // authorized endpoints drop the token's Secret now
+}
+
+// accessListener makes a change to bindings, projects or users hold at
+// once on this server: identities and membership answers are recomputed,
+// and every cluster's downstream RBAC is reconciled now.
+type accessListener struct {
+	auth    *authn.Authenticator
+	checker *access.Checker
+	ctrl    *controller.Manager
+}
+
+func (l accessListener) AccessChanged() {
+	l.auth.InvalidateAll()
+	l.checker.Invalidate()
+	l.ctrl.Kick()
 }
 
 // maintainKeys rotates the session signing key when due and drops retired

@@ -9,14 +9,6 @@ import (
 	"github.com/drover-dev/drover/pkg/token"
 )
 
-// User is a Drover user.
-type User struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	Admin     bool      `json:"admin"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
 // Token kinds.
 const (
 	KindSession    = "session"
@@ -62,68 +54,6 @@ type RegistrationToken struct {
 	Hashed    token.Hashed
 	CreatedAt time.Time
 	ExpiresAt time.Time // zero: never
-}
-
-// CreateUser inserts a user with its password hash.
-func (s *Store) CreateUser(ctx context.Context, u User, passwordHash []byte) error {
-	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO users (id, username, password_hash, admin, created_at) VALUES (?, ?, ?, ?, ?)`,
-		u.ID, u.Username, passwordHash, u.Admin, unix(u.CreatedAt))
-	if err = mapErr(err); err != nil {
-		return fmt.Errorf("create user %q: %w", u.Username, err)
-	}
-	return nil
-}
-
-const userCols = `id, username, admin, created_at`
-
-func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
-	var u User
-	var created int64
-	dest := append([]any{&u.ID, &u.Username, &u.Admin, &created}, extra...)
-	if err := row.Scan(dest...); err != nil {
-		return User{}, mapErr(err)
-	}
-	u.CreatedAt = fromUnix(created)
-	return u, nil
-}
-
-// UserByUsername returns the user and its password hash.
-func (s *Store) UserByUsername(ctx context.Context, username string) (User, []byte, error) {
-	var hash []byte
-	u, err := scanUser(s.db.QueryRowContext(ctx,
-		`SELECT `+userCols+`, password_hash FROM users WHERE username = ?`, username), &hash)
-	if err != nil {
-		return User{}, nil, fmt.Errorf("user %q: %w", username, err)
-	}
-	return u, hash, nil
-}
-
-// UserByID returns a user.
-func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
-	if err != nil {
-		return User{}, fmt.Errorf("user %q: %w", id, err)
-	}
-	return u, nil
-}
-
-// ListUsers returns every user, ordered by username.
-func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY username`)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
 }
 
 // CreateToken inserts a user token.
@@ -347,29 +277,40 @@ type ScopedToken struct {
 // ClusterScopedTokens returns the unexpired tokens scoped to a cluster, with
 // their users: what the cluster's authorized endpoint must know.
 func (s *Store) ClusterScopedTokens(ctx context.Context, clusterID string, now time.Time) ([]ScopedToken, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT t.id, t.user_id, t.kind, t.cluster_id, t.description, t.salt, t.hash,
-		t.created_at, t.expires_at, t.last_used_at, u.id, u.username, u.admin, u.created_at
-		FROM tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.cluster_id = ? AND (t.expires_at = 0 OR t.expires_at > ?) ORDER BY t.id`, clusterID, unix(now))
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens
+		WHERE cluster_id = ? AND (expires_at = 0 OR expires_at > ?) ORDER BY id`, clusterID, unix(now))
 	if err != nil {
 		return nil, fmt.Errorf("tokens of cluster %q: %w", clusterID, err)
 	}
-	defer rows.Close()
-	var out []ScopedToken
+	var toks []Token
 	for rows.Next() {
-		var st ScopedToken
-		var salt, hash []byte
-		var created, expires, used, ucreated int64
-		if err := rows.Scan(&st.ID, &st.UserID, &st.Kind, &st.ClusterID, &st.Description, &salt, &hash,
-			&created, &expires, &used, &st.User.ID, &st.User.Username, &st.User.Admin, &ucreated); err != nil {
+		t, err := scanToken(rows)
+		if err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("tokens of cluster %q: %w", clusterID, err)
 		}
-		st.Hashed = hashed(salt, hash)
-		st.CreatedAt, st.ExpiresAt, st.LastUsedAt = fromUnix(created), fromUnix(expires), fromUnix(used)
-		st.User.CreatedAt = fromUnix(ucreated)
-		out = append(out, st)
+		toks = append(toks, t)
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("tokens of cluster %q: %w", clusterID, err)
+	}
+	users := map[string]User{}
+	out := make([]ScopedToken, 0, len(toks))
+	for _, t := range toks {
+		u, ok := users[t.UserID]
+		if !ok {
+			if u, err = s.UserByID(ctx, t.UserID); err != nil {
+				return nil, fmt.Errorf("tokens of cluster %q: %w", clusterID, err)
+			}
+			users[t.UserID] = u
+		}
+		if u.Disabled {
+			continue
+		}
+		out = append(out, ScopedToken{Token: t, User: u})
+	}
+	return out, nil
 }
 
 // ExpireRegistrationTokens cuts the lifetime of a cluster's registration

@@ -103,6 +103,64 @@ CREATE TABLE cluster_provisioning (
 	updated_at INTEGER NOT NULL
 );
 CREATE INDEX cluster_provisioning_driver ON cluster_provisioning(driver);
+`, `
+-- Identity and access. Users come from a provider ('local' or a configured
+-- auth provider's name); external users are keyed by (provider,
+-- external_id) and carry their provider's groups, prefixed, in user_groups.
+ALTER TABLE users ADD COLUMN provider TEXT NOT NULL DEFAULT 'local';
+ALTER TABLE users ADD COLUMN external_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN display_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN groups_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+-- A sealed refresh credential (OIDC refresh token, GitHub access token).
+ALTER TABLE users ADD COLUMN refresh BLOB;
+CREATE UNIQUE INDEX users_external ON users(provider, external_id) WHERE provider != 'local';
+CREATE TABLE user_groups (
+	user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	grp     TEXT NOT NULL,
+	PRIMARY KEY (user_id, grp)
+);
+CREATE INDEX user_groups_grp ON user_groups(grp);
+-- Configured auth providers; config is sealed (it holds bind passwords and
+-- client secrets).
+CREATE TABLE auth_providers (
+	name       TEXT PRIMARY KEY,
+	type       TEXT NOT NULL,
+	config     BLOB NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+-- A project is a named set of namespaces in one cluster.
+CREATE TABLE projects (
+	id         TEXT PRIMARY KEY,
+	cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	namespaces TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL,
+	UNIQUE (cluster_id, name)
+);
+-- A binding gives a user (by id) or a group (by name) a role: global
+-- (no cluster), on a cluster, or on a project (cluster_id is the project's).
+CREATE TABLE bindings (
+	id           TEXT PRIMARY KEY,
+	scope        TEXT NOT NULL,
+	cluster_id   TEXT REFERENCES clusters(id) ON DELETE CASCADE,
+	project_id   TEXT REFERENCES projects(id) ON DELETE CASCADE,
+	role         TEXT NOT NULL,
+	subject_kind TEXT NOT NULL,
+	subject      TEXT NOT NULL,
+	created_at   INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX bindings_unique ON bindings(scope, ifnull(cluster_id, ''), ifnull(project_id, ''), role, subject_kind, subject);
+CREATE INDEX bindings_cluster ON bindings(cluster_id);
+CREATE INDEX bindings_subject ON bindings(subject_kind, subject);
+CREATE TRIGGER users_delete_bindings AFTER DELETE ON users BEGIN
+	DELETE FROM bindings WHERE subject_kind = 'user' AND subject = OLD.id;
+END;
+-- Global admins become global bindings; the column goes.
+INSERT INTO bindings (id, scope, role, subject_kind, subject, created_at)
+	SELECT 'b-admin-' || id, 'global', 'admin', 'user', id, created_at FROM users WHERE admin != 0;
+ALTER TABLE users DROP COLUMN admin;
 `}
 
 // Open opens (creating if needed) the database file at path and migrates it.

@@ -20,7 +20,7 @@ func TestStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	u := User{ID: "u-1", Username: "alice", Admin: true, CreatedAt: now}
+	u := User{ID: "u-1", Username: "alice", Admin: true, CreatedAt: now, Provider: LocalProvider}
 	if err := st.CreateUser(ctx, u, []byte("hash")); err != nil {
 		t.Fatal(err)
 	}

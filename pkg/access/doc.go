@@ -1,0 +1,10 @@
+// Package access owns Drover's authorization model: the roles that exist in
+// each scope (global, cluster, project), whether a user is a member of a
+// cluster (the proxy's and the API's question), and what each binding
+// becomes downstream (the controller's question).
+//
+// It decides; it never talks to a cluster or writes the store. The
+// downstream apiserver's own RBAC, written from Desired, is what finally
+// allows or denies a request: Drover only refuses early (non-members get
+// 403 before anything is forwarded).
+package access
