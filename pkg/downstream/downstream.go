@@ -29,6 +29,9 @@ const (
 	// ExtraTokenID and ExtraUserID are the Impersonate-Extra keys Drover sets.
 	ExtraTokenID = "drover.dev/token-id"
 	ExtraUserID  = "drover.dev/user-id"
+	// ExtraOriginalUser names the Drover user behind a nested impersonation
+	// (kubectl --as through Drover), so the cluster's audit log shows both.
+	ExtraOriginalUser = "drover.dev/original-user"
 
 	// ManagedByLabel marks every object Drover owns downstream.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
@@ -43,7 +46,7 @@ func ImpersonatorRules() []rbacv1.PolicyRule {
 		{APIGroups: []string{""}, Resources: []string{"users", "groups"}, Verbs: []string{"impersonate"}},
 		{
 			APIGroups: []string{"authentication.k8s.io"},
-			Resources: []string{"userextras/" + ExtraTokenID, "userextras/" + ExtraUserID},
+			Resources: []string{"userextras/" + ExtraTokenID, "userextras/" + ExtraUserID, "userextras/" + ExtraOriginalUser},
 			Verbs:     []string{"impersonate"},
 		},
 	}
@@ -57,6 +60,9 @@ func ControllerRules() []rbacv1.PolicyRule {
 		// Cluster status: version and health, node list, object counts,
 		// recent warning events.
 		{NonResourceURLs: []string{"/version", "/readyz", "/livez"}, Verbs: []string{"get"}},
+		// Nested impersonation: ask the cluster whether a user may act as
+		// another identity (the proxy's SubjectAccessReview).
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 		{APIGroups: []string{""}, Resources: []string{"nodes", "namespaces", "pods", "events"}, Verbs: []string{"get", "list", "watch"}},
 		// Drover's bindings: watch them, and put back what was changed or deleted.
 		{
