@@ -1,8 +1,9 @@
 // Command demo runs Drover on this machine for a person to try: the server,
 // one real downstream cluster (kube-apiserver and etcd from `make testbed`)
 // and a cluster agent started the way its Deployment starts it (environment
-// and a token file). It writes two kubeconfigs, one through Drover and one
-// straight to the apiserver, prints how to use them and "demo ready", and
+// and a token file). It writes kubeconfigs for the admin through Drover,
+// for a read-only second user ("viewer") through Drover, and straight to
+// the apiserver, prints how to use them and "demo ready", and
 // runs until SIGINT or SIGTERM; then it stops the agent, the server and the
 // cluster, in that order, and leaves nothing running. Logs stay in the demo
 // directory (`make clean` removes it).
@@ -173,6 +174,11 @@ func run(ctx context.Context, o *Options, out io.Writer) (err error) {
 	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
 		return err
 	}
+	log.Info("creating the read-only user viewer")
+	view, err := addViewer(ctx, d.server, admin, clusterID, o.Dir, o.KubeconfigTTL)
+	if err != nil {
+		return err
+	}
 
 	fmt.Fprintf(out, `
 Drover demo
@@ -190,6 +196,11 @@ Straight to the apiserver as the same Drover user (the authorized cluster
 endpoint; works with the server stopped):
   kubectl --context demo-ace auth whoami
 
+As %q, a second user (not an admin) bound read-only on the cluster
+(password %s):
+  kubectl --kubeconfig %s get ns                      # allowed
+  kubectl --kubeconfig %s create namespace nope       # forbidden
+
 Straight to the apiserver as its own admin, for comparison:
   kubectl --kubeconfig %s get ns
 
@@ -199,7 +210,8 @@ The server's JSON API (log in first):
 Logs: %s/{server/server.log,agent/*.log,cluster/*.log}
 Ctrl-C stops the agent, the server and the cluster.
 demo ready
-`, d.server.URL, d.server.AdminPassword, "demo", clusterID, kubeconfig, directKubeconfig,
+`, d.server.URL, d.server.AdminPassword, "demo", clusterID, kubeconfig,
+		view.Username, view.Password, view.Kubeconfig, view.Kubeconfig, directKubeconfig,
 		filepath.Join(d.server.DataDir, "tls", "ca.crt"), d.server.URL, o.Dir)
 
 	select {
