@@ -70,6 +70,9 @@ func ensureDownstream(ctx context.Context, cs kubernetes.Interface) error {
 	for name, rules := range map[string][]rbacv1.PolicyRule{
 		downstream.ImpersonatorClusterRole: downstream.ImpersonatorRules(),
 		downstream.ControllerClusterRole:   downstream.ControllerRules(),
+		// Bound by the server's controller for Drover's cluster-member and
+		// read-only roles.
+		downstream.ClusterMemberRole: downstream.ClusterMemberRules(),
 	} {
 		role := rbacv1apply.ClusterRole(name).WithLabels(labels)
 		for _, r := range rules {

@@ -36,6 +36,9 @@ const (
 	// ManagedByLabel marks every object Drover owns downstream.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	ManagedByValue = "drover"
+	// BindingLabel names the Drover binding a downstream ClusterRoleBinding
+	// or RoleBinding was written for.
+	BindingLabel = "drover.dev/binding"
 )
 
 // ImpersonatorRules is everything the proxy's ServiceAccount may do: act as
@@ -70,14 +73,49 @@ func ControllerRules() []rbacv1.PolicyRule {
 			Resources: []string{"clusterrolebindings"},
 			Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"},
 		},
-		// Re-creating the admin binding means binding cluster-admin; "bind"
-		// on that one role is the narrowest grant that allows it.
+		// Role bindings of projects, in any namespace a project holds
+		// (only those labelled ManagedByLabel are ever touched).
+		{
+			APIGroups: []string{"rbac.authorization.k8s.io"},
+			Resources: []string{"rolebindings"},
+			Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+		},
+		// Re-creating the admin binding and writing the bindings of Drover's
+		// roles means binding these ClusterRoles; "bind" on exactly them is
+		// the narrowest grant that allows it (holding their rights would
+		// make the controller cluster-admin in its own name).
 		{
 			APIGroups:     []string{"rbac.authorization.k8s.io"},
 			Resources:     []string{"clusterroles"},
-			ResourceNames: []string{"cluster-admin"},
+			ResourceNames: BindableClusterRoles(),
 			Verbs:         []string{"bind"},
 		},
+	}
+}
+
+// ClusterMemberRole is the ClusterRole of Drover's cluster-member role (and
+// part of cluster read-only): read cluster-scoped objects, nothing
+// namespaced. The agent applies it; the controller binds it.
+const ClusterMemberRole = "drover-cluster-member"
+
+// BindableClusterRoles are the ClusterRoles Drover's bindings refer to
+// downstream, the only ones the controller may bind.
+func BindableClusterRoles() []string {
+	return []string{"cluster-admin", "admin", "edit", "view", ClusterMemberRole}
+}
+
+// ClusterMemberRules are ClusterMemberRole's rules: get, list and watch on
+// cluster-scoped kinds only. Namespaces are listed here, so a member sees
+// which namespaces exist, but reads nothing inside them.
+func ClusterMemberRules() []rbacv1.PolicyRule {
+	read := []string{"get", "list", "watch"}
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"nodes", "namespaces", "persistentvolumes"}, Verbs: read},
+		{APIGroups: []string{"storage.k8s.io"}, Resources: []string{"storageclasses", "csidrivers", "csinodes"}, Verbs: read},
+		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: read},
+		{APIGroups: []string{"scheduling.k8s.io"}, Resources: []string{"priorityclasses"}, Verbs: read},
+		{APIGroups: []string{"node.k8s.io"}, Resources: []string{"runtimeclasses"}, Verbs: read},
+		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingressclasses"}, Verbs: read},
 	}
 }
 

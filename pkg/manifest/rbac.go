@@ -70,16 +70,18 @@ func clusterAgentClusterRules() []rule {
 			},
 		},
 		{
-			why: "escalate on the two ClusterRoles ensureDownstream writes and nothing else: they grant " +
-				"impersonate (" + downstream.ImpersonatorClusterRole + ") and read access to nodes, pods " +
-				"and events (" + downstream.ControllerClusterRole + "), which the agent does not hold, and " +
-				"RBAC refuses to write a role whose rules the writer lacks. The alternative, holding those " +
-				"rights itself, would let the agent impersonate any user or group (system:masters " +
-				"included) directly.",
+			why: "escalate on the three ClusterRoles ensureDownstream writes and nothing else: they grant " +
+				"impersonate (" + downstream.ImpersonatorClusterRole + "), read access to nodes, pods " +
+				"and events and bind on the roles Drover's bindings use (" + downstream.ControllerClusterRole +
+				"), and read access to cluster-scoped kinds for Drover's cluster members (" +
+				downstream.ClusterMemberRole + "), which the agent does not hold, and RBAC refuses to " +
+				"write a role whose rules the writer lacks. The alternative, holding those rights itself, " +
+				"would let the agent impersonate any user or group (system:masters included) directly.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
-				Verbs:         []string{"escalate"},
-				ResourceNames: []string{downstream.ImpersonatorClusterRole, downstream.ControllerClusterRole},
+				Verbs: []string{"escalate"},
+				ResourceNames: []string{downstream.ImpersonatorClusterRole, downstream.ControllerClusterRole,
+					downstream.ClusterMemberRole},
 			},
 		},
 		{
