@@ -50,6 +50,16 @@ type Options struct {
 	// Members says who may reach a cluster at all: global admins always,
 	// others only with a binding in it. Nil refuses every non-admin.
 	Members Members
+	// NestedCacheTTL is how long an approved nested impersonation (kubectl
+	// --as) is reused without asking the cluster again (default 5 s;
+	// negative: never reused). Refusals are never reused.
+	NestedCacheTTL time.Duration
+	// NoteImpersonation, if set, is told whom a request asked to act as
+	// (whether or not the cluster then allows it), so the audit entry of the
+	// request can name both identities.
+	NoteImpersonation func(ctx context.Context, user string, groups []string)
+	// Now is the clock of the nested-impersonation cache; nil: time.Now.
+	Now func() time.Time
 }
 
 // Members answers cluster membership (package access).
@@ -59,8 +69,9 @@ type Members interface {
 
 // Proxy serves /k8s/clusters/{id}/...
 type Proxy struct {
-	opts Options
-	rp   *httputil.ReverseProxy
+	opts   Options
+	rp     *httputil.ReverseProxy
+	nested *nested
 
 	// known caches clusters found in the store, so the hot path does not
 	// read the database on every request.
@@ -100,6 +111,7 @@ type targetKey struct{}
 type target struct {
 	session  *tunnel.Session
 	identity impersonation.Identity
+	nested   bool // identity is an approved kubectl --as
 	path     string
 	rawPath  string
 	upgrade  string
@@ -110,7 +122,11 @@ func New(opts Options) *Proxy {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.NewServer()
 	}
-	p := &Proxy{opts: opts, known: map[string]time.Time{}}
+	ttl := opts.NestedCacheTTL
+	if ttl == 0 {
+		ttl = defaultNestedTTL
+	}
+	p := &Proxy{opts: opts, known: map[string]time.Time{}, nested: newNested(ttl, opts.Now)}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      roundTripper{},
@@ -163,6 +179,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// The client's own identity headers: none, a nested impersonation
+	// request (approved below or refused), or refused now.
+	asked, err := impersonation.ParseRequest(r.Header)
+	if err != nil {
+		var re *impersonation.RequestError
+		if !errors.As(err, &re) {
+			re = &impersonation.RequestError{Code: http.StatusBadRequest, Message: "identity headers refused"}
+		}
+		p.opts.Logger.Info("refused client identity headers", "cluster", clusterID, "user", ident.Username, "reason", re.Message)
+		apierr.Write(w, re.Code, statusReason(re.Code), re.Message)
+		return
+	}
+	if asked != nil && p.opts.NoteImpersonation != nil {
+		p.opts.NoteImpersonation(r.Context(), asked.User, asked.Groups)
+	}
 	sess, ok := p.opts.Sessions.Session(clusterID)
 	if !ok {
 		msg := fmt.Sprintf("cluster %q is not connected", clusterID)
@@ -186,13 +217,28 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rawPath: rawPath,
 		upgrade: upgradeType(r.Header),
 	}
+	if asked != nil {
+		if !p.approveNested(w, r, sess, ident, asked) {
+			return
+		}
+		t.nested = true
+		t.identity = impersonation.Identity{
+			User:   asked.User,
+			Groups: asked.Groups,
+			Extra: map[string][]string{
+				downstream.ExtraTokenID:      {ident.TokenID},
+				downstream.ExtraUserID:       {ident.UserID},
+				downstream.ExtraOriginalUser: {ident.Username},
+			},
+		}
+	}
 	rec := &recorder{ResponseWriter: w}
 	var in *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
 		in = &countingBody{ReadCloser: r.Body}
 		r.Body = in
 	}
-	defer p.observe(rec, in, r.Method, path, r.URL.Query(), sess, time.Now())
+	defer p.observe(rec, in, r.Method, path, r.URL.Query(), t, time.Now())
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	if p.opts.Streams != nil {
@@ -274,11 +320,17 @@ func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !ok {
 		return nil, errNoIdentity
 	}
-	users := req.Header.Values("Impersonate-User")
 	auths := req.Header.Values("Authorization")
-	if len(users) != 1 || users[0] != t.identity.User ||
-		len(auths) != 1 || auths[0] != "Bearer "+t.session.Params.Token {
+	if len(auths) != 1 || auths[0] != "Bearer "+t.session.Params.Token {
 		return nil, errNoIdentity
+	}
+	for k := range req.Header {
+		if k != "Authorization" && (strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Proxy-Authorization")) {
+			return nil, fmt.Errorf("%w: header %q", errNoIdentity, k)
+		}
+	}
+	if err := impersonation.Verify(req.Header, t.identity); err != nil {
+		return nil, fmt.Errorf("%w: %w", errNoIdentity, err)
 	}
 	return t.session.Transport(t.upgrade != "").RoundTrip(req)
 }

@@ -50,13 +50,34 @@ func wantIdentity(user string, groups []string, tokenID, userID, saToken string)
 	}
 }
 
+// nestedIdentity is what the backend must see for an approved kubectl --as.
+func nestedIdentity(user string, groups []string, original, tokenID, userID, saToken string) map[string][]string {
+	return map[string][]string{
+		"authorization":     {"Bearer " + saToken},
+		"impersonate-user":  {user},
+		"impersonate-group": append(append([]string(nil), groups...), impersonation.Authenticated),
+		"impersonate-extra-drover.dev%2foriginal-user": {original},
+		"impersonate-extra-drover.dev%2ftoken-id":      {tokenID},
+		"impersonate-extra-drover.dev%2fuser-id":       {userID},
+	}
+}
+
+// TestHostileHeaders holds the proxy to its invariant on client identity
+// headers: the backend sees only the identity Drover decided on, with the
+// one credential Drover holds. A request that asks to impersonate (the
+// canonical Impersonate-User, once, with Impersonate-Group) is forwarded as
+// that identity only when the cluster's SubjectAccessReview approves it;
+// every other identity-shaped header, and every disapproved request, is
+// refused with a Status and reaches nothing.
 func TestHostileHeaders(t *testing.T) {
 	s := newSandwich(t)
 	_, sa := s.connectCluster("c-alpha")
 	ada := s.addUser("ada", true)
 	adaTok, adaTokID := s.mintToken(ada.ID, "", time.Now().Add(time.Hour))
 	bob := s.addUser("bob", false)
+	s.bind(bob.ID, "c-alpha")
 	bobTok, bobTokID := s.mintToken(bob.ID, "", time.Now().Add(time.Hour))
+	s.backend.allow(sa, "bob", "users", "jane")
 	adaWant := wantIdentity("ada", []string{downstream.AdminGroup}, adaTokID, ada.ID, sa)
 
 	const path = "/k8s/clusters/c-alpha/api/v1/namespaces"
@@ -65,6 +86,7 @@ func TestHostileHeaders(t *testing.T) {
 		lines []string
 		also  []string // further header names the backend must not see
 		code  int
+		msg   string              // refusals: a substring of the Status message
 		want  map[string][]string // nil: the backend must get nothing
 	}{
 		{
@@ -78,11 +100,13 @@ func TestHostileHeaders(t *testing.T) {
 			code:  200, want: wantIdentity("bob", nil, bobTokID, bob.ID, sa),
 		},
 		{
+			// Go canonicalizes the names, so this asks to be system:admin,
+			// but with a uid and an extra: refused, not trimmed.
 			name: "impersonation headers in mixed case",
 			lines: []string{"Authorization: Bearer " + adaTok,
 				"impersonate-user: system:admin", "IMPERSONATE-GROUP: system:masters",
 				"Impersonate-uid: 0", "iMpErSoNaTe-ExTrA-scopes: all"},
-			code: 200, want: adaWant,
+			code: 400, msg: "Impersonate-Extra-* headers are not supported", // the first offending name in sort order
 		},
 		{
 			name: "impersonation headers duplicated",
@@ -90,7 +114,13 @@ func TestHostileHeaders(t *testing.T) {
 				"Impersonate-User: system:admin", "Impersonate-User: ada", "impersonate-user: root",
 				"Impersonate-Group: system:masters", "impersonate-group: system:nodes",
 				"Impersonate-Uid: 0", "Impersonate-Uid: 1"},
-			code: 200, want: adaWant,
+			code: 400, msg: "Impersonate-Uid is not supported",
+		},
+		{
+			name: "Impersonate-User duplicated",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Impersonate-User: jane", "impersonate-user: system:admin"},
+			code: 400, msg: "Impersonate-User must be sent once, got 2 values",
 		},
 		{
 			name: "Drover's own extra keys forged",
@@ -98,14 +128,20 @@ func TestHostileHeaders(t *testing.T) {
 				"Impersonate-Extra-drover.dev%2Ftoken-id: t-forged",
 				"impersonate-extra-drover.dev%2fuser-id: u-forged",
 				"Impersonate-Extra-Drover.Dev%2FUser-Id: u-forged-again"},
-			code: 200, want: adaWant,
+			code: 400, msg: "Impersonate-Extra-* headers are not supported",
+		},
+		{
+			name: "original-user extra forged with an approvable user",
+			lines: []string{"Authorization: Bearer " + bobTok,
+				"Impersonate-User: jane", "Impersonate-Extra-drover.dev%2Foriginal-user: ada"},
+			code: 400, msg: "Impersonate-Extra-* headers are not supported",
 		},
 		{
 			name: "X-Remote headers",
 			lines: []string{"Authorization: Bearer " + adaTok,
 				"X-Remote-User: system:admin", "x-remote-group: system:masters",
 				"X-REMOTE-EXTRA-scopes: all", "X-Remote-Uid: 0"},
-			code: 200, want: adaWant,
+			code: 400, msg: "is not accepted: Drover sets the identity downstream",
 		},
 		{
 			name: "Proxy-Authorization",
@@ -117,7 +153,7 @@ func TestHostileHeaders(t *testing.T) {
 			name: "Connection names Impersonate-User",
 			lines: []string{"Authorization: Bearer " + adaTok,
 				"Connection: Impersonate-User", "Impersonate-User: system:admin"},
-			code: 200, want: adaWant,
+			code: 400, msg: "Impersonate-User is named in Connection",
 		},
 		{
 			name:  "Connection names Authorization",
@@ -136,8 +172,14 @@ func TestHostileHeaders(t *testing.T) {
 			lines: []string{"Authorization: Bearer " + adaTok,
 				"connection: keep-alive, IMPERSONATE-GROUP, x-remote-user", "CONNECTION: X-Other",
 				"Impersonate-Group: system:masters", "X-Remote-User: root", "X-Other: 1"},
+			code: 400, msg: "Impersonate-Group is named in Connection",
+		},
+		{
+			name: "Connection names non-identity headers beside an approved --as",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Connection: X-Other", "X-Other: 1", "Impersonate-User: jane"},
 			also: []string{"X-Other", "Connection"},
-			code: 200, want: adaWant,
+			code: 200, want: nestedIdentity("jane", nil, "ada", adaTokID, ada.ID, sa),
 		},
 		{
 			name: "second Authorization header",
@@ -155,6 +197,52 @@ func TestHostileHeaders(t *testing.T) {
 			lines: []string{"Impersonate-User: system:admin"},
 			code:  401,
 		},
+		{
+			name:  "admin --as jane: approved",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: jane"},
+			code:  200, want: nestedIdentity("jane", nil, "ada", adaTokID, ada.ID, sa),
+		},
+		{
+			name: "admin --as jane --as-group devs --as-group ops: approved",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: jane",
+				"Impersonate-Group: devs", "impersonate-group: ops"},
+			code: 200, want: nestedIdentity("jane", []string{"devs", "ops"}, "ada", adaTokID, ada.ID, sa),
+		},
+		{
+			name:  "member --as jane with the right in the cluster: approved",
+			lines: []string{"Authorization: Bearer " + bobTok, "Impersonate-User: jane"},
+			code:  200, want: nestedIdentity("jane", nil, "bob", bobTokID, bob.ID, sa),
+		},
+		{
+			name:  "member --as root without the right: refused by the cluster",
+			lines: []string{"Authorization: Bearer " + bobTok, "Impersonate-User: root"},
+			code:  403, msg: `users "root" is forbidden: User "bob" cannot impersonate resource "users" in API group "" in cluster "c-alpha" (SubjectAccessReview: sandwich: no grant)`,
+		},
+		{
+			name:  "member --as jane --as-group system:masters: the group is checked too",
+			lines: []string{"Authorization: Bearer " + bobTok, "Impersonate-User: jane", "Impersonate-Group: system:masters"},
+			code:  403, msg: `groups "system:masters" is forbidden: User "bob" cannot impersonate resource "groups"`,
+		},
+		{
+			name:  "groups without a user",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-Group: system:masters"},
+			code:  400, msg: "Impersonate-Group requires Impersonate-User",
+		},
+		{
+			name:  "uid alone",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-Uid: 0"},
+			code:  400, msg: "Impersonate-Uid is not supported",
+		},
+		{
+			name:  "a ServiceAccount",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: system:serviceaccount:kube-system:default"},
+			code:  403, msg: "impersonating a ServiceAccount is not supported",
+		},
+		{
+			name:  "underscore instead of a dash",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate_User: system:admin"},
+			code:  400, msg: "is not in canonical form",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,6 +255,15 @@ func TestHostileHeaders(t *testing.T) {
 			if tc.want == nil {
 				if len(reqs) != 0 {
 					t.Fatalf("a refused request reached the backend %d times", len(reqs))
+				}
+				if tc.msg != "" {
+					var st metav1.Status
+					if err := json.Unmarshal(body, &st); err != nil || st.Kind != "Status" || int(st.Code) != tc.code {
+						t.Fatalf("body %s is not a Status with code %d: %v", body, tc.code, err)
+					}
+					if !strings.Contains(st.Message, tc.msg) {
+						t.Errorf("message %q, want it to contain %q", st.Message, tc.msg)
+					}
 				}
 				return
 			}
@@ -193,6 +290,9 @@ func TestRefusals(t *testing.T) {
 	ada := s.addUser("ada", true)
 	future := time.Now().Add(time.Hour)
 	adaTok, _ := s.mintToken(ada.ID, "", future)
+	carol := s.addUser("carol", false) // a member of c-beta only
+	s.bind(carol.ID, "c-beta")
+	carolTok, _ := s.mintToken(carol.ID, "", future)
 	scopedTok, _ := s.mintToken(ada.ID, "c-alpha", future)
 	expiredTok, _ := s.mintToken(ada.ID, "", time.Now().Add(-time.Minute))
 	gone := s.addUser("gone", true)
@@ -218,6 +318,10 @@ func TestRefusals(t *testing.T) {
 	}{
 		{"control: valid token", "c-alpha", "Bearer " + adaTok, 200, nil},
 		{"control: scoped token on its cluster", "c-alpha", "Bearer " + scopedTok, 200, nil},
+		{"control: member on its cluster", "c-beta", "Bearer " + carolTok, 200, nil},
+		{"non-member", "c-alpha", "Bearer " + carolTok, 403, &metav1.Status{
+			Code: 403, Reason: metav1.StatusReasonForbidden,
+			Message: `user "carol" is not a member of cluster "c-alpha"; ask a Drover admin for a binding`}},
 		{"missing token", "c-alpha", "", 401, &unauthorized},
 		{"basic credentials", "c-alpha", "Basic YWRhOnBhc3N3b3Jk", 401, &unauthorized},
 		{"empty bearer", "c-alpha", "Bearer ", 401, &unauthorized},
@@ -403,12 +507,14 @@ func TestUpgrade(t *testing.T) {
 	upgradeRequest := func(path string) string {
 		return rawRequest("GET", "/k8s/clusters/c-alpha"+path,
 			"Authorization: Bearer "+tok,
-			// Hostile headers ride along; one is named in Connection, which
-			// the proxy rebuilds for the upgrade.
-			"Connection: Upgrade, Impersonate-Group",
+			// Headers that must not pass ride along; one is named in
+			// Connection, which the proxy rebuilds for the upgrade. (Client
+			// impersonation headers are refused before any upgrade: see
+			// TestNestedUpgrade.)
+			"Connection: Upgrade, X-Hop",
+			"X-Hop: 1",
 			"Upgrade: SPDY/3.1",
-			"Impersonate-User: system:admin",
-			"Impersonate-Group: system:masters",
+			"Proxy-Authorization: Bearer stolen",
 		)
 	}
 
@@ -438,7 +544,7 @@ func TestUpgrade(t *testing.T) {
 		if len(reqs) != 1 {
 			t.Fatalf("backend got %d requests, want 1", len(reqs))
 		}
-		if diff := cmp.Diff(want, identityHeaders(reqs[0].Header)); diff != "" {
+		if diff := cmp.Diff(want, identityHeaders(reqs[0].Header, "X-Hop")); diff != "" {
 			t.Errorf("identity headers on the upgrade (-want +got):\n%s", diff)
 		}
 	})
@@ -485,7 +591,7 @@ func TestUpgrade(t *testing.T) {
 			waitFor(t, "the backend connection of the refused upgrade to close", func() bool {
 				return s.backend.connState(reqs[0].RemoteAddr) == http.StateClosed
 			})
-			if diff := cmp.Diff(want, identityHeaders(reqs[0].Header)); diff != "" {
+			if diff := cmp.Diff(want, identityHeaders(reqs[0].Header, "X-Hop")); diff != "" {
 				t.Errorf("identity headers on the upgrade (-want +got):\n%s", diff)
 			}
 			for _, r := range s.backend.requests()[before:] {

@@ -12,6 +12,21 @@
 // request that lost its identity is refused, not sent with Drover's
 // credential.
 //
+// Nested impersonation (kubectl --as / --as-group): a client's canonical
+// Impersonate-User and Impersonate-Group headers are a request, read by
+// impersonation.ParseRequest after the membership check; every other
+// identity-shaped header is refused with 400. The request is put to the
+// target cluster, and only to it, as SubjectAccessReviews (verb impersonate
+// on users/<name> and on groups/<name> for each group) about the Drover user
+// with its groups, system:authenticated and Drover's extras. The reviews go
+// through the cluster's own tunnel session as downstream.ControllerUser,
+// since the impersonate-only ServiceAccount may not create them. Approved:
+// the request is forwarded as the requested user and groups, with the Drover
+// user in the drover.dev/original-user extra. Refused: 403 with the cluster's
+// reason. Not answerable: 503. Approvals are reused for a few seconds
+// (Options.NestedCacheTTL), keyed by cluster, caller and requested identity;
+// refusals never are.
+//
 // Watches and logs -f stream unbuffered (ReverseProxy flushes responses of
 // unknown length at once). Upgrades (exec, attach, port-forward over SPDY or
 // WebSocket) get a backend connection of their own; if the apiserver refuses
@@ -20,6 +35,7 @@
 // CVE-2018-1002105 class).
 //
 // This package must never forward a request without an identity, never pass
-// a client's Authorization, Impersonate-* or X-Remote-* header, and never put
-// an internal error's text in a response.
+// a client's Authorization, Impersonate-* or X-Remote-* header, never forward
+// a request that asked to impersonate as anyone but the approved identity,
+// and never put an internal error's text in a response.
 package authproxy

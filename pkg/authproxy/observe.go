@@ -1,7 +1,9 @@
 package authproxy
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -51,7 +53,8 @@ func (c *countingBody) Read(b []byte) (int, error) {
 }
 
 // observe records metrics and a debug log line for one proxied request.
-func (p *Proxy) observe(rec *recorder, in *countingBody, method, path string, query url.Values, sess *tunnel.Session, start time.Time) {
+func (p *Proxy) observe(rec *recorder, in *countingBody, method, path string, query url.Values, t *target, start time.Time) {
+	sess := t.session
 	info := kubepath.ParseRequestInfo(method, path, query)
 	code := rec.code
 	if code == 0 {
@@ -69,7 +72,14 @@ func (p *Proxy) observe(rec *recorder, in *countingBody, method, path string, qu
 	if via == tunnel.KindNode {
 		m.Failovers.WithLabelValues(sess.ClusterID).Inc()
 	}
-	p.opts.Logger.Debug("proxied", "cluster", sess.ClusterID, "via", via, "node", sess.Params.Node,
+	if !p.opts.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	attrs := []any{"cluster", sess.ClusterID, "via", via, "node", sess.Params.Node,
 		"verb", info.Verb, "resource", info.Resource, "namespace", info.Namespace, "code", code,
-		"bytes", rec.bytes, "duration", elapsed)
+		"bytes", rec.bytes, "duration", elapsed}
+	if t.nested {
+		attrs = append(attrs, "as", t.identity.User, "as_groups", t.identity.Groups)
+	}
+	p.opts.Logger.Debug("proxied", attrs...)
 }

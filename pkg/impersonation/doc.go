@@ -8,8 +8,18 @@
 // What is trusted: nothing the client sent. Strip removes every
 // Authorization, Proxy-Authorization, Impersonate-* and X-Remote-* header in
 // any case, and every header the client named in Connection:, before Set
-// writes the authenticated identity. Both run inside ReverseProxy.Rewrite, on
-// the outbound request only.
+// writes the identity Drover decided on. Both run inside
+// ReverseProxy.Rewrite, on the outbound request only; Verify is the round
+// tripper's last look at the result.
+//
+// Nested impersonation (kubectl --as / --as-group): ParseRequest reads the
+// client's canonical Impersonate-User (exactly one) and Impersonate-Group
+// headers as a request to act as someone else, and refuses every other
+// identity-shaped header instead of ignoring it. A request is not a grant:
+// package authproxy asks the target cluster (a SubjectAccessReview) and
+// either forwards as the requested identity, with the Drover user in the
+// drover.dev/original-user extra, or refuses. A request asking to
+// impersonate is never forwarded as the caller.
 //
 // This package must never forward a request with no identity: Set returns an
 // error for an empty user, and callers refuse the request.

@@ -3,7 +3,6 @@ package impersonation
 import (
 	"errors"
 	"net/http"
-	"net/textproto"
 	"sort"
 	"strings"
 
@@ -33,12 +32,8 @@ var stripNames = map[string]bool{"authorization": true, "proxy-authorization": t
 // Strip deletes every header of h that could carry or change identity, and
 // every header named in Connection: (hop-by-hop by the client's own word).
 func Strip(h http.Header) {
-	for _, v := range h.Values("Connection") {
-		for _, name := range strings.Split(v, ",") {
-			if name = textproto.TrimString(name); name != "" {
-				deleteFold(h, name)
-			}
-		}
+	for name := range connectionNames(h) {
+		deleteFold(h, name)
 	}
 	deleteFold(h, "Connection")
 	for k := range h {

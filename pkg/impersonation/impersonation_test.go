@@ -45,6 +45,15 @@ func TestStrip(t *testing.T) {
 			},
 			want: http.Header{"Content-Type": {"application/json"}},
 		},
+		{
+			name: "Connection under a non-canonical key",
+			in: http.Header{
+				"connection":   {"X-Secret"},
+				"X-Secret":     {"1"},
+				"Content-Type": {"application/json"},
+			},
+			want: http.Header{"Content-Type": {"application/json"}},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
