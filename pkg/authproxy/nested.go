@@ -195,6 +195,9 @@ func review(ctx context.Context, sess *tunnel.Session, spec authorizationv1.Subj
 	if err := json.Unmarshal(b, &out); err != nil {
 		return none, fmt.Errorf("decode subject access review answer from cluster %q: %w", sess.ClusterID, err)
 	}
+	if out.Kind != "SubjectAccessReview" {
+		return none, fmt.Errorf("subject access review in cluster %q: answered with kind %q", sess.ClusterID, out.Kind)
+	}
 	return out.Status, nil
 }
 

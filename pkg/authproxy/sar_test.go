@@ -89,7 +89,7 @@ func (b *backend) serveSAR(w http.ResponseWriter, r *http.Request) {
 	if fail != 0 {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(fail)
-		w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"backend told to fail"}`))
+		w.Write([]byte(`{"kind":"Status","apiVersion":"v1","message":"backend told to fail"}` /* decodes as any kind */))
 		return
 	}
 	// Only Drover's controller identity may create reviews, as in a real
