@@ -63,9 +63,9 @@ type sandwich struct {
 	backend *backend
 	members *access.Checker
 	// noted collects what Options.NoteImpersonation was told.
-	noted *lockedList
-	logs    *lockedBuffer
-	client  *http.Client
+	noted  *lockedList
+	logs   *lockedBuffer
+	client *http.Client
 	// secrets must never appear in a log or a response.
 	secrets []string
 }
