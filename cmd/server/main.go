@@ -55,6 +55,7 @@ func run(ctx context.Context, o *Options) error {
 		RegistrationGrace: o.RegistrationGrace, AgentImage: o.AgentImage,
 		Logger: logger, Stdout: os.Stdout,
 		DriverDir: o.DriverDir, SecretsKeyFile: o.SecretsKeyFile, DriverAnswerTimeout: o.DriverAnswerTimeout,
+		GroupRefreshInterval: o.GroupRefreshInterval,
 	})
 }
 

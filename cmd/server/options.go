@@ -42,6 +42,10 @@ type Options struct {
 	DriverDir           string
 	SecretsKeyFile      string
 	DriverAnswerTimeout time.Duration
+
+	// GroupRefreshInterval is how old auth provider users' groups may get
+	// before the server reads them again; 0 disables the refresh.
+	GroupRefreshInterval time.Duration
 }
 
 // NewOptions returns the defaults.
@@ -59,7 +63,8 @@ func NewOptions() *Options {
 		AuditLevel:        "all",
 		LogLevel:          "info",
 
-		DriverAnswerTimeout: 10 * time.Second,
+		DriverAnswerTimeout:  10 * time.Second,
+		GroupRefreshInterval: time.Hour,
 	}
 }
 
@@ -83,6 +88,7 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.DriverDir, "driver-dir", o.DriverDir, "directory of built-in cluster drivers (executables named driver-<name>); empty: none")
 	fs.StringVar(&o.SecretsKeyFile, "secrets-key-file", o.SecretsKeyFile, "key sealing provisioned clusters' credentials (default <data-dir>/secrets.key, made on first start)")
 	fs.DurationVar(&o.DriverAnswerTimeout, "driver-answer-timeout", o.DriverAnswerTimeout, "how long a started cluster driver may take to answer")
+	fs.DurationVar(&o.GroupRefreshInterval, "group-refresh-interval", o.GroupRefreshInterval, "re-read auth provider users' groups once they are this old (0: never; admins can force it with POST /v3/users/{id}/refresh)")
 	fs.StringVar(&o.AuditLog, "audit-log", o.AuditLog, "file to append the audit log to (JSON lines); - for stdout; empty: off")
 	fs.StringVar(&o.AuditLevel, "audit-level", o.AuditLevel, "none, writes (changes and refusals) or all")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
@@ -138,6 +144,9 @@ func (o *Options) Validate() error {
 	}
 	if o.AgentImage == "" {
 		errs = append(errs, errors.New("--agent-image must not be empty"))
+	}
+	if o.GroupRefreshInterval != 0 && o.GroupRefreshInterval < time.Minute {
+		errs = append(errs, errors.New("--group-refresh-interval must be 0 (off) or at least 1m"))
 	}
 	if o.RegistrationTTL < 0 {
 		errs = append(errs, errors.New("--registration-ttl must not be negative"))

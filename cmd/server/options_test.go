@@ -26,6 +26,9 @@ func TestValidate(t *testing.T) {
 		{name: "negative registration ttl", mod: func(o *Options) { o.RegistrationTTL = -time.Second }, wantErr: "--registration-ttl"},
 		{name: "metrics listener", mod: func(o *Options) { o.MetricsListen = "127.0.0.1:9091" }, wantURL: "https://127.0.0.1:8443"},
 		{name: "bad metrics listener", mod: func(o *Options) { o.MetricsListen = "9091" }, wantErr: "--metrics-listen"},
+		{name: "group refresh off", mod: func(o *Options) { o.GroupRefreshInterval = 0 }, wantURL: "https://127.0.0.1:8443"},
+		{name: "group refresh too often", mod: func(o *Options) { o.GroupRefreshInterval = time.Second }, wantErr: "--group-refresh-interval"},
+		{name: "negative group refresh", mod: func(o *Options) { o.GroupRefreshInterval = -time.Minute }, wantErr: "--group-refresh-interval"},
 		{name: "bad log level", mod: func(o *Options) { o.LogLevel = "loud" }, wantErr: "--log-level"},
 	}
 	for _, tc := range tests {

@@ -6,9 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +18,8 @@ import (
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
+	"github.com/drover-dev/drover/pkg/providers"
+	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 )
@@ -118,6 +120,35 @@ func (a *API) newSession(ctx context.Context, userID string) (string, store.Toke
 type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// Provider is "" or "local" for Drover's own users, else the name of
+	// a configured password provider (LDAP).
+	Provider string `json:"provider,omitempty"`
+}
+
+// checkLogin normalises req.Provider and refuses what must not reach a
+// provider or a rate limiter key: names no provider can have, usernames
+// and passwords over the providers' limits. Its errors are for the log;
+// the client gets the generic 401.
+func checkLogin(req *loginRequest) error {
+	if req.Provider == "" {
+		req.Provider = store.LocalProvider
+	}
+	if err := providers.CheckName(req.Provider); err != nil {
+		return fmt.Errorf("provider: %w", err)
+	}
+	if len(req.Username) > providers.MaxUsername || len(req.Password) > providers.MaxPassword {
+		return errors.New("username or password too long")
+	}
+	return nil
+}
+
+// limitKey is the per-user rate limit key: local usernames as before,
+// provider users as "<provider>:<username>", case-folded.
+func (req loginRequest) limitKey() string {
+	if req.Provider == store.LocalProvider {
+		return strings.ToLower(req.Username)
+	}
+	return strings.ToLower(req.Provider + ":" + req.Username)
 }
 
 type tokenResponse struct {
@@ -136,23 +167,62 @@ func tokenView(t store.Token) tokenResponse {
 		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsed: t.LastUsedAt}
 }
 
+const loginFailedMessage = "wrong username or password"
+
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
 	if !decode(w, r, &req) {
 		return
 	}
-	audit.SetUser(r.Context(), req.Username)
+	checkErr := checkLogin(&req)
+	if req.Provider == store.LocalProvider {
+		audit.SetUser(r.Context(), req.Username)
+	} else {
+		audit.SetUser(r.Context(), req.Provider+":"+req.Username)
+	}
 	now := a.opts.Now()
 	okIP, waitIP := a.loginsPerIP.allow(clientIP(r.RemoteAddr), now)
-	okUser, waitUser := a.loginsPerUser.allow(strings.ToLower(req.Username), now)
-	if !okIP || !okUser {
-		wait := max(waitIP, waitUser).Round(time.Second) + time.Second
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
-		a.opts.Logger.Warn("login rate limited", "username", req.Username, "remote", r.RemoteAddr)
-		apierr.Write(w, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests,
-			fmt.Sprintf("too many login attempts; try again in %s", wait))
+	if !okIP {
+		a.tooMany(w, r, req.Username, waitIP)
 		return
 	}
+	if checkErr != nil {
+		a.loginFailed(w, r, req.Provider, req.Username, checkErr)
+		return
+	}
+	if okUser, waitUser := a.loginsPerUser.allow(req.limitKey(), now); !okUser {
+		a.tooMany(w, r, req.Username, waitUser)
+		return
+	}
+	if req.Provider == store.LocalProvider {
+		a.localLogin(w, r, req)
+		return
+	}
+	if a.opts.Providers == nil {
+		a.loginFailed(w, r, req.Provider, req.Username, errors.New("no auth provider support"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), providerTimeout)
+	defer cancel()
+	pp, err := a.opts.Providers.PasswordProvider(ctx, req.Provider)
+	if errors.Is(err, registry.ErrWrongFlow) {
+		apierr.BadRequest(w, "auth provider %q logs in through a browser: POST /v3/login/%s/begin", req.Provider, req.Provider)
+		return
+	}
+	if err != nil {
+		a.loginFailed(w, r, req.Provider, req.Username, err)
+		return
+	}
+	p, err := pp.Login(ctx, req.Username, req.Password)
+	if err != nil {
+		a.loginFailed(w, r, req.Provider, req.Username, err)
+		return
+	}
+	a.completeLogin(w, r, p)
+}
+
+// localLogin is the login of Drover's own users (bcrypt).
+func (a *API) localLogin(w http.ResponseWriter, r *http.Request, req loginRequest) {
 	u, hash, err := a.opts.Store.UserByUsername(r.Context(), req.Username)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.opts.Logger.Error("login lookup", "err", err)
@@ -162,18 +232,57 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		hash = dummyHash
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || err != nil {
-		a.opts.Logger.Info("login failed", "username", req.Username, "remote", r.RemoteAddr)
-		apierr.Write(w, http.StatusUnauthorized, "Unauthorized", "wrong username or password")
+	switch {
+	case bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || err != nil:
+		a.loginFailed(w, r, req.Provider, req.Username, errors.New("wrong password or unknown user"))
+		return
+	case u.Disabled:
+		a.loginFailed(w, r, req.Provider, req.Username, errors.New("user is disabled"))
 		return
 	}
+	a.startSession(w, r, u)
+}
+
+// loginFailed answers every failed login alike; why goes to the log only
+// (errors from providers carry no secret).
+func (a *API) loginFailed(w http.ResponseWriter, r *http.Request, provider, username string, why error) {
+	level := slog.LevelInfo
+	if !errors.Is(why, providers.ErrInvalidCredentials) && !errors.Is(why, registry.ErrNotFound) {
+		level = slog.LevelWarn // the provider or the store did not answer, or a request no provider can take
+	}
+	a.opts.Logger.Log(r.Context(), level, "login failed", "provider", provider, "username", username,
+		"remote", r.RemoteAddr, "err", why)
+	apierr.Write(w, http.StatusUnauthorized, metav1.StatusReasonUnauthorized, loginFailedMessage)
+}
+
+// completeLogin records what a provider said about the user and starts a
+// session, unless the user is disabled.
+func (a *API) completeLogin(w http.ResponseWriter, r *http.Request, p providers.Principal) {
+	u, changed, err := a.opts.Providers.Record(r.Context(), p)
+	if err != nil {
+		if !errors.Is(err, providers.ErrInvalidCredentials) {
+			a.opts.Logger.Error("record login", "provider", p.Provider, "id", p.ID, "err", err)
+			apierr.Internal(w)
+			return
+		}
+		a.loginFailed(w, r, p.Provider, p.Username, err)
+		return
+	}
+	if changed {
+		a.accessChanged()
+	}
+	a.startSession(w, r, u)
+}
+
+// startSession mints a login session for u and answers its token.
+func (a *API) startSession(w http.ResponseWriter, r *http.Request, u store.User) {
 	secret, rec, err := a.newSession(r.Context(), u.ID)
 	if err != nil {
 		a.opts.Logger.Error("mint session", "err", err)
 		apierr.Internal(w)
 		return
 	}
-	a.opts.Logger.Info("login", "user", u.Username, "token_id", rec.ID, "remote", r.RemoteAddr)
+	a.opts.Logger.Info("login", "user", u.Username, "provider", u.Provider, "token_id", rec.ID, "remote", r.RemoteAddr)
 	resp := tokenView(rec)
 	resp.Token = secret
 	writeJSON(w, http.StatusOK, resp)

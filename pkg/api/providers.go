@@ -1,12 +1,236 @@
 package api
 
-import "github.com/gorilla/mux"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
 
-// ProviderSource gives the API the configured auth providers.
-type ProviderSource interface{}
+	"github.com/gorilla/mux"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/audit"
+	"github.com/drover-dev/drover/pkg/providers"
+	"github.com/drover-dev/drover/pkg/providers/registry"
+	"github.com/drover-dev/drover/pkg/store"
+)
+
+// ProviderSource gives the API the configured auth providers;
+// *registry.Registry is one.
+type ProviderSource interface {
+	// Configurations (errors about the request are *registry.ConfigError).
+	Save(ctx context.Context, name, typ string, config []byte) (registry.Info, error)
+	Info(ctx context.Context, name string) (registry.Info, error)
+	List(ctx context.Context) ([]registry.Info, error)
+	Summaries(ctx context.Context) ([]registry.Summary, error)
+	Delete(ctx context.Context, name string) (disabledUsers int, err error)
+
+	// Logins.
+	PasswordProvider(ctx context.Context, name string) (providers.PasswordProvider, error)
+	Begin(ctx context.Context, name string) (authURL, state string, err error)
+	Finish(ctx context.Context, name string, callback url.Values) (providers.Principal, error)
+	Record(ctx context.Context, p providers.Principal) (u store.User, changed bool, err error)
+
+	// Refresh re-reads a user from its provider now.
+	Refresh(ctx context.Context, userID string) (registry.RefreshResult, error)
+}
+
+// providerTimeout bounds a login's conversation with an identity provider.
+const providerTimeout = 30 * time.Second
 
 // providerPublicRoutes registers the login routes of auth providers.
-func (a *API) providerPublicRoutes(r *mux.Router) {}
+func (a *API) providerPublicRoutes(r *mux.Router) {
+	r.HandleFunc("/v3/login/providers", a.listLoginProviders).Methods(http.MethodGet)
+	r.HandleFunc("/v3/login/{provider}/begin", a.beginLogin).Methods(http.MethodPost)
+	r.HandleFunc("/v3/login/{provider}/callback", a.finishLogin).Methods(http.MethodGet)
+}
 
-// providerRoutes registers provider configuration.
-func (a *API) providerRoutes(r *mux.Router) {}
+// providerRoutes registers provider configuration and user administration.
+func (a *API) providerRoutes(r *mux.Router) {
+	r.HandleFunc("/v3/auth-providers", a.admin(a.listAuthProviders)).Methods(http.MethodGet)
+	r.HandleFunc("/v3/auth-providers/{name}", a.admin(a.getAuthProvider)).Methods(http.MethodGet)
+	r.HandleFunc("/v3/auth-providers/{name}", a.admin(a.putAuthProvider)).Methods(http.MethodPut)
+	r.HandleFunc("/v3/auth-providers/{name}", a.admin(a.deleteAuthProvider)).Methods(http.MethodDelete)
+	a.userRoutes(r)
+}
+
+// noProviders answers when the server runs without configurable providers.
+func (a *API) noProviders(w http.ResponseWriter) bool {
+	if a.opts.Providers != nil {
+		return false
+	}
+	apierr.Unavailable(w, "this server has no auth provider support; only local users can log in")
+	return true
+}
+
+// providerError answers an error of the provider source.
+func (a *API) providerError(w http.ResponseWriter, name string, err error) {
+	var cfg *registry.ConfigError
+	switch {
+	case errors.As(err, &cfg):
+		apierr.Invalid(w, "auth provider %q: %s", name, cfg.Error())
+	case errors.Is(err, registry.ErrNotFound), errors.Is(err, store.ErrNotFound):
+		apierr.NotFound(w, "auth provider %q not found; GET /v3/auth-providers lists them", name)
+	default:
+		a.opts.Logger.Error("auth provider", "provider", name, "err", err)
+		apierr.Internal(w)
+	}
+}
+
+func (a *API) listAuthProviders(w http.ResponseWriter, r *http.Request) {
+	if a.noProviders(w) {
+		return
+	}
+	items, err := a.opts.Providers.List(r.Context())
+	if err != nil {
+		a.providerError(w, "", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": nonNil(items)})
+}
+
+func (a *API) getAuthProvider(w http.ResponseWriter, r *http.Request) {
+	if a.noProviders(w) {
+		return
+	}
+	name := mux.Vars(r)["name"]
+	info, err := a.opts.Providers.Info(r.Context(), name)
+	if err != nil {
+		a.providerError(w, name, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+type putProviderRequest struct {
+	Type   string          `json:"type"`
+	Config json.RawMessage `json:"config"`
+}
+
+func (a *API) putAuthProvider(w http.ResponseWriter, r *http.Request) {
+	if a.noProviders(w) {
+		return
+	}
+	name := mux.Vars(r)["name"]
+	var req putProviderRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Type == "" {
+		apierr.Invalid(w, "type is required: ldap, oidc or github")
+		return
+	}
+	info, err := a.opts.Providers.Save(r.Context(), name, req.Type, req.Config)
+	if err != nil {
+		a.providerError(w, name, err)
+		return
+	}
+	a.opts.Logger.Info("auth provider saved", "provider", name, "type", req.Type, "by", identity(r.Context()).Username)
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (a *API) deleteAuthProvider(w http.ResponseWriter, r *http.Request) {
+	if a.noProviders(w) {
+		return
+	}
+	name := mux.Vars(r)["name"]
+	n, err := a.opts.Providers.Delete(r.Context(), name)
+	if err != nil {
+		a.providerError(w, name, err)
+		return
+	}
+	a.opts.Logger.Info("auth provider deleted", "provider", name, "disabled_users", n, "by", identity(r.Context()).Username)
+	writeJSON(w, http.StatusOK, map[string]any{"name": name, "disabledUsers": n})
+}
+
+// listLoginProviders tells a login page or CLI which providers exist: names
+// and types only.
+func (a *API) listLoginProviders(w http.ResponseWriter, r *http.Request) {
+	items := []registry.Summary{{Name: registry.LocalName, Type: registry.LocalName}}
+	if a.opts.Providers != nil {
+		more, err := a.opts.Providers.Summaries(r.Context())
+		if err != nil {
+			a.providerError(w, "", err)
+			return
+		}
+		items = append(items, more...)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// allowIP spends one login attempt of the client's address, answering 429
+// when none is left.
+func (a *API) allowIP(w http.ResponseWriter, r *http.Request) bool {
+	ok, wait := a.loginsPerIP.allow(clientIP(r.RemoteAddr), a.opts.Now())
+	if !ok {
+		a.tooMany(w, r, "", wait)
+	}
+	return ok
+}
+
+func (a *API) tooMany(w http.ResponseWriter, r *http.Request, username string, wait time.Duration) {
+	wait = wait.Round(time.Second) + time.Second
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
+	a.opts.Logger.Warn("login rate limited", "username", username, "remote", r.RemoteAddr)
+	apierr.Write(w, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests,
+		fmt.Sprintf("too many login attempts; try again in %s", wait))
+}
+
+type beginResponse struct {
+	AuthURL string `json:"authUrl"`
+	State   string `json:"state"`
+}
+
+// beginLogin starts a redirect login (OIDC, GitHub).
+func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["provider"]
+	if a.noProviders(w) || !a.allowIP(w, r) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), providerTimeout)
+	defer cancel()
+	authURL, state, err := a.opts.Providers.Begin(ctx, name)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, beginResponse{AuthURL: authURL, State: state})
+	case errors.Is(err, registry.ErrNotFound):
+		apierr.NotFound(w, "auth provider %q not found; GET /v3/login/providers lists them", name)
+	case errors.Is(err, registry.ErrWrongFlow):
+		apierr.BadRequest(w, "auth provider %q takes a username and password: POST /v3/login with \"provider\": %q", name, name)
+	case errors.Is(err, registry.ErrTooManyPending):
+		w.Header().Set("Retry-After", "60")
+		apierr.Write(w, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests,
+			"too many logins in progress; try again in a minute")
+	default:
+		a.opts.Logger.Error("begin login", "provider", name, "err", err)
+		apierr.Unavailable(w, "identity provider %q is not answering; try again later", name)
+	}
+}
+
+// finishLogin is the redirect URI: it completes the login and answers the
+// session token like POST /v3/login.
+func (a *API) finishLogin(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["provider"]
+	audit.SetUser(r.Context(), name+":")
+	if !a.allowIP(w, r) {
+		return
+	}
+	if a.opts.Providers == nil {
+		a.loginFailed(w, r, name, "", errors.New("no auth provider support"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), providerTimeout)
+	defer cancel()
+	p, err := a.opts.Providers.Finish(ctx, name, r.URL.Query())
+	if err != nil {
+		a.loginFailed(w, r, name, "", err)
+		return
+	}
+	audit.SetUser(r.Context(), name+":"+p.Username)
+	a.completeLogin(w, r, p)
+}

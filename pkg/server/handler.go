@@ -27,7 +27,9 @@ const ConnectPath = "/v3/connect"
 
 // buildHandler is the one place the request path is composed:
 //
-//	public:        /healthz /readyz /cacerts /v3/login
+//	public:        /healthz /readyz /cacerts /v3/login /v3/login/providers
+//	               /v3/login/{provider}/begin /v3/login/{provider}/callback
+//	               (rate limited per client address; see pkg/api)
 //	agent tunnel:  /v3/connect            (registration token, checked by tunnel)
 //	users:         /v3/...                authn → api
 //	kubectl:       /k8s/clusters/{id}/... authn → authproxy (impersonation) → tunnel

@@ -22,6 +22,7 @@ import (
 	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/pki"
+	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/provision"
 	"github.com/drover-dev/drover/pkg/session"
 	"github.com/drover-dev/drover/pkg/store"
@@ -58,6 +59,9 @@ type Config struct {
 	// DriverAnswerTimeout bounds how long a started driver may take to
 	// answer (0: 10 s).
 	DriverAnswerTimeout time.Duration
+	// GroupRefreshInterval is how old provider users' groups may get
+	// before they are read again from their provider; 0: never.
+	GroupRefreshInterval time.Duration
 
 	Logger *slog.Logger
 	// Stdout receives the one-time bootstrap password and the ready line.
@@ -98,10 +102,18 @@ func Run(ctx context.Context, cfg Config) error {
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
-	drivers, prov, err := newProvisioning(cfg, st, tun, mat.Checksum())
+	sealer, err := loadSealer(cfg)
 	if err != nil {
 		return err
 	}
+	drivers, prov, err := newProvisioning(cfg, st, tun, sealer, mat.Checksum())
+	if err != nil {
+		return err
+	}
+	tokens := revoker{auth, streams, ctrl}
+	access := accessListener{auth, checker, ctrl}
+	authProviders := registry.New(registry.Options{Store: st, Sealer: sealer, Logger: cfg.Logger, Now: cfg.Now,
+		Tokens: tokens, Access: access, MaxStale: maxStale(cfg.GroupRefreshInterval)})
 	handler := buildHandler(chain{
 		auth:   auth,
 		tunnel: tun,
@@ -110,12 +122,12 @@ func Run(ctx context.Context, cfg Config) error {
 		proxy: authproxy.New(authproxy.Options{Sessions: tun, Clusters: st, Logger: cfg.Logger, Metrics: m,
 			Streams: streams, Members: checker}),
 		api: api.New(api.Options{
-			Store: st, Tokens: revoker{auth, streams, ctrl}, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
+			Store: st, Tokens: tokens, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
 			ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
 			SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
 			MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
 			RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
-			Drivers: drivers, Provisioning: prov, Access: accessListener{auth, checker, ctrl},
+			Drivers: drivers, Provisioning: prov, Access: access, Providers: authProviders,
 		}),
 	})
 
@@ -135,6 +147,7 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 	}
 	go gcTokens(ctx, st, cfg)
+	go authProviders.RunRefresh(ctx, cfg.GroupRefreshInterval)
 	go streams.Run(ctx)
 	if cfg.MetricsListen != "" {
 		stop, err := serveMetrics(cfg.MetricsListen, m, cfg.Logger)
@@ -275,22 +288,36 @@ func maintainKeys(ctx context.Context, keys *session.Keys, logger *slog.Logger) 
 	}
 }
 
-// newProvisioning builds the cluster driver registry and the provisioning
-// controller (packages driver and provision) with the key that seals what
-// the controller stores.
-func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, caSum string) (*driver.Registry, *provision.Controller, error) {
+// loadSealer returns the sealer of what Drover stores encrypted (provisioned
+// clusters' credentials, auth provider configurations, users' refresh
+// credentials), with the key of --secrets-key-file.
+func loadSealer(cfg Config) (*provision.Sealer, error) {
 	keyFile := cfg.SecretsKeyFile
 	if keyFile == "" {
 		keyFile = filepath.Join(cfg.DataDir, "secrets.key")
 	}
 	key, err := provision.LoadOrCreateKey(keyFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	sealer, err := provision.NewSealer(key)
-	if err != nil {
-		return nil, nil, err
+	return provision.NewSealer(key)
+}
+
+// maxStale is how long groups that could not be refreshed stay in use: four
+// refresh intervals, at least a day, so that an outage of the identity
+// provider does not take everyone's access at once, yet a user deleted there
+// (which some issuers answer like an outage) loses its groups in bounded time.
+func maxStale(interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
 	}
+	return max(4*interval, 24*time.Hour)
+}
+
+// newProvisioning builds the cluster driver registry and the provisioning
+// controller (packages driver and provision) with the sealer for what the
+// controller stores.
+func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *provision.Sealer, caSum string) (*driver.Registry, *provision.Controller, error) {
 	reg, err := driver.New(driver.Options{Dir: filepath.Join(cfg.DataDir, "drivers"), BuiltinDir: cfg.DriverDir, Store: st,
 		Logger: cfg.Logger, AnswerTimeout: cfg.DriverAnswerTimeout, Now: cfg.Now})
 	if err != nil {

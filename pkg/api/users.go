@@ -1,0 +1,183 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/providers"
+	"github.com/drover-dev/drover/pkg/providers/registry"
+	"github.com/drover-dev/drover/pkg/store"
+)
+
+// userRoutes registers user administration (global admins only).
+// GET /v3/users/me is registered before and wins over {id}.
+func (a *API) userRoutes(r *mux.Router) {
+	r.HandleFunc("/v3/users/{id}", a.admin(a.getUser)).Methods(http.MethodGet)
+	r.HandleFunc("/v3/users/{id}", a.admin(a.updateUser)).Methods(http.MethodPut)
+	r.HandleFunc("/v3/users/{id}", a.admin(a.deleteUser)).Methods(http.MethodDelete)
+	r.HandleFunc("/v3/users/{id}/refresh", a.admin(a.refreshUser)).Methods(http.MethodPost)
+}
+
+func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	u, err := a.opts.Store.UserByID(r.Context(), id)
+	if err != nil {
+		a.storeError(w, fmt.Sprintf("user %q", id), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+type updateUserRequest struct {
+	// Disabled, when set, disables (ending the user's sessions) or enables.
+	Disabled *bool `json:"disabled"`
+	// Password, when set, replaces a local user's password.
+	Password *string `json:"password"`
+}
+
+func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	var req updateUserRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	caller := identity(r.Context())
+	u, err := a.opts.Store.UserByID(r.Context(), id)
+	if err != nil {
+		a.storeError(w, fmt.Sprintf("user %q", id), err)
+		return
+	}
+	var hash []byte
+	switch {
+	case req.Disabled == nil && req.Password == nil:
+		apierr.Invalid(w, "nothing to change: set disabled, password, or both")
+		return
+	case req.Disabled != nil && *req.Disabled && u.ID == caller.UserID:
+		apierr.Invalid(w, "you cannot disable yourself; ask another admin")
+		return
+	case req.Password != nil && u.Provider != store.LocalProvider:
+		apierr.Invalid(w, "user %q logs in through auth provider %q: its password is the provider's to change", u.Username, u.Provider)
+		return
+	case req.Password != nil:
+		if n := len(*req.Password); n < minPassword || n > 72 {
+			apierr.Invalid(w, "password must be %d to 72 bytes", minPassword)
+			return
+		}
+		if hash, err = bcrypt.GenerateFromPassword([]byte(*req.Password), bcrypt.DefaultCost); err != nil {
+			a.opts.Logger.Error("hash password", "err", err)
+			apierr.Internal(w)
+			return
+		}
+	}
+	// Tokens are listed first: disabling deletes the sessions, and their
+	// cache entries must go too.
+	toks, err := a.opts.Store.ListTokens(r.Context(), u.ID)
+	if err != nil {
+		a.storeError(w, "tokens", err)
+		return
+	}
+	if hash != nil {
+		if err := a.opts.Store.SetPassword(r.Context(), u.ID, hash); err != nil {
+			a.storeError(w, fmt.Sprintf("user %q", id), err)
+			return
+		}
+	}
+	if req.Disabled != nil {
+		if err := a.opts.Store.SetUserDisabled(r.Context(), u.ID, *req.Disabled); err != nil {
+			a.storeError(w, fmt.Sprintf("user %q", id), err)
+			return
+		}
+	}
+	a.userChanged(toks)
+	a.opts.Logger.Info("user updated", "user", u.Username, "user_id", u.ID, "disabled", req.Disabled,
+		"password_changed", hash != nil, "by", caller.Username)
+	if u, err = a.opts.Store.UserByID(r.Context(), id); err != nil {
+		a.storeError(w, fmt.Sprintf("user %q", id), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+// userChanged makes a change to a user hold at once: its tokens leave the
+// caches (and their streams end), and access answers are recomputed.
+func (a *API) userChanged(toks []store.Token) {
+	for _, t := range toks {
+		a.opts.Tokens.Invalidate(t.ID)
+	}
+	a.accessChanged()
+}
+
+func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	caller := identity(r.Context())
+	if id == caller.UserID {
+		apierr.Invalid(w, "you cannot delete yourself; ask another admin")
+		return
+	}
+	toks, err := a.opts.Store.ListTokens(r.Context(), id)
+	if err != nil {
+		a.storeError(w, "tokens", err)
+		return
+	}
+	if err := a.opts.Store.DeleteUser(r.Context(), id); err != nil {
+		a.storeError(w, fmt.Sprintf("user %q", id), err)
+		return
+	}
+	a.userChanged(toks)
+	a.opts.Logger.Info("user deleted", "user_id", id, "tokens", len(toks), "by", caller.Username)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type refreshResponse struct {
+	User store.User `json:"user"`
+	// Result is "refreshed", "unchanged" or "disabled" (the provider no
+	// longer vouches for the user).
+	Result string `json:"result"`
+}
+
+// refreshUser re-reads a user's names and groups from its provider now.
+func (a *API) refreshUser(w http.ResponseWriter, r *http.Request) {
+	if a.noProviders(w) {
+		return
+	}
+	id := mux.Vars(r)["id"]
+	ctx, cancel := context.WithTimeout(r.Context(), providerTimeout)
+	defer cancel()
+	res, err := a.opts.Providers.Refresh(ctx, id)
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrNotFound):
+		apierr.NotFound(w, "user %q not found", id)
+		return
+	case errors.Is(err, registry.ErrNotExternal):
+		apierr.Invalid(w, "user %q is a local user: it has no auth provider to refresh from", id)
+		return
+	case errors.Is(err, registry.ErrUserDisabled):
+		apierr.Conflict(w, "user %q is disabled; enable it first with PUT /v3/users/%s {\"disabled\": false}", id, id)
+		return
+	case errors.Is(err, registry.ErrNotFound):
+		apierr.Conflict(w, "the auth provider %q of user %q is not configured any more", res.User.Provider, id)
+		return
+	case errors.Is(err, providers.ErrNoRefresh):
+		apierr.Conflict(w, "auth provider of user %q gave nothing to refresh with (no refresh token); its groups stay until it logs in again", id)
+		return
+	default:
+		a.opts.Logger.Warn("refresh user", "user_id", id, "err", err)
+		apierr.Unavailable(w, "the auth provider of user %q did not answer; the server log has the details, try again later", id)
+		return
+	}
+	result := "unchanged"
+	switch {
+	case res.Disabled:
+		result = "disabled"
+	case res.Changed:
+		result = "refreshed"
+	}
+	writeJSON(w, http.StatusOK, refreshResponse{User: res.User, Result: result})
+}

@@ -1,0 +1,58 @@
+// Package registry turns the auth provider configurations Drover stores into
+// working providers, and keeps what a provider says about a user in the
+// store: it is the one place between package providers (which knows how to
+// ask an identity provider) and package store (which knows users).
+//
+// # Configurations
+//
+// A configuration is a type (ldap, oidc, github) and that package's Config as
+// JSON. Save decodes it strictly (unknown fields are refused), builds the
+// provider from it (which validates without contacting the identity
+// provider), and stores it sealed (AES-256-GCM with the server's secrets
+// key, bound to the provider's name as purpose, so a blob copied into
+// another row does not open). Views (Info) never carry a secret field: they
+// say "set" or "unset". A Save that leaves a secret field out keeps the
+// stored one, so that GET, edit, PUT does not wipe a bind password.
+//
+// Providers are built once per stored configuration: Provider re-reads the
+// row (one SQLite lookup) and rebuilds only when the sealed blob changed, so
+// an update through another replica takes effect at the next login here and
+// an OIDC provider keeps its discovery document between logins.
+//
+// # Users
+//
+// Record maps a Principal to a Drover user, keyed by (provider, principal
+// ID), never by name: the first login creates the user as
+// "<provider>:<username>", later ones update names, groups, when they were
+// read, and the sealed refresh credential. A disabled user is refused before
+// anything is written.
+//
+// Refresh asks the provider again without the user. Its answers mean:
+//
+//   - a Principal: groups and names are replaced; listeners are told when
+//     access may have changed;
+//   - ErrInvalidCredentials: the user may no longer log in; it is disabled
+//     (its sessions go), every cached token of it is dropped, its open
+//     streams end;
+//   - ErrNoRefresh: nothing to refresh with; the user keeps its groups;
+//   - anything else: the provider did not answer; try again later, but once
+//     groups are older than Options.MaxStale they are dropped (fail closed:
+//     some issuers answer an outage and a deleted user alike).
+//
+// Logins and refreshes of one principal are serialised on this server:
+// OIDC issuers rotate refresh tokens, and two concurrent refreshes with the
+// same token would make the second look revoked.
+//
+// # Redirect logins
+//
+// Begin picks a 256-bit random state, asks the provider for its URL and a
+// PKCE verifier, and keeps state → (provider, verifier, expiry) in memory for
+// ten minutes, bounded in size. Finish takes the state out (single use)
+// before anything else, so a replayed, expired or foreign state is refused
+// however the exchange would have gone.
+//
+// What this package must never do: log or return a secret (bind password,
+// client secret, refresh token, verifier, code); store a configuration or a
+// refresh credential unsealed; treat a provider outage as a logout; key a
+// user by anything but (provider, ID).
+package registry

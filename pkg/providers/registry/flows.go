@@ -1,0 +1,153 @@
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/drover-dev/drover/pkg/providers"
+)
+
+// ErrTooManyPending: the bound on redirect logins in progress is reached.
+var ErrTooManyPending = errors.New("too many logins in progress")
+
+// pendingLogins maps a state's digest to the login it started. Keys are
+// digests so that lookups do not compare the state itself (timing) and the
+// states are not kept in memory.
+type pendingLogins struct {
+	mu  sync.Mutex
+	m   map[[sha256.Size]byte]pendingLogin
+	max int
+	ttl time.Duration
+}
+
+type pendingLogin struct {
+	provider string
+	verifier string
+	expires  time.Time
+}
+
+func newPendingLogins(max int, ttl time.Duration) *pendingLogins {
+	return &pendingLogins{m: map[[sha256.Size]byte]pendingLogin{}, max: max, ttl: ttl}
+}
+
+func (p *pendingLogins) put(state string, l pendingLogin, now time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.m) >= p.max {
+		for k, v := range p.m {
+			if !now.Before(v.expires) {
+				delete(p.m, k)
+			}
+		}
+		if len(p.m) >= p.max {
+			return ErrTooManyPending
+		}
+	}
+	p.m[sha256.Sum256([]byte(state))] = l
+	return nil
+}
+
+// take removes and returns the login state started; ok is false when there
+// is none (unknown, used, or swept after expiry).
+func (p *pendingLogins) take(state string) (pendingLogin, bool) {
+	key := sha256.Sum256([]byte(state))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, ok := p.m[key]
+	delete(p.m, key)
+	return l, ok
+}
+
+func (p *pendingLogins) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.m)
+}
+
+// newState returns 256 random bits, base64url.
+func newState() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random state: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// redirectProvider returns the named provider as a RedirectProvider.
+func (r *Registry) redirectProvider(ctx context.Context, name string) (providers.RedirectProvider, error) {
+	p, err := r.Provider(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	rp, ok := p.(providers.RedirectProvider)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q takes a username and password", ErrWrongFlow, name)
+	}
+	return rp, nil
+}
+
+// PasswordProvider returns the named provider as a PasswordProvider.
+func (r *Registry) PasswordProvider(ctx context.Context, name string) (providers.PasswordProvider, error) {
+	p, err := r.Provider(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	pp, ok := p.(providers.PasswordProvider)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q logs in through a browser redirect", ErrWrongFlow, name)
+	}
+	return pp, nil
+}
+
+// Begin starts a redirect login at the named provider: it returns the URL
+// to send the browser to and the state the callback must carry.
+func (r *Registry) Begin(ctx context.Context, name string) (authURL, state string, err error) {
+	rp, err := r.redirectProvider(ctx, name)
+	if err != nil {
+		return "", "", err
+	}
+	if state, err = newState(); err != nil {
+		return "", "", err
+	}
+	authURL, verifier, err := rp.Begin(ctx, state)
+	if err != nil {
+		return "", "", fmt.Errorf("begin login at %q: %w", name, err)
+	}
+	now := r.opts.Now()
+	if err := r.pending.put(state, pendingLogin{provider: name, verifier: verifier, expires: now.Add(r.opts.PendingTTL)}, now); err != nil {
+		return "", "", err
+	}
+	return authURL, state, nil
+}
+
+// Finish completes a redirect login from the callback's query. The state is
+// spent before anything else: whatever happens next, it cannot be used
+// again. Every refusal wraps providers.ErrInvalidCredentials.
+func (r *Registry) Finish(ctx context.Context, name string, callback url.Values) (providers.Principal, error) {
+	states := callback["state"]
+	if len(states) != 1 || states[0] == "" {
+		return providers.Principal{}, providers.InvalidCredentials("callback for %q without exactly one state", name)
+	}
+	state := states[0]
+	l, ok := r.pending.take(state)
+	switch {
+	case !ok:
+		return providers.Principal{}, providers.InvalidCredentials("callback for %q: unknown, used or expired state", name)
+	case !r.opts.Now().Before(l.expires):
+		return providers.Principal{}, providers.InvalidCredentials("callback for %q: state expired", name)
+	case l.provider != name:
+		return providers.Principal{}, providers.InvalidCredentials("callback for %q carries a state begun at %q", name, l.provider)
+	}
+	rp, err := r.redirectProvider(ctx, name)
+	if err != nil {
+		return providers.Principal{}, err
+	}
+	return rp.Finish(ctx, callback, state, l.verifier)
+}
