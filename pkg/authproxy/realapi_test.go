@@ -1,0 +1,233 @@
+package authproxy_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/tunnel"
+	"github.com/drover-dev/drover/test/testbed"
+)
+
+// realCluster is a kube-apiserver prepared as the agent prepares one: the
+// impersonate-only ServiceAccount, the controller's role, the admins'
+// binding.
+type realCluster struct {
+	*testbed.Cluster
+	cs      kubernetes.Interface
+	saToken string
+}
+
+// startRealCluster starts a testbed cluster for the sandwich. Call it after
+// newSandwich, so the cluster and its client are gone before the leak check.
+func (s *sandwich) startRealCluster(name string) *realCluster {
+	s.t.Helper()
+	if _, err := testbed.FindBinaries(); err != nil {
+		s.t.Skipf("no testbed binaries: %v", err)
+	}
+	cl := testbed.StartT(s.t, testbed.Options{Name: name, Logger: slog.New(slog.DiscardHandler)})
+	cfg := cl.RESTConfig()
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(hc.CloseIdleConnections)
+	cs, err := kubernetes.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ctx := s.t.Context()
+	must := func(_ any, err error) {
+		s.t.Helper()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	meta := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }
+	must(cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: meta(downstream.Namespace)}, metav1.CreateOptions{}))
+	must(cs.CoreV1().ServiceAccounts(downstream.Namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: meta(downstream.ImpersonatorServiceAccount)}, metav1.CreateOptions{}))
+	must(cs.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: meta(downstream.ImpersonatorClusterRole), Rules: downstream.ImpersonatorRules()}, metav1.CreateOptions{}))
+	must(cs.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: meta(downstream.ControllerClusterRole), Rules: downstream.ControllerRules()}, metav1.CreateOptions{}))
+	bind := func(name, role string, subject rbacv1.Subject) {
+		s.t.Helper()
+		must(cs.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: meta(name),
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+			Subjects: []rbacv1.Subject{subject}}, metav1.CreateOptions{}))
+	}
+	bind(downstream.ImpersonatorClusterRole, downstream.ImpersonatorClusterRole,
+		rbacv1.Subject{Kind: "ServiceAccount", Name: downstream.ImpersonatorServiceAccount, Namespace: downstream.Namespace})
+	bind(downstream.ControllerBinding, downstream.ControllerClusterRole, rbacv1.Subject{Kind: "User", APIGroup: rbacv1.GroupName, Name: downstream.ControllerUser})
+	bind(downstream.AdminBinding, "cluster-admin", rbacv1.Subject{Kind: "Group", APIGroup: rbacv1.GroupName, Name: downstream.AdminGroup})
+	tr, err := cs.CoreV1().ServiceAccounts(downstream.Namespace).CreateToken(ctx, downstream.ImpersonatorServiceAccount,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{}}, metav1.CreateOptions{})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.secrets = append(s.secrets, tr.Status.Token)
+	return &realCluster{Cluster: cl, cs: cs, saToken: tr.Status.Token}
+}
+
+// connectReal creates a Drover cluster whose agent reaches rc.
+func (s *sandwich) connectReal(id string, rc *realCluster) {
+	s.t.Helper()
+	reg := s.addCluster(id)
+	s.startAgent(reg, tunnel.AgentParams{Kind: tunnel.KindCluster, Endpoint: rc.Host, CACert: rc.CAData, Token: rc.saToken})
+	waitFor(s.t, "agent of "+id, func() bool { _, ok := s.tun.Session(id); return ok })
+}
+
+// grantImpersonate lets user impersonate resource/name in rc.
+func (rc *realCluster) grantImpersonate(t *testing.T, user, resource, name string) {
+	t.Helper()
+	role := "test-" + user + "-" + resource + "-" + name
+	ctx := t.Context()
+	if _, err := rc.cs.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: role},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{resource}, ResourceNames: []string{name}, Verbs: []string{"impersonate"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.cs.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: user}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// whoAmIAs asks the cluster behind the proxy who the request is, as kubectl
+// auth whoami does, and returns the code and either the user info or the
+// Status message.
+func (s *sandwich) whoAmIAs(t *testing.T, cluster, bearer, user string, groups ...string) (int, authenticationv1.UserInfo, string) {
+	t.Helper()
+	body := `{"kind":"SelfSubjectReview","apiVersion":"authentication.k8s.io/v1"}`
+	req, err := http.NewRequest("POST", s.proxy.URL+"/k8s/clusters/"+cluster+"/apis/authentication.k8s.io/v1/selfsubjectreviews", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	req.Header.Set("Content-Type", "application/json")
+	if user != "" {
+		req.Header.Set("Impersonate-User", user)
+	}
+	for _, g := range groups {
+		req.Header.Add("Impersonate-Group", g)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		var st metav1.Status
+		if err := json.Unmarshal(b, &st); err != nil {
+			t.Fatalf("status %d, body %s", resp.StatusCode, b)
+		}
+		return resp.StatusCode, authenticationv1.UserInfo{}, st.Message
+	}
+	var r authenticationv1.SelfSubjectReview
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, r.Status.UserInfo, ""
+}
+
+// TestNestedRealAPIServer runs nested impersonation against real
+// kube-apiservers: their RBAC answers the reviews, their impersonation
+// filter accepts what the proxy sends (the original-user extra included),
+// and a right in one cluster does not open another.
+func TestNestedRealAPIServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two kube-apiservers")
+	}
+	s := newSandwich(t)
+	alpha := s.startRealCluster("authproxy-alpha")
+	beta := s.startRealCluster("authproxy-beta")
+	s.connectReal("c-alpha", alpha)
+	s.connectReal("c-beta", beta)
+	ada := s.addUser("ada", true)
+	adaTok, _ := s.mintToken(ada.ID, "", time.Now().Add(time.Hour))
+	bob := s.addUser("bob", false)
+	s.bind(bob.ID, "c-alpha")
+	s.bind(bob.ID, "c-beta")
+	bobTok, _ := s.mintToken(bob.ID, "", time.Now().Add(time.Hour))
+
+	nested := func(user string, groups []string, original string) authenticationv1.UserInfo {
+		return authenticationv1.UserInfo{Username: user, Groups: append(groups, "system:authenticated"),
+			Extra: map[string]authenticationv1.ExtraValue{downstream.ExtraOriginalUser: {original}}}
+	}
+	steps := []struct {
+		name    string
+		do      func(t *testing.T)
+		cluster string
+		bearer  string
+		user    string
+		groups  []string
+		code    int
+		want    authenticationv1.UserInfo // 201: user, groups, original-user
+		msg     string                    // refusals: in the message
+	}{
+		{name: "admin --as jane", cluster: "c-alpha", bearer: adaTok, user: "jane",
+			code: 201, want: nested("jane", nil, "ada")},
+		{name: "admin --as jane --as-group devs", cluster: "c-beta", bearer: adaTok, user: "jane", groups: []string{"devs"},
+			code: 201, want: nested("jane", []string{"devs"}, "ada")},
+		{name: "member without the right", cluster: "c-alpha", bearer: bobTok, user: "jane", code: 403,
+			msg: `users "jane" is forbidden: User "bob" cannot impersonate resource "users" in API group "" in cluster "c-alpha" (SubjectAccessReview: `},
+		{name: "member granted users/jane in c-alpha", do: func(t *testing.T) { alpha.grantImpersonate(t, "bob", "users", "jane") },
+			cluster: "c-alpha", bearer: bobTok, user: "jane", code: 201, want: nested("jane", nil, "bob")},
+		{name: "member --as-group devs without the right", cluster: "c-alpha", bearer: bobTok, user: "jane", groups: []string{"devs"}, code: 403,
+			msg: `groups "devs" is forbidden: User "bob" cannot impersonate resource "groups"`},
+		{name: "member granted groups/devs in c-alpha", do: func(t *testing.T) { alpha.grantImpersonate(t, "bob", "groups", "devs") },
+			cluster: "c-alpha", bearer: bobTok, user: "jane", groups: []string{"devs"}, code: 201, want: nested("jane", []string{"devs"}, "bob")},
+		{name: "c-beta refuses what c-alpha allows", cluster: "c-beta", bearer: bobTok, user: "jane", code: 403,
+			msg: `users "jane" is forbidden: User "bob" cannot impersonate resource "users" in API group "" in cluster "c-beta"`},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.do != nil {
+				st.do(t)
+			}
+			code, info, msg := s.whoAmIAs(t, st.cluster, st.bearer, st.user, st.groups...)
+			// A grant reaches the apiserver's RBAC through its informers:
+			// give it a moment (refusals are not cached by the proxy).
+			for deadline := time.Now().Add(waitTimeout); st.do != nil && code != st.code && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+				code, info, msg = s.whoAmIAs(t, st.cluster, st.bearer, st.user, st.groups...)
+			}
+			if code != st.code {
+				t.Fatalf("status %d (%s), want %d", code, msg, st.code)
+			}
+			if code != 201 {
+				t.Logf("refused: %s", msg)
+				if !strings.Contains(msg, st.msg) {
+					t.Errorf("message %q, want it to contain %q", msg, st.msg)
+				}
+				return
+			}
+			got := authenticationv1.UserInfo{Username: info.Username, Groups: info.Groups,
+				Extra: map[string]authenticationv1.ExtraValue{downstream.ExtraOriginalUser: info.Extra[downstream.ExtraOriginalUser]}}
+			if diff := cmp.Diff(st.want, got); diff != "" {
+				t.Errorf("identity in the cluster (-want +got):\n%s", diff)
+			}
+			if len(info.Extra[downstream.ExtraTokenID]) != 1 {
+				t.Errorf("token-id extra missing: %v", info.Extra)
+			}
+		})
+	}
+	s.checkNoSecretsLeaked()
+}

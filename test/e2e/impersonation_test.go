@@ -1,0 +1,333 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/drover-dev/drover/test/harness"
+	"github.com/drover-dev/drover/test/testbed"
+)
+
+// whoami is what kubectl auth whoami reports.
+type whoami struct {
+	Username string              `json:"username"`
+	Groups   []string            `json:"groups"`
+	Extra    map[string][]string `json:"extra"`
+}
+
+// whoAmI runs kubectl auth whoami with extra flags (--as, --as-group, ...).
+func whoAmI(ctx context.Context, t *testing.T, kc string, flags ...string) (whoami, error) {
+	t.Helper()
+	out, err := kubectl(ctx, t, kc, append(flags, "auth", "whoami", "-o", "json")...)
+	if err != nil {
+		return whoami{}, err
+	}
+	var r struct {
+		Status struct {
+			UserInfo whoami `json:"userInfo"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("whoami output %q: %v", out, err)
+	}
+	return r.Status.UserInfo, nil
+}
+
+// nestedView is the part of a whoami a nested impersonation decides: the
+// user, the groups and the original user (the token and user id extras
+// vary per run).
+func nestedView(w whoami) whoami {
+	out := whoami{Username: w.Username, Groups: w.Groups}
+	if v, ok := w.Extra["drover.dev/original-user"]; ok {
+		out.Extra = map[string][]string{"drover.dev/original-user": v}
+	}
+	return out
+}
+
+// stderrOf returns a kubectl failure's stderr, failing the test if the
+// command did not fail as kubectl does.
+func stderrOf(t *testing.T, err error) string {
+	t.Helper()
+	var kerr *kubectlError
+	if !errors.As(err, &kerr) {
+		t.Fatalf("want a kubectl failure, got %v", err)
+	}
+	return kerr.stderr
+}
+
+// TestNestedImpersonationAdmin: an admin's kubectl --as reaches the cluster
+// as the requested identity, with the admin named in the original-user
+// extra, and the cluster's RBAC applies to the impersonated user.
+func TestNestedImpersonationAdmin(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kc := writeKubeconfig(ctx, t, shared.adminToken, []string{shared.clusterID})
+	original := map[string][]string{"drover.dev/original-user": {"admin"}}
+
+	tests := []struct {
+		name  string
+		flags []string
+		want  whoami
+	}{
+		{name: "without --as", flags: nil,
+			want: whoami{Username: "admin", Groups: []string{"drover:admins", "system:authenticated"}}},
+		{name: "--as jane", flags: []string{"--as", "jane"},
+			want: whoami{Username: "jane", Groups: []string{"system:authenticated"}, Extra: original}},
+		{name: "--as jane --as-group devs --as-group ops", flags: []string{"--as", "jane", "--as-group", "devs", "--as-group", "ops"},
+			want: whoami{Username: "jane", Groups: []string{"devs", "ops", "system:authenticated"}, Extra: original}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := whoAmI(ctx, t, kc, tc.flags...)
+			if err != nil {
+				t.Fatalf("whoami: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, nestedView(got)); diff != "" {
+				t.Errorf("whoami (-want +got):\n%s", diff)
+			}
+			if len(got.Extra["drover.dev/token-id"]) != 1 || len(got.Extra["drover.dev/user-id"]) != 1 {
+				t.Errorf("token-id and user-id extras missing: %v", got.Extra)
+			}
+		})
+	}
+
+	t.Run("the cluster's RBAC applies to the impersonated user", func(t *testing.T) {
+		_, err := kubectl(ctx, t, kc, "--as", "jane", "get", "ns")
+		if want := `User "jane" cannot list resource "namespaces"`; !strings.Contains(stderrOf(t, err), want) {
+			t.Errorf("stderr %q, want it to contain %q", stderrOf(t, err), want)
+		}
+	})
+
+	t.Run("refused identity headers", func(t *testing.T) {
+		// kubectl sends Impersonate-Uid for --as-uid, which Drover refuses.
+		_, err := kubectl(ctx, t, kc, "--as", "jane", "--as-uid", "1000", "get", "ns")
+		if want := "Impersonate-Uid is not supported through Drover"; !strings.Contains(stderrOf(t, err), want) {
+			t.Errorf("stderr %q, want it to contain %q", stderrOf(t, err), want)
+		}
+	})
+}
+
+// TestNestedImpersonationLatency logs what a nested impersonation adds to
+// a GET. Both requests get the same answer from the same binding: the admin
+// as itself, and the admin --as a user in group drover:admins (bound to
+// cluster-admin). A miss asks the cluster (one SubjectAccessReview for the
+// user and one per group, through the tunnel); within the approval's few
+// seconds the same request asks nothing.
+func TestNestedImpersonationLatency(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(shared.server.CAPEM)
+	client := &http.Client{Timeout: 30 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	defer client.CloseIdleConnections()
+	url := shared.server.URL + "/k8s/clusters/" + shared.clusterID + "/api/v1/namespaces/default"
+	get := func(as string) time.Duration {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+shared.adminToken)
+		if as != "" {
+			req.Header.Set("Impersonate-User", as)
+			req.Header.Set("Impersonate-Group", "drover:admins")
+		}
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		took := time.Since(start)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET as %q: status %d", as, resp.StatusCode)
+		}
+		return took
+	}
+	get("") // warm the connection and the approval
+	get("jane")
+	const n = 100
+	var plain, cached []time.Duration
+	for range n { // interleaved, so drift hits both alike
+		plain = append(plain, get(""))
+		cached = append(cached, get("jane"))
+	}
+	var misses []time.Duration
+	for i := range 20 { // a new user each time: never approved before
+		misses = append(misses, get("latency-"+strconv.Itoa(i)))
+	}
+	med := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
+	p, c, m := med(plain), med(cached), med(misses)
+	t.Logf("GET namespace, medians: plain %v (n=%d); --as with the approval cached %v (%+v); --as with 2 reviews (user, group) %v (%+v, n=%d)",
+		p, n, c, c-p, m, m-p, len(misses))
+}
+
+// member is a non-admin Drover user with a kubeconfig per cluster.
+type member struct {
+	name, token string
+}
+
+// newMember creates a non-admin user and makes it a member of clusters
+// through the bindings API (read-only: no impersonation right comes with
+// it). It skips the test when this build has no bindings API yet.
+func newMember(ctx context.Context, t *testing.T, s *harness.Server, admin, name string, clusters ...string) member {
+	t.Helper()
+	const password = "correct-horse-battery-staple"
+	if err := s.CreateUser(ctx, admin, name, password, false); err != nil {
+		t.Fatalf("create user %s: %v", name, err)
+	}
+	for _, c := range clusters {
+		bindMember(ctx, t, s, admin, name, c)
+	}
+	tok, err := s.Login(ctx, name, password)
+	if err != nil {
+		t.Fatalf("login %s: %v", name, err)
+	}
+	return member{name: name, token: tok}
+}
+
+// bindMember makes a user a read-only member of a cluster through the
+// bindings API, or skips the test when this build has none yet.
+func bindMember(ctx context.Context, t *testing.T, s *harness.Server, admin, name, cluster string) {
+	t.Helper()
+	err := s.Do(ctx, http.MethodPost, "/v3/bindings", admin, map[string]string{
+		"scope": "cluster", "clusterId": cluster, "role": "read-only", "subjectKind": "user", "subject": name,
+	}, nil)
+	var apiErr *harness.APIError
+	if errors.As(err, &apiErr) && (apiErr.Code == http.StatusNotFound || apiErr.Code == http.StatusMethodNotAllowed) {
+		t.Skipf("no bindings API in this build (POST /v3/bindings: %v); the member path is covered by pkg/authproxy's TestNestedRealAPIServer", err)
+	}
+	if err != nil {
+		t.Fatalf("bind %s in %s: %v", name, cluster, err)
+	}
+}
+
+// grantImpersonate lets user impersonate resource/name in a cluster,
+// directly (the direct kubeconfig), for the user name Drover impersonates.
+// The grant is removed when owner ends.
+func grantImpersonate(ctx context.Context, t, owner *testing.T, direct, user, resource, name string) {
+	t.Helper()
+	role := "e2e-" + user + "-impersonate-" + resource + "-" + strings.ReplaceAll(name, ":", "-")
+	if _, err := kubectl(ctx, t, direct, "create", "clusterrole", role,
+		"--verb=impersonate", "--resource="+resource, "--resource-name="+name); err != nil {
+		t.Fatalf("create clusterrole: %v", err)
+	}
+	if _, err := kubectl(ctx, t, direct, "create", "clusterrolebinding", role, "--clusterrole="+role, "--user="+user); err != nil {
+		t.Fatalf("create clusterrolebinding: %v", err)
+	}
+	owner.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		kubectl(ctx, owner, direct, "delete", "clusterrolebinding,clusterrole", role, "--ignore-not-found")
+	})
+}
+
+// TestNestedImpersonationMember: a member's --as is decided by the target
+// cluster's RBAC, asked through Drover, and by no other cluster's.
+func TestNestedImpersonationMember(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	nia := newMember(ctx, t, shared.server, shared.adminToken, "nia", shared.clusterID)
+
+	// A second cluster on the shared server, where nobody grants anything.
+	other, err := testbed.Start(ctx, testbed.Options{Name: "e2e-other", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Stop()
+	otherDirect := filepath.Join(dir, "other-direct")
+	if err := other.WriteKubeconfig(otherDirect); err != nil {
+		t.Fatal(err)
+	}
+	otherID, reg, err := shared.server.CreateCluster(ctx, shared.adminToken, "e2e-other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := harness.StartAgent(harness.AgentOptions{Bin: shared.bins.Agent, Dir: filepath.Join(dir, "agent"),
+		ServerURL: shared.server.URL, CAChecksum: reg.CAChecksum, Token: reg.Token, Kubeconfig: otherDirect, Kind: "cluster"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Stop(5 * time.Second)
+	if err := shared.server.WaitConnected(ctx, shared.adminToken, otherID, "cluster"); err != nil {
+		t.Fatal(err)
+	}
+
+	bindMember(ctx, t, shared.server, shared.adminToken, "nia", otherID)
+	kc := writeKubeconfig(ctx, t, nia.token, []string{shared.clusterID})
+	otherKC := writeKubeconfig(ctx, t, nia.token, []string{otherID})
+	direct := filepath.Join(shared.dir, "direct-kubeconfig")
+	original := map[string][]string{"drover.dev/original-user": {"nia"}}
+
+	steps := []struct {
+		name    string
+		grant   []string // resource, name: granted to nia in the shared cluster first
+		kc      string
+		flags   []string
+		want    *whoami // nil: refused by Drover
+		wantErr string  // refused: in stderr
+	}{
+		{name: "no impersonate right: refused by Drover with the review's answer", kc: kc, flags: []string{"--as", "jane"},
+			wantErr: `users "jane" is forbidden: User "nia" cannot impersonate resource "users" in API group "" in cluster "` + shared.clusterID + `" (SubjectAccessReview: `},
+		{name: "granted impersonate on users/jane: allowed", grant: []string{"users", "jane"}, kc: kc, flags: []string{"--as", "jane"},
+			want: &whoami{Username: "jane", Groups: []string{"system:authenticated"}, Extra: original}},
+		{name: "another user is still refused", kc: kc, flags: []string{"--as", "joe"},
+			wantErr: `users "joe" is forbidden: User "nia"`},
+		{name: "--as-group devs is checked: refused", kc: kc, flags: []string{"--as", "jane", "--as-group", "devs"},
+			wantErr: `groups "devs" is forbidden: User "nia" cannot impersonate resource "groups"`},
+		{name: "granted impersonate on groups/devs: allowed", grant: []string{"groups", "devs"}, kc: kc, flags: []string{"--as", "jane", "--as-group", "devs"},
+			want: &whoami{Username: "jane", Groups: []string{"devs", "system:authenticated"}, Extra: original}},
+		{name: "the other cluster refuses what this one allows", kc: otherKC, flags: []string{"--as", "jane"},
+			wantErr: `users "jane" is forbidden: User "nia" cannot impersonate resource "users" in API group "" in cluster "` + otherID + `"`},
+		{name: "the other cluster refuses the group too", kc: otherKC, flags: []string{"--as", "jane", "--as-group", "devs"},
+			wantErr: `in cluster "` + otherID + `"`},
+	}
+	outer := t
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.grant != nil {
+				grantImpersonate(ctx, t, outer, direct, "nia", st.grant[0], st.grant[1])
+			}
+			got, err := whoAmI(ctx, t, st.kc, st.flags...)
+			// A grant reaches the apiserver's RBAC through its informers;
+			// Drover does not cache refusals, so a retry sees it.
+			for deadline := time.Now().Add(10 * time.Second); st.grant != nil && err != nil && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Millisecond)
+				got, err = whoAmI(ctx, t, st.kc, st.flags...)
+			}
+			if st.want == nil {
+				stderr := stderrOf(t, err)
+				if !strings.Contains(stderr, st.wantErr) {
+					t.Errorf("stderr %q, want it to contain %q", stderr, st.wantErr)
+				}
+				if !strings.Contains(stderr, "Forbidden") {
+					t.Errorf("stderr %q is not a Forbidden answer", stderr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("whoami: %v", err)
+			}
+			if diff := cmp.Diff(*st.want, nestedView(got)); diff != "" {
+				t.Errorf("whoami (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
