@@ -50,11 +50,16 @@ func badRequest(format string, args ...any) *RequestError {
 // is refused with a RequestError: it is never ignored, because ignoring it
 // would forward the request as someone the client did not ask to be.
 func ParseRequest(h http.Header) (*Request, error) {
-	named := connectionNames(h)
-	keys := make([]string, 0, len(h))
+	var keys []string // the identity-shaped names; most requests have none
 	for k := range h {
-		keys = append(keys, k)
+		if identityShaped(k) {
+			keys = append(keys, k)
+		}
 	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	named := connectionNames(h)
 	slices.Sort(keys) // the first offence reported does not depend on map order
 	for _, k := range keys {
 		// An underscore stands for a dash in some proxies' eyes; such a
