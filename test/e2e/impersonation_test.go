@@ -178,44 +178,49 @@ func TestNestedImpersonationLatency(t *testing.T) {
 		p, n, c, c-p, m, m-p, len(misses))
 }
 
-// member is a non-admin Drover user with a kubeconfig per cluster.
+// member is a non-admin Drover user.
 type member struct {
-	name, token string
+	name, id, token string
 }
 
 // newMember creates a non-admin user and makes it a member of clusters
-// through the bindings API (read-only: no impersonation right comes with
-// it). It skips the test when this build has no bindings API yet.
+// (read-only: no impersonation right comes with it). It skips the test when
+// this build has no bindings API yet.
 func newMember(ctx context.Context, t *testing.T, s *harness.Server, admin, name string, clusters ...string) member {
 	t.Helper()
 	const password = "correct-horse-battery-staple"
 	if err := s.CreateUser(ctx, admin, name, password, false); err != nil {
 		t.Fatalf("create user %s: %v", name, err)
 	}
-	for _, c := range clusters {
-		bindMember(ctx, t, s, admin, name, c)
-	}
 	tok, err := s.Login(ctx, name, password)
 	if err != nil {
 		t.Fatalf("login %s: %v", name, err)
 	}
-	return member{name: name, token: tok}
+	me, err := s.Me(ctx, tok)
+	if err != nil {
+		t.Fatalf("who is %s: %v", name, err)
+	}
+	m := member{name: name, id: me.ID, token: tok}
+	for _, c := range clusters {
+		bindMember(ctx, t, s, admin, m, c)
+	}
+	return m
 }
 
 // bindMember makes a user a read-only member of a cluster through the
 // bindings API, or skips the test when this build has none yet.
-func bindMember(ctx context.Context, t *testing.T, s *harness.Server, admin, name, cluster string) {
+func bindMember(ctx context.Context, t *testing.T, s *harness.Server, admin string, m member, cluster string) {
 	t.Helper()
-	err := s.Do(ctx, http.MethodPost, "/v3/bindings", admin, map[string]string{
-		"scope": "cluster", "clusterId": cluster, "role": "read-only", "subjectKind": "user", "subject": name,
-	}, nil)
+	b, err := s.CreateBinding(ctx, admin, harness.Binding{Scope: "cluster", ClusterID: cluster, Role: "read-only",
+		SubjectKind: "user", Subject: m.id})
 	var apiErr *harness.APIError
 	if errors.As(err, &apiErr) && (apiErr.Code == http.StatusNotFound || apiErr.Code == http.StatusMethodNotAllowed) {
 		t.Skipf("no bindings API in this build (POST /v3/bindings: %v); the member path is covered by pkg/authproxy's TestNestedRealAPIServer", err)
 	}
 	if err != nil {
-		t.Fatalf("bind %s in %s: %v", name, cluster, err)
+		t.Fatalf("bind %s in %s: %v", m.name, cluster, err)
 	}
+	t.Cleanup(func() { s.DeleteBinding(context.Background(), admin, b.ID) })
 }
 
 // grantImpersonate lets user impersonate resource/name in a cluster,
@@ -270,7 +275,7 @@ func TestNestedImpersonationMember(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	bindMember(ctx, t, shared.server, shared.adminToken, "nia", otherID)
+	bindMember(ctx, t, shared.server, shared.adminToken, nia, otherID)
 	kc := writeKubeconfig(ctx, t, nia.token, []string{shared.clusterID})
 	otherKC := writeKubeconfig(ctx, t, nia.token, []string{otherID})
 	direct := filepath.Join(shared.dir, "direct-kubeconfig")

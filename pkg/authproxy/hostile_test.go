@@ -1,0 +1,277 @@
+package authproxy_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/impersonation"
+)
+
+// identityHeaders is the part of h that carries or could change identity,
+// with names lower-cased and values of names differing only in case merged,
+// plus the names in also.
+func identityHeaders(h http.Header, also ...string) map[string][]string {
+	out := map[string][]string{}
+	for k, vs := range h {
+		lk := strings.ToLower(k)
+		keep := lk == "authorization" || lk == "proxy-authorization" ||
+			strings.HasPrefix(lk, "impersonate-") || strings.HasPrefix(lk, "x-remote-")
+		for _, a := range also {
+			keep = keep || lk == strings.ToLower(a)
+		}
+		if keep {
+			out[lk] = append(out[lk], vs...)
+		}
+	}
+	return out
+}
+
+// wantIdentity is what the backend must see for a user's request and
+// nothing else.
+func wantIdentity(user string, groups []string, tokenID, userID, saToken string) map[string][]string {
+	return map[string][]string{
+		"authorization":                           {"Bearer " + saToken},
+		"impersonate-user":                        {user},
+		"impersonate-group":                       append(append([]string(nil), groups...), impersonation.Authenticated),
+		"impersonate-extra-drover.dev%2ftoken-id": {tokenID},
+		"impersonate-extra-drover.dev%2fuser-id":  {userID},
+	}
+}
+
+// nestedIdentity is what the backend must see for an approved kubectl --as.
+func nestedIdentity(user string, groups []string, original, tokenID, userID, saToken string) map[string][]string {
+	return map[string][]string{
+		"authorization":     {"Bearer " + saToken},
+		"impersonate-user":  {user},
+		"impersonate-group": append(append([]string(nil), groups...), impersonation.Authenticated),
+		"impersonate-extra-drover.dev%2foriginal-user": {original},
+		"impersonate-extra-drover.dev%2ftoken-id":      {tokenID},
+		"impersonate-extra-drover.dev%2fuser-id":       {userID},
+	}
+}
+
+// TestHostileHeaders holds the proxy to its invariant on client identity
+// headers: the backend sees only the identity Drover decided on, with the
+// one credential Drover holds. A request that asks to impersonate (the
+// canonical Impersonate-User, once, with Impersonate-Group) is forwarded as
+// that identity only when the cluster's SubjectAccessReview approves it;
+// every other identity-shaped header, and every disapproved request, is
+// refused with a Status and reaches nothing.
+func TestHostileHeaders(t *testing.T) {
+	s := newSandwich(t)
+	_, sa := s.connectCluster("c-alpha")
+	ada := s.addUser("ada", true)
+	adaTok, adaTokID := s.mintToken(ada.ID, "", time.Now().Add(time.Hour))
+	bob := s.addUser("bob", false)
+	s.bind(bob.ID, "c-alpha")
+	bobTok, bobTokID := s.mintToken(bob.ID, "", time.Now().Add(time.Hour))
+	s.backend.allow(sa, "bob", "users", "jane")
+	adaWant := wantIdentity("ada", []string{downstream.AdminGroup}, adaTokID, ada.ID, sa)
+
+	const path = "/k8s/clusters/c-alpha/api/v1/namespaces"
+	tests := []struct {
+		name  string
+		lines []string
+		also  []string // further header names the backend must not see
+		code  int
+		msg   string              // refusals: a substring of the Status message
+		want  map[string][]string // nil: the backend must get nothing
+	}{
+		{
+			name:  "no client identity headers",
+			lines: []string{"Authorization: Bearer " + adaTok},
+			code:  200, want: adaWant,
+		},
+		{
+			name:  "non-admin user",
+			lines: []string{"Authorization: Bearer " + bobTok},
+			code:  200, want: wantIdentity("bob", nil, bobTokID, bob.ID, sa),
+		},
+		{
+			// Go canonicalizes the names, so this asks to be system:admin,
+			// but with a uid and an extra: refused, not trimmed.
+			name: "impersonation headers in mixed case",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"impersonate-user: system:admin", "IMPERSONATE-GROUP: system:masters",
+				"Impersonate-uid: 0", "iMpErSoNaTe-ExTrA-scopes: all"},
+			code: 400, msg: "Impersonate-Extra-* headers are not supported", // the first offending name in sort order
+		},
+		{
+			name: "impersonation headers duplicated",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Impersonate-User: system:admin", "Impersonate-User: ada", "impersonate-user: root",
+				"Impersonate-Group: system:masters", "impersonate-group: system:nodes",
+				"Impersonate-Uid: 0", "Impersonate-Uid: 1"},
+			code: 400, msg: "Impersonate-Uid is not supported",
+		},
+		{
+			name: "Impersonate-User duplicated",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Impersonate-User: jane", "impersonate-user: system:admin"},
+			code: 400, msg: "Impersonate-User must be sent once, got 2 values",
+		},
+		{
+			name: "Drover's own extra keys forged",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Impersonate-Extra-drover.dev%2Ftoken-id: t-forged",
+				"impersonate-extra-drover.dev%2fuser-id: u-forged",
+				"Impersonate-Extra-Drover.Dev%2FUser-Id: u-forged-again"},
+			code: 400, msg: "Impersonate-Extra-* headers are not supported",
+		},
+		{
+			name: "original-user extra forged with an approvable user",
+			lines: []string{"Authorization: Bearer " + bobTok,
+				"Impersonate-User: jane", "Impersonate-Extra-drover.dev%2Foriginal-user: ada"},
+			code: 400, msg: "Impersonate-Extra-* headers are not supported",
+		},
+		{
+			name: "X-Remote headers",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"X-Remote-User: system:admin", "x-remote-group: system:masters",
+				"X-REMOTE-EXTRA-scopes: all", "X-Remote-Uid: 0"},
+			code: 400, msg: "is not accepted: Drover sets the identity downstream",
+		},
+		{
+			name: "Proxy-Authorization",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Proxy-Authorization: Bearer stolen", "proxy-authorization: Basic eDp5"},
+			code: 200, want: adaWant,
+		},
+		{
+			name: "Connection names Impersonate-User",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Connection: Impersonate-User", "Impersonate-User: system:admin"},
+			code: 400, msg: "Impersonate-User is named in Connection",
+		},
+		{
+			name:  "Connection names Authorization",
+			lines: []string{"Authorization: Bearer " + adaTok, "Connection: Authorization"},
+			code:  200, want: adaWant,
+		},
+		{
+			name: "Connection names a custom header",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Connection: X-Custom", "X-Custom: hop-by-hop", "x-custom: again"},
+			also: []string{"X-Custom"},
+			code: 200, want: adaWant,
+		},
+		{
+			name: "Connection names several in mixed case, twice",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"connection: keep-alive, IMPERSONATE-GROUP, x-remote-user", "CONNECTION: X-Other",
+				"Impersonate-Group: system:masters", "X-Remote-User: root", "X-Other: 1"},
+			code: 400, msg: "Impersonate-Group is named in Connection",
+		},
+		{
+			name: "Connection names non-identity headers beside an approved --as",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Connection: X-Other", "X-Other: 1", "Impersonate-User: jane"},
+			also: []string{"X-Other", "Connection"},
+			code: 200, want: nestedIdentity("jane", nil, "ada", adaTokID, ada.ID, sa),
+		},
+		{
+			name: "second Authorization header",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Authorization: Bearer sa-token-the-client-should-not-have"},
+			code: 401,
+		},
+		{
+			name:  "Authorization twice in different case",
+			lines: []string{"Authorization: Bearer " + adaTok, "AUTHORIZATION: Bearer " + adaTok},
+			code:  401,
+		},
+		{
+			name:  "only a client impersonation header",
+			lines: []string{"Impersonate-User: system:admin"},
+			code:  401,
+		},
+		{
+			name:  "admin --as jane: approved",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: jane"},
+			code:  200, want: nestedIdentity("jane", nil, "ada", adaTokID, ada.ID, sa),
+		},
+		{
+			name: "admin --as jane --as-group devs --as-group ops: approved",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: jane",
+				"Impersonate-Group: devs", "impersonate-group: ops"},
+			code: 200, want: nestedIdentity("jane", []string{"devs", "ops"}, "ada", adaTokID, ada.ID, sa),
+		},
+		{
+			name:  "member --as jane with the right in the cluster: approved",
+			lines: []string{"Authorization: Bearer " + bobTok, "Impersonate-User: jane"},
+			code:  200, want: nestedIdentity("jane", nil, "bob", bobTokID, bob.ID, sa),
+		},
+		{
+			name:  "member --as root without the right: refused by the cluster",
+			lines: []string{"Authorization: Bearer " + bobTok, "Impersonate-User: root"},
+			code:  403, msg: `users "root" is forbidden: User "bob" cannot impersonate resource "users" in API group "" in cluster "c-alpha" (SubjectAccessReview: sandwich: no grant)`,
+		},
+		{
+			name:  "member --as jane --as-group system:masters: the group is checked too",
+			lines: []string{"Authorization: Bearer " + bobTok, "Impersonate-User: jane", "Impersonate-Group: system:masters"},
+			code:  403, msg: `groups "system:masters" is forbidden: User "bob" cannot impersonate resource "groups"`,
+		},
+		{
+			name:  "groups without a user",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-Group: system:masters"},
+			code:  400, msg: "Impersonate-Group requires Impersonate-User",
+		},
+		{
+			name:  "uid alone",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-Uid: 0"},
+			code:  400, msg: "Impersonate-Uid is not supported",
+		},
+		{
+			name:  "a ServiceAccount",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: system:serviceaccount:kube-system:default"},
+			code:  403, msg: "impersonating a ServiceAccount is not supported",
+		},
+		{
+			name:  "underscore instead of a dash",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate_User: system:admin"},
+			code:  400, msg: "is not in canonical form",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.backend.count()
+			resp, body := s.rawDo(rawRequest("GET", path, tc.lines...))
+			if resp.StatusCode != tc.code {
+				t.Fatalf("status %d, want %d; body %s", resp.StatusCode, tc.code, body)
+			}
+			reqs := s.backend.requests()[before:]
+			if tc.want == nil {
+				if len(reqs) != 0 {
+					t.Fatalf("a refused request reached the backend %d times", len(reqs))
+				}
+				if tc.msg != "" {
+					var st metav1.Status
+					if err := json.Unmarshal(body, &st); err != nil || st.Kind != "Status" || int(st.Code) != tc.code {
+						t.Fatalf("body %s is not a Status with code %d: %v", body, tc.code, err)
+					}
+					if !strings.Contains(st.Message, tc.msg) {
+						t.Errorf("message %q, want it to contain %q", st.Message, tc.msg)
+					}
+				}
+				return
+			}
+			if len(reqs) != 1 {
+				t.Fatalf("backend got %d requests, want 1", len(reqs))
+			}
+			if reqs[0].Path != "/api/v1/namespaces" {
+				t.Errorf("backend path %q", reqs[0].Path)
+			}
+			if diff := cmp.Diff(tc.want, identityHeaders(reqs[0].Header, tc.also...)); diff != "" {
+				t.Errorf("identity headers at the backend (-want +got):\n%s", diff)
+			}
+		})
+	}
+	s.checkNoSecretsLeaked()
+}
