@@ -3,7 +3,7 @@
 // cluster (the proxy's and the API's question), and what each binding
 // becomes downstream (the controller's question).
 //
-// It decides; it never talks to a cluster or writes the store. The
+// It decides; it must never talk to a cluster or write the store. The
 // downstream apiserver's own RBAC, written from Desired, is what finally
 // allows or denies a request: Drover only refuses early (non-members get
 // 403 before anything is forwarded).

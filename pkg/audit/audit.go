@@ -39,21 +39,25 @@ func ParseLevel(s string) (Level, error) {
 
 // Entry is one line of the log.
 type Entry struct {
-	Time      time.Time `json:"time"`
-	Kind      string    `json:"kind"` // "api" or "proxy"
-	User      string    `json:"user,omitempty"`
-	UserID    string    `json:"userId,omitempty"`
-	Groups    []string  `json:"groups,omitempty"`
-	TokenID   string    `json:"tokenId,omitempty"`
-	Cluster   string    `json:"cluster,omitempty"`
-	Verb      string    `json:"verb"`
-	Resource  string    `json:"resource,omitempty"`
-	Namespace string    `json:"namespace,omitempty"`
-	Name      string    `json:"name,omitempty"`
-	Path      string    `json:"path,omitempty"` // API calls only, secrets redacted
-	Status    int       `json:"status"`
-	LatencyMS float64   `json:"latencyMs"`
-	Client    string    `json:"client"`
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"` // "api" or "proxy"
+	User   string    `json:"user,omitempty"`
+	UserID string    `json:"userId,omitempty"`
+	Groups []string  `json:"groups,omitempty"`
+	// As and AsGroups are the identity a nested impersonation (kubectl
+	// --as) asked for, whether or not the cluster allowed it.
+	As        string   `json:"as,omitempty"`
+	AsGroups  []string `json:"asGroups,omitempty"`
+	TokenID   string   `json:"tokenId,omitempty"`
+	Cluster   string   `json:"cluster,omitempty"`
+	Verb      string   `json:"verb"`
+	Resource  string   `json:"resource,omitempty"`
+	Namespace string   `json:"namespace,omitempty"`
+	Name      string   `json:"name,omitempty"`
+	Path      string   `json:"path,omitempty"` // API calls only, secrets redacted
+	Status    int      `json:"status"`
+	LatencyMS float64  `json:"latencyMs"`
+	Client    string   `json:"client"`
 }
 
 // Log writes entries as JSON lines.
@@ -78,8 +82,16 @@ func (l *Log) write(e *Entry) {
 
 type ctxKey struct{}
 
-// SetUser records the user a request claims to be before it is
-// authenticated (a login attempt).
+// SetImpersonation records the identity a request asked to act as
+// (Impersonate-User/Group through the proxy).
+func SetImpersonation(ctx context.Context, user string, groups []string) {
+	if e, ok := ctx.Value(ctxKey{}).(*Entry); ok {
+		e.As, e.AsGroups = user, groups
+	}
+}
+
+// SetUser records the username a request claims before it is authenticated
+// (a login), for the request's entry.
 func SetUser(ctx context.Context, username string) {
 	if e, ok := ctx.Value(ctxKey{}).(*Entry); ok {
 		e.User = username

@@ -120,7 +120,7 @@ func Run(ctx context.Context, cfg Config) error {
 		audit:  cfg.Audit,
 		logger: cfg.Logger,
 		proxy: authproxy.New(authproxy.Options{Sessions: tun, Clusters: st, Logger: cfg.Logger, Metrics: m,
-			Streams: streams, Members: checker}),
+			Streams: streams, Members: checker, NoteImpersonation: audit.SetImpersonation}),
 		api: api.New(api.Options{
 			Store: st, Tokens: tokens, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
 			ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,

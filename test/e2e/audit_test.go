@@ -30,13 +30,19 @@ func TestAuditLog(t *testing.T) {
 	if _, err := kubectl(ctx, t, kc, "get", "ns", marker); err == nil {
 		t.Fatal("a namespace that does not exist was found")
 	}
+	// A nested impersonation: the entry names both the user and whom they
+	// asked to act as (jane has no rights, so the apiserver refuses).
+	nestedMarker := marker + "-as"
+	if _, err := kubectl(ctx, t, kc, "--as", "audit-jane", "--as-group", "audit-team", "get", "ns", nestedMarker); err == nil {
+		t.Fatal("audit-jane, who has no rights, read a namespace")
+	}
 	var apiErr *harness.APIError
 	if _, err := shared.server.Login(ctx, marker, "wrong-password-123"); !errors.As(err, &apiErr) || apiErr.Code != 401 {
 		t.Fatalf("bad login: %v", err)
 	}
 	time.Sleep(200 * time.Millisecond) // entries are written when responses end
 
-	var proxied, logins []audit.Entry
+	var proxied, nested, logins []audit.Entry
 	f, err := os.Open(filepath.Join(shared.dir, "audit.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +60,9 @@ func TestAuditLog(t *testing.T) {
 		if e.Name == marker {
 			proxied = append(proxied, e)
 		}
+		if e.Name == nestedMarker {
+			nested = append(nested, e)
+		}
 		if e.User == marker {
 			logins = append(logins, e)
 		}
@@ -66,6 +75,10 @@ func TestAuditLog(t *testing.T) {
 	if p.Kind != "proxy" || p.User != "admin" || p.Cluster != shared.clusterID || p.Verb != "get" ||
 		p.Resource != "namespaces" || p.Status != 404 || p.TokenID != tokenID || p.Client == "" || p.Time.IsZero() {
 		t.Errorf("proxied entry = %+v", p)
+	}
+	if len(nested) != 1 || nested[0].User != "admin" || nested[0].As != "audit-jane" ||
+		strings.Join(nested[0].AsGroups, ",") != "audit-team" || nested[0].Status != 403 {
+		t.Errorf("nested impersonation entries = %+v, want one by admin as audit-jane [audit-team], 403", nested)
 	}
 	if len(logins) != 1 || logins[0].Status != 401 || logins[0].Path != "/v3/login" {
 		t.Errorf("failed login entries = %+v", logins)
