@@ -31,6 +31,11 @@ type Sessions interface {
 type Store interface {
 	SaveClusterStatus(ctx context.Context, clusterID string, status []byte, at time.Time) error
 	ClusterScopedTokens(ctx context.Context, clusterID string, now time.Time) ([]store.ScopedToken, error)
+	// Drover's bindings, projects and users, which the controller writes
+	// downstream as RBAC (rbac.go).
+	ListBindings(ctx context.Context, f store.BindingFilter) ([]store.Binding, error)
+	ListProjects(ctx context.Context, clusterID string) ([]store.Project, error)
+	UserByID(ctx context.Context, id string) (store.User, error)
 }
 
 // Options configure a Manager.
@@ -189,6 +194,7 @@ func (c *clusterController) run(ctx context.Context) {
 		UpdateFunc: func(_, _ any) { kick() },
 		DeleteFunc: func(any) { kick() },
 	})
+	rbac := newRBACSync(cs, factory, kick)
 	// Token Secrets for the authorized cluster endpoint, in cattle-system.
 	nsFactory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute,
 		informers.WithNamespace(downstream.Namespace),
@@ -200,6 +206,8 @@ func (c *clusterController) run(ctx context.Context) {
 	})
 	factory.Start(ctx.Done())
 	nsFactory.Start(ctx.Done())
+	rbac.start(ctx)
+	defer rbac.shutdown()
 	defer factory.Shutdown()
 	defer nsFactory.Shutdown()
 
@@ -207,6 +215,11 @@ func (c *clusterController) run(ctx context.Context) {
 	defer t.Stop()
 	synced, tlsEnsured := false, false
 	for {
+		// Bindings first: after a kick (a binding removed) access should go
+		// before anything slower runs.
+		if rbac.hasSynced() {
+			c.reconcileRBAC(ctx, cs, rbac)
+		}
 		c.gatherAndSave(ctx, cs)
 		if !synced && inf.HasSynced() {
 			synced = true
