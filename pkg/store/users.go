@@ -219,16 +219,20 @@ func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool) e
 	})
 }
 
-// SetPassword replaces a local user's password hash.
+// SetPassword replaces a local user's password hash and deletes the user's
+// login sessions: whoever logged in with the old password must do so again.
 func (s *Store) SetPassword(ctx context.Context, id string, hash []byte) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ? AND provider = 'local'`, hash, id)
-	if err != nil {
-		return fmt.Errorf("set password of %q: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("local user %q: %w", id, ErrNotFound)
-	}
-	return nil
+	return s.tx(ctx, fmt.Sprintf("set password of %q", id), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ? AND provider = 'local'`, hash, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND kind = ?`, id, KindSession)
+		return err
+	})
 }
 
 // DeleteUser removes a user with its tokens and bindings.
