@@ -41,7 +41,9 @@ func (f *fakeStore) ListBindings(_ context.Context, bf store.BindingFilter) ([]s
 	}
 	return out, f.err
 }
-func (f *fakeStore) ListProjects(context.Context, string) ([]store.Project, error) { return f.projects, f.err }
+func (f *fakeStore) ListProjects(context.Context, string) ([]store.Project, error) {
+	return f.projects, f.err
+}
 func (f *fakeStore) UserByID(_ context.Context, id string) (store.User, error) {
 	u, ok := f.users[id]
 	if !ok {
