@@ -28,6 +28,8 @@ type fixture struct {
 	st    *store.Store
 	admin string // admin session token
 	user  string // non-admin session token
+	// access counts AccessChanged calls.
+	access *accessCounter
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -40,8 +42,10 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.DiscardHandler)
 	auth := authn.New(authn.Options{Store: st, Logger: log})
+	counter := &accessCounter{auth: auth}
 	a := New(Options{
-		Store: st, Tokens: auth, Tunnel: noTunnel{}, CAPEM: []byte("CA"), CASum: "sum",
+		Access: counter,
+		Store:  st, Tokens: auth, Tunnel: noTunnel{}, CAPEM: []byte("CA"), CASum: "sum",
 		ServerURL: "https://drover.test", Logger: log,
 		SessionTTL: time.Hour, KubeconfigTTL: 24 * time.Hour, MaxTokenTTL: 48 * time.Hour,
 	})
@@ -50,7 +54,7 @@ func newFixture(t *testing.T) *fixture {
 	authed := NewRouter()
 	a.Routes(authed)
 	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(authed, auth, log))
-	f := &fixture{srv: httptest.NewServer(r), st: st}
+	f := &fixture{srv: httptest.NewServer(r), st: st, access: counter}
 	t.Cleanup(f.srv.Close)
 	for _, u := range []struct {
 		name  string
@@ -115,7 +119,11 @@ func TestAPI(t *testing.T) {
 		{"wrong password", "POST", "/v3/login", "", `{"username":"root","password":"nope-nope-nope"}`, 401, "wrong username or password"},
 		{"unknown user", "POST", "/v3/login", "", `{"username":"ghost","password":"nope-nope-nope"}`, 401, "wrong username or password"},
 		{"no token", "GET", "/v3/clusters", "", "", 401, "Unauthorized"},
-		{"list clusters as user", "GET", "/v3/clusters", f.user, "", 200, `"name": "prod"`},
+		{"list clusters as non-member", "GET", "/v3/clusters", f.user, "", 200, `"items": []`},
+		{"list clusters as admin", "GET", "/v3/clusters", f.admin, "", 200, `"name": "prod"`},
+		{"get cluster as non-member", "GET", "/v3/clusters/" + created.Cluster.ID, f.user, "", 403, `user \"carol\" is not a member of cluster`},
+		{"kubeconfig as non-member", "POST", "/v3/kubeconfig", f.user, `{"clusters":["` + created.Cluster.ID + `"]}`, 403, "is not a member"},
+		{"kubeconfig of no cluster", "POST", "/v3/kubeconfig", f.user, `{}`, 404, `user \"carol\" is a member of no cluster`},
 		{"create cluster as user", "POST", "/v3/clusters", f.user, `{"name":"x"}`, 403, "only Drover admins"},
 		{"duplicate cluster", "POST", "/v3/clusters", f.admin, `{"name":"prod"}`, 409, "already exists"},
 		{"bad cluster name", "POST", "/v3/clusters", f.admin, `{"name":"Prod_1"}`, 422, "DNS label"},
@@ -153,6 +161,11 @@ func TestAPI(t *testing.T) {
 	}
 
 	t.Run("kubeconfig", func(t *testing.T) {
+		carol := f.userID(t, "carol")
+		if code, body := f.do(t, "POST", "/v3/bindings", f.admin, `{"scope":"cluster","clusterId":"`+created.Cluster.ID+
+			`","role":"cluster-member","subjectKind":"user","subject":"`+carol+`"}`); code != 201 {
+			t.Fatalf("bind carol: %d %s", code, body)
+		}
 		code, body := f.do(t, "POST", "/v3/kubeconfig", f.user, `{"ttl":"2h"}`)
 		if code != 200 {
 			t.Fatalf("%d %s", code, body)

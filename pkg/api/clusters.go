@@ -75,9 +75,16 @@ func (a *API) listClusters(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, "clusters", err)
 		return
 	}
+	visible, err := a.visibleClusters(r.Context())
+	if err != nil {
+		a.storeError(w, "clusters", err)
+		return
+	}
 	out := make([]clusterView, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, a.view(r.Context(), c))
+		if visible(c.ID) {
+			out = append(out, a.view(r.Context(), c))
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 }
@@ -89,7 +96,33 @@ func (a *API) getCluster(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, fmt.Sprintf("cluster %q", id), err)
 		return
 	}
+	visible, err := a.visibleClusters(r.Context())
+	if err != nil {
+		a.storeError(w, "clusters", err)
+		return
+	}
+	if !visible(c.ID) {
+		forbidMember(w, r, c.ID)
+		return
+	}
 	writeJSON(w, http.StatusOK, a.view(r.Context(), c))
+}
+
+// visibleClusters says which clusters the caller may see: every one for a
+// global admin, those it is a member of (any binding in the cluster or one
+// of its projects) for anyone else, and only its own for a token scoped to
+// one cluster.
+func (a *API) visibleClusters(ctx context.Context) (func(clusterID string) bool, error) {
+	caller := identity(ctx)
+	scoped := func(id string) bool { return caller.ClusterID == "" || caller.ClusterID == id }
+	if caller.Admin {
+		return scoped, nil
+	}
+	member, err := a.opts.Store.MemberClusterIDs(ctx, caller.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return func(id string) bool { return scoped(id) && member[id] }, nil
 }
 
 type createClusterRequest struct {
@@ -269,16 +302,19 @@ func (a *API) kubeconfig(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, "clusters", err)
 		return
 	}
+	visible, err := a.visibleClusters(r.Context())
+	if err != nil {
+		a.storeError(w, "clusters", err)
+		return
+	}
 	byID := map[string]store.Cluster{}
 	for _, c := range all {
-		if caller.ClusterID == "" || caller.ClusterID == c.ID {
-			byID[c.ID] = c
-		}
+		byID[c.ID] = c
 	}
 	var picked []store.Cluster
 	if len(req.Clusters) == 0 {
 		for _, c := range all {
-			if _, ok := byID[c.ID]; ok {
+			if visible(c.ID) {
 				picked = append(picked, c)
 			}
 		}
@@ -289,10 +325,18 @@ func (a *API) kubeconfig(w http.ResponseWriter, r *http.Request) {
 			apierr.NotFound(w, "cluster %q not found", id)
 			return
 		}
+		if !visible(id) {
+			forbidMember(w, r, id)
+			return
+		}
 		picked = append(picked, c)
 	}
 	if len(picked) == 0 {
-		apierr.NotFound(w, "no cluster to put in a kubeconfig; create or import one first")
+		if caller.Admin {
+			apierr.NotFound(w, "no cluster to put in a kubeconfig; create or import one first")
+		} else {
+			apierr.NotFound(w, "user %q is a member of no cluster; ask a Drover admin for a binding", caller.Username)
+		}
 		return
 	}
 	// One token per cluster, scoped to it: a token taken from this file

@@ -112,6 +112,11 @@ func TestDriverAPI(t *testing.T) {
 	}
 	var imported struct{ Cluster struct{ ID string } }
 	json.Unmarshal([]byte(body), &imported)
+	// Non-admins see only clusters they are members of.
+	if code, body := f.do(t, "POST", "/v3/bindings", f.admin, `{"scope":"cluster","clusterId":"`+id+
+		`","role":"cluster-member","subjectKind":"user","subject":"carol"}`); code != 201 {
+		t.Fatalf("bind carol: %d %s", code, body)
+	}
 
 	tests := []struct {
 		name, method, path, bearer, body string
