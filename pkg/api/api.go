@@ -148,6 +148,13 @@ func (a *API) admin(h http.HandlerFunc) http.HandlerFunc {
 			apierr.Forbidden(w, "only Drover admins may %s %s", r.Method, r.URL.Path)
 			return
 		}
+		// A token scoped to one cluster (a kubeconfig's) is the credential
+		// most often copied around: it never carries global admin rights.
+		if id.ClusterID != "" {
+			apierr.Forbidden(w, "this token is scoped to cluster %q and cannot %s %s; log in or use an unscoped API token",
+				id.ClusterID, r.Method, r.URL.Path)
+			return
+		}
 		h(w, r)
 	}
 }
