@@ -116,8 +116,14 @@ func run(ctx context.Context, o *Options, out io.Writer) (err error) {
 	if err := d.cluster.WriteKubeconfig(directKubeconfig); err != nil {
 		return err
 	}
-	if err := ace.InstallSecret(ctx, kubernetes.NewForConfigOrDie(d.cluster.RESTConfig())); err != nil {
+	direct := kubernetes.NewForConfigOrDie(d.cluster.RESTConfig())
+	if err := ace.InstallSecret(ctx, direct); err != nil {
 		return fmt.Errorf("kube-api-auth certificate: %w", err)
+	}
+	// The testbed runs no kube-controller-manager, whose aggregation
+	// controller fills the view/edit/admin roles that Drover's roles bind.
+	if err := harness.AggregateClusterRoles(ctx, direct); err != nil {
+		return err
 	}
 
 	log.Info("starting drover-server")
@@ -198,7 +204,7 @@ endpoint; works with the server stopped):
 
 As %q, a second user (not an admin) bound read-only on the cluster
 (password %s):
-  kubectl --kubeconfig %s get ns                      # allowed
+  kubectl --kubeconfig %s get pods -A                 # allowed
   kubectl --kubeconfig %s create namespace nope       # forbidden
 
 Straight to the apiserver as its own admin, for comparison:
