@@ -133,8 +133,10 @@ func checkLogin(req *loginRequest) error {
 	if req.Provider == "" {
 		req.Provider = store.LocalProvider
 	}
-	if err := providers.CheckName(req.Provider); err != nil {
-		return fmt.Errorf("provider: %w", err)
+	if req.Provider != store.LocalProvider {
+		if err := providers.CheckName(req.Provider); err != nil {
+			return fmt.Errorf("provider: %w", err)
+		}
 	}
 	if len(req.Username) > providers.MaxUsername || len(req.Password) > providers.MaxPassword {
 		return errors.New("username or password too long")

@@ -52,5 +52,9 @@
 //     does not check out, or a callback whose state does not match;
 //   - skip TLS verification; custom CAs are configured, never bypassed;
 //   - return a group name without the provider prefix, or one with control
-//     characters (it becomes an HTTP header value downstream).
+//     characters or spaces around it (it becomes an HTTP header value
+//     downstream, and HTTP/1.1 trims those spaces: "admins " would arrive
+//     as "admins"); see ValidName;
+//   - take a reserved name ("local", "drover", "system") or speak in
+//     Drover's "drover:" or Kubernetes' "system:" space.
 package providers

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Principal is who a provider says the user is.
@@ -73,8 +75,9 @@ var (
 	// is for the log.
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	// ErrNoRefresh: the Principal carries nothing Refresh could use (an
-	// OIDC provider that issued no refresh token). Keep its groups until
-	// its session ends.
+	// OIDC provider that issued no refresh token). Its groups stay until
+	// they are older than the caller's bound on stale groups, or the user
+	// logs in again.
 	ErrNoRefresh = errors.New("nothing to refresh with")
 )
 
@@ -109,13 +112,41 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // nameRE is what a provider name may be: it prefixes every group.
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 
-// CheckName validates a provider name.
+// LocalName is the provider of Drover's own users.
+const LocalName = "local"
+
+// reservedNames are provider names no configured provider may take, with
+// why: a provider's name prefixes everything it says, and these prefixes
+// are identities Drover or Kubernetes give out themselves.
+var reservedNames = map[string]string{
+	LocalName: "Drover's own users",
+	"drover":  `Drover's own identities ("drover:admins" is cluster-admin in every cluster)`,
+	"system":  `Kubernetes' "system:" identities`,
+}
+
+// reservedPrefixes are the identity spaces no provider may speak in:
+// Drover's own users and groups, and Kubernetes' system names.
+var reservedPrefixes = []string{"drover:", "system:"}
+
+// Reserved reports whether a username or group (prefixed) lies in a space
+// that only Drover or Kubernetes may give out: "drover:" or "system:".
+func Reserved(identity string) bool {
+	for _, p := range reservedPrefixes {
+		if strings.HasPrefix(identity, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckName validates the name of a configured provider: its syntax, and
+// that it is not one of the reserved names "local", "drover" and "system".
 func CheckName(name string) error {
 	if !nameRE.MatchString(name) {
 		return fmt.Errorf("provider name %q must be 1-32 of a-z 0-9 -, starting with a letter", name)
 	}
-	if name == "system" {
-		return errors.New(`provider name "system" is reserved`)
+	if why, ok := reservedNames[name]; ok {
+		return fmt.Errorf("provider name %q is reserved for %s", name, why)
 	}
 	return nil
 }
@@ -164,15 +195,27 @@ const MaxGroups = 1000
 // MaxGroupName bounds one group name, prefix excluded.
 const MaxGroupName = 1024
 
+// ValidName reports whether n may be a group name or login name (without
+// the provider prefix): not empty, at most max bytes, UTF-8, no control
+// characters, no leading or trailing space, and a valid HTTP header field
+// value. It is sent downstream as an Impersonate-* header value, and
+// HTTP/1.1 trims the spaces around a value: "admins " would arrive as
+// "admins", a different group. Commas are fine: each group is a header
+// line of its own (and LDAP DNs are full of them).
+func ValidName(n string, max int) bool {
+	return n != "" && len(n) <= max && utf8.ValidString(n) && !strings.ContainsFunc(n, unicode.IsControl) &&
+		strings.TrimSpace(n) == n && httpguts.ValidHeaderFieldValue(n)
+}
+
 // Groups prefixes names with provider and a colon, dropping what cannot be
-// a group (empty, over MaxGroupName bytes, not UTF-8, control characters),
-// and returns them sorted without duplicates. dropped counts what it left
-// out, for the caller to log. More than MaxGroups names is an error: a
-// silently shortened list would be a different identity.
+// a group (see ValidName; at most MaxGroupName bytes), and returns them
+// sorted without duplicates. dropped counts what it left out, for the
+// caller to log. More than MaxGroups names is an error: a silently
+// shortened list would be a different identity.
 func Groups(provider string, names []string) (groups []string, dropped int, err error) {
 	out := make([]string, 0, len(names))
 	for _, n := range names {
-		if n == "" || len(n) > MaxGroupName || !utf8.ValidString(n) || strings.ContainsFunc(n, unicode.IsControl) {
+		if !ValidName(n, MaxGroupName) {
 			dropped++
 			continue
 		}

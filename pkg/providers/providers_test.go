@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/net/http/httpguts"
 )
 
 func TestSecretDoesNotPrint(t *testing.T) {
@@ -74,6 +75,27 @@ func TestCheckName(t *testing.T) {
 	}
 }
 
+// TestReservedNames: a provider named "drover" would speak for Drover's own
+// identities ("drover:admins" is cluster-admin everywhere), "local" for
+// Drover's own users, "system" for Kubernetes.
+func TestReservedNames(t *testing.T) {
+	for _, name := range []string{"drover", "local", "system"} {
+		if err := CheckName(name); err == nil || !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("%q: %v, want reserved", name, err)
+		}
+	}
+	for _, id := range []string{"drover:admins", "drover:system:controller", "system:masters", "system:serviceaccount:x:y"} {
+		if !Reserved(id) {
+			t.Errorf("Reserved(%q) = false", id)
+		}
+	}
+	for _, id := range []string{"corp:drover:admins", "droverx:admins", "corp:system:masters", "Drover:admins"} {
+		if Reserved(id) {
+			t.Errorf("Reserved(%q) = true", id)
+		}
+	}
+}
+
 func TestGroups(t *testing.T) {
 	got, dropped, err := Groups("ldap", []string{"cn=b,dc=x", "cn=a,dc=x", "cn=b,dc=x", "", "bad\nname", "\xff"})
 	if err != nil {
@@ -81,6 +103,16 @@ func TestGroups(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"ldap:cn=a,dc=x", "ldap:cn=b,dc=x"}, got); diff != "" || dropped != 3 {
 		t.Errorf("(-want +got):\n%s\ndropped %d, want 3", diff, dropped)
+	}
+	// HTTP/1.1 trims the spaces around a header value: "admins " would
+	// arrive downstream as "admins", another group.
+	got, dropped, err = Groups("corp", []string{"admins ", " admins", "admins\t", "\u00a0admins", "admins\u3000",
+		"a b", "cn=a, dc=x", "Ünïcödé"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"corp:a b", "corp:cn=a, dc=x", "corp:Ünïcödé"}, got); diff != "" || dropped != 5 {
+		t.Errorf("spaces around names (-want +got):\n%s\ndropped %d, want 5", diff, dropped)
 	}
 	many := make([]string, MaxGroups+1)
 	for i := range many {
@@ -134,6 +166,7 @@ func TestParseCallback(t *testing.T) {
 func FuzzGroups(f *testing.F) {
 	f.Add("cn=devs,dc=x", "a\nb", "")
 	f.Add("x", "x", "\xff")
+	f.Add("admins ", " admins", "a\u0085")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		got, dropped, err := Groups("oidc", []string{a, b, c})
 		if err != nil {
@@ -143,7 +176,8 @@ func FuzzGroups(f *testing.F) {
 			t.Fatalf("Groups(%q, %q, %q) = %q, dropped %d", a, b, c, got, dropped)
 		}
 		for _, g := range got {
-			if !strings.HasPrefix(g, "oidc:") || len(g) == len("oidc:") || !utf8.ValidString(g) || strings.ContainsFunc(g, unicode.IsControl) {
+			if !strings.HasPrefix(g, "oidc:") || len(g) == len("oidc:") || !utf8.ValidString(g) || strings.ContainsFunc(g, unicode.IsControl) ||
+				strings.TrimSpace(g) != g || strings.TrimRight(g, " \t") != g || !httpguts.ValidHeaderFieldValue(g) {
 				t.Fatalf("unsafe group %q", g)
 			}
 		}

@@ -43,7 +43,7 @@ func New(users Users, opts Options) (*Provider, error) {
 	if opts.Name == "" {
 		opts.Name = "local"
 	}
-	if err := providers.CheckName(opts.Name); err != nil {
+	if err := providers.CheckName(opts.Name); err != nil && opts.Name != providers.LocalName {
 		return nil, err
 	}
 	if opts.Compare == nil {
