@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,12 +20,16 @@ var ErrTooManyPending = errors.New("too many logins in progress")
 
 // pendingLogins maps a state's digest to the login it started. Keys are
 // digests so that lookups do not compare the state itself (timing) and the
-// states are not kept in memory.
+// states are not kept in memory. Logins are also kept in a list in the
+// order they began, which is the order they expire (every login has the
+// same ttl): expired ones are swept from its front, so neither a put nor a
+// full table costs a scan of the whole table.
 type pendingLogins struct {
-	mu  sync.Mutex
-	m   map[[sha256.Size]byte]pendingLogin
-	max int
-	ttl time.Duration
+	mu    sync.Mutex
+	m     map[[sha256.Size]byte]*list.Element // of *pendingEntry
+	order *list.List                          // oldest first
+	max   int
+	ttl   time.Duration
 }
 
 type pendingLogin struct {
@@ -33,24 +38,40 @@ type pendingLogin struct {
 	expires  time.Time
 }
 
+type pendingEntry struct {
+	key [sha256.Size]byte
+	pendingLogin
+}
+
 func newPendingLogins(max int, ttl time.Duration) *pendingLogins {
-	return &pendingLogins{m: map[[sha256.Size]byte]pendingLogin{}, max: max, ttl: ttl}
+	return &pendingLogins{m: map[[sha256.Size]byte]*list.Element{}, order: list.New(), max: max, ttl: ttl}
+}
+
+// sweep removes the expired logins at the front of the list; the caller
+// holds mu.
+func (p *pendingLogins) sweep(now time.Time) {
+	for e := p.order.Front(); e != nil; e = p.order.Front() {
+		pe := e.Value.(*pendingEntry)
+		if now.Before(pe.expires) {
+			return
+		}
+		p.order.Remove(e)
+		delete(p.m, pe.key)
+	}
 }
 
 func (p *pendingLogins) put(state string, l pendingLogin, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.sweep(now)
 	if len(p.m) >= p.max {
-		for k, v := range p.m {
-			if !now.Before(v.expires) {
-				delete(p.m, k)
-			}
-		}
-		if len(p.m) >= p.max {
-			return ErrTooManyPending
-		}
+		return ErrTooManyPending
 	}
-	p.m[sha256.Sum256([]byte(state))] = l
+	key := sha256.Sum256([]byte(state))
+	if e, ok := p.m[key]; ok { // a 256-bit random state does not repeat; but never leave a stray element
+		p.order.Remove(e)
+	}
+	p.m[key] = p.order.PushBack(&pendingEntry{key: key, pendingLogin: l})
 	return nil
 }
 
@@ -60,9 +81,13 @@ func (p *pendingLogins) take(state string) (pendingLogin, bool) {
 	key := sha256.Sum256([]byte(state))
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	l, ok := p.m[key]
+	e, ok := p.m[key]
+	if !ok {
+		return pendingLogin{}, false
+	}
 	delete(p.m, key)
-	return l, ok
+	p.order.Remove(e)
+	return e.Value.(*pendingEntry).pendingLogin, true
 }
 
 func (p *pendingLogins) len() int {

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -126,4 +127,55 @@ func FuzzFinish(f *testing.F) {
 		}
 		b.reg.pending.take(live) // keep the map small
 	})
+}
+
+// TestPendingSweptInExpiryOrder: expired logins leave at the next Begin,
+// full or not (a table that is never full no longer keeps every state
+// until it fills), oldest first, and a state taken early leaves nothing
+// behind.
+func TestPendingSweptInExpiryOrder(t *testing.T) {
+	p := newPendingLogins(100, 10*time.Minute)
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 10 {
+		now := t0.Add(time.Duration(i) * time.Minute)
+		if err := p.put(fmt.Sprint("s", i), pendingLogin{provider: "sso", expires: now.Add(10 * time.Minute)}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := p.take("s5"); !ok {
+		t.Fatal("s5 not pending")
+	}
+	// At t0+13m, s0..s3 have expired: they go, the rest stay.
+	if err := p.put("late", pendingLogin{provider: "sso", expires: t0.Add(23 * time.Minute)}, t0.Add(13*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n, ln := p.len(), p.order.Len(); n != 6 || ln != 6 {
+		t.Errorf("%d pending, %d in the expiry list; want 6 and 6", n, ln)
+	}
+	for _, s := range []string{"s3", "s5"} {
+		if _, ok := p.take(s); ok {
+			t.Errorf("%s still pending", s)
+		}
+	}
+	for _, s := range []string{"s4", "s9", "late"} {
+		if _, ok := p.take(s); !ok {
+			t.Errorf("%s gone", s)
+		}
+	}
+}
+
+// BenchmarkPendingFull: Begin with a full table of live logins costs the
+// same whatever the table's size (it used to scan all of it).
+func BenchmarkPendingFull(b *testing.B) {
+	p := newPendingLogins(10000, 10*time.Minute)
+	now := time.Now()
+	for i := range 10000 {
+		p.put(fmt.Sprint(i), pendingLogin{expires: now.Add(10 * time.Minute)}, now)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := p.put("x", pendingLogin{expires: now.Add(10 * time.Minute)}, now); !errors.Is(err, ErrTooManyPending) {
+			b.Fatal(err)
+		}
+	}
 }
