@@ -24,7 +24,7 @@ import (
 // *registry.Registry is one.
 type ProviderSource interface {
 	// Configurations (errors about the request are *registry.ConfigError).
-	Save(ctx context.Context, name, typ string, config []byte) (registry.Info, error)
+	Save(ctx context.Context, name, typ string, config []byte, opts registry.SaveOptions) (registry.Info, error)
 	Info(ctx context.Context, name string) (registry.Info, error)
 	List(ctx context.Context) ([]registry.Info, error)
 	Summaries(ctx context.Context) ([]registry.Summary, error)
@@ -110,6 +110,10 @@ func (a *API) getAuthProvider(w http.ResponseWriter, r *http.Request) {
 type putProviderRequest struct {
 	Type   string          `json:"type"`
 	Config json.RawMessage `json:"config"`
+	// ClearSecrets names secret fields (bindPassword, clientSecret) to
+	// remove; a secret left out of Config is otherwise kept, unless the
+	// type or the endpoint changed.
+	ClearSecrets []string `json:"clearSecrets,omitempty"`
 }
 
 func (a *API) putAuthProvider(w http.ResponseWriter, r *http.Request) {
@@ -125,12 +129,13 @@ func (a *API) putAuthProvider(w http.ResponseWriter, r *http.Request) {
 		apierr.Invalid(w, "type is required: ldap, oidc or github")
 		return
 	}
-	info, err := a.opts.Providers.Save(r.Context(), name, req.Type, req.Config)
+	info, err := a.opts.Providers.Save(r.Context(), name, req.Type, req.Config, registry.SaveOptions{ClearSecrets: req.ClearSecrets})
 	if err != nil {
 		a.providerError(w, name, err)
 		return
 	}
-	a.opts.Logger.Info("auth provider saved", "provider", name, "type", req.Type, "by", identity(r.Context()).Username)
+	a.opts.Logger.Info("auth provider saved", "provider", name, "type", req.Type, "cleared_secrets", req.ClearSecrets,
+		"by", identity(r.Context()).Username)
 	writeJSON(w, http.StatusOK, info)
 }
 

@@ -35,12 +35,17 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
 }
 
 type updateUserRequest struct {
-	// Disabled, when set, disables (ending the user's sessions) or enables.
+	// Disabled, when set, disables (deleting every token of the user) or
+	// enables.
 	Disabled *bool `json:"disabled"`
-	// Password, when set, replaces a local user's password.
+	// Password, when set, replaces a local user's password (ending its
+	// login sessions).
 	Password *string `json:"password"`
 }
 
+// updateUser validates the whole request before it changes anything, then
+// applies it in one store transaction: a bad request, or a failure half
+// way, changes nothing.
 func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	var req updateUserRequest
@@ -53,50 +58,26 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, fmt.Sprintf("user %q", id), err)
 		return
 	}
-	var hash []byte
-	switch {
-	case req.Disabled == nil && req.Password == nil:
-		apierr.Invalid(w, "nothing to change: set disabled, password, or both")
+	if msg := checkUserUpdate(req, u, caller.UserID); msg != "" {
+		apierr.Invalid(w, "%s", msg)
 		return
-	case req.Disabled != nil && *req.Disabled && u.ID == caller.UserID:
-		apierr.Invalid(w, "you cannot disable yourself; ask another admin")
-		return
-	case req.Password != nil && u.Provider != store.LocalProvider:
-		apierr.Invalid(w, "user %q logs in through auth provider %q: its password is the provider's to change", u.Username, u.Provider)
-		return
-	case req.Password != nil:
-		if n := len(*req.Password); n < minPassword || n > 72 {
-			apierr.Invalid(w, "password must be %d to 72 bytes", minPassword)
-			return
-		}
-		if hash, err = bcrypt.GenerateFromPassword([]byte(*req.Password), bcrypt.DefaultCost); err != nil {
+	}
+	change := store.UserChange{Disabled: req.Disabled}
+	if req.Password != nil {
+		if change.PasswordHash, err = bcrypt.GenerateFromPassword([]byte(*req.Password), bcrypt.DefaultCost); err != nil {
 			a.opts.Logger.Error("hash password", "err", err)
 			apierr.Internal(w)
 			return
 		}
 	}
-	// Tokens are listed first: disabling deletes the sessions, and their
-	// cache entries must go too.
-	toks, err := a.opts.Store.ListTokens(r.Context(), u.ID)
-	if err != nil {
-		a.storeError(w, "tokens", err)
+	if err := a.changeUser(r.Context(), u.ID, func(ctx context.Context) ([]string, error) {
+		return a.opts.Store.UpdateUser(ctx, u.ID, change)
+	}); err != nil {
+		a.storeError(w, fmt.Sprintf("user %q", id), err)
 		return
 	}
-	if hash != nil {
-		if err := a.opts.Store.SetPassword(r.Context(), u.ID, hash); err != nil {
-			a.storeError(w, fmt.Sprintf("user %q", id), err)
-			return
-		}
-	}
-	if req.Disabled != nil {
-		if err := a.opts.Store.SetUserDisabled(r.Context(), u.ID, *req.Disabled); err != nil {
-			a.storeError(w, fmt.Sprintf("user %q", id), err)
-			return
-		}
-	}
-	a.userChanged(toks)
 	a.opts.Logger.Info("user updated", "user", u.Username, "user_id", u.ID, "disabled", req.Disabled,
-		"password_changed", hash != nil, "by", caller.Username)
+		"password_changed", req.Password != nil, "by", caller.Username)
 	if u, err = a.opts.Store.UserByID(r.Context(), id); err != nil {
 		a.storeError(w, fmt.Sprintf("user %q", id), err)
 		return
@@ -104,13 +85,44 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, u)
 }
 
-// userChanged makes a change to a user hold at once: its tokens leave the
-// caches (and their streams end), and access answers are recomputed.
-func (a *API) userChanged(toks []store.Token) {
+// checkUserUpdate returns why req cannot be applied to u by the caller, or
+// "" when it can. It changes nothing.
+func checkUserUpdate(req updateUserRequest, u store.User, callerID string) string {
+	switch {
+	case req.Disabled == nil && req.Password == nil:
+		return "nothing to change: set disabled, password, or both"
+	case req.Disabled != nil && *req.Disabled && u.ID == callerID:
+		return "you cannot disable yourself; ask another admin"
+	case req.Password != nil && u.Provider != store.LocalProvider:
+		return fmt.Sprintf("user %q logs in through auth provider %q: its password is the provider's to change", u.Username, u.Provider)
+	case req.Password != nil && (len(*req.Password) < minPassword || len(*req.Password) > 72):
+		return fmt.Sprintf("password must be %d to 72 bytes", minPassword)
+	}
+	return ""
+}
+
+// changeUser applies change to a user and makes it hold at once: every
+// token of the user, listed before the change, and every token change
+// reports it deleted, leaves the caches (its streams end), and access
+// answers are recomputed. When change fails nothing is dropped: it changed
+// nothing.
+func (a *API) changeUser(ctx context.Context, userID string, change func(context.Context) (deleted []string, err error)) error {
+	toks, err := a.opts.Store.ListTokens(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("list tokens of %q: %w", userID, err)
+	}
+	deleted, err := change(ctx)
+	if err != nil {
+		return err
+	}
 	for _, t := range toks {
 		a.opts.Tokens.Invalidate(t.ID)
 	}
+	for _, id := range deleted {
+		a.opts.Tokens.Invalidate(id)
+	}
 	a.accessChanged()
+	return nil
 }
 
 func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) {
@@ -120,17 +132,13 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) {
 		apierr.Invalid(w, "you cannot delete yourself; ask another admin")
 		return
 	}
-	toks, err := a.opts.Store.ListTokens(r.Context(), id)
-	if err != nil {
-		a.storeError(w, "tokens", err)
-		return
-	}
-	if err := a.opts.Store.DeleteUser(r.Context(), id); err != nil {
+	if err := a.changeUser(r.Context(), id, func(ctx context.Context) ([]string, error) {
+		return nil, a.opts.Store.DeleteUser(ctx, id) // its tokens go by cascade
+	}); err != nil {
 		a.storeError(w, fmt.Sprintf("user %q", id), err)
 		return
 	}
-	a.userChanged(toks)
-	a.opts.Logger.Info("user deleted", "user_id", id, "tokens", len(toks), "by", caller.Username)
+	a.opts.Logger.Info("user deleted", "user_id", id, "by", caller.Username)
 	w.WriteHeader(http.StatusNoContent)
 }
 

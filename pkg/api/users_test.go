@@ -25,7 +25,7 @@ func TestUserAdmin(t *testing.T) {
 
 	aliceView := func(groups []any, disabled bool) map[string]any {
 		m := map[string]any{"id": alice, "username": "corp:alice", "admin": false, "provider": "corp",
-			"externalId": "id-alice", "disabled": disabled}
+			"externalId": "id-alice", "login": "alice", "disabled": disabled}
 		if groups != nil {
 			m["groups"] = groups
 		}
@@ -105,6 +105,45 @@ func TestUserAdmin(t *testing.T) {
 				t.Errorf("answer (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestDisableDeletesEveryToken: disabling a user deletes every token it
+// holds, API and kubeconfig tokens as well as sessions, so that enabling it
+// again does not bring them back; a refused update changes nothing.
+func TestDisableDeletesEveryToken(t *testing.T) {
+	f, _, clk, _ := newProviderFixture(t)
+	_, body := f.do(t, "GET", "/v3/users/me", f.user, "")
+	carol := jsonBody(t, body)["id"].(string)
+	code, body := f.do(t, "POST", "/v3/tokens", f.user, `{"description":"ci"}`)
+	if code != 201 {
+		t.Fatalf("create token: %d %s", code, body)
+	}
+	apiTok := jsonBody(t, body)["token"].(string)
+
+	// Bad input changes nothing: carol stays enabled, her tokens work.
+	for _, bad := range []string{`{"disabled":true,"password":"short"}`, `{"disabled":true,"password":"` + strings.Repeat("x", 73) + `"}`} {
+		if code, body := f.do(t, "PUT", "/v3/users/"+carol, f.admin, bad); code != 422 {
+			t.Fatalf("%s: %d %s, want 422", bad, code, body)
+		}
+		if code, _ := f.do(t, "GET", "/v3/users/me", apiTok, ""); code != 200 {
+			t.Fatalf("after a refused update (%s), the API token answers %d", bad, code)
+		}
+	}
+
+	for _, disabled := range []string{"true", "false"} {
+		clk.Add(time.Minute)
+		if code, body := f.do(t, "PUT", "/v3/users/"+carol, f.admin, `{"disabled":`+disabled+`}`); code != 200 {
+			t.Fatalf("disabled=%s: %d %s", disabled, code, body)
+		}
+	}
+	for name, tok := range map[string]string{"session": f.user, "API token": apiTok} {
+		if code, _ := f.do(t, "GET", "/v3/users/me", tok, ""); code != 401 {
+			t.Errorf("the %s from before disabling answers %d after enabling, want 401", name, code)
+		}
+	}
+	if toks, _ := f.st.ListTokens(t.Context(), carol); len(toks) != 0 {
+		t.Errorf("%d tokens survived disabling", len(toks))
 	}
 }
 

@@ -29,6 +29,14 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// must2 is must for calls that also return a value.
+func must2(t *testing.T) func(any, error) {
+	return func(_ any, err error) {
+		t.Helper()
+		must(t, err)
+	}
+}
+
 func TestMembershipAndEffectiveAdmin(t *testing.T) {
 	ctx := context.Background()
 	st := openTest(t)
@@ -163,12 +171,25 @@ func TestPasswordAndDisableEndSessions(t *testing.T) {
 		t.Errorf("hash = %q", hash)
 	}
 	must(t, st.CreateToken(ctx, Token{ID: "t-9", UserID: "u-1", Kind: KindSession, CreatedAt: now, Hashed: hashed([]byte("s"), []byte("h"))}))
-	must(t, st.SetUserDisabled(ctx, "u-1", true))
-	if diff := cmp.Diff([]string{KindAPI}, kinds()); diff != "" {
+	// Disabling deletes every token, API and kubeconfig tokens too: enabling
+	// the user again must not bring them back.
+	deleted, err := st.SetUserDisabled(ctx, "u-1", true)
+	must(t, err)
+	if diff := cmp.Diff([]string(nil), kinds()); diff != "" {
 		t.Errorf("tokens after disabling (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"t-1", "t-9"}, deleted); diff != "" {
+		t.Errorf("deleted token ids (-want +got):\n%s", diff)
 	}
 	if u, _ := st.UserByID(ctx, "u-1"); !u.Disabled {
 		t.Error("not disabled")
+	}
+	must2(t)(st.SetUserDisabled(ctx, "u-1", false))
+	if len(kinds()) != 0 {
+		t.Error("enabling brought tokens back")
+	}
+	if _, err := st.SetUserDisabled(ctx, "u-404", true); !errors.Is(err, ErrNotFound) {
+		t.Errorf("disable a missing user: %v", err)
 	}
 	if err := st.SetPassword(ctx, "u-404", []byte("x")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("password of a missing user: %v", err)

@@ -161,6 +161,17 @@ END;
 INSERT INTO bindings (id, scope, role, subject_kind, subject, created_at)
 	SELECT 'b-admin-' || id, 'global', 'admin', 'user', id, created_at FROM users WHERE admin != 0;
 ALTER TABLE users DROP COLUMN admin;
+`, `
+-- Group refresh of external users. login is the provider's current name
+-- for the user (the username stays as created: it is the Kubernetes
+-- identity downstream RBAC names); refresh_attempted_at is when a refresh
+-- was last tried, whatever came of it, so users whose refresh keeps failing
+-- go to the back of the queue.
+ALTER TABLE users ADD COLUMN login TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN refresh_attempted_at INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET login = substr(username, length(provider) + 2)
+	WHERE provider != 'local' AND substr(username, 1, length(provider) + 1) = provider || ':';
+CREATE INDEX users_refresh ON users(provider, refresh_attempted_at);
 `}
 
 // Open opens (creating if needed) the database file at path and migrates it.

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,8 +23,12 @@ type User struct {
 	CreatedAt time.Time `json:"createdAt"`
 	// Provider is LocalProvider or the name of the auth provider that
 	// vouches for the user; ExternalID is the provider's stable id.
-	Provider    string `json:"provider"`
-	ExternalID  string `json:"externalId,omitempty"`
+	Provider   string `json:"provider"`
+	ExternalID string `json:"externalId,omitempty"`
+	// Login is the provider's current name for an external user. Username
+	// is "<provider>:<login at creation>" and never changes: it is the
+	// Kubernetes identity downstream RBAC names.
+	Login       string `json:"login,omitempty"`
 	DisplayName string `json:"displayName,omitempty"`
 	// Groups are the provider's groups, prefixed with its name, sorted.
 	Groups []string `json:"groups,omitempty"`
@@ -38,14 +44,14 @@ const adminExpr = `EXISTS (SELECT 1 FROM bindings b WHERE b.scope = 'global' AND
 	((b.subject_kind = 'user' AND b.subject = u.id) OR
 	 (b.subject_kind = 'group' AND b.subject IN (SELECT grp FROM user_groups g WHERE g.user_id = u.id))))`
 
-const userCols = `u.id, u.username, ` + adminExpr + `, u.created_at, u.provider, u.external_id, u.display_name,
+const userCols = `u.id, u.username, ` + adminExpr + `, u.created_at, u.provider, u.external_id, u.login, u.display_name,
 	u.groups_at, u.disabled, (SELECT group_concat(grp, char(10)) FROM (SELECT grp FROM user_groups g WHERE g.user_id = u.id ORDER BY grp))`
 
 func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
 	var u User
 	var created, groupsAt int64
 	var groups sql.NullString
-	dest := append([]any{&u.ID, &u.Username, &u.Admin, &created, &u.Provider, &u.ExternalID, &u.DisplayName,
+	dest := append([]any{&u.ID, &u.Username, &u.Admin, &created, &u.Provider, &u.ExternalID, &u.Login, &u.DisplayName,
 		&groupsAt, &u.Disabled, &groups}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return User{}, mapErr(err)
@@ -68,9 +74,9 @@ func (s *Store) CreateUser(ctx context.Context, u User, passwordHash []byte) err
 	}
 	return s.tx(ctx, fmt.Sprintf("create user %q", u.Username), func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO users (id, username, password_hash, created_at, provider, external_id, display_name, groups_at, disabled)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			u.ID, u.Username, passwordHash, unix(u.CreatedAt), u.Provider, u.ExternalID, u.DisplayName,
+			`INSERT INTO users (id, username, password_hash, created_at, provider, external_id, login, display_name, groups_at, disabled)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.Username, passwordHash, unix(u.CreatedAt), u.Provider, u.ExternalID, u.Login, u.DisplayName,
 			unix(u.GroupsAt), u.Disabled); err != nil {
 			return err
 		}
@@ -83,6 +89,36 @@ func (s *Store) CreateUser(ctx context.Context, u User, passwordHash []byte) err
 			return err
 		}
 		return nil
+	})
+}
+
+// ErrProviderGone: an external user was written for an auth provider that
+// is not configured (any more).
+var ErrProviderGone = errors.New("auth provider not configured")
+
+// CreateExternalUser inserts a user an auth provider vouches for, with its
+// groups and sealed refresh credential (nil: none), in one transaction that
+// fails with ErrProviderGone when u.Provider is not a configured provider:
+// a login racing the provider's deletion does not leave an enabled user
+// behind.
+func (s *Store) CreateExternalUser(ctx context.Context, u User, refresh []byte) error {
+	if u.Provider == LocalProvider || u.Provider == "" || u.ExternalID == "" {
+		return fmt.Errorf("create user %q: an external user needs a provider and an external id", u.Username)
+	}
+	return s.tx(ctx, fmt.Sprintf("create user %q", u.Username), func(tx *sql.Tx) error {
+		// One statement, writing first: no read lock to upgrade.
+		res, err := tx.ExecContext(ctx,
+			`INSERT INTO users (id, username, password_hash, created_at, provider, external_id, login, display_name, groups_at, refresh)
+			 SELECT ?, ?, x'', ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM auth_providers WHERE name = ?)`,
+			u.ID, u.Username, unix(u.CreatedAt), u.Provider, u.ExternalID, u.Login, u.DisplayName, unix(u.GroupsAt),
+			refresh, u.Provider)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%q: %w", u.Provider, ErrProviderGone)
+		}
+		return setGroups(ctx, tx, u.ID, u.Groups)
 	})
 }
 
@@ -166,14 +202,17 @@ func (s *Store) listUsers(ctx context.Context, q string, args ...any) ([]User, e
 	return out, rows.Err()
 }
 
-// UpdateExternalUser records what a provider said about a user at a login
-// or a refresh: names, groups (replacing the old ones), when, and the
-// sealed refresh credential (nil keeps the stored one).
+// UpdateExternalUser records what a provider said about an enabled user at
+// a login or a refresh: login, display name, groups (replacing the old
+// ones), when, and the sealed refresh credential (nil keeps the stored
+// one). The username is never changed: it is fixed when the user is
+// created. A missing or disabled user is ErrNotFound: a login or refresh
+// racing a disable does not write over it.
 func (s *Store) UpdateExternalUser(ctx context.Context, u User, refresh []byte) error {
 	return s.tx(ctx, fmt.Sprintf("update user %q", u.ID), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET username = ?, display_name = ?, groups_at = ?,
-			refresh = CASE WHEN ? THEN ? ELSE refresh END WHERE id = ?`,
-			u.Username, u.DisplayName, unix(u.GroupsAt), refresh != nil, refresh, u.ID)
+		res, err := tx.ExecContext(ctx, `UPDATE users SET login = ?, display_name = ?, groups_at = ?,
+			refresh = CASE WHEN ? THEN ? ELSE refresh END WHERE id = ? AND provider != 'local' AND disabled = 0`,
+			u.Login, u.DisplayName, unix(u.GroupsAt), refresh != nil, refresh, u.ID)
 		if err != nil {
 			return err
 		}
@@ -195,44 +234,201 @@ func (s *Store) UserRefresh(ctx context.Context, id string) ([]byte, error) {
 }
 
 // UsersToRefresh returns the enabled users of provider whose groups were
-// read before cutoff, oldest first, at most limit.
+// read before cutoff and whose last refresh attempt, if any, was before
+// cutoff too, at most limit: those never tried or tried longest ago first,
+// so that users whose refresh keeps failing go to the back of the queue.
 func (s *Store) UsersToRefresh(ctx context.Context, provider string, cutoff time.Time, limit int) ([]User, error) {
-	return s.listUsers(ctx, `SELECT `+userCols+` FROM users u WHERE u.provider = ? AND u.disabled = 0 AND u.groups_at < ?
-		ORDER BY u.groups_at LIMIT ?`, provider, unix(cutoff), limit)
+	return s.listUsers(ctx, `SELECT `+userCols+` FROM users u WHERE u.provider = ? AND u.disabled = 0
+		AND u.groups_at < ? AND u.refresh_attempted_at < ?
+		ORDER BY u.refresh_attempted_at, u.groups_at, u.id LIMIT ?`, provider, unix(cutoff), unix(cutoff), limit)
 }
 
-// SetUserDisabled disables or enables a user. Disabling also deletes the
-// user's login sessions.
-func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool) error {
-	return s.tx(ctx, fmt.Sprintf("disable user %q", id), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, id)
-		if err != nil {
-			return err
+// RefreshAttempted records that a refresh of the user was tried at at,
+// whatever came of it.
+func (s *Store) RefreshAttempted(ctx context.Context, id string, at time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE users SET refresh_attempted_at = ? WHERE id = ?`, unix(at), id); err != nil {
+		return fmt.Errorf("record refresh attempt of %q: %w", id, mapErr(err))
+	}
+	return nil
+}
+
+// DropStaleGroups removes, in one statement, the groups of every external
+// user whose groups were last read before cutoff, and returns those users'
+// ids. Groups a provider has not confirmed for that long (it is down, it
+// gave nothing to refresh with, the user never came back) stop granting
+// access; a login or a refresh restores them.
+func (s *Store) DropStaleGroups(ctx context.Context, cutoff time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `DELETE FROM user_groups WHERE user_id IN
+		(SELECT id FROM users WHERE provider != 'local' AND groups_at < ?) RETURNING user_id`, unix(cutoff))
+	if err != nil {
+		return nil, fmt.Errorf("drop stale groups: %w", err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("drop stale groups: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
-		if disabled {
-			_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND kind = ?`, id, KindSession)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("drop stale groups: %w", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// SetUserDisabled disables or enables a user. Disabling also deletes every
+// token of the user (login sessions, API and kubeconfig tokens), so that
+// enabling the user again does not bring old credentials back; it returns
+// the ids of the tokens it deleted, for the caller to drop from caches.
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool) ([]string, error) {
+	return s.UpdateUser(ctx, id, UserChange{Disabled: &disabled})
+}
+
+// UserChange is what an admin changes of a user; nil fields stay.
+type UserChange struct {
+	// Disabled disables (deleting every token of the user) or enables.
+	Disabled *bool
+	// PasswordHash replaces a local user's password hash and deletes the
+	// user's login sessions.
+	PasswordHash []byte
+}
+
+// UpdateUser applies c in one transaction: all of it or, on any error,
+// none. It returns the ids of the tokens it deleted. A missing user is
+// ErrNotFound, and so is a password for an external user (it has none).
+func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange) ([]string, error) {
+	var deleted []string
+	err := s.tx(ctx, fmt.Sprintf("update user %q", id), func(tx *sql.Tx) error {
+		deleted = nil
+		// Writes first (no read lock to upgrade); no row is ErrNotFound.
+		update := func(q string, args ...any) error {
+			res, err := tx.ExecContext(ctx, q, args...)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return ErrNotFound
+			}
+			return nil
 		}
-		return err
+		if c.PasswordHash != nil {
+			if err := update(`UPDATE users SET password_hash = ? WHERE id = ? AND provider = 'local'`, c.PasswordHash, id); err != nil {
+				return err
+			}
+			ids, err := deleteTokens(ctx, tx, `user_id = ? AND kind = ?`, id, KindSession)
+			if err != nil {
+				return err
+			}
+			deleted = append(deleted, ids...)
+		}
+		if c.Disabled != nil {
+			if err := update(`UPDATE users SET disabled = ? WHERE id = ?`, *c.Disabled, id); err != nil {
+				return err
+			}
+			if *c.Disabled {
+				ids, err := deleteTokens(ctx, tx, `user_id = ?`, id)
+				if err != nil {
+					return err
+				}
+				deleted = append(deleted, ids...)
+			}
+		}
+		if c.Disabled == nil && c.PasswordHash == nil {
+			return update(`UPDATE users SET id = id WHERE id = ?`, id)
+		}
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(deleted)
+	return slices.Compact(deleted), nil
+}
+
+// deleteTokens deletes the tokens matching where and returns their ids.
+func deleteTokens(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `DELETE FROM tokens WHERE `+where+` RETURNING id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // SetPassword replaces a local user's password hash and deletes the user's
 // login sessions: whoever logged in with the old password must do so again.
 func (s *Store) SetPassword(ctx context.Context, id string, hash []byte) error {
-	return s.tx(ctx, fmt.Sprintf("set password of %q", id), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ? AND provider = 'local'`, hash, id)
+	if hash == nil {
+		hash = []byte{}
+	}
+	_, err := s.UpdateUser(ctx, id, UserChange{PasswordHash: hash})
+	return err
+}
+
+// ProviderRemoval is what RemoveAuthProvider did.
+type ProviderRemoval struct {
+	// DisabledUsers are the ids of the provider's users it disabled (those
+	// disabled before are not counted).
+	DisabledUsers []string
+	// Tokens are the ids of the tokens it deleted: every token of every
+	// user of the provider.
+	Tokens []string
+}
+
+// RemoveAuthProvider deletes a provider's configuration and, in the same
+// transaction, disables its users and deletes every token they hold: an
+// identity provider that is gone can no longer vouch for anyone, and a
+// login that races the removal either sees the provider gone or is undone
+// with the rest. A missing provider is ErrNotFound and changes nothing.
+func (s *Store) RemoveAuthProvider(ctx context.Context, name string) (ProviderRemoval, error) {
+	var out ProviderRemoval
+	err := s.tx(ctx, fmt.Sprintf("remove auth provider %q", name), func(tx *sql.Tx) error {
+		out = ProviderRemoval{}
+		res, err := tx.ExecContext(ctx, `DELETE FROM auth_providers WHERE name = ?`, name)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND kind = ?`, id, KindSession)
-		return err
+		if out.Tokens, err = deleteTokens(ctx, tx, `user_id IN (SELECT id FROM users WHERE provider = ?)`, name); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `UPDATE users SET disabled = 1 WHERE provider = ? AND disabled = 0 RETURNING id`, name)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			out.DisabledUsers = append(out.DisabledUsers, id)
+		}
+		return rows.Err()
 	})
+	if err != nil {
+		return ProviderRemoval{}, err
+	}
+	slices.Sort(out.DisabledUsers)
+	slices.Sort(out.Tokens)
+	return out, nil
 }
 
 // DeleteUser removes a user with its tokens and bindings.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"time"
 
@@ -21,8 +22,13 @@ import (
 type Type struct {
 	// Secrets are the configuration's secret fields (JSON names): never
 	// shown, kept from the stored configuration when a Save leaves them
-	// out.
+	// out, unless Endpoint changed.
 	Secrets []string
+	// Endpoint are the fields that say where the secrets go and how that
+	// peer is recognised (URL, TLS settings, CA): when a Save changes one,
+	// stored secrets are not carried over; the client sends them again or
+	// clears them (SaveOptions.ClearSecrets).
+	Endpoint []string
 	// Durations are fields holding a time.Duration: Save also accepts
 	// them as strings ("10s"), views show them so.
 	Durations []string
@@ -43,11 +49,14 @@ const (
 func DefaultTypes() map[string]Type {
 	return map[string]Type{
 		TypeLDAP: {Secrets: []string{"bindPassword"}, Durations: []string{"timeout"},
-			Build: Builder(func(c *ldap.Config) *string { return &c.Name }, ldap.New)},
+			Endpoint: []string{"url", "startTLS", "insecureNoTLS", "caData", "serverName"},
+			Build:    Builder(func(c *ldap.Config) *string { return &c.Name }, ldap.New)},
 		TypeOIDC: {Secrets: []string{"clientSecret"}, Durations: []string{"timeout"},
-			Build: Builder(func(c *oidc.Config) *string { return &c.Name }, oidc.New)},
+			Endpoint: []string{"issuerURL", "caData"},
+			Build:    Builder(func(c *oidc.Config) *string { return &c.Name }, oidc.New)},
 		TypeGitHub: {Secrets: []string{"clientSecret"}, Durations: []string{"timeout"},
-			Build: Builder(func(c *github.Config) *string { return &c.Name }, github.New)},
+			Endpoint: []string{"baseURL", "caData"},
+			Build:    Builder(func(c *github.Config) *string { return &c.Name }, github.New)},
 	}
 }
 
@@ -118,10 +127,15 @@ func decodeStrict(b []byte, v any) error {
 }
 
 // prepare turns what a client sent into what Build decodes: an object,
-// durations given as strings converted to nanoseconds, and secret fields
-// the client left out (or sent empty) taken from the stored configuration
-// prev (nil when there is none).
-func prepare(t Type, config, prev []byte) ([]byte, error) {
+// durations given as strings converted to nanoseconds, secret fields named
+// in clear removed, and secret fields the client left out (or sent empty)
+// taken from the stored configuration prev (nil when there is none) when
+// it is of the same type (sameType) and the endpoint fields are unchanged.
+// When the type or the endpoint changed, a secret the stored configuration
+// holds is not carried over: leaving it out is a *ConfigError (send it
+// again, or clear it), so that a secret never follows an edited URL to
+// another server.
+func prepare(t Type, config, prev []byte, sameType bool, clear []string) ([]byte, error) {
 	var m map[string]json.RawMessage
 	if len(bytes.TrimSpace(config)) == 0 {
 		config = []byte("{}")
@@ -144,18 +158,62 @@ func prepare(t Type, config, prev []byte) ([]byte, error) {
 		}
 		m[f], _ = json.Marshal(int64(d))
 	}
+	for _, f := range clear {
+		if !slices.Contains(t.Secrets, f) {
+			return nil, configErrorf("clearSecrets: %q is not a secret field of this type (%v)", f, t.Secrets)
+		}
+		if !omitted(m[f]) {
+			return nil, configErrorf("config.%s is both sent and in clearSecrets", f)
+		}
+		delete(m, f)
+	}
+	var old map[string]json.RawMessage
 	if prev != nil {
-		var old map[string]json.RawMessage
 		if err := json.Unmarshal(prev, &old); err != nil {
 			return nil, fmt.Errorf("decode stored config: %w", err)
 		}
-		for _, f := range t.Secrets {
-			if v, ok := m[f]; (!ok || string(v) == `""` || string(v) == "null") && old[f] != nil {
-				m[f] = old[f]
-			}
+	}
+	for _, f := range t.Secrets {
+		if !omitted(m[f]) || slices.Contains(clear, f) || omitted(old[f]) {
+			continue
 		}
+		if !sameType {
+			return nil, configErrorf("config.%s: send %s again: the type changed (or clear it with \"clearSecrets\": [%q])", f, f, f)
+		}
+		if e := changedField(t.Endpoint, m, old); e != "" {
+			return nil, configErrorf("config.%s: send %s again: the endpoint changed (%s); or clear it with \"clearSecrets\": [%q]", f, f, e, f)
+		}
+		m[f] = old[f]
 	}
 	return json.Marshal(m)
+}
+
+// omitted reports whether a field is absent, null or "".
+func omitted(v json.RawMessage) bool {
+	s := string(bytes.TrimSpace(v))
+	return s == "" || s == "null" || s == `""`
+}
+
+// changedField returns the first of fields whose value differs between the
+// configurations a and b, a field left out being its zero value (false,
+// "", 0, null); "" when none does.
+func changedField(fields []string, a, b map[string]json.RawMessage) string {
+	value := func(raw json.RawMessage) any {
+		var v any
+		if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+			return nil
+		}
+		if v == false || v == "" || v == 0.0 {
+			return nil
+		}
+		return v
+	}
+	for _, f := range fields {
+		if !reflect.DeepEqual(value(a[f]), value(b[f])) {
+			return f
+		}
+	}
+	return ""
 }
 
 // Info is what may be shown of a configured provider: its configuration

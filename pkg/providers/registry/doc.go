@@ -12,7 +12,11 @@
 // key, bound to the provider's name as purpose, so a blob copied into
 // another row does not open). Views (Info) never carry a secret field: they
 // say "set" or "unset". A Save that leaves a secret field out keeps the
-// stored one, so that GET, edit, PUT does not wipe a bind password.
+// stored one, so that GET, edit, PUT does not wipe a bind password; but
+// only when the type and the endpoint fields (Type.Endpoint: URL, TLS
+// settings, CA, server name) are unchanged, so that a stored secret never
+// follows an edited URL to another server: then the Save is refused until
+// the client sends the secret again or clears it (SaveOptions.ClearSecrets).
 //
 // Providers are built once per stored configuration: Provider re-reads the
 // row (one SQLite lookup) and rebuilds only when the sealed blob changed, so
@@ -23,21 +27,32 @@
 //
 // Record maps a Principal to a Drover user, keyed by (provider, principal
 // ID), never by name: the first login creates the user as
-// "<provider>:<username>", later ones update names, groups, when they were
-// read, and the sealed refresh credential. A disabled user is refused before
-// anything is written.
+// "<provider>:<login>", and that username never changes (it is the
+// Kubernetes identity downstream RBAC names; a login the provider gives up
+// may go to someone else). Later logins update the login, display name,
+// groups, when they were read, and the sealed refresh credential. A new
+// principal whose username is taken is refused, nobody is renamed. A
+// disabled user, a provider that is no longer configured, a username or
+// group in the reserved "drover:" and "system:" spaces are refused before
+// anything is written; groups that are not safe header values are dropped.
 //
 // Refresh asks the provider again without the user. Its answers mean:
 //
 //   - a Principal: groups and names are replaced; listeners are told when
 //     access may have changed;
 //   - ErrInvalidCredentials: the user may no longer log in; it is disabled
-//     (its sessions go), every cached token of it is dropped, its open
-//     streams end;
-//   - ErrNoRefresh: nothing to refresh with; the user keeps its groups;
+//     (every token of it is deleted, dropped from the caches, its open
+//     streams end);
+//   - ErrNoRefresh: nothing to refresh with; the user keeps its groups
+//     until they are older than Options.MaxStale;
 //   - anything else: the provider did not answer; try again later, but once
 //     groups are older than Options.MaxStale they are dropped (fail closed:
 //     some issuers answer an outage and a deleted user alike).
+//
+// Each refresh pass first drops, in one statement, the groups of every
+// external user not refreshed for MaxStale, whatever the reason. Every
+// attempt is recorded and the users due are taken least recently attempted
+// first, so users whose refresh keeps failing cannot starve the others.
 //
 // Logins and refreshes of one principal are serialised on this server:
 // OIDC issuers rotate refresh tokens, and two concurrent refreshes with the
@@ -47,9 +62,11 @@
 //
 // Begin picks a 256-bit random state, asks the provider for its URL and a
 // PKCE verifier, and keeps state → (provider, verifier, expiry) in memory for
-// ten minutes, bounded in size. Finish takes the state out (single use)
-// before anything else, so a replayed, expired or foreign state is refused
-// however the exchange would have gone.
+// ten minutes, bounded in size; expired logins are swept oldest first at
+// each Begin (no scan of the table). Finish takes the state out (single
+// use) before anything else, so a replayed, expired or foreign state is
+// refused however the exchange would have gone. The state is not bound to
+// the browser that began the login (login CSRF: see docs/auth-providers.md).
 //
 // What this package must never do: log or return a secret (bind password,
 // client secret, refresh token, verifier, code); store a configuration or a

@@ -215,7 +215,7 @@ func newBed(t testing.TB) *bed {
 func (b *bed) save(t testing.TB, name, typ string, config any) {
 	t.Helper()
 	raw, _ := json.Marshal(config)
-	if _, err := b.reg.Save(context.Background(), name, typ, raw); err != nil {
+	if _, err := b.reg.Save(context.Background(), name, typ, raw, SaveOptions{}); err != nil {
 		t.Fatalf("save %s: %v", name, err)
 	}
 }

@@ -29,11 +29,10 @@ func (r *Registry) RunRefresh(ctx context.Context, interval time.Duration) {
 		return
 	}
 	tick := min(max(interval/10, time.Second), time.Minute)
-	skip := map[string]time.Time{} // user id → not before
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
-		r.RefreshDue(ctx, interval, skip)
+		r.RefreshDue(ctx, interval)
 		select {
 		case <-ctx.Done():
 			return
@@ -42,15 +41,18 @@ func (r *Registry) RunRefresh(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// RefreshDue runs one pass of RunRefresh. skip holds users to leave alone
-// until a time (those with nothing to refresh with); it may be nil.
-func (r *Registry) RefreshDue(ctx context.Context, interval time.Duration, skip map[string]time.Time) {
+// RefreshDue runs one pass of RunRefresh. It first drops, in one
+// statement, the groups of every external user not refreshed for MaxStale
+// (whatever the reason: the provider is down, gave nothing to refresh
+// with, or the pass never reached the user). Then, per provider, it
+// refreshes the users due: groups older than interval and no attempt
+// within interval, least recently attempted first. Every attempt is
+// recorded, so users whose refresh keeps failing go to the back of the
+// queue instead of starving the rest, and are asked again an interval
+// later.
+func (r *Registry) RefreshDue(ctx context.Context, interval time.Duration) {
 	now := r.opts.Now()
-	for id, until := range skip {
-		if !now.Before(until) {
-			delete(skip, id)
-		}
-	}
+	r.dropStale(ctx, now)
 	rows, err := r.opts.Store.ListAuthProviders(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -69,20 +71,15 @@ func (r *Registry) RefreshDue(ctx context.Context, interval time.Duration, skip 
 			if ctx.Err() != nil {
 				return
 			}
-			if _, ok := skip[u.ID]; ok {
-				continue
-			}
-			if failures >= maxFailuresInARow {
-				// Not asking, but stale groups still go.
-				r.dropIfStale(ctx, u)
-				continue
-			}
-			if r.refreshOne(ctx, u, skip, interval) {
+			if r.refreshOne(ctx, u) {
 				failures = 0
 				continue
 			}
 			if failures++; failures == maxFailuresInARow {
+				// The users not asked stay due, ahead of those that
+				// failed: the next pass starts with them.
 				r.opts.Logger.Warn("group refresh: provider not answering; next pass tries again", "provider", row.Name)
+				break
 			}
 		}
 	}
@@ -90,7 +87,7 @@ func (r *Registry) RefreshDue(ctx context.Context, interval time.Duration, skip 
 
 // refreshOne refreshes u; it returns false when the provider did not
 // answer.
-func (r *Registry) refreshOne(ctx context.Context, u store.User, skip map[string]time.Time, interval time.Duration) bool {
+func (r *Registry) refreshOne(ctx context.Context, u store.User) bool {
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
 	res, err := r.Refresh(ctx, u.ID)
@@ -101,28 +98,31 @@ func (r *Registry) refreshOne(ctx context.Context, u store.User, skip map[string
 		}
 		return true
 	case errors.Is(err, providers.ErrNoRefresh):
-		if skip != nil {
-			skip[u.ID] = r.opts.Now().Add(interval)
-		}
-		r.opts.Logger.Debug("group refresh: nothing to refresh with; groups kept", "user", u.Username, "user_id", u.ID)
+		r.opts.Logger.Debug("group refresh: nothing to refresh with; groups kept until stale", "user", u.Username, "user_id", u.ID)
 		return true
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrUserDisabled):
 		return true // gone or disabled meanwhile
 	}
 	r.opts.Logger.Warn("group refresh failed; will retry", "user", u.Username, "user_id", u.ID, "err", err)
-	r.dropIfStale(ctx, u)
 	return false
 }
 
-// dropIfStale drops the groups of u when they are older than MaxStale.
-func (r *Registry) dropIfStale(ctx context.Context, u store.User) {
-	if r.opts.MaxStale <= 0 || r.opts.Now().Sub(u.GroupsAt) <= r.opts.MaxStale || len(u.Groups) == 0 {
+// dropStale drops the groups of external users not refreshed for MaxStale.
+func (r *Registry) dropStale(ctx context.Context, now time.Time) {
+	if r.opts.MaxStale <= 0 {
 		return
 	}
-	if err := r.dropGroups(ctx, u); err != nil {
-		r.opts.Logger.Error("group refresh: drop stale groups", "user_id", u.ID, "err", err)
+	ids, err := r.opts.Store.DropStaleGroups(ctx, now.Add(-r.opts.MaxStale))
+	if err != nil {
+		if ctx.Err() == nil {
+			r.opts.Logger.Error("group refresh: drop stale groups", "err", err)
+		}
 		return
 	}
-	r.opts.Logger.Warn("group refresh: groups dropped, not refreshed for too long", "user", u.Username,
-		"user_id", u.ID, "groups_refreshed_at", u.GroupsAt, "max_stale", r.opts.MaxStale)
+	if len(ids) == 0 {
+		return
+	}
+	r.opts.Logger.Warn("group refresh: groups dropped, not refreshed for too long", "users", len(ids),
+		"user_ids", ids, "max_stale", r.opts.MaxStale)
+	r.accessChanged()
 }

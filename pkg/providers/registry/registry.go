@@ -14,7 +14,8 @@ import (
 )
 
 // LocalName is the name of Drover's own password provider; no configured
-// provider may take it.
+// provider may take it (nor "drover" nor "system": see
+// providers.CheckName).
 const LocalName = store.LocalProvider
 
 // Store is what the registry reads and writes; *store.Store has these
@@ -23,16 +24,17 @@ type Store interface {
 	SaveAuthProvider(ctx context.Context, p store.AuthProvider) error
 	AuthProvider(ctx context.Context, name string) (store.AuthProvider, error)
 	ListAuthProviders(ctx context.Context) ([]store.AuthProvider, error)
-	DeleteAuthProvider(ctx context.Context, name string) error
+	RemoveAuthProvider(ctx context.Context, name string) (store.ProviderRemoval, error)
 
 	UserByID(ctx context.Context, id string) (store.User, error)
 	UserByExternalID(ctx context.Context, provider, externalID string) (store.User, error)
-	ListUsers(ctx context.Context) ([]store.User, error)
-	CreateUser(ctx context.Context, u store.User, passwordHash []byte) error
+	CreateExternalUser(ctx context.Context, u store.User, refresh []byte) error
 	UpdateExternalUser(ctx context.Context, u store.User, refresh []byte) error
 	UserRefresh(ctx context.Context, id string) ([]byte, error)
 	UsersToRefresh(ctx context.Context, provider string, cutoff time.Time, limit int) ([]store.User, error)
-	SetUserDisabled(ctx context.Context, id string, disabled bool) error
+	RefreshAttempted(ctx context.Context, id string, at time.Time) error
+	DropStaleGroups(ctx context.Context, cutoff time.Time) ([]string, error)
+	SetUserDisabled(ctx context.Context, id string, disabled bool) ([]string, error)
 	ListTokens(ctx context.Context, userID string) ([]store.Token, error)
 }
 
@@ -66,7 +68,8 @@ type Options struct {
 	Tokens Invalidator
 	Access AccessListener
 	// MaxStale bounds how long groups that could not be refreshed (the
-	// provider did not answer) stay in use; 0: forever.
+	// provider did not answer, or gave nothing to refresh with) stay in
+	// use; 0: forever.
 	MaxStale time.Duration
 	// MaxPending bounds the redirect logins in progress; default 10000.
 	MaxPending int
@@ -133,16 +136,22 @@ func CheckName(name string) error {
 	if err := providers.CheckName(name); err != nil {
 		return &ConfigError{Err: err}
 	}
-	if name == LocalName {
-		return configErrorf("provider name %q is reserved for Drover's own users", LocalName)
-	}
 	return nil
 }
 
+// SaveOptions are the less common parts of a Save.
+type SaveOptions struct {
+	// ClearSecrets names secret fields to remove from the stored
+	// configuration (a secret left out is otherwise kept).
+	ClearSecrets []string
+}
+
 // Save validates a configuration by building its provider, seals it and
-// stores it under name, replacing any configuration of that name.
-// Problems with the request are *ConfigError.
-func (r *Registry) Save(ctx context.Context, name, typ string, config []byte) (Info, error) {
+// stores it under name, replacing any configuration of that name. Secret
+// fields left out keep their stored values unless the type or an endpoint
+// field changed (then the request is refused: send them again or clear
+// them). Problems with the request are *ConfigError.
+func (r *Registry) Save(ctx context.Context, name, typ string, config []byte, opts SaveOptions) (Info, error) {
 	if err := CheckName(name); err != nil {
 		return Info{}, err
 	}
@@ -153,19 +162,18 @@ func (r *Registry) Save(ctx context.Context, name, typ string, config []byte) (I
 	now := r.opts.Now().UTC()
 	created := now
 	var prev []byte
+	sameType := false
 	old, err := r.opts.Store.AuthProvider(ctx, name)
 	switch {
 	case err == nil:
-		created = old.CreatedAt
-		if old.Type == typ {
-			if prev, err = r.opts.Sealer.Open(old.Config, configPurpose(name)); err != nil {
-				return Info{}, fmt.Errorf("unseal stored config of %q: %w", name, err)
-			}
+		created, sameType = old.CreatedAt, old.Type == typ
+		if prev, err = r.opts.Sealer.Open(old.Config, configPurpose(name)); err != nil {
+			return Info{}, fmt.Errorf("unseal stored config of %q: %w", name, err)
 		}
 	case !errors.Is(err, store.ErrNotFound):
 		return Info{}, err
 	}
-	prepared, err := prepare(t, config, prev)
+	prepared, err := prepare(t, config, prev, sameType, opts.ClearSecrets)
 	if err != nil {
 		return Info{}, err
 	}
@@ -248,12 +256,15 @@ func (r *Registry) Summaries(ctx context.Context) ([]Summary, error) {
 	return out, nil
 }
 
-// Delete removes a provider's configuration and disables its users: an
+// Delete removes a provider's configuration and, in the same store
+// transaction, disables its users and deletes every token they hold: an
 // identity provider that is gone can no longer vouch for them, and their
-// API and kubeconfig tokens must not outlive it. It returns how many users
-// it disabled; an admin may enable them again.
+// API and kubeconfig tokens must not outlive it. The deleted tokens leave
+// every cache and their streams end. It returns how many users it
+// disabled; an admin may enable them again (they log in afresh).
 func (r *Registry) Delete(ctx context.Context, name string) (int, error) {
-	if err := r.opts.Store.DeleteAuthProvider(ctx, name); err != nil {
+	removed, err := r.opts.Store.RemoveAuthProvider(ctx, name)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return 0, fmt.Errorf("%w: %q", ErrNotFound, name)
 		}
@@ -262,21 +273,11 @@ func (r *Registry) Delete(ctx context.Context, name string) (int, error) {
 	r.mu.Lock()
 	delete(r.cache, name)
 	r.mu.Unlock()
-	users, err := r.opts.Store.ListUsers(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, u := range users {
-		if u.Provider != name || u.Disabled {
-			continue
-		}
-		if err := r.disable(ctx, u, "its auth provider was deleted"); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
+	r.invalidate(removed.Tokens)
+	r.opts.Logger.Warn("auth provider deleted; its users are disabled", "provider", name,
+		"users", len(removed.DisabledUsers), "tokens", len(removed.Tokens))
+	r.accessChanged()
+	return len(removed.DisabledUsers), nil
 }
 
 // Provider returns the provider configured as name, built from its stored

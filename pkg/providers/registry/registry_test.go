@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,7 @@ func TestSave(t *testing.T) {
 		{name: "reserved name", provider: "local", typ: "ldap", config: ldapOK, wantErr: `"local" is reserved`},
 		{name: "bad name", provider: "Corp", typ: "ldap", config: ldapOK, wantErr: "provider name"},
 		{name: "system", provider: "system", typ: "ldap", config: ldapOK, wantErr: "reserved"},
+		{name: "drover", provider: "drover", typ: "ldap", config: ldapOK, wantErr: `"drover" is reserved`},
 		{name: "unknown type", provider: "corp", typ: "saml", config: ldapOK, wantErr: `type "saml" must be one of`},
 		{name: "unknown field", provider: "corp", typ: "ldap", config: `{"url":"ldaps://x","userBaseDN":"dc=x","bindPasswd":"oops"}`,
 			wantErr: `unknown field "bindPasswd"`},
@@ -59,7 +61,7 @@ func TestSave(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBed(t)
-			got, err := b.reg.Save(context.Background(), tc.provider, tc.typ, []byte(tc.config))
+			got, err := b.reg.Save(context.Background(), tc.provider, tc.typ, []byte(tc.config), SaveOptions{})
 			if tc.wantErr != "" {
 				var ce *ConfigError
 				if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.wantErr) {
@@ -162,7 +164,7 @@ func TestRecordAndRefresh(t *testing.T) {
 
 	u, changed := login(t, b, "corp", "alice", "alice-pw")
 	want := store.User{ID: u.ID, Username: "corp:alice", CreatedAt: b.clock.Now(), Provider: "corp", ExternalID: "id-alice",
-		DisplayName: "The alice", Groups: []string{"corp:devs", "corp:ops"}, GroupsAt: b.clock.Now()}
+		Login: "alice", DisplayName: "The alice", Groups: []string{"corp:devs", "corp:ops"}, GroupsAt: b.clock.Now()}
 	if diff := cmp.Diff(want, u); diff != "" || !changed {
 		t.Errorf("first login: changed=%v (-want +got):\n%s", changed, diff)
 	}
@@ -237,6 +239,7 @@ func TestRecordAndRefresh(t *testing.T) {
 func TestRecordRefuses(t *testing.T) {
 	b := newBed(t)
 	ctx := context.Background()
+	b.save(t, "corp", "fake-password", map[string]any{"realm": "r"})
 	for _, tc := range []struct {
 		name string
 		p    providers.Principal
@@ -246,6 +249,11 @@ func TestRecordRefuses(t *testing.T) {
 		{"leading space", providers.Principal{Provider: "corp", ID: "1", Username: " admin"}},
 		{"empty username", providers.Principal{Provider: "corp", ID: "1"}},
 		{"system provider", providers.Principal{Provider: "system", ID: "1", Username: "masters"}},
+		{"drover provider", providers.Principal{Provider: "drover", ID: "1", Username: "x", Groups: []string{"drover:admins"}}},
+		{"reserved group", providers.Principal{Provider: "corp", ID: "1", Username: "x", Groups: []string{"drover:admins"}}},
+		{"system group", providers.Principal{Provider: "corp", ID: "1", Username: "x", Groups: []string{"corp:a", "system:masters"}}},
+		{"trailing space", providers.Principal{Provider: "corp", ID: "1", Username: "admin "}},
+		{"unconfigured provider", providers.Principal{Provider: "other", ID: "1", Username: "x"}},
 	} {
 		if _, _, err := b.reg.Record(ctx, tc.p); err == nil {
 			t.Errorf("%s: recorded", tc.name)
@@ -281,9 +289,9 @@ func TestRefreshDue(t *testing.T) {
 	// Nothing to refresh with: not asked again within the interval.
 	b.clock.Add(2 * time.Hour)
 	b.dir.set(func(d *directory) { d.refreshErr = providers.ErrNoRefresh; d.refreshes = 0 })
-	skip := map[string]time.Time{}
-	b.reg.RefreshDue(ctx, time.Hour, skip)
-	b.reg.RefreshDue(ctx, time.Hour, skip)
+	b.RefreshDue(t, time.Hour)
+	b.clock.Add(10 * time.Minute)
+	b.RefreshDue(t, time.Hour)
 	if b.dir.refreshes != 2 {
 		t.Errorf("%d refreshes with nothing to refresh with, want 2 (once each)", b.dir.refreshes)
 	}
@@ -301,9 +309,86 @@ func TestRefreshDue(t *testing.T) {
 	}
 }
 
+// TestStaleGroupsDroppedWithoutRefresh: groups the provider cannot refresh
+// (ErrNoRefresh, e.g. an OIDC issuer that gave no refresh token) do not
+// stay forever: after MaxStale they go, and a login restores them.
+func TestStaleGroupsDroppedWithoutRefresh(t *testing.T) {
+	b := newBed(t) // MaxStale 24h
+	ctx := context.Background()
+	b.save(t, "corp", "fake-password", map[string]any{"realm": "r"})
+	alice, _ := login(t, b, "corp", "alice", "alice-pw")
+	b.dir.set(func(d *directory) { d.refreshErr = providers.ErrNoRefresh })
+	for range 30 {
+		b.clock.Add(time.Hour)
+		b.RefreshDue(t, time.Hour)
+	}
+	got, err := b.st.UserByID(ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Groups) != 0 || got.Disabled {
+		t.Errorf("after 30h without a refresh: groups %v disabled %v, want none, enabled", got.Groups, got.Disabled)
+	}
+	b.dir.set(func(d *directory) { d.refreshErr = nil })
+	if u, _ := login(t, b, "corp", "alice", "alice-pw"); len(u.Groups) != 2 {
+		t.Errorf("a login did not restore the groups: %v", u.Groups)
+	}
+}
+
+// TestRefreshNoStarvation: users whose refresh keeps failing do not keep
+// the others from being refreshed.
+func TestRefreshNoStarvation(t *testing.T) {
+	b := newBed(t)
+	ctx := context.Background()
+	b.save(t, "corp", "fake-password", map[string]any{"realm": "r"})
+	// Five users who fail (their ids are unknown to the directory's
+	// Refresh in a way that is not a refusal), created first: oldest
+	// groups, at the head of the old queue.
+	failing := &failingRefresh{fakeBase: fakeBase{name: "corp", dir: b.dir}, fail: map[string]bool{}}
+	for i := range 5 {
+		id := fmt.Sprint("id-fail-", i)
+		failing.fail[id] = true
+		if _, _, err := b.reg.Record(ctx, providers.Principal{Provider: "corp", ID: id, Username: fmt.Sprint("fail", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.clock.Add(time.Minute)
+	alice, _ := login(t, b, "corp", "alice", "alice-pw")
+	b.reg.mu.Lock()
+	c := b.reg.cache["corp"]
+	c.provider = failing
+	b.reg.cache["corp"] = c
+	b.reg.mu.Unlock()
+
+	b.dir.set(func(d *directory) { d.users["alice"].groups = []string{"devs", "ops", "new"} })
+	b.clock.Add(2 * time.Hour)
+	for range 3 { // three passes, a tenth of the interval apart
+		b.RefreshDue(t, time.Hour)
+		b.clock.Add(6 * time.Minute)
+	}
+	got, _ := b.st.UserByID(ctx, alice.ID)
+	if len(got.Groups) != 3 {
+		t.Errorf("alice not refreshed behind users that keep failing: groups %v", got.Groups)
+	}
+}
+
+// failingRefresh fails (as an outage) for the ids in fail and refreshes
+// the rest from the directory.
+type failingRefresh struct {
+	fakeBase
+	fail map[string]bool
+}
+
+func (p *failingRefresh) Refresh(ctx context.Context, prev providers.Principal) (providers.Principal, error) {
+	if p.fail[prev.ID] {
+		return providers.Principal{}, errors.New("timeout")
+	}
+	return p.fakeBase.Refresh(ctx, prev)
+}
+
 func (b *bed) RefreshDue(t *testing.T, interval time.Duration) {
 	t.Helper()
-	b.reg.RefreshDue(context.Background(), interval, nil)
+	b.reg.RefreshDue(context.Background(), interval)
 }
 
 func TestDeleteDisablesUsers(t *testing.T) {
@@ -323,5 +408,215 @@ func TestDeleteDisablesUsers(t *testing.T) {
 	}
 	if _, err := b.reg.Delete(ctx, "corp"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second Delete: %v", err)
+	}
+}
+
+// TestUsernameFixedAtCreation: a user's Drover username is the Kubernetes
+// identity downstream RBAC names. A rename at the provider changes the
+// login and display name, never the username; and a new principal whose
+// username is taken is refused, nobody renamed.
+func TestUsernameFixedAtCreation(t *testing.T) {
+	b := newBed(t)
+	ctx := context.Background()
+	b.save(t, "corp", "fake-password", map[string]any{"realm": "r"})
+	alice, _ := login(t, b, "corp", "alice", "alice-pw")
+
+	// alice becomes alicia at the provider; a refresh and a login follow.
+	b.dir.set(func(d *directory) { d.users["alicia"] = d.users["alice"]; delete(d.users, "alice") })
+	res, err := b.reg.Refresh(ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.User.Username != "corp:alice" || res.User.Login != "alicia" || res.User.DisplayName != "The alicia" || res.Changed {
+		t.Errorf("after a rename and a refresh: %+v", res)
+	}
+	if u, _ := login(t, b, "corp", "alicia", "alice-pw"); u.ID != alice.ID || u.Username != "corp:alice" {
+		t.Errorf("after a rename and a login: %+v", u)
+	}
+
+	// Someone else now gets the login "alice": refused, alice untouched.
+	b.dir.set(func(d *directory) {
+		d.users["alice"] = &person{id: "id-new-alice", password: "pw", groups: []string{"admins"}}
+	})
+	pp, _ := b.reg.PasswordProvider(ctx, "corp")
+	p, err := pp.Login(ctx, "alice", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.reg.Record(ctx, p); !errors.Is(err, providers.ErrInvalidCredentials) || !strings.Contains(err.Error(), "taken") {
+		t.Errorf("a new principal with a taken username: %v", err)
+	}
+	if got, _ := b.st.UserByID(ctx, alice.ID); got.Username != "corp:alice" || got.ExternalID != "id-alice" {
+		t.Errorf("the first alice changed: %+v", got)
+	}
+}
+
+// TestRecordDropsUnsafeGroups: whatever a provider answers, groups that
+// HTTP would change on the way downstream (spaces around them) or that
+// lack the provider's prefix are not stored.
+func TestRecordDropsUnsafeGroups(t *testing.T) {
+	b := newBed(t)
+	ctx := context.Background()
+	b.save(t, "corp", "fake-password", map[string]any{"realm": "r"})
+	u, _, err := b.reg.Record(ctx, providers.Principal{Provider: "corp", ID: "1", Username: "eve",
+		Groups: []string{"corp:admins ", "corp: admins", "corp:devs", "sso:admins", "corp:a\x00b", "corp:cn=x, dc=y"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"corp:cn=x, dc=y", "corp:devs"}, u.Groups); diff != "" {
+		t.Errorf("groups (-want +got):\n%s", diff)
+	}
+}
+
+// TestDeleteEndsEverything: deleting a provider disables its users and
+// deletes every token they hold (sessions, API, kubeconfig), dropping them
+// from the caches; a login that finishes afterwards is refused.
+func TestDeleteEndsEverything(t *testing.T) {
+	b := newBed(t)
+	ctx := context.Background()
+	b.save(t, "corp", "fake-password", map[string]any{"realm": "r"})
+	u, _ := login(t, b, "corp", "alice", "alice-pw")
+	var ids []string
+	for _, kind := range []string{store.KindSession, store.KindAPI, store.KindAPI} {
+		tok, _ := token.New("t-")
+		h, _ := token.Hash(tok)
+		if err := b.st.CreateToken(ctx, store.Token{ID: tok.ID, UserID: u.ID, Kind: kind, Hashed: h, CreatedAt: b.clock.Now(),
+			ExpiresAt: b.clock.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tok.ID)
+	}
+	// A login in progress: the provider has vouched, Record has not run.
+	pp, _ := b.reg.PasswordProvider(ctx, "corp")
+	late, err := pp.Login(ctx, "bob", "bob-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.reg.Delete(ctx, "corp"); err != nil {
+		t.Fatal(err)
+	}
+	if toks, _ := b.st.ListTokens(ctx, u.ID); len(toks) != 0 {
+		t.Errorf("%d tokens outlived their provider", len(toks))
+	}
+	if diff := cmp.Diff(ids, b.heard.invalidated, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("invalidated (-want +got):\n%s", diff)
+	}
+	if _, _, err := b.reg.Record(ctx, late); !errors.Is(err, providers.ErrInvalidCredentials) {
+		t.Errorf("a login finished after the provider's deletion: %v", err)
+	}
+	if _, err := b.st.UserByExternalID(ctx, "corp", "id-bob"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a user was created for a deleted provider: %v", err)
+	}
+	// Enabled again, alice has no old token back.
+	if _, err := b.st.SetUserDisabled(ctx, u.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if toks, _ := b.st.ListTokens(ctx, u.ID); len(toks) != 0 {
+		t.Errorf("enabling revived %d tokens", len(toks))
+	}
+}
+
+// TestSecretsDoNotFollowTheEndpoint: a stored bind password or client
+// secret is carried over by a PUT that leaves it out only when the
+// endpoint (URL, TLS settings, CA) and type are unchanged; otherwise the
+// PUT is refused, and a secret can be cleared explicitly.
+func TestSecretsDoNotFollowTheEndpoint(t *testing.T) {
+	ctx := context.Background()
+	const ldapBase = `"bindDN":"cn=svc,dc=example,dc=org","userBaseDN":"ou=people,dc=example,dc=org"`
+	for _, tc := range []struct {
+		name, typ, first, second string
+		opts                     SaveOptions
+		wantErr                  string // "" saves
+		wantSecret               string // "set" or "unset" after the second save
+	}{
+		{name: "unchanged endpoint keeps", typ: "ldap",
+			first:  `{"url":"ldaps://ldap.example.org","bindPassword":"pw",` + ldapBase + `}`,
+			second: `{"url":"ldaps://ldap.example.org","timeout":"5s",` + ldapBase + `}`, wantSecret: "set"},
+		{name: "new url", typ: "ldap",
+			first:   `{"url":"ldaps://ldap.example.org","bindPassword":"pw",` + ldapBase + `}`,
+			second:  `{"url":"ldaps://evil.example.net",` + ldapBase + `}`,
+			wantErr: "send bindPassword again: the endpoint changed (url)"},
+		{name: "new url, secret sent", typ: "ldap",
+			first:  `{"url":"ldaps://ldap.example.org","bindPassword":"pw",` + ldapBase + `}`,
+			second: `{"url":"ldaps://ldap2.example.org","bindPassword":"pw2",` + ldapBase + `}`, wantSecret: "set"},
+		{name: "startTLS turned on", typ: "ldap",
+			first:   `{"url":"ldap://ldap.example.org","startTLS":true,"bindPassword":"pw",` + ldapBase + `}`,
+			second:  `{"url":"ldap://ldap.example.org","insecureNoTLS":true,` + ldapBase + `}`,
+			wantErr: "the endpoint changed (startTLS)"},
+		{name: "serverName", typ: "ldap",
+			first:   `{"url":"ldaps://10.0.0.1","bindPassword":"pw",` + ldapBase + `}`,
+			second:  `{"url":"ldaps://10.0.0.1","serverName":"evil.example.net",` + ldapBase + `}`,
+			wantErr: "the endpoint changed (serverName)"},
+		{name: "new url, secret cleared", typ: "ldap",
+			first:  `{"url":"ldaps://ldap.example.org","bindPassword":"pw",` + ldapBase + `}`,
+			second: `{"url":"ldaps://ldap2.example.org","bindDN":"","userBaseDN":"dc=x"}`,
+			opts:   SaveOptions{ClearSecrets: []string{"bindPassword"}}, wantSecret: "unset"},
+		{name: "clear with the same endpoint", typ: "ldap",
+			first:  `{"url":"ldaps://ldap.example.org","bindPassword":"pw",` + ldapBase + `}`,
+			second: `{"url":"ldaps://ldap.example.org","userBaseDN":"dc=x"}`,
+			opts:   SaveOptions{ClearSecrets: []string{"bindPassword"}}, wantSecret: "unset"},
+		{name: "clear and send", typ: "ldap",
+			first:   `{"url":"ldaps://ldap.example.org","bindPassword":"pw",` + ldapBase + `}`,
+			second:  `{"url":"ldaps://ldap.example.org","bindPassword":"x",` + ldapBase + `}`,
+			opts:    SaveOptions{ClearSecrets: []string{"bindPassword"}},
+			wantErr: "both sent and in clearSecrets"},
+		{name: "clear an unknown field", typ: "ldap",
+			first:   `{"url":"ldaps://ldap.example.org","bindPassword":"pw",` + ldapBase + `}`,
+			second:  `{"url":"ldaps://ldap.example.org",` + ldapBase + `}`,
+			opts:    SaveOptions{ClearSecrets: []string{"bindDN"}},
+			wantErr: "not a secret field"},
+		{name: "oidc issuer", typ: "oidc",
+			first:   `{"issuerURL":"https://sso.example.org","clientID":"d","clientSecret":"cs","redirectURL":"https://d/cb"}`,
+			second:  `{"issuerURL":"https://sso.example.net","clientID":"d","redirectURL":"https://d/cb"}`,
+			wantErr: "send clientSecret again: the endpoint changed (issuerURL)"},
+		{name: "github enterprise", typ: "github",
+			first:   `{"clientID":"d","clientSecret":"cs","redirectURL":"https://d/cb"}`,
+			second:  `{"clientID":"d","redirectURL":"https://d/cb","baseURL":"https://ghe.example.net"}`,
+			wantErr: "the endpoint changed (baseURL)"},
+		{name: "github caData", typ: "github",
+			first:   `{"clientID":"d","clientSecret":"cs","redirectURL":"https://d/cb","baseURL":"https://ghe.example.org"}`,
+			second:  `{"clientID":"d","redirectURL":"https://d/cb","baseURL":"https://ghe.example.org","caData":"x"}`,
+			wantErr: "the endpoint changed (caData)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBed(t)
+			if _, err := b.reg.Save(ctx, "corp", tc.typ, []byte(tc.first), SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			info, err := b.reg.Save(ctx, "corp", tc.typ, []byte(tc.second), tc.opts)
+			if tc.wantErr != "" {
+				var ce *ConfigError
+				if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want a ConfigError containing %q", err, tc.wantErr)
+				}
+				if kept, _ := b.reg.Info(ctx, "corp"); kept.Config["url"] != nil && kept.Config["url"] != "ldaps://ldap.example.org" &&
+					kept.Config["url"] != "ldap://ldap.example.org" && kept.Config["url"] != "ldaps://10.0.0.1" {
+					t.Errorf("a refused save changed the config: %v", kept.Config)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range info.Secrets {
+				if s != tc.wantSecret {
+					t.Errorf("secrets %v, want %s", info.Secrets, tc.wantSecret)
+				}
+			}
+		})
+	}
+}
+
+// TestSecretsDoNotFollowTheType: OIDC and GitHub share the field
+// clientSecret; a type change does not carry it.
+func TestSecretsDoNotFollowTheType(t *testing.T) {
+	b := newBed(t)
+	ctx := context.Background()
+	if _, err := b.reg.Save(ctx, "corp", "oidc", []byte(`{"issuerURL":"https://sso.example.org","clientID":"d","clientSecret":"cs","redirectURL":"https://d/cb"}`), SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.reg.Save(ctx, "corp", "github", []byte(`{"clientID":"d","redirectURL":"https://d/cb"}`), SaveOptions{})
+	if !strings.Contains(fmt.Sprint(err), "send clientSecret again: the type changed") {
+		t.Errorf("type change without the secret: %v", err)
 	}
 }
