@@ -52,7 +52,8 @@ type Options struct {
 	Members Members
 	// NestedCacheTTL is how long an approved nested impersonation (kubectl
 	// --as) is reused without asking the cluster again (default 5 s;
-	// negative: never reused). Refusals are never reused.
+	// negative: no answer is ever reused). Refusals are reused for 1 s (or
+	// NestedCacheTTL if shorter).
 	NestedCacheTTL time.Duration
 	// NoteImpersonation, if set, is told whom a request asked to act as
 	// (whether or not the cluster then allows it), so the audit entry of the
@@ -203,26 +204,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.Unavailable(w, "%s", msg)
 		return
 	}
-	t := &target{
-		session: sess,
-		identity: impersonation.Identity{
-			User:   ident.Username,
-			Groups: ident.Groups,
-			Extra: map[string][]string{
-				downstream.ExtraTokenID: {ident.TokenID},
-				downstream.ExtraUserID:  {ident.UserID},
-			},
+	id := impersonation.Identity{
+		User:   ident.Username,
+		Groups: ident.Groups,
+		Extra: map[string][]string{
+			downstream.ExtraTokenID: {ident.TokenID},
+			downstream.ExtraUserID:  {ident.UserID},
 		},
-		path:    path,
-		rawPath: rawPath,
-		upgrade: upgradeType(r.Header),
 	}
 	if asked != nil {
-		if !p.approveNested(w, r, sess, ident, asked) {
-			return
-		}
-		t.nested = true
-		t.identity = impersonation.Identity{
+		id = impersonation.Identity{
 			User:   asked.User,
 			Groups: asked.Groups,
 			Extra: map[string][]string{
@@ -231,6 +222,26 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				downstream.ExtraOriginalUser: {ident.Username},
 			},
 		}
+	}
+	// Set would refuse it too (and the transport then refuses the
+	// request); refusing here answers with a clear message and asks the
+	// cluster nothing.
+	if err := id.Validate(); err != nil {
+		p.opts.Logger.Warn("identity cannot be forwarded", "cluster", clusterID, "user", ident.Username, "err", err)
+		apierr.Forbidden(w, "your identity cannot be forwarded to cluster %q: a user or group name is empty, "+
+			"has leading or trailing whitespace or a character not allowed in an HTTP header; ask a Drover admin", clusterID)
+		return
+	}
+	if asked != nil && !p.approveNested(w, r, sess, ident, asked) {
+		return
+	}
+	t := &target{
+		session:  sess,
+		identity: id,
+		nested:   asked != nil,
+		path:     path,
+		rawPath:  rawPath,
+		upgrade:  upgradeType(r.Header),
 	}
 	rec := &recorder{ResponseWriter: w}
 	var in *countingBody

@@ -23,9 +23,26 @@
 // since the impersonate-only ServiceAccount may not create them. Approved:
 // the request is forwarded as the requested user and groups, with the Drover
 // user in the drover.dev/original-user extra. Refused: 403 with the cluster's
-// reason. Not answerable: 503. Approvals are reused for a few seconds
-// (Options.NestedCacheTTL), keyed by cluster, caller and requested identity;
-// refusals never are.
+// reason. Not answerable: 503. One deadline (10 s) bounds all the reviews of
+// a request together, so a slow cluster costs a client 10 s, not 10 s per
+// group.
+//
+// Answers are cached under a SHA-256 of the cluster, the token, the caller
+// (id, name, groups) and the requested identity, so an entry is small
+// however many groups the caller has. Approvals are reused for a few seconds
+// (Options.NestedCacheTTL): a revocation in the cluster takes effect within
+// them. Refusals are reused for 1 s, so a client repeating a refused request
+// makes the cluster answer at most once a second per question, not once per
+// request: a grant made in the cluster takes effect within that second.
+// Failures to ask are never reused.
+//
+// A requested user or group name must be at most 512 bytes, non-empty, and a
+// valid HTTP header value without leading or trailing whitespace (400
+// otherwise): upgrades reach the apiserver over HTTP/1.1, which trims header
+// values, so "corp:admins " would be approved as one name and arrive as
+// another. The same holds for the caller's own identity (403: it cannot be
+// forwarded). User system:anonymous and group system:unauthenticated are
+// refused (403): every forwarded identity carries system:authenticated.
 //
 // Watches and logs -f stream unbuffered (ReverseProxy flushes responses of
 // unknown length at once). Upgrades (exec, attach, port-forward over SPDY or

@@ -60,6 +60,7 @@ type sandwich struct {
 	auth    *authn.Authenticator
 	tun     *tunnel.Server
 	proxy   *httptest.Server
+	handler *authproxy.Proxy
 	backend *backend
 	members *access.Checker
 	// noted collects what Options.NoteImpersonation was told.
@@ -107,6 +108,7 @@ func newSandwich(t *testing.T, options ...func(*authproxy.Options)) *sandwich {
 		o(&opts)
 	}
 	proxy := authproxy.New(opts)
+	s.handler = proxy
 
 	// As pkg/server's buildHandler composes them.
 	r := mux.NewRouter()

@@ -1,6 +1,7 @@
 package authproxy_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/impersonation"
+	"github.com/drover-dev/drover/pkg/store"
 )
 
 // identityHeaders is the part of h that carries or could change identity,
@@ -272,6 +274,55 @@ func TestHostileHeaders(t *testing.T) {
 				t.Errorf("identity headers at the backend (-want +got):\n%s", diff)
 			}
 		})
+	}
+	s.checkNoSecretsLeaked()
+}
+
+// TestUnsendableIdentity: a caller whose own name or group would not reach
+// the apiserver as Drover read it (HTTP/1.1 trims header values, so group
+// "corp:admins " would arrive as "corp:admins") is refused with a Status,
+// plain or upgrade, and nothing is forwarded. Before the fix the backend
+// got Impersonate-Group "corp:admins": Go's client trims values it writes,
+// as any HTTP/1.1 hop may.
+func TestUnsendableIdentity(t *testing.T) {
+	s := newSandwich(t)
+	s.connectCluster("c-alpha")
+	mkUser := func(name string, groups ...string) string {
+		u := store.User{ID: "u-" + strings.TrimSpace(name), Username: name, Groups: groups, CreatedAt: time.Now().UTC()}
+		if err := s.store.CreateUser(context.Background(), u, []byte("unused")); err != nil {
+			t.Fatal(err)
+		}
+		s.bind(u.ID, "c-alpha")
+		tok, _ := s.mintToken(u.ID, "", time.Now().Add(time.Hour))
+		return tok
+	}
+	tests := []struct {
+		name, tok string
+	}{
+		{name: "group with a trailing space", tok: mkUser("eve", "corp:devs", "corp:admins ")},
+		{name: "group with a leading tab", tok: mkUser("mal", "\tcorp:admins")},
+		{name: "user name with a trailing space", tok: mkUser("root ")},
+	}
+	const wantMsg = `your identity cannot be forwarded to cluster "c-alpha": a user or group name is empty, ` +
+		`has leading or trailing whitespace or a character not allowed in an HTTP header; ask a Drover admin`
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, req := range []string{
+				rawRequest("GET", "/k8s/clusters/c-alpha/api/v1/pods", "Authorization: Bearer "+tc.tok),
+				rawRequest("GET", "/k8s/clusters/c-alpha/upgrade/echo", "Authorization: Bearer "+tc.tok,
+					"Connection: Upgrade", "Upgrade: SPDY/3.1"),
+			} {
+				before := s.backend.count()
+				resp, body := s.rawDo(req)
+				for _, r := range s.backend.requests()[before:] {
+					t.Errorf("forwarded %s with %q", r.Path, identityHeaders(r.Header))
+				}
+				checkStatus(t, resp, body, metav1.Status{Code: 403, Reason: metav1.StatusReasonForbidden, Message: wantMsg})
+			}
+		})
+	}
+	if !strings.Contains(s.logs.String(), "identity cannot be forwarded") {
+		t.Error("the cause was not logged")
 	}
 	s.checkNoSecretsLeaked()
 }

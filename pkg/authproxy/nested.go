@@ -3,14 +3,14 @@ package authproxy
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,14 +28,21 @@ import (
 // sarPath is where a cluster answers SubjectAccessReviews.
 const sarPath = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 
-// sarTimeout bounds one review; the client waits for it.
-const sarTimeout = 10 * time.Second
+// nestedTimeout bounds the whole check of one request, every review
+// included (one for the user, one per group); the client waits for it.
+const nestedTimeout = 10 * time.Second
 
 // defaultNestedTTL is how long an approved nested impersonation is reused
 // without asking the cluster again.
 const defaultNestedTTL = 5 * time.Second
 
-// maxNestedCached bounds the cache; past it the cache starts over.
+// refusalTTL is how long a refusal is reused, so that a client repeating a
+// refused request cannot make Drover ask the cluster again and again. It is
+// short: a grant made in the cluster works within it.
+const refusalTTL = time.Second
+
+// maxNestedCached bounds the cache; past it expired entries are dropped
+// and, if that is not enough, the cache starts over.
 const maxNestedCached = 10_000
 
 // denial is a refusal by the cluster: message is for the client, detail
@@ -46,22 +53,30 @@ func (d *denial) Error() string { return d.message }
 
 // nested approves nested impersonation (kubectl --as) by asking the target
 // cluster, through its own tunnel session, whether the Drover user may
-// impersonate the requested user and each requested group. Only approvals
-// are cached, for a few seconds, keyed by cluster, caller and request; a
-// grant made in the cluster works at once, a revocation within the TTL.
+// impersonate the requested user and each requested group. Answers are
+// cached keyed by cluster, token, caller and request: approvals for ttl (a
+// revocation in the cluster takes effect within it), refusals for at most
+// refusalTTL (a grant takes effect within it). Errors are never cached.
 type nested struct {
-	ttl time.Duration // <= 0: no cache
-	now func() time.Time
+	ttl     time.Duration // <= 0: no cache
+	timeout time.Duration // bounds one authorize call
+	now     func() time.Time
 
-	mu       sync.Mutex
-	approved map[string]time.Time
+	mu      sync.Mutex
+	answers map[cacheKey]answer
+}
+
+// answer is a cached decision: approved if denied is nil.
+type answer struct {
+	expires time.Time
+	denied  *denial
 }
 
 func newNested(ttl time.Duration, now func() time.Time) *nested {
 	if now == nil {
 		now = time.Now
 	}
-	return &nested{ttl: ttl, now: now, approved: map[string]time.Time{}}
+	return &nested{ttl: ttl, timeout: nestedTimeout, now: now, answers: map[cacheKey]answer{}}
 }
 
 // callerAttributes is who the cluster is asked about: the identity Drover
@@ -77,42 +92,56 @@ func callerAttributes(ident authn.Identity) (user string, groups []string, extra
 	return ident.Username, groups, extra
 }
 
-// cacheKey names one question: this caller, in this cluster, acting as this
-// identity. Every part is length-prefixed, so no two questions share a key.
-func cacheKey(clusterID string, ident authn.Identity, req *impersonation.Request) string {
+// cacheKey names one question: this caller, with this token, in this
+// cluster, acting as this identity. It is a hash, so an entry costs the
+// same however many groups the caller has.
+type cacheKey [sha256.Size]byte
+
+// keyFor hashes every part of the question that the reviews depend on.
+// Each string is length-prefixed and each list count-prefixed, so no two
+// questions share an encoding (["a","b"] as user "c" is not ["a"] as user
+// "b" in group "c").
+func keyFor(clusterID string, ident authn.Identity, req *impersonation.Request) cacheKey {
 	_, groups, _ := callerAttributes(ident)
-	var b strings.Builder
-	add := func(s string) { b.WriteString(strconv.Itoa(len(s))); b.WriteByte(':'); b.WriteString(s) }
-	add(clusterID)
-	add(ident.UserID)
-	add(ident.Username)
-	for _, g := range groups {
-		add(g)
-	}
-	b.WriteByte('|')
-	add(req.User)
 	target := slices.Clone(req.Groups)
 	slices.Sort(target)
-	for _, g := range target {
-		add(g)
+	h := sha256.New()
+	var n [8]byte
+	num := func(v int) { binary.BigEndian.PutUint64(n[:], uint64(v)); h.Write(n[:]) }
+	str := func(s string) { num(len(s)); io.WriteString(h, s) }
+	list := func(ss []string) {
+		num(len(ss))
+		for _, s := range ss {
+			str(s)
+		}
 	}
-	return b.String()
+	str(clusterID)
+	str(ident.TokenID)
+	str(ident.UserID)
+	str(ident.Username)
+	list(groups)
+	str(req.User)
+	list(target)
+	var k cacheKey
+	h.Sum(k[:0])
+	return k
 }
 
 // authorize returns nil if the cluster of sess allows ident to act as req.
 // A refusal is a *denial; any other error means the cluster could not be
 // asked, and the request must be refused all the same.
 func (n *nested) authorize(ctx context.Context, sess *tunnel.Session, ident authn.Identity, req *impersonation.Request) error {
-	key := cacheKey(sess.ClusterID, ident, req)
-	now := n.now()
-	if n.ttl > 0 {
-		n.mu.Lock()
-		at, ok := n.approved[key]
-		n.mu.Unlock()
-		if ok && now.Sub(at) < n.ttl {
-			return nil
+	key := keyFor(sess.ClusterID, ident, req)
+	if a, ok := n.cached(key); ok {
+		if a.denied != nil {
+			return a.denied
 		}
+		return nil
 	}
+	// One deadline for every review of this request: a slow cluster
+	// costs the client at most timeout, not timeout per group.
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
 	user, groups, extra := callerAttributes(ident)
 	checks := []authorizationv1.ResourceAttributes{{Verb: "impersonate", Resource: "users", Name: req.User}}
 	for _, g := range req.Groups {
@@ -125,18 +154,54 @@ func (n *nested) authorize(ctx context.Context, sess *tunnel.Session, ident auth
 			return err
 		}
 		if !st.Allowed {
-			return &denial{message: denialMessage(ident.Username, sess.ClusterID, attrs, st), detail: st.EvaluationError}
+			d := &denial{message: denialMessage(ident.Username, sess.ClusterID, attrs, st), detail: st.EvaluationError}
+			n.remember(key, d)
+			return d
 		}
 	}
-	if n.ttl > 0 {
-		n.mu.Lock()
-		if len(n.approved) >= maxNestedCached {
-			n.approved = map[string]time.Time{}
-		}
-		n.approved[key] = now
-		n.mu.Unlock()
-	}
+	n.remember(key, nil)
 	return nil
+}
+
+// cached returns the unexpired answer to the question key, if any.
+func (n *nested) cached(key cacheKey) (answer, bool) {
+	if n.ttl <= 0 {
+		return answer{}, false
+	}
+	now := n.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	a, ok := n.answers[key]
+	if !ok || !now.Before(a.expires) {
+		return answer{}, false
+	}
+	return a, true
+}
+
+// remember caches an approval (denied nil) for ttl or a refusal for
+// refusalTTL, but never longer than ttl.
+func (n *nested) remember(key cacheKey, denied *denial) {
+	if n.ttl <= 0 {
+		return
+	}
+	keep := n.ttl
+	if denied != nil {
+		keep = min(keep, refusalTTL)
+	}
+	now := n.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.answers) >= maxNestedCached {
+		for k, a := range n.answers {
+			if !now.Before(a.expires) {
+				delete(n.answers, k)
+			}
+		}
+		if len(n.answers) >= maxNestedCached {
+			n.answers = map[cacheKey]answer{}
+		}
+	}
+	n.answers[key] = answer{expires: now.Add(keep), denied: denied}
 }
 
 // denialMessage reads like the apiserver's own Forbidden message, with the
@@ -156,7 +221,7 @@ func denialMessage(user, clusterID string, attrs authorizationv1.ResourceAttribu
 
 // review sends one SubjectAccessReview through the session as
 // downstream.ControllerUser: the impersonate-only ServiceAccount token may
-// not create reviews itself, the controller's role may.
+// not create reviews itself, the controller's role may. ctx bounds it.
 func review(ctx context.Context, sess *tunnel.Session, spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
 	var none authorizationv1.SubjectAccessReviewStatus
 	body, err := json.Marshal(authorizationv1.SubjectAccessReview{
@@ -166,8 +231,6 @@ func review(ctx context.Context, sess *tunnel.Session, spec authorizationv1.Subj
 	if err != nil {
 		return none, fmt.Errorf("encode subject access review: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, sarTimeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sess.BaseURL()+sarPath, bytes.NewReader(body))
 	if err != nil {
 		return none, fmt.Errorf("build subject access review: %w", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/impersonation"
 )
 
 // fakeClock is a settable clock for the approval cache.
@@ -148,8 +149,11 @@ func TestNestedReviews(t *testing.T) {
 	s.checkNoSecretsLeaked()
 }
 
-// TestNestedCache: approvals are reused for the TTL per exact question,
-// refusals never; a negative TTL turns reuse off.
+// TestNestedCache: answers are reused per exact question (cluster, token,
+// caller, requested identity): approvals for the TTL, refusals for
+// RefusalTTL, so that repeating a refused request does not make the cluster
+// answer again each time, and a grant takes effect within RefusalTTL. A
+// negative TTL turns reuse off.
 func TestNestedCache(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	s := newSandwich(t, func(o *authproxy.Options) { o.Now = clock.now })
@@ -157,21 +161,28 @@ func TestNestedCache(t *testing.T) {
 	bob := s.addUser("bob", false)
 	s.bind(bob.ID, "c-alpha")
 	tok, _ := s.mintToken(bob.ID, "", time.Now().Add(time.Hour))
+	tok2, _ := s.mintToken(bob.ID, "", time.Now().Add(time.Hour))
 	const path = "/k8s/clusters/c-alpha/api/v1/pods"
 
 	steps := []struct {
 		name    string
 		do      func()
+		tok     string // "": tok
 		user    string
 		groups  []string
 		code    int
 		reviews int // how many reviews the step must cause
 	}{
 		{name: "refused", user: "jane", code: 403, reviews: 1},
-		{name: "refusal not reused: granted in the cluster, allowed at once", do: func() { s.backend.allow(sa, "bob", "users", "jane") },
+		{name: "refusal reused: the cluster is not asked again", user: "jane", code: 403, reviews: 0},
+		{name: "granted in the cluster: still refused within RefusalTTL", do: func() { s.backend.allow(sa, "bob", "users", "jane") },
+			user: "jane", code: 403, reviews: 0},
+		{name: "granted in the cluster: allowed once RefusalTTL has passed", do: func() { clock.advance(authproxy.RefusalTTL) },
 			user: "jane", code: 200, reviews: 1},
 		{name: "approval reused", user: "jane", code: 200, reviews: 0},
 		{name: "another question is asked", user: "jane", groups: []string{"devs"}, code: 403, reviews: 2},
+		{name: "that refusal is reused", user: "jane", groups: []string{"devs"}, code: 403, reviews: 0},
+		{name: "the same question with another token is asked", tok: tok2, user: "jane", code: 200, reviews: 1},
 		{name: "revoked in the cluster: still reused within the TTL", do: s.backend.revokeAll, user: "jane", code: 200, reviews: 0},
 		{name: "revoked in the cluster: refused after the TTL", do: func() { clock.advance(5*time.Second + time.Millisecond) },
 			user: "jane", code: 403, reviews: 1},
@@ -181,12 +192,19 @@ func TestNestedCache(t *testing.T) {
 			if st.do != nil {
 				st.do()
 			}
-			before := len(s.backend.reviews())
-			if code, msg := s.getAs(path, tok, st.user, st.groups...); code != st.code {
+			bearer := tok
+			if st.tok != "" {
+				bearer = st.tok
+			}
+			before, forwarded := len(s.backend.reviews()), s.backend.count()
+			if code, msg := s.getAs(path, bearer, st.user, st.groups...); code != st.code {
 				t.Fatalf("status %d (%s), want %d", code, msg, st.code)
 			}
 			if got := len(s.backend.reviews()) - before; got != st.reviews {
 				t.Errorf("%d reviews, want %d", got, st.reviews)
+			}
+			if st.code != 200 && s.backend.count() != forwarded {
+				t.Error("a refused request was forwarded")
 			}
 		})
 	}
@@ -207,6 +225,95 @@ func TestNestedCache(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNestedDeadline: one deadline bounds all the reviews of a request
+// together. A cluster that answers each review within the deadline but all
+// of them only after it costs the client the deadline once, and the request
+// is refused (503), not forwarded.
+func TestNestedDeadline(t *testing.T) {
+	s := newSandwich(t)
+	s.connectCluster("c-alpha")
+	ada := s.addUser("ada", true) // drover:admins may impersonate anyone
+	tok, _ := s.mintToken(ada.ID, "", time.Now().Add(time.Hour))
+	const perReview, deadline = 300 * time.Millisecond, time.Second
+	groups := []string{"g1", "g2", "g3", "g4", "g5"} // 6 reviews: 1.8 s in all
+	s.handler.SetNestedTimeout(deadline)
+	s.backend.delayReviews(perReview)
+
+	before, forwarded := len(s.backend.reviews()), s.backend.count()
+	start := time.Now()
+	code, msg := s.getAs("/k8s/clusters/c-alpha/api/v1/pods", tok, "jane", groups...)
+	took := time.Since(start)
+	t.Logf("%d reviews of %v each, deadline %v: status %d after %v, %d reviews sent",
+		len(groups)+1, perReview, deadline, code, took.Round(time.Millisecond), len(s.backend.reviews())-before)
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d (%s), want 503", code, msg)
+	}
+	if all := time.Duration(len(groups)+1) * perReview; took >= all {
+		t.Errorf("answered after %v: every review was waited for (%v), not one deadline (%v)", took, all, deadline)
+	}
+	if s.backend.count() != forwarded {
+		t.Error("a request the cluster did not approve was forwarded")
+	}
+	if !strings.Contains(s.logs.String(), "nested impersonation could not be checked") {
+		t.Error("the cause was not logged")
+	}
+
+	// The timeout is not cached: once the cluster is quick again, the same
+	// request is approved.
+	s.backend.delayReviews(0)
+	if code, msg := s.getAs("/k8s/clusters/c-alpha/api/v1/pods", tok, "jane", groups...); code != 200 {
+		t.Errorf("after the cluster recovered: status %d (%s)", code, msg)
+	}
+}
+
+// TestNestedRefusedNames: names Drover will not ask about, whatever the
+// cluster would say (ada may impersonate anyone there): system:anonymous
+// and system:unauthenticated would gain system:authenticated, which every
+// forwarded identity carries (403); names longer than 512 bytes are
+// refused (400). Nothing is reviewed or forwarded.
+func TestNestedRefusedNames(t *testing.T) {
+	s := newSandwich(t)
+	s.connectCluster("c-alpha")
+	ada := s.addUser("ada", true)
+	tok, _ := s.mintToken(ada.ID, "", time.Now().Add(time.Hour))
+	long := strings.Repeat("x", impersonation.MaxNameLen+1)
+
+	tests := []struct {
+		name   string
+		user   string
+		groups []string
+		code   int
+		msg    string
+	}{
+		{name: "--as system:anonymous", user: "system:anonymous", code: 403,
+			msg: "impersonating user system:anonymous is not supported through Drover: an impersonated user always carries group system:authenticated"},
+		{name: "--as-group system:unauthenticated", user: "jane", groups: []string{"system:unauthenticated"}, code: 403,
+			msg: "impersonating group system:unauthenticated is not supported through Drover: an impersonated user always carries group system:authenticated"},
+		{name: "--as of 513 bytes", user: long, code: 400, msg: "Impersonate-User is 513 bytes long; at most 512 are accepted"},
+		{name: "--as-group of 513 bytes", user: "jane", groups: []string{"devs", long}, code: 400,
+			msg: "Impersonate-Group value 2 is 513 bytes long; at most 512 are accepted"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before, forwarded := len(s.backend.reviews()), s.backend.count()
+			code, msg := s.getAs("/k8s/clusters/c-alpha/api/v1/pods", tok, tc.user, tc.groups...)
+			if code != tc.code || msg != tc.msg {
+				t.Errorf("got %d %q, want %d %q", code, msg, tc.code, tc.msg)
+			}
+			if got := len(s.backend.reviews()) - before; got != 0 {
+				t.Errorf("%d reviews sent", got)
+			}
+			if s.backend.count() != forwarded {
+				t.Error("the request was forwarded")
+			}
+		})
+	}
+	// 512 bytes are accepted.
+	if code, msg := s.getAs("/k8s/clusters/c-alpha/api/v1/pods", tok, long[1:]); code != 200 {
+		t.Errorf("--as of 512 bytes: status %d (%s)", code, msg)
+	}
 }
 
 // TestNestedFailClosed: when the cluster cannot answer, the request is

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 
@@ -33,7 +34,8 @@ type sarPolicy struct {
 	mu     sync.Mutex
 	grants map[grant]bool
 	seen   []seenSAR
-	fail   int // non-zero: answer every review with this code
+	fail   int           // non-zero: answer every review with this code
+	delay  time.Duration // how long each review takes to answer
 }
 
 // allow grants user the right to impersonate resource/name in the cluster
@@ -61,6 +63,13 @@ func (b *backend) failReviews(code int) {
 	b.sar.fail = code
 }
 
+// delayReviews makes each review take d to answer (0: at once).
+func (b *backend) delayReviews(d time.Duration) {
+	b.sar.mu.Lock()
+	defer b.sar.mu.Unlock()
+	b.sar.delay = d
+}
+
 // reviews returns the reviews answered so far.
 func (b *backend) reviews() []seenSAR {
 	b.sar.mu.Lock()
@@ -76,7 +85,7 @@ func (b *backend) serveSAR(w http.ResponseWriter, r *http.Request) {
 	}
 	b.sar.mu.Lock()
 	b.sar.seen = append(b.sar.seen, seenSAR{Header: r.Header.Clone(), Spec: in.Spec})
-	fail := b.sar.fail
+	fail, delay := b.sar.fail, b.sar.delay
 	sa := ""
 	if v, ok := cutBearer(r.Header.Get("Authorization")); ok {
 		sa = v
@@ -86,6 +95,13 @@ func (b *backend) serveSAR(w http.ResponseWriter, r *http.Request) {
 		allowed = b.sar.grants[grant{sa, in.Spec.User, a.Resource, a.Name}]
 	}
 	b.sar.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if fail != 0 {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(fail)

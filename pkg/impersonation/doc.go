@@ -21,6 +21,18 @@
 // drover.dev/original-user extra, or refuses. A request asking to
 // impersonate is never forwarded as the caller.
 //
-// This package must never forward a request with no identity: Set returns an
-// error for an empty user, and callers refuse the request.
+// Every value must arrive as Drover checked it. HTTP/1.1, which every
+// upgrade uses, trims leading and trailing whitespace from header values,
+// and characters invalid in a header value are refused or rewritten on the
+// way; so Set (and ParseRequest, for what a client asks) refuses an empty
+// value, a value with leading or trailing space or tab, and any value
+// golang.org/x/net/http/httpguts.ValidHeaderFieldValue rejects, rather than
+// send "corp:admins " and have the apiserver read "corp:admins".
+// ParseRequest also caps each name at MaxNameLen bytes and refuses user
+// system:anonymous and group system:unauthenticated, since Set adds
+// system:authenticated to every identity.
+//
+// This package must never forward a request with no identity or with an
+// identity it could not send unchanged: Set returns an error, writes
+// nothing, and callers refuse the request.
 package impersonation

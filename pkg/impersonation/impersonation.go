@@ -2,10 +2,12 @@ package impersonation
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
 	authenticationv1 "k8s.io/api/authentication/v1"
 )
 
@@ -21,6 +23,55 @@ const Authenticated = "system:authenticated"
 
 // ErrNoIdentity means there is no user to impersonate.
 var ErrNoIdentity = errors.New("no identity to impersonate")
+
+// ErrInvalidIdentity means a user, group or extra of an identity would not
+// reach the apiserver as Drover checked it.
+var ErrInvalidIdentity = errors.New("identity cannot be sent as HTTP header values")
+
+// valueProblem says why v may not be an identity header value, or "" if it
+// may. A value must reach the apiserver byte for byte as Drover checked it:
+// HTTP/1.1 (every upgrade, and Go's client on any request) trims leading
+// and trailing spaces and tabs, so "corp:admins " would arrive as
+// "corp:admins"; a character invalid in a header value is rejected or
+// rewritten on the way; an empty value is no identity at all.
+func valueProblem(v string) string {
+	switch {
+	case v == "":
+		return "is empty"
+	case !httpguts.ValidHeaderFieldValue(v):
+		return "has a character not allowed in an HTTP header value"
+	case v[0] == ' ' || v[0] == '\t' || v[len(v)-1] == ' ' || v[len(v)-1] == '\t':
+		return "has leading or trailing whitespace"
+	}
+	return ""
+}
+
+// Validate reports whether every user, group and extra of id can be sent
+// downstream unchanged; Set refuses id when it cannot.
+func (id Identity) Validate() error {
+	if id.User == "" {
+		return ErrNoIdentity
+	}
+	if p := valueProblem(id.User); p != "" {
+		return fmt.Errorf("%w: user %q %s", ErrInvalidIdentity, short(id.User), p)
+	}
+	for _, g := range id.Groups {
+		if p := valueProblem(g); p != "" {
+			return fmt.Errorf("%w: group %q %s", ErrInvalidIdentity, short(g), p)
+		}
+	}
+	for k, vs := range id.Extra {
+		if k == "" {
+			return fmt.Errorf("%w: an extra has an empty key", ErrInvalidIdentity)
+		}
+		for _, v := range vs {
+			if p := valueProblem(v); p != "" {
+				return fmt.Errorf("%w: extra %q: value %q %s", ErrInvalidIdentity, short(k), short(v), p)
+			}
+		}
+	}
+	return nil
+}
 
 // stripPrefixes are lower-case prefixes of header names a client may never
 // send downstream.
@@ -62,16 +113,17 @@ func deleteFold(h http.Header, name string) {
 }
 
 // Set writes id as impersonation headers, replacing any present. The caller
-// must have called Strip first.
+// must have called Strip first. It writes nothing and returns an error if
+// id does not Validate: the caller must then refuse the request.
 func Set(h http.Header, id Identity) error {
-	if id.User == "" {
-		return ErrNoIdentity
+	if err := id.Validate(); err != nil {
+		return err
 	}
 	h.Set(authenticationv1.ImpersonateUserHeader, id.User)
 	groups := make([]string, 0, len(id.Groups)+1)
 	seen := map[string]bool{}
 	for _, g := range append(append([]string{}, id.Groups...), Authenticated) {
-		if g != "" && !seen[g] {
+		if !seen[g] {
 			seen[g] = true
 			groups = append(groups, g)
 		}

@@ -1,6 +1,7 @@
 package impersonation
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 
@@ -88,6 +89,37 @@ func TestSet(t *testing.T) {
 			},
 		},
 		{name: "no user", id: Identity{Groups: []string{"g"}}, want: http.Header{}, wantErr: true},
+		{
+			name: "UTF-8 and inner spaces are sent as they are",
+			id:   Identity{User: "José Díaz", Groups: []string{"corp:domain admins", "équipe\tdev"}},
+			want: http.Header{
+				"Impersonate-User":  {"José Díaz"},
+				"Impersonate-Group": {"corp:domain admins", "équipe\tdev", Authenticated},
+			},
+		},
+		// HTTP/1.1 trims header values: each of these would reach the
+		// apiserver as another name than the one Drover checked, or be
+		// refused or rewritten on the way. Set writes nothing.
+		{name: "group with a trailing space", id: Identity{User: "alice", Groups: []string{"corp:admins "}}, want: http.Header{}, wantErr: true},
+		{name: "group with a leading tab", id: Identity{User: "alice", Groups: []string{"\tcorp:admins"}}, want: http.Header{}, wantErr: true},
+		{name: "user with a trailing space", id: Identity{User: "root "}, want: http.Header{}, wantErr: true},
+		{name: "user of one space", id: Identity{User: " "}, want: http.Header{}, wantErr: true},
+		{name: "user with a newline", id: Identity{User: "alice\r\nImpersonate-Group: system:masters"}, want: http.Header{}, wantErr: true},
+		{name: "group with a control character", id: Identity{User: "alice", Groups: []string{"corp\x00admins"}}, want: http.Header{}, wantErr: true},
+		{name: "group with DEL", id: Identity{User: "alice", Groups: []string{"corp\x7fadmins"}}, want: http.Header{}, wantErr: true},
+		{name: "empty group", id: Identity{User: "alice", Groups: []string{"devs", ""}}, want: http.Header{}, wantErr: true},
+		{
+			name: "extra value with a trailing space", want: http.Header{}, wantErr: true,
+			id: Identity{User: "alice", Extra: map[string][]string{"drover.dev/original-user": {"ada "}}},
+		},
+		{
+			name: "empty extra value", want: http.Header{}, wantErr: true,
+			id: Identity{User: "alice", Extra: map[string][]string{"drover.dev/token-id": {""}}},
+		},
+		{
+			name: "empty extra key", want: http.Header{}, wantErr: true,
+			id: Identity{User: "alice", Extra: map[string][]string{"": {"v"}}},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,6 +127,9 @@ func TestSet(t *testing.T) {
 			err := Set(h, tc.id)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Set err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrNoIdentity) && !errors.Is(err, ErrInvalidIdentity) {
+				t.Errorf("Set err = %v, want ErrNoIdentity or ErrInvalidIdentity", err)
 			}
 			if diff := cmp.Diff(tc.want, h); diff != "" {
 				t.Errorf("Set (-want +got):\n%s", diff)

@@ -23,6 +23,20 @@ type Request struct {
 // the proxy an access review in the cluster.
 const MaxGroups = 20
 
+// MaxNameLen bounds the length in bytes of each user and group name a
+// client asks to act as; every name is part of an access review and of the
+// approval cache's key.
+const MaxNameLen = 512
+
+// Anonymous and Unauthenticated are the apiserver's names for a request
+// without credentials. They are never impersonated through Drover: Set adds
+// Authenticated to every identity, so "anonymous" would gain the rights of
+// every authenticated user.
+const (
+	Anonymous       = "system:anonymous"
+	Unauthenticated = "system:unauthenticated"
+)
+
 // serviceAccountPrefix starts the username of every ServiceAccount.
 const serviceAccountPrefix = "system:serviceaccount:"
 
@@ -39,16 +53,26 @@ func badRequest(format string, args ...any) *RequestError {
 	return &RequestError{Code: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
 }
 
+func forbidden(format string, args ...any) *RequestError {
+	return &RequestError{Code: http.StatusForbidden, Message: fmt.Sprintf(format, args...)}
+}
+
 // ParseRequest reads a client's own identity headers from an inbound
 // request's header. It returns nil, nil when the client sent none.
 //
-// Only the canonical Impersonate-User (exactly one non-empty value) and
+// Only the canonical Impersonate-User (exactly one value) and
 // Impersonate-Group headers are a request, and only when the client did not
 // name them in Connection:. Every other identity-shaped header (any other
 // Impersonate-* or X-Remote-* name, a name in another case than the
 // canonical one, a hop-by-hop impersonation header, groups without a user)
 // is refused with a RequestError: it is never ignored, because ignoring it
 // would forward the request as someone the client did not ask to be.
+//
+// Each name must be a non-empty, valid HTTP header value without leading or
+// trailing whitespace and at most MaxNameLen bytes (else 400): HTTP/1.1
+// trims header values, so a name with a trailing space would be approved as
+// one name and reach the apiserver as another. User Anonymous and group
+// Unauthenticated are refused with 403.
 func ParseRequest(h http.Header) (*Request, error) {
 	var keys []string // the identity-shaped names; most requests have none
 	for k := range h {
@@ -91,24 +115,42 @@ func ParseRequest(h http.Header) (*Request, error) {
 		return nil, badRequest("Impersonate-Group requires Impersonate-User (kubectl --as-group needs --as)")
 	case len(users) > 1:
 		return nil, badRequest("Impersonate-User must be sent once, got %d values", len(users))
-	case users[0] == "":
-		return nil, badRequest("Impersonate-User is empty")
 	case len(groups) > MaxGroups:
 		return nil, badRequest("at most %d Impersonate-Group values are accepted, got %d", MaxGroups, len(groups))
+	}
+	if p := nameProblem(users[0]); p != "" {
+		return nil, badRequest("Impersonate-User %s", p)
+	}
+	switch {
+	case users[0] == Anonymous:
+		return nil, forbidden("impersonating user %s is not supported through Drover: an impersonated user always carries group %s", Anonymous, Authenticated)
 	case strings.HasPrefix(users[0], serviceAccountPrefix):
-		return nil, &RequestError{Code: http.StatusForbidden,
-			Message: "impersonating a ServiceAccount is not supported through Drover"}
+		return nil, forbidden("impersonating a ServiceAccount is not supported through Drover")
 	}
 	req := &Request{User: users[0]}
-	for _, g := range groups {
-		if g == "" {
-			return nil, badRequest("Impersonate-Group is empty")
+	for i, g := range groups {
+		if p := nameProblem(g); p != "" {
+			return nil, badRequest("Impersonate-Group value %d %s", i+1, p)
+		}
+		if g == Unauthenticated {
+			return nil, forbidden("impersonating group %s is not supported through Drover: an impersonated user always carries group %s", Unauthenticated, Authenticated)
 		}
 		if !slices.Contains(req.Groups, g) {
 			req.Groups = append(req.Groups, g)
 		}
 	}
 	return req, nil
+}
+
+// nameProblem says why a user or group name a client asked to act as is
+// refused, or "" if it is not: it is longer than MaxNameLen or would not
+// reach the apiserver as Drover checked it (see valueProblem). The message
+// does not quote the name: it may be long or unprintable.
+func nameProblem(v string) string {
+	if len(v) > MaxNameLen {
+		return fmt.Sprintf("is %d bytes long; at most %d are accepted", len(v), MaxNameLen)
+	}
+	return valueProblem(v)
 }
 
 // connectionNames returns the lower-cased header names listed in

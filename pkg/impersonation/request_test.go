@@ -75,6 +75,57 @@ func TestParseRequest(t *testing.T) {
 			wantCode: 400, wantMsg: "at most",
 		},
 		{
+			name: "UTF-8 and inner spaces are names like any other",
+			in:   http.Header{"Impersonate-User": {"José Díaz"}, "Impersonate-Group": {"corp:domain admins"}},
+			want: &Request{User: "José Díaz", Groups: []string{"corp:domain admins"}},
+		},
+		// HTTP/1.1 trims header values (HTTP/2 does not, so such a value can
+		// reach Drover): the name approved would not be the name forwarded.
+		{name: "user with a trailing space", in: http.Header{"Impersonate-User": {"jane "}}, wantCode: 400, wantMsg: "Impersonate-User has leading or trailing whitespace"},
+		{name: "user with a leading tab", in: http.Header{"Impersonate-User": {"\tjane"}}, wantCode: 400, wantMsg: "whitespace"},
+		{
+			name:     "group with a trailing space",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Group": {"devs", "corp:admins "}},
+			wantCode: 400, wantMsg: "Impersonate-Group value 2 has leading or trailing whitespace",
+		},
+		{name: "user of spaces", in: http.Header{"Impersonate-User": {"   "}}, wantCode: 400, wantMsg: "whitespace"},
+		{name: "user with a NUL", in: http.Header{"Impersonate-User": {"ja\x00ne"}}, wantCode: 400, wantMsg: "not allowed in an HTTP header value"},
+		{
+			name:     "group with a newline",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Group": {"devs\r\nImpersonate-Group: system:masters"}},
+			wantCode: 400, wantMsg: "not allowed in an HTTP header value",
+		},
+		{
+			name: "user of MaxNameLen bytes",
+			in:   http.Header{"Impersonate-User": {strings.Repeat("u", MaxNameLen)}},
+			want: &Request{User: strings.Repeat("u", MaxNameLen)},
+		},
+		{
+			name:     "user longer than MaxNameLen",
+			in:       http.Header{"Impersonate-User": {strings.Repeat("u", MaxNameLen+1)}},
+			wantCode: 400, wantMsg: "Impersonate-User is 513 bytes long; at most 512 are accepted",
+		},
+		{
+			name:     "group longer than MaxNameLen",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Group": {strings.Repeat("g", 1<<20)}},
+			wantCode: 400, wantMsg: "Impersonate-Group value 1 is 1048576 bytes long; at most 512",
+		},
+		{
+			name:     "system:anonymous",
+			in:       http.Header{"Impersonate-User": {"system:anonymous"}},
+			wantCode: 403, wantMsg: "impersonating user system:anonymous is not supported through Drover",
+		},
+		{
+			name:     "system:unauthenticated",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Group": {"devs", "system:unauthenticated"}},
+			wantCode: 403, wantMsg: "impersonating group system:unauthenticated is not supported through Drover",
+		},
+		{
+			name: "system:authenticated may be asked for: every identity carries it",
+			in:   http.Header{"Impersonate-User": {"jane"}, "Impersonate-Group": {"system:authenticated"}},
+			want: &Request{User: "jane", Groups: []string{"system:authenticated"}},
+		},
+		{
 			name:     "a long hostile name is shortened in the message",
 			in:       http.Header{"X-Remote-" + strings.Repeat("a", 500): {"1"}},
 			wantCode: 400, wantMsg: "aaa…",

@@ -178,6 +178,15 @@ func TestNestedImpersonationLatency(t *testing.T) {
 		p, n, c, c-p, m, m-p, len(misses))
 }
 
+// rawVersion is the path of a cluster's /version through Drover, for
+// kubectl get --raw: a refusal's message in stderr as Drover wrote it. Not
+// kubectl auth whoami, which reports any 403 as "the selfsubjectreviews API
+// is not enabled", nor a resource request, whose discovery step reports a
+// refusal as "unknown" unless discovery is cached.
+func rawVersion(clusterID string) string {
+	return "/k8s/clusters/" + clusterID + "/version"
+}
+
 // member is a non-admin Drover user.
 type member struct {
 	name, id, token string
@@ -280,13 +289,14 @@ func TestNestedImpersonationMember(t *testing.T) {
 	otherKC := writeKubeconfig(ctx, t, nia.token, []string{otherID})
 	direct := filepath.Join(shared.dir, "direct-kubeconfig")
 	original := map[string][]string{"drover.dev/original-user": {"nia"}}
+	clusterOf := map[string]string{kc: shared.clusterID, otherKC: otherID}
 
 	steps := []struct {
 		name    string
 		grant   []string // resource, name: granted to nia in the shared cluster first
 		kc      string
 		flags   []string
-		want    *whoami // nil: refused by Drover
+		want    *whoami // nil: refused by Drover (then the step runs kubectl get --raw .../version)
 		wantErr string  // refused: in stderr
 	}{
 		{name: "no impersonate right: refused by Drover with the review's answer", kc: kc, flags: []string{"--as", "jane"},
@@ -310,14 +320,8 @@ func TestNestedImpersonationMember(t *testing.T) {
 			if st.grant != nil {
 				grantImpersonate(ctx, t, outer, direct, "nia", st.grant[0], st.grant[1])
 			}
-			got, err := whoAmI(ctx, t, st.kc, st.flags...)
-			// A grant reaches the apiserver's RBAC through its informers;
-			// Drover does not cache refusals, so a retry sees it.
-			for deadline := time.Now().Add(10 * time.Second); st.grant != nil && err != nil && time.Now().Before(deadline); {
-				time.Sleep(100 * time.Millisecond)
-				got, err = whoAmI(ctx, t, st.kc, st.flags...)
-			}
 			if st.want == nil {
+				_, err := kubectl(ctx, t, st.kc, append(st.flags, "get", "--raw", rawVersion(clusterOf[st.kc]))...)
 				stderr := stderrOf(t, err)
 				if !strings.Contains(stderr, st.wantErr) {
 					t.Errorf("stderr %q, want it to contain %q", stderr, st.wantErr)
@@ -327,11 +331,108 @@ func TestNestedImpersonationMember(t *testing.T) {
 				}
 				return
 			}
+			got, err := whoAmI(ctx, t, st.kc, st.flags...)
+			// A grant reaches the apiserver's RBAC through its informers,
+			// and Drover reuses a refusal for 1 s (so that repeating a
+			// refused request does not make the cluster answer each time):
+			// a retry within a few seconds sees it.
+			for deadline := time.Now().Add(10 * time.Second); st.grant != nil && err != nil && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Millisecond)
+				got, err = whoAmI(ctx, t, st.kc, st.flags...)
+			}
 			if err != nil {
 				t.Fatalf("whoami: %v", err)
 			}
 			if diff := cmp.Diff(*st.want, nestedView(got)); diff != "" {
 				t.Errorf("whoami (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestNestedImpersonationRefusedNames: names Drover refuses before asking
+// the cluster anything, through kubectl and over HTTP/2 to the real server.
+//
+// HTTP/2 carries a header value as sent, so "devs " reaches Drover; the
+// hop to the apiserver is HTTP/1.1, which trims it to "devs": the name
+// approved would not be the name forwarded (before the fix this request
+// was answered as group "devs"). system:anonymous and
+// system:unauthenticated would gain system:authenticated, which Drover adds
+// to every identity (before the fix an admin's --as system:anonymous was
+// answered as an authenticated system:anonymous).
+func TestNestedImpersonationRefusedNames(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kc := writeKubeconfig(ctx, t, shared.adminToken, []string{shared.clusterID})
+
+	kubectlTests := []struct {
+		name  string
+		flags []string
+		want  string // in stderr
+	}{
+		{name: "--as system:anonymous", flags: []string{"--as", "system:anonymous"},
+			want: "impersonating user system:anonymous is not supported through Drover"},
+		{name: "--as-group system:unauthenticated", flags: []string{"--as", "jane", "--as-group", "system:unauthenticated"},
+			want: "impersonating group system:unauthenticated is not supported through Drover"},
+		{name: "--as of 513 bytes", flags: []string{"--as", strings.Repeat("j", 513)},
+			want: "Impersonate-User is 513 bytes long; at most 512 are accepted"},
+	}
+	for _, tc := range kubectlTests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := kubectl(ctx, t, kc, append(tc.flags, "get", "--raw", rawVersion(shared.clusterID))...)
+			if err == nil {
+				t.Fatalf("allowed: %s", out)
+			}
+			if stderr := stderrOf(t, err); !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr %q, want it to contain %q", stderr, tc.want)
+			}
+		})
+	}
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(shared.server.CAPEM)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Timeout: 30 * time.Second, Transport: tr}
+	url := shared.server.URL + "/k8s/clusters/" + shared.clusterID + "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+	h2Tests := []struct {
+		name   string
+		user   string
+		groups []string
+		want   string
+	}{
+		{name: "group with a trailing space", user: "jane", groups: []string{"devs "},
+			want: "Impersonate-Group value 1 has leading or trailing whitespace"},
+		{name: "user with a leading space", user: " jane",
+			want: "Impersonate-User has leading or trailing whitespace"},
+	}
+	for _, tc := range h2Tests {
+		t.Run("HTTP/2 "+tc.name, func(t *testing.T) {
+			body := `{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}`
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+shared.adminToken)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header["Impersonate-User"] = []string{tc.user}
+			req.Header["Impersonate-Group"] = tc.groups
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.ProtoMajor != 2 {
+				t.Fatalf("answered over %s: HTTP/1.1 trims the value before Drover sees it, so this test needs HTTP/2", resp.Proto)
+			}
+			var st struct{ Message string }
+			json.Unmarshal(b, &st)
+			if resp.StatusCode != http.StatusBadRequest || st.Message != tc.want {
+				t.Errorf("status %d %s, want 400 with message %q", resp.StatusCode, b, tc.want)
 			}
 		})
 	}
