@@ -71,6 +71,9 @@ func CheckSubject(kind, subject string) error {
 		if strings.HasPrefix(subject, "system:") {
 			return fmt.Errorf("group %q is reserved by Kubernetes", subject)
 		}
+		if strings.HasPrefix(subject, "drover:") {
+			return fmt.Errorf("group %q is reserved by Drover; bind the global admin role to make admins", subject)
+		}
 	default:
 		return fmt.Errorf("subjectKind %q must be %q or %q", kind, store.SubjectUser, store.SubjectGroup)
 	}

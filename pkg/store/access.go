@@ -293,15 +293,3 @@ func (s *Store) ListAuthProviders(ctx context.Context) ([]AuthProvider, error) {
 	return out, rows.Err()
 }
 
-// DeleteAuthProvider removes a provider's configuration. Its users stay
-// (disabled by the caller if it wishes); they cannot log in without it.
-func (s *Store) DeleteAuthProvider(ctx context.Context, name string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM auth_providers WHERE name = ?`, name)
-	if err != nil {
-		return fmt.Errorf("delete auth provider %q: %w", name, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("auth provider %q: %w", name, ErrNotFound)
-	}
-	return nil
-}
