@@ -292,4 +292,3 @@ func (s *Store) ListAuthProviders(ctx context.Context) ([]AuthProvider, error) {
 	}
 	return out, rows.Err()
 }
-
