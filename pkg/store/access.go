@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -157,12 +158,28 @@ func (s *Store) MemberClusterIDs(ctx context.Context, userID string) (map[string
 	return out, rows.Err()
 }
 
-// CreateProject inserts a project.
+// CreateProject inserts a project; ErrConflict when the name or one of its
+// namespaces is taken in the cluster.
 func (s *Store) CreateProject(ctx context.Context, p Project) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO projects (id, cluster_id, name, namespaces, created_at) VALUES (?, ?, ?, ?, ?)`,
-		p.ID, p.ClusterID, p.Name, strings.Join(p.Namespaces, "\n"), unix(p.CreatedAt))
-	if err = mapErr(err); err != nil {
-		return fmt.Errorf("create project %q: %w", p.Name, err)
+	return s.tx(ctx, fmt.Sprintf("create project %q", p.Name), func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO projects (id, cluster_id, name, namespaces, created_at) VALUES (?, ?, ?, ?, ?)`,
+			p.ID, p.ClusterID, p.Name, strings.Join(p.Namespaces, "\n"), unix(p.CreatedAt)); err != nil {
+			return err
+		}
+		return claimNamespaces(ctx, tx, p.ID, p.ClusterID, p.Namespaces)
+	})
+}
+
+// claimNamespaces makes namespaces exactly the project's claimed ones.
+func claimNamespaces(ctx context.Context, tx *sql.Tx, projectID, clusterID string, namespaces []string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM project_namespaces WHERE project_id = ?`, projectID); err != nil {
+		return err
+	}
+	for _, ns := range namespaces {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO project_namespaces (project_id, cluster_id, namespace) VALUES (?, ?, ?)`,
+			projectID, clusterID, ns); err != nil {
+			return fmt.Errorf("namespace %q: %w", ns, err)
+		}
 	}
 	return nil
 }
@@ -217,16 +234,19 @@ func (s *Store) ListProjects(ctx context.Context, clusterID string) ([]Project, 
 	return out, rows.Err()
 }
 
-// SetProjectNamespaces replaces a project's namespaces.
+// SetProjectNamespaces replaces a project's namespaces; ErrConflict when
+// one belongs to another project of the cluster.
 func (s *Store) SetProjectNamespaces(ctx context.Context, id string, namespaces []string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE projects SET namespaces = ? WHERE id = ?`, strings.Join(namespaces, "\n"), id)
-	if err != nil {
-		return fmt.Errorf("update project %q: %w", id, mapErr(err))
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("project %q: %w", id, ErrNotFound)
-	}
-	return nil
+	return s.tx(ctx, fmt.Sprintf("update project %q", id), func(tx *sql.Tx) error {
+		var clusterID string
+		if err := tx.QueryRowContext(ctx, `SELECT cluster_id FROM projects WHERE id = ?`, id).Scan(&clusterID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE projects SET namespaces = ? WHERE id = ?`, strings.Join(namespaces, "\n"), id); err != nil {
+			return err
+		}
+		return claimNamespaces(ctx, tx, id, clusterID, namespaces)
+	})
 }
 
 // DeleteProject removes a project and, by cascade, its bindings.

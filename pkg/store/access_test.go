@@ -222,3 +222,54 @@ func TestMigrateAdminFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestNamespaceInOneProject(t *testing.T) {
+	ctx := context.Background()
+	st := openTest(t)
+	now := time.Now().UTC()
+	for _, c := range []string{"c-a", "c-b"} {
+		must(t, st.CreateCluster(ctx, Cluster{ID: c, Name: c, CreatedAt: now}))
+	}
+	must(t, st.CreateProject(ctx, Project{ID: "p-1", ClusterID: "c-a", Name: "web", Namespaces: []string{"web", "shared"}, CreatedAt: now}))
+	steps := []struct {
+		name string
+		do   func() error
+		want error
+	}{
+		{"same namespace, other project, same cluster", func() error {
+			return st.CreateProject(ctx, Project{ID: "p-2", ClusterID: "c-a", Name: "api", Namespaces: []string{"api", "shared"}, CreatedAt: now})
+		}, ErrConflict},
+		{"same namespace in another cluster", func() error {
+			return st.CreateProject(ctx, Project{ID: "p-3", ClusterID: "c-b", Name: "web", Namespaces: []string{"shared"}, CreatedAt: now})
+		}, nil},
+		{"second project without the namespace", func() error {
+			return st.CreateProject(ctx, Project{ID: "p-2", ClusterID: "c-a", Name: "api", Namespaces: []string{"api"}, CreatedAt: now})
+		}, nil},
+		{"update claims a taken namespace", func() error { return st.SetProjectNamespaces(ctx, "p-2", []string{"api", "web"}) }, ErrConflict},
+		{"the owner gives it up", func() error { return st.SetProjectNamespaces(ctx, "p-1", []string{"shared"}) }, nil},
+		{"now it may be claimed", func() error { return st.SetProjectNamespaces(ctx, "p-2", []string{"api", "web"}) }, nil},
+		{"missing project", func() error { return st.SetProjectNamespaces(ctx, "p-404", nil) }, ErrNotFound},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			if err := s.do(); !errors.Is(err, s.want) || (s.want == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, s.want)
+			}
+		})
+	}
+	got := map[string][]string{}
+	for _, c := range []string{"c-a", "c-b"} {
+		ps, err := st.ListProjects(ctx, c)
+		must(t, err)
+		for _, p := range ps {
+			got[p.ID] = p.Namespaces
+		}
+	}
+	want := map[string][]string{"p-1": {"shared"}, "p-2": {"api", "web"}, "p-3": {"shared"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("namespaces (-want +got):\n%s", diff)
+	}
+	// A failed update changed nothing; deleting a project frees its namespaces.
+	must(t, st.DeleteProject(ctx, "p-2"))
+	must(t, st.CreateProject(ctx, Project{ID: "p-4", ClusterID: "c-a", Name: "new", Namespaces: []string{"web", "api"}, CreatedAt: now}))
+}

@@ -172,6 +172,23 @@ ALTER TABLE users ADD COLUMN refresh_attempted_at INTEGER NOT NULL DEFAULT 0;
 UPDATE users SET login = substr(username, length(provider) + 2)
 	WHERE provider != 'local' AND substr(username, 1, length(provider) + 1) = provider || ':';
 CREATE INDEX users_refresh ON users(provider, refresh_attempted_at);
+`, `
+-- A namespace belongs to at most one project of a cluster; the key makes
+-- that hold under concurrent writes (projects.namespaces keeps the order).
+CREATE TABLE project_namespaces (
+	project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+	cluster_id TEXT NOT NULL,
+	namespace  TEXT NOT NULL,
+	PRIMARY KEY (cluster_id, namespace)
+);
+WITH RECURSIVE split(project_id, cluster_id, ns, rest) AS (
+	SELECT id, cluster_id, '', namespaces || char(10) FROM projects
+	UNION ALL
+	SELECT project_id, cluster_id, substr(rest, 1, instr(rest, char(10)) - 1), substr(rest, instr(rest, char(10)) + 1)
+	FROM split WHERE rest != ''
+)
+INSERT OR IGNORE INTO project_namespaces (project_id, cluster_id, namespace)
+	SELECT project_id, cluster_id, ns FROM split WHERE ns != '';
 `}
 
 // Open opens (creating if needed) the database file at path and migrates it.
