@@ -141,7 +141,7 @@ func TestAgentGone(t *testing.T) {
 		t.Fatalf("with the agent up: status %d; body %s", resp.StatusCode, body)
 	}
 	left := time.Now()
-	a.stop()
+	a.Stop()
 	waitFor(t, "the session to end", func() bool { _, ok := s.tun.Session("c-alpha"); return !ok })
 
 	before := s.backend.count()

@@ -31,15 +31,13 @@ import (
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/pkg/tunnel"
+	"github.com/drover-dev/drover/test/agentproc"
 )
 
 func TestMain(m *testing.M) {
 	// remotedialer logs every connect through the global logrus logger.
 	logrus.SetOutput(io.Discard)
-	if spec := os.Getenv(agentEnv); spec != "" {
-		runAgentProcess(spec)
-		os.Exit(0)
-	}
+	agentproc.RunIfChild(agentEnv)
 	os.Exit(m.Run())
 }
 
@@ -222,7 +220,7 @@ func (s *sandwich) addCluster(id string) string {
 
 // connectCluster creates a cluster with a connected cluster agent and
 // returns the agent and the ServiceAccount token it advertised.
-func (s *sandwich) connectCluster(id string) (*testAgent, string) {
+func (s *sandwich) connectCluster(id string) (*agentproc.Agent, string) {
 	s.t.Helper()
 	reg := s.addCluster(id)
 	sa, err := token.RandomID("sa-"+id+"-", 24)
@@ -354,7 +352,7 @@ type stream struct {
 //	anything else         200 and a small JSON body
 //
 // Responses keep connections alive, so that every close through the
-// tunnel is started by the server's side (see testAgent).
+// tunnel is started by the server's side (see package agentproc).
 type backend struct {
 	srv     *httptest.Server
 	streams chan *stream

@@ -1,22 +1,18 @@
 package tunnel
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,21 +20,18 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/rancher/remotedialer"
 	"github.com/sirupsen/logrus"
 	"go.uber.org/goleak"
 
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
+	"github.com/drover-dev/drover/test/agentproc"
 )
 
 func TestMain(m *testing.M) {
 	// remotedialer logs every connect through the global logrus logger.
 	logrus.SetOutput(io.Discard)
-	if spec := os.Getenv(agentEnv); spec != "" {
-		runAgentProcess(spec)
-		os.Exit(0)
-	}
+	agentproc.RunIfChild(agentEnv)
 	os.Exit(m.Run())
 }
 
@@ -175,32 +168,15 @@ func (f *fixture) wsDialer() *websocket.Dialer {
 	return &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: waitTimeout}
 }
 
-// testAgent is an agent in a child process: the test binary re-executed
-// (see TestMain) running remotedialer.ConnectToProxyWithDialer as pkg/agent
-// does, with a local dialer that reaches only the advertised endpoint.
-//
-// It runs out of process on purpose. remotedialer v0.6.1 has data races in
-// its own goroutine pairs (Session.pingCancel in ConnectToProxyWithDialer,
-// connection.err on every stream teardown: rancher/remotedialer#254, #265),
-// and most of them fire on the agent's side. In process, -race would fail
-// every tunnel test on library code; out of process the server side (the
-// code under test) stays under the race detector, and the agent's reports
-// are logged, not hidden.
-type testAgent struct {
-	t      *testing.T
-	params AgentParams
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stderr *lockedBuffer
-	done   chan struct{} // closed when stdout is drained
-
-	mu    sync.Mutex
-	addrs map[string]bool // local addresses of the agent's dials to the endpoint
-	lines []string
-	once  sync.Once
-}
-
+// agentEnv carries a child agent's spec (see agentproc.RunIfChild).
 const agentEnv = "DROVER_TUNNEL_TEST_AGENT"
+
+// testAgent is an agent in a child process (package agentproc says why out
+// of process) with the params it connected with.
+type testAgent struct {
+	*agentproc.Agent
+	params AgentParams
+}
 
 func (f *fixture) startAgent(regToken string, p AgentParams) *testAgent {
 	f.t.Helper()
@@ -216,125 +192,12 @@ func (f *fixture) startAgent(regToken string, p AgentParams) *testAgent {
 
 func (f *fixture) startAgentHeaders(p AgentParams, h http.Header) *testAgent {
 	f.t.Helper()
-	spec, err := json.Marshal(agentSpec{
+	return &testAgent{params: p, Agent: agentproc.Start(f.t, agentEnv, agentproc.Spec{
 		URL:      f.wsURL(),
 		ServerCA: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw}),
 		Header:   h,
 		Endpoint: p.Endpoint,
-	})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0])
-	// The race runtime sleeps a second at exit unless told otherwise.
-	cmd.Env = append(os.Environ(), agentEnv+"="+string(spec), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
-	a := &testAgent{t: f.t, params: p, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{}), addrs: map[string]bool{}}
-	cmd.Stderr = a.stderr
-	if a.stdin, err = cmd.StdinPipe(); err != nil {
-		f.t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		f.t.Fatal(err)
-	}
-	go func() {
-		defer close(a.done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			a.mu.Lock()
-			a.lines = append(a.lines, line)
-			if addr, ok := strings.CutPrefix(line, "dial "); ok {
-				a.addrs[addr] = true
-			}
-			a.mu.Unlock()
-		}
-	}()
-	f.t.Cleanup(a.stop)
-	return a
-}
-
-// dialedFrom reports whether the agent dialed the endpoint from addr.
-func (a *testAgent) dialedFrom(addr string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.addrs[addr]
-}
-
-// stop ends the agent: closing its stdin cancels its context, as SIGTERM
-// does for the real agent.
-func (a *testAgent) stop() {
-	a.once.Do(func() {
-		a.stdin.Close()
-		select {
-		case <-a.done:
-		case <-time.After(waitTimeout):
-			a.t.Errorf("agent process %d did not exit after its context ended; killing it", a.cmd.Process.Pid)
-			a.cmd.Process.Kill()
-			<-a.done
-		}
-		err := a.cmd.Wait()
-		if out := a.stderr.String(); out != "" {
-			if strings.Contains(out, "WARNING: DATA RACE") {
-				a.t.Logf("agent process: data races inside remotedialer (known upstream, rancher/remotedialer#254 and #265):\n%s", out)
-			} else {
-				a.t.Logf("agent process stderr:\n%s", out)
-			}
-		}
-		if err != nil && !strings.Contains(a.stderr.String(), "WARNING: DATA RACE") {
-			a.t.Errorf("agent process: %v", err)
-		}
-	})
-}
-
-// agentSpec is what the parent tells a child agent process.
-type agentSpec struct {
-	URL      string      `json:"url"`
-	ServerCA []byte      `json:"serverCA"`
-	Header   http.Header `json:"header"`
-	Endpoint string      `json:"endpoint"`
-}
-
-// runAgentProcess is the child: it connects once and serves the tunnel until
-// stdin closes, printing "dial <local addr>" for every dial to the endpoint.
-func runAgentProcess(specJSON string) {
-	var spec agentSpec
-	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
-		fmt.Fprintln(os.Stderr, "agent spec:", err)
-		os.Exit(2)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		io.Copy(io.Discard, os.Stdin)
-		cancel()
-	}()
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(spec.ServerCA)
-	dialer := &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: waitTimeout}
-	var (
-		outMu sync.Mutex
-		d     net.Dialer
-	)
-	local := func(ctx context.Context, network, address string) (net.Conn, error) {
-		if network != "tcp" || address != spec.Endpoint {
-			return nil, fmt.Errorf("test agent: dial to %s refused", address)
-		}
-		c, err := d.DialContext(ctx, network, address)
-		if err == nil {
-			outMu.Lock()
-			fmt.Printf("dial %s\n", c.LocalAddr())
-			outMu.Unlock()
-		}
-		return c, err
-	}
-	allowTCP := func(proto, _ string) bool { return proto == "tcp" }
-	err := remotedialer.ConnectToProxyWithDialer(ctx, spec.URL, spec.Header, allowTCP, dialer, local, nil)
-	outMu.Lock()
-	fmt.Printf("exit %v\n", err)
-	outMu.Unlock()
+	})}
 }
 
 // waitLive waits until the cluster has exactly n sessions and all of them
@@ -370,7 +233,7 @@ func (f *fixture) checkServedBy(path string, a *testAgent) {
 	if from == "" {
 		f.t.Fatalf("backend never got %s", path)
 	}
-	waitFor(f.t, fmt.Sprintf("%s to be served through agent %s", path, a.params.Token), func() bool { return a.dialedFrom(from) })
+	waitFor(f.t, fmt.Sprintf("%s to be served through agent %s", path, a.params.Token), func() bool { return a.DialedFrom(from) })
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

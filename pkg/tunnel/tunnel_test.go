@@ -317,19 +317,19 @@ func TestSessionSelection(t *testing.T) {
 		t.Errorf("Status = %+v, want connected via cluster with 4 sessions", st)
 	}
 
-	c2.stop()
+	c2.Stop()
 	f.waitLive(id, 3)
 	via(c1)
-	c1.stop()
+	c1.Stop()
 	f.waitLive(id, 2)
 	via(n2)
 	if st := f.tun.Status(id); !st.Connected || st.Via != KindNode || st.Sessions != 2 {
 		t.Errorf("Status = %+v, want connected via node with 2 sessions", st)
 	}
-	n2.stop()
+	n2.Stop()
 	f.waitLive(id, 1)
 	via(n1)
-	n1.stop()
+	n1.Stop()
 	f.waitLive(id, 0)
 	via(nil)
 }
@@ -350,7 +350,7 @@ func TestStatusReportsDisconnect(t *testing.T) {
 	}
 
 	t1 := f.clock.Add(time.Hour)
-	a.stop()
+	a.Stop()
 	f.waitLive(id, 0)
 	if diff := cmp.Diff(Status{DisconnectedAt: &t1}, f.tun.Status(id)); diff != "" {
 		t.Errorf("Status after the agent left (-want +got):\n%s", diff)
