@@ -255,7 +255,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.opts.Streams != nil {
 		// A revoked token's request ends here; for upgrades ReverseProxy
 		// closes the hijacked connections when this context ends.
-		defer p.opts.Streams.track(ident.TokenID, cancel)()
+		defer p.opts.Streams.track(ident.TokenID, Owner{UserID: ident.UserID, ClusterID: clusterID}, cancel)()
 	}
 	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, targetKey{}, t)))
 }

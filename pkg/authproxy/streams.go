@@ -30,7 +30,13 @@ type Streams struct {
 	byToken map[string]map[*stream]struct{}
 }
 
-type stream struct{ cancel context.CancelCauseFunc }
+type stream struct {
+	cancel context.CancelCauseFunc
+	owner  Owner
+}
+
+// Owner is who opened a stream, and to which cluster.
+type Owner struct{ UserID, ClusterID string }
 
 // NewStreams returns a tracker that re-checks tokens every interval.
 func NewStreams(tokens TokenChecker, interval time.Duration, now func() time.Time, log *slog.Logger) *Streams {
@@ -41,8 +47,8 @@ func NewStreams(tokens TokenChecker, interval time.Duration, now func() time.Tim
 }
 
 // track registers an open request; the returned function unregisters it.
-func (s *Streams) track(tokenID string, cancel context.CancelCauseFunc) func() {
-	st := &stream{cancel: cancel}
+func (s *Streams) track(tokenID string, owner Owner, cancel context.CancelCauseFunc) func() {
+	st := &stream{cancel: cancel, owner: owner}
 	s.mu.Lock()
 	set := s.byToken[tokenID]
 	if set == nil {
@@ -71,6 +77,54 @@ func (s *Streams) Revoke(tokenID string) int {
 		st.cancel(errRevoked)
 	}
 	return len(set)
+}
+
+// Recheck ends the open requests of every owner that allowed says may no
+// longer reach its cluster (call it after bindings, groups or a user's
+// global role changed), and returns how many it ended. An owner allowed
+// cannot judge (an error) keeps its streams: the token re-check and the
+// next change still apply.
+func (s *Streams) Recheck(ctx context.Context, allowed func(ctx context.Context, o Owner) (bool, error)) int {
+	s.mu.Lock()
+	owners := map[Owner]bool{}
+	for _, set := range s.byToken {
+		for st := range set {
+			owners[st.owner] = true
+		}
+	}
+	s.mu.Unlock()
+	denied := map[Owner]bool{}
+	for o := range owners {
+		ok, err := allowed(ctx, o)
+		if err != nil {
+			s.log.Warn("re-check access of open streams", "user", o.UserID, "cluster", o.ClusterID, "err", err)
+			continue
+		}
+		if !ok {
+			denied[o] = true
+		}
+	}
+	if len(denied) == 0 {
+		return 0
+	}
+	var ended []*stream
+	s.mu.Lock()
+	for _, set := range s.byToken {
+		for st := range set {
+			if denied[st.owner] {
+				ended = append(ended, st)
+				delete(set, st)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, st := range ended {
+		st.cancel(errAccessRemoved)
+	}
+	for o := range denied {
+		s.log.Info("closed open streams of a user who lost access to the cluster", "user", o.UserID, "cluster", o.ClusterID)
+	}
+	return len(ended)
 }
 
 // Open returns how many requests a token has open.
@@ -115,5 +169,9 @@ func (s *Streams) Run(ctx context.Context) {
 
 // errRevoked is the cause of a request ended by revocation.
 var errRevoked = errors.New("the token was revoked or expired")
+
+// errAccessRemoved is the cause of a request ended because its user lost
+// access to the cluster.
+var errAccessRemoved = errors.New("access to the cluster was removed")
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -111,7 +111,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	tokens := revoker{auth, streams, ctrl}
-	access := accessListener{auth, checker, ctrl}
+	access := accessListener{auth: auth, checker: checker, ctrl: ctrl, recheck: make(chan struct{}, 1)}
+	go access.recheckStreams(ctx, streams, st, cfg.Logger)
 	authProviders := registry.New(registry.Options{Store: st, Sealer: sealer, Logger: cfg.Logger, Now: cfg.Now,
 		Tokens: tokens, Access: access, MaxStale: maxStale(cfg.GroupRefreshInterval)})
 	handler := buildHandler(chain{
@@ -263,12 +264,51 @@ type accessListener struct {
 	auth    *authn.Authenticator
 	checker *access.Checker
 	ctrl    *controller.Manager
+	// recheck asks recheckStreams for a pass; a pass already asked for
+	// covers every change made before it starts.
+	recheck chan struct{}
 }
 
 func (l accessListener) AccessChanged() {
 	l.auth.InvalidateAll()
 	l.checker.Invalidate()
 	l.ctrl.Kick()
+	select {
+	case l.recheck <- struct{}{}:
+	default:
+	}
+}
+
+// recheckStreams ends the open watches, logs and exec sessions of users who
+// lost access to their cluster (a binding removed, a group gone, no longer a
+// global admin), after each change, until ctx ends.
+func (l accessListener) recheckStreams(ctx context.Context, streams *authproxy.Streams, st *store.Store, logger *slog.Logger) {
+	allowed := func(ctx context.Context, o authproxy.Owner) (bool, error) {
+		u, err := st.UserByID(ctx, o.UserID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return false, nil
+		case err != nil:
+			return false, err
+		case u.Disabled:
+			return false, nil
+		case u.Admin:
+			return true, nil
+		}
+		return l.checker.Member(ctx, o.UserID, o.ClusterID)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.recheck:
+		}
+		pass, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if n := streams.Recheck(pass, allowed); n > 0 {
+			logger.Info("access changed: closed open streams", "streams", n)
+		}
+		cancel()
+	}
 }
 
 // maintainKeys rotates the session signing key when due and drops retired

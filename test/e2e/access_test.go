@@ -351,6 +351,35 @@ func TestAccessRemovalRemovesAccess(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
 		t.Errorf("the remaining cluster-member binding: %v", err)
 	}
+
+	// Removing the last binding ends the user's open watch: they are no
+	// longer a member of the cluster at all.
+	w, err := cs.CoreV1().Namespaces().Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("watch as a cluster member: %v", err)
+	}
+	defer w.Stop()
+	time.Sleep(300 * time.Millisecond) // the watch is open and tracked
+	removed = time.Now()
+	if err := shared.server.DeleteBinding(ctx, shared.adminToken, keep.ID); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() {
+		for range w.ResultChan() {
+		}
+		close(ended)
+	}()
+	select {
+	case <-ended:
+		t.Logf("the open watch ended %v after the user's last binding was deleted", time.Since(removed).Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch outlived the user's last binding by 5s")
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsForbidden(err) ||
+		!strings.Contains(err.Error(), "is not a member of cluster") {
+		t.Errorf("after the last binding went: %v, want Drover's 403", err)
+	}
 }
 
 // TestAccessGroupBinding: a group binding becomes a Group subject
