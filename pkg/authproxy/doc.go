@@ -34,7 +34,9 @@
 // them. Refusals are reused for 1 s, so a client repeating a refused request
 // makes the cluster answer at most once a second per question, not once per
 // request: a grant made in the cluster takes effect within that second.
-// Failures to ask are never reused.
+// Failures to ask are never reused. A user may have at most 4 checks that
+// missed the cache running at once (varying --as defeats any cache); past
+// that the request gets 429 with Retry-After and the cluster is not asked.
 //
 // A requested user or group name must be at most 512 bytes, non-empty, and a
 // valid HTTP header value without leading or trailing whitespace (400

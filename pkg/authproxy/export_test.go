@@ -8,3 +8,6 @@ func (p *Proxy) SetNestedTimeout(d time.Duration) { p.nested.timeout = d }
 
 // RefusalTTL is how long a refused nested impersonation is reused.
 const RefusalTTL = refusalTTL
+
+// MaxInFlightPerUser is how many nested checks one user may have running.
+const MaxInFlightPerUser = maxInFlightPerUser

@@ -45,6 +45,15 @@ const refusalTTL = time.Second
 // and, if that is not enough, the cache starts over.
 const maxNestedCached = 10_000
 
+// maxInFlightPerUser bounds the reviews one Drover user may have Drover
+// ask at once (cache misses only): varying --as defeats the cache, and each
+// miss costs the cluster one review per identity.
+const maxInFlightPerUser = 4
+
+// errBusy refuses a nested impersonation while the user already has
+// maxInFlightPerUser checks running.
+var errBusy = errors.New("too many nested impersonation checks in flight")
+
 // denial is a refusal by the cluster: message is for the client, detail
 // (the review's evaluation error, if any) for the log.
 type denial struct{ message, detail string }
@@ -62,8 +71,9 @@ type nested struct {
 	timeout time.Duration // bounds one authorize call
 	now     func() time.Time
 
-	mu      sync.Mutex
-	answers map[cacheKey]answer
+	mu       sync.Mutex
+	answers  map[cacheKey]answer
+	inFlight map[string]int // user id → checks running
 }
 
 // answer is a cached decision: approved if denied is nil.
@@ -76,7 +86,24 @@ func newNested(ttl time.Duration, now func() time.Time) *nested {
 	if now == nil {
 		now = time.Now
 	}
-	return &nested{ttl: ttl, timeout: nestedTimeout, now: now, answers: map[cacheKey]answer{}}
+	return &nested{ttl: ttl, timeout: nestedTimeout, now: now, answers: map[cacheKey]answer{}, inFlight: map[string]int{}}
+}
+
+// acquire takes one of the user's check slots; release gives it back.
+func (n *nested) acquire(userID string) (release func(), ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.inFlight[userID] >= maxInFlightPerUser {
+		return nil, false
+	}
+	n.inFlight[userID]++
+	return func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.inFlight[userID]--; n.inFlight[userID] <= 0 {
+			delete(n.inFlight, userID)
+		}
+	}, true
 }
 
 // callerAttributes is who the cluster is asked about: the identity Drover
@@ -138,6 +165,11 @@ func (n *nested) authorize(ctx context.Context, sess *tunnel.Session, ident auth
 		}
 		return nil
 	}
+	release, ok := n.acquire(ident.UserID)
+	if !ok {
+		return errBusy
+	}
+	defer release()
 	// One deadline for every review of this request: a slow cluster
 	// costs the client at most timeout, not timeout per group.
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
@@ -278,6 +310,11 @@ func (p *Proxy) approveNested(w http.ResponseWriter, r *http.Request, sess *tunn
 	case errors.As(err, &d):
 		log.Info("nested impersonation refused by the cluster", "evaluation_error", d.detail)
 		apierr.Write(w, http.StatusForbidden, metav1.StatusReasonForbidden, d.message)
+	case errors.Is(err, errBusy):
+		log.Warn("nested impersonation refused: too many checks in flight for the user")
+		w.Header().Set("Retry-After", "1")
+		apierr.Write(w, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests,
+			fmt.Sprintf("too many impersonation checks in flight for user %q; try again in a second", ident.Username))
 	case r.Context().Err() != nil:
 		// The client went away; nobody to answer.
 	default:

@@ -2,6 +2,7 @@ package authproxy_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -265,6 +266,49 @@ func TestNestedDeadline(t *testing.T) {
 	s.backend.delayReviews(0)
 	if code, msg := s.getAs("/k8s/clusters/c-alpha/api/v1/pods", tok, "jane", groups...); code != 200 {
 		t.Errorf("after the cluster recovered: status %d (%s)", code, msg)
+	}
+}
+
+// TestNestedInFlightPerUser: one user's concurrent nested checks that miss
+// the cache are capped; the rest get 429 at once and ask the cluster
+// nothing. Another user is not affected.
+func TestNestedInFlightPerUser(t *testing.T) {
+	s := newSandwich(t)
+	s.connectCluster("c-alpha")
+	ada := s.addUser("ada", true)
+	bea := s.addUser("bea", true)
+	adaTok, _ := s.mintToken(ada.ID, "", time.Now().Add(time.Hour))
+	beaTok, _ := s.mintToken(bea.ID, "", time.Now().Add(time.Hour))
+	s.backend.delayReviews(500 * time.Millisecond)
+
+	const n = authproxy.MaxInFlightPerUser + 3
+	codes := make(chan int, n)
+	before := len(s.backend.reviews())
+	for i := range n {
+		go func() {
+			code, _ := s.getAs("/k8s/clusters/c-alpha/api/v1/pods", adaTok, fmt.Sprintf("target-%d", i))
+			codes <- code
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // ada's checks are in flight
+	if code, msg := s.getAs("/k8s/clusters/c-alpha/api/v1/pods", beaTok, "jane"); code != 200 {
+		t.Errorf("another user while ada is at the cap: %d (%s)", code, msg)
+	}
+	got := map[int]int{}
+	for range n {
+		got[<-codes]++
+	}
+	want := map[int]int{200: authproxy.MaxInFlightPerUser, 429: n - authproxy.MaxInFlightPerUser}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("status counts (-want +got):\n%s", diff)
+	}
+	if reviews := len(s.backend.reviews()) - before; reviews != authproxy.MaxInFlightPerUser+1 {
+		t.Errorf("%d reviews reached the cluster, want %d (ada's cap + bea's one)", reviews, authproxy.MaxInFlightPerUser+1)
+	}
+	// The slots come back: ada's next check goes through.
+	s.backend.delayReviews(0)
+	if code, msg := s.getAs("/k8s/clusters/c-alpha/api/v1/pods", adaTok, "target-next"); code != 200 {
+		t.Errorf("after the checks ended: %d (%s)", code, msg)
 	}
 }
 
