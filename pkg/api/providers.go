@@ -32,8 +32,8 @@ type ProviderSource interface {
 
 	// Logins.
 	PasswordProvider(ctx context.Context, name string) (providers.PasswordProvider, error)
-	Begin(ctx context.Context, name string) (authURL, state string, err error)
-	Finish(ctx context.Context, name string, callback url.Values) (providers.Principal, error)
+	Begin(ctx context.Context, name string) (registry.Begun, error)
+	Finish(ctx context.Context, name string, callback url.Values, claim string) (providers.Principal, error)
 	Record(ctx context.Context, p providers.Principal) (u store.User, changed bool, err error)
 
 	// Refresh re-reads a user from its provider now.
@@ -189,7 +189,18 @@ func (a *API) tooMany(w http.ResponseWriter, r *http.Request, username string, w
 type beginResponse struct {
 	AuthURL string `json:"authUrl"`
 	State   string `json:"state"`
+	// Claim must come back with the callback, in header ClaimHeader, unless
+	// the browser that called begin carries it in cookie ClaimCookie.
+	Claim string `json:"claim"`
 }
+
+// The claim of a redirect login (see registry.Begun): a browser keeps it in
+// an HttpOnly cookie scoped to the login paths; an API client sends it back
+// in a header.
+const (
+	ClaimCookie = "drover_login_claim"
+	ClaimHeader = "X-Drover-Login-Claim"
+)
 
 // beginLogin starts a redirect login (OIDC, GitHub).
 func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
@@ -199,10 +210,12 @@ func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), providerTimeout)
 	defer cancel()
-	authURL, state, err := a.opts.Providers.Begin(ctx, name)
+	b, err := a.opts.Providers.Begin(ctx, name)
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusOK, beginResponse{AuthURL: authURL, State: state})
+		http.SetCookie(w, &http.Cookie{Name: ClaimCookie, Value: b.Claim, Path: "/v3/login/", MaxAge: 600,
+			HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+		writeJSON(w, http.StatusOK, beginResponse{AuthURL: b.AuthURL, State: b.State, Claim: b.Claim})
 	case errors.Is(err, registry.ErrNotFound):
 		apierr.NotFound(w, "auth provider %q not found; GET /v3/login/providers lists them", name)
 	case errors.Is(err, registry.ErrWrongFlow):
@@ -231,7 +244,14 @@ func (a *API) finishLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), providerTimeout)
 	defer cancel()
-	p, err := a.opts.Providers.Finish(ctx, name, r.URL.Query())
+	claim := r.Header.Get(ClaimHeader)
+	if c, err := r.Cookie(ClaimCookie); claim == "" && err == nil {
+		claim = c.Value
+	}
+	// The claim is single-use like the state: the browser drops it.
+	http.SetCookie(w, &http.Cookie{Name: ClaimCookie, Path: "/v3/login/", MaxAge: -1, HttpOnly: true, Secure: true,
+		SameSite: http.SameSiteLaxMode})
+	p, err := a.opts.Providers.Finish(ctx, name, r.URL.Query(), claim)
 	if err != nil {
 		a.loginFailed(w, r, name, "", err)
 		return

@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -367,10 +369,54 @@ func TestRedirectLoginAPI(t *testing.T) {
 	if authURL, _ := begun["authUrl"].(string); state == "" || !strings.HasPrefix(authURL, "https://idp.test/auth?state=") {
 		t.Fatalf("begin answered %s", body)
 	}
+	claim, _ := begun["claim"].(string)
+	if len(claim) < 43 || claim == state {
+		t.Fatalf("begin answered no claim: %s", body)
+	}
 	cb := "/v3/login/sso/callback?" + url.Values{"state": {state}, "code": {"alice"}}.Encode()
-	code, body = f.do(t, "GET", cb, "", "")
+	code, body = f.doHeader(t, "GET", cb, http.Header{ClaimHeader: {claim}})
 	if code != 200 || jsonBody(t, body)["token"] == "" {
 		t.Fatalf("callback: %d %s", code, body)
+	}
+
+	// A browser: begin sets the claim as an HttpOnly cookie on the login
+	// paths, which the callback reads; the same callback without it (a
+	// leaked or planted URL) logs nobody in and spends the state.
+	for _, tc := range []struct {
+		name   string
+		cookie bool
+		code   int
+	}{{"callback without the claim", false, 401}, {"browser with the claim cookie", true, 200}} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk.Add(time.Minute)
+			resp, err := http.Post(f.srv.URL+"/v3/login/sso/begin", "application/json", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b struct{ State string }
+			json.NewDecoder(resp.Body).Decode(&b)
+			resp.Body.Close()
+			var cookie *http.Cookie
+			for _, c := range resp.Cookies() {
+				if c.Name == ClaimCookie {
+					cookie = c
+				}
+			}
+			if cookie == nil || !cookie.HttpOnly || !cookie.Secure || cookie.Path != "/v3/login/" || cookie.SameSite != http.SameSiteLaxMode {
+				t.Fatalf("claim cookie = %+v", cookie)
+			}
+			h := http.Header{}
+			if tc.cookie {
+				h.Set("Cookie", cookie.Name+"="+cookie.Value)
+			}
+			path := "/v3/login/sso/callback?" + url.Values{"state": {b.State}, "code": {"alice"}}.Encode()
+			if code, body := f.doHeader(t, "GET", path, h); code != tc.code {
+				t.Fatalf("%d %s, want %d", code, body, tc.code)
+			}
+			if code, _ := f.doHeader(t, "GET", path, h); code != 401 {
+				t.Errorf("the state worked twice: %d", code)
+			}
+		})
 	}
 	generic := status(401, "Unauthorized", "wrong username or password")
 	for _, tc := range []struct {
@@ -397,4 +443,23 @@ func TestRedirectLoginAPI(t *testing.T) {
 			}
 		})
 	}
+}
+
+// doHeader sends a request with headers and no body.
+func (f *fixture) doHeader(t *testing.T, method, path string, h http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -48,18 +48,18 @@ func TestOIDCLogin(t *testing.T) {
 	}
 
 	start := time.Now()
-	authURL, state, err := srv.BeginLogin(ctx, oidcProvider)
+	begun, err := srv.BeginLogin(ctx, oidcProvider)
 	if err != nil {
 		t.Fatalf("begin: %v", err)
 	}
-	cb, err := dex.Login(ctx, authURL, idp.DexLDAPConnector, idp.Alice.UID, idp.Alice.Password)
+	cb, err := dex.Login(ctx, begun.AuthURL, idp.DexLDAPConnector, idp.Alice.UID, idp.Alice.Password)
 	if err != nil {
 		t.Fatalf("dex login: %v", err)
 	}
-	if cb.Get("state") != state {
+	if cb.Get("state") != begun.State {
 		t.Fatalf("callback state %q, want the one begin gave", cb.Get("state"))
 	}
-	tok, err := srv.FinishLogin(ctx, oidcProvider, cb)
+	tok, err := srv.FinishLogin(ctx, oidcProvider, cb, begun.Claim)
 	if err != nil {
 		t.Fatalf("callback: %v", err)
 	}
@@ -75,20 +75,35 @@ func TestOIDCLogin(t *testing.T) {
 	}
 
 	t.Run("callback refusals", func(t *testing.T) {
-		_, err := srv.FinishLogin(ctx, oidcProvider, cb)
+		_, err := srv.FinishLogin(ctx, oidcProvider, cb, begun.Claim)
 		wantStatus(t, "replayed callback", err, http.StatusUnauthorized)
 		forged := url.Values{"code": {cb.Get("code")}, "state": {"not-a-state-we-gave"}}
-		_, err = srv.FinishLogin(ctx, oidcProvider, forged)
+		_, err = srv.FinishLogin(ctx, oidcProvider, forged, begun.Claim)
 		wantStatus(t, "unknown state", err, http.StatusUnauthorized)
 		// A state begun at one provider is spent, not honoured, at another path.
-		_, state2, err := srv.BeginLogin(ctx, oidcProvider)
+		b2, err := srv.BeginLogin(ctx, oidcProvider)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = srv.FinishLogin(ctx, oidcProvider, url.Values{"state": {state2}, "error": {"access_denied"}})
+		_, err = srv.FinishLogin(ctx, oidcProvider, url.Values{"state": {b2.State}, "error": {"access_denied"}}, b2.Claim)
 		wantStatus(t, "identity provider refused", err, http.StatusUnauthorized)
-		_, err = srv.FinishLogin(ctx, oidcProvider, url.Values{"state": {state2}, "code": {"x"}})
+		_, err = srv.FinishLogin(ctx, oidcProvider, url.Values{"state": {b2.State}, "code": {"x"}}, b2.Claim)
 		wantStatus(t, "state reused after a refusal", err, http.StatusUnauthorized)
+		// A genuine callback URL (Dex's real code and state) presented
+		// without the claim of the client that began it: a leaked or
+		// planted URL logs nobody in.
+		b3, err := srv.BeginLogin(ctx, oidcProvider)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cb3, err := dex.Login(ctx, b3.AuthURL, idp.DexLDAPConnector, idp.Alice.UID, idp.Alice.Password)
+		if err != nil {
+			t.Fatalf("dex login: %v", err)
+		}
+		_, err = srv.FinishLogin(ctx, oidcProvider, cb3, "")
+		wantStatus(t, "callback without the claim", err, http.StatusUnauthorized)
+		_, err = srv.FinishLogin(ctx, oidcProvider, cb3, b3.Claim)
+		wantStatus(t, "its claim after the state was spent", err, http.StatusUnauthorized)
 	})
 
 	t.Run("groups reach kubectl", func(t *testing.T) {

@@ -138,6 +138,11 @@ func (e *APIError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Code, e.
 // Do calls the API with a bearer token and decodes a JSON answer into out
 // (raw bytes when out is *[]byte).
 func (s *Server) Do(ctx context.Context, method, path, bearer string, in, out any) error {
+	return s.DoHeader(ctx, method, path, bearer, nil, in, out)
+}
+
+// DoHeader is Do with extra request headers.
+func (s *Server) DoHeader(ctx context.Context, method, path, bearer string, h http.Header, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -154,6 +159,9 @@ func (s *Server) Do(ctx context.Context, method, path, bearer string, in, out an
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
 	resp, err := s.HTTPClient().Do(req)
 	if err != nil {
 		return err

@@ -49,21 +49,31 @@ func (s *Server) LoginWith(ctx context.Context, provider, user, password string)
 	return out.Token, err
 }
 
-// BeginLogin starts a redirect login at a provider.
-func (s *Server) BeginLogin(ctx context.Context, provider string) (authURL, state string, err error) {
-	var out struct {
-		AuthURL string `json:"authUrl"`
-		State   string `json:"state"`
-	}
-	err = s.Do(ctx, http.MethodPost, "/v3/login/"+url.PathEscape(provider)+"/begin", "", nil, &out)
-	return out.AuthURL, out.State, err
+// Begun is a redirect login in progress: where to send the browser, the
+// state, and the claim the callback must carry.
+type Begun struct {
+	AuthURL string `json:"authUrl"`
+	State   string `json:"state"`
+	Claim   string `json:"claim"`
 }
 
-// FinishLogin plays the browser's arrival at the callback with the query
-// the identity provider redirected it with, and returns the session token.
-func (s *Server) FinishLogin(ctx context.Context, provider string, callback url.Values) (string, error) {
+// BeginLogin starts a redirect login at a provider.
+func (s *Server) BeginLogin(ctx context.Context, provider string) (Begun, error) {
+	var out Begun
+	err := s.Do(ctx, http.MethodPost, "/v3/login/"+url.PathEscape(provider)+"/begin", "", nil, &out)
+	return out, err
+}
+
+// FinishLogin plays the arrival at the callback with the query the identity
+// provider redirected the browser with and the claim begin gave (empty:
+// none), and returns the session token.
+func (s *Server) FinishLogin(ctx context.Context, provider string, callback url.Values, claim string) (string, error) {
 	var out struct{ Token string }
-	err := s.Do(ctx, http.MethodGet, "/v3/login/"+url.PathEscape(provider)+"/callback?"+callback.Encode(), "", nil, &out)
+	h := http.Header{}
+	if claim != "" {
+		h.Set("X-Drover-Login-Claim", claim)
+	}
+	err := s.DoHeader(ctx, http.MethodGet, "/v3/login/"+url.PathEscape(provider)+"/callback?"+callback.Encode(), "", h, nil, &out)
 	return out.Token, err
 }
 

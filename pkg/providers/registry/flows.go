@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -35,7 +36,10 @@ type pendingLogins struct {
 type pendingLogin struct {
 	provider string
 	verifier string
-	expires  time.Time
+	// claim is the digest of the secret the client that began the login
+	// must present at the callback.
+	claim   [sha256.Size]byte
+	expires time.Time
 }
 
 type pendingEntry struct {
@@ -131,31 +135,51 @@ func (r *Registry) PasswordProvider(ctx context.Context, name string) (providers
 	return pp, nil
 }
 
-// Begin starts a redirect login at the named provider: it returns the URL
-// to send the browser to and the state the callback must carry.
-func (r *Registry) Begin(ctx context.Context, name string) (authURL, state string, err error) {
-	rp, err := r.redirectProvider(ctx, name)
-	if err != nil {
-		return "", "", err
-	}
-	if state, err = newState(); err != nil {
-		return "", "", err
-	}
-	authURL, verifier, err := rp.Begin(ctx, state)
-	if err != nil {
-		return "", "", fmt.Errorf("begin login at %q: %w", name, err)
-	}
-	now := r.opts.Now()
-	if err := r.pending.put(state, pendingLogin{provider: name, verifier: verifier, expires: now.Add(r.opts.PendingTTL)}, now); err != nil {
-		return "", "", err
-	}
-	return authURL, state, nil
+// Begun is a redirect login in progress.
+type Begun struct {
+	// AuthURL is where to send the browser.
+	AuthURL string
+	// State is what the identity provider sends back to the callback.
+	State string
+	// Claim is a secret for the client that began the login only (an
+	// HttpOnly cookie for a browser, a header for an API client): the
+	// callback completes the login only when it is presented, so a
+	// callback URL that leaks (proxy logs, a link sent to a victim for
+	// login CSRF) is worth nothing on its own.
+	Claim string
 }
 
-// Finish completes a redirect login from the callback's query. The state is
-// spent before anything else: whatever happens next, it cannot be used
-// again. Every refusal wraps providers.ErrInvalidCredentials.
-func (r *Registry) Finish(ctx context.Context, name string, callback url.Values) (providers.Principal, error) {
+// Begin starts a redirect login at the named provider.
+func (r *Registry) Begin(ctx context.Context, name string) (Begun, error) {
+	rp, err := r.redirectProvider(ctx, name)
+	if err != nil {
+		return Begun{}, err
+	}
+	var b Begun
+	if b.State, err = newState(); err != nil {
+		return Begun{}, err
+	}
+	if b.Claim, err = newState(); err != nil {
+		return Begun{}, err
+	}
+	authURL, verifier, err := rp.Begin(ctx, b.State)
+	if err != nil {
+		return Begun{}, fmt.Errorf("begin login at %q: %w", name, err)
+	}
+	b.AuthURL = authURL
+	now := r.opts.Now()
+	l := pendingLogin{provider: name, verifier: verifier, claim: sha256.Sum256([]byte(b.Claim)), expires: now.Add(r.opts.PendingTTL)}
+	if err := r.pending.put(b.State, l, now); err != nil {
+		return Begun{}, err
+	}
+	return b, nil
+}
+
+// Finish completes a redirect login from the callback's query and the
+// claim of the client that began it (see Begun). The state is spent before
+// anything else: whatever happens next, it cannot be used again. Every
+// refusal wraps providers.ErrInvalidCredentials.
+func (r *Registry) Finish(ctx context.Context, name string, callback url.Values, claim string) (providers.Principal, error) {
 	states := callback["state"]
 	if len(states) != 1 || states[0] == "" {
 		return providers.Principal{}, providers.InvalidCredentials("callback for %q without exactly one state", name)
@@ -169,6 +193,9 @@ func (r *Registry) Finish(ctx context.Context, name string, callback url.Values)
 		return providers.Principal{}, providers.InvalidCredentials("callback for %q: state expired", name)
 	case l.provider != name:
 		return providers.Principal{}, providers.InvalidCredentials("callback for %q carries a state begun at %q", name, l.provider)
+	}
+	if got := sha256.Sum256([]byte(claim)); claim == "" || subtle.ConstantTimeCompare(got[:], l.claim[:]) != 1 {
+		return providers.Principal{}, providers.InvalidCredentials("callback for %q without the claim of the client that began the login", name)
 	}
 	rp, err := r.redirectProvider(ctx, name)
 	if err != nil {

@@ -12,13 +12,13 @@ import (
 	"github.com/drover-dev/drover/pkg/providers"
 )
 
-func begin(t *testing.T, b *bed, provider string) (authURL, state string) {
+func begin(t *testing.T, b *bed, provider string) Begun {
 	t.Helper()
-	authURL, state, err := b.reg.Begin(context.Background(), provider)
+	bg, err := b.reg.Begin(context.Background(), provider)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return authURL, state
+	return bg
 }
 
 func TestRedirectLogin(t *testing.T) {
@@ -28,48 +28,81 @@ func TestRedirectLogin(t *testing.T) {
 	b.save(t, "other", "fake-redirect", map[string]any{"realm": "r"})
 	b.save(t, "corp", "fake-password", map[string]any{"realm": "r"})
 
-	authURL, state := begin(t, b, "sso")
-	if len(state) < 43 || !strings.Contains(authURL, url.QueryEscape(state)) || strings.Contains(authURL, "verifier") {
-		t.Fatalf("begin: %q %q", authURL, state)
+	bg := begin(t, b, "sso")
+	state := bg.State
+	if len(state) < 43 || len(bg.Claim) < 43 || bg.Claim == state || !strings.Contains(bg.AuthURL, url.QueryEscape(state)) ||
+		strings.Contains(bg.AuthURL, "verifier") || strings.Contains(bg.AuthURL, bg.Claim) {
+		t.Fatalf("begin: %+v", bg)
 	}
-	p, err := b.reg.Finish(ctx, "sso", url.Values{"state": {state}, "code": {"alice"}})
+	p, err := b.reg.Finish(ctx, "sso", url.Values{"state": {state}, "code": {"alice"}}, bg.Claim)
 	if err != nil || p.Username != "alice" || p.RefreshToken.Reveal() != "refresh-alice" {
 		t.Fatalf("finish: %+v %v", p, err)
 	}
 
-	_, other := begin(t, b, "other")
-	_, expired := begin(t, b, "sso")
-	_, refused := begin(t, b, "sso")
+	other := begin(t, b, "other")
+	expired := begin(t, b, "sso")
+	refused := begin(t, b, "sso")
 	for _, tc := range []struct {
 		name, provider string
 		cb             url.Values
+		claim          string
 	}{
-		{"replayed state", "sso", url.Values{"state": {state}, "code": {"alice"}}},
-		{"unknown state", "sso", url.Values{"state": {"made-up"}, "code": {"alice"}}},
-		{"no state", "sso", url.Values{"code": {"alice"}}},
-		{"two states", "sso", url.Values{"state": {state, state}, "code": {"alice"}}},
-		{"state of another provider", "sso", url.Values{"state": {other}, "code": {"alice"}}},
-		{"the other provider's state, spent above", "other", url.Values{"state": {other}, "code": {"alice"}}},
-		{"identity provider refused", "sso", url.Values{"state": {refused}, "error": {"access_denied"}}},
-		{"after a refusal", "sso", url.Values{"state": {refused}, "code": {"alice"}}},
+		{"replayed state", "sso", url.Values{"state": {state}, "code": {"alice"}}, bg.Claim},
+		{"unknown state", "sso", url.Values{"state": {"made-up"}, "code": {"alice"}}, bg.Claim},
+		{"no state", "sso", url.Values{"code": {"alice"}}, bg.Claim},
+		{"two states", "sso", url.Values{"state": {state, state}, "code": {"alice"}}, bg.Claim},
+		{"state of another provider", "sso", url.Values{"state": {other.State}, "code": {"alice"}}, other.Claim},
+		{"the other provider's state, spent above", "other", url.Values{"state": {other.State}, "code": {"alice"}}, other.Claim},
+		{"identity provider refused", "sso", url.Values{"state": {refused.State}, "error": {"access_denied"}}, refused.Claim},
+		{"after a refusal", "sso", url.Values{"state": {refused.State}, "code": {"alice"}}, refused.Claim},
 	} {
-		if _, err := b.reg.Finish(ctx, tc.provider, tc.cb); !errors.Is(err, providers.ErrInvalidCredentials) {
+		if _, err := b.reg.Finish(ctx, tc.provider, tc.cb, tc.claim); !errors.Is(err, providers.ErrInvalidCredentials) {
 			t.Errorf("%s: got %v, want ErrInvalidCredentials", tc.name, err)
 		}
 	}
 	b.clock.Add(11 * time.Minute)
-	if _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {expired}, "code": {"alice"}}); !errors.Is(err, providers.ErrInvalidCredentials) {
+	if _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {expired.State}, "code": {"alice"}}, expired.Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
 		t.Errorf("expired state: %v", err)
 	}
 
-	if _, _, err := b.reg.Begin(ctx, "corp"); !errors.Is(err, ErrWrongFlow) {
+	if _, err := b.reg.Begin(ctx, "corp"); !errors.Is(err, ErrWrongFlow) {
 		t.Errorf("begin at a password provider: %v", err)
 	}
 	if _, err := b.reg.PasswordProvider(ctx, "sso"); !errors.Is(err, ErrWrongFlow) {
 		t.Errorf("password login at a redirect provider: %v", err)
 	}
-	if _, _, err := b.reg.Begin(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := b.reg.Begin(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("begin at an unknown provider: %v", err)
+	}
+}
+
+// TestRedirectLoginClaim: the callback completes a login only for the
+// client that began it; the state is spent either way.
+func TestRedirectLoginClaim(t *testing.T) {
+	b := newBed(t)
+	ctx := context.Background()
+	b.save(t, "sso", "fake-redirect", map[string]any{"realm": "r"})
+	noClaim, wrongClaim := begin(t, b, "sso"), begin(t, b, "sso")
+	for _, tc := range []struct {
+		name  string
+		state string
+		claim string
+	}{
+		{"callback without the claim (a leaked or planted callback URL)", noClaim.State, ""},
+		{"claim of another login", wrongClaim.State, noClaim.Claim},
+		{"the right claim after a refusal: the state is spent", wrongClaim.State, wrongClaim.Claim},
+		{"the right claim for the first: spent too", noClaim.State, noClaim.Claim},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := b.reg.Finish(ctx, "sso", url.Values{"state": {tc.state}, "code": {"alice"}}, tc.claim)
+			if !errors.Is(err, providers.ErrInvalidCredentials) {
+				t.Errorf("got %v, want ErrInvalidCredentials", err)
+			}
+		})
+	}
+	ok := begin(t, b, "sso")
+	if p, err := b.reg.Finish(ctx, "sso", url.Values{"state": {ok.State}, "code": {"alice"}}, ok.Claim); err != nil || p.Username != "alice" {
+		t.Errorf("with its claim: %+v %v", p, err)
 	}
 }
 
@@ -79,7 +112,7 @@ func TestPendingBounded(t *testing.T) {
 	for range 4 {
 		begin(t, b, "sso")
 	}
-	if _, _, err := b.reg.Begin(context.Background(), "sso"); !errors.Is(err, ErrTooManyPending) {
+	if _, err := b.reg.Begin(context.Background(), "sso"); !errors.Is(err, ErrTooManyPending) {
 		t.Fatalf("fifth pending login: %v, want ErrTooManyPending", err)
 	}
 	b.clock.Add(11 * time.Minute) // the four expire and are swept
@@ -101,7 +134,8 @@ func FuzzFinish(f *testing.F) {
 	b := newBed(f)
 	b.save(f, "sso", "fake-redirect", map[string]any{"realm": "r"})
 	f.Fuzz(func(t *testing.T, raw string, withLive bool) {
-		_, live := begin(t, b, "sso")
+		lb := begin(t, b, "sso")
+		live := lb.State
 		q, _ := url.ParseQuery(raw)
 		if q == nil {
 			q = url.Values{}
@@ -112,12 +146,12 @@ func FuzzFinish(f *testing.F) {
 				q["code"] = []string{"alice"}
 			}
 		}
-		p, err := b.reg.Finish(context.Background(), "sso", q)
+		p, err := b.reg.Finish(context.Background(), "sso", q, lb.Claim)
 		if err == nil {
 			if !withLive || q.Get("state") != live || p.Username != "alice" {
 				t.Fatalf("login from %q (live state %v): %+v", raw, withLive, p)
 			}
-			if _, err := b.reg.Finish(context.Background(), "sso", q); !errors.Is(err, providers.ErrInvalidCredentials) {
+			if _, err := b.reg.Finish(context.Background(), "sso", q, lb.Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
 				t.Fatalf("the state was honoured twice: %v", err)
 			}
 			return
