@@ -151,11 +151,13 @@ func describe(e *Entry, r *http.Request) {
 	}
 	e.Kind = "api"
 	e.Verb = strings.ToLower(r.Method)
-	e.Path = redact(p)
+	e.Path = RedactPath(p)
 }
 
-// redact hides path segments that are secrets.
-func redact(p string) string {
+// RedactPath returns a request path fit for a log line: path segments that
+// are secrets (the registration token of /v3/import/<token>) hidden, and
+// the length bounded. Every log line that names a path uses it.
+func RedactPath(p string) string {
 	if strings.HasPrefix(p, "/v3/import/") {
 		return "/v3/import/<redacted>"
 	}

@@ -65,7 +65,7 @@ func WithPanicRecovery(next http.Handler, logger *slog.Logger) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v) // the proxy's way of aborting a response; net/http handles it
 				}
-				logger.Error("handler panic", "path", r.URL.Path, "panic", v)
+				logger.Error("handler panic", "path", audit.RedactPath(r.URL.Path), "panic", v)
 				apierr.Internal(w)
 			}
 		}()
