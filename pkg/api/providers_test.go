@@ -1,11 +1,11 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"github.com/drover-dev/drover/test/fake"
 	"io"
 	"log/slog"
 	"net/http"
@@ -94,44 +94,9 @@ func (f *fakeRedirectProvider) Finish(_ context.Context, cb url.Values, state, v
 	return f.who.principal(f.name, code)
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer is a log sink tests can read.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newProviderFixture is newFixture's server with auth providers: "corp"
 // (a password provider) and "sso" (a redirect provider) over who.
-func newProviderFixture(t *testing.T) (*fixture, *people, *clock, *syncBuffer) {
+func newProviderFixture(t *testing.T) (*fixture, *people, *fake.Clock, *fake.Buffer) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -139,9 +104,9 @@ func newProviderFixture(t *testing.T) (*fixture, *people, *clock, *syncBuffer) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	logs := &syncBuffer{}
+	logs := &fake.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	clk := &clock{now: time.Now()}
+	clk := fake.NewClock(time.Now())
 	auth := authn.New(authn.Options{Store: st, Logger: log, Now: clk.Now})
 	key := make([]byte, provision.KeySize)
 	rand.Read(key)

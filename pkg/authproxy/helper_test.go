@@ -2,13 +2,13 @@ package authproxy_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
 	"encoding/pem"
 	"fmt"
+	"github.com/drover-dev/drover/test/fake"
 	"io"
 	"log/slog"
 	"net"
@@ -63,7 +63,7 @@ type sandwich struct {
 	members *access.Checker
 	// noted collects what Options.NoteImpersonation was told.
 	noted  *lockedList
-	logs   *lockedBuffer
+	logs   *fake.Buffer
 	client *http.Client
 	// secrets must never appear in a log or a response.
 	secrets []string
@@ -84,7 +84,7 @@ func newSandwich(t *testing.T, options ...func(*authproxy.Options)) *sandwich {
 	}
 	t.Cleanup(func() { goleak.VerifyNone(t, leakOpts...) })
 
-	s := &sandwich{t: t, dbPath: filepath.Join(t.TempDir(), "drover.db"), logs: &lockedBuffer{}}
+	s := &sandwich{t: t, dbPath: filepath.Join(t.TempDir(), "drover.db"), logs: &fake.Buffer{}}
 	st, err := store.Open(context.Background(), s.dbPath)
 	if err != nil {
 		t.Fatal(err)
@@ -309,24 +309,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// lockedBuffer collects output written from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // seenRequest is what the backend recorded of one request.

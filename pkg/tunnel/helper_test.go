@@ -1,13 +1,13 @@
 package tunnel
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/drover-dev/drover/test/fake"
 	"io"
 	"log/slog"
 	"net/http"
@@ -64,24 +64,6 @@ func (c *fakeClock) Add(d time.Duration) time.Time {
 	return c.t
 }
 
-// lockedBuffer collects logs written from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fixture is a tunnel server on its own TLS listener, a SQLite store and a
 // backend standing in for the downstream apiserver.
 type fixture struct {
@@ -91,7 +73,7 @@ type fixture struct {
 	tun     *Server
 	srv     *httptest.Server
 	backend *backend
-	logs    *lockedBuffer
+	logs    *fake.Buffer
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -106,7 +88,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	f := &fixture{t: t, clock: newFakeClock(), store: st, logs: &lockedBuffer{}}
+	f := &fixture{t: t, clock: newFakeClock(), store: st, logs: &fake.Buffer{}}
 	f.backend = newBackend(t)
 	f.tun = New(Options{
 		Tokens: st,

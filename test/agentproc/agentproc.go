@@ -2,12 +2,12 @@ package agentproc
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"github.com/drover-dev/drover/test/fake"
 	"io"
 	"net"
 	"net/http"
@@ -89,7 +89,7 @@ type Agent struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *lockedBuffer
+	stderr *fake.Buffer
 	done   chan struct{} // closed when stdout is drained
 
 	mu    sync.Mutex
@@ -108,7 +108,7 @@ func Start(t testing.TB, env string, spec Spec) *Agent {
 	cmd := exec.Command(os.Args[0])
 	// The race runtime sleeps a second at exit unless told otherwise.
 	cmd.Env = append(os.Environ(), env+"="+string(b), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
-	a := &Agent{t: t, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{}), addrs: map[string]bool{}}
+	a := &Agent{t: t, cmd: cmd, stderr: &fake.Buffer{}, done: make(chan struct{}), addrs: map[string]bool{}}
 	cmd.Stderr = a.stderr
 	if a.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
@@ -168,22 +168,4 @@ func (a *Agent) Stop() {
 			a.t.Errorf("agent process: %v", err)
 		}
 	})
-}
-
-// lockedBuffer collects output written from another goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

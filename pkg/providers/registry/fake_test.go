@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"github.com/drover-dev/drover/test/fake"
 	"log/slog"
 	"net/url"
 	"path/filepath"
@@ -168,29 +169,12 @@ func (r *recorder) AccessChanged() {
 	r.mu.Unlock()
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type bed struct {
 	reg   *Registry
 	st    *store.Store
 	dir   *directory
 	heard *recorder
-	clock *clock
+	clock *fake.Clock
 }
 
 func newBed(t testing.TB) *bed {
@@ -206,7 +190,7 @@ func newBed(t testing.TB) *bed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bed{st: st, dir: newDirectory(), heard: &recorder{}, clock: &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	b := &bed{st: st, dir: newDirectory(), heard: &recorder{}, clock: fake.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))}
 	b.reg = New(Options{Store: st, Sealer: sealer, Now: b.clock.Now, Types: fakeTypes(b.dir), Tokens: b.heard,
 		Access: b.heard, MaxStale: 24 * time.Hour, MaxPending: 4})
 	return b
