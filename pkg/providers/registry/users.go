@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -249,6 +250,12 @@ func (r *Registry) Refresh(ctx context.Context, userID string) (RefreshResult, e
 		prev.RefreshToken = providers.Secret(plain)
 	}
 	next, err := p.Refresh(ctx, prev)
+	if errors.Is(err, providers.ErrInvalidCredentials) && r.credentialMoved(ctx, u.ID, sealed) {
+		// Another replica (or a login) refreshed the user meanwhile and the
+		// provider rotated the credential we used: that refusal says
+		// nothing about the user. Retry later with the new one.
+		return RefreshResult{User: u}, fmt.Errorf("refresh of %q raced another refresh (its credential changed meanwhile); will retry", u.ID)
+	}
 	switch {
 	case errors.Is(err, providers.ErrInvalidCredentials):
 		r.opts.Logger.Info("provider no longer vouches for user; disabling", "user", u.Username, "user_id", u.ID, "err", err)
@@ -282,6 +289,14 @@ func (r *Registry) Refresh(ctx context.Context, userID string) (RefreshResult, e
 // disable disables u, deleting every token of it (sessions, API and
 // kubeconfig tokens), and makes it hold at once: those tokens leave the
 // caches and their streams end.
+// credentialMoved reports whether the user's stored refresh credential is
+// no longer used, the one a refresh just sent. If it cannot tell, it says
+// no: the refusal stands.
+func (r *Registry) credentialMoved(ctx context.Context, userID string, used []byte) bool {
+	cur, err := r.opts.Store.UserRefresh(ctx, userID)
+	return err == nil && !bytes.Equal(cur, used)
+}
+
 func (r *Registry) disable(ctx context.Context, u store.User, why string) error {
 	deleted, err := r.opts.Store.SetUserDisabled(ctx, u.ID, true)
 	if err != nil {
