@@ -7,11 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -23,12 +21,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/drover-dev/drover/pkg/agent"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/pkg/tunnel"
+	"github.com/drover-dev/drover/test/harness"
 )
 
-// TestAgentDialPolicy runs the agent in process against a bare remotedialer
+// TestAgentDialPolicy runs the agent binary against a bare remotedialer
 // server standing in for Drover, then asks the agent to dial things.
 func TestAgentDialPolicy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -56,29 +54,23 @@ func TestAgentDialPolicy(t *testing.T) {
 	sum := sha256.Sum256(caPEM)
 
 	tok, _ := token.New("r-")
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeFile(t, tokenFile, []byte(tok.String()))
-	agentCtx, stopAgent := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- agent.Run(agentCtx, agent.Options{
-			ServerURL: srv.URL, CAChecksum: hex.EncodeToString(sum[:]), TokenFile: tokenFile,
-			Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: tunnel.KindCluster,
-			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		})
-	}()
-	defer func() {
-		stopAgent()
-		if err := <-done; err != nil {
-			t.Errorf("agent.Run: %v", err)
-		}
-	}()
+	// The agent runs as its binary, not in this process: remotedialer
+	// v0.6.1's own data races (rancher/remotedialer#254, #265) fire on the
+	// agent's side and would fail this race-enabled test on library code.
+	ag, err := harness.StartAgent(harness.AgentOptions{
+		Bin: shared.bins.Agent, Dir: t.TempDir(), ServerURL: srv.URL, CAChecksum: hex.EncodeToString(sum[:]),
+		Token: tok.String(), Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: tunnel.KindCluster,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ag.Stop(5 * time.Second)
 
 	var params tunnel.AgentParams
 	select {
 	case params = <-paramsc:
 	case <-ctx.Done():
-		t.Fatal("agent never connected")
+		t.Fatalf("agent never connected (log %s)", ag.LogPath)
 	}
 	for !rd.HasSession("agent") {
 		time.Sleep(10 * time.Millisecond)
