@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/net/html"
+
+	"github.com/drover-dev/drover/test/proc"
 )
 
 // The client Dex knows, and its connectors.
@@ -66,7 +68,7 @@ type Dex struct {
 	// Dir holds config.json and dex.log.
 	Dir string
 
-	proc      *process
+	proc      *proc.Process
 	removeDir bool
 }
 
@@ -82,7 +84,7 @@ func StartDexT(t testing.TB, opts DexOptions) *Dex {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("dex log (%s):\n%s", d.LogPath(), logTail(d.LogPath(), 60))
+			t.Logf("dex log (%s):\n%s", d.LogPath(), proc.LogTail(d.LogPath(), 60))
 		}
 		d.Stop()
 	})
@@ -126,10 +128,10 @@ func StartDex(ctx context.Context, opts DexOptions) (_ *Dex, err error) {
 		if err == nil {
 			return d, nil
 		}
-		if i == attempts || d.proc == nil || !d.proc.portInUse() || ctx.Err() != nil {
+		if i == attempts || d.proc == nil || !d.proc.PortInUse() || ctx.Err() != nil {
 			return nil, err
 		}
-		d.proc.stop(time.Second)
+		d.proc.Stop(time.Second)
 	}
 }
 
@@ -137,7 +139,7 @@ func StartDex(ctx context.Context, opts DexOptions) (_ *Dex, err error) {
 func (d *Dex) LogPath() string { return filepath.Join(d.Dir, "dex.log") }
 
 func (d *Dex) start(ctx context.Context, bin string, certs *tlsFiles, opts DexOptions) error {
-	ports, err := freePorts(1)
+	ports, err := proc.FreePorts(1)
 	if err != nil {
 		return err
 	}
@@ -151,7 +153,7 @@ func (d *Dex) start(ctx context.Context, bin string, certs *tlsFiles, opts DexOp
 	if err := os.WriteFile(conf, cfg, 0o600); err != nil {
 		return err
 	}
-	d.proc, err = startProcess("dex", bin, []string{"serve", conf}, d.Dir, d.LogPath())
+	d.proc, err = proc.Start("dex", bin, []string{"serve", conf}, d.Dir, d.LogPath())
 	if err != nil {
 		return err
 	}
@@ -159,14 +161,14 @@ func (d *Dex) start(ctx context.Context, bin string, certs *tlsFiles, opts DexOp
 	deadline := time.Now().Add(30 * time.Second)
 	var last error
 	for {
-		if d.proc.exited() {
-			return d.proc.exitError()
+		if d.proc.Exited() {
+			return d.proc.ExitError()
 		}
 		if last = d.ready(ctx, client); last == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("idp: dex not ready within 30s: %w; last lines of %s:\n%s", last, d.LogPath(), logTail(d.LogPath(), 40))
+			return fmt.Errorf("idp: dex not ready within 30s: %w; last lines of %s:\n%s", last, d.LogPath(), proc.LogTail(d.LogPath(), 40))
 		}
 		select {
 		case <-ctx.Done():
@@ -244,7 +246,7 @@ func (d *Dex) config(addr string, certs *tlsFiles, opts DexOptions) ([]byte, err
 // Stop ends Dex (SIGTERM, then SIGKILL after 5 s) and removes the temporary
 // directory. It is safe to call more than once.
 func (d *Dex) Stop() {
-	d.proc.stop(5 * time.Second)
+	d.proc.Stop(5 * time.Second)
 	if d.removeDir {
 		_ = os.RemoveAll(d.Dir)
 		d.removeDir = false

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/drover-dev/drover/test/proc"
 )
 
 // The directory every Slapd serves. It is the same each time, so tests name
@@ -110,7 +112,7 @@ type Slapd struct {
 	// Dir holds the configuration, the database and slapd.log.
 	Dir string
 
-	proc      *process
+	proc      *proc.Process
 	removeDir bool
 }
 
@@ -126,7 +128,7 @@ func StartSlapdT(t testing.TB) *Slapd {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("slapd log (%s):\n%s", s.LogPath(), logTail(s.LogPath(), 60))
+			t.Logf("slapd log (%s):\n%s", s.LogPath(), proc.LogTail(s.LogPath(), 60))
 		}
 		s.Stop()
 	})
@@ -167,7 +169,7 @@ func StartSlapd(ctx context.Context) (_ *Slapd, err error) {
 		return nil, err
 	}
 	// slapd in tool mode is slapadd: load the directory before serving it.
-	if err := run("slapadd", bin, []string{"-Ta", "-f", conf, "-l", ldif, "-q"}, dir, filepath.Join(dir, "slapadd.log"), 30*time.Second); err != nil {
+	if err := proc.Run("slapadd", bin, []string{"-Ta", "-f", conf, "-l", ldif, "-q"}, dir, filepath.Join(dir, "slapadd.log"), 30*time.Second); err != nil {
 		return nil, err
 	}
 	const attempts = 3
@@ -176,10 +178,10 @@ func StartSlapd(ctx context.Context) (_ *Slapd, err error) {
 		if err == nil {
 			return s, nil
 		}
-		if i == attempts || s.proc == nil || !s.proc.portInUse() || ctx.Err() != nil {
+		if i == attempts || s.proc == nil || !s.proc.PortInUse() || ctx.Err() != nil {
 			return nil, err
 		}
-		s.proc.stop(time.Second) // a port was taken between choosing and binding it: choose again
+		s.proc.Stop(time.Second) // a port was taken between choosing and binding it: choose again
 	}
 }
 
@@ -188,7 +190,7 @@ func StartSlapd(ctx context.Context) (_ *Slapd, err error) {
 func (s *Slapd) LogPath() string { return filepath.Join(s.Dir, "slapd.log") }
 
 func (s *Slapd) start(ctx context.Context, bin, conf string) error {
-	ports, err := freePorts(2)
+	ports, err := proc.FreePorts(2)
 	if err != nil {
 		return err
 	}
@@ -196,21 +198,21 @@ func (s *Slapd) start(ctx context.Context, bin, conf string) error {
 	s.LDAPSURL = "ldaps://127.0.0.1:" + strconv.Itoa(ports[1])
 	// -d keeps slapd in the foreground (it never forks away from us).
 	args := []string{"-f", conf, "-h", s.URL + "/ " + s.LDAPSURL + "/", "-d", "stats"}
-	s.proc, err = startProcess("slapd", bin, args, s.Dir, s.LogPath())
+	s.proc, err = proc.Start("slapd", bin, args, s.Dir, s.LogPath())
 	if err != nil {
 		return err
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	var last error
 	for {
-		if s.proc.exited() {
-			return s.proc.exitError()
+		if s.proc.Exited() {
+			return s.proc.ExitError()
 		}
 		if last = s.ping(); last == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("idp: slapd not ready within 15s: %w; last lines of %s:\n%s", last, s.LogPath(), logTail(s.LogPath(), 40))
+			return fmt.Errorf("idp: slapd not ready within 15s: %w; last lines of %s:\n%s", last, s.LogPath(), proc.LogTail(s.LogPath(), 40))
 		}
 		select {
 		case <-ctx.Done():
@@ -262,7 +264,7 @@ func (s *Slapd) Admin() (*ldap.Conn, error) {
 // Stop ends slapd (SIGTERM, then SIGKILL after 5 s) and removes the
 // temporary directory. It is safe to call more than once.
 func (s *Slapd) Stop() {
-	s.proc.stop(5 * time.Second)
+	s.proc.Stop(5 * time.Second)
 	if s.removeDir {
 		_ = os.RemoveAll(s.Dir)
 		s.removeDir = false

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/drover-dev/drover/test/proc"
 )
 
 // Options configure Start. The zero value is usable once `make testbed` ran.
@@ -60,8 +62,8 @@ type Cluster struct {
 	client    *http.Client // trusts CAData, for /readyz
 
 	mu        sync.Mutex
-	etcd      *process
-	apiserver *process
+	etcd      *proc.Process
+	apiserver *proc.Process
 	stopped   bool
 	stopErr   error
 }
@@ -167,8 +169,8 @@ func StartT(t testing.TB, opts Options) *Cluster {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("testbed %s: last lines of kube-apiserver.log:\n%s", c.Name, logTail(c.apiserverLog(), 30))
-			t.Logf("testbed %s: last lines of etcd.log:\n%s", c.Name, logTail(c.etcdLog(), 10))
+			t.Logf("testbed %s: last lines of kube-apiserver.log:\n%s", c.Name, proc.LogTail(c.apiserverLog(), 30))
+			t.Logf("testbed %s: last lines of etcd.log:\n%s", c.Name, proc.LogTail(c.etcdLog(), 10))
 		}
 		if err := c.Stop(); err != nil {
 			t.Errorf("testbed %s: Stop: %v", c.Name, err)
@@ -185,7 +187,7 @@ func (c *Cluster) etcdLog() string      { return filepath.Join(c.Dir, "etcd.log"
 // startOnce starts etcd and the apiserver on new ports. On any error both are
 // stopped again; errPortInUse is wrapped when a port was taken.
 func (c *Cluster) startOnce(ctx context.Context) error {
-	ports, err := freePorts(3)
+	ports, err := proc.FreePorts(3)
 	if err != nil {
 		return err
 	}
@@ -214,20 +216,20 @@ func (c *Cluster) startOnce(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	etcd, err := startProcess("etcd", c.bins.Etcd, etcdArgs, c.Dir, c.etcdLog())
+	etcd, err := proc.Start("etcd", c.bins.Etcd, etcdArgs, c.Dir, c.etcdLog())
 	if err != nil {
 		return err
 	}
 	c.etcd = etcd
 	if err := c.waitFor(ctx, etcd, c.etcdHealthy); err != nil {
-		etcd.stop(etcdGrace)
+		etcd.Stop(etcdGrace)
 		return err
 	}
 
 	c.Host = "127.0.0.1:" + strconv.Itoa(apiPort)
 	c.URL = "https://" + c.Host
 	if err := c.startAPIServer(ctx); err != nil {
-		etcd.stop(etcdGrace)
+		etcd.Stop(etcdGrace)
 		return err
 	}
 	return nil
@@ -263,13 +265,13 @@ func (c *Cluster) apiserverArgs() []string {
 // startAPIServer starts kube-apiserver on c.Host and waits for /readyz.
 // Callers hold c.mu.
 func (c *Cluster) startAPIServer(ctx context.Context) error {
-	p, err := startProcess("kube-apiserver", c.bins.APIServer, c.apiserverArgs(), c.Dir, c.apiserverLog())
+	p, err := proc.Start("kube-apiserver", c.bins.APIServer, c.apiserverArgs(), c.Dir, c.apiserverLog())
 	if err != nil {
 		return err
 	}
 	c.apiserver = p
 	if err := c.waitFor(ctx, p, c.apiserverReady); err != nil {
-		p.stop(apiserverGrace)
+		p.Stop(apiserverGrace)
 		return err
 	}
 	return nil
@@ -277,7 +279,7 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 
 // waitFor polls ready until it returns nil, p exits, ctx ends or the start
 // timeout passes.
-func (c *Cluster) waitFor(ctx context.Context, p *process, ready func(context.Context) error) error {
+func (c *Cluster) waitFor(ctx context.Context, p *proc.Process, ready func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -288,14 +290,14 @@ func (c *Cluster) waitFor(ctx context.Context, p *process, ready func(context.Co
 			return nil
 		}
 		select {
-		case <-p.done:
-			if p.portInUse() {
-				return fmt.Errorf("%w: %w", errPortInUse, p.exitError())
+		case <-p.Done():
+			if p.PortInUse() {
+				return fmt.Errorf("%w: %w", errPortInUse, p.ExitError())
 			}
-			return p.exitError()
+			return p.ExitError()
 		case <-ctx.Done():
 			return fmt.Errorf("testbed: %s not ready after %v (%v; last check: %v); last lines of %s:\n%s",
-				p.name, c.timeout, context.Cause(ctx), last, p.logPath, logTail(p.logPath, 40))
+				p.Name, c.timeout, context.Cause(ctx), last, p.LogPath, proc.LogTail(p.LogPath, 40))
 		case <-tick.C:
 		}
 	}
@@ -363,7 +365,7 @@ func (c *Cluster) RestartAPIServerAfter(ctx context.Context, down time.Duration)
 		return fmt.Errorf("testbed: cluster %s is stopped", c.Name)
 	}
 	began := time.Now()
-	c.apiserver.stop(apiserverGrace)
+	c.apiserver.Stop(apiserverGrace)
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -397,8 +399,8 @@ func (c *Cluster) Stop() error {
 		return c.stopErr
 	}
 	c.stopped = true
-	c.apiserver.stop(apiserverGrace)
-	c.etcd.stop(etcdGrace)
+	c.apiserver.Stop(apiserverGrace)
+	c.etcd.Stop(etcdGrace)
 	if c.client != nil {
 		c.client.CloseIdleConnections()
 	}
@@ -417,10 +419,10 @@ func (c *Cluster) PIDs() (etcd, apiserver int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.etcd != nil {
-		etcd = c.etcd.cmd.Process.Pid
+		etcd = c.etcd.Pid()
 	}
 	if c.apiserver != nil {
-		apiserver = c.apiserver.cmd.Process.Pid
+		apiserver = c.apiserver.Pid()
 	}
 	return etcd, apiserver
 }

@@ -1,4 +1,4 @@
-package testbed
+package proc
 
 import (
 	"bytes"
@@ -16,21 +16,20 @@ import (
 	"time"
 )
 
-// process is one child process (etcd or kube-apiserver) whose stdout and
-// stderr go to a log file.
-type process struct {
-	name    string
-	logPath string
+// Process is one child process whose stdout and stderr go to a log file.
+type Process struct {
+	Name    string
+	LogPath string
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when Wait returned
 	waitErr error         // valid after done is closed
 }
 
 // childEnv is the environment of the child processes: deliberately minimal so
-// that ETCD_* variables, proxies or KUBECONFIG of the test process cannot
-// change how they run.
+// that ETCD_*, LDAP* variables, proxies or KUBECONFIG of the test process
+// cannot change how they run. (sbin: slapd lives there.)
 func childEnv() []string {
-	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
 	for _, k := range []string{"HOME", "TMPDIR"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
@@ -39,19 +38,19 @@ func childEnv() []string {
 	return env
 }
 
-// startProcess starts bin with args in dir, appending its output to logPath.
-// The child gets its own process group (so stop reaches anything it forks)
+// Start starts bin with args in dir, appending its output to logPath.
+// The child gets its own process group (so Stop reaches anything it forks)
 // and SIGKILL when the thread that started it dies, so it does not outlive a
 // crashed test process. (Pdeathsig fires when the OS thread that started the
 // child exits; Go only ends threads of goroutines that exit while locked to
 // their thread, so do not call Start from such a goroutine.)
-func startProcess(name, bin string, args []string, dir, logPath string) (*process, error) {
+func Start(name, bin string, args []string, dir, logPath string) (*Process, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close() // the child has its own copy of the descriptor
-	fmt.Fprintf(f, "==== testbed: %s starting %s: %s %s\n",
+	fmt.Fprintf(f, "==== %s starting %s: %s %s\n",
 		time.Now().Format(time.RFC3339Nano), name, bin, strings.Join(args, " "))
 
 	cmd := exec.Command(bin, args...)
@@ -60,9 +59,9 @@ func startProcess(name, bin string, args []string, dir, logPath string) (*proces
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("testbed: start %s: %w", name, err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &process{name: name, logPath: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Name: name, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		close(p.done)
@@ -70,8 +69,14 @@ func startProcess(name, bin string, args []string, dir, logPath string) (*proces
 	return p, nil
 }
 
-// exited reports whether the process has ended.
-func (p *process) exited() bool {
+// Done is closed when the process has ended.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Pid is the process id (and process group id).
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -80,13 +85,13 @@ func (p *process) exited() bool {
 	}
 }
 
-// stop sends SIGTERM to the process group, SIGKILL after grace, and waits
+// Stop sends SIGTERM to the process group, SIGKILL after grace, and waits
 // for the process to end. A process that already ended is fine.
-func (p *process) stop(grace time.Duration) {
+func (p *Process) Stop(grace time.Duration) {
 	if p == nil {
 		return
 	}
-	if p.exited() {
+	if p.Exited() {
 		return // reaped: its pid may already belong to someone else
 	}
 	pgid := p.cmd.Process.Pid
@@ -101,19 +106,38 @@ func (p *process) stop(grace time.Duration) {
 	}
 }
 
-// exitError describes how the process ended, with the tail of its log.
-func (p *process) exitError() error {
-	return fmt.Errorf("testbed: %s exited early (%v); last lines of %s:\n%s",
-		p.name, p.waitErr, p.logPath, logTail(p.logPath, 40))
+// ExitError describes how the process ended, with the tail of its log.
+func (p *Process) ExitError() error {
+	return fmt.Errorf("%s exited early (%v); last lines of %s:\n%s",
+		p.Name, p.waitErr, p.LogPath, LogTail(p.LogPath, 40))
 }
 
-// portInUse reports whether the process failed because a port was taken.
-func (p *process) portInUse() bool {
-	return strings.Contains(logTail(p.logPath, 200), "address already in use")
+// PortInUse reports whether the process failed because a port was taken
+// (Go: "address already in use", slapd: "errno=98 (Address already in use)").
+func (p *Process) PortInUse() bool {
+	return strings.Contains(strings.ToLower(LogTail(p.LogPath, 200)), "address already in use")
 }
 
-// logTail returns about the last n lines of the file at path (at most 64 KiB).
-func logTail(path string, n int) string {
+// Run runs a short-lived tool to completion, its output in logPath.
+func Run(name, bin string, args []string, dir, logPath string, timeout time.Duration) error {
+	p, err := Start(name, bin, args, dir, logPath)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.Stop(time.Second)
+		return fmt.Errorf("%s did not finish within %s; last lines of %s:\n%s", name, timeout, logPath, LogTail(logPath, 40))
+	}
+	if p.waitErr != nil {
+		return fmt.Errorf("%s: %v; last lines of %s:\n%s", name, p.waitErr, logPath, LogTail(logPath, 40))
+	}
+	return nil
+}
+
+// LogTail returns about the last n lines of the file at path (at most 64 KiB).
+func LogTail(path string, n int) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Sprintf("(no log: %v)", err)
@@ -146,7 +170,9 @@ var (
 
 const minPort = 10000
 
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n loopback ports free now and not handed out before by
+// this process.
+func FreePorts(n int) ([]int, error) {
 	portMu.Lock()
 	defer portMu.Unlock()
 	hi := ephemeralLow()
@@ -159,7 +185,7 @@ func freePorts(n int) ([]int, error) {
 	}()
 	for tries := 0; len(out) < n; tries++ {
 		if tries > 1000 {
-			return nil, errors.New("testbed: no free loopback port found")
+			return nil, errors.New("no free loopback port found")
 		}
 		addr := "127.0.0.1:0"
 		if hi-minPort > 1000 {
