@@ -2,27 +2,35 @@ package access
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/drover-dev/drover/pkg/store"
 )
 
-// MemberStore answers membership from the store.
-type MemberStore interface {
+// Store is what the checker reads.
+type Store interface {
 	IsClusterMember(ctx context.Context, userID, clusterID string) (bool, error)
+	MemberClusterIDs(ctx context.Context, userID string) (map[string]bool, error)
+	Cluster(ctx context.Context, id string) (store.Cluster, error)
 }
 
-// Checker answers "may this user reach this cluster at all?" for the proxy's
-// hot path, from a short cache. Bindings changed through this server
-// invalidate it at once; changes made through another replica show within
-// TTL.
+// Checker is the one owner of "may this caller reach this cluster at all?"
+// (MayReach, Reachable): the proxy asks it on every request, the API when it
+// lists or shows clusters, and the server when it re-checks open streams
+// after an access change. Answers come from a short cache for the proxy's
+// hot path. Bindings changed through this server invalidate it at once;
+// changes made through another replica show within TTL.
 type Checker struct {
-	store MemberStore
+	store Store
 	ttl   time.Duration
 	now   func() time.Time
 
 	mu    sync.Mutex
 	gen   uint64
 	cache map[memberKey]memberEntry
+	known map[string]time.Time // cluster id → when it was last found in the store
 }
 
 type memberKey struct{ user, cluster string }
@@ -34,7 +42,7 @@ type memberEntry struct {
 
 // CheckerOptions configure a Checker.
 type CheckerOptions struct {
-	Store MemberStore
+	Store Store
 	// TTL bounds how long an answer is reused (default 2 s).
 	TTL time.Duration
 	Now func() time.Time
@@ -51,12 +59,12 @@ func NewChecker(opts CheckerOptions) *Checker {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Checker{store: opts.Store, ttl: opts.TTL, now: opts.Now, cache: map[memberKey]memberEntry{}}
+	return &Checker{store: opts.Store, ttl: opts.TTL, now: opts.Now, cache: map[memberKey]memberEntry{}, known: map[string]time.Time{}}
 }
 
-// Member reports whether the user holds any binding in the cluster. Global
-// admins are members of every cluster: callers check that first.
-func (c *Checker) Member(ctx context.Context, userID, clusterID string) (bool, error) {
+// member reports whether the user holds any binding in the cluster (false
+// for a cluster that does not exist).
+func (c *Checker) member(ctx context.Context, userID, clusterID string) (bool, error) {
 	k := memberKey{userID, clusterID}
 	now := c.now()
 	c.mu.Lock()
@@ -67,6 +75,9 @@ func (c *Checker) Member(ctx context.Context, userID, clusterID string) (bool, e
 		return e.member, nil
 	}
 	member, err := c.store.IsClusterMember(ctx, userID, clusterID)
+	if errors.Is(err, store.ErrNotFound) {
+		member, err = false, nil
+	}
 	if err != nil {
 		return false, err
 	}
@@ -81,10 +92,12 @@ func (c *Checker) Member(ctx context.Context, userID, clusterID string) (bool, e
 	return member, nil
 }
 
-// Invalidate forgets every answer (after a binding, project or group change).
+// Invalidate forgets every answer (after a binding, project, group or
+// cluster change).
 func (c *Checker) Invalidate() {
 	c.mu.Lock()
 	c.gen++
 	c.cache = map[memberKey]memberEntry{}
+	c.known = map[string]time.Time{}
 	c.mu.Unlock()
 }

@@ -51,10 +51,13 @@ type clusterRights struct {
 	member bool // see the cluster, its projects
 }
 
-// rights reads the caller's rights in a cluster that exists.
+// rights reads the caller's rights in a cluster that exists: none unless
+// the caller may reach the cluster (access.Checker), all for admins, owner
+// with a cluster-owner binding, member otherwise.
 func (a *API) rights(ctx context.Context, id authn.Identity, clusterID string) (clusterRights, error) {
-	if id.ClusterID != "" && id.ClusterID != clusterID {
-		return clusterRights{}, nil
+	v, err := a.opts.Reach.MayReach(ctx, access.CallerOf(id), clusterID)
+	if err != nil || v != access.Allowed {
+		return clusterRights{}, err
 	}
 	if id.Admin {
 		return clusterRights{owner: true, member: true}, nil
@@ -68,8 +71,7 @@ func (a *API) rights(ctx context.Context, id authn.Identity, clusterID string) (
 			return clusterRights{owner: true, member: true}, nil
 		}
 	}
-	member, err := a.opts.Store.IsClusterMember(ctx, id.UserID, clusterID)
-	return clusterRights{member: member}, err
+	return clusterRights{member: true}, nil
 }
 
 // subjectIs reports whether a binding is the caller's own, directly or
@@ -105,13 +107,19 @@ func forbidOwner(w http.ResponseWriter, clusterID, what string) {
 		clusterID, what)
 }
 
-func forbidMember(w http.ResponseWriter, r *http.Request, clusterID string) {
-	if id := identity(r.Context()); id.ClusterID != "" && id.ClusterID != clusterID {
-		apierr.Forbidden(w, "this token is scoped to another cluster and may not be used for cluster %q", clusterID)
+// forbidMember refuses a caller who may not reach the cluster, as the
+// proxy would.
+func (a *API) forbidMember(w http.ResponseWriter, r *http.Request, clusterID string) {
+	id := identity(r.Context())
+	v, err := a.opts.Reach.MayReach(r.Context(), access.CallerOf(id), clusterID)
+	if err != nil {
+		a.storeError(w, "clusters", err)
 		return
 	}
-	apierr.Forbidden(w, "user %q is not a member of cluster %q; ask a Drover admin for a binding",
-		identity(r.Context()).Username, clusterID)
+	if v == access.Allowed { // changed meanwhile; refuse all the same
+		v = access.NotMember
+	}
+	access.Refuse(w, v, id.Username, clusterID)
 }
 
 type projectRequest struct {
@@ -166,7 +174,7 @@ func (a *API) listProjects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !rt.member {
-		forbidMember(w, r, clusterID)
+		a.forbidMember(w, r, clusterID)
 		return
 	}
 	ps, err := a.opts.Store.ListProjects(r.Context(), clusterID)
@@ -240,7 +248,7 @@ func (a *API) getProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !rt.member {
-		forbidMember(w, r, p.ClusterID)
+		a.forbidMember(w, r, p.ClusterID)
 		return
 	}
 	writeJSON(w, http.StatusOK, p)

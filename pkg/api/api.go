@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/store"
@@ -60,9 +61,18 @@ type Options struct {
 	// and users' state, so caches drop stale answers and clusters are
 	// reconciled now; nil: nobody listens.
 	Access AccessListener
+	// Reach decides who may reach which cluster (package access); nil: a
+	// checker of its own on Store.
+	Reach Reacher
 	// Providers are the configured auth providers (see providers.go); nil:
 	// local users only.
 	Providers ProviderSource
+}
+
+// Reacher is the one owner of who may reach which cluster (access.Checker).
+type Reacher interface {
+	MayReach(ctx context.Context, caller access.Caller, clusterID string) (access.Verdict, error)
+	Reachable(ctx context.Context, caller access.Caller) (func(clusterID string) bool, error)
 }
 
 // AccessListener is told that who-may-do-what changed.
@@ -94,6 +104,9 @@ type API struct {
 func New(opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Reach == nil {
+		opts.Reach = access.NewChecker(access.CheckerOptions{Store: opts.Store, Now: opts.Now})
 	}
 	return &API{opts: opts, loginsPerUser: newLimiter(10, time.Minute), loginsPerIP: newLimiter(30, time.Minute)}
 }

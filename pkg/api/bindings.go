@@ -93,7 +93,7 @@ func (a *API) listBindings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !rt.member {
-			forbidMember(w, r, f.ClusterID)
+			a.forbidMember(w, r, f.ClusterID)
 			return
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/kubeconfig"
 	"github.com/drover-dev/drover/pkg/provision"
@@ -102,27 +103,16 @@ func (a *API) getCluster(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !visible(c.ID) {
-		forbidMember(w, r, c.ID)
+		a.forbidMember(w, r, c.ID)
 		return
 	}
 	writeJSON(w, http.StatusOK, a.view(r.Context(), c))
 }
 
-// visibleClusters says which clusters the caller may see: every one for a
-// global admin, those it is a member of (any binding in the cluster or one
-// of its projects) for anyone else, and only its own for a token scoped to
-// one cluster.
+// visibleClusters says which clusters the caller may see: those it may
+// reach (access.Checker.Reachable).
 func (a *API) visibleClusters(ctx context.Context) (func(clusterID string) bool, error) {
-	caller := identity(ctx)
-	scoped := func(id string) bool { return caller.ClusterID == "" || caller.ClusterID == id }
-	if caller.Admin {
-		return scoped, nil
-	}
-	member, err := a.opts.Store.MemberClusterIDs(ctx, caller.UserID)
-	if err != nil {
-		return nil, err
-	}
-	return func(id string) bool { return scoped(id) && member[id] }, nil
+	return a.opts.Reach.Reachable(ctx, access.CallerOf(identity(ctx)))
 }
 
 type createClusterRequest struct {
@@ -326,7 +316,7 @@ func (a *API) kubeconfig(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !visible(id) {
-			forbidMember(w, r, id)
+			a.forbidMember(w, r, id)
 			return
 		}
 		picked = append(picked, c)

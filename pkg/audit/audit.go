@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/drover-dev/drover/pkg/authn"
-	"github.com/drover-dev/drover/pkg/kubepath"
+	"github.com/drover-dev/drover/pkg/request"
 )
 
 // Level is how much is written.
@@ -133,38 +132,26 @@ func WithIdentity(next http.Handler) http.Handler {
 	})
 }
 
-const proxyPrefix = "/k8s/clusters/"
-
-// describe fills what the request was about from its path.
+// describe fills what the request was about from its request.Info (parsed
+// once by request.WithRequestInfo, which runs before this filter).
 func describe(e *Entry, r *http.Request) {
-	p := r.URL.Path
-	if rest, ok := strings.CutPrefix(p, proxyPrefix); ok {
+	info, ok := request.FromContext(r.Context())
+	if !ok {
+		e.Kind, e.Verb, e.Path = "api", request.MethodVerb(r.Method), request.RedactPath(r.URL.Path)
+		return
+	}
+	e.Verb = info.Verb
+	if info.Kind == request.KindProxy {
 		e.Kind = "proxy"
-		cluster, tail, _ := strings.Cut(rest, "/")
-		e.Cluster = cluster
-		info := kubepath.ParseRequestInfo(r.Method, "/"+tail, r.URL.Query())
-		e.Verb, e.Resource, e.Namespace, e.Name = info.Verb, info.Resource, info.Namespace, info.Name
-		if info.Subresource != "" {
-			e.Resource += "/" + info.Subresource
+		k := info.Kube
+		e.Cluster, e.Resource, e.Namespace, e.Name = info.ClusterID, k.Resource, k.Namespace, k.Name
+		if k.Subresource != "" {
+			e.Resource += "/" + k.Subresource
 		}
 		return
 	}
 	e.Kind = "api"
-	e.Verb = strings.ToLower(r.Method)
-	e.Path = RedactPath(p)
-}
-
-// RedactPath returns a request path fit for a log line: path segments that
-// are secrets (the registration token of /v3/import/<token>) hidden, and
-// the length bounded. Every log line that names a path uses it.
-func RedactPath(p string) string {
-	if strings.HasPrefix(p, "/v3/import/") {
-		return "/v3/import/<redacted>"
-	}
-	if len(p) > 256 {
-		return p[:256] + "…"
-	}
-	return p
+	e.Path = info.LogPath
 }
 
 func readOnly(r *http.Request, e *Entry) bool {

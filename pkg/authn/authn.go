@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 )
@@ -258,7 +259,11 @@ func WithAuthentication(next http.Handler, auth TokenAuthenticator, logger *slog
 		}
 		id, err := auth.AuthenticateToken(r.Context(), raw)
 		if err != nil {
-			logger.Info("authentication failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+			path := request.RedactPath(r.URL.Path)
+			if info, ok := request.FromContext(r.Context()); ok {
+				path = info.LogPath
+			}
+			logger.Info("authentication failed", "path", path, "remote", r.RemoteAddr, "err", err)
 			apierr.Unauthorized(w)
 			return
 		}

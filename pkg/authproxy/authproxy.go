@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -15,17 +14,17 @@ import (
 	"golang.org/x/net/http/httpguts"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
-	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/impersonation"
 	"github.com/drover-dev/drover/pkg/metrics"
-	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
 
 // PathPrefix is where the proxy is mounted.
-const PathPrefix = "/k8s/clusters/"
+const PathPrefix = request.ProxyPrefix
 
 // Sessions is what the proxy needs from the tunnel server.
 type Sessions interface {
@@ -33,23 +32,14 @@ type Sessions interface {
 	Status(clusterID string) tunnel.Status
 }
 
-// Clusters is what the proxy reads to know a cluster exists.
-type Clusters interface {
-	Cluster(ctx context.Context, id string) (store.Cluster, error)
-}
-
 // Options configure a Proxy.
 type Options struct {
 	Sessions Sessions
-	Clusters Clusters
 	Logger   *slog.Logger
 	Metrics  *metrics.Server // nil: a private registry
 	// Streams tracks open requests by token so revocation ends them; nil:
 	// untracked (tests).
 	Streams *Streams
-	// Members says who may reach a cluster at all: global admins always,
-	// others only with a binding in it. Nil refuses every non-admin.
-	Members Members
 	// NestedCacheTTL is how long an approved nested impersonation (kubectl
 	// --as) is reused without asking the cluster again (default 5 s;
 	// negative: no answer is ever reused). Refusals are reused for 1 s (or
@@ -63,52 +53,19 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Members answers cluster membership (package access).
-type Members interface {
-	Member(ctx context.Context, userID, clusterID string) (bool, error)
-}
-
-// Proxy serves /k8s/clusters/{id}/...
+// Proxy serves /k8s/clusters/{id}/... as the last step of the chain that
+// pkg/server composes: its ServeHTTP forwards only a request on which every
+// earlier step ran (see target), and its With* methods are the proxy's own
+// steps in that chain.
 type Proxy struct {
 	opts   Options
 	rp     *httputil.ReverseProxy
 	nested *nested
-
-	// known caches clusters found in the store, so the hot path does not
-	// read the database on every request.
-	mu    sync.Mutex
-	known map[string]time.Time
-}
-
-// clusterKnownFor is how long a cluster found in the store is trusted to
-// exist without another read.
-const clusterKnownFor = 5 * time.Second
-
-// clusterExists reads the store at most every clusterKnownFor per cluster.
-// Only positive answers are cached: a hostile client cannot fill it.
-func (p *Proxy) clusterExists(ctx context.Context, id string) error {
-	now := time.Now()
-	p.mu.Lock()
-	at, ok := p.known[id]
-	p.mu.Unlock()
-	if ok && now.Sub(at) < clusterKnownFor {
-		return nil
-	}
-	if _, err := p.opts.Clusters.Cluster(ctx, id); err != nil {
-		p.mu.Lock()
-		delete(p.known, id)
-		p.mu.Unlock()
-		return err
-	}
-	p.mu.Lock()
-	p.known[id] = now
-	p.mu.Unlock()
-	return nil
 }
 
 type targetKey struct{}
 
-// target is what ServeHTTP decided; Rewrite and the transport only apply it.
+// target is what the chain decided; Rewrite and the transport only apply it.
 type target struct {
 	session  *tunnel.Session
 	identity impersonation.Identity
@@ -127,7 +84,7 @@ func New(opts Options) *Proxy {
 	if ttl == 0 {
 		ttl = defaultNestedTTL
 	}
-	p := &Proxy{opts: opts, known: map[string]time.Time{}, nested: newNested(ttl, opts.Now)}
+	p := &Proxy{opts: opts, nested: newNested(ttl, opts.Now)}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      roundTripper{},
@@ -139,109 +96,69 @@ func New(opts Options) *Proxy {
 	return p
 }
 
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ident, ok := authn.FromContext(r.Context())
+// errIncomplete is why a request reached the proxy without a step of the
+// chain having run: a wiring mistake, answered with 500, never forwarded.
+var errIncomplete = errors.New("the handler chain did not run every step before the proxy")
+
+// planAndCluster returns the request's plan and the cluster the access step
+// allowed, or answers 500 itself.
+func (p *Proxy) planAndCluster(w http.ResponseWriter, r *http.Request) (*plan, string, bool) {
+	pl, ok := planFrom(r.Context())
+	dec, decided := access.DecisionFrom(r.Context())
+	if !ok || !decided || dec.ClusterID == "" {
+		p.opts.Logger.Error("proxy step reached without an access decision or identity plan", "err", errIncomplete)
+		apierr.Internal(w)
+		return nil, "", false
+	}
+	return pl, dec.ClusterID, true
+}
+
+// assemble checks that every step of the chain ran for this very request
+// (the same cluster, credential and identity throughout) and returns what
+// to forward.
+func assemble(r *http.Request) (*target, authn.Identity, *request.Info, error) {
+	ctx := r.Context()
+	ident, ok := authn.FromContext(ctx)
 	if !ok || ident.Username == "" {
-		// Fail closed: a wiring mistake must not forward anonymously.
-		p.opts.Logger.Error("proxy reached without an identity", "path", r.URL.Path)
-		apierr.Unauthorized(w)
-		return
+		return nil, ident, nil, fmt.Errorf("%w: no identity", errIncomplete)
 	}
-	clusterID, path, rawPath, ok := splitPath(r.URL)
-	if !ok {
-		apierr.NotFound(w, "no cluster named in path; use %s{cluster-id}/...", PathPrefix)
-		return
+	info, ok := request.FromContext(ctx)
+	if !ok || info.Kind != request.KindProxy || info.ClusterID == "" {
+		return nil, ident, nil, fmt.Errorf("%w: no request info", errIncomplete)
 	}
-	if ident.ClusterID != "" && ident.ClusterID != clusterID {
-		apierr.Forbidden(w, "this token is scoped to another cluster and may not be used for cluster %q", clusterID)
-		return
+	dec, ok := access.DecisionFrom(ctx)
+	if !ok || dec.ClusterID != info.ClusterID || dec.TokenID != ident.TokenID {
+		return nil, ident, info, fmt.Errorf("%w: no access decision for this cluster and credential", errIncomplete)
 	}
-	if err := p.clusterExists(r.Context(), clusterID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			apierr.NotFound(w, "cluster %q not found", clusterID)
-			return
-		}
-		p.opts.Logger.Error("look up cluster", "cluster", clusterID, "err", err)
+	pl, ok := planFrom(ctx)
+	switch {
+	case !ok:
+		return nil, ident, info, fmt.Errorf("%w: no identity plan", errIncomplete)
+	case pl.session == nil || pl.session.ClusterID != info.ClusterID:
+		return nil, ident, info, fmt.Errorf("%w: no session for the cluster", errIncomplete)
+	case pl.asked != nil && !pl.approved:
+		return nil, ident, info, fmt.Errorf("%w: nested impersonation not approved", errIncomplete)
+	}
+	if err := pl.identity.Validate(); err != nil {
+		return nil, ident, info, fmt.Errorf("%w: %w", errIncomplete, err)
+	}
+	return &target{
+		session:  pl.session,
+		identity: pl.identity,
+		nested:   pl.asked != nil,
+		path:     info.Path,
+		rawPath:  info.RawPath,
+		upgrade:  upgradeType(r.Header),
+	}, ident, info, nil
+}
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t, ident, info, err := assemble(r)
+	if err != nil {
+		// Fail closed: a wiring mistake must not forward anything.
+		p.opts.Logger.Error("proxy refused a request", "err", err)
 		apierr.Internal(w)
 		return
-	}
-	if !ident.Admin {
-		member := false
-		if p.opts.Members != nil {
-			var err error
-			if member, err = p.opts.Members.Member(r.Context(), ident.UserID, clusterID); err != nil {
-				p.opts.Logger.Error("check cluster membership", "cluster", clusterID, "user", ident.UserID, "err", err)
-				apierr.Internal(w)
-				return
-			}
-		}
-		if !member {
-			apierr.Forbidden(w, "user %q is not a member of cluster %q; ask a Drover admin for a binding", ident.Username, clusterID)
-			return
-		}
-	}
-	// The client's own identity headers: none, a nested impersonation
-	// request (approved below or refused), or refused now.
-	asked, err := impersonation.ParseRequest(r.Header)
-	if err != nil {
-		var re *impersonation.RequestError
-		if !errors.As(err, &re) {
-			re = &impersonation.RequestError{Code: http.StatusBadRequest, Message: "identity headers refused"}
-		}
-		p.opts.Logger.Info("refused client identity headers", "cluster", clusterID, "user", ident.Username, "reason", re.Message)
-		apierr.Write(w, re.Code, statusReason(re.Code), re.Message)
-		return
-	}
-	if asked != nil && p.opts.NoteImpersonation != nil {
-		p.opts.NoteImpersonation(r.Context(), asked.User, asked.Groups)
-	}
-	sess, ok := p.opts.Sessions.Session(clusterID)
-	if !ok {
-		msg := fmt.Sprintf("cluster %q is not connected", clusterID)
-		if st := p.opts.Sessions.Status(clusterID); st.DisconnectedAt != nil {
-			msg += "; no agent connected since " + st.DisconnectedAt.UTC().Format(time.RFC3339)
-		}
-		apierr.Unavailable(w, "%s", msg)
-		return
-	}
-	id := impersonation.Identity{
-		User:   ident.Username,
-		Groups: ident.Groups,
-		Extra: map[string][]string{
-			downstream.ExtraTokenID: {ident.TokenID},
-			downstream.ExtraUserID:  {ident.UserID},
-		},
-	}
-	if asked != nil {
-		id = impersonation.Identity{
-			User:   asked.User,
-			Groups: asked.Groups,
-			Extra: map[string][]string{
-				downstream.ExtraTokenID:      {ident.TokenID},
-				downstream.ExtraUserID:       {ident.UserID},
-				downstream.ExtraOriginalUser: {ident.Username},
-			},
-		}
-	}
-	// Set would refuse it too (and the transport then refuses the
-	// request); refusing here answers with a clear message and asks the
-	// cluster nothing.
-	if err := id.Validate(); err != nil {
-		p.opts.Logger.Warn("identity cannot be forwarded", "cluster", clusterID, "user", ident.Username, "err", err)
-		apierr.Forbidden(w, "your identity cannot be forwarded to cluster %q: a user or group name is empty, "+
-			"has leading or trailing whitespace or a character not allowed in an HTTP header; ask a Drover admin", clusterID)
-		return
-	}
-	if asked != nil && !p.approveNested(w, r, sess, ident, asked) {
-		return
-	}
-	t := &target{
-		session:  sess,
-		identity: id,
-		nested:   asked != nil,
-		path:     path,
-		rawPath:  rawPath,
-		upgrade:  upgradeType(r.Header),
 	}
 	rec := &recorder{ResponseWriter: w}
 	var in *countingBody
@@ -249,51 +166,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		in = &countingBody{ReadCloser: r.Body}
 		r.Body = in
 	}
-	defer p.observe(rec, in, r.Method, path, r.URL.Query(), t, time.Now())
+	defer p.observe(rec, in, info, t, time.Now())
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	if p.opts.Streams != nil {
 		// A revoked token's request ends here; for upgrades ReverseProxy
 		// closes the hijacked connections when this context ends.
-		defer p.opts.Streams.track(ident.TokenID, Owner{UserID: ident.UserID, ClusterID: clusterID}, cancel)()
+		defer p.opts.Streams.track(ident.TokenID, Owner{UserID: ident.UserID, ClusterID: info.ClusterID}, cancel)()
 	}
 	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, targetKey{}, t)))
-}
-
-// splitPath returns the cluster id and the downstream path, keeping the
-// client's escaping.
-func splitPath(u *url.URL) (id, path, rawPath string, ok bool) {
-	esc := u.EscapedPath()
-	if !strings.HasPrefix(esc, PathPrefix) {
-		return "", "", "", false
-	}
-	rest := esc[len(PathPrefix):]
-	id, tail, _ := strings.Cut(rest, "/")
-	if !validClusterID(id) {
-		return "", "", "", false
-	}
-	rawPath = "/" + tail
-	unescaped, err := url.PathUnescape(rawPath)
-	if err != nil {
-		return "", "", "", false
-	}
-	if unescaped == rawPath {
-		rawPath = ""
-	}
-	return id, unescaped, rawPath, true
-}
-
-func validClusterID(id string) bool {
-	if id == "" || len(id) > 63 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 func rewrite(pr *httputil.ProxyRequest) {
@@ -369,7 +250,11 @@ func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	if t != nil {
 		cluster = t.session.ClusterID
 	}
-	p.opts.Logger.Warn("proxy to cluster failed", "cluster", cluster, "path", r.URL.Path, "err", err)
+	logPath := ""
+	if info, ok := request.FromContext(r.Context()); ok {
+		logPath = info.LogPath
+	}
+	p.opts.Logger.Warn("proxy to cluster failed", "cluster", cluster, "path", logPath, "err", err)
 	if errors.Is(err, errNoIdentity) {
 		apierr.Write(w, http.StatusInternalServerError, "InternalError", "request refused: identity could not be set")
 		return

@@ -2,10 +2,14 @@
 // authenticated caller to a downstream apiserver through the cluster's
 // tunnel.
 //
-// It runs after authentication (package authn put an Identity in the
-// context) and before the tunnel: it checks the caller may use the cluster,
-// picks the cluster's live tunnel session, and forwards with
-// httputil.ReverseProxy. Rewrite strips every client identity header
+// Its steps are filters in the one chain pkg/server composes (NewHandler),
+// after authentication (package authn) and the access check (package
+// access, which alone decides who may reach a cluster): WithClientIdentity
+// decides who the cluster will see, WithClusterSession picks the cluster's
+// live tunnel session, WithNestedApproval approves a kubectl --as. The Proxy
+// itself is the last step: it checks that every earlier step ran for this
+// very request (same cluster, credential and identity; a request missing one
+// gets 500 and is never forwarded) and forwards with httputil.ReverseProxy. Rewrite strips every client identity header
 // (package impersonation), sets the caller's identity as impersonation
 // headers and the agent's ServiceAccount token as the only credential. The
 // round tripper checks those invariants again before anything leaves, so a
@@ -14,7 +18,7 @@
 //
 // Nested impersonation (kubectl --as / --as-group): a client's canonical
 // Impersonate-User and Impersonate-Group headers are a request, read by
-// impersonation.ParseRequest after the membership check; every other
+// impersonation.ParseRequest after the access check; every other
 // identity-shaped header is refused with 400. The request is put to the
 // target cluster, and only to it, as SubjectAccessReviews (verb impersonate
 // on users/<name> and on groups/<name> for each group) about the Drover user

@@ -21,13 +21,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 	"go.uber.org/goleak"
 
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
+	"github.com/drover-dev/drover/pkg/server"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -98,7 +98,7 @@ func newSandwich(t *testing.T, options ...func(*authproxy.Options)) *sandwich {
 	s.tun = tunnel.New(tunnel.Options{Tokens: st, Logger: logger})
 	s.members = access.NewChecker(access.CheckerOptions{Store: st})
 	s.noted = &lockedList{}
-	opts := authproxy.Options{Sessions: s.tun, Clusters: st, Logger: logger, Members: s.members,
+	opts := authproxy.Options{Sessions: s.tun, Logger: logger,
 		NoteImpersonation: func(_ context.Context, user string, groups []string) {
 			s.noted.add(user + " " + strings.Join(groups, ","))
 		}}
@@ -108,13 +108,9 @@ func newSandwich(t *testing.T, options ...func(*authproxy.Options)) *sandwich {
 	proxy := authproxy.New(opts)
 	s.handler = proxy
 
-	// As pkg/server's buildHandler composes them.
-	r := mux.NewRouter()
-	r.Handle(connectPath, s.tun)
-	r.PathPrefix(authproxy.PathPrefix).Handler(authn.WithAuthentication(proxy, s.auth, logger))
-	r.UseEncodedPath()
-	r.SkipClean(true)
-	s.proxy = httptest.NewUnstartedServer(r)
+	// The real composition of the request path, without the JSON API.
+	h := server.NewHandler(server.Handlers{Logger: logger, Auth: s.auth, Access: s.members, Proxy: proxy, Connect: s.tun})
+	s.proxy = httptest.NewUnstartedServer(h)
 	s.proxy.StartTLS()
 	t.Cleanup(s.proxy.Close)
 	// Runs after the agents' cleanups (registered later): the server side

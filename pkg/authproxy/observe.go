@@ -5,12 +5,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync/atomic"
 	"time"
 
-	"github.com/drover-dev/drover/pkg/kubepath"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
 
@@ -53,9 +52,9 @@ func (c *countingBody) Read(b []byte) (int, error) {
 }
 
 // observe records metrics and a debug log line for one proxied request.
-func (p *Proxy) observe(rec *recorder, in *countingBody, method, path string, query url.Values, t *target, start time.Time) {
+func (p *Proxy) observe(rec *recorder, in *countingBody, req *request.Info, t *target, start time.Time) {
 	sess := t.session
-	info := kubepath.ParseRequestInfo(method, path, query)
+	info := req.Kube
 	code := rec.code
 	if code == 0 {
 		code = http.StatusSwitchingProtocols // hijacked: the upgrade went through

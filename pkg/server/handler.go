@@ -4,56 +4,108 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/api"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
-	"github.com/drover-dev/drover/pkg/tunnel"
+	"github.com/drover-dev/drover/pkg/request"
 )
-
-// chain is everything the handler composes.
-type chain struct {
-	auth   *authn.Authenticator
-	api    *api.API
-	proxy  *authproxy.Proxy
-	tunnel *tunnel.Server
-	audit  *audit.Log
-	logger *slog.Logger
-}
 
 // ConnectPath is where agents open their tunnel.
 const ConnectPath = "/v3/connect"
 
-// buildHandler is the one place the request path is composed:
+// Handlers is everything the request path is composed of.
+type Handlers struct {
+	Logger *slog.Logger
+	// Audit receives one entry per request; nil: none.
+	Audit *audit.Log
+	Auth  authn.TokenAuthenticator
+	// Access decides who may reach which cluster.
+	Access *access.Checker
+	Proxy  *authproxy.Proxy
+	// Connect is the agents' tunnel endpoint (package tunnel).
+	Connect http.Handler
+	// API is Drover's JSON API; nil: none (tests of the proxy alone).
+	API *api.API
+}
+
+// NewHandler is the one place the request path is composed. Outermost
+// first, for every request:
 //
-//	public:        /healthz /readyz /cacerts /v3/login /v3/login/providers
-//	               /v3/login/{provider}/begin /v3/login/{provider}/callback
-//	               (rate limited per client address; see pkg/api)
-//	agent tunnel:  /v3/connect            (registration token, checked by tunnel)
-//	users:         /v3/...                authn → api
-//	kubectl:       /k8s/clusters/{id}/... authn → authproxy (impersonation) → tunnel
+//	WithPanicRecovery        a panic answers 500, never a stack trace
+//	request.WithRequestInfo  what the request is about, parsed once
+//	audit.WithAudit          one entry per request, refusals included
+//	router:
+//	  public   /healthz /readyz /cacerts /v3/login /v3/login/providers
+//	           /v3/login/{provider}/begin|callback /v3/import/{token}
+//	           (rate limited per client address; see pkg/api)
+//	  agents   /v3/connect   registration token, checked by pkg/tunnel
+//	  users    /v3/...       apiChain
+//	  kubectl  /k8s/clusters/{id}/...   proxyChain
 //
-// Outermost: panic recovery, then the audit log (so refusals are recorded
-// too; authenticated routes add the identity right after authn).
-func buildHandler(c chain) http.Handler {
+// Tests that need the request path use this function rather than composing
+// their own.
+func NewHandler(h Handlers) http.Handler {
 	r := api.NewRouter()
 	ok := func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }
 	r.HandleFunc("/healthz", ok).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", ok).Methods(http.MethodGet)
-	c.api.PublicRoutes(r)
-	r.Handle(ConnectPath, c.tunnel)
-
-	r.PathPrefix(authproxy.PathPrefix).Handler(authn.WithAuthentication(audit.WithIdentity(c.proxy), c.auth, c.logger))
-
-	authed := api.NewRouter()
-	c.api.Routes(authed)
-	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(audit.WithIdentity(authed), c.auth, c.logger))
-
+	if h.API != nil {
+		h.API.PublicRoutes(r)
+	}
+	r.Handle(ConnectPath, h.Connect)
+	r.PathPrefix(request.ProxyPrefix).Handler(proxyChain(h))
+	if h.API != nil {
+		r.PathPrefix(request.APIPrefix).Handler(apiChain(h))
+	}
 	// The proxy path must keep the client's escaping: match on the raw path.
 	r.UseEncodedPath()
 	r.SkipClean(true)
-	return WithPanicRecovery(audit.WithAudit(r, c.audit), c.logger)
+
+	var handler http.Handler = r
+	handler = audit.WithAudit(handler, h.Audit)
+	handler = request.WithRequestInfo(handler)
+	handler = WithPanicRecovery(handler, h.Logger)
+	return handler
+}
+
+// proxyChain is the path of a kubectl request, outermost first:
+//
+//	authn.WithAuthentication      bearer token → Identity, or 401
+//	audit.WithIdentity            the identity into the audit entry
+//	access.WithClusterAccess      may this caller reach the cluster in the
+//	                              path (scope, membership, existence), or 403/404
+//	Proxy.WithClientIdentity      who the cluster will see: the caller, or a
+//	                              canonical --as request; other identity headers 400
+//	Proxy.WithClusterSession      the cluster's tunnel session, or 503
+//	Proxy.WithNestedApproval      --as only: SubjectAccessReviews in the cluster, or 403
+//	Proxy                         checks every step above ran, then forwards
+//	                              (strip, impersonate, verify, tunnel)
+func proxyChain(h Handlers) http.Handler {
+	var handler http.Handler = h.Proxy
+	handler = h.Proxy.WithNestedApproval(handler)
+	handler = h.Proxy.WithClusterSession(handler)
+	handler = h.Proxy.WithClientIdentity(handler)
+	handler = access.WithClusterAccess(handler, h.Access, h.Logger)
+	handler = audit.WithIdentity(handler)
+	handler = authn.WithAuthentication(handler, h.Auth, h.Logger)
+	return handler
+}
+
+// apiChain is the path of an authenticated API call, outermost first:
+//
+//	authn.WithAuthentication   bearer token → Identity, or 401
+//	audit.WithIdentity         the identity into the audit entry
+//	API routes                 each handler checks its own role (pkg/api)
+func apiChain(h Handlers) http.Handler {
+	authed := api.NewRouter()
+	h.API.Routes(authed)
+	var handler http.Handler = authed
+	handler = audit.WithIdentity(handler)
+	handler = authn.WithAuthentication(handler, h.Auth, h.Logger)
+	return handler
 }
 
 // WithPanicRecovery answers a panicking handler with a 500 Status and logs
@@ -65,7 +117,7 @@ func WithPanicRecovery(next http.Handler, logger *slog.Logger) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v) // the proxy's way of aborting a response; net/http handles it
 				}
-				logger.Error("handler panic", "path", audit.RedactPath(r.URL.Path), "panic", v)
+				logger.Error("handler panic", "path", request.RedactPath(r.URL.Path), "panic", v)
 				apierr.Internal(w)
 			}
 		}()

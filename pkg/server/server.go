@@ -115,20 +115,21 @@ func Run(ctx context.Context, cfg Config) error {
 	go access.recheckStreams(ctx, streams, st, cfg.Logger)
 	authProviders := registry.New(registry.Options{Store: st, Sealer: sealer, Logger: cfg.Logger, Now: cfg.Now,
 		Tokens: tokens, Access: access, MaxStale: maxStale(cfg.GroupRefreshInterval)})
-	handler := buildHandler(chain{
-		auth:   auth,
-		tunnel: tun,
-		audit:  cfg.Audit,
-		logger: cfg.Logger,
-		proxy: authproxy.New(authproxy.Options{Sessions: tun, Clusters: st, Logger: cfg.Logger, Metrics: m,
-			Streams: streams, Members: checker, NoteImpersonation: audit.SetImpersonation}),
-		api: api.New(api.Options{
+	handler := NewHandler(Handlers{
+		Logger:  cfg.Logger,
+		Audit:   cfg.Audit,
+		Auth:    auth,
+		Access:  checker,
+		Connect: tun,
+		Proxy: authproxy.New(authproxy.Options{Sessions: tun, Logger: cfg.Logger, Metrics: m,
+			Streams: streams, NoteImpersonation: audit.SetImpersonation}),
+		API: api.New(api.Options{
 			Store: st, Tokens: tokens, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
 			ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
 			SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
 			MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
 			RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
-			Drivers: drivers, Provisioning: prov, Access: access, Providers: authProviders,
+			Drivers: drivers, Provisioning: prov, Access: access, Reach: checker, Providers: authProviders,
 		}),
 	})
 
@@ -290,12 +291,11 @@ func (l accessListener) recheckStreams(ctx context.Context, streams *authproxy.S
 			return false, nil
 		case err != nil:
 			return false, err
-		case u.Disabled:
-			return false, nil
-		case u.Admin:
-			return true, nil
 		}
-		return l.checker.Member(ctx, o.UserID, o.ClusterID)
+		// The stream's credential was in scope when it opened; only the
+		// user's own standing can have changed.
+		v, err := l.checker.MayReach(ctx, access.Caller{UserID: u.ID, Admin: u.Admin, Disabled: u.Disabled}, o.ClusterID)
+		return v == access.Allowed, err
 	}
 	for {
 		select {

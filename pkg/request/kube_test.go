@@ -1,4 +1,4 @@
-package kubepath
+package request
 
 import (
 	"net/url"
@@ -55,3 +55,26 @@ func FuzzParseRequestInfo(f *testing.F) {
 		}
 	})
 }
+
+// TestMethodVerb: the verb comes from a fixed set whatever the method, so a
+// client cannot grow a label set by making up methods.
+func TestMethodVerb(t *testing.T) {
+	fixed := map[string]bool{"get": true, "head": true, "post": true, "put": true, "patch": true,
+		"delete": true, "options": true, "connect": true, "trace": true, "other": true}
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+		"get", "PROPFIND", "X-MADE-UP-1", "X-MADE-UP-2", ""} {
+		if v := MethodVerb(m); !fixed[v] {
+			t.Errorf("MethodVerb(%q) = %q, not in the fixed set", m, v)
+		}
+		for _, path := range []string{"/version", "/api/v1/namespaces/a/pods", "/api/v1/namespaces/a/pods/p"} {
+			if v := ParseRequestInfo(m, path, nil).Verb; !fixed[v] && !kubeVerbs[v] {
+				t.Errorf("ParseRequestInfo(%q, %q).Verb = %q, not in a fixed set", m, path, v)
+			}
+		}
+	}
+	if got := MethodVerb("PROPFIND"); got != "other" {
+		t.Errorf("MethodVerb(PROPFIND) = %q, want other", got)
+	}
+}
+
+var kubeVerbs = map[string]bool{"list": true, "watch": true, "create": true, "update": true, "deletecollection": true}

@@ -1,4 +1,4 @@
-package kubepath
+package request
 
 import (
 	"net/http"
@@ -11,7 +11,7 @@ import (
 // authorization: the downstream apiserver decides that.
 type RequestInfo struct {
 	IsResource  bool   // false for /version, /healthz and the like
-	Verb        string // get, list, watch, create, update, patch, delete, deletecollection; or the lower-case method
+	Verb        string // get, list, watch, create, update, patch, delete, deletecollection; or MethodVerb's answer
 	APIGroup    string
 	APIVersion  string
 	Namespace   string
@@ -26,7 +26,7 @@ const maxInfoSegments = 16
 // ParseRequestInfo derives RequestInfo from a downstream path (already
 // stripped of /k8s/clusters/{id}), its query and method.
 func ParseRequestInfo(method, path string, query url.Values) RequestInfo {
-	info := RequestInfo{Verb: strings.ToLower(method)}
+	info := RequestInfo{Verb: MethodVerb(method)}
 	parts := splitSegments(path)
 	if len(parts) == 0 {
 		return info
@@ -100,4 +100,32 @@ func splitSegments(path string) []string {
 		parts = parts[:maxInfoSegments]
 	}
 	return parts
+}
+
+// MethodVerb is the verb of a request that names no resource: the lower-case
+// method for the methods HTTP defines, "other" for anything else. The set
+// is fixed, so a client cannot grow a metric's label set or the audit
+// log's vocabulary by making up methods.
+func MethodVerb(method string) string {
+	switch method {
+	case http.MethodGet:
+		return "get"
+	case http.MethodHead:
+		return "head"
+	case http.MethodPost:
+		return "post"
+	case http.MethodPut:
+		return "put"
+	case http.MethodPatch:
+		return "patch"
+	case http.MethodDelete:
+		return "delete"
+	case http.MethodOptions:
+		return "options"
+	case http.MethodConnect:
+		return "connect"
+	case http.MethodTrace:
+		return "trace"
+	}
+	return "other"
 }

@@ -1,0 +1,148 @@
+package request
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// ProxyPrefix is where the proxy is mounted: /k8s/clusters/{id}/<downstream path>.
+const ProxyPrefix = "/k8s/clusters/"
+
+// APIPrefix is where Drover's JSON API lives.
+const APIPrefix = "/v3/"
+
+// Kind is the surface of Drover a request addresses.
+type Kind uint8
+
+// Kinds.
+const (
+	KindOther Kind = iota // health, CA, the agents' tunnel, anything unknown
+	KindAPI               // /v3/...
+	KindProxy             // /k8s/clusters/...
+)
+
+// String names the kind as the audit log does.
+func (k Kind) String() string {
+	switch k {
+	case KindAPI:
+		return "api"
+	case KindProxy:
+		return "proxy"
+	}
+	return "other"
+}
+
+// Info is what a request is about.
+type Info struct {
+	Kind Kind
+	// ClusterID is the cluster a proxied request names; empty when the path
+	// names none that could be a cluster id.
+	ClusterID string
+	// Path is the downstream path of a proxied request (unescaped); RawPath
+	// is its escaped form when that differs, as url.URL has them.
+	Path, RawPath string
+	// Kube describes a proxied request as the downstream apiserver will see
+	// it (for audit and metrics only).
+	Kube RequestInfo
+	// Verb is Kube.Verb for proxied requests, MethodVerb otherwise.
+	Verb string
+	// LogPath is the request path fit for a log line: secrets redacted,
+	// length bounded.
+	LogPath string
+}
+
+type ctxKey struct{}
+
+// WithRequestInfo parses the request once and puts its Info in the context.
+func WithRequestInfo(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := Parse(r)
+		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), info)))
+	})
+}
+
+// NewContext returns ctx carrying info.
+func NewContext(ctx context.Context, info *Info) context.Context {
+	return context.WithValue(ctx, ctxKey{}, info)
+}
+
+// FromContext returns the request's Info; ok is false when WithRequestInfo
+// did not run.
+func FromContext(ctx context.Context) (*Info, bool) {
+	info, ok := ctx.Value(ctxKey{}).(*Info)
+	return info, ok && info != nil
+}
+
+// Parse derives a request's Info.
+func Parse(r *http.Request) *Info {
+	info := &Info{LogPath: RedactPath(r.URL.Path), Verb: MethodVerb(r.Method)}
+	switch {
+	case strings.HasPrefix(r.URL.Path, ProxyPrefix):
+		info.Kind = KindProxy
+		id, path, raw, ok := SplitProxyPath(r.URL)
+		if !ok {
+			return info
+		}
+		info.ClusterID, info.Path, info.RawPath = id, path, raw
+		info.Kube = ParseRequestInfo(r.Method, path, r.URL.Query())
+		info.Verb = info.Kube.Verb
+	case strings.HasPrefix(r.URL.Path, APIPrefix):
+		info.Kind = KindAPI
+	}
+	return info
+}
+
+// SplitProxyPath returns the cluster id and the downstream path of a
+// /k8s/clusters/{id}/... URL, keeping the client's escaping.
+func SplitProxyPath(u *url.URL) (id, path, rawPath string, ok bool) {
+	esc := u.EscapedPath()
+	if !strings.HasPrefix(esc, ProxyPrefix) {
+		return "", "", "", false
+	}
+	rest := esc[len(ProxyPrefix):]
+	id, tail, _ := strings.Cut(rest, "/")
+	if !validClusterID(id) {
+		return "", "", "", false
+	}
+	rawPath = "/" + tail
+	unescaped, err := url.PathUnescape(rawPath)
+	if err != nil {
+		return "", "", "", false
+	}
+	if unescaped == rawPath {
+		rawPath = ""
+	}
+	return id, unescaped, rawPath, true
+}
+
+func validClusterID(id string) bool {
+	if id == "" || len(id) > 63 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// maxLogPath bounds a path in a log line.
+const maxLogPath = 256
+
+// RedactPath returns a request path fit for a log line: path segments that
+// are secrets (the registration token of /v3/import/<token>) hidden, and
+// the length bounded. Every log line that names a path uses it (or
+// Info.LogPath).
+func RedactPath(p string) string {
+	if strings.HasPrefix(p, "/v3/import/") {
+		return "/v3/import/<redacted>"
+	}
+	if len(p) > maxLogPath {
+		return p[:maxLogPath] + "…"
+	}
+	return p
+}
