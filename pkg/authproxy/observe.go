@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/kubepath"
-	"github.com/drover-dev/drover/pkg/tunnel"
 )
 
 // recorder counts what a proxied request sent back. It unwraps for
@@ -69,7 +69,7 @@ func (p *Proxy) observe(rec *recorder, in *countingBody, method, path string, qu
 	if in != nil {
 		m.Bytes.WithLabelValues("in").Add(float64(in.n.Load()))
 	}
-	if via == tunnel.KindNode {
+	if via == agentapi.KindNode {
 		m.Failovers.WithLabelValues(sess.ClusterID).Inc()
 	}
 	if !p.opts.Logger.Enabled(context.Background(), slog.LevelDebug) {

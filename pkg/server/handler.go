@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/api"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
@@ -22,9 +23,6 @@ type chain struct {
 	logger *slog.Logger
 }
 
-// ConnectPath is where agents open their tunnel.
-const ConnectPath = "/v3/connect"
-
 // buildHandler is the one place the request path is composed:
 //
 //	public:        /healthz /readyz /cacerts /v3/login /v3/login/providers
@@ -42,7 +40,7 @@ func buildHandler(c chain) http.Handler {
 	r.HandleFunc("/healthz", ok).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", ok).Methods(http.MethodGet)
 	c.api.PublicRoutes(r)
-	r.Handle(ConnectPath, c.tunnel)
+	r.Handle(agentapi.ConnectPath, c.tunnel)
 
 	r.PathPrefix(authproxy.PathPrefix).Handler(authn.WithAuthentication(audit.WithIdentity(c.proxy), c.auth, c.logger))
 
