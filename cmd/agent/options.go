@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/drover-dev/drover/pkg/tunnel"
+	"github.com/drover-dev/drover/pkg/agentapi"
 )
 
 // Options are the agent's options. Each flag defaults to the environment
@@ -45,7 +45,7 @@ func NewOptions(getenv func(string) string) *Options {
 		o.TokenFile = "/cattle-credentials/token"
 	}
 	if o.Kind == "" {
-		o.Kind = tunnel.KindCluster
+		o.Kind = agentapi.KindCluster
 	}
 	return o
 }
@@ -81,11 +81,11 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--token-file: %w", err))
 	}
 	switch o.Kind {
-	case tunnel.KindCluster:
+	case agentapi.KindCluster:
 		if o.NodeName != "" {
 			errs = append(errs, errors.New("--node-name is for node agents only"))
 		}
-	case tunnel.KindNode:
+	case agentapi.KindNode:
 		if o.NodeName == "" {
 			errs = append(errs, errors.New("node agents need --node-name (CATTLE_NODE_NAME)"))
 		}

@@ -20,13 +20,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/drover-dev/drover/pkg/metrics"
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/token"
-	"github.com/drover-dev/drover/pkg/tunnel"
 )
-
-// ConnectPath is the server's tunnel endpoint.
-const ConnectPath = "/v3/connect"
 
 // Options configure an agent.
 type Options struct {
@@ -37,12 +33,12 @@ type Options struct {
 	TokenFile string
 	// Kubeconfig is used instead of the in-cluster config when set.
 	Kubeconfig string
-	Kind       string // tunnel.KindCluster or tunnel.KindNode
+	Kind       string // agentapi.KindCluster or agentapi.KindNode
 	NodeName   string
 	// HealthListen serves /healthz, /readyz and /metrics when set (e.g. ":8090").
 	HealthListen string
 	// Metrics records the agent's metrics; nil: a fresh registry.
-	Metrics *metrics.Agent
+	Metrics *Metrics
 
 	BackoffMin time.Duration
 	BackoffMax time.Duration
@@ -81,7 +77,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts.TokenTTL = 24 * time.Hour
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = metrics.NewAgent()
+		opts.Metrics = NewMetrics()
 	}
 	cfg, err := restConfig(opts.Kubeconfig)
 	if err != nil {
@@ -121,7 +117,7 @@ func Run(ctx context.Context, opts Options) error {
 			return nil
 		}
 	}
-	if opts.Kind == tunnel.KindCluster {
+	if opts.Kind == agentapi.KindCluster {
 		for {
 			err := ensureDownstream(ctx, cs)
 			if err == nil {
@@ -174,7 +170,7 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 	if _, err := token.Parse(regToken); err != nil {
 		return false, fmt.Errorf("registration token in %s: %w", a.opts.TokenFile, err)
 	}
-	params, err := tunnel.AgentParams{
+	params, err := agentapi.AgentParams{
 		Kind: a.opts.Kind, Node: a.opts.NodeName, Endpoint: a.endpoint, CACert: a.apiCA, Token: sa.value,
 	}.Encode()
 	if err != nil {
@@ -182,7 +178,7 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 	}
 	headers := http.Header{}
 	headers.Set("Authorization", "Bearer "+regToken)
-	headers.Set(tunnel.ParamsHeader, params)
+	headers.Set(agentapi.ParamsHeader, params)
 
 	sessCtx, cancel := context.WithDeadline(ctx, sa.renewAt())
 	defer cancel()
@@ -200,8 +196,8 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 			if err != nil {
 				return nil, err
 			}
-			return tunnel.WatchIdle(c, tunnel.IdleTimeout, func() {
-				log.Warn("tunnel silent, closing it", "idle", tunnel.IdleTimeout)
+			return agentapi.WatchIdle(c, agentapi.AgentIdleTimeout, func() {
+				log.Warn("tunnel silent, closing it", "idle", agentapi.AgentIdleTimeout)
 			}), nil
 		},
 	}
@@ -230,7 +226,7 @@ func allowTCP(proto, _ string) bool { return proto == "tcp" }
 func (a *Agent) dialEndpoint(log *slog.Logger) remotedialer.Dialer {
 	var d net.Dialer
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
-		if address == tunnel.ProbeAddress {
+		if address == agentapi.ProbeAddress {
 			a.opts.Metrics.Dials.WithLabelValues("probe").Inc()
 			return nil, errors.New("liveness probe")
 		}
@@ -250,7 +246,7 @@ func (a *Agent) dialEndpoint(log *slog.Logger) remotedialer.Dialer {
 }
 
 func wsURL(serverURL string) string {
-	return "wss://" + strings.TrimPrefix(strings.TrimRight(serverURL, "/"), "https://") + ConnectPath
+	return "wss://" + strings.TrimPrefix(strings.TrimRight(serverURL, "/"), "https://") + agentapi.ConnectPath
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

@@ -17,6 +17,12 @@
 // nothing but its apiserver endpoint: every other dial the server asks for is
 // refused (and logged) without tearing the tunnel down.
 //
+// What it shares with the server (the connect path, the parameters header,
+// the agent kinds, the liveness rules) comes from package agentapi; its
+// metrics (Metrics, served on /metrics next to the health probes) are its
+// own. It must link no server package (store, authn, tunnel, api, metrics,
+// ...): cmd/agent's deps test enforces that.
+//
 // This package must never send the registration token before the CA check
 // passed, never log a token, and never dial on the server's behalf anything
 // but the advertised endpoint.

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drover-dev/drover/pkg/tunnel"
+	"github.com/drover-dev/drover/pkg/agentapi"
 )
 
 // ErrCAMismatch means the server's CA is not the one the agent was told to
@@ -70,7 +70,7 @@ func fetchPinnedCA(ctx context.Context, serverURL, checksum string) (*x509.CertP
 	if subtle.ConstantTimeCompare(sum[:], want) != 1 {
 		return nil, fmt.Errorf("%w: got %x", ErrCAMismatch, sum)
 	}
-	pool, err := tunnel.CertPool(body)
+	pool, err := agentapi.CertPool(body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCAMismatch, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/drover-dev/drover/pkg/access"
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/kubeconfig"
 	"github.com/drover-dev/drover/pkg/provision"
@@ -248,7 +249,7 @@ func (a *API) setAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if req.CACert != "" {
-			if _, err := tunnel.CertPool([]byte(req.CACert)); err != nil {
+			if _, err := agentapi.CertPool([]byte(req.CACert)); err != nil {
 				apierr.Invalid(w, "caCert: %v", err)
 				return
 			}

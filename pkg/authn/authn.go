@@ -252,7 +252,7 @@ type TokenAuthenticator interface {
 // the request context. Anything else gets 401 and goes no further.
 func WithAuthentication(next http.Handler, auth TokenAuthenticator, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, ok := BearerToken(r)
+		raw, ok := token.Bearer(r)
 		if !ok {
 			apierr.Unauthorized(w)
 			return
@@ -269,20 +269,4 @@ func WithAuthentication(next http.Handler, auth TokenAuthenticator, logger *slog
 		}
 		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 	})
-}
-
-// BearerToken returns the single bearer credential of the request. Several
-// Authorization headers are refused: which one a backend would use is not
-// something to leave to chance.
-func BearerToken(r *http.Request) (string, bool) {
-	vals := r.Header.Values("Authorization")
-	if len(vals) != 1 {
-		return "", false
-	}
-	scheme, raw, ok := strings.Cut(vals[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	raw = strings.TrimSpace(raw)
-	return raw, raw != ""
 }

@@ -25,6 +25,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/drover-dev/drover/pkg/access"
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/server"
@@ -40,9 +41,6 @@ func TestMain(m *testing.M) {
 	agentproc.RunIfChild(agentEnv)
 	os.Exit(m.Run())
 }
-
-// connectPath mirrors server.ConnectPath.
-const connectPath = "/v3/connect"
 
 // waitTimeout bounds every wait; a hang is a failure, not a slow test.
 const waitTimeout = 5 * time.Second
@@ -224,8 +222,8 @@ func (s *sandwich) connectCluster(id string) (*agentproc.Agent, string) {
 		s.t.Fatal(err)
 	}
 	s.secrets = append(s.secrets, sa)
-	a := s.startAgent(reg, tunnel.AgentParams{
-		Kind: tunnel.KindCluster, Endpoint: s.backend.endpoint(), CACert: s.backend.caPEM(), Token: sa,
+	a := s.startAgent(reg, agentapi.AgentParams{
+		Kind: agentapi.KindCluster, Endpoint: s.backend.endpoint(), CACert: s.backend.caPEM(), Token: sa,
 	})
 	waitFor(s.t, "agent of "+id, func() bool {
 		sess, ok := s.tun.Session(id)

@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/request"
-	"github.com/drover-dev/drover/pkg/tunnel"
 )
 
 // recorder counts what a proxied request sent back. It unwraps for
@@ -68,7 +68,7 @@ func (p *Proxy) observe(rec *recorder, in *countingBody, req *request.Info, t *t
 	if in != nil {
 		m.Bytes.WithLabelValues("in").Add(float64(in.n.Load()))
 	}
-	if via == tunnel.KindNode {
+	if via == agentapi.KindNode {
 		m.Failovers.WithLabelValues(sess.ClusterID).Inc()
 	}
 	if !p.opts.Logger.Enabled(context.Background(), slog.LevelDebug) {

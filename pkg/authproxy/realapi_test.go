@@ -17,8 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/downstream"
-	"github.com/drover-dev/drover/pkg/tunnel"
 	"github.com/drover-dev/drover/test/testbed"
 )
 
@@ -84,7 +84,7 @@ func (s *sandwich) startRealCluster(name string) *realCluster {
 func (s *sandwich) connectReal(id string, rc *realCluster) {
 	s.t.Helper()
 	reg := s.addCluster(id)
-	s.startAgent(reg, tunnel.AgentParams{Kind: tunnel.KindCluster, Endpoint: rc.Host, CACert: rc.CAData, Token: rc.saToken})
+	s.startAgent(reg, agentapi.AgentParams{Kind: agentapi.KindCluster, Endpoint: rc.Host, CACert: rc.CAData, Token: rc.saToken})
 	waitFor(s.t, "agent of "+id, func() bool { _, ok := s.tun.Session(id); return ok })
 }
 

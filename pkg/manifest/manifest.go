@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/downstream"
-	"github.com/drover-dev/drover/pkg/tunnel"
 )
 
 // Names of the workloads, Secrets and paths in the manifest.
@@ -217,7 +217,7 @@ func credentials(m metav1.ObjectMeta, tok, serverURL string) *corev1.Secret {
 func clusterAgent(o Options, m metav1.ObjectMeta) *appsv1.Deployment {
 	one := intstr.FromInt32(1)
 	zero := intstr.FromInt32(0)
-	pod := agentPod(o, m.Name, tunnel.KindCluster, ClusterAgentServiceAccount, CredentialsSecret)
+	pod := agentPod(o, m.Name, agentapi.KindCluster, ClusterAgentServiceAccount, CredentialsSecret)
 	// It may have to run on a control-plane-only cluster.
 	pod.Spec.Tolerations = []corev1.Toleration{
 		{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
@@ -238,7 +238,7 @@ func clusterAgent(o Options, m metav1.ObjectMeta) *appsv1.Deployment {
 }
 
 func nodeAgent(o Options, m metav1.ObjectMeta) *appsv1.DaemonSet {
-	pod := agentPod(o, m.Name, tunnel.KindNode, NodeAgentServiceAccount, NodeCredentialsSecret)
+	pod := agentPod(o, m.Name, agentapi.KindNode, NodeAgentServiceAccount, NodeCredentialsSecret)
 	pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{
 		Name:      "CATTLE_NODE_NAME",
 		ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "spec.nodeName"}},

@@ -75,34 +75,3 @@ func NewServer() *Server {
 func (m *Server) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
-
-// Agent holds the agent's metrics.
-type Agent struct {
-	registry *prometheus.Registry
-	// Connects counts tunnel connections made; Connected is 1 while one is open.
-	Connects  prometheus.Counter
-	Connected prometheus.Gauge
-	// Dials counts streams the server asked for, by result (ok, refused, error).
-	Dials *prometheus.CounterVec
-}
-
-// NewAgent registers the agent's metrics on a fresh registry.
-func NewAgent() *Agent {
-	r := prometheus.NewRegistry()
-	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := &Agent{
-		registry:  r,
-		Connects:  prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_agent_connects_total", Help: "Tunnel connections made."}),
-		Connected: prometheus.NewGauge(prometheus.GaugeOpts{Name: "drover_agent_connected", Help: "1 while a tunnel is open."}),
-		Dials: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "drover_agent_dials_total", Help: "Streams the server asked the agent to open, by result.",
-		}, []string{"result"}),
-	}
-	r.MustRegister(m.Connects, m.Connected, m.Dials)
-	return m
-}
-
-// Handler serves the registry in the Prometheus text format.
-func (m *Agent) Handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
-}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/drover-dev/drover/pkg/access"
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/api"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
@@ -12,9 +13,6 @@ import (
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/request"
 )
-
-// ConnectPath is where agents open their tunnel.
-const ConnectPath = "/v3/connect"
 
 // Handlers is everything the request path is composed of.
 type Handlers struct {
@@ -55,7 +53,7 @@ func NewHandler(h Handlers) http.Handler {
 	if h.API != nil {
 		h.API.PublicRoutes(r)
 	}
-	r.Handle(ConnectPath, h.Connect)
+	r.Handle(agentapi.ConnectPath, h.Connect)
 	r.PathPrefix(request.ProxyPrefix).Handler(proxyChain(h))
 	if h.API != nil {
 		r.PathPrefix(request.APIPrefix).Handler(apiChain(h))

@@ -6,6 +6,13 @@
 // crypto/rand, base32-encoded. Only a salted SHA-256 of the secret is stored,
 // and verification compares in constant time.
 //
-// This package must never log, print or return a secret except from New, and
-// never compare secrets with ==.
+// It also owns how a bearer credential is read from a request (Bearer): one
+// Authorization header, scheme "Bearer" in any case, value trimmed.
+//
+// The agent links this package: it must never import anything of the
+// server (store, authn, tunnel, api, ...).
+//
+// This package must never log or print a secret, never return one except
+// from New and Bearer (which hands back what the client sent), and never
+// compare secrets with ==.
 package token

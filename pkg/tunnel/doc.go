@@ -1,8 +1,10 @@
 // Package tunnel owns the agents' websocket tunnels (github.com/rancher/remotedialer)
 // and the HTTP transports that run through them.
 //
-// An agent connects to the server's /v3/connect with its cluster's
-// registration token and a parameters header (AgentParams): which kind of
+// An agent connects to the server's agentapi.ConnectPath with its cluster's
+// registration token and a parameters header (agentapi.AgentParams; the
+// wire contract lives in package agentapi, which the agent links instead of
+// this package): which kind of
 // agent it is, the downstream API endpoint it will dial, that endpoint's CA,
 // and the ServiceAccount token the proxy may use there. The token is verified
 // (salted hash, constant time, expiry) before any upgrade, and decides the

@@ -23,6 +23,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"go.uber.org/goleak"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/test/agentproc"
@@ -34,9 +35,6 @@ func TestMain(m *testing.M) {
 	agentproc.RunIfChild(agentEnv)
 	os.Exit(m.Run())
 }
-
-// connectPath mirrors agent.ConnectPath (importing pkg/agent would be a cycle).
-const connectPath = "/v3/connect"
 
 // waitTimeout bounds every wait; a hang is a failure, not a slow test.
 const waitTimeout = 5 * time.Second
@@ -96,7 +94,7 @@ func newFixture(t *testing.T) *fixture {
 		Now:    f.clock.Now,
 	})
 	mux := http.NewServeMux()
-	mux.Handle(connectPath, f.tun)
+	mux.Handle(agentapi.ConnectPath, f.tun)
 	f.srv = httptest.NewUnstartedServer(mux)
 	f.srv.StartTLS()
 	t.Cleanup(f.srv.Close)
@@ -136,12 +134,12 @@ func (f *fixture) addRegistrationKind(clusterID, kind string, expiresAt time.Tim
 }
 
 // params returns valid agent parameters for the backend.
-func (f *fixture) params(kind, node, saToken string) AgentParams {
-	return AgentParams{Kind: kind, Node: node, Endpoint: f.backend.endpoint(), CACert: f.backend.caPEM(), Token: saToken}
+func (f *fixture) params(kind, node, saToken string) agentapi.AgentParams {
+	return agentapi.AgentParams{Kind: kind, Node: node, Endpoint: f.backend.endpoint(), CACert: f.backend.caPEM(), Token: saToken}
 }
 
 func (f *fixture) wsURL() string {
-	return "wss://" + strings.TrimPrefix(f.srv.URL, "https://") + connectPath
+	return "wss://" + strings.TrimPrefix(f.srv.URL, "https://") + agentapi.ConnectPath
 }
 
 func (f *fixture) wsDialer() *websocket.Dialer {
@@ -157,10 +155,10 @@ const agentEnv = "DROVER_TUNNEL_TEST_AGENT"
 // of process) with the params it connected with.
 type testAgent struct {
 	*agentproc.Agent
-	params AgentParams
+	params agentapi.AgentParams
 }
 
-func (f *fixture) startAgent(regToken string, p AgentParams) *testAgent {
+func (f *fixture) startAgent(regToken string, p agentapi.AgentParams) *testAgent {
 	f.t.Helper()
 	enc, err := p.Encode()
 	if err != nil {
@@ -168,11 +166,11 @@ func (f *fixture) startAgent(regToken string, p AgentParams) *testAgent {
 	}
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+regToken)
-	h.Set(ParamsHeader, enc)
+	h.Set(agentapi.ParamsHeader, enc)
 	return f.startAgentHeaders(p, h)
 }
 
-func (f *fixture) startAgentHeaders(p AgentParams, h http.Header) *testAgent {
+func (f *fixture) startAgentHeaders(p agentapi.AgentParams, h http.Header) *testAgent {
 	f.t.Helper()
 	return &testAgent{params: p, Agent: agentproc.Start(f.t, agentEnv, agentproc.Spec{
 		URL:      f.wsURL(),

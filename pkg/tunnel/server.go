@@ -16,8 +16,8 @@ import (
 
 	"github.com/rancher/remotedialer"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/apierr"
-	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
@@ -35,8 +35,9 @@ type Options struct {
 	Now     func() time.Time
 	Metrics *metrics.Server // nil: a private registry
 	// DeadAfter closes a tunnel that sent nothing for this long (default
-	// 4 s); ProbeAfter sends it a request through the tunnel after this much
-	// silence (default 1.5 s), so only a dead or frozen agent stays silent.
+	// agentapi.ServerIdleTimeout); ProbeAfter sends it a request through the
+	// tunnel after this much silence (default 3/8 of DeadAfter), so only a
+	// dead or frozen agent stays silent.
 	DeadAfter  time.Duration
 	ProbeAfter time.Duration
 }
@@ -61,7 +62,7 @@ func New(opts Options) *Server {
 		opts.Metrics = metrics.NewServer()
 	}
 	if opts.DeadAfter <= 0 {
-		opts.DeadAfter = 4 * time.Second
+		opts.DeadAfter = agentapi.ServerIdleTimeout
 	}
 	if opts.ProbeAfter <= 0 || opts.ProbeAfter >= opts.DeadAfter {
 		opts.ProbeAfter = opts.DeadAfter * 3 / 8
@@ -82,7 +83,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	clusterID := rec.ClusterID
-	params, err := ParseParams(r.Header.Get(ParamsHeader))
+	params, err := agentapi.ParseParams(r.Header.Get(agentapi.ParamsHeader))
 	if err != nil {
 		s.opts.Logger.Warn("agent connect refused", "cluster", clusterID, "remote", r.RemoteAddr, "err", err)
 		apierr.BadRequest(w, "invalid agent parameters: %v", err)
@@ -90,7 +91,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// A node token must not open a cluster-agent session, whose tunnel would
 	// carry the cluster's traffic. A cluster token may serve a node agent.
-	if rec.Kind == store.AgentNode && params.Kind != KindNode {
+	if rec.Kind == store.AgentNode && params.Kind != agentapi.KindNode {
 		s.opts.Logger.Warn("agent connect refused: node registration token used by a non-node agent",
 			"cluster", clusterID, "kind", params.Kind, "remote", r.RemoteAddr)
 		apierr.Forbidden(w, "this registration token admits node agents only")
@@ -128,7 +129,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// remotedialer hijacks the connection and returns when the session ends.
 	// The hijacked connection is watched: a tunnel that stays silent even
 	// when probed is closed, which ends the session and its streams.
-	lw := &livenessWriter{ResponseWriter: w, liveness: Liveness{
+	lw := &livenessWriter{ResponseWriter: w, liveness: agentapi.Liveness{
 		Dead: s.opts.DeadAfter, ProbeAfter: s.opts.ProbeAfter,
 		Probe: func() { sess.probe(s.opts.DeadAfter) },
 		OnDead: func() {
@@ -143,7 +144,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // verify checks the registration token and returns its record.
 func (s *Server) verify(r *http.Request) (store.RegistrationToken, error) {
-	raw, ok := authn.BearerToken(r)
+	raw, ok := token.Bearer(r)
 	if !ok {
 		return store.RegistrationToken{}, errors.New("no bearer registration token")
 	}
@@ -185,9 +186,9 @@ func (s *Server) nextKey(clusterID string) string {
 func (s *Server) add(sess *Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sess.Params.Kind == KindNode {
+	if sess.Params.Kind == agentapi.KindNode {
 		for _, o := range s.sessions[sess.ClusterID] {
-			if o.Params.Kind == KindNode && o.Params.Node == sess.Params.Node && s.rd.HasSession(o.key) {
+			if o.Params.Kind == agentapi.KindNode && o.Params.Node == sess.Params.Node && s.rd.HasSession(o.key) {
 				return fmt.Errorf("node %q already has a connected agent", sess.Params.Node)
 			}
 		}
@@ -220,7 +221,7 @@ func (s *Server) Session(clusterID string) (*Session, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	list := s.sessions[clusterID]
-	for _, kind := range []string{KindCluster, KindNode} {
+	for _, kind := range []string{agentapi.KindCluster, agentapi.KindNode} {
 		for i := len(list) - 1; i >= 0; i-- {
 			if list[i].Params.Kind == kind && s.rd.HasSession(list[i].key) {
 				return list[i], true
@@ -270,7 +271,7 @@ func (s *Server) Clusters() []string {
 // livenessWriter hands remotedialer a watched connection when it hijacks.
 type livenessWriter struct {
 	http.ResponseWriter
-	liveness Liveness
+	liveness agentapi.Liveness
 	conn     net.Conn // set once hijacked
 }
 
@@ -291,7 +292,7 @@ func (w *livenessWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// buffered bytes from it.
 		return c, rw, nil
 	}
-	wc := Watch(c, w.liveness)
+	wc := agentapi.Watch(c, w.liveness)
 	w.conn = wc
 	return wc, bufio.NewReadWriter(bufio.NewReader(wc), bufio.NewWriter(wc)), nil
 }

@@ -10,14 +10,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/rancher/remotedialer"
+
+	"github.com/drover-dev/drover/pkg/agentapi"
 )
 
 // Session is one live agent tunnel.
 type Session struct {
 	ClusterID   string
-	Params      AgentParams
+	Params      agentapi.AgentParams
 	ConnectedAt time.Time
 
 	key    string
@@ -27,8 +28,8 @@ type Session struct {
 	single *http.Transport    // one connection per request, for upgrades
 }
 
-func newSession(clusterID, key string, p AgentParams, rd *remotedialer.Server, now time.Time) (*Session, error) {
-	pool, err := CertPool(p.CACert)
+func newSession(clusterID, key string, p agentapi.AgentParams, rd *remotedialer.Server, now time.Time) (*Session, error) {
+	pool, err := agentapi.CertPool(p.CACert)
 	if err != nil {
 		return nil, err
 	}
@@ -91,17 +92,11 @@ func (s *Session) Transport(upgrade bool) http.RoundTripper {
 // BaseURL is the downstream apiserver's URL.
 func (s *Session) BaseURL() string { return "https://" + s.Params.Endpoint }
 
-// ProbeAddress is what the server dials to make an agent answer: agents
-// refuse it at once, and the refusal travelling back is the sign of life.
-// It involves nothing but the agent, so a slow or frozen apiserver cannot
-// make a live tunnel look dead.
-const ProbeAddress = "probe.drover.invalid:1"
-
 // probe asks the agent for an answer; only its arrival matters.
 func (s *Session) probe(timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	c, err := s.dial(ctx, "tcp", ProbeAddress)
+	c, err := s.dial(ctx, "tcp", agentapi.ProbeAddress)
 	if err != nil {
 		return
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/rancher/remotedialer"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 )
@@ -31,14 +32,14 @@ func TestSessionKeyedByTokenCluster(t *testing.T) {
 	regAlpha := f.addCluster("c-alpha", time.Time{})
 	f.addCluster("c-beta", time.Time{})
 
-	p := f.params(KindCluster, "", "sa-alpha")
+	p := f.params(agentapi.KindCluster, "", "sa-alpha")
 	enc, err := p.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+regAlpha)
-	h.Set(ParamsHeader, enc)
+	h.Set(agentapi.ParamsHeader, enc)
 	// Everything else a client could use to name a cluster says c-beta,
 	// including remotedialer's own peer headers.
 	h.Set(remotedialer.ID, "c-beta")
@@ -89,7 +90,7 @@ func TestConnectRefusedWithoutValidToken(t *testing.T) {
 	}
 	wrongSecret := token.Token{ID: regTok.ID, Secret: unknown.Secret}.String()
 
-	p := f.params(KindCluster, "", "sa-secret-value-0123456789")
+	p := f.params(agentapi.KindCluster, "", "sa-secret-value-0123456789")
 	enc, err := p.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +112,7 @@ func TestConnectRefusedWithoutValidToken(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := http.Header{ParamsHeader: {enc}}
+			h := http.Header{agentapi.ParamsHeader: {enc}}
 			if tc.auth != nil {
 				h["Authorization"] = tc.auth
 			}
@@ -151,11 +152,11 @@ func TestNodeTokenCannotOpenClusterSession(t *testing.T) {
 	clusterTok := f.addCluster("c-alpha", time.Time{})
 	nodeTok := f.addRegistrationKind("c-alpha", store.AgentNode, time.Time{})
 
-	enc, err := f.params(KindCluster, "", "sa-posing-node").Encode()
+	enc, err := f.params(agentapi.KindCluster, "", "sa-posing-node").Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := http.Header{ParamsHeader: {enc}}
+	h := http.Header{agentapi.ParamsHeader: {enc}}
 	h.Set("Authorization", "Bearer "+nodeTok)
 	code, body := f.connectStatus(h)
 	if code != http.StatusForbidden {
@@ -169,22 +170,25 @@ func TestNodeTokenCannotOpenClusterSession(t *testing.T) {
 
 	// Each token still admits its own kind, and the cluster token a node
 	// agent (agents installed before tokens had kinds use it).
-	f.startAgent(nodeTok, f.params(KindNode, "node-1", "sa-node-1"))
+	f.startAgent(nodeTok, f.params(agentapi.KindNode, "node-1", "sa-node-1"))
 	f.waitLive("c-alpha", 1)
-	f.startAgent(clusterTok, f.params(KindNode, "node-2", "sa-node-2"))
+	f.startAgent(clusterTok, f.params(agentapi.KindNode, "node-2", "sa-node-2"))
 	f.waitLive("c-alpha", 2)
-	f.startAgent(clusterTok, f.params(KindCluster, "", "sa-cluster"))
+	f.startAgent(clusterTok, f.params(agentapi.KindCluster, "", "sa-cluster"))
 	f.waitLive("c-alpha", 3)
 	if s, _ := f.tun.Session("c-alpha"); s.Params.Token != "sa-cluster" {
 		t.Errorf("Session = %s, want the cluster agent's", s.Params.Token)
 	}
 }
 
+// TestConnectRefusedWithInvalidParams checks that parameters the wire
+// contract refuses (the rules themselves are tested in package agentapi)
+// get a 400 Status that quotes no credential, and open no session.
 func TestConnectRefusedWithInvalidParams(t *testing.T) {
 	f := newFixture(t)
 	reg := f.addCluster("c-alpha", time.Time{})
 	const sa = "sa-secret-value-0123456789"
-	valid := f.params(KindCluster, "", sa)
+	valid := f.params(agentapi.KindCluster, "", sa)
 
 	// raw encodes a JSON object built from valid with changes applied.
 	raw := func(change func(m map[string]any)) string {
@@ -202,14 +206,14 @@ func TestConnectRefusedWithInvalidParams(t *testing.T) {
 		}
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
-	encode := func(p AgentParams) string {
+	encode := func(p agentapi.AgentParams) string {
 		b, err := json.Marshal(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
-	with := func(change func(p *AgentParams)) string {
+	with := func(change func(p *agentapi.AgentParams)) string {
 		p := valid
 		change(&p)
 		return encode(p)
@@ -221,29 +225,20 @@ func TestConnectRefusedWithInvalidParams(t *testing.T) {
 	}{
 		{"missing", ""},
 		{"not base64url", "!!" + encode(valid)},
-		{"std base64 with padding", base64.StdEncoding.EncodeToString([]byte(`{"kind":"cluster"}`))},
 		{"not JSON", base64.RawURLEncoding.EncodeToString([]byte("kind=cluster"))},
-		{"trailing data", base64.RawURLEncoding.EncodeToString([]byte(`{"kind":"cluster"} {}`))},
 		{"claims a cluster", raw(func(m map[string]any) { m["clusterId"] = "c-beta" })},
-		{"unknown kind", with(func(p *AgentParams) { p.Kind = "admin" })},
-		{"cluster agent with node", with(func(p *AgentParams) { p.Node = "node-1" })},
-		{"node agent without node", with(func(p *AgentParams) { p.Kind = KindNode })},
-		{"node name not DNS", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "Node_1" })},
-		{"endpoint without port", with(func(p *AgentParams) { p.Endpoint = "127.0.0.1" })},
-		{"endpoint port 0", with(func(p *AgentParams) { p.Endpoint = "127.0.0.1:0" })},
-		{"endpoint without host", with(func(p *AgentParams) { p.Endpoint = ":6443" })},
-		{"no CA", with(func(p *AgentParams) { p.CACert = nil })},
-		{"CA not a certificate", with(func(p *AgentParams) { p.CACert = garbagePEM })},
-		{"no SA token", with(func(p *AgentParams) { p.Token = "" })},
-		{"SA token splits headers", with(func(p *AgentParams) { p.Token = sa + "\r\nImpersonate-User: system:admin" })},
-		{"too large", strings.Repeat("A", maxParamsLen+1)},
+		{"unknown kind", with(func(p *agentapi.AgentParams) { p.Kind = "admin" })},
+		{"node name not DNS", with(func(p *agentapi.AgentParams) { p.Kind, p.Node = agentapi.KindNode, "Node_1" })},
+		{"CA not a certificate", with(func(p *agentapi.AgentParams) { p.CACert = garbagePEM })},
+		{"SA token splits headers", with(func(p *agentapi.AgentParams) { p.Token = sa + "\r\nImpersonate-User: system:admin" })},
+		{"too large", strings.Repeat("A", agentapi.MaxParamsLen+1)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := http.Header{}
 			h.Set("Authorization", "Bearer "+reg)
 			if tc.params != "" {
-				h.Set(ParamsHeader, tc.params)
+				h.Set(agentapi.ParamsHeader, tc.params)
 			}
 			code, body := f.connectStatus(h)
 			if code != http.StatusBadRequest {
@@ -301,19 +296,19 @@ func TestSessionSelection(t *testing.T) {
 		f.checkServedBy(path, want)
 	}
 
-	n1 := f.startAgent(reg, f.params(KindNode, "node-1", "sa-n1"))
+	n1 := f.startAgent(reg, f.params(agentapi.KindNode, "node-1", "sa-n1"))
 	f.waitLive(id, 1)
 	via(n1)
-	c1 := f.startAgent(reg, f.params(KindCluster, "", "sa-c1"))
+	c1 := f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-c1"))
 	f.waitLive(id, 2)
 	via(c1)
-	n2 := f.startAgent(reg, f.params(KindNode, "node-2", "sa-n2"))
+	n2 := f.startAgent(reg, f.params(agentapi.KindNode, "node-2", "sa-n2"))
 	f.waitLive(id, 3)
 	via(c1) // a newer node session does not beat a cluster session
-	c2 := f.startAgent(reg, f.params(KindCluster, "", "sa-c2"))
+	c2 := f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-c2"))
 	f.waitLive(id, 4)
 	via(c2)
-	if st := f.tun.Status(id); !st.Connected || st.Via != KindCluster || st.Sessions != 4 {
+	if st := f.tun.Status(id); !st.Connected || st.Via != agentapi.KindCluster || st.Sessions != 4 {
 		t.Errorf("Status = %+v, want connected via cluster with 4 sessions", st)
 	}
 
@@ -323,7 +318,7 @@ func TestSessionSelection(t *testing.T) {
 	c1.Stop()
 	f.waitLive(id, 2)
 	via(n2)
-	if st := f.tun.Status(id); !st.Connected || st.Via != KindNode || st.Sessions != 2 {
+	if st := f.tun.Status(id); !st.Connected || st.Via != agentapi.KindNode || st.Sessions != 2 {
 		t.Errorf("Status = %+v, want connected via node with 2 sessions", st)
 	}
 	n2.Stop()
@@ -343,9 +338,9 @@ func TestStatusReportsDisconnect(t *testing.T) {
 	}
 
 	t0 := f.clock.Now()
-	a := f.startAgent(reg, f.params(KindCluster, "", "sa-1"))
+	a := f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-1"))
 	f.waitLive(id, 1)
-	if diff := cmp.Diff(Status{Connected: true, Via: KindCluster, Since: &t0, Sessions: 1}, f.tun.Status(id)); diff != "" {
+	if diff := cmp.Diff(Status{Connected: true, Via: agentapi.KindCluster, Since: &t0, Sessions: 1}, f.tun.Status(id)); diff != "" {
 		t.Errorf("Status while connected (-want +got):\n%s", diff)
 	}
 
@@ -360,9 +355,9 @@ func TestStatusReportsDisconnect(t *testing.T) {
 	}
 
 	t2 := f.clock.Add(time.Minute)
-	f.startAgent(reg, f.params(KindCluster, "", "sa-2"))
+	f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-2"))
 	f.waitLive(id, 1)
-	if diff := cmp.Diff(Status{Connected: true, Via: KindCluster, Since: &t2, Sessions: 1}, f.tun.Status(id)); diff != "" {
+	if diff := cmp.Diff(Status{Connected: true, Via: agentapi.KindCluster, Since: &t2, Sessions: 1}, f.tun.Status(id)); diff != "" {
 		t.Errorf("Status after reconnect (-want +got):\n%s", diff)
 	}
 }
@@ -370,7 +365,7 @@ func TestStatusReportsDisconnect(t *testing.T) {
 func TestSessionDialsOnlyAdvertisedEndpoint(t *testing.T) {
 	f := newFixture(t)
 	reg := f.addCluster("c-alpha", time.Time{})
-	a := f.startAgent(reg, f.params(KindCluster, "", "sa-1"))
+	a := f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-1"))
 	f.waitLive("c-alpha", 1)
 	sess, _ := f.tun.Session("c-alpha")
 
@@ -391,7 +386,7 @@ func TestSessionDialsOnlyAdvertisedEndpoint(t *testing.T) {
 func TestSessionVerifiesEndpointCA(t *testing.T) {
 	f := newFixture(t)
 	reg := f.addCluster("c-alpha", time.Time{})
-	p := f.params(KindCluster, "", "sa-1")
+	p := f.params(agentapi.KindCluster, "", "sa-1")
 	p.CACert = selfSignedPEM(t) // not the CA of the backend's certificate
 	f.startAgent(reg, p)
 	f.waitLive("c-alpha", 1)
@@ -405,49 +400,6 @@ func TestSessionVerifiesEndpointCA(t *testing.T) {
 	if n := len(f.backend.requests()); n != 0 {
 		t.Errorf("backend got %d requests", n)
 	}
-}
-
-// FuzzParseParams checks that ParseParams never panics and that whatever it
-// accepts is valid and survives an encode/parse round trip unchanged.
-func FuzzParseParams(f *testing.F) {
-	ca := selfSignedPEM(f)
-	for _, p := range []AgentParams{
-		{Kind: KindCluster, Endpoint: "10.0.0.1:6443", CACert: ca, Token: "eyJhbGciOiJSUzI1NiJ9.e30.sig"},
-		{Kind: KindNode, Node: "worker-1.example", Endpoint: "[::1]:443", CACert: ca, Token: "t"},
-	} {
-		enc, err := p.Encode()
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(enc)
-	}
-	f.Add("")
-	f.Add("e30") // {}
-	f.Add(base64.RawURLEncoding.EncodeToString([]byte(`{"kind":"cluster","endpoint":"a:1","caCert":"","token":"x","extra":1}`)))
-	f.Fuzz(func(t *testing.T, v string) {
-		p, err := ParseParams(v)
-		if err != nil {
-			// Errors never quote the credential.
-			if len(p.Token) >= 16 && !strings.ContainsAny(p.Token, " \t") && strings.Contains(err.Error(), p.Token) {
-				t.Fatalf("error %q quotes the token", err)
-			}
-			return
-		}
-		if err := p.Validate(); err != nil {
-			t.Fatalf("ParseParams accepted params that do not validate: %v", err)
-		}
-		enc, err := p.Encode()
-		if err != nil {
-			t.Fatalf("Encode: %v", err)
-		}
-		p2, err := ParseParams(enc)
-		if err != nil {
-			t.Fatalf("re-parse of encoded params: %v", err)
-		}
-		if diff := cmp.Diff(p, p2); diff != "" {
-			t.Fatalf("round trip (-first +second):\n%s", diff)
-		}
-	})
 }
 
 func checkStatus(t *testing.T, body string, want metav1.Status) {

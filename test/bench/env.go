@@ -24,9 +24,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/pkg/agent"
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/server"
-	"github.com/drover-dev/drover/pkg/tunnel"
 	"github.com/drover-dev/drover/test/harness"
 	"github.com/drover-dev/drover/test/testbed"
 )
@@ -164,14 +164,14 @@ func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ 
 				e.agent.Stop(5 * time.Second)
 			}
 		})
-		if err = e.startAgent(o, tunnel.KindCluster, ""); err == nil {
+		if err = e.startAgent(o, agentapi.KindCluster, ""); err == nil {
 			e.procs = append(e.procs, proc{name: "drover-agent", pid: e.agent.PID()})
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start agent: %w", err)
 	}
-	if err := e.api.WaitConnected(ctx, admin, e.clusterID, tunnel.KindCluster); err != nil {
+	if err := e.api.WaitConnected(ctx, admin, e.clusterID, agentapi.KindCluster); err != nil {
 		return nil, err
 	}
 
@@ -226,7 +226,7 @@ func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ 
 // stopped with the environment unless stopped before.
 func (e *env) startAgent(o *Options, kind, nodeName string) error {
 	tok := e.reg.Token
-	if kind == tunnel.KindNode {
+	if kind == agentapi.KindNode {
 		tok = e.reg.NodeToken
 	}
 	p, err := harness.StartAgent(harness.AgentOptions{
@@ -237,7 +237,7 @@ func (e *env) startAgent(o *Options, kind, nodeName string) error {
 	if err != nil {
 		return err
 	}
-	if kind == tunnel.KindCluster {
+	if kind == agentapi.KindCluster {
 		e.agent = p
 	} else {
 		e.stops = append(e.stops, func() { p.Stop(5 * time.Second) })
@@ -378,7 +378,7 @@ func (e *env) startAgentInProcess(ctx context.Context, dir string, reg harness.R
 	}
 	opts := agent.Options{
 		ServerURL: e.api.URL, CAChecksum: reg.CAChecksum, TokenFile: tokenFile, Kubeconfig: kubeconfig,
-		Kind: tunnel.KindCluster, Logger: slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Kind: agentapi.KindCluster, Logger: slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -12,7 +12,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"github.com/drover-dev/drover/pkg/tunnel"
+	"github.com/drover-dev/drover/pkg/agentapi"
 )
 
 // failoverNode is the node agent's name in the failover section.
@@ -53,11 +53,11 @@ const failoverBound = 20 * time.Second
 // SIGKILLs the cluster agent o.FailoverReps times and SIGSTOPs it once,
 // each time under a client sending GETs back to back through Drover.
 func measureFailover(ctx context.Context, o *Options, e *env) (*failoverResult, error) {
-	if err := e.startAgent(o, tunnel.KindNode, failoverNode); err != nil {
+	if err := e.startAgent(o, agentapi.KindNode, failoverNode); err != nil {
 		return nil, fmt.Errorf("start the node agent: %w", err)
 	}
 	if _, err := waitTunnel(ctx, e.api, e.admin, e.clusterID, time.Minute, func(via string, n int) bool {
-		return via == tunnel.KindCluster && n == 2
+		return via == agentapi.KindCluster && n == 2
 	}); err != nil {
 		return nil, err
 	}
@@ -129,20 +129,20 @@ func (e *env) failoverOnce(ctx context.Context, o *Options, client *http.Client,
 			failoverBound, rep.signal, rep.failed, rep.total, rep.firstErr)
 	}
 	if _, err := waitTunnel(ctx, e.api, e.admin, e.clusterID, 10*time.Second, func(via string, n int) bool {
-		return via == tunnel.KindNode && n == 1
+		return via == agentapi.KindNode && n == 1
 	}); err != nil {
 		return rep, err
 	}
 	start := time.Now()
 	if sig == syscall.SIGKILL {
-		if err := e.startAgent(o, tunnel.KindCluster, ""); err != nil {
+		if err := e.startAgent(o, agentapi.KindCluster, ""); err != nil {
 			return rep, err
 		}
 	} else if err := e.agent.Signal(syscall.SIGCONT); err != nil {
 		return rep, err
 	}
 	if _, err := waitTunnel(ctx, e.api, e.admin, e.clusterID, time.Minute, func(via string, n int) bool {
-		return via == tunnel.KindCluster && n == 2
+		return via == agentapi.KindCluster && n == 2
 	}); err != nil {
 		return rep, err
 	}

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/drover-dev/drover/pkg/tunnel"
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/test/harness"
 )
 
@@ -96,7 +96,7 @@ func measureReconnect(ctx context.Context, o *Options, e *env) (*reconnectResult
 		p, err := harness.StartAgent(harness.AgentOptions{
 			Bin: e.bins.Agent, Dir: filepath.Join(dir, "agents"), ServerURL: srv.URL,
 			CAChecksum: reg.CAChecksum, Token: reg.NodeToken, Kubeconfig: e.directKubeconfig,
-			Kind: tunnel.KindNode, NodeName: fmt.Sprintf("node-%03d", i), Args: []string{"--log-level", o.ServerLogLevel},
+			Kind: agentapi.KindNode, NodeName: fmt.Sprintf("node-%03d", i), Args: []string{"--log-level", o.ServerLogLevel},
 		})
 		if err != nil {
 			return nil, err

@@ -21,8 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/token"
-	"github.com/drover-dev/drover/pkg/tunnel"
 	"github.com/drover-dev/drover/test/harness"
 )
 
@@ -32,9 +32,9 @@ func TestAgentDialPolicy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	paramsc := make(chan tunnel.AgentParams, 1)
+	paramsc := make(chan agentapi.AgentParams, 1)
 	rd := remotedialer.New(func(r *http.Request) (string, bool, error) {
-		p, err := tunnel.ParseParams(r.Header.Get(tunnel.ParamsHeader))
+		p, err := agentapi.ParseParams(r.Header.Get(agentapi.ParamsHeader))
 		if err != nil {
 			return "", false, err
 		}
@@ -50,7 +50,7 @@ func TestAgentDialPolicy(t *testing.T) {
 	defer srv.Close()
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	mux.HandleFunc("/cacerts", func(w http.ResponseWriter, _ *http.Request) { w.Write(caPEM) })
-	mux.Handle("/v3/connect", rd)
+	mux.Handle(agentapi.ConnectPath, rd)
 	sum := sha256.Sum256(caPEM)
 
 	tok, _ := token.New("r-")
@@ -59,14 +59,14 @@ func TestAgentDialPolicy(t *testing.T) {
 	// agent's side and would fail this race-enabled test on library code.
 	ag, err := harness.StartAgent(harness.AgentOptions{
 		Bin: shared.bins.Agent, Dir: t.TempDir(), ServerURL: srv.URL, CAChecksum: hex.EncodeToString(sum[:]),
-		Token: tok.String(), Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: tunnel.KindCluster,
+		Token: tok.String(), Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: agentapi.KindCluster,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ag.Stop(5 * time.Second)
 
-	var params tunnel.AgentParams
+	var params agentapi.AgentParams
 	select {
 	case params = <-paramsc:
 	case <-ctx.Done():
@@ -83,7 +83,7 @@ func TestAgentDialPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		pool, err := tunnel.CertPool(params.CACert)
+		pool, err := agentapi.CertPool(params.CACert)
 		if err != nil {
 			t.Fatal(err)
 		}

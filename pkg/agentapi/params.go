@@ -1,10 +1,8 @@
-package tunnel
+package agentapi
 
 import (
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -15,8 +13,8 @@ import (
 // ParamsHeader carries the base64url JSON AgentParams on the connect request.
 const ParamsHeader = "X-Drover-Agent-Params"
 
-// maxParamsLen bounds the header before any decoding.
-const maxParamsLen = 32 << 10
+// MaxParamsLen bounds the header value before any decoding.
+const MaxParamsLen = 32 << 10
 
 // Agent kinds.
 const (
@@ -53,7 +51,7 @@ func ParseParams(v string) (AgentParams, error) {
 	if v == "" {
 		return AgentParams{}, errors.New("missing agent parameters")
 	}
-	if len(v) > maxParamsLen {
+	if len(v) > MaxParamsLen {
 		return AgentParams{}, errors.New("agent parameters too large")
 	}
 	b, err := base64.RawURLEncoding.DecodeString(v)
@@ -105,32 +103,6 @@ func (p AgentParams) Validate() error {
 		}
 	}
 	return nil
-}
-
-// CertPool parses a PEM bundle that must hold at least one certificate.
-func CertPool(pemData []byte) (*x509.CertPool, error) {
-	pool := x509.NewCertPool()
-	n := 0
-	for rest := pemData; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, errors.New("CA bundle holds an unparsable certificate")
-		}
-		pool.AddCert(c)
-		n++
-	}
-	if n == 0 {
-		return nil, errors.New("CA bundle holds no certificate")
-	}
-	return pool, nil
 }
 
 func validNodeName(s string) bool {

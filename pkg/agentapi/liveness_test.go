@@ -1,4 +1,4 @@
-package tunnel
+package agentapi
 
 import (
 	"net"

@@ -1,4 +1,4 @@
-package tunnel
+package agentapi
 
 import (
 	"net"
@@ -6,13 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 )
-
-// IdleTimeout is how long a tunnel may go without receiving a byte before
-// its end closes it. remotedialer's client pings every 5 s and the server
-// answers each ping, so a healthy tunnel is never silent for more than
-// about 5 s in either direction; three missed pings mean the peer is gone
-// or frozen (a half-open connection) and the tunnel is closed.
-const IdleTimeout = 15 * time.Second
 
 // Liveness says when a connection counts as dead.
 type Liveness struct {

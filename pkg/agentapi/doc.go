@@ -1,0 +1,24 @@
+// Package agentapi is the wire contract between drover-agent and
+// drover-server: everything both ends must agree on, in one place, so that
+// neither side keeps a copy that can drift.
+//
+// It owns:
+//   - the connect path (ConnectPath) the agent opens its websocket on;
+//   - the parameters header (ParamsHeader) and its AgentParams, their
+//     encoding (base64url JSON), parsing and validation;
+//   - the agent kinds (KindCluster, KindNode);
+//   - the liveness rules: the address the server dials to probe an agent
+//     (ProbeAddress), how long each end lets a tunnel stay silent
+//     (AgentIdleTimeout, ServerIdleTimeout) and the connection watch that
+//     enforces it (Watch);
+//   - CertPool, the PEM CA bundle parser both ends use to trust a CA the
+//     other one sent.
+//
+// The agent links this package, so it must stay small: it imports only the
+// standard library, and must never import anything of the server (store,
+// authn, tunnel, api, authproxy, server, metrics, ...), nor any package that
+// does. cmd/agent's deps test fails if the agent links server code.
+//
+// Errors from this package never quote their input: the parameters carry a
+// credential.
+package agentapi
