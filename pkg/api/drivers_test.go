@@ -16,6 +16,7 @@ import (
 	"github.com/drover-dev/drover/pkg/driver/schema"
 	"github.com/drover-dev/drover/pkg/driver/sdk"
 	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -66,7 +67,7 @@ func newDriverFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, _ := provision.NewSealer(make([]byte, provision.KeySize))
+	sealer, _ := seal.New(make([]byte, seal.KeySize))
 	log := slog.New(slog.DiscardHandler)
 	drivers := fakeDrivers{s: s}
 	ctrl := provision.New(provision.Options{Store: st, Drivers: drivers, Sealer: sealer, Tunnels: noTunnel{}, Logger: log})

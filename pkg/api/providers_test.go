@@ -22,7 +22,7 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/providers/registry"
-	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -108,9 +108,9 @@ func newProviderFixture(t *testing.T) (*fixture, *people, *fake.Clock, *fake.Buf
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := fake.NewClock(time.Now())
 	auth := authn.New(authn.Options{Store: st, Logger: log, Now: clk.Now})
-	key := make([]byte, provision.KeySize)
+	key := make([]byte, seal.KeySize)
 	rand.Read(key)
-	sealer, err := provision.NewSealer(key)
+	sealer, err := seal.New(key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/session"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -331,16 +332,12 @@ func maintainKeys(ctx context.Context, keys *session.Keys, logger *slog.Logger) 
 // loadSealer returns the sealer of what Drover stores encrypted (provisioned
 // clusters' credentials, auth provider configurations, users' refresh
 // credentials), with the key of --secrets-key-file.
-func loadSealer(cfg Config) (*provision.Sealer, error) {
+func loadSealer(cfg Config) (*seal.Sealer, error) {
 	keyFile := cfg.SecretsKeyFile
 	if keyFile == "" {
 		keyFile = filepath.Join(cfg.DataDir, "secrets.key")
 	}
-	key, err := provision.LoadOrCreateKey(keyFile)
-	if err != nil {
-		return nil, err
-	}
-	return provision.NewSealer(key)
+	return seal.LoadOrCreate(keyFile)
 }
 
 // maxStale is how long groups that could not be refreshed stay in use: four
@@ -357,7 +354,7 @@ func maxStale(interval time.Duration) time.Duration {
 // newProvisioning builds the cluster driver registry and the provisioning
 // controller (packages driver and provision) with the sealer for what the
 // controller stores.
-func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *provision.Sealer, caSum string) (*driver.Registry, *provision.Controller, error) {
+func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *seal.Sealer, caSum string) (*driver.Registry, *provision.Controller, error) {
 	reg, err := driver.New(driver.Options{Dir: filepath.Join(cfg.DataDir, "drivers"), BuiltinDir: cfg.DriverDir, Store: st,
 		Logger: cfg.Logger, AnswerTimeout: cfg.DriverAnswerTimeout, Now: cfg.Now})
 	if err != nil {
