@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/drover-dev/drover/test/fake"
 )
 
 type fakeMembers struct {
@@ -22,9 +24,9 @@ func (f *fakeMembers) IsClusterMember(_ context.Context, user, cluster string) (
 
 func TestChecker(t *testing.T) {
 	ctx := context.Background()
-	now := time.Unix(1000, 0)
+	clk := fake.NewClock(time.Unix(1000, 0))
 	st := &fakeMembers{member: map[string]bool{"u-1/c-1": true}}
-	c := NewChecker(CheckerOptions{Store: st, TTL: 2 * time.Second, Now: func() time.Time { return now }})
+	c := NewChecker(CheckerOptions{Store: st, TTL: 2 * time.Second, Now: clk.Now})
 
 	type step struct {
 		name      string
@@ -47,7 +49,7 @@ func TestChecker(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			now = now.Add(s.advance)
+			clk.Add(s.advance)
 			if s.change != nil {
 				s.change()
 			}
