@@ -14,7 +14,6 @@ import (
 
 	"github.com/gorilla/mux"
 	"golang.org/x/crypto/bcrypt"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
@@ -254,7 +253,7 @@ func (a *API) loginFailed(w http.ResponseWriter, r *http.Request, provider, user
 	}
 	a.opts.Logger.Log(r.Context(), level, "login failed", "provider", provider, "username", username,
 		"remote", r.RemoteAddr, "err", why)
-	apierr.Write(w, http.StatusUnauthorized, metav1.StatusReasonUnauthorized, loginFailedMessage)
+	apierr.Unauthorizedf(w, loginFailedMessage)
 }
 
 // completeLogin records what a provider said about the user and starts a

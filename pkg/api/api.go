@@ -176,7 +176,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		var typ *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &maxErr):
-			apierr.Write(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body larger than 1 MiB")
+			apierr.TooLarge(w, "request body larger than 1 MiB")
 		case errors.As(err, &syn):
 			apierr.BadRequest(w, "request body is not valid JSON (at byte %d)", syn.Offset)
 		case errors.As(err, &typ):
@@ -205,7 +205,7 @@ func (a *API) storeError(w http.ResponseWriter, what string, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		apierr.NotFound(w, "%s not found", what)
 	case errors.Is(err, store.ErrConflict):
-		apierr.Conflict(w, "%s already exists", what)
+		apierr.AlreadyExists(w, "%s already exists", what)
 	default:
 		a.opts.Logger.Error("store", "what", what, "err", err)
 		apierr.Internal(w)
@@ -240,8 +240,7 @@ func NewRouter() *mux.Router {
 		apierr.NotFound(w, "no such path %q", r.URL.Path)
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apierr.Write(w, http.StatusMethodNotAllowed, "MethodNotAllowed",
-			fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path))
+		apierr.MethodNotAllowed(w, "%s is not allowed on %s", r.Method, r.URL.Path)
 	})
 	return r
 }
