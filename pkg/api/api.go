@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -63,6 +64,17 @@ type Options struct {
 	// Providers are the configured auth providers (see providers.go); nil:
 	// local users only.
 	Providers ProviderSource
+	// Local are Drover's own users (*local.Provider): their login and
+	// passwords. Required.
+	Local LocalUsers
+}
+
+// LocalUsers log in, create and hash the passwords of Drover's own users;
+// *local.Provider is one.
+type LocalUsers interface {
+	Authenticate(ctx context.Context, username, password string) (store.User, error)
+	CreateUser(ctx context.Context, u local.NewUser) (store.User, error)
+	Hash(password string) ([]byte, error)
 }
 
 // AccessListener is told that who-may-do-what changed.

@@ -22,6 +22,7 @@ import (
 	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/pki"
+	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/provision"
 	"github.com/drover-dev/drover/pkg/seal"
@@ -87,7 +88,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer st.Close()
-	if err := bootstrapAdmin(ctx, st, cfg); err != nil {
+	localUsers, err := local.New(st, local.Options{Now: cfg.Now})
+	if err != nil {
+		return err
+	}
+	if err := bootstrapAdmin(ctx, st, localUsers, cfg); err != nil {
 		return err
 	}
 
@@ -129,7 +134,7 @@ func Run(ctx context.Context, cfg Config) error {
 			SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
 			MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
 			RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
-			Drivers: drivers, Provisioning: prov, Access: access, Providers: authProviders,
+			Drivers: drivers, Provisioning: prov, Access: access, Providers: authProviders, Local: localUsers,
 		}),
 	})
 
@@ -187,7 +192,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 // bootstrapAdmin creates the first admin on an empty store and prints its
 // password once, to the operator's terminal only.
-func bootstrapAdmin(ctx context.Context, st *store.Store, cfg Config) error {
+func bootstrapAdmin(ctx context.Context, st *store.Store, localUsers *local.Provider, cfg Config) error {
 	users, err := st.ListUsers(ctx)
 	if err != nil {
 		return err
@@ -199,7 +204,7 @@ func bootstrapAdmin(ctx context.Context, st *store.Store, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if _, err := api.CreateUser(ctx, st, cfg.AdminUsername, password, true, cfg.Now()); err != nil {
+	if _, err := localUsers.CreateUser(ctx, local.NewUser{Username: cfg.AdminUsername, Password: password, Admin: true}); err != nil {
 		return fmt.Errorf("create bootstrap admin: %w", err)
 	}
 	cfg.Logger.Info("bootstrap admin created; its password was printed to the terminal once", "user", cfg.AdminUsername)
