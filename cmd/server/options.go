@@ -86,7 +86,7 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.RegistrationGrace, "registration-grace", o.RegistrationGrace, "how long rotated-out registration tokens stay valid")
 	fs.StringVar(&o.AgentImage, "agent-image", o.AgentImage, "image the import manifests run for the agents")
 	fs.StringVar(&o.DriverDir, "driver-dir", o.DriverDir, "directory of built-in cluster drivers (executables named driver-<name>); empty: none")
-	fs.StringVar(&o.SecretsKeyFile, "secrets-key-file", o.SecretsKeyFile, "key sealing provisioned clusters' credentials (default <data-dir>/secrets.key, made on first start)")
+	fs.StringVar(&o.SecretsKeyFile, "secrets-key-file", o.SecretsKeyFile, "key sealing stored secrets: provisioned clusters' credentials, auth provider configs, refresh credentials (default <data-dir>/secrets.key, made on first start)")
 	fs.DurationVar(&o.DriverAnswerTimeout, "driver-answer-timeout", o.DriverAnswerTimeout, "how long a started cluster driver may take to answer")
 	fs.DurationVar(&o.GroupRefreshInterval, "group-refresh-interval", o.GroupRefreshInterval, "re-read auth provider users' groups once they are this old (0: never; admins can force it with POST /v3/users/{id}/refresh)")
 	fs.StringVar(&o.AuditLog, "audit-log", o.AuditLog, "file to append the audit log to (JSON lines); - for stdout; empty: off")

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/test/fake"
 )
 
 type fakeMembers struct {
@@ -53,9 +54,9 @@ func (f *fakeMembers) Cluster(_ context.Context, id string) (store.Cluster, erro
 
 func TestCheckerCache(t *testing.T) {
 	ctx := context.Background()
-	now := time.Unix(1000, 0)
+	clock := fake.NewClock(time.Unix(1000, 0))
 	st := &fakeMembers{member: map[string]bool{"u-1/c-1": true}, clusters: map[string]bool{"c-1": true}}
-	c := NewChecker(CheckerOptions{Store: st, TTL: 2 * time.Second, Now: func() time.Time { return now }})
+	c := NewChecker(CheckerOptions{Store: st, TTL: 2 * time.Second, Now: clock.Now})
 
 	type step struct {
 		name      string
@@ -84,7 +85,7 @@ func TestCheckerCache(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			now = now.Add(s.advance)
+			clock.Add(s.advance)
 			if s.change != nil {
 				s.change()
 			}

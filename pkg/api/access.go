@@ -278,7 +278,12 @@ func (a *API) updateProject(w http.ResponseWriter, r *http.Request) {
 	if !a.checkNamespaces(w, r, p.ClusterID, p.ID, req.Namespaces) {
 		return
 	}
-	if err := a.opts.Store.SetProjectNamespaces(r.Context(), p.ID, req.Namespaces); err != nil {
+	err := a.opts.Store.SetProjectNamespaces(r.Context(), p.ID, req.Namespaces)
+	if errors.Is(err, store.ErrConflict) { // claimed by another project since checkNamespaces
+		apierr.Conflict(w, "a namespace of project %q now belongs to another project of cluster %q; list the projects and try again", p.ID, p.ClusterID)
+		return
+	}
+	if err != nil {
 		a.storeError(w, fmt.Sprintf("project %q", p.ID), err)
 		return
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -49,12 +48,9 @@ type step struct {
 
 func TestAccessAPI(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
 	tokens := map[string]string{"root": f.admin, "carol": f.user}
 	for _, name := range []string{"olga", "pete", "mia"} {
-		if _, err := CreateUser(ctx, f.st, name, "a-long-enough-password", false, time.Now()); err != nil {
-			t.Fatal(err)
-		}
+		f.createUser(t, name, false)
 		tokens[name] = f.login(t, name)
 	}
 	vars := map[string]string{"pete": f.userID(t, "pete"), "mia": f.userID(t, "mia")}
@@ -153,12 +149,9 @@ func TestAccessAPI(t *testing.T) {
 // TestAccessVisibility: who sees which clusters and bindings.
 func TestAccessVisibility(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
 	tokens := map[string]string{"root": f.admin, "carol": f.user}
 	for _, name := range []string{"olga", "pete"} {
-		if _, err := CreateUser(ctx, f.st, name, "a-long-enough-password", false, time.Now()); err != nil {
-			t.Fatal(err)
-		}
+		f.createUser(t, name, false)
 		tokens[name] = f.login(t, name)
 	}
 	ids := map[string]string{}

@@ -8,55 +8,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
-	"golang.org/x/crypto/bcrypt"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/providers"
+	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 )
-
-// usernameRE keeps names safe as Impersonate-User values and away from
-// Kubernetes' reserved "system:" space.
-var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,62}$`)
-
-const minPassword = 12
-
-// dummyHash makes a login for an unknown user cost as much as a real one.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("drover-timing-equaliser"), bcrypt.DefaultCost)
-
-// CreateUser validates and stores a user.
-func CreateUser(ctx context.Context, s *store.Store, username, password string, admin bool, now time.Time) (store.User, error) {
-	if !usernameRE.MatchString(username) {
-		return store.User{}, fmt.Errorf("%w: username must be 1-63 of a-z 0-9 . _ @ -, starting with a letter or digit", errInvalid)
-	}
-	if len(password) < minPassword || len(password) > 72 {
-		return store.User{}, fmt.Errorf("%w: password must be %d to 72 bytes", errInvalid, minPassword)
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
-	if err != nil {
-		return store.User{}, fmt.Errorf("hash password: %w", err)
-	}
-	id, err := token.RandomID("u-", 10)
-	if err != nil {
-		return store.User{}, err
-	}
-	u := store.User{ID: id, Username: username, Admin: admin, CreatedAt: now.UTC()}
-	if err := s.CreateUser(ctx, u, hash); err != nil {
-		return store.User{}, err
-	}
-	return u, nil
-}
-
-var errInvalid = errors.New("invalid")
 
 // RandomPassword returns a password with 144 bits from crypto/rand.
 func RandomPassword() (string, error) {
@@ -223,23 +187,16 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	a.completeLogin(w, r, p)
 }
 
-// localLogin is the login of Drover's own users (bcrypt).
+// localLogin is the login of Drover's own users (package local).
 func (a *API) localLogin(w http.ResponseWriter, r *http.Request, req loginRequest) {
-	u, hash, err := a.opts.Store.UserByUsername(r.Context(), req.Username)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	u, err := a.opts.Local.Authenticate(r.Context(), req.Username, req.Password)
+	switch {
+	case errors.Is(err, providers.ErrInvalidCredentials):
+		a.loginFailed(w, r, req.Provider, req.Username, err)
+		return
+	case err != nil:
 		a.opts.Logger.Error("login lookup", "err", err)
 		apierr.Internal(w)
-		return
-	}
-	if err != nil {
-		hash = dummyHash
-	}
-	switch {
-	case bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || err != nil:
-		a.loginFailed(w, r, req.Provider, req.Username, errors.New("wrong password or unknown user"))
-		return
-	case u.Disabled:
-		a.loginFailed(w, r, req.Provider, req.Username, errors.New("user is disabled"))
 		return
 	}
 	a.startSession(w, r, u)
@@ -254,7 +211,7 @@ func (a *API) loginFailed(w http.ResponseWriter, r *http.Request, provider, user
 	}
 	a.opts.Logger.Log(r.Context(), level, "login failed", "provider", provider, "username", username,
 		"remote", r.RemoteAddr, "err", why)
-	apierr.Write(w, http.StatusUnauthorized, metav1.StatusReasonUnauthorized, loginFailedMessage)
+	apierr.Unauthorizedf(w, loginFailedMessage)
 }
 
 // completeLogin records what a provider said about the user and starts a
@@ -327,9 +284,9 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	u, err := CreateUser(r.Context(), a.opts.Store, req.Username, req.Password, req.Admin, a.opts.Now())
+	u, err := a.opts.Local.CreateUser(r.Context(), local.NewUser{Username: req.Username, Password: req.Password, Admin: req.Admin})
 	switch {
-	case errors.Is(err, errInvalid):
+	case errors.Is(err, local.ErrInvalid):
 		apierr.Invalid(w, "%s", strings.TrimPrefix(err.Error(), "invalid: "))
 		return
 	case err != nil:

@@ -15,6 +15,7 @@ import (
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -67,6 +68,17 @@ type Options struct {
 	// Providers are the configured auth providers (see providers.go); nil:
 	// local users only.
 	Providers ProviderSource
+	// Local are Drover's own users (*local.Provider): their login and
+	// passwords. Required.
+	Local LocalUsers
+}
+
+// LocalUsers log in, create and hash the passwords of Drover's own users;
+// *local.Provider is one.
+type LocalUsers interface {
+	Authenticate(ctx context.Context, username, password string) (store.User, error)
+	CreateUser(ctx context.Context, u local.NewUser) (store.User, error)
+	Hash(password string) ([]byte, error)
 }
 
 // Reacher is the one owner of who may reach which cluster (access.Checker).
@@ -189,7 +201,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		var typ *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &maxErr):
-			apierr.Write(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body larger than 1 MiB")
+			apierr.TooLarge(w, "request body larger than 1 MiB")
 		case errors.As(err, &syn):
 			apierr.BadRequest(w, "request body is not valid JSON (at byte %d)", syn.Offset)
 		case errors.As(err, &typ):
@@ -218,7 +230,7 @@ func (a *API) storeError(w http.ResponseWriter, what string, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		apierr.NotFound(w, "%s not found", what)
 	case errors.Is(err, store.ErrConflict):
-		apierr.Conflict(w, "%s already exists", what)
+		apierr.AlreadyExists(w, "%s already exists", what)
 	default:
 		a.opts.Logger.Error("store", "what", what, "err", err)
 		apierr.Internal(w)
@@ -253,8 +265,7 @@ func NewRouter() *mux.Router {
 		apierr.NotFound(w, "no such path %q", r.URL.Path)
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apierr.Write(w, http.StatusMethodNotAllowed, "MethodNotAllowed",
-			fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path))
+		apierr.MethodNotAllowed(w, "%s is not allowed on %s", r.Method, r.URL.Path)
 	})
 	return r
 }

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -26,6 +28,7 @@ func (noTunnel) Status(string) tunnel.Status { return tunnel.Status{} }
 type fixture struct {
 	srv   *httptest.Server
 	st    *store.Store
+	local *local.Provider
 	admin string // admin session token
 	user  string // non-admin session token
 	// access counts AccessChanged calls.
@@ -43,7 +46,9 @@ func newFixture(t *testing.T) *fixture {
 	log := slog.New(slog.DiscardHandler)
 	auth := authn.New(authn.Options{Store: st, Logger: log})
 	counter := &accessCounter{auth: auth}
+	lp := testLocal(t, st, time.Now)
 	a := New(Options{
+		Local:  lp,
 		Access: counter,
 		Store:  st, Tokens: auth, Tunnel: noTunnel{}, CAPEM: []byte("CA"), CASum: "sum",
 		ServerURL: "https://drover.test", Logger: log,
@@ -54,19 +59,32 @@ func newFixture(t *testing.T) *fixture {
 	authed := NewRouter()
 	a.Routes(authed)
 	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(authed, auth, log))
-	f := &fixture{srv: httptest.NewServer(r), st: st, access: counter}
+	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp, access: counter}
 	t.Cleanup(f.srv.Close)
-	for _, u := range []struct {
-		name  string
-		admin bool
-	}{{"root", true}, {"carol", false}} {
-		if _, err := CreateUser(ctx, st, u.name, "a-long-enough-password", u.admin, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f.createUser(t, "root", true)
+	f.createUser(t, "carol", false)
 	f.admin = f.login(t, "root")
 	f.user = f.login(t, "carol")
 	return f
+}
+
+// testLocal is the local users' provider of the fixtures: bcrypt at its
+// minimum cost, so that the tests do not spend their time hashing.
+func testLocal(t *testing.T, st *store.Store, now func() time.Time) *local.Provider {
+	t.Helper()
+	lp, err := local.New(st, local.Options{Cost: bcrypt.MinCost, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lp
+}
+
+// createUser makes a local user whose password is "a-long-enough-password".
+func (f *fixture) createUser(t *testing.T, name string, admin bool) {
+	t.Helper()
+	if _, err := f.local.CreateUser(context.Background(), local.NewUser{Username: name, Password: "a-long-enough-password", Admin: admin}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (f *fixture) login(t *testing.T, name string) string {

@@ -112,7 +112,7 @@ func (a *API) installDriver(w http.ResponseWriter, r *http.Request) {
 		}
 		apierr.Invalid(w, "%s", ie.Error())
 	case errors.Is(err, driver.ErrExists):
-		apierr.Conflict(w, "driver %q already exists", req.Name)
+		apierr.AlreadyExists(w, "driver %q already exists", req.Name)
 	case err != nil:
 		a.opts.Logger.Error("install driver", "driver", req.Name, "err", err)
 		apierr.Internal(w)
@@ -131,9 +131,9 @@ func (a *API) deleteDriver(w http.ResponseWriter, r *http.Request) {
 	err := a.opts.Drivers.Delete(r.Context(), name)
 	switch {
 	case errors.Is(err, driver.ErrBuiltin):
-		apierr.Write(w, http.StatusConflict, "Conflict", fmt.Sprintf("driver %q is built in; remove it from --driver-dir", name))
+		apierr.Conflict(w, "driver %q is built in; remove it from --driver-dir", name)
 	case errors.Is(err, store.ErrConflict):
-		apierr.Write(w, http.StatusConflict, "Conflict", fmt.Sprintf("driver %q is used by clusters; remove them first", name))
+		apierr.Conflict(w, "driver %q is used by clusters; remove them first", name)
 	case err != nil:
 		a.driverError(w, name, err)
 	default:
@@ -163,7 +163,7 @@ type createDriverClusterRequest struct {
 func (a *API) createClusterWithDriver(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		apierr.Write(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body larger than 1 MiB")
+		apierr.TooLarge(w, "request body larger than 1 MiB")
 		return
 	}
 	var req createDriverClusterRequest
@@ -320,12 +320,12 @@ func (a *API) provisionError(w http.ResponseWriter, what, driverName string, err
 	case errors.Is(err, provision.ErrNotProvisioned):
 		apierr.Invalid(w, "%s was imported; only clusters a driver made take a config or etcd snapshots", what)
 	case errors.Is(err, provision.ErrBusy):
-		apierr.Write(w, http.StatusConflict, "Conflict", fmt.Sprintf("%s: %v", what, err))
+		apierr.Conflict(w, "%s: %v", what, err)
 	case errors.As(err, &de):
 		a.opts.Logger.Warn("cluster driver", "err", de.Err)
 		apierr.Unavailable(w, "the cluster's driver is not available: %s", de.Safe)
 	case errors.As(err, &oe):
-		apierr.Write(w, http.StatusBadGateway, "BadGateway", fmt.Sprintf("%s (the driver said: %s)", oe.Safe, oe.Detail))
+		apierr.BadGateway(w, "%s (the driver said: %s)", oe.Safe, oe.Detail)
 	default:
 		a.storeError(w, what, err)
 	}

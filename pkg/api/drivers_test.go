@@ -16,6 +16,7 @@ import (
 	"github.com/drover-dev/drover/pkg/driver/schema"
 	"github.com/drover-dev/drover/pkg/driver/sdk"
 	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -66,12 +67,14 @@ func newDriverFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, _ := provision.NewSealer(make([]byte, provision.KeySize))
+	sealer, _ := seal.New(make([]byte, seal.KeySize))
 	log := slog.New(slog.DiscardHandler)
 	drivers := fakeDrivers{s: s}
 	ctrl := provision.New(provision.Options{Store: st, Drivers: drivers, Sealer: sealer, Tunnels: noTunnel{}, Logger: log})
 	auth := authn.New(authn.Options{Store: st, Logger: log})
+	lp := testLocal(t, st, time.Now)
 	a := New(Options{
+		Local: lp,
 		Store: st, Tokens: auth, Tunnel: noTunnel{}, CAPEM: []byte("CA"), CASum: "sum",
 		ServerURL: "https://drover.test", Logger: log,
 		SessionTTL: time.Hour, KubeconfigTTL: 24 * time.Hour, MaxTokenTTL: 48 * time.Hour,
@@ -82,16 +85,10 @@ func newDriverFixture(t *testing.T) *fixture {
 	authed := NewRouter()
 	a.Routes(authed)
 	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(authed, auth, log))
-	f := &fixture{srv: httptest.NewServer(r), st: st}
+	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp}
 	t.Cleanup(f.srv.Close)
-	for _, u := range []struct {
-		name  string
-		admin bool
-	}{{"root", true}, {"carol", false}} {
-		if _, err := CreateUser(ctx, st, u.name, "a-long-enough-password", u.admin, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f.createUser(t, "root", true)
+	f.createUser(t, "carol", false)
 	f.admin = f.login(t, "root")
 	f.user = f.login(t, "carol")
 	return f

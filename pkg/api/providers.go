@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
@@ -180,10 +177,8 @@ func (a *API) allowIP(w http.ResponseWriter, r *http.Request) bool {
 
 func (a *API) tooMany(w http.ResponseWriter, r *http.Request, username string, wait time.Duration) {
 	wait = wait.Round(time.Second) + time.Second
-	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
 	a.opts.Logger.Warn("login rate limited", "username", username, "remote", r.RemoteAddr)
-	apierr.Write(w, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests,
-		fmt.Sprintf("too many login attempts; try again in %s", wait))
+	apierr.TooManyRequests(w, wait, "too many login attempts; try again in %s", wait)
 }
 
 type beginResponse struct {
@@ -221,9 +216,7 @@ func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, registry.ErrWrongFlow):
 		apierr.BadRequest(w, "auth provider %q takes a username and password: POST /v3/login with \"provider\": %q", name, name)
 	case errors.Is(err, registry.ErrTooManyPending):
-		w.Header().Set("Retry-After", "60")
-		apierr.Write(w, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests,
-			"too many logins in progress; try again in a minute")
+		apierr.TooManyRequests(w, time.Minute, "too many logins in progress; try again in a minute")
 	default:
 		a.opts.Logger.Error("begin login", "provider", name, "err", err)
 		apierr.Unavailable(w, "identity provider %q is not answering; try again later", name)

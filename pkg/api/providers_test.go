@@ -22,7 +22,7 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/providers/registry"
-	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -108,9 +108,9 @@ func newProviderFixture(t *testing.T) (*fixture, *people, *fake.Clock, *fake.Buf
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := fake.NewClock(time.Now())
 	auth := authn.New(authn.Options{Store: st, Logger: log, Now: clk.Now})
-	key := make([]byte, provision.KeySize)
+	key := make([]byte, seal.KeySize)
 	rand.Read(key)
-	sealer, err := provision.NewSealer(key)
+	sealer, err := seal.New(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,9 +127,10 @@ func newProviderFixture(t *testing.T) (*fixture, *people, *fake.Clock, *fake.Buf
 			return &fakeRedirectProvider{fakeBase{c.Name, who}}, nil
 		})}
 	reg := registry.New(registry.Options{Store: st, Sealer: sealer, Logger: log, Now: clk.Now, Types: types, Tokens: auth})
+	lp := testLocal(t, st, clk.Now)
 	a := New(Options{
 		Store: st, Tokens: auth, Tunnel: noTunnel{}, CAPEM: []byte("CA"), CASum: "sum",
-		ServerURL: "https://drover.test", Logger: log, Now: clk.Now, Providers: reg,
+		ServerURL: "https://drover.test", Logger: log, Now: clk.Now, Providers: reg, Local: lp,
 		SessionTTL: time.Hour, KubeconfigTTL: 24 * time.Hour, MaxTokenTTL: 48 * time.Hour,
 	})
 	r := NewRouter()
@@ -137,16 +138,10 @@ func newProviderFixture(t *testing.T) (*fixture, *people, *fake.Clock, *fake.Buf
 	authed := NewRouter()
 	a.Routes(authed)
 	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(authed, auth, log))
-	f := &fixture{srv: httptest.NewServer(r), st: st}
+	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp}
 	t.Cleanup(f.srv.Close)
-	for _, u := range []struct {
-		name  string
-		admin bool
-	}{{"root", true}, {"carol", false}} {
-		if _, err := CreateUser(ctx, st, u.name, "a-long-enough-password", u.admin, clk.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f.createUser(t, "root", true)
+	f.createUser(t, "carol", false)
 	f.admin = f.login(t, "root")
 	f.user = f.login(t, "carol")
 	for _, p := range []struct{ name, typ string }{{"corp", "fake-password"}, {"sso", "fake-redirect"}} {

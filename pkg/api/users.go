@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/providers"
+	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/store"
 )
@@ -64,7 +65,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
 	}
 	change := store.UserChange{Disabled: req.Disabled}
 	if req.Password != nil {
-		if change.PasswordHash, err = bcrypt.GenerateFromPassword([]byte(*req.Password), bcrypt.DefaultCost); err != nil {
+		if change.PasswordHash, err = a.opts.Local.Hash(*req.Password); err != nil {
 			a.opts.Logger.Error("hash password", "err", err)
 			apierr.Internal(w)
 			return
@@ -95,8 +96,11 @@ func checkUserUpdate(req updateUserRequest, u store.User, callerID string) strin
 		return "you cannot disable yourself; ask another admin"
 	case req.Password != nil && u.Provider != store.LocalProvider:
 		return fmt.Sprintf("user %q logs in through auth provider %q: its password is the provider's to change", u.Username, u.Provider)
-	case req.Password != nil && (len(*req.Password) < minPassword || len(*req.Password) > 72):
-		return fmt.Sprintf("password must be %d to 72 bytes", minPassword)
+	}
+	if req.Password != nil {
+		if err := local.CheckNewPassword(*req.Password); err != nil {
+			return strings.TrimPrefix(err.Error(), "invalid: ")
+		}
 	}
 	return ""
 }

@@ -66,7 +66,7 @@ func TestUserAdmin(t *testing.T) {
 			body: `{"provider":"corp","username":"alice","password":"` + fakePassword + `"}`, code: 401,
 			want: status(401, "Unauthorized", "wrong username or password")},
 		{name: "refresh of a disabled user", method: "POST", path: "/v3/users/" + alice + "/refresh", bearer: f.admin, code: 409,
-			want: status(409, "AlreadyExists", `user "`+alice+`" is disabled; enable it first with PUT /v3/users/`+alice+` {"disabled": false}`)},
+			want: status(409, "Conflict", `user "`+alice+`" is disabled; enable it first with PUT /v3/users/`+alice+` {"disabled": false}`)},
 		{name: "enable", method: "PUT", path: "/v3/users/" + alice, bearer: f.admin, body: `{"disabled":false}`, code: 200,
 			want: aliceView([]any{"corp:devs", "corp:ops"}, false)},
 		{name: "gone from the provider: refresh disables", method: "POST", path: "/v3/users/" + alice + "/refresh", bearer: f.admin,

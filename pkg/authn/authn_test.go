@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,16 +15,11 @@ import (
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
+	"github.com/drover-dev/drover/test/fake"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+func newClock() *fake.Clock { return fake.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) }
 
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-func newClock() *clock               { return &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
 func openStore(t testing.TB) *store.Store {
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
 	if err != nil {

@@ -259,8 +259,7 @@ func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		apierr.Write(w, http.StatusInternalServerError, "InternalError", "request refused: identity could not be set")
 		return
 	}
-	apierr.Write(w, http.StatusBadGateway, "ServiceUnavailable",
-		fmt.Sprintf("error reaching cluster %q through its agent; try again", cluster))
+	apierr.BadGateway(w, "error reaching cluster %q through its agent; try again", cluster)
 }
 
 // upgradeType mirrors ReverseProxy: the Upgrade value if Connection lists it.

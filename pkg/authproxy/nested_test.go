@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,25 +16,8 @@ import (
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/impersonation"
+	"github.com/drover-dev/drover/test/fake"
 )
-
-// fakeClock is a settable clock for the approval cache.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // getAs sends GET path with a bearer token and impersonation headers
 // (user empty: none) and returns the code and the Status message, if any.
@@ -156,8 +138,8 @@ func TestNestedReviews(t *testing.T) {
 // answer again each time, and a grant takes effect within RefusalTTL. A
 // negative TTL turns reuse off.
 func TestNestedCache(t *testing.T) {
-	clock := &fakeClock{t: time.Now()}
-	s := newSandwich(t, func(o *authproxy.Options) { o.Now = clock.now })
+	clock := fake.NewClock(time.Now())
+	s := newSandwich(t, func(o *authproxy.Options) { o.Now = clock.Now })
 	_, sa := s.connectCluster("c-alpha")
 	bob := s.addUser("bob", false)
 	s.bind(bob.ID, "c-alpha")
@@ -178,14 +160,14 @@ func TestNestedCache(t *testing.T) {
 		{name: "refusal reused: the cluster is not asked again", user: "jane", code: 403, reviews: 0},
 		{name: "granted in the cluster: still refused within RefusalTTL", do: func() { s.backend.allow(sa, "bob", "users", "jane") },
 			user: "jane", code: 403, reviews: 0},
-		{name: "granted in the cluster: allowed once RefusalTTL has passed", do: func() { clock.advance(authproxy.RefusalTTL) },
+		{name: "granted in the cluster: allowed once RefusalTTL has passed", do: func() { clock.Add(authproxy.RefusalTTL) },
 			user: "jane", code: 200, reviews: 1},
 		{name: "approval reused", user: "jane", code: 200, reviews: 0},
 		{name: "another question is asked", user: "jane", groups: []string{"devs"}, code: 403, reviews: 2},
 		{name: "that refusal is reused", user: "jane", groups: []string{"devs"}, code: 403, reviews: 0},
 		{name: "the same question with another token is asked", tok: tok2, user: "jane", code: 200, reviews: 1},
 		{name: "revoked in the cluster: still reused within the TTL", do: s.backend.revokeAll, user: "jane", code: 200, reviews: 0},
-		{name: "revoked in the cluster: refused after the TTL", do: func() { clock.advance(5*time.Second + time.Millisecond) },
+		{name: "revoked in the cluster: refused after the TTL", do: func() { clock.Add(5*time.Second + time.Millisecond) },
 			user: "jane", code: 403, reviews: 1},
 	}
 	for _, st := range steps {

@@ -1,19 +1,12 @@
 package pki
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -83,65 +76,27 @@ type Generated struct {
 }
 
 // Generate makes a CA (10 years) and a serving certificate (2 years) for
-// hosts (DNS names or IPs), ECDSA P-256.
+// hosts (DNS names or IPs), ECDSA P-256, keys in "EC PRIVATE KEY" blocks.
 func Generate(hosts []string, now time.Time) (Generated, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := NewCA(CAOptions{CommonName: "drover-ca", Organization: []string{"Drover"},
+		Now: now, NotAfter: now.AddDate(10, 0, 0)})
 	if err != nil {
-		return Generated{}, fmt.Errorf("generate CA key: %w", err)
+		return Generated{}, err
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "drover-ca", Organization: []string{"Drover"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	leaf, err := ca.Issue(CertOptions{CommonName: "drover-server", Usage: ServerAuth, Hosts: hosts,
+		Now: now, NotAfter: now.AddDate(2, 0, 0)})
 	if err != nil {
-		return Generated{}, fmt.Errorf("sign CA: %w", err)
+		return Generated{}, err
 	}
-	ca, err := x509.ParseCertificate(caDER)
+	caKey, err := ECKeyPEM(ca.Key)
 	if err != nil {
-		return Generated{}, fmt.Errorf("parse CA: %w", err)
+		return Generated{}, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := ECKeyPEM(leaf.Key)
 	if err != nil {
-		return Generated{}, fmt.Errorf("generate serving key: %w", err)
+		return Generated{}, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "drover-server"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.AddDate(2, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return Generated{}, fmt.Errorf("sign serving certificate: %w", err)
-	}
-	caKeyDER, err := x509.MarshalECPrivateKey(caKey)
-	if err != nil {
-		return Generated{}, fmt.Errorf("marshal key: %w", err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return Generated{}, fmt.Errorf("marshal key: %w", err)
-	}
-	enc := func(typ string, b []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}) }
-	return Generated{
-		CACert: enc("CERTIFICATE", caDER), CAKey: enc("EC PRIVATE KEY", caKeyDER),
-		Cert: enc("CERTIFICATE", der), Key: enc("EC PRIVATE KEY", keyDER),
-	}, nil
+	return Generated{CACert: CertPEM(ca.Cert), CAKey: caKey, Cert: CertPEM(leaf.Cert), Key: key}, nil
 }
 
 func generate(caCertFile, caKeyFile, certFile, keyFile string, hosts []string, now time.Time) error {
@@ -177,12 +132,4 @@ func writeAtomic(path string, b []byte, mode os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-func serial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the platform is broken
-	}
-	return n
 }

@@ -1,11 +1,15 @@
 package pki
 
 import (
+	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestLoadOrCreate(t *testing.T) {
@@ -61,5 +65,51 @@ func TestLoadOrCreate(t *testing.T) {
 	}
 	if _, err := LoadOrCreate(t.TempDir(), nil, Files{CACert: filepath.Join(dir, "tls.key"), Cert: "x", Key: "y"}, now); err == nil {
 		t.Error("a key file accepted as CA certificate")
+	}
+}
+
+// Generate keeps what the server and the test harness rely on: a 10-year CA
+// named drover-ca, a 2-year drover-server serving certificate, SEC 1 keys.
+func TestGenerate(t *testing.T) {
+	now := time.Date(2030, 2, 28, 12, 0, 0, 0, time.UTC)
+	g, err := Generate([]string{"127.0.0.1", "localhost"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parse := func(b []byte) *x509.Certificate {
+		t.Helper()
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			t.Fatal("no PEM block")
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ca, leaf := parse(g.CACert), parse(g.Cert)
+	type view struct {
+		CN                  string
+		NotBefore, NotAfter time.Time
+	}
+	got := []view{{ca.Subject.CommonName, ca.NotBefore, ca.NotAfter}, {leaf.Subject.CommonName, leaf.NotBefore, leaf.NotAfter}}
+	want := []view{
+		{"drover-ca", now.Add(-time.Hour), time.Date(2040, 2, 28, 12, 0, 0, 0, time.UTC)},
+		{"drover-server", now.Add(-time.Hour), time.Date(2032, 2, 28, 12, 0, 0, 0, time.UTC)},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("certificates (-want +got):\n%s", diff)
+	}
+	if err := leaf.CheckSignatureFrom(ca); err != nil {
+		t.Errorf("serving certificate not signed by the CA: %v", err)
+	}
+	for _, k := range [][]byte{g.CAKey, g.Key} {
+		if blk, _ := pem.Decode(k); blk == nil || blk.Type != "EC PRIVATE KEY" {
+			t.Errorf("key block %v, want EC PRIVATE KEY", blk)
+		}
+	}
+	if _, err := tls.X509KeyPair(g.Cert, g.Key); err != nil {
+		t.Errorf("serving pair: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/driver/driverpb"
 	"github.com/drover-dev/drover/pkg/driver/schema"
+	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -54,7 +55,7 @@ type Applier interface {
 type Options struct {
 	Store   *store.Store
 	Drivers Drivers
-	Sealer  *Sealer
+	Sealer  *seal.Sealer
 	Tunnels Tunnels
 	Logger  *slog.Logger
 	Now     func() time.Time

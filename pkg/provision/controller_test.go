@@ -23,6 +23,7 @@ import (
 	"github.com/drover-dev/drover/pkg/driver/driverpb"
 	"github.com/drover-dev/drover/pkg/driver/schema"
 	"github.com/drover-dev/drover/pkg/driver/sdk"
+	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -175,8 +176,10 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := bytes.Repeat([]byte{7}, KeySize)
-	sealer, _ := NewSealer(key)
+	sealer, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := &env{st: st, f: f, app: &applied{}, tun: &tunnels{}}
 	e.ctrl = New(Options{Store: st, Drivers: &inProcess{client: driverpb.NewDriverClient(conn), schema: s}, Sealer: sealer,
 		Tunnels: e.tun, Applier: e.app, ServerURL: "https://drover.test", CAChecksum: strings.Repeat("a", 64),
@@ -315,50 +318,4 @@ func TestProvisionFailure(t *testing.T) {
 	if got := e.f.callList(); got != "Create,Create,PostCheck" {
 		t.Errorf("calls = %s", got)
 	}
-}
-
-func TestProvisionSeal(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "secrets.key")
-	key, err := LoadOrCreateKey(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := LoadOrCreateKey(path)
-	if err != nil || !bytes.Equal(key, again) {
-		t.Fatalf("reload: %v", err)
-	}
-	s, _ := NewSealer(key)
-	blob, err := s.Seal([]byte("token"), "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.Open(blob, "a"); err != nil || string(got) != "token" {
-		t.Errorf("Open = %q, %v", got, err)
-	}
-	if _, err := s.Open(blob, "b"); !errors.Is(err, ErrUnseal) {
-		t.Errorf("Open for another purpose: %v", err)
-	}
-	other, _ := NewSealer(bytes.Repeat([]byte{1}, KeySize))
-	if _, err := other.Open(blob, "a"); !errors.Is(err, ErrUnseal) {
-		t.Errorf("Open with another key: %v", err)
-	}
-}
-
-// FuzzOpen: no blob panics Open, and only sealed ones open.
-func FuzzOpen(f *testing.F) {
-	s, _ := NewSealer(bytes.Repeat([]byte{3}, KeySize))
-	good, _ := s.Seal([]byte("x"), "p")
-	f.Add(good)
-	f.Add([]byte{})
-	f.Add([]byte{1})
-	f.Add(append([]byte{2}, good[1:]...))
-	f.Fuzz(func(t *testing.T, blob []byte) {
-		// Only what was sealed under this key ("x") opens: forging a GCM
-		// tag is not something a fuzzer does.
-		if plain, err := s.Open(blob, "p"); err == nil && string(plain) != "x" {
-			t.Fatalf("a forged blob opened: %q", plain)
-		} else if err != nil && !errors.Is(err, ErrUnseal) {
-			t.Fatalf("error %v is not ErrUnseal", err)
-		}
-	})
 }

@@ -1,7 +1,7 @@
 // Package provision owns clusters that a driver makes: the background
 // controller that calls a driver's Create, PostCheck, Update and Remove, and
 // its etcd snapshot calls, and that installs Drover's agent into a new
-// cluster, plus the sealing of everything it stores about them.
+// cluster. It seals everything it stores about them with package seal.
 //
 // The flow of a new cluster: the API validates the config against the
 // driver's schema and records the cluster (phase provisioning, op create);
@@ -20,8 +20,8 @@
 //
 // Credentials at rest: a cluster's config, the driver's ClusterInfo (which
 // holds the endpoint, CA and token) and the error text are sealed with
-// AES-256-GCM under a key generated on first start in the data dir (mode
-// 0600), each bound to its cluster and column.
+// AES-256-GCM (package seal) under the server's secrets key, each bound to
+// its cluster and column.
 //
 // This package must never store a credential or config unsealed, log one,
 // show what a driver said to anyone but admins, skip TLS verification

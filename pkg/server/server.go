@@ -22,8 +22,10 @@ import (
 	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/pki"
+	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/session"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -86,7 +88,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer st.Close()
-	if err := bootstrapAdmin(ctx, st, cfg); err != nil {
+	localUsers, err := local.New(st, local.Options{Now: cfg.Now})
+	if err != nil {
+		return err
+	}
+	if err := bootstrapAdmin(ctx, st, localUsers, cfg); err != nil {
 		return err
 	}
 
@@ -129,7 +135,7 @@ func Run(ctx context.Context, cfg Config) error {
 			SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
 			MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
 			RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
-			Drivers: drivers, Provisioning: prov, Access: access, Reach: checker, Providers: authProviders,
+			Drivers: drivers, Provisioning: prov, Access: access, Reach: checker, Providers: authProviders, Local: localUsers,
 		}),
 	})
 
@@ -187,7 +193,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 // bootstrapAdmin creates the first admin on an empty store and prints its
 // password once, to the operator's terminal only.
-func bootstrapAdmin(ctx context.Context, st *store.Store, cfg Config) error {
+func bootstrapAdmin(ctx context.Context, st *store.Store, localUsers *local.Provider, cfg Config) error {
 	users, err := st.ListUsers(ctx)
 	if err != nil {
 		return err
@@ -199,7 +205,7 @@ func bootstrapAdmin(ctx context.Context, st *store.Store, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if _, err := api.CreateUser(ctx, st, cfg.AdminUsername, password, true, cfg.Now()); err != nil {
+	if _, err := localUsers.CreateUser(ctx, local.NewUser{Username: cfg.AdminUsername, Password: password, Admin: true}); err != nil {
 		return fmt.Errorf("create bootstrap admin: %w", err)
 	}
 	cfg.Logger.Info("bootstrap admin created; its password was printed to the terminal once", "user", cfg.AdminUsername)
@@ -331,16 +337,12 @@ func maintainKeys(ctx context.Context, keys *session.Keys, logger *slog.Logger) 
 // loadSealer returns the sealer of what Drover stores encrypted (provisioned
 // clusters' credentials, auth provider configurations, users' refresh
 // credentials), with the key of --secrets-key-file.
-func loadSealer(cfg Config) (*provision.Sealer, error) {
+func loadSealer(cfg Config) (*seal.Sealer, error) {
 	keyFile := cfg.SecretsKeyFile
 	if keyFile == "" {
 		keyFile = filepath.Join(cfg.DataDir, "secrets.key")
 	}
-	key, err := provision.LoadOrCreateKey(keyFile)
-	if err != nil {
-		return nil, err
-	}
-	return provision.NewSealer(key)
+	return seal.LoadOrCreate(keyFile)
 }
 
 // maxStale is how long groups that could not be refreshed stay in use: four
@@ -357,7 +359,7 @@ func maxStale(interval time.Duration) time.Duration {
 // newProvisioning builds the cluster driver registry and the provisioning
 // controller (packages driver and provision) with the sealer for what the
 // controller stores.
-func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *provision.Sealer, caSum string) (*driver.Registry, *provision.Controller, error) {
+func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *seal.Sealer, caSum string) (*driver.Registry, *provision.Controller, error) {
 	reg, err := driver.New(driver.Options{Dir: filepath.Join(cfg.DataDir, "drivers"), BuiltinDir: cfg.DriverDir, Store: st,
 		Logger: cfg.Logger, AnswerTimeout: cfg.DriverAnswerTimeout, Now: cfg.Now})
 	if err != nil {

@@ -3,25 +3,18 @@ package session
 import (
 	"encoding/base64"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/drover-dev/drover/test/fake"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 func TestSessions(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := fake.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	dir := t.TempDir()
-	opts := Options{Dir: dir, Issuer: "https://drover", TTL: time.Hour, RotateEvery: 24 * time.Hour, Now: clk.now}
+	opts := Options{Dir: dir, Issuer: "https://drover", TTL: time.Hour, RotateEvery: 24 * time.Hour, Now: clk.Now}
 	k, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +23,7 @@ func TestSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exp != clk.now().Add(time.Hour) {
+	if exp != clk.Now().Add(time.Hour) {
 		t.Errorf("expiry %v", exp)
 	}
 	header, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
@@ -58,12 +51,12 @@ func TestSessions(t *testing.T) {
 	if kid(t, tok2) == kid(t, tok) {
 		t.Error("rotation did not change the signing key")
 	}
-	clk.add(30 * time.Minute)
+	clk.Add(30 * time.Minute)
 	k.Maintain()
 	if _, _, err := k.Verify(tok); err != nil {
 		t.Errorf("old key's live token refused after rotation: %v", err)
 	}
-	clk.add(31 * time.Minute)
+	clk.Add(31 * time.Minute)
 	if _, _, err := k.Verify(tok); err == nil {
 		t.Error("expired token accepted")
 	}
@@ -71,15 +64,15 @@ func TestSessions(t *testing.T) {
 	if len(k.keys) != 1 {
 		t.Errorf("%d keys kept; the retired one should be dropped", len(k.keys))
 	}
-	clk.add(-61 * time.Minute) // even if it had not expired, its key is gone
+	clk.Add(-61 * time.Minute) // even if it had not expired, its key is gone
 	if _, _, err := k.Verify(tok); err == nil || !strings.Contains(err.Error(), "retired") {
 		t.Errorf("token of a dropped key: %v", err)
 	}
-	clk.add(61 * time.Minute)
+	clk.Add(61 * time.Minute)
 
 	// Automatic rotation once the newest key is RotateEvery old.
 	before := kid(t, tok2)
-	clk.add(25 * time.Hour)
+	clk.Add(25 * time.Hour)
 	k.Maintain()
 	tok3, _, _ := k.Sign("u-1", "s-3")
 	if kid(t, tok3) == before {

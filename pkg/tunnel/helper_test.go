@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/drover-dev/drover/test/fake"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,6 +26,7 @@ import (
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/test/agentproc"
+	"github.com/drover-dev/drover/test/fake"
 )
 
 func TestMain(m *testing.M) {
@@ -39,34 +39,11 @@ func TestMain(m *testing.M) {
 // waitTimeout bounds every wait; a hang is a failure, not a slow test.
 const waitTimeout = 5 * time.Second
 
-// fakeClock is a settable Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
-
 // fixture is a tunnel server on its own TLS listener, a SQLite store and a
 // backend standing in for the downstream apiserver.
 type fixture struct {
 	t       *testing.T
-	clock   *fakeClock
+	clock   *fake.Clock
 	store   *store.Store
 	tun     *Server
 	srv     *httptest.Server
@@ -86,7 +63,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	f := &fixture{t: t, clock: newFakeClock(), store: st, logs: &fake.Buffer{}}
+	f := &fixture{t: t, clock: fake.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)), store: st, logs: &fake.Buffer{}}
 	f.backend = newBackend(t)
 	f.tun = New(Options{
 		Tokens: st,

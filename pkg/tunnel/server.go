@@ -174,7 +174,7 @@ func (s *Server) authorizeUpgrade(r *http.Request) (string, bool, error) {
 
 func (s *Server) writeUpgradeError(w http.ResponseWriter, r *http.Request, code int, err error) {
 	s.opts.Logger.Warn("agent websocket upgrade failed", "remote", r.RemoteAddr, "code", code, "err", err)
-	apierr.Write(w, code, "", "agent connection failed: websocket upgrade required")
+	apierr.Code(w, code, "agent connection failed: websocket upgrade required")
 }
 
 func (s *Server) nextKey(clusterID string) string {

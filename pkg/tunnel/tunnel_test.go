@@ -344,7 +344,8 @@ func TestStatusReportsDisconnect(t *testing.T) {
 		t.Errorf("Status while connected (-want +got):\n%s", diff)
 	}
 
-	t1 := f.clock.Add(time.Hour)
+	f.clock.Add(time.Hour)
+	t1 := f.clock.Now()
 	a.Stop()
 	f.waitLive(id, 0)
 	if diff := cmp.Diff(Status{DisconnectedAt: &t1}, f.tun.Status(id)); diff != "" {
@@ -354,7 +355,8 @@ func TestStatusReportsDisconnect(t *testing.T) {
 		t.Errorf("Clusters() (-want +got):\n%s", diff)
 	}
 
-	t2 := f.clock.Add(time.Minute)
+	f.clock.Add(time.Minute)
+	t2 := f.clock.Now()
 	f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-2"))
 	f.waitLive(id, 1)
 	if diff := cmp.Diff(Status{Connected: true, Via: agentapi.KindCluster, Since: &t2, Sessions: 1}, f.tun.Status(id)); diff != "" {

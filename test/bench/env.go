@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +25,7 @@ import (
 	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/server"
+	"github.com/drover-dev/drover/test/fake"
 	"github.com/drover-dev/drover/test/harness"
 	"github.com/drover-dev/drover/test/testbed"
 )
@@ -318,7 +317,7 @@ func (e *env) startServerInProcess(ctx context.Context, dataDir string) (*harnes
 	if err != nil {
 		return nil, err
 	}
-	out := &syncBuffer{}
+	out := &fake.Buffer{}
 	cfg := server.Config{
 		DataDir: dataDir, Listen: listen, ServerURL: "https://" + listen,
 		Hostnames:     []string{"localhost", "127.0.0.1"},
@@ -404,22 +403,4 @@ func (e *env) startAgentInProcess(ctx context.Context, dir string, reg harness.R
 	case <-time.After(100 * time.Millisecond):
 		return nil
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

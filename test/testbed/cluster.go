@@ -54,7 +54,7 @@ type Cluster struct {
 
 	log       *slog.Logger
 	bins      Binaries
-	pki       *pki
+	pki       *apiserverPKI
 	removeDir bool
 	timeout   time.Duration
 	extraArgs []string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -11,84 +12,98 @@ import (
 	"github.com/drover-dev/drover/pkg/store"
 )
 
-// Users is what the provider reads: *store.Store has these methods.
+// Users is what the provider reads and writes: *store.Store has these
+// methods.
 type Users interface {
 	UserByUsername(ctx context.Context, username string) (store.User, []byte, error)
 	UserByID(ctx context.Context, id string) (store.User, error)
+	CreateUser(ctx context.Context, u store.User, passwordHash []byte) error
 }
 
 // Options configure a Provider.
 type Options struct {
-	// Name identifies the provider; default "local".
-	Name string
-	// Compare checks password against a stored hash, returning nil on a
-	// match; default bcrypt.CompareHashAndPassword.
-	Compare func(hash []byte, password string) error
-	// DummyHash is what an unknown user's password is compared with, in
-	// the same scheme and at the same cost as real hashes; default a
-	// bcrypt hash at bcrypt.DefaultCost.
-	DummyHash []byte
+	// Cost is the bcrypt cost of new password hashes and of the dummy
+	// hash an unknown username is compared with; default
+	// bcrypt.DefaultCost. Tests may use bcrypt.MinCost.
+	Cost int
+	// Now stamps new users; default time.Now.
+	Now func() time.Time
 }
 
 // Provider is the PasswordProvider for Drover's own users.
 type Provider struct {
 	users Users
 	opts  Options
+	// dummyHash is a hash at opts.Cost of a password nobody has, made
+	// once per Provider.
+	dummyHash []byte
 }
 
 var _ providers.PasswordProvider = (*Provider)(nil)
 
-// New returns a Provider reading users.
+// New returns a Provider reading and writing users. It makes its dummy
+// hash now, which takes as long as one password hash.
 func New(users Users, opts Options) (*Provider, error) {
-	if opts.Name == "" {
-		opts.Name = "local"
+	if opts.Cost == 0 {
+		opts.Cost = bcrypt.DefaultCost
 	}
-	if err := providers.CheckName(opts.Name); err != nil && opts.Name != providers.LocalName {
-		return nil, err
+	if opts.Cost < bcrypt.MinCost || opts.Cost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("local provider: bcrypt cost %d is not within %d..%d", opts.Cost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
-	if opts.Compare == nil {
-		opts.Compare = func(hash []byte, password string) error {
-			return bcrypt.CompareHashAndPassword(hash, []byte(password))
-		}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	if opts.DummyHash == nil {
-		h, err := bcrypt.GenerateFromPassword([]byte("drover-timing-equaliser"), bcrypt.DefaultCost)
-		if err != nil {
-			return nil, fmt.Errorf("local provider: dummy hash: %w", err)
-		}
-		opts.DummyHash = h
+	dummy, err := bcrypt.GenerateFromPassword([]byte("drover-timing-equaliser"), opts.Cost)
+	if err != nil {
+		return nil, fmt.Errorf("local provider: dummy hash: %w", err)
 	}
-	return &Provider{users: users, opts: opts}, nil
+	return &Provider{users: users, opts: opts, dummyHash: dummy}, nil
 }
 
-// Name implements providers.Provider.
-func (p *Provider) Name() string { return p.opts.Name }
+// Name implements providers.Provider: always providers.LocalName.
+func (p *Provider) Name() string { return providers.LocalName }
 
-// Login implements providers.PasswordProvider.
-func (p *Provider) Login(ctx context.Context, username, password string) (providers.Principal, error) {
+// Authenticate returns the user whose username and password these are. A
+// wrong password, an unknown username and a disabled user are all
+// ErrInvalidCredentials (the error says which, for the log only); any
+// other error is the store's.
+func (p *Provider) Authenticate(ctx context.Context, username, password string) (store.User, error) {
 	if err := providers.CheckUsername(username); err != nil {
-		return providers.Principal{}, err
+		return store.User{}, err
 	}
 	if err := providers.CheckPassword(password); err != nil {
-		return providers.Principal{}, fmt.Errorf("user %q: %w", username, err)
+		return store.User{}, fmt.Errorf("user %q: %w", username, err)
 	}
 	u, hash, err := p.users.UserByUsername(ctx, username)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		_ = p.opts.Compare(p.opts.DummyHash, password) // same cost as a real user
-		return providers.Principal{}, providers.InvalidCredentials("local: no user %q", username)
+		_ = bcrypt.CompareHashAndPassword(p.dummyHash, []byte(password)) // same cost as a real user
+		return store.User{}, providers.InvalidCredentials("local: no user %q", username)
 	case err != nil:
-		return providers.Principal{}, fmt.Errorf("local: look up %q: %w", username, err)
+		return store.User{}, fmt.Errorf("local: look up %q: %w", username, err)
 	}
-	if p.opts.Compare(hash, password) != nil {
-		return providers.Principal{}, providers.InvalidCredentials("local: wrong password for %q", username)
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+		return store.User{}, providers.InvalidCredentials("local: wrong password for %q", username)
 	}
-	return p.principal(u), nil
+	if u.Disabled {
+		return store.User{}, providers.InvalidCredentials("local: user %q is disabled", username)
+	}
+	return u, nil
+}
+
+// Login implements providers.PasswordProvider: Authenticate, as a
+// Principal.
+func (p *Provider) Login(ctx context.Context, username, password string) (providers.Principal, error) {
+	u, err := p.Authenticate(ctx, username, password)
+	if err != nil {
+		return providers.Principal{}, err
+	}
+	return principal(u), nil
 }
 
 // Refresh implements providers.Provider.
 func (p *Provider) Refresh(ctx context.Context, prev providers.Principal) (providers.Principal, error) {
-	if prev.Provider != p.opts.Name || prev.ID == "" {
+	if prev.Provider != providers.LocalName || prev.ID == "" {
 		return providers.Principal{}, fmt.Errorf("local: cannot refresh a principal of provider %q", prev.Provider)
 	}
 	u, err := p.users.UserByID(ctx, prev.ID)
@@ -98,9 +113,9 @@ func (p *Provider) Refresh(ctx context.Context, prev providers.Principal) (provi
 	case err != nil:
 		return providers.Principal{}, fmt.Errorf("local: read user %q: %w", prev.ID, err)
 	}
-	return p.principal(u), nil
+	return principal(u), nil
 }
 
-func (p *Provider) principal(u store.User) providers.Principal {
-	return providers.Principal{Provider: p.opts.Name, ID: u.ID, Username: u.Username, DisplayName: u.Username}
+func principal(u store.User) providers.Principal {
+	return providers.Principal{Provider: providers.LocalName, ID: u.ID, Username: u.Username, DisplayName: u.Username}
 }

@@ -15,37 +15,57 @@ import (
 	"github.com/drover-dev/drover/pkg/store"
 )
 
-// TestLocal runs against the real store (SQLite in a temporary directory).
-func TestLocal(t *testing.T) {
+var created = time.Date(2030, 4, 5, 6, 7, 8, 0, time.UTC)
+
+// newProvider runs against the real store (SQLite in a temporary
+// directory), at bcrypt's minimum cost.
+func newProvider(t *testing.T) (*Provider, *store.Store) {
+	t.Helper()
+	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "drover.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	p, err := New(s, Options{Cost: bcrypt.MinCost, Now: func() time.Time { return created }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, s
+}
+
+func TestLogin(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "drover.db"))
+	p, s := newProvider(t)
+	alice, err := p.CreateUser(ctx, NewUser{Username: "alice", Password: "alice-password-1", Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	hash, err := bcrypt.GenerateFromPassword([]byte("alice-password-1"), bcrypt.MinCost)
+	carol, err := p.CreateUser(ctx, NewUser{Username: "carol", Password: "carol-password-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice := store.User{ID: "u-alice", Username: "alice", CreatedAt: time.Now().UTC()}
-	if err := s.CreateUser(ctx, alice, hash); err != nil {
-		t.Fatal(err)
-	}
-	dummy, _ := bcrypt.GenerateFromPassword([]byte("x"), bcrypt.MinCost)
-	p, err := New(s, Options{DummyHash: dummy})
-	if err != nil {
+	disabled := true
+	if _, err := s.UpdateUser(ctx, carol.ID, store.UserChange{Disabled: &disabled}); err != nil {
 		t.Fatal(err)
 	}
 
-	got, err := p.Login(ctx, "alice", "alice-password-1")
+	got, err := p.Authenticate(ctx, "alice", "alice-password-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := providers.Principal{Provider: "local", ID: "u-alice", Username: "alice", DisplayName: "alice"}
-	if diff := cmp.Diff(want, got); diff != "" {
+	wantUser := store.User{ID: alice.ID, Username: "alice", Admin: true, CreatedAt: created, Provider: store.LocalProvider}
+	if diff := cmp.Diff(wantUser, got); diff != "" {
+		t.Errorf("user (-want +got):\n%s", diff)
+	}
+	pr, err := p.Login(ctx, "alice", "alice-password-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := providers.Principal{Provider: "local", ID: alice.ID, Username: "alice", DisplayName: "alice"}
+	if diff := cmp.Diff(want, pr); diff != "" {
 		t.Errorf("principal (-want +got):\n%s", diff)
 	}
-	if got, err := p.Refresh(ctx, got); err != nil || !cmp.Equal(want, got) {
+	if got, err := p.Refresh(ctx, pr); err != nil || !cmp.Equal(want, got) {
 		t.Errorf("refresh: %v, %v", got, err)
 	}
 
@@ -54,16 +74,23 @@ func TestLocal(t *testing.T) {
 		{"unknown user", "bob", "alice-password-1", "no user"},
 		{"empty password", "alice", "", "empty password"},
 		{"control character", "alice\r", "alice-password-1", "control"},
+		{"disabled user, right password", "carol", "carol-password-1", "disabled"},
+		{"name of another case", "Alice", "alice-password-1", "no user"},
 	} {
-		_, err := p.Login(ctx, tc.user, tc.password)
-		if !errors.Is(err, providers.ErrInvalidCredentials) || !strings.Contains(err.Error(), tc.reason) {
-			t.Errorf("%s: got %v, want ErrInvalidCredentials (%s)", tc.name, err, tc.reason)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := p.Login(ctx, tc.user, tc.password)
+			if !errors.Is(err, providers.ErrInvalidCredentials) || !strings.Contains(err.Error(), tc.reason) {
+				t.Errorf("got %v, want ErrInvalidCredentials (%s)", err, tc.reason)
+			}
+			if err != nil && strings.Contains(err.Error(), tc.password) && tc.password != "" {
+				t.Errorf("the error carries the password: %v", err)
+			}
+		})
 	}
 	if _, err := p.Refresh(ctx, providers.Principal{Provider: "local", ID: "u-gone"}); !errors.Is(err, providers.ErrInvalidCredentials) {
 		t.Errorf("refresh of a missing user: got %v, want ErrInvalidCredentials", err)
 	}
-	if _, err := p.Refresh(ctx, providers.Principal{Provider: "ldap", ID: "u-alice"}); err == nil || errors.Is(err, providers.ErrInvalidCredentials) {
+	if _, err := p.Refresh(ctx, providers.Principal{Provider: "ldap", ID: alice.ID}); err == nil || errors.Is(err, providers.ErrInvalidCredentials) {
 		t.Errorf("refresh of another provider's principal: got %v, want a plain error", err)
 	}
 
@@ -71,5 +98,82 @@ func TestLocal(t *testing.T) {
 	s.Close()
 	if _, err := p.Login(ctx, "alice", "alice-password-1"); err == nil || errors.Is(err, providers.ErrInvalidCredentials) {
 		t.Errorf("login with the store closed: got %v, want a plain error", err)
+	}
+}
+
+func TestCreateUser(t *testing.T) {
+	ctx := context.Background()
+	p, _ := newProvider(t)
+	if _, err := p.CreateUser(ctx, NewUser{Username: "taken", Password: "a-long-enough-password"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		user    NewUser
+		wantErr error
+		msg     string
+	}{
+		{"ok", NewUser{Username: "dave.o@example", Password: "a-long-enough-password"}, nil, ""},
+		{"upper case", NewUser{Username: "Dave", Password: "a-long-enough-password"}, ErrInvalid, "username must be"},
+		{"system name", NewUser{Username: "system:admin", Password: "a-long-enough-password"}, ErrInvalid, "username must be"},
+		{"empty username", NewUser{Password: "a-long-enough-password"}, ErrInvalid, "username must be"},
+		{"short password", NewUser{Username: "erin", Password: "eleven-char"}, ErrInvalid, "password must be 12 to 72 bytes"},
+		{"long password", NewUser{Username: "erin", Password: strings.Repeat("x", 73)}, ErrInvalid, "password must be 12 to 72 bytes"},
+		{"taken", NewUser{Username: "taken", Password: "a-long-enough-password"}, store.ErrConflict, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := p.CreateUser(ctx, tc.user)
+			if !errors.Is(err, tc.wantErr) || tc.wantErr == nil && err != nil {
+				t.Fatalf("error %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), tc.msg) {
+					t.Errorf("error %q does not say %q", err, tc.msg)
+				}
+				return
+			}
+			if _, err := p.Authenticate(ctx, tc.user.Username, tc.user.Password); err != nil {
+				t.Errorf("the new user cannot log in: %v", err)
+			}
+			if !strings.HasPrefix(u.ID, "u-") {
+				t.Errorf("id %q", u.ID)
+			}
+		})
+	}
+}
+
+// The cost option sets the cost of new hashes and of the dummy hash, which
+// each Provider makes for itself.
+func TestCost(t *testing.T) {
+	p, _ := newProvider(t)
+	h, err := p.Hash("a-long-enough-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := New(nil, Options{Cost: bcrypt.MinCost + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for name, hash := range map[string][]byte{"hash": h, "dummy": p.dummyHash, "other dummy": q.dummyHash} {
+		if got[name], err = bcrypt.Cost(hash); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]int{"hash": bcrypt.MinCost, "dummy": bcrypt.MinCost, "other dummy": bcrypt.MinCost + 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("costs (-want +got):\n%s", diff)
+	}
+	if _, err := p.Hash("short"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("short password hashed: %v", err)
+	}
+	for _, cost := range []int{bcrypt.MinCost - 1, bcrypt.MaxCost + 1} {
+		if _, err := New(nil, Options{Cost: cost}); err == nil {
+			t.Errorf("cost %d accepted", cost)
+		}
+	}
+	// Production's default.
+	if def, err := New(nil, Options{}); err != nil || def.opts.Cost != bcrypt.DefaultCost {
+		t.Errorf("default cost: %v", err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/pkg/providers"
-	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -184,9 +184,9 @@ func newBed(t testing.TB) *bed {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	key := make([]byte, provision.KeySize)
+	key := make([]byte, seal.KeySize)
 	rand.Read(key)
-	sealer, err := provision.NewSealer(key)
+	sealer, err := seal.New(key)
 	if err != nil {
 		t.Fatal(err)
 	}

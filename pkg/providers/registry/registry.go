@@ -39,7 +39,7 @@ type Store interface {
 }
 
 // Sealer encrypts what is stored, bound to a purpose;
-// *provision.Sealer is one.
+// *seal.Sealer is one.
 type Sealer interface {
 	Seal(plain []byte, purpose string) ([]byte, error)
 	Open(blob []byte, purpose string) ([]byte, error)
