@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/ratelimit"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -63,6 +64,10 @@ type Options struct {
 	// Providers are the configured auth providers (see providers.go); nil:
 	// local users only.
 	Providers ProviderSource
+	// LoginsPerUser and LoginsPerAddress limit login attempts per username
+	// and per client address; nil: in this process's memory, 10 and 30 a
+	// minute (with that burst).
+	LoginsPerUser, LoginsPerAddress LoginLimiter
 }
 
 // AccessListener is told that who-may-do-what changed.
@@ -84,10 +89,9 @@ type SessionSigner interface {
 // API serves /v3.
 type API struct {
 	opts Options
-	// Login attempts: 10 a minute per username, 30 a minute per client
-	// address, each with that burst.
-	loginsPerUser *limiter
-	loginsPerIP   *limiter
+	// Login attempts per username and per client address.
+	loginsPerUser LoginLimiter
+	loginsPerIP   LoginLimiter
 }
 
 // New returns the API.
@@ -95,7 +99,13 @@ func New(opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &API{opts: opts, loginsPerUser: newLimiter(10, time.Minute), loginsPerIP: newLimiter(30, time.Minute)}
+	if opts.LoginsPerUser == nil {
+		opts.LoginsPerUser = ratelimit.New(ratelimit.Options{Burst: 10, Per: time.Minute, Now: opts.Now})
+	}
+	if opts.LoginsPerAddress == nil {
+		opts.LoginsPerAddress = ratelimit.New(ratelimit.Options{Burst: 30, Per: time.Minute, Now: opts.Now})
+	}
+	return &API{opts: opts, loginsPerUser: opts.LoginsPerUser, loginsPerIP: opts.LoginsPerAddress}
 }
 
 // PublicRoutes registers what needs no token.
