@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -172,32 +171,6 @@ func (a *API) admin(h http.HandlerFunc) http.HandlerFunc {
 func (a *API) cacerts(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Write(a.opts.CAPEM)
-}
-
-const maxBody = 1 << 20
-
-// decode reads a JSON body strictly. An empty body decodes to the zero value.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		var maxErr *http.MaxBytesError
-		var syn *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &maxErr):
-			apierr.Write(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body larger than 1 MiB")
-		case errors.As(err, &syn):
-			apierr.BadRequest(w, "request body is not valid JSON (at byte %d)", syn.Offset)
-		case errors.As(err, &typ):
-			apierr.Invalid(w, "field %q must be a %s", typ.Field, typ.Type)
-		default:
-			// json's unknown-field error names only the field, never values.
-			apierr.BadRequest(w, "invalid request body: %v", err)
-		}
-		return false
-	}
-	return true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
