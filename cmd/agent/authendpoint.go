@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 
+	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -32,7 +32,7 @@ func NewAuthEndpointOptions() *AuthEndpointOptions {
 }
 
 // Flags registers the options on fs.
-func (o *AuthEndpointOptions) Flags(fs *flag.FlagSet) {
+func (o *AuthEndpointOptions) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Listen, "listen", o.Listen, "host:port of the TokenReview webhook (keep it on loopback: the apiserver calls it on its own node)")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the local cluster (default: in-cluster config)")
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", o.TLSCertFile, "serving certificate (the Secret kube-api-auth-tls)")

@@ -25,6 +25,7 @@ var agentNeeds = map[string]string{
 	"pkg/token":        "registration token format (the agent checks its token file) and Bearer (kube-api-auth)",
 	"pkg/downstream":   "names of Drover's objects downstream, which the cluster agent creates",
 	"pkg/authendpoint": "kube-api-auth, the `drover-agent auth-endpoint` subcommand run in the downstream cluster",
+	"pkg/cmdline":      "the command line conventions every binary shares (cobra, single-dash long flags, exit codes)",
 }
 
 // serverOnly are third-party modules only the server has a use for; an

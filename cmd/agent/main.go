@@ -3,37 +3,44 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
 
 	"github.com/drover-dev/drover/pkg/agent"
+	"github.com/drover-dev/drover/pkg/cmdline"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "auth-endpoint" {
-		mainAuthEndpoint(os.Args[2:])
-		return
+	os.Exit(cmdline.Main(newCommand(NewOptions(os.Getenv), run, NewAuthEndpointOptions(), runAuthEndpoint)))
+}
+
+// newCommand is the drover-agent command line: the agent itself, set by
+// o's flags (their defaults come from the CATTLE_* environment), and its
+// auth-endpoint subcommand, set by ae's.
+func newCommand(o *Options, run func(context.Context, *Options) error,
+	ae *AuthEndpointOptions, runAE func(context.Context, *AuthEndpointOptions) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "drover-agent",
+		Short: "Drover's cluster agent and node agent",
+		Long: "drover-agent runs in a downstream cluster: it opens a tunnel to the Drover server\n" +
+			"and serves the server's requests to the cluster's apiserver through it.\n" +
+			"Each flag defaults to the CATTLE_* variable named in its help.",
+		Args: cmdline.NoArgs,
+		RunE: cmdline.RunE(o, run),
 	}
-	opts := NewOptions(os.Getenv)
-	fs := flag.NewFlagSet("drover-agent", flag.ExitOnError)
-	opts.Flags(fs)
-	fs.Parse(os.Args[1:])
-	if err := opts.Validate(); err != nil {
-		fmt.Fprintf(os.Stderr, "drover-agent: invalid options:\n%v\n", err)
-		os.Exit(2)
+	o.Flags(cmd.Flags())
+	sub := &cobra.Command{
+		Use:   "auth-endpoint",
+		Short: "Serve kube-api-auth, the authorized cluster endpoint's TokenReview webhook",
+		Args:  cmdline.NoArgs,
+		RunE:  cmdline.RunE(ae, runAE),
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, opts); err != nil {
-		fmt.Fprintf(os.Stderr, "drover-agent: %v\n", err)
-		os.Exit(1)
-	}
+	ae.Flags(sub.Flags())
+	cmd.AddCommand(sub)
+	return cmd
 }
 
 func run(ctx context.Context, o *Options) error {
@@ -49,23 +56,4 @@ func run(ctx context.Context, o *Options) error {
 		Kubeconfig: o.Kubeconfig, Kind: o.Kind, NodeName: o.NodeName, HealthListen: o.HealthListen,
 		BackoffMax: o.BackoffMax, TokenTTL: o.TokenTTL, Logger: logger,
 	})
-}
-
-// mainAuthEndpoint runs kube-api-auth, the authorized cluster endpoint's
-// TokenReview webhook.
-func mainAuthEndpoint(args []string) {
-	opts := NewAuthEndpointOptions()
-	fs := flag.NewFlagSet("drover-agent auth-endpoint", flag.ExitOnError)
-	opts.Flags(fs)
-	fs.Parse(args)
-	if err := opts.Validate(); err != nil {
-		fmt.Fprintf(os.Stderr, "drover-agent auth-endpoint: invalid options:\n%v\n", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runAuthEndpoint(ctx, opts); err != nil {
-		fmt.Fprintf(os.Stderr, "drover-agent auth-endpoint: %v\n", err)
-		os.Exit(1)
-	}
 }

@@ -2,13 +2,14 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"regexp"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
 )
@@ -51,7 +52,7 @@ func NewOptions(getenv func(string) string) *Options {
 }
 
 // Flags registers the options on fs.
-func (o *Options) Flags(fs *flag.FlagSet) {
+func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ServerURL, "server", o.ServerURL, "Drover server URL (env CATTLE_SERVER)")
 	fs.StringVar(&o.CAChecksum, "ca-checksum", o.CAChecksum, "SHA-256 of the server's CA PEM (env CATTLE_CA_CHECKSUM)")
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the registration token (env CATTLE_TOKEN_FILE)")

@@ -20,12 +20,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/drover-dev/drover/pkg/cmdline"
 	"github.com/drover-dev/drover/pkg/driver/sdk"
 )
 
@@ -41,11 +42,7 @@ func NewOptions() *Options { return &Options{} }
 
 // Flags registers the options on fs. There are none besides the argument:
 // a cluster's settings come from its config, per call.
-func (o *Options) Flags(fs *flag.FlagSet) {
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: %s <port | host:port | unix:/path>\n", fs.Name())
-	}
-}
+func (o *Options) Flags(*pflag.FlagSet) {}
 
 // Validate checks the options.
 func (o *Options) Validate() error {
@@ -55,26 +52,27 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-func main() {
-	opts := NewOptions()
-	fs := flag.NewFlagSet("driver-local", flag.ExitOnError)
-	opts.Flags(fs)
-	fs.Parse(os.Args[1:])
-	if fs.NArg() > 1 {
-		fs.Usage()
-		os.Exit(2)
+func main() { os.Exit(cmdline.Main(newCommand(NewOptions(), run))) }
+
+// newCommand is the driver's command line: its one argument is o.Addr
+// (taken while the arguments are checked, so that a parse alone sets it).
+func newCommand(o *Options, run func(context.Context, *Options) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "driver-local <port | host:port | unix:/path>",
+		Short: "Drover cluster driver that provisions clusters on this machine",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return fmt.Errorf("unexpected argument %q: %s takes one address", args[1], cmd.CommandPath())
+			}
+			if len(args) == 1 {
+				o.Addr = args[0]
+			}
+			return nil
+		},
+		RunE: cmdline.RunE(o, run),
 	}
-	opts.Addr = fs.Arg(0)
-	if err := opts.Validate(); err != nil {
-		fmt.Fprintf(os.Stderr, "driver-local: %v\n", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := run(ctx, opts); err != nil {
-		fmt.Fprintf(os.Stderr, "driver-local: %v\n", err)
-		os.Exit(1)
-	}
+	o.Flags(cmd.Flags())
+	return cmd
 }
 
 func run(ctx context.Context, o *Options) error {

@@ -3,34 +3,33 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
 
 	"github.com/drover-dev/drover/pkg/audit"
+	"github.com/drover-dev/drover/pkg/cmdline"
 	"github.com/drover-dev/drover/pkg/server"
 )
 
-func main() {
-	opts := NewOptions()
-	fs := flag.NewFlagSet("drover-server", flag.ExitOnError)
-	opts.Flags(fs)
-	fs.Parse(os.Args[1:])
-	if err := opts.Validate(); err != nil {
-		fmt.Fprintf(os.Stderr, "drover-server: invalid options:\n%v\n", err)
-		os.Exit(2)
+func main() { os.Exit(cmdline.Main(newCommand(NewOptions(), run))) }
+
+// newCommand is the drover-server command line: its flags set o, and a
+// valid o is passed to run.
+func newCommand(o *Options, run func(context.Context, *Options) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "drover-server",
+		Short: "Drover management server",
+		Long: "drover-server serves the Drover API and UI, authenticates users and forwards\n" +
+			"their Kubernetes requests to downstream clusters through their agents' tunnels.",
+		Args: cmdline.NoArgs,
+		RunE: cmdline.RunE(o, run),
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, opts); err != nil {
-		fmt.Fprintf(os.Stderr, "drover-server: %v\n", err)
-		os.Exit(1)
-	}
+	o.Flags(cmd.Flags())
+	return cmd
 }
 
 func run(ctx context.Context, o *Options) error {

@@ -2,13 +2,14 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/pki"
@@ -69,7 +70,7 @@ func NewOptions() *Options {
 }
 
 // Flags registers the options on fs.
-func (o *Options) Flags(fs *flag.FlagSet) {
+func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for the SQLite store and generated TLS material")
 	fs.StringVar(&o.Listen, "listen", o.Listen, "host:port to serve HTTPS on")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "host:port for Prometheus /metrics over plain HTTP (empty: off)")

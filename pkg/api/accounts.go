@@ -146,8 +146,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	} else {
 		audit.SetUser(r.Context(), req.Provider+":"+req.Username)
 	}
-	now := a.opts.Now()
-	okIP, waitIP := a.loginsPerIP.allow(clientIP(r.RemoteAddr), now)
+	okIP, waitIP := a.loginsPerIP.Allow(clientIP(r.RemoteAddr))
 	if !okIP {
 		a.tooMany(w, r, req.Username, waitIP)
 		return
@@ -156,7 +155,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.loginFailed(w, r, req.Provider, req.Username, checkErr)
 		return
 	}
-	if okUser, waitUser := a.loginsPerUser.allow(req.limitKey(), now); !okUser {
+	if okUser, waitUser := a.loginsPerUser.Allow(req.limitKey()); !okUser {
 		a.tooMany(w, r, req.Username, waitUser)
 		return
 	}

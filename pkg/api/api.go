@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/providers/local"
+	"github.com/drover-dev/drover/pkg/ratelimit"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -68,6 +68,10 @@ type Options struct {
 	// Providers are the configured auth providers (see providers.go); nil:
 	// local users only.
 	Providers ProviderSource
+	// LoginsPerUser and LoginsPerAddress limit login attempts per username
+	// and per client address; nil: in this process's memory, 10 and 30 a
+	// minute (with that burst).
+	LoginsPerUser, LoginsPerAddress LoginLimiter
 	// Local are Drover's own users (*local.Provider): their login and
 	// passwords. Required.
 	Local LocalUsers
@@ -106,10 +110,9 @@ type SessionSigner interface {
 // API serves /v3.
 type API struct {
 	opts Options
-	// Login attempts: 10 a minute per username, 30 a minute per client
-	// address, each with that burst.
-	loginsPerUser *limiter
-	loginsPerIP   *limiter
+	// Login attempts per username and per client address.
+	loginsPerUser LoginLimiter
+	loginsPerIP   LoginLimiter
 }
 
 // New returns the API.
@@ -120,7 +123,13 @@ func New(opts Options) *API {
 	if opts.Reach == nil {
 		opts.Reach = access.NewChecker(access.CheckerOptions{Store: opts.Store, Now: opts.Now})
 	}
-	return &API{opts: opts, loginsPerUser: newLimiter(10, time.Minute), loginsPerIP: newLimiter(30, time.Minute)}
+	if opts.LoginsPerUser == nil {
+		opts.LoginsPerUser = ratelimit.New(ratelimit.Options{Burst: 10, Per: time.Minute, Now: opts.Now})
+	}
+	if opts.LoginsPerAddress == nil {
+		opts.LoginsPerAddress = ratelimit.New(ratelimit.Options{Burst: 30, Per: time.Minute, Now: opts.Now})
+	}
+	return &API{opts: opts, loginsPerUser: opts.LoginsPerUser, loginsPerIP: opts.LoginsPerAddress}
 }
 
 // PublicRoutes registers what needs no token.
@@ -187,32 +196,6 @@ func (a *API) admin(h http.HandlerFunc) http.HandlerFunc {
 func (a *API) cacerts(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Write(a.opts.CAPEM)
-}
-
-const maxBody = 1 << 20
-
-// decode reads a JSON body strictly. An empty body decodes to the zero value.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		var maxErr *http.MaxBytesError
-		var syn *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &maxErr):
-			apierr.TooLarge(w, "request body larger than 1 MiB")
-		case errors.As(err, &syn):
-			apierr.BadRequest(w, "request body is not valid JSON (at byte %d)", syn.Offset)
-		case errors.As(err, &typ):
-			apierr.Invalid(w, "field %q must be a %s", typ.Field, typ.Type)
-		default:
-			// json's unknown-field error names only the field, never values.
-			apierr.BadRequest(w, "invalid request body: %v", err)
-		}
-		return false
-	}
-	return true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
+	"github.com/drover-dev/drover/test/fake"
 )
 
 type noTunnel struct{}
@@ -33,6 +36,8 @@ type fixture struct {
 	user  string // non-admin session token
 	// access counts AccessChanged calls.
 	access *accessCounter
+	// clk is the API's clock; it moves only when a test moves it.
+	clk *fake.Clock
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -44,13 +49,14 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.DiscardHandler)
-	auth := authn.New(authn.Options{Store: st, Logger: log})
+	clk := fake.NewClock(time.Now())
+	auth := authn.New(authn.Options{Store: st, Logger: log, Now: clk.Now})
 	counter := &accessCounter{auth: auth}
-	lp := testLocal(t, st, time.Now)
+	lp := testLocal(t, st, clk.Now)
 	a := New(Options{
 		Local:  lp,
-		Access: counter,
-		Store:  st, Tokens: auth, Tunnel: noTunnel{}, CAPEM: []byte("CA"), CASum: "sum",
+		Access: counter, Now: clk.Now,
+		Store: st, Tokens: auth, Tunnel: noTunnel{}, CAPEM: []byte("CA"), CASum: "sum",
 		ServerURL: "https://drover.test", Logger: log,
 		SessionTTL: time.Hour, KubeconfigTTL: 24 * time.Hour, MaxTokenTTL: 48 * time.Hour,
 	})
@@ -59,7 +65,7 @@ func newFixture(t *testing.T) *fixture {
 	authed := NewRouter()
 	a.Routes(authed)
 	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(authed, auth, log))
-	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp, access: counter}
+	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp, access: counter, clk: clk}
 	t.Cleanup(f.srv.Close)
 	f.createUser(t, "root", true)
 	f.createUser(t, "carol", false)
@@ -242,47 +248,49 @@ func TestAPI(t *testing.T) {
 
 func TestLoginRateLimit(t *testing.T) {
 	f := newFixture(t)
-	// The fixture logged in twice already; the user's bucket holds 10.
-	var last int
-	var body string
-	for i := range 12 {
-		last, body = f.do(t, "POST", "/v3/login", "", `{"username":"mallory","password":"wrong-wrong-wrong"}`)
-		if i < 10 && last != 401 {
-			t.Fatalf("attempt %d = %d, want 401", i+1, last)
+	attempt := func(username string) (int, string, string) {
+		t.Helper()
+		resp, err := http.Post(f.srv.URL+"/v3/login", "application/json",
+			strings.NewReader(`{"username":"`+username+`","password":"wrong-wrong-wrong"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Retry-After"), string(body)
+	}
+	// A username may try 10 times at once (the clock stands still).
+	for i := range 10 {
+		if code, _, body := attempt("mallory"); code != 401 {
+			t.Fatalf("attempt %d = %d %s, want 401", i+1, code, body)
 		}
 	}
-	if last != 429 || !strings.Contains(body, "too many login attempts") {
-		t.Fatalf("12th attempt = %d %s, want 429", last, body)
+	// The 11th, in any case, waits for the attempt regained every 6s.
+	code, retry, body := attempt("Mallory")
+	if code != 429 || retry != "7" || !strings.Contains(body, "too many login attempts; try again in 7s") {
+		t.Fatalf("11th attempt = %d, Retry-After %q, %s; want 429 after 7s", code, retry, body)
 	}
 	// Another user from the same address is still let through (the
 	// address allows 30 a minute).
 	if code, _ := f.do(t, "POST", "/v3/login", "", `{"username":"carol","password":"a-long-enough-password"}`); code != 200 {
 		t.Errorf("another user's login = %d", code)
 	}
-}
-
-func TestLimiter(t *testing.T) {
-	l := newLimiter(2, time.Minute)
-	now := time.Unix(0, 0)
-	for i, want := range []bool{true, true, false} {
-		if ok, _ := l.allow("k", now); ok != want {
-			t.Errorf("attempt %d allowed = %v", i, ok)
+	f.clk.Add(6 * time.Second)
+	if code, _, body := attempt("mallory"); code != 401 {
+		t.Errorf("attempt 6s later = %d %s, want 401", code, body)
+	}
+	if code, _, _ := attempt("mallory"); code != 429 {
+		t.Errorf("second attempt 6s later = %d, want 429", code)
+	}
+	// The address's 30 at once, one regained every 2s: the fixture's 2
+	// logins and 12 attempts before the clock moved leave 16, the 6s give
+	// back 3, the 2 attempts since leave 17, then 429.
+	for i := range 17 {
+		if code, _, body := attempt("user-" + strconv.Itoa(i)); code != 401 {
+			t.Fatalf("address attempt %d = %d %s, want 401", i+1, code, body)
 		}
 	}
-	if _, wait := l.allow("k", now); wait <= 0 || wait > 30*time.Second {
-		t.Errorf("wait = %v, want up to 30s", wait)
-	}
-	if ok, _ := l.allow("k", now.Add(31*time.Second)); !ok {
-		t.Error("no attempt regained after 31s")
-	}
-	l.maxKeys = 3
-	later := now.Add(time.Hour) // "k" has long refilled and can be swept
-	for i, want := range []bool{true, true, true, false} {
-		if ok, _ := l.allow(string(rune('a'+i)), later); ok != want {
-			t.Errorf("new key %d allowed = %v, want %v", i, ok, want)
-		}
-	}
-	if len(l.buckets) > 3 {
-		t.Errorf("%d buckets kept, want at most 3", len(l.buckets))
+	if code, retry, _ := attempt("one-more"); code != 429 || retry != "3" {
+		t.Errorf("31st attempt from the address = %d, Retry-After %q; want 429 after 3s", code, retry)
 	}
 }

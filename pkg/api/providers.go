@@ -168,7 +168,7 @@ func (a *API) listLoginProviders(w http.ResponseWriter, r *http.Request) {
 // allowIP spends one login attempt of the client's address, answering 429
 // when none is left.
 func (a *API) allowIP(w http.ResponseWriter, r *http.Request) bool {
-	ok, wait := a.loginsPerIP.allow(clientIP(r.RemoteAddr), a.opts.Now())
+	ok, wait := a.loginsPerIP.Allow(clientIP(r.RemoteAddr))
 	if !ok {
 		a.tooMany(w, r, "", wait)
 	}

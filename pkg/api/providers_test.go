@@ -172,6 +172,15 @@ func status(code int, reason, message string) map[string]any {
 		"code": float64(code), "reason": reason, "message": message}
 }
 
+// unknownField adds to st the cause decode gives an unknown field.
+func unknownField(st map[string]any, name, supported string) map[string]any {
+	st["details"] = map[string]any{"causes": []any{map[string]any{
+		"reason": "FieldValueNotSupported", "field": name,
+		"message": `Unsupported value: "` + name + `": supported values: ` + supported,
+	}}}
+	return st
+}
+
 func TestAuthProviderAPI(t *testing.T) {
 	f, _, _, logs := newProviderFixture(t)
 	corp := map[string]any{"name": "corp", "type": "fake-password", "config": map[string]any{"name": "corp", "realm": "r"},
@@ -200,7 +209,7 @@ func TestAuthProviderAPI(t *testing.T) {
 		{"unknown field", "PUT", "/v3/auth-providers/x", f.admin, `{"type":"fake-password","config":{"realm":"r","colour":"red"}}`, 422,
 			status(422, "Invalid", `auth provider "x": config: json: unknown field "colour"`)},
 		{"unknown request field", "PUT", "/v3/auth-providers/x", f.admin, `{"type":"ldap","cfg":{}}`, 400,
-			status(400, "BadRequest", `invalid request body: json: unknown field "cfg"`)},
+			unknownField(status(400, "BadRequest", `request body: unknown field "cfg"`), "cfg", `"type", "config", "clearSecrets"`)},
 		{"update keeps the secret", "PUT", "/v3/auth-providers/corp", f.admin, `{"type":"fake-password","config":{"realm":"r"}}`, 200, corp},
 		{"reserved name drover", "PUT", "/v3/auth-providers/drover", f.admin, `{"type":"fake-password","config":{"realm":"r"}}`, 422,
 			status(422, "Invalid", `auth provider "drover": provider name "drover" is reserved for Drover's own identities ("drover:admins" is cluster-admin in every cluster)`)},
@@ -267,7 +276,7 @@ func TestProviderLogin(t *testing.T) {
 		{"local explicitly", `{"provider":"local","username":"carol","password":"a-long-enough-password"}`, 200, nil},
 		{"local wrong password", `{"username":"carol","password":"hunter2-wrong"}`, 401, generic},
 		{"unknown field", `{"provider":"corp","username":"alice","password":"x","otp":"1"}`, 400,
-			status(400, "BadRequest", `invalid request body: json: unknown field "otp"`)},
+			unknownField(status(400, "BadRequest", `request body: unknown field "otp"`), "otp", `"username", "password", "provider"`)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk.Add(time.Minute) // fresh rate limits

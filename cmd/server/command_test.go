@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/drover-dev/drover/pkg/cmdline"
+	"github.com/drover-dev/drover/pkg/cmdline/cmdlinetest"
+)
+
+// TestEveryFlag passes every flag the command registers, in each form, and
+// checks that it set exactly one option to its value.
+func TestEveryFlag(t *testing.T) {
+	cases := cmdlinetest.FlagCases(t, newCommand(NewOptions(), nil))
+	if len(cases) == 0 {
+		t.Fatal("no flags registered")
+	}
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			o := NewOptions()
+			cmd := newCommand(o, nil)
+			cmdlinetest.Stub(cmd)
+			var stderr bytes.Buffer
+			if code := cmdline.Execute(context.Background(), cmd, tc.Args, &bytes.Buffer{}, &stderr); code != 0 {
+				t.Fatalf("exit code %d, stderr:\n%s", code, stderr.String())
+			}
+			got := cmdlinetest.Changed(NewOptions(), o)
+			if len(got) != 1 {
+				t.Fatalf("changed options %v, want exactly one", got)
+			}
+			for field, v := range got {
+				if diff := cmp.Diff(tc.Value, v); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", field, diff)
+				}
+			}
+		})
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		runErr     error
+		wantCode   int
+		wantRun    bool
+		wantStdout string // substring
+		wantStderr string // substring
+	}{
+		{name: "defaults run", wantRun: true},
+		{name: "flags as the helm chart passes them", args: []string{"--data-dir=/data", "--listen=:8443", "--server-url=https://drover.example.com"}, wantRun: true},
+		{name: "single-dash flags of old scripts", args: []string{"-data-dir", "/data", "-listen=:8443"}, wantRun: true},
+		{name: "stray argument", args: []string{"version"}, wantCode: 2, wantStderr: `unexpected argument "version"`},
+		{name: "stray argument after flags", args: []string{"--listen", ":8443", "extra"}, wantCode: 2, wantStderr: "Run 'drover-server --help' for usage."},
+		{name: "unknown flag", args: []string{"--bogus"}, wantCode: 2, wantStderr: "unknown flag: --bogus"},
+		{name: "unknown single-dash flag", args: []string{"-bogus"}, wantCode: 2, wantStderr: "unknown flag: --bogus"},
+		{name: "flag without its value", args: []string{"--listen"}, wantCode: 2, wantStderr: "needs an argument"},
+		{name: "bad duration", args: []string{"--session-ttl=soon"}, wantCode: 2, wantStderr: "--session-ttl"},
+		{name: "invalid options", args: []string{"--listen", "8443"}, wantCode: 2, wantStderr: "invalid options:\n--listen"},
+		{name: "run fails", runErr: errors.New("port taken"), wantCode: 1, wantRun: true, wantStderr: "drover-server: port taken"},
+		{name: "help", args: []string{"--help"}, wantStdout: "--driver-answer-timeout"},
+		{name: "single-dash help", args: []string{"-help"}, wantStdout: "--group-refresh-interval"},
+		{name: "short help", args: []string{"-h"}, wantStdout: "--data-dir"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ran := false
+			run := func(context.Context, *Options) error { ran = true; return tc.runErr }
+			var stdout, stderr bytes.Buffer
+			code := cmdline.Execute(context.Background(), newCommand(NewOptions(), run), tc.args, &stdout, &stderr)
+			if diff := cmp.Diff(tc.wantCode, code); diff != "" {
+				t.Errorf("exit code (-want +got):\n%s\nstderr:\n%s", diff, stderr.String())
+			}
+			if ran != tc.wantRun {
+				t.Errorf("ran = %v, want %v", ran, tc.wantRun)
+			}
+			if !strings.Contains(stdout.String(), tc.wantStdout) {
+				t.Errorf("stdout %q does not contain %q", stdout.String(), tc.wantStdout)
+			}
+			if !strings.Contains(stderr.String(), tc.wantStderr) {
+				t.Errorf("stderr %q does not contain %q", stderr.String(), tc.wantStderr)
+			}
+			if tc.wantCode == 2 && !strings.Contains(stderr.String(), "--help' for usage") {
+				t.Errorf("stderr %q has no usage hint", stderr.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,15 @@
+// Package ratelimit owns keyed rate limiting in one process's memory: a
+// token bucket (golang.org/x/time/rate) per key, such as a username or a
+// client address, as the login endpoints use.
+//
+// The keys come from whoever sends the requests, so the set of buckets is
+// bounded: buckets that have refilled completely are dropped (forgetting
+// one changes nothing: a new bucket starts full), and when the bound is
+// reached with every bucket still in use, new keys are refused until some
+// refill. It must never evict a bucket that is still limiting someone, nor
+// grow without bound, nor log the keys (usernames may be passwords typed in
+// the wrong field).
+//
+// Replicas each keep their own buckets; a limiter shared between replicas
+// would implement the same Allow method on a shared store.
+package ratelimit
