@@ -168,9 +168,14 @@ func TestAuthorizedClusterEndpoint(t *testing.T) {
 		t.Errorf("the controller replaced the existing serving certificate (%v)", err)
 	}
 
-	// An expired token is refused too.
-	var short struct{ Token string }
-	if err := srv.Do(ctx, http.MethodPost, "/v3/tokens", admin, map[string]string{"clusterId": id, "ttl": "4s"}, &short); err != nil {
+	// An expired token is refused too. Its life is long enough to be synced
+	// and used on a loaded machine; the test then waits for its expiry
+	// (the server's clock) rather than for a fixed time.
+	var short struct {
+		Token     string
+		ExpiresAt time.Time
+	}
+	if err := srv.Do(ctx, http.MethodPost, "/v3/tokens", admin, map[string]string{"clusterId": id, "ttl": "20s"}, &short); err != nil {
 		t.Fatal(err)
 	}
 	shortKC := filepath.Join(dir, "short")
@@ -183,13 +188,19 @@ func TestAuthorizedClusterEndpoint(t *testing.T) {
 		if _, err := cs.CoreV1().Secrets(downstream.Namespace).Get(ctx, downstream.TokenSecretPrefix+shortID, metav1.GetOptions{}); err == nil {
 			break
 		}
+		if time.Now().After(short.ExpiresAt) || ctx.Err() != nil {
+			t.Fatalf("the short-lived token was not synced to the cluster before it expired at %v", short.ExpiresAt)
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if _, err := kubectl(ctx, t, shortKC, "--context", "ace-ace", "get", "ns", "default"); err != nil {
+		if time.Now().After(short.ExpiresAt) {
+			t.Fatalf("the machine was too slow to use the short-lived token before its expiry: %v", err)
+		}
 		t.Fatalf("short-lived token before expiry: %v", err)
 	}
 	// Past its expiry and past the apiserver's 10s success cache.
-	time.Sleep(11 * time.Second)
+	time.Sleep(time.Until(short.ExpiresAt) + 11*time.Second)
 	_, err = kubectl(ctx, t, shortKC, "--context", "ace-ace", "get", "ns", "default")
 	if kerr := (*kubectlError)(nil); !errors.As(err, &kerr) || !strings.Contains(kerr.stderr, "Unauthorized") {
 		b, _ := os.ReadFile(authEP.LogPath)
