@@ -239,16 +239,3 @@ func identity(ctx context.Context) authn.Identity {
 	id, _ := authn.FromContext(ctx)
 	return id
 }
-
-// NewRouter returns a router whose "no such path" and "wrong method" answers
-// are metav1.Status JSON like every other error.
-func NewRouter() *mux.Router {
-	r := mux.NewRouter()
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apierr.NotFound(w, "no such path %q", r.URL.Path)
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apierr.MethodNotAllowed(w, "%s is not allowed on %s", r.Method, r.URL.Path)
-	})
-	return r
-}

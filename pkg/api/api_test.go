@@ -19,6 +19,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/providers/local"
+	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 	"github.com/drover-dev/drover/test/fake"
@@ -60,11 +61,8 @@ func newFixture(t *testing.T) *fixture {
 		ServerURL: "https://drover.test", Logger: log,
 		SessionTTL: time.Hour, KubeconfigTTL: 24 * time.Hour, MaxTokenTTL: 48 * time.Hour,
 	})
-	r := NewRouter()
-	a.PublicRoutes(r)
-	authed := NewRouter()
-	a.Routes(authed)
-	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(authed, auth, log))
+	// The real composition of the request path, without the proxy.
+	r := chain.NewHandler(chain.Handlers{Logger: log, Auth: auth, API: a})
 	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp, access: counter, clk: clk}
 	t.Cleanup(f.srv.Close)
 	f.createUser(t, "root", true)

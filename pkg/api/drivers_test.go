@@ -17,6 +17,7 @@ import (
 	"github.com/drover-dev/drover/pkg/driver/sdk"
 	"github.com/drover-dev/drover/pkg/provision"
 	"github.com/drover-dev/drover/pkg/seal"
+	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -80,11 +81,8 @@ func newDriverFixture(t *testing.T) *fixture {
 		SessionTTL: time.Hour, KubeconfigTTL: 24 * time.Hour, MaxTokenTTL: 48 * time.Hour,
 		Drivers: drivers, Provisioning: ctrl,
 	})
-	r := NewRouter()
-	a.PublicRoutes(r)
-	authed := NewRouter()
-	a.Routes(authed)
-	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(authed, auth, log))
+	// The real composition of the request path, without the proxy.
+	r := chain.NewHandler(chain.Handlers{Logger: log, Auth: auth, API: a})
 	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp}
 	t.Cleanup(f.srv.Close)
 	f.createUser(t, "root", true)

@@ -23,6 +23,7 @@ import (
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/seal"
+	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -133,11 +134,8 @@ func newProviderFixture(t *testing.T) (*fixture, *people, *fake.Clock, *fake.Buf
 		ServerURL: "https://drover.test", Logger: log, Now: clk.Now, Providers: reg, Local: lp,
 		SessionTTL: time.Hour, KubeconfigTTL: 24 * time.Hour, MaxTokenTTL: 48 * time.Hour,
 	})
-	r := NewRouter()
-	a.PublicRoutes(r)
-	authed := NewRouter()
-	a.Routes(authed)
-	r.PathPrefix("/v3/").Handler(authn.WithAuthentication(authed, auth, log))
+	// The real composition of the request path, without the proxy.
+	r := chain.NewHandler(chain.Handlers{Logger: log, Auth: auth, API: a})
 	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp}
 	t.Cleanup(f.srv.Close)
 	f.createUser(t, "root", true)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/drover-dev/drover/pkg/server/chain"
 )
 
 // fakeLimiter refuses the keys in refuse with their wait and records every
@@ -77,9 +79,7 @@ func TestLoginLimiters(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			users, addrs := &fakeLimiter{refuse: tc.refuseUser}, &fakeLimiter{refuse: tc.refuseAddress}
 			a := New(Options{Logger: slog.New(slog.DiscardHandler), LoginsPerUser: users, LoginsPerAddress: addrs})
-			r := NewRouter()
-			a.PublicRoutes(r)
-			srv := httptest.NewServer(r)
+			srv := httptest.NewServer(chain.NewHandler(chain.Handlers{Logger: slog.New(slog.DiscardHandler), API: a}))
 			defer srv.Close()
 			req, err := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
 			if err != nil {

@@ -28,7 +28,7 @@ import (
 	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
-	"github.com/drover-dev/drover/pkg/server"
+	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -107,7 +107,7 @@ func newSandwich(t *testing.T, options ...func(*authproxy.Options)) *sandwich {
 	s.handler = proxy
 
 	// The real composition of the request path, without the JSON API.
-	h := server.NewHandler(server.Handlers{Logger: logger, Auth: s.auth, Access: s.members, Proxy: proxy, Connect: s.tun})
+	h := chain.NewHandler(chain.Handlers{Logger: logger, Auth: s.auth, Access: s.members, Proxy: proxy, Connect: s.tun})
 	s.proxy = httptest.NewUnstartedServer(h)
 	s.proxy.StartTLS()
 	t.Cleanup(s.proxy.Close)

@@ -26,6 +26,7 @@ import (
 	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/provision"
 	"github.com/drover-dev/drover/pkg/seal"
+	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/session"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -121,7 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go access.recheckStreams(ctx, streams, st, cfg.Logger)
 	authProviders := registry.New(registry.Options{Store: st, Sealer: sealer, Logger: cfg.Logger, Now: cfg.Now,
 		Tokens: tokens, Access: access, MaxStale: maxStale(cfg.GroupRefreshInterval)})
-	handler := NewHandler(Handlers{
+	handler := chain.NewHandler(chain.Handlers{
 		Logger:  cfg.Logger,
 		Audit:   cfg.Audit,
 		Auth:    auth,

@@ -1,4 +1,4 @@
-package server
+package chain
 
 import (
 	"log/slog"
@@ -6,12 +6,12 @@ import (
 
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/agentapi"
-	"github.com/drover-dev/drover/pkg/api"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/request"
+	"github.com/gorilla/mux"
 )
 
 // Handlers is everything the request path is composed of.
@@ -22,11 +22,20 @@ type Handlers struct {
 	Auth  authn.TokenAuthenticator
 	// Access decides who may reach which cluster.
 	Access *access.Checker
-	Proxy  *authproxy.Proxy
-	// Connect is the agents' tunnel endpoint (package tunnel).
+	// Proxy serves the clusters; nil: none (tests of the API alone).
+	Proxy *authproxy.Proxy
+	// Connect is the agents' tunnel endpoint (package tunnel); nil: none.
 	Connect http.Handler
-	// API is Drover's JSON API; nil: none (tests of the proxy alone).
-	API *api.API
+	// API is Drover's JSON API (*api.API); nil: none (tests of the proxy
+	// alone).
+	API API
+}
+
+// API registers the JSON API's routes: PublicRoutes need no credential,
+// Routes run after authentication.
+type API interface {
+	PublicRoutes(r *mux.Router)
+	Routes(r *mux.Router)
 }
 
 // NewHandler is the one place the request path is composed. Outermost
@@ -46,15 +55,19 @@ type Handlers struct {
 // Tests that need the request path use this function rather than composing
 // their own.
 func NewHandler(h Handlers) http.Handler {
-	r := api.NewRouter()
+	r := NewRouter()
 	ok := func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }
 	r.HandleFunc("/healthz", ok).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", ok).Methods(http.MethodGet)
 	if h.API != nil {
 		h.API.PublicRoutes(r)
 	}
-	r.Handle(agentapi.ConnectPath, h.Connect)
-	r.PathPrefix(request.ProxyPrefix).Handler(proxyChain(h))
+	if h.Connect != nil {
+		r.Handle(agentapi.ConnectPath, h.Connect)
+	}
+	if h.Proxy != nil {
+		r.PathPrefix(request.ProxyPrefix).Handler(proxyChain(h))
+	}
 	if h.API != nil {
 		r.PathPrefix(request.APIPrefix).Handler(apiChain(h))
 	}
@@ -98,7 +111,7 @@ func proxyChain(h Handlers) http.Handler {
 //	audit.WithIdentity         the identity into the audit entry
 //	API routes                 each handler checks its own role (pkg/api)
 func apiChain(h Handlers) http.Handler {
-	authed := api.NewRouter()
+	authed := NewRouter()
 	h.API.Routes(authed)
 	var handler http.Handler = authed
 	handler = audit.WithIdentity(handler)
@@ -121,4 +134,17 @@ func WithPanicRecovery(next http.Handler, logger *slog.Logger) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// NewRouter returns a router whose misses are answered as the API answers
+// everything: a metav1.Status (404, 405).
+func NewRouter() *mux.Router {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apierr.NotFound(w, "no such path %q", request.RedactPath(r.URL.Path))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apierr.MethodNotAllowed(w, "%s is not allowed on %s", r.Method, request.RedactPath(r.URL.Path))
+	})
+	return r
 }
