@@ -33,16 +33,16 @@ import (
 // A token scoped to one cluster acts as a non-member everywhere else.
 
 // accessRoutes registers projects and bindings.
-func (a *API) accessRoutes(r *mux.Router) {
-	r.HandleFunc("/v3/clusters/{id}/projects", a.listProjects).Methods(http.MethodGet)
-	r.HandleFunc("/v3/clusters/{id}/projects", a.createProject).Methods(http.MethodPost)
-	r.HandleFunc("/v3/projects/{id}", a.getProject).Methods(http.MethodGet)
-	r.HandleFunc("/v3/projects/{id}", a.updateProject).Methods(http.MethodPut)
-	r.HandleFunc("/v3/projects/{id}", a.deleteProject).Methods(http.MethodDelete)
-	r.HandleFunc("/v3/bindings", a.listBindings).Methods(http.MethodGet)
-	r.HandleFunc("/v3/bindings", a.createBinding).Methods(http.MethodPost)
-	r.HandleFunc("/v3/bindings/{id}", a.getBinding).Methods(http.MethodGet)
-	r.HandleFunc("/v3/bindings/{id}", a.deleteBinding).Methods(http.MethodDelete)
+func (a *API) accessRoutes(r *access.Routes) {
+	r.Handle(http.MethodGet, "/v3/clusters/{id}/projects", access.Unscoped, a.listProjects)
+	r.Handle(http.MethodPost, "/v3/clusters/{id}/projects", access.Unscoped, a.createProject)
+	r.Handle(http.MethodGet, "/v3/projects/{id}", access.Unscoped, a.getProject)
+	r.Handle(http.MethodPut, "/v3/projects/{id}", access.Unscoped, a.updateProject)
+	r.Handle(http.MethodDelete, "/v3/projects/{id}", access.Unscoped, a.deleteProject)
+	r.Handle(http.MethodGet, "/v3/bindings", access.Unscoped, a.listBindings)
+	r.Handle(http.MethodPost, "/v3/bindings", access.Unscoped, a.createBinding)
+	r.Handle(http.MethodGet, "/v3/bindings/{id}", access.Unscoped, a.getBinding)
+	r.Handle(http.MethodDelete, "/v3/bindings/{id}", access.Unscoped, a.deleteBinding)
 }
 
 // clusterRights is what the caller may do in one cluster.

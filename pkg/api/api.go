@@ -16,6 +16,7 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/ratelimit"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -140,32 +141,33 @@ func (a *API) PublicRoutes(r *mux.Router) {
 	a.providerPublicRoutes(r)
 }
 
-// Routes registers the authenticated API on r; the caller wraps r with
-// authentication.
-func (a *API) Routes(r *mux.Router) {
-	r.HandleFunc("/v3/logout", a.logout).Methods(http.MethodPost)
-	r.HandleFunc("/v3/users/me", a.me).Methods(http.MethodGet)
-	r.HandleFunc("/v3/users", a.admin(a.listUsers)).Methods(http.MethodGet)
-	r.HandleFunc("/v3/users", a.admin(a.createUser)).Methods(http.MethodPost)
-	r.HandleFunc("/v3/clusters", a.listClusters).Methods(http.MethodGet)
-	r.HandleFunc("/v3/clusters", a.admin(a.createClusterWithDriver)).Methods(http.MethodPost)
-	r.HandleFunc("/v3/clusters/{id}", a.getCluster).Methods(http.MethodGet)
-	r.HandleFunc("/v3/clusters/{id}", a.admin(a.deleteClusterWithDriver)).Methods(http.MethodDelete)
-	r.HandleFunc("/v3/clusters/{id}", a.admin(a.updateCluster)).Methods(http.MethodPut)
-	r.HandleFunc("/v3/clusters/{id}/etcd-snapshots", a.admin(a.saveSnapshot)).Methods(http.MethodPost)
-	r.HandleFunc("/v3/clusters/{id}/etcd-snapshots/{name}/restore", a.admin(a.restoreSnapshot)).Methods(http.MethodPost)
-	r.HandleFunc("/v3/clusters/{id}/etcd-snapshots/{name}", a.admin(a.removeSnapshot)).Methods(http.MethodDelete)
-	r.HandleFunc("/v3/drivers", a.listDrivers).Methods(http.MethodGet)
-	r.HandleFunc("/v3/drivers", a.admin(a.installDriver)).Methods(http.MethodPost)
-	r.HandleFunc("/v3/drivers/{name}", a.getDriver).Methods(http.MethodGet)
-	r.HandleFunc("/v3/drivers/{name}", a.admin(a.deleteDriver)).Methods(http.MethodDelete)
-	r.HandleFunc("/v3/drivers/{name}/schema", a.driverSchema).Methods(http.MethodGet)
-	r.HandleFunc("/v3/clusters/{id}/registration-tokens", a.admin(a.rotateRegistration)).Methods(http.MethodPost)
-	r.HandleFunc("/v3/clusters/{id}/auth-endpoint", a.admin(a.setAuthEndpoint)).Methods(http.MethodPut)
-	r.HandleFunc("/v3/tokens", a.listTokens).Methods(http.MethodGet)
-	r.HandleFunc("/v3/tokens", a.createToken).Methods(http.MethodPost)
-	r.HandleFunc("/v3/tokens/{id}", a.deleteToken).Methods(http.MethodDelete)
-	r.HandleFunc("/v3/kubeconfig", a.kubeconfig).Methods(http.MethodPost)
+// Routes registers the authenticated API on r, each route with the
+// credentials it admits (access.Scope); the chain wraps r with
+// authentication and the scope filter.
+func (a *API) Routes(r *access.Routes) {
+	r.Handle(http.MethodPost, "/v3/logout", access.Unscoped, a.logout)
+	r.Handle(http.MethodGet, "/v3/users/me", access.AnyCredential, a.me)
+	r.Handle(http.MethodGet, "/v3/users", access.Unscoped, a.admin(a.listUsers))
+	r.Handle(http.MethodPost, "/v3/users", access.Unscoped, a.admin(a.createUser))
+	r.Handle(http.MethodGet, "/v3/clusters", access.Unscoped, a.listClusters)
+	r.Handle(http.MethodPost, "/v3/clusters", access.Unscoped, a.admin(a.createClusterWithDriver))
+	r.Handle(http.MethodGet, "/v3/clusters/{id}", access.OwnCluster, a.getCluster)
+	r.Handle(http.MethodDelete, "/v3/clusters/{id}", access.Unscoped, a.admin(a.deleteClusterWithDriver))
+	r.Handle(http.MethodPut, "/v3/clusters/{id}", access.Unscoped, a.admin(a.updateCluster))
+	r.Handle(http.MethodPost, "/v3/clusters/{id}/etcd-snapshots", access.Unscoped, a.admin(a.saveSnapshot))
+	r.Handle(http.MethodPost, "/v3/clusters/{id}/etcd-snapshots/{name}/restore", access.Unscoped, a.admin(a.restoreSnapshot))
+	r.Handle(http.MethodDelete, "/v3/clusters/{id}/etcd-snapshots/{name}", access.Unscoped, a.admin(a.removeSnapshot))
+	r.Handle(http.MethodGet, "/v3/drivers", access.Unscoped, a.listDrivers)
+	r.Handle(http.MethodPost, "/v3/drivers", access.Unscoped, a.admin(a.installDriver))
+	r.Handle(http.MethodGet, "/v3/drivers/{name}", access.Unscoped, a.getDriver)
+	r.Handle(http.MethodDelete, "/v3/drivers/{name}", access.Unscoped, a.admin(a.deleteDriver))
+	r.Handle(http.MethodGet, "/v3/drivers/{name}/schema", access.Unscoped, a.driverSchema)
+	r.Handle(http.MethodPost, "/v3/clusters/{id}/registration-tokens", access.Unscoped, a.admin(a.rotateRegistration))
+	r.Handle(http.MethodPut, "/v3/clusters/{id}/auth-endpoint", access.Unscoped, a.admin(a.setAuthEndpoint))
+	r.Handle(http.MethodGet, "/v3/tokens", access.Unscoped, a.listTokens)
+	r.Handle(http.MethodPost, "/v3/tokens", access.Unscoped, a.createToken)
+	r.Handle(http.MethodDelete, "/v3/tokens/{id}", access.OwnToken, a.deleteToken)
+	r.Handle(http.MethodPost, "/v3/kubeconfig", access.Unscoped, a.kubeconfig)
 	a.accessRoutes(r)
 	a.providerRoutes(r)
 }
@@ -178,15 +180,10 @@ func (a *API) admin(h http.HandlerFunc) http.HandlerFunc {
 			apierr.Unauthorized(w)
 			return
 		}
+		// Scoped credentials never get here: every admin route is
+		// access.Unscoped (pkg/access, enforced by the chain).
 		if !id.Admin {
-			apierr.Forbidden(w, "only Drover admins may %s %s", r.Method, r.URL.Path)
-			return
-		}
-		// A token scoped to one cluster (a kubeconfig's) is the credential
-		// most often copied around: it never carries global admin rights.
-		if id.ClusterID != "" {
-			apierr.Forbidden(w, "this token is scoped to cluster %q and cannot %s %s; log in or use an unscoped API token",
-				id.ClusterID, r.Method, r.URL.Path)
+			apierr.Forbidden(w, "only Drover admins may %s %s", r.Method, request.RedactPath(r.URL.Path))
 			return
 		}
 		h(w, r)

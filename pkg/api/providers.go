@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/providers"
@@ -48,11 +49,11 @@ func (a *API) providerPublicRoutes(r *mux.Router) {
 }
 
 // providerRoutes registers provider configuration and user administration.
-func (a *API) providerRoutes(r *mux.Router) {
-	r.HandleFunc("/v3/auth-providers", a.admin(a.listAuthProviders)).Methods(http.MethodGet)
-	r.HandleFunc("/v3/auth-providers/{name}", a.admin(a.getAuthProvider)).Methods(http.MethodGet)
-	r.HandleFunc("/v3/auth-providers/{name}", a.admin(a.putAuthProvider)).Methods(http.MethodPut)
-	r.HandleFunc("/v3/auth-providers/{name}", a.admin(a.deleteAuthProvider)).Methods(http.MethodDelete)
+func (a *API) providerRoutes(r *access.Routes) {
+	r.Handle(http.MethodGet, "/v3/auth-providers", access.Unscoped, a.admin(a.listAuthProviders))
+	r.Handle(http.MethodGet, "/v3/auth-providers/{name}", access.Unscoped, a.admin(a.getAuthProvider))
+	r.Handle(http.MethodPut, "/v3/auth-providers/{name}", access.Unscoped, a.admin(a.putAuthProvider))
+	r.Handle(http.MethodDelete, "/v3/auth-providers/{name}", access.Unscoped, a.admin(a.deleteAuthProvider))
 	a.userRoutes(r)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/providers/local"
@@ -18,11 +19,11 @@ import (
 
 // userRoutes registers user administration (global admins only).
 // GET /v3/users/me is registered before and wins over {id}.
-func (a *API) userRoutes(r *mux.Router) {
-	r.HandleFunc("/v3/users/{id}", a.admin(a.getUser)).Methods(http.MethodGet)
-	r.HandleFunc("/v3/users/{id}", a.admin(a.updateUser)).Methods(http.MethodPut)
-	r.HandleFunc("/v3/users/{id}", a.admin(a.deleteUser)).Methods(http.MethodDelete)
-	r.HandleFunc("/v3/users/{id}/refresh", a.admin(a.refreshUser)).Methods(http.MethodPost)
+func (a *API) userRoutes(r *access.Routes) {
+	r.Handle(http.MethodGet, "/v3/users/{id}", access.Unscoped, a.admin(a.getUser))
+	r.Handle(http.MethodPut, "/v3/users/{id}", access.Unscoped, a.admin(a.updateUser))
+	r.Handle(http.MethodDelete, "/v3/users/{id}", access.Unscoped, a.admin(a.deleteUser))
+	r.Handle(http.MethodPost, "/v3/users/{id}/refresh", access.Unscoped, a.admin(a.refreshUser))
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request) {

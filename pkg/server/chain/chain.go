@@ -35,7 +35,7 @@ type Handlers struct {
 // Routes run after authentication.
 type API interface {
 	PublicRoutes(r *mux.Router)
-	Routes(r *mux.Router)
+	Routes(r *access.Routes)
 }
 
 // NewHandler is the one place the request path is composed. Outermost
@@ -109,11 +109,17 @@ func proxyChain(h Handlers) http.Handler {
 //
 //	authn.WithAuthentication   bearer token → Identity, or 401
 //	audit.WithIdentity         the identity into the audit entry
-//	API routes                 each handler checks its own role (pkg/api)
+//	router                     the matched route, then
+//	  access.Routes.WithScope  does the route admit this credential? a
+//	                           token scoped to one cluster reaches almost
+//	                           nothing; a route that declared no scope
+//	                           refuses everyone (403)
+//	  API handler              checks its own role (pkg/api)
 func apiChain(h Handlers) http.Handler {
-	authed := NewRouter()
-	h.API.Routes(authed)
-	var handler http.Handler = authed
+	routes := access.NewRoutes(NewRouter())
+	h.API.Routes(routes)
+	routes.Router().Use(routes.WithScope(h.Logger))
+	var handler http.Handler = routes.Router()
 	handler = audit.WithIdentity(handler)
 	handler = authn.WithAuthentication(handler, h.Auth, h.Logger)
 	return handler
