@@ -10,19 +10,22 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/authn"
 )
 
 // accessCounter is the fixture's AccessListener: it counts changes and
 // drops cached identities, as the server's listener does.
 type accessCounter struct {
-	auth *authn.Authenticator
-	n    atomic.Int64
+	auth    *authn.Authenticator
+	checker *access.Checker
+	n       atomic.Int64
 }
 
 func (c *accessCounter) AccessChanged() {
 	c.n.Add(1)
 	c.auth.InvalidateAll()
+	c.checker.Invalidate()
 }
 
 func (f *fixture) userID(t *testing.T, name string) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/providers"
@@ -34,6 +35,12 @@ func RandomPassword() (string, error) {
 // mintToken creates and stores a user token; the returned string is the
 // only copy of its secret.
 func (a *API) mintToken(ctx context.Context, userID, kind, clusterID, desc string, ttl time.Duration) (string, store.Token, error) {
+	return a.mint(ctx, store.Token{UserID: userID, Kind: kind, ClusterID: clusterID, Description: desc}, ttl)
+}
+
+// mint stores a new token shaped like t, expiring ttl from now (or when t
+// already says, if sooner).
+func (a *API) mint(ctx context.Context, t store.Token, ttl time.Duration) (string, store.Token, error) {
 	tok, err := token.New("t-")
 	if err != nil {
 		return "", store.Token{}, err
@@ -43,14 +50,62 @@ func (a *API) mintToken(ctx context.Context, userID, kind, clusterID, desc strin
 		return "", store.Token{}, err
 	}
 	now := a.opts.Now().UTC()
-	rec := store.Token{
-		ID: tok.ID, UserID: userID, Kind: kind, ClusterID: clusterID, Description: desc,
-		Hashed: h, CreatedAt: now, ExpiresAt: now.Add(ttl),
+	t.ID, t.Hashed, t.CreatedAt = tok.ID, h, now
+	if exp := now.Add(ttl); t.ExpiresAt.IsZero() || exp.Before(t.ExpiresAt) {
+		t.ExpiresAt = exp
 	}
-	if err := a.opts.Store.CreateToken(ctx, rec); err != nil {
+	if err := a.opts.Store.CreateToken(ctx, t); err != nil {
 		return "", store.Token{}, err
 	}
-	return tok.String(), rec, nil
+	return tok.String(), t, nil
+}
+
+// defaultMaxLiveTokens bounds the unexpired tokens (sessions included) one
+// user may hold, so that no caller can fill the store or the clusters'
+// token Secrets.
+const defaultMaxLiveTokens = 1000
+
+// issue mints the caller a token of kind, scoped to clusterID if set: the
+// one place the rules of issuing are kept. A token scoped to a cluster goes
+// only to those who may reach that cluster (access.Checker). A token minted
+// with another token (not a login session) records it as its parent and
+// never outlives it (scoped credentials never get here: the routes that
+// mint are access.Unscoped). A user holds at most Options.MaxLiveTokens. It answers
+// refusals itself and returns ok false.
+func (a *API) issue(w http.ResponseWriter, r *http.Request, kind, clusterID, desc string, ttl time.Duration) (string, store.Token, bool) {
+	ctx := r.Context()
+	caller := identity(ctx)
+	if clusterID != "" {
+		v, err := a.opts.Reach.MayReach(ctx, access.CallerOf(caller), clusterID)
+		if err != nil {
+			a.storeError(w, "clusters", err)
+			return "", store.Token{}, false
+		}
+		if v != access.Allowed {
+			access.Refuse(w, v, caller.Username, clusterID)
+			return "", store.Token{}, false
+		}
+	}
+	n, err := a.opts.Store.CountLiveTokens(ctx, caller.UserID, a.opts.Now())
+	if err != nil {
+		a.storeError(w, "tokens", err)
+		return "", store.Token{}, false
+	}
+	if n >= a.opts.MaxLiveTokens {
+		a.opts.Logger.Warn("token refused: too many live tokens", "user", caller.Username, "tokens", n)
+		apierr.Conflict(w, "user %q holds %d live tokens, the most one user may; revoke some (DELETE /v3/tokens/{id})", caller.Username, n)
+		return "", store.Token{}, false
+	}
+	t := store.Token{UserID: caller.UserID, Kind: kind, ClusterID: clusterID, Description: desc}
+	if caller.TokenKind != store.KindSession {
+		t.ParentID, t.ExpiresAt = caller.TokenID, caller.ExpiresAt
+	}
+	secret, rec, err := a.mint(ctx, t, ttl)
+	if err != nil {
+		a.storeError(w, "token", err)
+		return "", store.Token{}, false
+	}
+	return secret, rec, true
 }
 
 // newSession records a login session and returns its credential: a signed
@@ -321,10 +376,8 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	id := identity(r.Context())
-	secret, rec, err := a.mintToken(r.Context(), id.UserID, store.KindAPI, req.ClusterID, req.Description, ttl)
-	if err != nil {
-		a.storeError(w, "token", err)
+	secret, rec, ok := a.issue(w, r, store.KindAPI, req.ClusterID, req.Description, ttl)
+	if !ok {
 		return
 	}
 	resp := tokenView(rec)

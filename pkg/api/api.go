@@ -63,6 +63,9 @@ type Options struct {
 	// and users' state, so caches drop stale answers and clusters are
 	// reconciled now; nil: nobody listens.
 	Access AccessListener
+	// MaxLiveTokens bounds the unexpired tokens one user may hold (default
+	// 1000).
+	MaxLiveTokens int
 	// Reach decides who may reach which cluster (package access); nil: a
 	// checker of its own on Store.
 	Reach Reacher
@@ -120,6 +123,9 @@ type API struct {
 func New(opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxLiveTokens <= 0 {
+		opts.MaxLiveTokens = defaultMaxLiveTokens
 	}
 	if opts.Reach == nil {
 		opts.Reach = access.NewChecker(access.CheckerOptions{Store: opts.Store, Now: opts.Now})

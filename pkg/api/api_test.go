@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/server/chain"
@@ -41,7 +42,7 @@ type fixture struct {
 	clk *fake.Clock
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, options ...func(*Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -52,15 +53,19 @@ func newFixture(t *testing.T) *fixture {
 	log := slog.New(slog.DiscardHandler)
 	clk := fake.NewClock(time.Now())
 	auth := authn.New(authn.Options{Store: st, Logger: log, Now: clk.Now})
-	counter := &accessCounter{auth: auth}
+	counter := &accessCounter{auth: auth, checker: access.NewChecker(access.CheckerOptions{Store: st, Now: clk.Now})}
 	lp := testLocal(t, st, clk.Now)
-	a := New(Options{
+	o := Options{
 		Local:  lp,
-		Access: counter, Now: clk.Now,
+		Access: counter, Reach: counter.checker, Now: clk.Now,
 		Store: st, Tokens: auth, Tunnel: noTunnel{}, CAPEM: []byte("CA"), CASum: "sum",
 		ServerURL: "https://drover.test", Logger: log,
 		SessionTTL: time.Hour, KubeconfigTTL: 24 * time.Hour, MaxTokenTTL: 48 * time.Hour,
-	})
+	}
+	for _, f := range options {
+		f(&o)
+	}
+	a := New(o)
 	// The real composition of the request path, without the proxy.
 	r := chain.NewHandler(chain.Handlers{Logger: log, Auth: auth, API: a})
 	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp, access: counter, clk: clk}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -270,6 +271,10 @@ func (a *API) setAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a.view(r.Context(), c))
 }
 
+// maxKubeconfigClusters bounds the clusters (and so the tokens minted) of
+// one kubeconfig request.
+const maxKubeconfigClusters = 50
+
 type kubeconfigRequest struct {
 	// Clusters limits the file to these ids; empty means every cluster the
 	// caller may use.
@@ -310,6 +315,13 @@ func (a *API) kubeconfig(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	slices.Sort(req.Clusters)
+	req.Clusters = slices.Compact(req.Clusters)
+	if n := max(len(req.Clusters), len(picked)); n > maxKubeconfigClusters {
+		apierr.Invalid(w, "a kubeconfig holds at most %d clusters (one token each) and this one would hold %d; "+
+			"name the clusters you need in \"clusters\"", maxKubeconfigClusters, n)
+		return
+	}
 	for _, id := range req.Clusters {
 		c, ok := byID[id]
 		if !ok {
@@ -336,9 +348,8 @@ func (a *API) kubeconfig(w http.ResponseWriter, r *http.Request) {
 	entries := make([]kubeconfig.Cluster, 0, len(picked))
 	ids := make([]string, 0, len(picked))
 	for _, c := range picked {
-		secret, rec, err := a.mintToken(r.Context(), caller.UserID, store.KindKubeconfig, c.ID, "kubeconfig for "+c.Name, ttl)
-		if err != nil {
-			a.storeError(w, "token", err)
+		secret, rec, ok := a.issue(w, r, store.KindKubeconfig, c.ID, "kubeconfig for "+c.Name, ttl)
+		if !ok {
 			return
 		}
 		ids = append(ids, rec.ID)

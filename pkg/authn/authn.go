@@ -30,6 +30,8 @@ type Identity struct {
 	TokenKind string
 	// ClusterID scopes the token to one cluster; empty means any.
 	ClusterID string
+	// ExpiresAt is when the credential expires (zero: never).
+	ExpiresAt time.Time
 }
 
 // ErrUnauthenticated covers every reason a token is refused; the reason is
@@ -191,7 +193,7 @@ func (a *Authenticator) lookup(ctx context.Context, tokenID string, digest [sha2
 	}
 	id := Identity{
 		UserID: user.ID, Username: user.Username, Admin: user.Admin, Groups: Groups(user),
-		TokenID: rec.ID, TokenKind: rec.Kind, ClusterID: rec.ClusterID,
+		TokenID: rec.ID, TokenKind: rec.Kind, ClusterID: rec.ClusterID, ExpiresAt: rec.ExpiresAt,
 	}
 	a.mu.Lock()
 	a.cache[tokenID] = &entry{digest: digest, identity: id, expiresAt: rec.ExpiresAt, cachedAt: now, touchedAt: rec.LastUsedAt}

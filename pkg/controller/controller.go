@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -42,8 +43,11 @@ type Store interface {
 type Options struct {
 	Sessions Sessions
 	Store    Store
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Reach says who may reach the cluster (access.Checker): only their
+	// tokens are synced to its authorized endpoint.
+	Reach  Reacher
+	Logger *slog.Logger
+	Now    func() time.Time
 	// ServerURL is written next to pushed registration tokens.
 	ServerURL string
 	// Interval between status gatherings (default 5 s).
@@ -51,6 +55,11 @@ type Options struct {
 	// Resync is how often the manager looks for new or changed sessions
 	// (default 500 ms).
 	Resync time.Duration
+}
+
+// Reacher answers whether a user may reach a cluster (access.Checker).
+type Reacher interface {
+	MayReach(ctx context.Context, caller access.Caller, clusterID string) (access.Verdict, error)
 }
 
 // Manager runs one controller per live session.

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 
+	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/store"
@@ -34,8 +35,9 @@ func tokenSecretData(t store.ScopedToken) map[string][]byte {
 }
 
 // syncTokens makes the token Secrets in cattle-system exactly the cluster's
-// scoped tokens: missing or changed ones are applied, revoked or expired
-// ones deleted.
+// scoped tokens of users who may reach it: missing or changed ones are
+// applied; revoked or expired ones, and those of users who lost their last
+// binding in the cluster, deleted.
 func (c *clusterController) syncTokens(ctx context.Context, cs kubernetes.Interface, existing corev1listers.SecretNamespaceLister) error {
 	tokens, err := c.opts.Store.ClusterScopedTokens(ctx, c.session.ClusterID, c.opts.Now())
 	if err != nil {
@@ -43,6 +45,15 @@ func (c *clusterController) syncTokens(ctx context.Context, cs kubernetes.Interf
 	}
 	want := map[string]map[string][]byte{}
 	for _, t := range tokens {
+		if c.opts.Reach != nil {
+			v, err := c.opts.Reach.MayReach(ctx, access.Caller{UserID: t.User.ID, Admin: t.User.Admin, Disabled: t.User.Disabled}, c.session.ClusterID)
+			if err != nil {
+				return err
+			}
+			if v != access.Allowed {
+				continue
+			}
+		}
 		want[downstream.TokenSecretPrefix+t.ID] = tokenSecretData(t)
 	}
 	have, err := existing.List(labels.Everything())

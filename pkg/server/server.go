@@ -107,8 +107,8 @@ func Run(ctx context.Context, cfg Config) error {
 	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Sessions: keys})
 	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m})
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
-	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
+	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
 	sealer, err := loadSealer(cfg)
 	if err != nil {
 		return err

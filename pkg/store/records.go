@@ -18,10 +18,13 @@ const (
 
 // Token is a user's bearer token, as stored.
 type Token struct {
-	ID          string
-	UserID      string
-	Kind        string
-	ClusterID   string // empty: not scoped to a cluster
+	ID        string
+	UserID    string
+	Kind      string
+	ClusterID string // empty: not scoped to a cluster
+	// ParentID is the token this one was minted with, if it was minted
+	// with a token rather than a login session.
+	ParentID    string
 	Description string
 	Hashed      token.Hashed
 	CreatedAt   time.Time
@@ -59,9 +62,9 @@ type RegistrationToken struct {
 // CreateToken inserts a user token.
 func (s *Store) CreateToken(ctx context.Context, t Token) error {
 	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO tokens (id, user_id, kind, cluster_id, description, salt, hash, created_at, expires_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.UserID, t.Kind, t.ClusterID, t.Description, t.Hashed.Salt, t.Hashed.Hash,
+		`INSERT INTO tokens (id, user_id, kind, cluster_id, parent_id, description, salt, hash, created_at, expires_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.UserID, t.Kind, t.ClusterID, t.ParentID, t.Description, t.Hashed.Salt, t.Hashed.Hash,
 		unix(t.CreatedAt), unix(t.ExpiresAt))
 	if err = mapErr(err); err != nil {
 		return fmt.Errorf("create token: %w", err)
@@ -69,13 +72,13 @@ func (s *Store) CreateToken(ctx context.Context, t Token) error {
 	return nil
 }
 
-const tokenCols = `id, user_id, kind, cluster_id, description, salt, hash, created_at, expires_at, last_used_at`
+const tokenCols = `id, user_id, kind, cluster_id, parent_id, description, salt, hash, created_at, expires_at, last_used_at`
 
 func scanToken(row interface{ Scan(...any) error }) (Token, error) {
 	var t Token
 	var salt, hash []byte
 	var created, expires, used int64
-	if err := row.Scan(&t.ID, &t.UserID, &t.Kind, &t.ClusterID, &t.Description, &salt, &hash,
+	if err := row.Scan(&t.ID, &t.UserID, &t.Kind, &t.ClusterID, &t.ParentID, &t.Description, &salt, &hash,
 		&created, &expires, &used); err != nil {
 		return Token{}, mapErr(err)
 	}
@@ -91,6 +94,18 @@ func (s *Store) Token(ctx context.Context, id string) (Token, error) {
 		return Token{}, fmt.Errorf("token %q: %w", id, err)
 	}
 	return t, nil
+}
+
+// CountLiveTokens returns how many unexpired tokens a user holds (sessions
+// included).
+func (s *Store) CountLiveTokens(ctx context.Context, userID string, now time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens WHERE user_id = ? AND (expires_at = 0 OR expires_at > ?)`,
+		userID, unix(now)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count tokens of %q: %w", userID, err)
+	}
+	return n, nil
 }
 
 // ListTokens returns a user's tokens, newest first.

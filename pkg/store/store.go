@@ -189,6 +189,16 @@ WITH RECURSIVE split(project_id, cluster_id, ns, rest) AS (
 )
 INSERT OR IGNORE INTO project_namespaces (project_id, cluster_id, namespace)
 	SELECT project_id, cluster_id, ns FROM split WHERE ns != '';
+`, `
+-- A token minted with another token records it: an API token never gets
+-- more scope or a later expiry than the token that minted it.
+ALTER TABLE tokens ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
+-- Until now a token scoped to one cluster (every kubeconfig token) could mint
+-- an unscoped API token. Which ones it did was not recorded, so every
+-- unscoped API token created at or after the first cluster-scoped token still
+-- on record for its user is revoked: it may have been.
+DELETE FROM tokens WHERE kind = 'api' AND cluster_id = '' AND created_at >= (
+	SELECT MIN(t.created_at) FROM tokens t WHERE t.user_id = tokens.user_id AND t.cluster_id != '');
 `}
 
 // Open opens (creating if needed) the database file at path and migrates it.

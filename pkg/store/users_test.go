@@ -215,3 +215,46 @@ func TestMigrateLogin(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateRevokesTokensMintedThroughScoped: unscoped API tokens that a
+// cluster-scoped token of the same user could have minted (created at or
+// after it) are revoked; everything else stays.
+func TestMigrateRevokesTokensMintedThroughScoped(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	must(t, err)
+	n := len(migrations) - 1 // the schema before parent_id
+	for _, m := range migrations[:n] {
+		_, err := db.ExecContext(ctx, m)
+		must(t, err)
+	}
+	_, err = db.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d;
+		INSERT INTO users (id, username, password_hash, created_at) VALUES ('u-a', 'ada', x'00', 1), ('u-b', 'bob', x'00', 1);
+		INSERT INTO clusters (id, name, created_at) VALUES ('c-1', 'one', 1);
+		INSERT INTO tokens (id, user_id, kind, cluster_id, salt, hash, created_at, expires_at) VALUES
+		  ('t-api-before', 'u-a', 'api', '', x'00', x'00', 10, 0),
+		  ('t-kube',       'u-a', 'kubeconfig', 'c-1', x'00', x'00', 20, 0),
+		  ('t-api-same',   'u-a', 'api', '', x'00', x'00', 20, 0),
+		  ('t-api-after',  'u-a', 'api', '', x'00', x'00', 30, 0),
+		  ('t-scoped-api', 'u-a', 'api', 'c-1', x'00', x'00', 40, 0),
+		  ('t-session',    'u-a', 'session', '', x'00', x'00', 50, 0),
+		  ('t-bob-api',    'u-b', 'api', '', x'00', x'00', 30, 0)`, n))
+	must(t, err)
+	db.Close()
+	st, err := Open(ctx, path)
+	must(t, err)
+	defer st.Close()
+	var got []string
+	for _, u := range []string{"u-a", "u-b"} {
+		toks, err := st.ListTokens(ctx, u)
+		must(t, err)
+		for _, tk := range toks {
+			got = append(got, tk.ID)
+		}
+	}
+	want := []string{"t-session", "t-scoped-api", "t-kube", "t-api-before", "t-bob-api"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("tokens after the migration (-want +got):\n%s", diff)
+	}
+}

@@ -164,7 +164,7 @@ func TestScopedTokenOnEveryRoute(t *testing.T) {
 
 	// The only requests the scoped token may make past the scope rules.
 	allowed := map[string]bool{
-		"GET /v3/users/me": true,
+		"GET /v3/users/me":                                            true,
 		"GET /v3/clusters/" + own.Cluster.ID:                          true,
 		"DELETE /v3/tokens/" + scopedID:                               true,
 		"GET /k8s/clusters/" + own.Cluster.ID + "/api/v1/namespaces":  true,
