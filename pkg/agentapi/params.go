@@ -22,9 +22,23 @@ const (
 	KindNode    = "node"
 )
 
+// Protocol is the version of this contract that agents and the server of
+// this build speak. Version 2: the cluster agent hands over the controller's
+// ServiceAccount token; node agents hand over no credential at all.
+// Agents of version 1 (no "protocol" field: they handed over a token that
+// could impersonate anyone) are refused with ErrOldAgent.
+const Protocol = 2
+
+// ErrOldAgent refuses an agent of an older protocol; the message says what
+// to do, and the server shows it in the cluster's status.
+var ErrOldAgent = errors.New("this agent is older than the server (agent protocol 1, server protocol 2): " +
+	"re-apply the cluster's import manifest (kubectl apply -f <import URL>) to upgrade it")
+
 // AgentParams is what an agent tells the server when it connects.
 type AgentParams struct {
-	Kind string `json:"kind"`
+	// Protocol is the agent's version of this contract (Protocol).
+	Protocol int    `json:"protocol,omitempty"`
+	Kind     string `json:"kind"`
 	// Node is the node name of a node agent; empty for the cluster agent.
 	Node string `json:"node,omitempty"`
 	// Endpoint is the host:port of the downstream apiserver, as the agent
@@ -32,8 +46,10 @@ type AgentParams struct {
 	Endpoint string `json:"endpoint"`
 	// CACert is the PEM CA bundle that verifies Endpoint.
 	CACert []byte `json:"caCert"`
-	// Token is the impersonator ServiceAccount's bearer token.
-	Token string `json:"token"`
+	// Token is the cluster agent's hand-over: a bound token of the
+	// controller's ServiceAccount (downstream.ControllerServiceAccount).
+	// Node agents hand over nothing: they carry bytes, never trust.
+	Token string `json:"token,omitempty"`
 }
 
 // Encode returns the header value.
@@ -72,6 +88,9 @@ func ParseParams(v string) (AgentParams, error) {
 
 // Validate checks every field.
 func (p AgentParams) Validate() error {
+	if p.Protocol < Protocol {
+		return ErrOldAgent
+	}
 	switch p.Kind {
 	case KindCluster:
 		if p.Node != "" {
@@ -94,8 +113,14 @@ func (p AgentParams) Validate() error {
 	if _, err := CertPool(p.CACert); err != nil {
 		return err
 	}
+	if p.Kind == KindNode {
+		if p.Token != "" {
+			return errors.New("a node agent hands over no credential")
+		}
+		return nil
+	}
 	if p.Token == "" || len(p.Token) > 16<<10 {
-		return errors.New("agent parameters need a ServiceAccount token")
+		return errors.New("a cluster agent hands over a ServiceAccount token")
 	}
 	for i := 0; i < len(p.Token); i++ {
 		if c := p.Token[i]; c < 0x21 || c > 0x7e {

@@ -66,9 +66,9 @@ func TestAuthenticateToken(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "admin", raw: admin, want: Identity{UserID: "u-root", Username: "root", Admin: true,
-			Groups: []string{downstream.AdminGroup}, TokenID: adminTok.ID, TokenKind: store.KindAPI}},
+			Groups: []string{downstream.AdminGroup}, TokenID: adminTok.ID, TokenKind: store.KindAPI, ExpiresAt: future}},
 		{name: "scoped user", raw: scoped, want: Identity{UserID: "u-alice", Username: "alice",
-			TokenID: scopedTok.ID, TokenKind: store.KindAPI, ClusterID: "c-aaaaa"}},
+			TokenID: scopedTok.ID, TokenKind: store.KindAPI, ClusterID: "c-aaaaa", ExpiresAt: future}},
 		{name: "malformed", raw: "nope", wantErr: true},
 		{name: "unknown id", raw: "t-unknown00:" + adminTok.Secret, wantErr: true},
 		{name: "wrong secret", raw: adminTok.ID + ":" + scopedTok.Secret, wantErr: true},

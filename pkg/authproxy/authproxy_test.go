@@ -236,10 +236,10 @@ func TestStreaming(t *testing.T) {
 
 func TestUpgrade(t *testing.T) {
 	s := newSandwich(t)
-	_, sa := s.connectCluster("c-alpha")
+	s.connectCluster("c-alpha")
 	ada := s.addUser("ada", true)
 	tok, tokID := s.mintToken(ada.ID, "", time.Now().Add(time.Hour))
-	want := wantIdentity("ada", []string{downstream.AdminGroup}, tokID, ada.ID, sa)
+	want := wantIdentity("ada", []string{downstream.AdminGroup}, tokID, ada.ID)
 
 	upgradeRequest := func(path string) string {
 		return rawRequest("GET", "/k8s/clusters/c-alpha"+path,

@@ -25,9 +25,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/drover-dev/drover/pkg/access"
+	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
+	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
@@ -93,10 +95,10 @@ func newSandwich(t *testing.T, options ...func(*authproxy.Options)) *sandwich {
 
 	logger := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.auth = authn.New(authn.Options{Store: st, Logger: logger})
-	s.tun = tunnel.New(tunnel.Options{Tokens: st, Logger: logger})
+	s.tun = tunnel.New(tunnel.Options{Store: st, Logger: logger})
 	s.members = access.NewChecker(access.CheckerOptions{Store: st})
 	s.noted = &lockedList{}
-	opts := authproxy.Options{Sessions: s.tun, Logger: logger,
+	opts := authproxy.Options{Sessions: s.tun, Credentials: testCredentials{}, Logger: logger,
 		NoteImpersonation: func(_ context.Context, user string, groups []string) {
 			s.noted.add(user + " " + strings.Join(groups, ","))
 		}}
@@ -223,7 +225,7 @@ func (s *sandwich) connectCluster(id string) (*agentproc.Agent, string) {
 	}
 	s.secrets = append(s.secrets, sa)
 	a := s.startAgent(reg, agentapi.AgentParams{
-		Kind: agentapi.KindCluster, Endpoint: s.backend.endpoint(), CACert: s.backend.caPEM(), Token: sa,
+		Protocol: agentapi.Protocol, Kind: agentapi.KindCluster, Endpoint: s.backend.endpoint(), CACert: s.backend.caPEM(), Token: sa,
 	})
 	waitFor(s.t, "agent of "+id, func() bool {
 		sess, ok := s.tun.Session(id)
@@ -435,4 +437,24 @@ func (b *backend) nextStream(t *testing.T) *stream {
 		t.Fatal("the backend got no /stream request")
 		return nil
 	}
+}
+
+// testCredentials stand in for package accounts against the backend, which
+// is no apiserver: each identity's credential is derived from its account,
+// so a test can tell which account a request was forwarded with.
+type testCredentials struct{}
+
+func (testCredentials) Credential(_ context.Context, req accounts.Request) (string, error) {
+	if err := accounts.Check(req.Account, req.Admin); err != nil {
+		return "", err
+	}
+	return testCredential(req.Account), nil
+}
+
+func testCredential(a downstream.Account) string { return "cred-" + accounts.Name(a) }
+
+// realAccounts makes the sandwich use package accounts, for tests against
+// real apiservers.
+func realAccounts(o *authproxy.Options) {
+	o.Credentials = accounts.New(accounts.Options{Agents: o.Sessions, Logger: o.Logger})
 }

@@ -137,11 +137,10 @@ func documents(o Options) []document {
 	if o.NodeAgent {
 		docs = append(docs, document{
 			comment: []string{"The node agents' identity, separate from the cluster agent's: they run on " +
-				"every node, so a compromised node must not get the cluster agent's rights."},
+				"every node, so it holds no rights at all. A node agent carries bytes to the apiserver " +
+				"endpoint the cluster agent reported, TLS end to end, with a credential it never sees."},
 			obj: serviceAccount(meta(NodeAgentServiceAccount, true)),
 		})
-		docs = append(docs, roleDocs(meta(NodeAgentRole, true), NodeAgentServiceAccount,
-			"The node agents' rights in "+downstream.Namespace+".", nodeAgentRules())...)
 		docs = append(docs,
 			document{
 				comment: []string{"The node registration token: it opens node tunnels only, so a node " +

@@ -176,8 +176,6 @@ func TestRenderObjects(t *testing.T) {
 	}
 	node := []string{
 		"ServiceAccount cattle-system/cattle-node",
-		"Role cattle-system/drover-node-agent",
-		"RoleBinding cattle-system/drover-node-agent",
 		"Secret cattle-system/cattle-node-credentials",
 		"DaemonSet cattle-system/cattle-node-agent",
 	}
@@ -537,10 +535,9 @@ func TestClusterAgentRights(t *testing.T) {
 			for _, verb := range []string{"create", "patch", "get"} {
 				must = append(must,
 					request{verb, "", "namespaces", "", ns},
-					request{verb, "", "serviceaccounts", ns, downstream.ImpersonatorServiceAccount},
-					request{verb, rbacGroup, "clusterroles", "", downstream.ImpersonatorClusterRole},
+					request{verb, "", "serviceaccounts", ns, downstream.ControllerServiceAccount},
 					request{verb, rbacGroup, "clusterroles", "", downstream.ControllerClusterRole},
-					request{verb, rbacGroup, "clusterrolebindings", "", downstream.ImpersonatorClusterRole},
+					request{verb, rbacGroup, "clusterroles", "", downstream.ClusterMemberRole},
 					request{verb, rbacGroup, "clusterrolebindings", "", downstream.ControllerBinding},
 					request{verb, rbacGroup, "clusterrolebindings", "", downstream.AdminBinding},
 					request{verb, rbacGroup, "roles", ns, downstream.ControllerRole},
@@ -548,14 +545,13 @@ func TestClusterAgentRights(t *testing.T) {
 				)
 			}
 			must = append(must,
-				request{"escalate", rbacGroup, "clusterroles", "", downstream.ImpersonatorClusterRole},
+				request{"escalate", rbacGroup, "clusterroles", "", downstream.ClusterMemberRole},
 				request{"escalate", rbacGroup, "clusterroles", "", downstream.ControllerClusterRole},
 				request{"bind", rbacGroup, "clusterroles", "", "cluster-admin"},
-				request{"bind", rbacGroup, "clusterroles", "", downstream.ImpersonatorClusterRole},
 				request{"bind", rbacGroup, "clusterroles", "", downstream.ControllerClusterRole},
 				request{"escalate", rbacGroup, "roles", ns, downstream.ControllerRole},
 				request{"bind", rbacGroup, "roles", ns, downstream.ControllerRole},
-				request{"create", "", "serviceaccounts/token", ns, downstream.ImpersonatorServiceAccount},
+				request{"create", "", "serviceaccounts/token", ns, downstream.ControllerServiceAccount},
 				// Managing Drover's RBAC objects for the server.
 				request{"list", rbacGroup, "clusterroles", "", ""},
 				request{"watch", rbacGroup, "rolebindings", "", ""},
@@ -566,8 +562,13 @@ func TestClusterAgentRights(t *testing.T) {
 				{"create", "", "namespaces", "", "kube-system"},
 				{"delete", "", "namespaces", "", ns},
 				{"patch", "", "serviceaccounts", ns, "default"},
-				{"patch", "", "serviceaccounts", "kube-system", downstream.ImpersonatorServiceAccount},
+				{"patch", "", "serviceaccounts", "kube-system", downstream.ControllerServiceAccount},
+				{"patch", "", "serviceaccounts", ns, downstream.LegacyImpersonator},
 				{"create", "", "serviceaccounts/token", ns, ClusterAgentServiceAccount},
+				{"create", "", "serviceaccounts/token", ns, downstream.LegacyImpersonator},
+				{"create", "", "serviceaccounts/token", ns, "drover-imp-0123"},
+				{"escalate", rbacGroup, "clusterroles", "", "drover-imp-0123"},
+				{"bind", rbacGroup, "clusterroles", "", "drover-imp-0123"},
 				{"create", "", "serviceaccounts/token", "kube-system", "default"},
 				{"escalate", rbacGroup, "clusterroles", "", "cluster-admin"},
 				{"escalate", rbacGroup, "roles", "kube-system", downstream.ControllerRole},
@@ -598,17 +599,16 @@ func TestClusterAgentRights(t *testing.T) {
 	}
 }
 
+// TestNodeAgentRights: a node agent runs on every node and carries bytes,
+// so its identity holds no right at all (no Role, no binding): it cannot
+// mint or read any token.
 func TestNodeAgentRights(t *testing.T) {
 	o := validOptions(t)
 	o.NodeAgent, o.NodeToken = true, newToken(t)
 	o.AuthEndpoint = &ACEOptions{}
 	rules := rulesFor(t, render(t, o), NodeAgentServiceAccount)
-	want := map[string][]rbacv1.PolicyRule{downstream.Namespace: {{
-		APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"},
-		Verbs: []string{"create"}, ResourceNames: []string{downstream.ImpersonatorServiceAccount},
-	}}}
-	if diff := cmp.Diff(want, rules); diff != "" {
-		t.Errorf("node agent rules (-want +got):\n%s", diff)
+	if len(rules) != 0 {
+		t.Errorf("node agent rules: %v; want none", rules)
 	}
 }
 

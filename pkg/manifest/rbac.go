@@ -22,7 +22,6 @@ const (
 	ACEServiceAccount          = downstream.AuthEndpointServiceAccount
 
 	ClusterAgentRole = "drover-agent"
-	NodeAgentRole    = "drover-node-agent"
 	ACERole          = downstream.AuthEndpointRole
 )
 
@@ -49,8 +48,8 @@ func clusterAgentClusterRules() []rule {
 			},
 		},
 		{
-			why: "apply the " + downstream.ImpersonatorClusterRole + " and " + downstream.ControllerClusterRole +
-				" ClusterRoles and their bindings and " + downstream.AdminBinding + " (ensureDownstream), and " +
+			why: "apply the " + downstream.ControllerClusterRole + " and " + downstream.ClusterMemberRole +
+				" ClusterRoles, the controller's binding and " + downstream.AdminBinding + " (ensureDownstream), and " +
 				"the cluster roles the server will sync. RBAC cannot select by label: the agent only touches " +
 				"objects labelled " + downstream.ManagedByLabel + "=" + downstream.ManagedByValue + ". " +
 				"Escalation prevention still holds: beyond the escalate and bind rules below it can write " +
@@ -70,31 +69,27 @@ func clusterAgentClusterRules() []rule {
 			},
 		},
 		{
-			why: "escalate on the three ClusterRoles ensureDownstream writes and nothing else: they grant " +
-				"impersonate (" + downstream.ImpersonatorClusterRole + "), read access to nodes, pods " +
-				"and events and bind on the roles Drover's bindings use (" + downstream.ControllerClusterRole +
-				"), and read access to cluster-scoped kinds for Drover's cluster members (" +
-				downstream.ClusterMemberRole + "), which the agent does not hold, and RBAC refuses to " +
-				"write a role whose rules the writer lacks. The alternative, holding those rights itself, " +
-				"would let the agent impersonate any user or group (system:masters included) directly.",
+			why: "escalate on the two ClusterRoles ensureDownstream writes and nothing else: they grant " +
+				"the server's controller what it does (" + downstream.ControllerClusterRole + ": read access to " +
+				"nodes, pods and events, subject access reviews, Drover's RBAC and impersonation accounts) and " +
+				"read access to cluster-scoped kinds for Drover's cluster members (" + downstream.ClusterMemberRole +
+				"), which the agent does not hold, and RBAC refuses to write a role whose rules the writer lacks.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
-				Verbs: []string{"escalate"},
-				ResourceNames: []string{downstream.ImpersonatorClusterRole, downstream.ControllerClusterRole,
-					downstream.ClusterMemberRole},
+				Verbs:         []string{"escalate"},
+				ResourceNames: []string{downstream.ControllerClusterRole, downstream.ClusterMemberRole},
 			},
 		},
 		{
 			why: "bind on exactly the ClusterRoles ensureDownstream binds: cluster-admin (to group " +
-				downstream.AdminGroup + "), " + downstream.ImpersonatorClusterRole + " and " +
-				downstream.ControllerClusterRole + ". Creating a binding needs the role's rights or bind on " +
-				"it, and holding cluster-admin's rights is being cluster-admin. Who can bind cluster-admin " +
-				"can bind it to anyone: this credential is cluster-admin-equivalent, as Rancher's agent is.",
+				downstream.AdminGroup + ") and " + downstream.ControllerClusterRole + ". Creating a binding " +
+				"needs the role's rights or bind on it, and holding cluster-admin's rights is being " +
+				"cluster-admin. Who can bind cluster-admin can bind it to anyone: this credential is " +
+				"cluster-admin-equivalent, as Rancher's agent is.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
-				Verbs: []string{"bind"},
-				ResourceNames: []string{"cluster-admin", downstream.ImpersonatorClusterRole,
-					downstream.ControllerClusterRole},
+				Verbs:         []string{"bind"},
+				ResourceNames: []string{"cluster-admin", downstream.ControllerClusterRole},
 			},
 		},
 	}
@@ -102,48 +97,35 @@ func clusterAgentClusterRules() []rule {
 
 // clusterAgentNamespaceRules are the cluster agent's rights in cattle-system.
 // It never reads or writes Secrets itself: the server's controller keeps the
-// authorized cluster endpoint's token Secrets through the tunnel, as
-// downstream.ControllerUser, on the rights of the Role the agent applies.
+// authorized cluster endpoint's token Secrets through the tunnel, with the
+// controller's credential, on the rights of the Role the agent applies.
 func clusterAgentNamespaceRules() []rule {
 	return []rule{
 		{
-			why: "server-side apply of the impersonator ServiceAccount (ensureDownstream); pinned to its name.",
+			why: "server-side apply of the controller's ServiceAccount (ensureDownstream); pinned to its name.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{""}, Resources: []string{"serviceaccounts"},
-				Verbs: applyVerbs, ResourceNames: []string{downstream.ImpersonatorServiceAccount},
+				Verbs: applyVerbs, ResourceNames: []string{downstream.ControllerServiceAccount},
 			},
 		},
 		{
-			why: "TokenRequest for the impersonator account, the one credential the server uses " +
-				"downstream (requestToken); pinned to its name.",
+			why: "TokenRequest for the controller's account, the credential the cluster agent hands the " +
+				"server (requestToken); pinned to its name.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"},
-				Verbs: []string{"create"}, ResourceNames: []string{downstream.ImpersonatorServiceAccount},
+				Verbs: []string{"create"}, ResourceNames: []string{downstream.ControllerServiceAccount},
 			},
 		},
 		{
 			why: "escalate and bind on the " + downstream.ControllerRole + " Role only: it grants the " +
-				"server's controller the token Secrets here, which the agent itself neither holds nor needs.",
+				"server's controller the token Secrets and the impersonation accounts' ServiceAccounts and " +
+				"tokens here, which the agent itself neither holds nor needs.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles"},
 				Verbs: []string{"escalate", "bind"}, ResourceNames: []string{downstream.ControllerRole},
 			},
 		},
 	}
-}
-
-// nodeAgentRules are the node agent's rights in cattle-system: it runs on
-// every node, so it gets the impersonator token it hands the server and
-// nothing else; the cluster agent creates that account.
-func nodeAgentRules() []rule {
-	return []rule{{
-		why: "TokenRequest for the impersonator account (requestToken); nothing else, since this " +
-			"identity is on every node.",
-		PolicyRule: rbacv1.PolicyRule{
-			APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"},
-			Verbs: []string{"create"}, ResourceNames: []string{downstream.ImpersonatorServiceAccount},
-		},
-	}}
 }
 
 // aceRules are kube-api-auth's rights in cattle-system, as package

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/pkg/access"
+	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/api"
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/authn"
@@ -105,10 +106,12 @@ func Run(ctx context.Context, cfg Config) error {
 	go maintainKeys(ctx, keys, cfg.Logger)
 	m := metrics.NewServer()
 	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Sessions: keys})
-	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m})
+	tun := tunnel.New(tunnel.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m})
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
-	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
+	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now})
+	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Accounts: accts,
+		Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
 	sealer, err := loadSealer(cfg)
 	if err != nil {
 		return err
@@ -128,7 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Auth:    auth,
 		Access:  checker,
 		Connect: tun,
-		Proxy: authproxy.New(authproxy.Options{Sessions: tun, Logger: cfg.Logger, Metrics: m,
+		Proxy: authproxy.New(authproxy.Options{Sessions: tun, Credentials: accts, Logger: cfg.Logger, Metrics: m,
 			Streams: streams, NoteImpersonation: audit.SetImpersonation}),
 		API: api.New(api.Options{
 			Store: st, Tokens: tokens, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),

@@ -199,6 +199,11 @@ ALTER TABLE tokens ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
 -- on record for its user is revoked: it may have been.
 DELETE FROM tokens WHERE kind = 'api' AND cluster_id = '' AND created_at >= (
 	SELECT MIN(t.created_at) FROM tokens t WHERE t.user_id = tokens.user_id AND t.cluster_id != '');
+`, `
+-- The apiserver endpoint and CA the cluster agent last reported: node
+-- agents carry traffic only to these.
+ALTER TABLE clusters ADD COLUMN agent_endpoint TEXT NOT NULL DEFAULT '';
+ALTER TABLE clusters ADD COLUMN agent_ca TEXT NOT NULL DEFAULT '';
 `}
 
 // Open opens (creating if needed) the database file at path and migrates it.

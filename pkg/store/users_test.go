@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -224,7 +226,10 @@ func TestMigrateRevokesTokensMintedThroughScoped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	must(t, err)
-	n := len(migrations) - 1 // the schema before parent_id
+	n := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "ADD COLUMN parent_id") })
+	if n < 0 {
+		t.Fatal("no migration adds parent_id")
+	}
 	for _, m := range migrations[:n] {
 		_, err := db.ExecContext(ctx, m)
 		must(t, err)

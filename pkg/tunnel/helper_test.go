@@ -66,7 +66,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, clock: fake.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)), store: st, logs: &fake.Buffer{}}
 	f.backend = newBackend(t)
 	f.tun = New(Options{
-		Tokens: st,
+		Store:  st,
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    f.clock.Now,
 	})
@@ -112,7 +112,10 @@ func (f *fixture) addRegistrationKind(clusterID, kind string, expiresAt time.Tim
 
 // params returns valid agent parameters for the backend.
 func (f *fixture) params(kind, node, saToken string) agentapi.AgentParams {
-	return agentapi.AgentParams{Kind: kind, Node: node, Endpoint: f.backend.endpoint(), CACert: f.backend.caPEM(), Token: saToken}
+	if kind == agentapi.KindNode {
+		saToken = "" // node agents hand over no credential
+	}
+	return agentapi.AgentParams{Protocol: agentapi.Protocol, Kind: kind, Node: node, Endpoint: f.backend.endpoint(), CACert: f.backend.caPEM(), Token: saToken}
 }
 
 func (f *fixture) wsURL() string {

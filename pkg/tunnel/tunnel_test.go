@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"strings"
@@ -23,6 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 )
@@ -170,11 +173,11 @@ func TestNodeTokenCannotOpenClusterSession(t *testing.T) {
 
 	// Each token still admits its own kind, and the cluster token a node
 	// agent (agents installed before tokens had kinds use it).
-	f.startAgent(nodeTok, f.params(agentapi.KindNode, "node-1", "sa-node-1"))
-	f.waitLive("c-alpha", 1)
-	f.startAgent(clusterTok, f.params(agentapi.KindNode, "node-2", "sa-node-2"))
-	f.waitLive("c-alpha", 2)
 	f.startAgent(clusterTok, f.params(agentapi.KindCluster, "", "sa-cluster"))
+	f.waitLive("c-alpha", 1)
+	f.startAgent(nodeTok, f.params(agentapi.KindNode, "node-1", ""))
+	f.waitLive("c-alpha", 2)
+	f.startAgent(clusterTok, f.params(agentapi.KindNode, "node-2", ""))
 	f.waitLive("c-alpha", 3)
 	if s, _ := f.tun.Session("c-alpha"); s.Params.Token != "sa-cluster" {
 		t.Errorf("Session = %s, want the cluster agent's", s.Params.Token)
@@ -275,18 +278,19 @@ func TestSessionSelection(t *testing.T) {
 	via := func(want *testAgent) {
 		t.Helper()
 		sess, ok := f.tun.Session(id)
+		name := func(p agentapi.AgentParams) string { return p.Kind + "/" + p.Node + "/" + p.Token }
 		if want == nil {
 			if ok {
-				t.Fatalf("Session = %s, want none", sess.Params.Token)
+				t.Fatalf("Session = %s, want none", name(sess.Params))
 			}
 			return
 		}
-		if !ok || sess.Params.Token != want.params.Token {
+		if !ok || name(sess.Params) != name(want.params) {
 			got := "none"
 			if ok {
-				got = sess.Params.Token
+				got = name(sess.Params)
 			}
-			t.Fatalf("Session = %s, want %s", got, want.params.Token)
+			t.Fatalf("Session = %s, want %s", got, name(want.params))
 		}
 		probes++
 		path := fmt.Sprintf("/probe/%d", probes)
@@ -296,13 +300,23 @@ func TestSessionSelection(t *testing.T) {
 		f.checkServedBy(path, want)
 	}
 
-	n1 := f.startAgent(reg, f.params(agentapi.KindNode, "node-1", "sa-n1"))
-	f.waitLive(id, 1)
-	via(n1)
+	// Node agents carry nothing before a cluster agent reported the
+	// apiserver: refused.
+	enc, err := f.params(agentapi.KindNode, "node-0", "").Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := f.connectStatus(http.Header{"Authorization": {"Bearer " + reg}, agentapi.ParamsHeader: {enc}}); code != http.StatusConflict ||
+		!strings.Contains(body, "no cluster agent has reported") {
+		t.Fatalf("node agent before any cluster agent: %d %s", code, body)
+	}
 	c1 := f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-c1"))
-	f.waitLive(id, 2)
+	f.waitLive(id, 1)
 	via(c1)
-	n2 := f.startAgent(reg, f.params(agentapi.KindNode, "node-2", "sa-n2"))
+	n1 := f.startAgent(reg, f.params(agentapi.KindNode, "node-1", ""))
+	f.waitLive(id, 2)
+	via(c1) // a node session does not beat a cluster session
+	n2 := f.startAgent(reg, f.params(agentapi.KindNode, "node-2", ""))
 	f.waitLive(id, 3)
 	via(c1) // a newer node session does not beat a cluster session
 	c2 := f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-c2"))
@@ -438,4 +452,99 @@ func selfSignedPEM(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// TestNodeAgentsCarryBytesNeverTrust: a node agent is admitted only to the
+// apiserver endpoint and CA the cluster agent reported; one that reports
+// another endpoint, another CA, or the same CA with another one added, is
+// refused; a credential from a node agent is refused; a cluster agent that
+// reconnects with a new endpoint updates the record (in the store, so it
+// survives a restart), and node sessions to the old one are no longer used.
+// Only the cluster agent's session is the ClusterAgent.
+func TestNodeAgentsCarryBytesNeverTrust(t *testing.T) {
+	f := newFixture(t)
+	const id = "c-alpha"
+	reg := f.addCluster(id, time.Time{})
+	c1 := f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-c1"))
+	f.waitLive(id, 1)
+	if c, err := f.store.Cluster(context.Background(), id); err != nil || c.AgentEndpoint != f.backend.endpoint() {
+		t.Fatalf("recorded endpoint %q, %v; want %s", c.AgentEndpoint, err, f.backend.endpoint())
+	}
+	other := newBackend(t) // httptest's servers share one CA; another comes from pki
+	ca, err := pki.NewCA(pki.CAOptions{CommonName: "another CA", Now: time.Now(), NotAfter: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA := pki.CertPEM(ca.Cert)
+	connect := func(p agentapi.AgentParams) (int, string) {
+		enc, err := p.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.connectStatus(http.Header{"Authorization": {"Bearer " + reg}, agentapi.ParamsHeader: {enc}})
+	}
+	node := f.params(agentapi.KindNode, "node-1", "")
+	tests := []struct {
+		name   string
+		change func(p *agentapi.AgentParams)
+		code   int
+		msg    string
+	}{
+		{"another endpoint", func(p *agentapi.AgentParams) { p.Endpoint = other.endpoint() }, 403, "the cluster agent reported another"},
+		{"another CA", func(p *agentapi.AgentParams) { p.CACert = otherCA }, 403, "another apiserver CA"},
+		{"the CA with another added", func(p *agentapi.AgentParams) { p.CACert = append(append([]byte{}, p.CACert...), otherCA...) }, 403, "another apiserver CA"},
+		{"another endpoint and another CA", func(p *agentapi.AgentParams) { p.Endpoint, p.CACert = other.endpoint(), otherCA }, 403, "reported another"},
+		{"a credential", func(p *agentapi.AgentParams) { p.Token = "sa-from-a-node" }, 400, "no credential"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := node
+			tc.change(&p)
+			code, body := connect(p)
+			if code != tc.code || !strings.Contains(body, tc.msg) {
+				t.Errorf("status %d %s; want %d with %q", code, body, tc.code, tc.msg)
+			}
+		})
+	}
+	n1 := f.startAgent(reg, node)
+	f.waitLive(id, 2)
+	if s, ok := f.tun.ClusterAgent(id); !ok || s.Params.Kind != agentapi.KindCluster {
+		t.Fatalf("ClusterAgent = %v, %v", s, ok)
+	}
+
+	// A new server (the record comes from the store) admits the same node
+	// agent and refuses another endpoint.
+	f2 := New(Options{Store: f.store, Logger: slog.New(slog.DiscardHandler)})
+	if code, err := f2.checkEndpoint(context.Background(), id, node); err != nil {
+		t.Errorf("restarted server refused the node agent: %d %v", code, err)
+	}
+	moved := node
+	moved.Endpoint = other.endpoint()
+	if code, _ := f2.checkEndpoint(context.Background(), id, moved); code != http.StatusForbidden {
+		t.Errorf("restarted server: another endpoint answered %d", code)
+	}
+
+	// The cluster agent moves to another endpoint: the record follows, and
+	// the node session to the old endpoint is no longer used.
+	c1.Stop()
+	f.waitLive(id, 1)
+	if s, ok := f.tun.Session(id); !ok || s.Params.Kind != agentapi.KindNode {
+		t.Fatalf("without a cluster agent the node agent carries requests: %v", ok)
+	}
+	c2 := f.params(agentapi.KindCluster, "", "sa-c2")
+	c2.Endpoint = other.endpoint()
+	ca2 := f.startAgent(reg, c2)
+	f.waitLive(id, 2)
+	if c, _ := f.store.Cluster(context.Background(), id); c.AgentEndpoint != other.endpoint() {
+		t.Errorf("recorded endpoint %q after the move, want %s", c.AgentEndpoint, other.endpoint())
+	}
+	ca2.Stop()
+	f.waitLive(id, 1)
+	if s, ok := f.tun.Session(id); ok {
+		t.Errorf("a node session to the old endpoint carries requests: %s", s.Params.Endpoint)
+	}
+	if st := f.tun.Status(id); st.Connected {
+		t.Errorf("Status = %+v, want not connected", st)
+	}
+	n1.Stop()
 }

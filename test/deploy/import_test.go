@@ -170,11 +170,13 @@ func TestImportManifestOnRealCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitConnected("node", startAgent("node", "node-1"))
-	forbidden(t, "node agent writes a ClusterRole", applyCR(ctx, nodeAgent, downstream.ImpersonatorClusterRole,
+	// A node agent carries bytes: its identity holds no right at all.
+	forbidden(t, "node agent writes a ClusterRole", applyCR(ctx, nodeAgent, "drover-test-imp",
 		rbacv1apply.PolicyRule().WithAPIGroups("").WithResources("users").WithVerbs("impersonate")))
 	forbidden(t, "node agent reads cattle-system secrets", listSecrets(ctx, nodeAgent, ns))
 	forbidden(t, "node agent mints a token for the cluster agent", createToken(ctx, nodeAgent, manifest.ClusterAgentServiceAccount))
-	allowed(t, "node agent mints an impersonator token", createToken(ctx, nodeAgent, downstream.ImpersonatorServiceAccount))
+	forbidden(t, "node agent mints a token for the controller", createToken(ctx, nodeAgent, downstream.ControllerServiceAccount))
+	forbidden(t, "node agent mints a token for the old impersonator", createToken(ctx, nodeAgent, downstream.LegacyImpersonator))
 
 	// A restarted cluster agent re-applies everything: the update path, where
 	// RBAC checks escalation again.

@@ -92,10 +92,13 @@ func NewHandler(h Handlers) http.Handler {
 //	                              canonical --as request; other identity headers 400
 //	Proxy.WithClusterSession      the cluster's tunnel session, or 503
 //	Proxy.WithNestedApproval      --as only: SubjectAccessReviews in the cluster, or 403
+//	Proxy.WithDownstreamCredential a token of the impersonation account of
+//	                              exactly that identity (pkg/accounts), or 403/503
 //	Proxy                         checks every step above ran, then forwards
 //	                              (strip, impersonate, verify, tunnel)
 func proxyChain(h Handlers) http.Handler {
 	var handler http.Handler = h.Proxy
+	handler = h.Proxy.WithDownstreamCredential(handler)
 	handler = h.Proxy.WithNestedApproval(handler)
 	handler = h.Proxy.WithClusterSession(handler)
 	handler = h.Proxy.WithClientIdentity(handler)
