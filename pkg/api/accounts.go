@@ -15,6 +15,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/providers/registry"
@@ -34,7 +35,7 @@ func RandomPassword() (string, error) {
 // mintToken creates and stores a user token; the returned string is the
 // only copy of its secret.
 func (a *API) mintToken(ctx context.Context, userID, kind, clusterID, desc string, ttl time.Duration) (string, store.Token, error) {
-	tok, err := token.New("t-")
+	tok, err := token.New(ids.Token)
 	if err != nil {
 		return "", store.Token{}, err
 	}
@@ -61,7 +62,7 @@ func (a *API) newSession(ctx context.Context, userID string) (string, store.Toke
 	}
 	// The row exists so that logout and revocation can delete the session;
 	// its hash is of a random value nobody holds: the JWT is the credential.
-	placeholder, err := token.New("s-")
+	placeholder, err := token.New(ids.Session)
 	if err != nil {
 		return "", store.Token{}, err
 	}
