@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/checksum"
 	"github.com/drover-dev/drover/pkg/token"
 )
 
@@ -109,7 +110,7 @@ func Run(ctx context.Context, opts Options) error {
 			a.serverCA = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 			break
 		}
-		if errors.Is(err, ErrCAMismatch) {
+		if errors.Is(err, ErrCAMismatch) || errors.Is(err, checksum.ErrMalformed) {
 			return err
 		}
 		log.Warn("server not reachable yet", "err", err)

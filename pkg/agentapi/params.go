@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // ParamsHeader carries the base64url JSON AgentParams on the connect request.
@@ -97,7 +99,8 @@ func (p AgentParams) Validate() error {
 			return errors.New("a cluster agent has no node name")
 		}
 	case KindNode:
-		if !validNodeName(p.Node) {
+		// Kubernetes' own rule for node names.
+		if len(validation.IsDNS1123Subdomain(p.Node)) > 0 {
 			return errors.New("node agent needs a valid node name (DNS-1123 subdomain)")
 		}
 	default:
@@ -128,22 +131,4 @@ func (p AgentParams) Validate() error {
 		}
 	}
 	return nil
-}
-
-func validNodeName(s string) bool {
-	if len(s) == 0 || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -31,6 +31,10 @@ func TestParamsRoundTrip(t *testing.T) {
 	}{
 		{"cluster agent", AgentParams{Protocol: Protocol, Kind: KindCluster, Endpoint: "10.0.0.1:6443", CACert: ca, Token: saToken}},
 		{"node agent", AgentParams{Protocol: Protocol, Kind: KindNode, Node: "worker-1.example", Endpoint: "[::1]:443", CACert: ca}},
+		// Kubernetes allows node names up to 253 characters, with labels
+		// longer than DNS's 63.
+		{"longest node name", AgentParams{Protocol: Protocol, Kind: KindNode, Node: strings.Repeat("a", 253), Endpoint: "[::1]:443", CACert: ca}},
+		{"node name with a long label", AgentParams{Protocol: Protocol, Kind: KindNode, Node: strings.Repeat("a", 64) + ".example", Endpoint: "[::1]:443", CACert: ca}},
 		{"host name endpoint", AgentParams{Protocol: Protocol, Kind: KindCluster, Endpoint: "kubernetes.default.svc:443", CACert: ca, Token: saToken}},
 	}
 	for _, tc := range tests {
@@ -101,7 +105,9 @@ func TestParseParamsRejects(t *testing.T) {
 		{"node agent handing over a token", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "node-1" }), "no credential"},
 		{"node agent without node", with(func(p *AgentParams) { p.Kind, p.Token = KindNode, "" }), "valid node name"},
 		{"node name not DNS", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "Node_1" }), "valid node name"},
-		{"node name label too long", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, strings.Repeat("a", 64) }), "valid node name"},
+		{"node name too long", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, strings.Repeat("a", 254) }), "valid node name"},
+		{"node name upper case", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "Worker-1" }), "valid node name"},
+		{"node name empty label", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "worker..example" }), "valid node name"},
 		{"node name ends with dash", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "node-" }), "valid node name"},
 		{"endpoint without port", with(func(p *AgentParams) { p.Endpoint = "127.0.0.1" }), "host:port"},
 		{"endpoint port 0", with(func(p *AgentParams) { p.Endpoint = "127.0.0.1:0" }), "port must be"},

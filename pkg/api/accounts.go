@@ -16,6 +16,7 @@ import (
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/providers/registry"
@@ -41,7 +42,7 @@ func (a *API) mintToken(ctx context.Context, userID, kind, clusterID, desc strin
 // mint stores a new token shaped like t, expiring ttl from now (or when t
 // already says, if sooner).
 func (a *API) mint(ctx context.Context, t store.Token, ttl time.Duration) (string, store.Token, error) {
-	tok, err := token.New("t-")
+	tok, err := token.New(ids.Token)
 	if err != nil {
 		return "", store.Token{}, err
 	}
@@ -116,7 +117,7 @@ func (a *API) newSession(ctx context.Context, userID string) (string, store.Toke
 	}
 	// The row exists so that logout and revocation can delete the session;
 	// its hash is of a random value nobody holds: the JWT is the credential.
-	placeholder, err := token.New("s-")
+	placeholder, err := token.New(ids.Session)
 	if err != nil {
 		return "", store.Token{}, err
 	}

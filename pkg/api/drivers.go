@@ -10,10 +10,12 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/driver/schema"
+	"github.com/drover-dev/drover/pkg/driver/sdk"
 	"github.com/drover-dev/drover/pkg/provision"
 	"github.com/drover-dev/drover/pkg/store"
 )
@@ -180,8 +182,8 @@ func (a *API) createClusterWithDriver(w http.ResponseWriter, r *http.Request) {
 		a.createCluster(w, r)
 		return
 	}
-	if !clusterNameRE.MatchString(req.Name) {
-		apierr.Invalid(w, "name must be a DNS label: 1-63 of a-z 0-9 -, starting and ending with a letter or digit")
+	if len(validation.IsDNS1123Label(req.Name)) > 0 {
+		apierr.Invalid(w, dnsLabelRule)
 		return
 	}
 	if a.opts.Provisioning == nil {
@@ -286,8 +288,8 @@ func (a *API) removeSnapshot(w http.ResponseWriter, r *http.Request) {
 // waits for it.
 func (a *API) snapshot(w http.ResponseWriter, r *http.Request, action, name string, code int) {
 	id := mux.Vars(r)["id"]
-	if !provision.ValidSnapshotName(name) {
-		apierr.Invalid(w, "name must be 1-63 of a-z A-Z 0-9 . _ -, starting with a letter or digit")
+	if err := sdk.CheckSnapshotName(name); err != nil {
+		apierr.Invalid(w, "%s", err)
 		return
 	}
 	if a.opts.Provisioning == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/test/fake"
@@ -39,7 +40,7 @@ func mint(t testing.TB, st *store.Store, username string, admin bool, cluster st
 			t.Fatal(err)
 		}
 	}
-	tok, _ := token.New("t-")
+	tok, _ := token.New(ids.Token)
 	h, _ := token.Hash(tok)
 	if err := st.CreateToken(ctx, store.Token{ID: tok.ID, UserID: uid, Kind: store.KindAPI, ClusterID: cluster, Hashed: h, ExpiresAt: expires}); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package authproxy_test
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
@@ -30,6 +31,7 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
@@ -130,7 +132,7 @@ func newSandwich(t *testing.T, options ...func(*authproxy.Options)) *sandwich {
 // addUser creates a user.
 func (s *sandwich) addUser(name string, admin bool) store.User {
 	s.t.Helper()
-	id, err := token.RandomID("u-", 10)
+	id, err := ids.User.New()
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -144,7 +146,7 @@ func (s *sandwich) addUser(name string, admin bool) store.User {
 // bind makes a user a member of a cluster, as a Drover binding does.
 func (s *sandwich) bind(userID, clusterID string) {
 	s.t.Helper()
-	id, err := token.RandomID("b-", 10)
+	id, err := ids.Binding.New()
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -160,7 +162,7 @@ func (s *sandwich) bind(userID, clusterID string) {
 // token and its id.
 func (s *sandwich) mintToken(userID, clusterID string, expiresAt time.Time) (raw, id string) {
 	s.t.Helper()
-	tok, err := token.New("t-")
+	tok, err := token.New(ids.Token)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -198,7 +200,7 @@ func (s *sandwich) addCluster(id string) string {
 	if err := s.store.CreateCluster(ctx, store.Cluster{ID: id, Name: id, CreatedAt: time.Now().UTC()}); err != nil {
 		s.t.Fatal(err)
 	}
-	tok, err := token.New("r-")
+	tok, err := token.New(ids.Registration)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -219,10 +221,7 @@ func (s *sandwich) addCluster(id string) string {
 func (s *sandwich) connectCluster(id string) (*agentproc.Agent, string) {
 	s.t.Helper()
 	reg := s.addCluster(id)
-	sa, err := token.RandomID("sa-"+id+"-", 24)
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	sa := "sa-" + id + "-" + rand.Text()
 	s.secrets = append(s.secrets, sa)
 	a := s.startAgent(reg, agentapi.AgentParams{
 		Protocol: agentapi.Protocol, Kind: agentapi.KindCluster, Endpoint: s.backend.endpoint(), CACert: s.backend.caPEM(), Token: sa,

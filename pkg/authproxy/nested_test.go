@@ -58,10 +58,10 @@ func (s *sandwich) getAs(path, bearer, user string, groups ...string) (int, stri
 func TestNestedReviews(t *testing.T) {
 	s := newSandwich(t)
 	_, saAlpha := s.connectCluster("c-alpha")
-	_, saBeta := s.connectCluster("c-beta")
+	_, saBeta := s.connectCluster("c-bravo")
 	bob := s.addUser("bob", false)
 	s.bind(bob.ID, "c-alpha")
-	s.bind(bob.ID, "c-beta")
+	s.bind(bob.ID, "c-bravo")
 	tok, tokID := s.mintToken(bob.ID, "", time.Now().Add(time.Hour))
 	s.backend.allow(saAlpha, "bob", "users", "jane")
 	s.backend.allow(saAlpha, "bob", "groups", "devs")
@@ -95,9 +95,9 @@ func TestNestedReviews(t *testing.T) {
 			sa: saAlpha, wantSpecs: []authorizationv1.SubjectAccessReviewSpec{askAbout("users", "jane"), askAbout("groups", "devs")},
 		},
 		{
-			// Approved and cached for c-alpha a moment ago; c-beta is asked
+			// Approved and cached for c-alpha a moment ago; c-bravo is asked
 			// afresh, with its own credential, and says no.
-			name: "the same request in c-beta, where bob has no right", cluster: "c-beta", groups: []string{"devs"}, code: 403,
+			name: "the same request in c-bravo, where bob has no right", cluster: "c-bravo", groups: []string{"devs"}, code: 403,
 			sa: saBeta, wantSpecs: []authorizationv1.SubjectAccessReviewSpec{askAbout("users", "jane")},
 		},
 		{

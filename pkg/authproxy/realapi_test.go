@@ -166,12 +166,12 @@ func TestNestedRealAPIServer(t *testing.T) {
 	alpha := s.startRealCluster("authproxy-alpha")
 	beta := s.startRealCluster("authproxy-beta")
 	s.connectReal("c-alpha", alpha)
-	s.connectReal("c-beta", beta)
+	s.connectReal("c-bravo", beta)
 	ada := s.addUser("ada", true)
 	adaTok, _ := s.mintToken(ada.ID, "", time.Now().Add(time.Hour))
 	bob := s.addUser("bob", false)
 	s.bind(bob.ID, "c-alpha")
-	s.bind(bob.ID, "c-beta")
+	s.bind(bob.ID, "c-bravo")
 	bobTok, _ := s.mintToken(bob.ID, "", time.Now().Add(time.Hour))
 
 	nested := func(user string, groups []string, original string) authenticationv1.UserInfo {
@@ -191,7 +191,7 @@ func TestNestedRealAPIServer(t *testing.T) {
 	}{
 		{name: "admin --as jane", cluster: "c-alpha", bearer: adaTok, user: "jane",
 			code: 201, want: nested("jane", nil, "ada")},
-		{name: "admin --as jane --as-group devs", cluster: "c-beta", bearer: adaTok, user: "jane", groups: []string{"devs"},
+		{name: "admin --as jane --as-group devs", cluster: "c-bravo", bearer: adaTok, user: "jane", groups: []string{"devs"},
 			code: 201, want: nested("jane", []string{"devs"}, "ada")},
 		{name: "member without the right", cluster: "c-alpha", bearer: bobTok, user: "jane", code: 403,
 			msg: `users "jane" is forbidden: User "bob" cannot impersonate resource "users" in API group "" in cluster "c-alpha" (SubjectAccessReview: `},
@@ -201,8 +201,8 @@ func TestNestedRealAPIServer(t *testing.T) {
 			msg: `groups "devs" is forbidden: User "bob" cannot impersonate resource "groups"`},
 		{name: "member granted groups/devs in c-alpha", do: func(t *testing.T) { alpha.grantImpersonate(t, "bob", "groups", "devs") },
 			cluster: "c-alpha", bearer: bobTok, user: "jane", groups: []string{"devs"}, code: 201, want: nested("jane", []string{"devs"}, "bob")},
-		{name: "c-beta refuses what c-alpha allows", cluster: "c-beta", bearer: bobTok, user: "jane", code: 403,
-			msg: `users "jane" is forbidden: User "bob" cannot impersonate resource "users" in API group "" in cluster "c-beta"`},
+		{name: "c-bravo refuses what c-alpha allows", cluster: "c-bravo", bearer: bobTok, user: "jane", code: 403,
+			msg: `users "jane" is forbidden: User "bob" cannot impersonate resource "users" in API group "" in cluster "c-bravo"`},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {

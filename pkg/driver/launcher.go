@@ -2,9 +2,6 @@ package driver
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/drover-dev/drover/pkg/checksum"
 	"github.com/drover-dev/drover/pkg/driver/driverpb"
 )
 
@@ -240,7 +238,7 @@ func copyVerified(src, dst, want string) error {
 	if err != nil {
 		return err
 	}
-	h := sha256.New()
+	h := checksum.NewHasher()
 	_, err = io.Copy(io.MultiWriter(out, h), in)
 	if cerr := out.Close(); err == nil {
 		err = cerr
@@ -248,14 +246,10 @@ func copyVerified(src, dst, want string) error {
 	if err != nil {
 		return fmt.Errorf("copy binary: %w", err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); !sameSum(got, want) {
+	if got := h.Sum(); !checksum.Equal(got, want) {
 		return fmt.Errorf("%w: the binary's sha256 is %s, the registered one %s; refusing to run it", ErrChecksum, got, want)
 	}
 	return nil
-}
-
-func sameSum(a, b string) bool {
-	return len(a) == 64 && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 // fileSum returns the hex SHA-256 of the file at path.
@@ -265,11 +259,11 @@ func fileSum(path string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
+	h := checksum.NewHasher()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return h.Sum(), nil
 }
 
 // groupRuns reports whether a process of group pgid runs (a zombie does

@@ -234,6 +234,8 @@ func TestDriverInstall(t *testing.T) {
 	}{
 		{InstallRequest{Name: "x", URL: srv.URL + "/driver", Checksum: strings.Repeat("0", 64)}, "checksum: checksum mismatch: the file at the URL has sha256 " + good},
 		{InstallRequest{Name: "x", URL: srv.URL + "/driver"}, "checksum: is required for an http URL"},
+		{InstallRequest{Name: "x", URL: srv.URL + "/driver", Checksum: good[1:]}, "checksum: must be 64 hex characters (a SHA-256), not 63"},
+		{InstallRequest{Name: "x", URL: srv.URL + "/driver", Checksum: "g" + good[1:]}, "checksum: must be 64 hex characters (a SHA-256): character 1 is not a hex digit"},
 		{InstallRequest{Name: "x", URL: "file:///bin/sh", Checksum: good}, "url: must be an http or https URL"},
 		{InstallRequest{Name: "X y", URL: srv.URL, Checksum: good}, "name: must be a DNS label"},
 		{InstallRequest{Name: "x", URL: srv.URL + "/missing", Checksum: good}, "url: download failed: 404 Not Found"},
@@ -248,7 +250,9 @@ func TestDriverInstall(t *testing.T) {
 	if bins, _ := os.ReadDir(filepath.Join(r.opts.Dir, "bin")); len(bins) != 0 {
 		t.Errorf("refused installs left files: %v", bins)
 	}
-	info, err := r.Install(ctx, InstallRequest{Name: "fake2", URL: srv.URL + "/driver", Checksum: strings.ToUpper(good), Address: AddressUnix})
+	// Any case, and surrounding white space, as sha256sum prints it.
+	mixed := strings.ToUpper(good[:32]) + good[32:] + "\n"
+	info, err := r.Install(ctx, InstallRequest{Name: "fake2", URL: srv.URL + "/driver", Checksum: mixed, Address: AddressUnix})
 	if err != nil {
 		t.Fatal(err)
 	}

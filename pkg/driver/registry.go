@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/drover-dev/drover/pkg/driver/driverpb"
 	"github.com/drover-dev/drover/pkg/driver/schema"
@@ -87,7 +87,9 @@ type cachedSchema struct {
 	schema   schema.Schema
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+// validName reports whether name may name a driver: a DNS-1123 label, as
+// it becomes part of file names and of kontainer-engine's conventions.
+func validName(name string) bool { return len(validation.IsDNS1123Label(name)) == 0 }
 
 // New scans the built-in drivers (recording each one's checksum now, so a
 // later change to the file is refused at launch) and clears run
@@ -141,7 +143,7 @@ func New(opts Options) (*Registry, error) {
 		}
 		path := filepath.Join(opts.BuiltinDir, e.Name())
 		fi, err := os.Stat(path)
-		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o100 == 0 || !nameRE.MatchString(name) {
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o100 == 0 || !validName(name) {
 			opts.Logger.Warn("skipping file in the built-in driver directory", "file", path)
 			continue
 		}
@@ -182,7 +184,7 @@ func (r *Registry) Get(ctx context.Context, name string) (Info, error) {
 	if b, ok := r.builtins[name]; ok {
 		return b, nil
 	}
-	if !nameRE.MatchString(name) {
+	if !validName(name) {
 		return Info{}, fmt.Errorf("driver %q: %w", name, ErrNotFound)
 	}
 	d, err := r.opts.Store.Driver(ctx, name)

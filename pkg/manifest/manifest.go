@@ -273,7 +273,7 @@ func agentPod(o Options, name, kind, sa, secret string) corev1.PodTemplateSpec {
 		Args:            []string{"--health-listen", fmt.Sprintf(":%d", HealthPort)},
 		Env: []corev1.EnvVar{
 			{Name: "CATTLE_SERVER", Value: o.ServerURL},
-			{Name: "CATTLE_CA_CHECKSUM", Value: strings.ToLower(o.CAChecksum)},
+			{Name: "CATTLE_CA_CHECKSUM", Value: o.caChecksum()},
 			{Name: "CATTLE_TOKEN_FILE", Value: TokenFile},
 			{Name: "CATTLE_AGENT_KIND", Value: kind},
 		},

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/token"
 )
 
@@ -28,7 +29,7 @@ const (
 
 func newToken(t *testing.T) string {
 	t.Helper()
-	tok, err := token.New("r-")
+	tok, err := token.New(ids.Registration)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +50,7 @@ func TestValidate(t *testing.T) {
 		{name: "valid", mutate: func(*Options) {}},
 		{name: "valid with port and trailing slash", mutate: func(o *Options) { o.ServerURL = "https://10.0.0.1:8443/" }},
 		{name: "valid upper-case checksum", mutate: func(o *Options) { o.CAChecksum = strings.ToUpper(testChecksum) }},
+		{name: "valid mixed-case checksum", mutate: func(o *Options) { o.CAChecksum = strings.ToUpper(testChecksum[:20]) + testChecksum[20:] }},
 		{name: "valid with node agent", mutate: func(o *Options) { o.NodeAgent, o.NodeToken = true, nodeTok }},
 		{name: "valid with auth endpoint", mutate: func(o *Options) { o.AuthEndpoint = &ACEOptions{} }},
 		{name: "valid registry with port and digest", mutate: func(o *Options) {
@@ -59,8 +61,8 @@ func TestValidate(t *testing.T) {
 		{name: "URL with path", mutate: func(o *Options) { o.ServerURL = testURL + "/drover" }, wantErr: []string{"no path"}},
 		{name: "URL with credentials", mutate: func(o *Options) { o.ServerURL = "https://u:p@drover.example.com" }, wantErr: []string{"credentials"}},
 		{name: "empty URL", mutate: func(o *Options) { o.ServerURL = "" }, wantErr: []string{"must be an https URL"}},
-		{name: "short checksum", mutate: func(o *Options) { o.CAChecksum = testChecksum[1:] }, wantErr: []string{"64 hex"}},
-		{name: "non-hex checksum", mutate: func(o *Options) { o.CAChecksum = "g" + testChecksum[1:] }, wantErr: []string{"64 hex"}},
+		{name: "short checksum", mutate: func(o *Options) { o.CAChecksum = testChecksum[1:] }, wantErr: []string{"CA checksum must be 64 hex characters (a SHA-256), not 63"}},
+		{name: "non-hex checksum", mutate: func(o *Options) { o.CAChecksum = "g" + testChecksum[1:] }, wantErr: []string{"CA checksum must be 64 hex", "character 1 is not a hex digit"}},
 		{name: "no checksum", mutate: func(o *Options) { o.CAChecksum = "" }, wantErr: []string{"64 hex"}},
 		{name: "no token", mutate: func(o *Options) { o.Token = "" }, wantErr: []string{"registration token is required"}},
 		{name: "malformed token", mutate: func(o *Options) { o.Token = "not a token" }, wantErr: []string{"registration token is malformed"}},
@@ -240,6 +242,29 @@ func TestClusterAgentDeployment(t *testing.T) {
 		t.Errorf("selector does not match the pod labels (-selector +pod):\n%s", diff)
 	}
 	checkAgentPod(t, spec, o, "cluster", CredentialsSecret, nil)
+}
+
+// TestChecksumLowerCase: a checksum given in any case reaches the agents in
+// lower case, the one form Drover writes.
+func TestChecksumLowerCase(t *testing.T) {
+	o := validOptions(t)
+	o.NodeAgent, o.NodeToken = true, newToken(t)
+	o.CAChecksum = strings.ToUpper(testChecksum[:32]) + testChecksum[32:]
+	r := render(t, o)
+	for _, spec := range []corev1.PodSpec{
+		find[*appsv1.Deployment](t, r, ClusterAgentName).Spec.Template.Spec,
+		find[*appsv1.DaemonSet](t, r, NodeAgentName).Spec.Template.Spec,
+	} {
+		var got []string
+		for _, e := range spec.Containers[0].Env {
+			if e.Name == "CATTLE_CA_CHECKSUM" {
+				got = append(got, e.Value)
+			}
+		}
+		if diff := cmp.Diff([]string{testChecksum}, got); diff != "" {
+			t.Errorf("CATTLE_CA_CHECKSUM (-want +got):\n%s", diff)
+		}
+	}
 }
 
 func TestNodeAgentDaemonSet(t *testing.T) {

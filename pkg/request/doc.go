@@ -8,7 +8,8 @@
 //
 // The cluster id and the downstream path are what the proxy acts on: the
 // access check asks about that cluster and the proxy forwards that path, so
-// they are parsed in exactly one place. The verb, resource, namespace and
+// they are parsed in exactly one place, and a path segment is a cluster id
+// only when ids.Cluster.Valid says so (that check never allocates). The verb, resource, namespace and
 // name are descriptions for the audit log and metrics only: this package
 // must never be used to decide whether a request is allowed (the downstream
 // apiserver decides that from the request itself). Every string it derives

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/drover-dev/drover/pkg/ids"
 )
 
 // ProxyPrefix is where the proxy is mounted: /k8s/clusters/{id}/<downstream path>.
@@ -95,7 +97,9 @@ func Parse(r *http.Request) *Info {
 }
 
 // SplitProxyPath returns the cluster id and the downstream path of a
-// /k8s/clusters/{id}/... URL, keeping the client's escaping.
+// /k8s/clusters/{id}/... URL, keeping the client's escaping. ok is false
+// when the first segment is not a cluster id (ids.Cluster.Valid: checked
+// on the escaped path, so an escaped character is never part of an id).
 func SplitProxyPath(u *url.URL) (id, path, rawPath string, ok bool) {
 	esc := u.EscapedPath()
 	if !strings.HasPrefix(esc, ProxyPrefix) {
@@ -103,7 +107,7 @@ func SplitProxyPath(u *url.URL) (id, path, rawPath string, ok bool) {
 	}
 	rest := esc[len(ProxyPrefix):]
 	id, tail, _ := strings.Cut(rest, "/")
-	if !validClusterID(id) {
+	if !ids.Cluster.Valid(id) {
 		return "", "", "", false
 	}
 	rawPath = "/" + tail
@@ -115,19 +119,6 @@ func SplitProxyPath(u *url.URL) (id, path, rawPath string, ok bool) {
 		rawPath = ""
 	}
 	return id, unescaped, rawPath, true
-}
-
-func validClusterID(id string) bool {
-	if id == "" || len(id) > 63 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // maxLogPath bounds a path in a log line.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/token"
 )
 
@@ -38,7 +39,7 @@ func TestStore(t *testing.T) {
 		t.Errorf("missing user: %v", err)
 	}
 
-	tok, _ := token.New("t-")
+	tok, _ := token.New(ids.Token)
 	h, _ := token.Hash(tok)
 	rec := Token{ID: tok.ID, UserID: "u-1", Kind: KindAPI, ClusterID: "c-1", Description: "ci", Hashed: h,
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
@@ -67,7 +68,7 @@ func TestStore(t *testing.T) {
 	if err := st.CreateCluster(ctx, Cluster{ID: "c-2", Name: "prod"}); !errors.Is(err, ErrConflict) {
 		t.Errorf("duplicate cluster name: %v", err)
 	}
-	rt, _ := token.New("r-")
+	rt, _ := token.New(ids.Registration)
 	rh, _ := token.Hash(rt)
 	if err := st.CreateRegistrationToken(ctx, RegistrationToken{ID: rt.ID, ClusterID: "c-1", Hashed: rh, CreatedAt: now}); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/test/agentproc"
@@ -95,7 +96,7 @@ func (f *fixture) addRegistration(clusterID string, expiresAt time.Time) string 
 
 func (f *fixture) addRegistrationKind(clusterID, kind string, expiresAt time.Time) string {
 	f.t.Helper()
-	tok, err := token.New("r-")
+	tok, err := token.New(ids.Registration)
 	if err != nil {
 		f.t.Fatal(err)
 	}

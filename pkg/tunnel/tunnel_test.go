@@ -25,6 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
@@ -83,7 +84,7 @@ func TestConnectRefusedWithoutValidToken(t *testing.T) {
 	if err := f.store.DeleteCluster(t.Context(), "c-gone"); err != nil {
 		t.Fatal(err)
 	}
-	unknown, err := token.New("r-")
+	unknown, err := token.New(ids.Registration)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -24,6 +22,7 @@ import (
 	"github.com/drover-dev/drover/pkg/agent"
 	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/checksum"
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/server"
 	"github.com/drover-dev/drover/test/fake"
@@ -367,8 +366,7 @@ func (e *env) startServerInProcess(ctx context.Context, dataDir string) (*harnes
 	if s.CAPEM, err = os.ReadFile(filepath.Join(dataDir, "tls", "ca.crt")); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(s.CAPEM)
-	s.CAChecksum = hex.EncodeToString(sum[:])
+	s.CAChecksum = checksum.Of(s.CAPEM)
 	return s, nil
 }
 

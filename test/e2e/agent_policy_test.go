@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/test/harness"
 )
@@ -53,7 +54,7 @@ func TestAgentDialPolicy(t *testing.T) {
 	mux.Handle(agentapi.ConnectPath, rd)
 	sum := sha256.Sum256(caPEM)
 
-	tok, _ := token.New("r-")
+	tok, _ := token.New(ids.Registration)
 	// The agent runs as its binary, not in this process: remotedialer
 	// v0.6.1's own data races (rancher/remotedialer#254, #265) fire on the
 	// agent's side and would fail this race-enabled test on library code.

@@ -3,10 +3,8 @@ package harness
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/drover-dev/drover/pkg/checksum"
 )
 
 // ServerOptions configure StartServer.
@@ -97,8 +97,7 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 		p.Kill()
 		return nil, err
 	}
-	sum := sha256.Sum256(s.CAPEM)
-	s.CAChecksum = hex.EncodeToString(sum[:])
+	s.CAChecksum = checksum.Of(s.CAPEM)
 	return s, nil
 }
 
