@@ -19,8 +19,9 @@ import (
 const fieldManager = "drover-accounts"
 
 // labels are an account's objects' labels.
-func labels(req Request) map[string]string {
+func labels(req Request, instance string) map[string]string {
 	l := downstream.Labels()
+	l[downstream.InstanceLabel] = instance
 	l[downstream.AccountLabel] = "true"
 	l[downstream.AccountUserLabel] = req.UserID
 	l[downstream.AccountKindLabel] = req.Kind
@@ -31,9 +32,9 @@ func labels(req Request) map[string]string {
 // ClusterRoleBinding, and waits until the cluster's authorizer lets the
 // account act as its user (RBAC takes effect through an informer, a moment
 // after the write).
-func ensure(ctx context.Context, cs kubernetes.Interface, name string, req Request) error {
+func ensure(ctx context.Context, cs kubernetes.Interface, name string, req Request, instance string) error {
 	opts := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
-	l := labels(req)
+	l := labels(req, instance)
 	if _, err := cs.CoreV1().ServiceAccounts(downstream.Namespace).Apply(ctx,
 		corev1apply.ServiceAccount(name, downstream.Namespace).WithLabels(l).WithAutomountServiceAccountToken(false), opts); err != nil {
 		return fmt.Errorf("apply service account %s: %w", name, err)

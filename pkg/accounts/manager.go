@@ -34,6 +34,9 @@ type Options struct {
 	// FillTimeout bounds making an account and minting its token (default
 	// 15 s).
 	FillTimeout time.Duration
+	// Instance names this Drover installation on its accounts
+	// (downstream.InstanceLabel); Sweep touches no other installation's.
+	Instance string
 }
 
 // Request names the credential wanted: an account in a cluster, for a
@@ -69,7 +72,14 @@ type entry struct {
 	// filling is closed when a fill in flight ends; nil when none is.
 	filling chan struct{}
 	err     error // the last fill's error, for those who waited on it
+	// failedAt is when the last fill failed: for failBackoff after it,
+	// requests get that error without a new attempt, so a cluster that
+	// cannot make accounts is not asked again on every request.
+	failedAt time.Time
 }
+
+// failBackoff is how long a failed fill's error is reused.
+const failBackoff = time.Second
 
 // New returns a Manager.
 func New(opts Options) *Manager {
@@ -113,6 +123,11 @@ func (m *Manager) Credential(ctx context.Context, req Request) (string, error) {
 			m.mu.Unlock()
 			return tok, nil
 		}
+		if !valid && e.err != nil && now.Sub(e.failedAt) < failBackoff {
+			err := e.err
+			m.mu.Unlock()
+			return "", err
+		}
 		if e.filling != nil { // someone else is filling: wait for it
 			ch := e.filling
 			m.mu.Unlock()
@@ -140,8 +155,9 @@ func (m *Manager) Credential(ctx context.Context, req Request) (string, error) {
 		m.mu.Unlock()
 		if valid {
 			// Renew in the background; the current token serves meanwhile.
+			tok := e.token
 			go m.fill(k, e, ch, sess, req)
-			return e.currentToken(&m.mu), nil
+			return tok, nil
 		}
 		m.fill(k, e, ch, sess, req)
 		m.mu.Lock()
@@ -158,12 +174,6 @@ func (m *Manager) Credential(ctx context.Context, req Request) (string, error) {
 	}
 }
 
-func (e *entry) currentToken(mu *sync.Mutex) string {
-	mu.Lock()
-	defer mu.Unlock()
-	return e.token
-}
-
 // fill makes the account and mints a token, then records the outcome in e
 // and closes ch. It runs detached from any one request, bounded by
 // FillTimeout.
@@ -172,9 +182,11 @@ func (m *Manager) fill(k key, e *entry, ch chan struct{}, sess *tunnel.Session, 
 	defer cancel()
 	tok, exp, err := m.mint(ctx, sess, req, k.name)
 	m.mu.Lock()
+	now := m.opts.Now()
 	if err == nil {
-		now := m.opts.Now()
 		e.token, e.expires, e.renewAt = tok, exp, now.Add(exp.Sub(now)/2)
+	} else {
+		e.failedAt = now
 	}
 	e.err = err
 	e.filling = nil
@@ -195,7 +207,7 @@ func (m *Manager) mint(ctx context.Context, sess *tunnel.Session, req Request, n
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("controller client: %w", err)
 	}
-	if err := ensure(ctx, cs, name, req); err != nil {
+	if err := ensure(ctx, cs, name, req, m.opts.Instance); err != nil {
 		return "", time.Time{}, err
 	}
 	return token(ctx, cs, name, m.opts.TokenTTL)
@@ -226,6 +238,13 @@ func (m *Manager) Forget(clusterID string) {
 			delete(m.entries, k)
 		}
 	}
+}
+
+// Invalidate drops the cached credential of a request's account: the
+// cluster refused it (its account was deleted behind Drover's back), so the
+// next request makes the account again.
+func (m *Manager) Invalidate(req Request) {
+	m.forgetAccount(req.ClusterID, Name(req.Account))
 }
 
 // forgetAccount drops one account's cached credential (swept).

@@ -26,7 +26,7 @@ type Keep func(ctx context.Context, userID, kind, name string, created time.Time
 // cached credentials. It returns how many it deleted.
 func (m *Manager) Sweep(ctx context.Context, cs kubernetes.Interface, clusterID string, keep Keep) (int, error) {
 	list, err := cs.CoreV1().ServiceAccounts(downstream.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: downstream.AccountLabel + "=true"})
+		LabelSelector: downstream.AccountLabel + "=true," + downstream.InstanceLabel + "=" + m.opts.Instance})
 	if err != nil {
 		return 0, fmt.Errorf("list impersonation accounts: %w", err)
 	}

@@ -43,6 +43,8 @@ type Sessions interface {
 // accounts).
 type Credentials interface {
 	Credential(ctx context.Context, req accounts.Request) (string, error)
+	// Invalidate forgets a credential the cluster refused (401).
+	Invalidate(req accounts.Request)
 }
 
 // Options configure a Proxy.
@@ -83,6 +85,7 @@ type targetKey struct{}
 type target struct {
 	session    *tunnel.Session
 	credential string // the account token the request carries downstream
+	account    accounts.Request
 	identity   impersonation.Identity
 	nested   bool // identity is an approved kubectl --as
 	path     string
@@ -103,7 +106,7 @@ func New(opts Options) *Proxy {
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      roundTripper{},
-		ModifyResponse: modifyResponse,
+		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.proxyError,
 		BufferPool:     newBufferPool(64 << 10),
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
@@ -162,6 +165,7 @@ func assemble(r *http.Request) (*target, authn.Identity, *request.Info, error) {
 	return &target{
 		session:    pl.session,
 		credential: pl.credential,
+		account:    pl.account,
 		identity: pl.identity,
 		nested:   pl.asked != nil,
 		path:     info.Path,
@@ -245,8 +249,13 @@ func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.session.Transport(t.upgrade != "").RoundTrip(req)
 }
 
-func modifyResponse(resp *http.Response) error {
+func (p *Proxy) modifyResponse(resp *http.Response) error {
 	t, ok := resp.Request.Context().Value(targetKey{}).(*target)
+	if ok && resp.StatusCode == http.StatusUnauthorized && p.opts.Credentials != nil {
+		// The cluster refused the account's token (the account was deleted
+		// behind Drover's back): the next request makes it again.
+		p.opts.Credentials.Invalidate(t.account)
+	}
 	if ok && t.upgrade != "" && resp.StatusCode != http.StatusSwitchingProtocols {
 		// The upgrade was refused: close the client connection after this
 		// response, as the single-use backend connection is closed too.

@@ -126,7 +126,11 @@ func (p *Proxy) WithClusterSession(next http.Handler) http.Handler {
 		sess, ok := p.opts.Sessions.Session(clusterID)
 		if !ok {
 			msg := fmt.Sprintf("cluster %q is not connected", clusterID)
-			if st := p.opts.Sessions.Status(clusterID); st.DisconnectedAt != nil {
+			st := p.opts.Sessions.Status(clusterID)
+			switch {
+			case st.Refused != "":
+				msg += "; its agent was refused: " + st.Refused
+			case st.DisconnectedAt != nil:
 				msg += "; no agent connected since " + st.DisconnectedAt.UTC().Format(time.RFC3339)
 			}
 			apierr.Unavailable(w, "%s", msg)

@@ -450,6 +450,8 @@ func (testCredentials) Credential(_ context.Context, req accounts.Request) (stri
 	return testCredential(req.Account), nil
 }
 
+func (testCredentials) Invalidate(accounts.Request) {}
+
 func testCredential(a downstream.Account) string { return "cred-" + accounts.Name(a) }
 
 // realAccounts makes the sandwich use package accounts, for tests against

@@ -26,6 +26,10 @@ const (
 	// AccountKindLabel is "own" for a user's own identity, "as" for an
 	// identity a user was allowed to act as (kubectl --as).
 	AccountKindLabel = "drover.dev/account-kind"
+	// InstanceLabel names the Drover installation (a digest of its CA) that
+	// made an object, so that an installation sweeps only its own accounts
+	// when a cluster was imported into another one too.
+	InstanceLabel = "drover.dev/instance"
 )
 
 // Account is the one identity an impersonation account may act as.

@@ -109,7 +109,7 @@ func Run(ctx context.Context, cfg Config) error {
 	tun := tunnel.New(tunnel.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m})
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
-	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now})
+	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now, Instance: mat.Checksum()[:32]})
 	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Accounts: accts,
 		Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
 	sealer, err := loadSealer(cfg)

@@ -296,10 +296,6 @@ type Status struct {
 	// Refused says why the cluster's last agent was refused, when its
 	// operator must act (an agent older than the server).
 	Refused string `json:"refused,omitempty"`
-	// NoClusterAgent is set when node agents are connected but no cluster
-	// agent has reported the apiserver endpoint to this server, so no
-	// session can carry requests.
-	NoClusterAgent bool `json:"noClusterAgent,omitempty"`
 }
 
 // Status reports the cluster's connection state.
@@ -308,9 +304,6 @@ func (s *Server) Status(clusterID string) Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{Sessions: len(s.sessions[clusterID]), Refused: s.refused[clusterID]}
-	if _, known := s.endpoints[clusterID]; !known && st.Sessions > 0 {
-		st.NoClusterAgent = true
-	}
 	if ok {
 		since := sess.ConnectedAt
 		st.Connected, st.Via, st.Since = true, sess.Params.Kind, &since

@@ -549,3 +549,31 @@ func TestNodeAgentsCarryBytesNeverTrust(t *testing.T) {
 	}
 	n1.Stop()
 }
+
+// TestOldAgentToldWhy: an agent of the previous protocol (it handed over a
+// token that could impersonate anyone) is refused with a message saying
+// what to do, which the cluster's status shows until a current cluster
+// agent connects.
+func TestOldAgentToldWhy(t *testing.T) {
+	f := newFixture(t)
+	const id = "c-alpha"
+	reg := f.addCluster(id, time.Time{})
+	old := f.params(agentapi.KindCluster, "", "sa-old")
+	old.Protocol = 0
+	enc, err := old.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := f.connectStatus(http.Header{"Authorization": {"Bearer " + reg}, agentapi.ParamsHeader: {enc}})
+	if code != http.StatusBadRequest || !strings.Contains(body, "re-apply the cluster's import manifest") {
+		t.Fatalf("old agent: %d %s", code, body)
+	}
+	if st := f.tun.Status(id); st.Connected || !strings.Contains(st.Refused, "older than the server") {
+		t.Errorf("Status = %+v, want the refusal shown", st)
+	}
+	f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-new"))
+	f.waitLive(id, 1)
+	if st := f.tun.Status(id); st.Refused != "" {
+		t.Errorf("Status = %+v after a current agent connected, want no refusal", st)
+	}
+}
