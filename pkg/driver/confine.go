@@ -32,7 +32,8 @@ type SandboxOptions struct {
 
 // ErrUnsandboxed means the server cannot sandbox drivers (it does not run
 // as root) and was not told to run them anyway.
-var ErrUnsandboxed = errors.New("cluster drivers cannot be sandboxed")
+var ErrUnsandboxed = errors.New("cluster drivers are refused: the server does not run as root, so it cannot sandbox them, " +
+	"and --allow-unsandboxed-drivers is not set")
 
 // refusedError is ErrUnsandboxed in words that say what to do.
 type refusedError struct{ uid int }

@@ -24,6 +24,8 @@ func SafeError(err error) string {
 		return ne.Error()
 	case errors.As(err, &re):
 		return re.Error()
+	case errors.Is(err, ErrUnsandboxed):
+		return ErrUnsandboxed.Error()
 	case errors.Is(err, sandbox.ErrSetup):
 		return "the driver's sandbox could not be set up (the server log says why)"
 	case errors.Is(err, ErrNotFound):
