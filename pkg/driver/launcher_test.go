@@ -305,3 +305,26 @@ func liveInGroup(pgid int) []int {
 	}
 	return out
 }
+
+// A kontainer-engine driver is told a bare port on 127.0.0.1 (sandboxed
+// too: it shares the host's loopback).
+func TestDriverPortAddress(t *testing.T) {
+	dir := builtinDir(t, nil)
+	if err := os.Rename(filepath.Join(dir, "driver-fake"), filepath.Join(dir, "kontainer-engine-driver-fake")); err != nil {
+		t.Fatal(err)
+	}
+	r := newRegistry(t, dir, 20*time.Second)
+	ctx := context.Background()
+	c, err := r.Launch(ctx, "fake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	info, err := c.Create(ctx, &driverpb.CreateRequest{DriverOptions: &driverpb.DriverOptions{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isNumber(info.Metadata["args"]) {
+		t.Errorf("args %q, want a port", info.Metadata["args"])
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // The state directory (Options.StateDir) is the drivers', outside the
@@ -48,8 +47,10 @@ func prepareStateRoots(dir string, sb *SandboxOptions) error {
 	return nil
 }
 
-// prepareHome makes a driver's HOME, the driver user's (everything in it
-// is handed over when it is not yet, e.g. after --driver-uid changed).
+// prepareHome makes a driver's HOME, the driver user's. Only the directory
+// itself is handed over: walking what a driver left there as root would let
+// it point the walk elsewhere. (After --driver-uid changes, the admin hands
+// the files over.)
 func prepareHome(home string, sb *SandboxOptions) error {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return err
@@ -57,27 +58,10 @@ func prepareHome(home string, sb *SandboxOptions) error {
 	if sb == nil {
 		return nil
 	}
-	fi, err := os.Lstat(home)
-	if err != nil {
+	if err := os.Lchown(home, sb.UID, sb.GID); err != nil {
 		return err
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != sb.UID || int(st.Gid) != sb.GID {
-		if err := chownTree(home, sb.UID, sb.GID); err != nil {
-			return err
-		}
-	}
 	return os.Chmod(home, 0o700)
-}
-
-// chownTree gives dir and everything in it to uid:gid, never following a
-// symbolic link.
-func chownTree(dir string, uid, gid int) error {
-	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, uid, gid)
-	})
 }
 
 // makeRunDir makes a fresh run directory in root (0700, the server's).

@@ -78,11 +78,11 @@ func TestSpecRefusesRoot(t *testing.T) {
 	}
 }
 
-// TestUIDBoundary checks what the sandbox relies on besides its mounts: a
+// TestSandboxUIDBoundary checks what the sandbox relies on besides its mounts: a
 // process of another uid, without capabilities, cannot read a root
 // process's environment, open files, root or memory through /proc (the
 // kernel's ptrace access check), even with no mount namespace at all.
-func TestUIDBoundary(t *testing.T) {
+func TestSandboxUIDBoundary(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("this test needs root: it runs a process as another user; run it as root (sudo -E go test ...)")
 	}
