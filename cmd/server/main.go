@@ -12,10 +12,16 @@ import (
 
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/cmdline"
+	"github.com/drover-dev/drover/pkg/driver/sandbox"
 	"github.com/drover-dev/drover/pkg/server"
 )
 
-func main() { os.Exit(cmdline.Main(newCommand(NewOptions(), run))) }
+func main() {
+	// Started as the driver sandbox's helper, the binary never gets past
+	// this: it confines and execs a driver.
+	sandbox.Init()
+	os.Exit(cmdline.Main(newCommand(NewOptions(), run)))
+}
 
 // newCommand is the drover-server command line: its flags set o, and a
 // valid o is passed to run.
@@ -54,6 +60,7 @@ func run(ctx context.Context, o *Options) error {
 		RegistrationGrace: o.RegistrationGrace, AgentImage: o.AgentImage,
 		Logger: logger, Stdout: os.Stdout,
 		DriverDir: o.DriverDir, SecretsKeyFile: o.SecretsKeyFile, DriverAnswerTimeout: o.DriverAnswerTimeout,
+		DriverStateDir: o.DriverStateDir, DriverSandbox: o.driverSandbox(), AllowUnsandboxedDrivers: o.AllowUnsandboxedDrivers,
 		GroupRefreshInterval: o.GroupRefreshInterval,
 	})
 }

@@ -6,12 +6,14 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/drover-dev/drover/pkg/audit"
+	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/pki"
 )
 
@@ -43,6 +45,15 @@ type Options struct {
 	DriverDir           string
 	SecretsKeyFile      string
 	DriverAnswerTimeout time.Duration
+	// Where drivers keep their files (outside the data dir; default
+	// <data-dir>-drivers), the user a root server runs them as, what they
+	// may read besides (comma-separated paths), and whether a server that
+	// is not root may run them unsandboxed.
+	DriverStateDir          string
+	DriverUID               int
+	DriverGID               int
+	DriverShare             string
+	AllowUnsandboxedDrivers bool
 
 	// GroupRefreshInterval is how old auth provider users' groups may get
 	// before the server reads them again; 0 disables the refresh.
@@ -65,6 +76,8 @@ func NewOptions() *Options {
 		LogLevel:          "info",
 
 		DriverAnswerTimeout:  10 * time.Second,
+		DriverUID:            driver.DefaultUID,
+		DriverGID:            driver.DefaultGID,
 		GroupRefreshInterval: time.Hour,
 	}
 }
@@ -89,6 +102,11 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DriverDir, "driver-dir", o.DriverDir, "directory of built-in cluster drivers (executables named driver-<name>); empty: none")
 	fs.StringVar(&o.SecretsKeyFile, "secrets-key-file", o.SecretsKeyFile, "key sealing stored secrets: provisioned clusters' credentials, auth provider configs, refresh credentials (default <data-dir>/secrets.key, made on first start)")
 	fs.DurationVar(&o.DriverAnswerTimeout, "driver-answer-timeout", o.DriverAnswerTimeout, "how long a started cluster driver may take to answer")
+	fs.StringVar(&o.DriverStateDir, "driver-state-dir", o.DriverStateDir, "directory for the cluster drivers' own files (their HOME and run directories); outside --data-dir when the server runs as root (default <data-dir>-drivers)")
+	fs.IntVar(&o.DriverUID, "driver-uid", o.DriverUID, "uid a root server runs cluster drivers as, sandboxed (no passwd entry needed; use an id no one else has)")
+	fs.IntVar(&o.DriverGID, "driver-gid", o.DriverGID, "gid a root server runs cluster drivers as")
+	fs.StringVar(&o.DriverShare, "driver-share", o.DriverShare, "comma-separated files or directories sandboxed cluster drivers may read, at the same path, read-only (e.g. the local driver's etcd and kube-apiserver)")
+	fs.BoolVar(&o.AllowUnsandboxedDrivers, "allow-unsandboxed-drivers", o.AllowUnsandboxedDrivers, "when the server does not run as root, run cluster drivers anyway, as its own user: they can then read its keys and database (without this they are refused)")
 	fs.DurationVar(&o.GroupRefreshInterval, "group-refresh-interval", o.GroupRefreshInterval, "re-read auth provider users' groups once they are this old (0: never; admins can force it with POST /v3/users/{id}/refresh)")
 	fs.StringVar(&o.AuditLog, "audit-log", o.AuditLog, "file to append the audit log to (JSON lines); - for stdout; empty: off")
 	fs.StringVar(&o.AuditLevel, "audit-level", o.AuditLevel, "none, writes (changes and refusals) or all")
@@ -103,7 +121,13 @@ func (o *Options) Validate() error {
 	}
 	if o.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
+	} else if o.DriverStateDir == "" {
+		o.DriverStateDir = filepath.Clean(o.DataDir) + "-drivers"
 	}
+	if o.DriverUID <= 0 || o.DriverGID <= 0 {
+		errs = append(errs, errors.New("--driver-uid and --driver-gid must be positive: drivers never run as root"))
+	}
+
 	host, port, err := net.SplitHostPort(o.Listen)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q must be host:port", o.Listen))
@@ -161,6 +185,23 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", o.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// driverSandbox is how a root server confines drivers: the server's files
+// it names (key, TLS, audit log) are hidden from them.
+func (o *Options) driverSandbox() driver.SandboxOptions {
+	sb := driver.SandboxOptions{UID: o.DriverUID, GID: o.DriverGID}
+	for _, p := range strings.Split(o.DriverShare, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			sb.Share = append(sb.Share, p)
+		}
+	}
+	for _, p := range []string{o.DataDir, o.SecretsKeyFile, o.TLSCert, o.TLSKey, o.CACert, o.AuditLog} {
+		if p != "" && p != "-" {
+			sb.Hide = append(sb.Hide, p)
+		}
+	}
+	return sb
 }
 
 // hostnames returns the SANs for a generated certificate.

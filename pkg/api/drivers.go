@@ -108,6 +108,8 @@ func (a *API) installDriver(w http.ResponseWriter, r *http.Request) {
 	d, err := a.opts.Drivers.Install(r.Context(), req)
 	var ie *driver.InstallError
 	switch {
+	case errors.Is(err, driver.ErrUnsandboxed):
+		apierr.Conflict(w, "%s", driver.SafeError(err))
 	case errors.As(err, &ie):
 		if ie.Err != nil {
 			a.opts.Logger.Warn("driver install refused", "driver", req.Name, "reason", ie.Msg, "err", ie.Err)
@@ -148,6 +150,10 @@ func (a *API) deleteDriver(w http.ResponseWriter, r *http.Request) {
 func (a *API) driverError(w http.ResponseWriter, name string, err error) {
 	if errors.Is(err, driver.ErrNotFound) {
 		apierr.NotFound(w, "driver %q not found", name)
+		return
+	}
+	if errors.Is(err, driver.ErrUnsandboxed) {
+		apierr.Conflict(w, "%s", driver.SafeError(err))
 		return
 	}
 	a.opts.Logger.Warn("cluster driver", "driver", name, "err", err)
@@ -323,6 +329,8 @@ func (a *API) provisionError(w http.ResponseWriter, what, driverName string, err
 		apierr.Invalid(w, "%s was imported; only clusters a driver made take a config or etcd snapshots", what)
 	case errors.Is(err, provision.ErrBusy):
 		apierr.Conflict(w, "%s: %v", what, err)
+	case errors.Is(err, driver.ErrUnsandboxed):
+		apierr.Conflict(w, "%s", driver.SafeError(err))
 	case errors.As(err, &de):
 		a.opts.Logger.Warn("cluster driver", "err", de.Err)
 		apierr.Unavailable(w, "the cluster's driver is not available: %s", de.Safe)

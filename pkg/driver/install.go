@@ -82,6 +82,9 @@ func (r *Registry) Install(ctx context.Context, q InstallRequest) (Info, error) 
 	if err := q.validate(builtin); err != nil {
 		return Info{}, err
 	}
+	if r.conf.refused != nil {
+		return Info{}, fmt.Errorf("driver %q: %w", q.Name, r.conf.refused)
+	}
 	if _, err := r.opts.Store.Driver(ctx, q.Name); err == nil {
 		return Info{}, fmt.Errorf("driver %q: %w", q.Name, ErrExists)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -107,7 +110,8 @@ func (r *Registry) Install(ctx context.Context, q InstallRequest) (Info, error) 
 	if err := os.Chmod(tmp.Name(), 0o700); err != nil {
 		return Info{}, err
 	}
-	info := Info{Name: q.Name, URL: q.URL, Checksum: sum, Address: q.Address, CreatedAt: r.opts.Now().UTC(), path: tmp.Name()}
+	info := Info{Name: q.Name, URL: q.URL, Checksum: sum, Address: q.Address, CreatedAt: r.opts.Now().UTC(),
+		Sandboxed: r.conf.sandbox != nil, path: tmp.Name()}
 	s, err := r.fetchSchema(ctx, info)
 	if err != nil {
 		return Info{}, &InstallError{Field: "url", Msg: "the downloaded driver does not work: " + SafeError(err), Err: err}

@@ -107,8 +107,10 @@ func generate(caCertFile, caKeyFile, certFile, keyFile string, hosts []string, n
 	}{
 		{caKeyFile, g.CAKey, 0o600},
 		{keyFile, g.Key, 0o600},
-		{certFile, g.Cert, 0o644},
-		{caCertFile, g.CACert, 0o644},
+		// Public, but the server's alone to read, like every file of its
+		// data directory.
+		{certFile, g.Cert, 0o600},
+		{caCertFile, g.CACert, 0o600},
 	} {
 		if err := writeAtomic(f.path, f.b, f.mode); err != nil {
 			return err

@@ -63,6 +63,16 @@ type Config struct {
 	// DriverAnswerTimeout bounds how long a started driver may take to
 	// answer (0: 10 s).
 	DriverAnswerTimeout time.Duration
+	// DriverStateDir holds the drivers' own files, outside DataDir (empty:
+	// <DataDir>-drivers).
+	DriverStateDir string
+	// DriverSandbox confines drivers when the server runs as root. DataDir,
+	// the secrets key and the TLS files are hidden from them whatever its
+	// Hide says.
+	DriverSandbox driver.SandboxOptions
+	// AllowUnsandboxedDrivers lets a server that is not root run drivers as
+	// its own user; without it such a server refuses them.
+	AllowUnsandboxedDrivers bool
 	// GroupRefreshInterval is how old provider users' groups may get
 	// before they are read again from their provider; 0: never.
 	GroupRefreshInterval time.Duration
@@ -78,8 +88,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	if err := privateDataDir(cfg.DataDir, cfg.Logger); err != nil {
+		return err
 	}
 	mat, err := pki.LoadOrCreate(filepath.Join(cfg.DataDir, "tls"), cfg.Hostnames, cfg.TLS, cfg.Now())
 	if err != nil {
@@ -342,11 +352,15 @@ func maintainKeys(ctx context.Context, keys *session.Keys, logger *slog.Logger) 
 // clusters' credentials, auth provider configurations, users' refresh
 // credentials), with the key of --secrets-key-file.
 func loadSealer(cfg Config) (*seal.Sealer, error) {
-	keyFile := cfg.SecretsKeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(cfg.DataDir, "secrets.key")
+	return seal.LoadOrCreate(secretsKeyFile(cfg))
+}
+
+// secretsKeyFile is --secrets-key-file or its default.
+func secretsKeyFile(cfg Config) string {
+	if cfg.SecretsKeyFile != "" {
+		return cfg.SecretsKeyFile
 	}
-	return seal.LoadOrCreate(keyFile)
+	return filepath.Join(cfg.DataDir, "secrets.key")
 }
 
 // maxStale is how long groups that could not be refreshed stay in use: four
@@ -364,7 +378,19 @@ func maxStale(interval time.Duration) time.Duration {
 // controller (packages driver and provision) with the sealer for what the
 // controller stores.
 func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *seal.Sealer, caSum string) (*driver.Registry, *provision.Controller, error) {
-	reg, err := driver.New(driver.Options{Dir: filepath.Join(cfg.DataDir, "drivers"), BuiltinDir: cfg.DriverDir, Store: st,
+	stateDir := cfg.DriverStateDir
+	if stateDir == "" {
+		stateDir = filepath.Clean(cfg.DataDir) + "-drivers"
+	}
+	sb := cfg.DriverSandbox
+	sb.Hide = append(append([]string{}, sb.Hide...), cfg.DataDir, secretsKeyFile(cfg))
+	for _, f := range []string{cfg.TLS.Key, cfg.TLS.Cert, cfg.TLS.CACert} {
+		if f != "" {
+			sb.Hide = append(sb.Hide, f)
+		}
+	}
+	reg, err := driver.New(driver.Options{Dir: filepath.Join(cfg.DataDir, "drivers"), StateDir: stateDir,
+		Sandbox: sb, AllowUnsandboxed: cfg.AllowUnsandboxedDrivers, BuiltinDir: cfg.DriverDir, Store: st,
 		Logger: cfg.Logger, AnswerTimeout: cfg.DriverAnswerTimeout, Now: cfg.Now})
 	if err != nil {
 		return nil, nil, err
@@ -373,4 +399,21 @@ func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *se
 		Now: cfg.Now, ServerURL: cfg.ServerURL, CAChecksum: caSum, AgentImage: cfg.AgentImage,
 		RegistrationTTL: cfg.RegistrationTTL, RegistrationGrace: cfg.RegistrationGrace})
 	return reg, prov, nil
+}
+
+// privateDataDir makes the data directory, or makes an existing one, the
+// server's alone (0700). A server that is not root may not own it (a
+// volume's root): it goes on then, since its drivers, if any, run as its
+// own user anyway.
+func privateDataDir(dir string, logger *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		if os.Geteuid() == 0 {
+			return fmt.Errorf("data dir: %w", err)
+		}
+		logger.Warn("could not make the data directory private (0700)", "dir", dir, "err", err)
+	}
+	return nil
 }

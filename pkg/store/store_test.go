@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -100,5 +101,40 @@ func TestStore(t *testing.T) {
 	n, err := st.DeleteExpiredTokens(ctx, now.Add(2*time.Hour))
 	if err != nil || n != 1 {
 		t.Errorf("DeleteExpiredTokens = %d, %v; want 1", n, err)
+	}
+}
+
+// TestFilesPrivate: the database and SQLite's files beside it are the
+// server's alone, also when an older server left them readable.
+func TestFilesPrivate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "drover.db")
+	for round := 0; round < 2; round++ {
+		st, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateUser(ctx, User{ID: "u-" + string(rune('a'+round)), Username: "u" + string(rune('a'+round)), Provider: LocalProvider}, []byte("h")); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(path + "*")
+		if len(files) < 2 {
+			t.Errorf("files %v: want the database and its WAL", files)
+		}
+		for _, f := range files {
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("round %d: %s has mode %v, want 0600", round, filepath.Base(f), fi.Mode().Perm())
+			}
+		}
+		st.Close()
+		// The next round opens files an older server made readable.
+		for _, f := range files {
+			os.Chmod(f, 0o644)
+		}
 	}
 }

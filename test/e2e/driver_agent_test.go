@@ -131,6 +131,30 @@ func processesMentioning(subs ...string) []string {
 	return out
 }
 
+// childrenOf lists the live children of pid (a stopped driver is reaped:
+// it is not one).
+func childrenOf(pid int) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || !alive(child) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			out = append(out, fmt.Sprintf("%d: %.200s", child, strings.ReplaceAll(string(cmd), "\x00", " ")))
+		}
+	}
+	return out
+}
+
 // killMentioning kills what processesMentioning finds: the test's safety
 // net when it fails before Remove.
 func killMentioning(subs ...string) {

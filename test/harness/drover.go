@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/drover-dev/drover/pkg/checksum"
@@ -30,6 +31,9 @@ type ServerOptions struct {
 	// LogLevel defaults to debug; benchmarks pass info (the per-request
 	// debug line costs about 45 µs of server CPU).
 	LogLevel string
+	// Credential runs the server as another user (needs root); nil: as
+	// the caller.
+	Credential *syscall.Credential
 }
 
 // Server is a running drover-server.
@@ -75,7 +79,7 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 		level = "debug"
 	}
 	args := append([]string{"--data-dir", opts.DataDir, "--listen", opts.Listen, "--log-level", level}, opts.Args...)
-	p, err := Start("drover-server", opts.Bin, args, nil, filepath.Join(opts.DataDir, "server.log"))
+	p, err := start("drover-server", opts.Bin, args, nil, filepath.Join(opts.DataDir, "server.log"), opts.Credential)
 	if err != nil {
 		return nil, err
 	}
