@@ -62,7 +62,7 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "this node's name, for node agents (env CATTLE_NODE_NAME)")
 	fs.StringVar(&o.HealthListen, "health-listen", o.HealthListen, "host:port for /healthz and /readyz (empty: off)")
 	fs.DurationVar(&o.BackoffMax, "backoff-max", o.BackoffMax, "longest wait between reconnect attempts")
-	fs.DurationVar(&o.TokenTTL, "token-ttl", o.TokenTTL, "requested lifetime of the impersonator ServiceAccount token")
+	fs.DurationVar(&o.TokenTTL, "token-ttl", o.TokenTTL, "requested lifetime of the controller ServiceAccount token the cluster agent hands the server")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 }
 

@@ -29,7 +29,7 @@ func newCommand(o *Options, run func(context.Context, *Options) error) *cobra.Co
 	cmd := &cobra.Command{
 		Use:   "drover-server",
 		Short: "Drover management server",
-		Long: "drover-server serves the Drover API and UI, authenticates users and forwards\n" +
+		Long: "drover-server serves the Drover API, authenticates users and forwards\n" +
 			"their Kubernetes requests to downstream clusters through their agents' tunnels.",
 		Args: cmdline.NoArgs,
 		RunE: cmdline.RunE(o, run),

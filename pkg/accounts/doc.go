@@ -15,8 +15,7 @@
 // with the controller's credential; they are cached in memory. A node
 // agent's session only carries requests with a token already cached: when
 // the cluster agent is gone, each identity is served until its cached token
-// expires (at least 30 min, at most 1 h, after the last renewal), then gets
-// 503.
+// expires (1 h after it was minted or last renewed), then gets 503.
 //
 // What an account may never act as (Check): system:masters or any system:
 // group but system:authenticated, any system: or drover: user (the

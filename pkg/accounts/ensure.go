@@ -39,11 +39,7 @@ func ensure(ctx context.Context, cs kubernetes.Interface, name string, req Reque
 		corev1apply.ServiceAccount(name, downstream.Namespace).WithLabels(l).WithAutomountServiceAccountToken(false), opts); err != nil {
 		return fmt.Errorf("apply service account %s: %w", name, err)
 	}
-	role := rbacv1apply.ClusterRole(name).WithLabels(l)
-	for _, r := range downstream.AccountRules(req.Account) {
-		role.WithRules(rbacv1apply.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).
-			WithResourceNames(r.ResourceNames...).WithVerbs(r.Verbs...))
-	}
+	role := rbacv1apply.ClusterRole(name).WithLabels(l).WithRules(downstream.ApplyRules(downstream.AccountRules(req.Account))...)
 	if _, err := cs.RbacV1().ClusterRoles().Apply(ctx, role, opts); err != nil {
 		return fmt.Errorf("apply cluster role %s: %w", name, err)
 	}

@@ -43,7 +43,8 @@ type Options struct {
 
 	BackoffMin time.Duration
 	BackoffMax time.Duration
-	// TokenTTL is the requested lifetime of the impersonator token.
+	// TokenTTL is the requested lifetime of the controller token the cluster
+	// agent hands over.
 	TokenTTL time.Duration
 
 	Logger *slog.Logger

@@ -73,11 +73,7 @@ func ensureDownstream(ctx context.Context, cs kubernetes.Interface) error {
 		// read-only roles.
 		downstream.ClusterMemberRole: downstream.ClusterMemberRules(),
 	} {
-		role := rbacv1apply.ClusterRole(name).WithLabels(labels)
-		for _, r := range rules {
-			role.WithRules(rbacv1apply.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).
-				WithResourceNames(r.ResourceNames...).WithNonResourceURLs(r.NonResourceURLs...).WithVerbs(r.Verbs...))
-		}
+		role := rbacv1apply.ClusterRole(name).WithLabels(labels).WithRules(downstream.ApplyRules(rules)...)
 		if _, err := cs.RbacV1().ClusterRoles().Apply(ctx, role, opts); err != nil {
 			return fmt.Errorf("apply cluster role %s: %w", name, err)
 		}
@@ -90,12 +86,10 @@ func ensureDownstream(ctx context.Context, cs kubernetes.Interface) error {
 		{downstream.AdminBinding, "cluster-admin", rbacv1apply.Subject().
 			WithKind("Group").WithAPIGroup("rbac.authorization.k8s.io").WithName(downstream.AdminGroup)},
 	}
-	// The controller keeps the authorized endpoint's token Secrets in
-	// cattle-system, and nowhere else.
-	role := rbacv1apply.Role(downstream.ControllerRole, downstream.Namespace).WithLabels(labels)
-	for _, r := range downstream.ControllerNamespaceRules() {
-		role.WithRules(rbacv1apply.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).WithVerbs(r.Verbs...))
-	}
+	// The controller's rights in cattle-system: the authorized endpoint's
+	// token Secrets, the impersonation accounts, deleting legacy objects.
+	role := rbacv1apply.Role(downstream.ControllerRole, downstream.Namespace).WithLabels(labels).
+		WithRules(downstream.ApplyRules(downstream.ControllerNamespaceRules())...)
 	if _, err := cs.RbacV1().Roles(downstream.Namespace).Apply(ctx, role, opts); err != nil {
 		return fmt.Errorf("apply role %s: %w", downstream.ControllerRole, err)
 	}

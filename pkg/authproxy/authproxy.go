@@ -52,7 +52,7 @@ type Options struct {
 	Sessions    Sessions
 	Credentials Credentials
 	Logger      *slog.Logger
-	Metrics  *metrics.Server // nil: a private registry
+	Metrics     *metrics.Server // nil: a private registry
 	// Streams tracks open requests by token so revocation ends them; nil:
 	// untracked (tests).
 	Streams *Streams
@@ -87,10 +87,10 @@ type target struct {
 	credential string // the account token the request carries downstream
 	account    accounts.Request
 	identity   impersonation.Identity
-	nested   bool // identity is an approved kubectl --as
-	path     string
-	rawPath  string
-	upgrade  string
+	nested     bool // identity is an approved kubectl --as
+	path       string
+	rawPath    string
+	upgrade    string
 }
 
 // New returns a Proxy.
@@ -166,11 +166,11 @@ func assemble(r *http.Request) (*target, authn.Identity, *request.Info, error) {
 		session:    pl.session,
 		credential: pl.credential,
 		account:    pl.account,
-		identity: pl.identity,
-		nested:   pl.asked != nil,
-		path:     info.Path,
-		rawPath:  info.RawPath,
-		upgrade:  upgradeType(r.Header),
+		identity:   pl.identity,
+		nested:     pl.asked != nil,
+		path:       info.Path,
+		rawPath:    info.RawPath,
+		upgrade:    upgradeType(r.Header),
 	}, ident, info, nil
 }
 

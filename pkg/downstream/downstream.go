@@ -2,6 +2,7 @@ package downstream
 
 import (
 	rbacv1 "k8s.io/api/rbac/v1"
+	rbacv1apply "k8s.io/client-go/applyconfigurations/rbac/v1"
 )
 
 const (
@@ -183,4 +184,16 @@ func ControllerNamespaceRules() []rbacv1.PolicyRule {
 // AuthEndpointRules is what kube-api-auth may do in Namespace: read Secrets.
 func AuthEndpointRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch"}}}
+}
+
+// ApplyRules turns rules into server-side apply configurations, every field
+// kept (resourceNames and nonResourceURLs included): the one conversion
+// every writer of Drover's roles uses, so none can drop a restriction.
+func ApplyRules(rules []rbacv1.PolicyRule) []*rbacv1apply.PolicyRuleApplyConfiguration {
+	out := make([]*rbacv1apply.PolicyRuleApplyConfiguration, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, rbacv1apply.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).
+			WithResourceNames(r.ResourceNames...).WithNonResourceURLs(r.NonResourceURLs...).WithVerbs(r.Verbs...))
+	}
+	return out
 }

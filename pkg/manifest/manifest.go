@@ -82,7 +82,7 @@ func documents(o Options) []document {
 
 	docs := []document{
 		{
-			comment: []string{"Drover's namespace downstream: the agents, their credentials and the impersonator account."},
+			comment: []string{"Drover's namespace downstream: the agents, their credentials, the controller's account and the impersonation accounts."},
 			obj: &corev1.Namespace{
 				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 				ObjectMeta: meta(downstream.Namespace, false),

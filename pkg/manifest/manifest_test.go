@@ -577,11 +577,6 @@ func TestClusterAgentRights(t *testing.T) {
 				request{"escalate", rbacGroup, "roles", ns, downstream.ControllerRole},
 				request{"bind", rbacGroup, "roles", ns, downstream.ControllerRole},
 				request{"create", "", "serviceaccounts/token", ns, downstream.ControllerServiceAccount},
-				// Managing Drover's RBAC objects for the server.
-				request{"list", rbacGroup, "clusterroles", "", ""},
-				request{"watch", rbacGroup, "rolebindings", "", ""},
-				request{"delete", rbacGroup, "roles", "p-1234", "drover-project-member"},
-				request{"update", rbacGroup, "rolebindings", "p-1234", "drover-project-member"},
 			)
 			mustNot := []request{
 				{"create", "", "namespaces", "", "kube-system"},
@@ -608,6 +603,15 @@ func TestClusterAgentRights(t *testing.T) {
 				{"list", "", "nodes", "", ""},
 				{"create", "", "pods", ns, ""},
 				{"deletecollection", rbacGroup, "clusterroles", "", ""},
+				// Drover's other RBAC objects are the server controller's
+				// business, on its own credential.
+				{"list", rbacGroup, "clusterroles", "", ""},
+				{"watch", rbacGroup, "rolebindings", "", ""},
+				{"delete", rbacGroup, "roles", "p-1234", "drover-project-member"},
+				{"update", rbacGroup, "rolebindings", "p-1234", "drover-project-member"},
+				{"patch", rbacGroup, "clusterroles", "", "drover-imp-0123"},
+				{"patch", rbacGroup, "clusterrolebindings", "", "cluster-admin"},
+				{"delete", rbacGroup, "clusterrolebindings", "", downstream.AdminBinding},
 				{"create", "certificates.k8s.io", "certificatesigningrequests", "", ""},
 			}
 			for _, q := range must {

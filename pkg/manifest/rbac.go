@@ -32,9 +32,6 @@ var (
 	// endpoints/handlers/patch.go), so resourceNames pin create too; a plain
 	// POST create, whose name is unknown at authorization, would not match.
 	applyVerbs = []string{"get", "create", "patch"}
-	// manageVerbs are what the server will ask the agent to do to Drover's
-	// own RBAC objects; no "*", no deletecollection.
-	manageVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
 )
 
 // clusterAgentClusterRules are the cluster-scoped rights of the cluster agent.
@@ -48,24 +45,20 @@ func clusterAgentClusterRules() []rule {
 			},
 		},
 		{
-			why: "apply the " + downstream.ControllerClusterRole + " and " + downstream.ClusterMemberRole +
-				" ClusterRoles, the controller's binding and " + downstream.AdminBinding + " (ensureDownstream), and " +
-				"the cluster roles the server will sync. RBAC cannot select by label: the agent only touches " +
-				"objects labelled " + downstream.ManagedByLabel + "=" + downstream.ManagedByValue + ". " +
-				"Escalation prevention still holds: beyond the escalate and bind rules below it can write " +
-				"only rules it holds and bind only roles whose rights it holds.",
+			why: "server-side apply of the " + downstream.ControllerClusterRole + " and " + downstream.ClusterMemberRole +
+				" ClusterRoles (ensureDownstream); pinned to their names. Drover's other RBAC objects are the " +
+				"server controller's business, on its own credential.",
 			PolicyRule: rbacv1.PolicyRule{
-				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles", "clusterrolebindings"},
-				Verbs: manageVerbs,
+				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
+				Verbs: applyVerbs, ResourceNames: []string{downstream.ControllerClusterRole, downstream.ClusterMemberRole},
 			},
 		},
 		{
-			why: "apply the " + downstream.ControllerRole + " Role and RoleBinding in " + downstream.Namespace +
-				" (ensureDownstream), and the namespaced roles the server will sync (projects): cluster-wide " +
-				"because those namespaces are not known in advance. Same escalation limits.",
+			why: "server-side apply of the controller's binding and " + downstream.AdminBinding +
+				" (ensureDownstream); pinned to their names.",
 			PolicyRule: rbacv1.PolicyRule{
-				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles", "rolebindings"},
-				Verbs: manageVerbs,
+				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterrolebindings"},
+				Verbs: applyVerbs, ResourceNames: []string{downstream.ControllerBinding, downstream.AdminBinding},
 			},
 		},
 		{
@@ -114,6 +107,14 @@ func clusterAgentNamespaceRules() []rule {
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"},
 				Verbs: []string{"create"}, ResourceNames: []string{downstream.ControllerServiceAccount},
+			},
+		},
+		{
+			why: "server-side apply of the " + downstream.ControllerRole + " Role and RoleBinding " +
+				"(ensureDownstream); pinned to their names.",
+			PolicyRule: rbacv1.PolicyRule{
+				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles", "rolebindings"},
+				Verbs: applyVerbs, ResourceNames: []string{downstream.ControllerRole},
 			},
 		},
 		{

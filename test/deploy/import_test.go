@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"github.com/google/go-cmp/cmp"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -142,6 +143,18 @@ func TestImportManifestOnRealCluster(t *testing.T) {
 	waitConnected("cluster", ca)
 	if _, err := admin.RbacV1().ClusterRoleBindings().Get(ctx, downstream.AdminBinding, metav1.GetOptions{}); err != nil {
 		t.Errorf("the agent did not bind Drover admins: %v", err)
+	}
+	// The roles the agent applied carry every restriction of their rules
+	// (resourceNames included).
+	if r, err := admin.RbacV1().Roles(ns).Get(ctx, downstream.ControllerRole, metav1.GetOptions{}); err != nil {
+		t.Errorf("controller role: %v", err)
+	} else if diff := cmp.Diff(downstream.ControllerNamespaceRules(), r.Rules); diff != "" {
+		t.Errorf("controller role as applied (-want +got):\n%s", diff)
+	}
+	if r, err := admin.RbacV1().ClusterRoles().Get(ctx, downstream.ControllerClusterRole, metav1.GetOptions{}); err != nil {
+		t.Errorf("controller cluster role: %v", err)
+	} else if diff := cmp.Diff(downstream.ControllerRules(), r.Rules); diff != "" {
+		t.Errorf("controller cluster role as applied (-want +got):\n%s", diff)
 	}
 
 	// What the cluster agent must not be able to do, even though it manages

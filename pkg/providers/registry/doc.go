@@ -65,8 +65,10 @@
 // ten minutes, bounded in size; expired logins are swept oldest first at
 // each Begin (no scan of the table). Finish takes the state out (single
 // use) before anything else, so a replayed, expired or foreign state is
-// refused however the exchange would have gone. The state is not bound to
-// the browser that began the login (login CSRF: see docs/auth-providers.md).
+// refused however the exchange would have gone. Begin also issues a claim
+// (an HttpOnly cookie or a header) and Finish completes only with it, so a
+// login is bound to the client that began it (login CSRF, leaked callback
+// URLs: see docs/auth-providers.md).
 //
 // What this package must never do: log or return a secret (bind password,
 // client secret, refresh token, verifier, code); store a configuration or a

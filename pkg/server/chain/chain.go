@@ -47,7 +47,7 @@ type API interface {
 //	router:
 //	  public   /healthz /readyz /cacerts /v3/login /v3/login/providers
 //	           /v3/login/{provider}/begin|callback /v3/import/{token}
-//	           (rate limited per client address; see pkg/api)
+//	           (the logins rate limited per user and client address; see pkg/api)
 //	  agents   /v3/connect   registration token, checked by pkg/tunnel
 //	  users    /v3/...       apiChain
 //	  kubectl  /k8s/clusters/{id}/...   proxyChain
