@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"github.com/drover-dev/drover/test/fake"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/test/fake"
 )
 
 // people are what the fake providers know: username → password, groups.

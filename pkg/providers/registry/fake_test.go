@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"github.com/drover-dev/drover/test/fake"
 	"log/slog"
 	"net/url"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/test/fake"
 )
 
 // directory is what the fake providers know: users by name.

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/gorilla/mux"
+
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/apierr"
@@ -11,7 +13,6 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/request"
-	"github.com/gorilla/mux"
 )
 
 // Handlers is everything the request path is composed of.
