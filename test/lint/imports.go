@@ -82,8 +82,26 @@ func specs(fset *token.FileSet, src []byte, f *ast.File) (decl *ast.GenDecl, out
 	return decl, out, true
 }
 
+// generated reports whether src is generated code (its imports are the
+// generator's business).
+func generated(src []byte) bool {
+	return ast.IsGenerated(&ast.File{Comments: commentsOf(src)})
+}
+
+func commentsOf(src []byte) []*ast.CommentGroup {
+	f, err := parser.ParseFile(token.NewFileSet(), "", src, parser.PackageClauseOnly|parser.ParseComments)
+	if err != nil {
+		return nil
+	}
+	return f.Comments
+}
+
 // Check reports what is wrong with a file's import grouping, or "".
+// Generated files are left alone.
 func Check(name string, src []byte) (string, error) {
+	if generated(src) {
+		return "", nil
+	}
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, name, src, parser.ImportsOnly|parser.ParseComments)
 	if err != nil {
@@ -113,6 +131,9 @@ func Check(name string, src []byte) (string, error) {
 // Fix returns src with its imports grouped, or src itself when there is
 // nothing to fix (or a form Check leaves alone).
 func Fix(name string, src []byte) ([]byte, error) {
+	if generated(src) {
+		return src, nil
+	}
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, name, src, parser.ImportsOnly|parser.ParseComments)
 	if err != nil {
