@@ -85,15 +85,8 @@ func specs(fset *token.FileSet, src []byte, f *ast.File) (decl *ast.GenDecl, out
 // generated reports whether src is generated code (its imports are the
 // generator's business).
 func generated(src []byte) bool {
-	return ast.IsGenerated(&ast.File{Comments: commentsOf(src)})
-}
-
-func commentsOf(src []byte) []*ast.CommentGroup {
 	f, err := parser.ParseFile(token.NewFileSet(), "", src, parser.PackageClauseOnly|parser.ParseComments)
-	if err != nil {
-		return nil
-	}
-	return f.Comments
+	return err == nil && ast.IsGenerated(f)
 }
 
 // Check reports what is wrong with a file's import grouping, or "".
