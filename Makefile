@@ -11,6 +11,7 @@ include mk/testbed.mk
 include mk/helm.mk
 include mk/idp.mk
 include mk/proto.mk
+include mk/lint.mk
 
 BIN := bin
 DATA_DIR ?= .data
@@ -37,9 +38,11 @@ run: ## run the server on an embedded SQLite store in $(DATA_DIR); prints the ad
 tools: ## install what the tests need from Debian (kubectl is on the machine already)
 	@command -v kubectl >/dev/null || { echo "kubectl is required on PATH" >&2; exit 1; }
 
-lint: ## gofmt and go vet
+lint: $(STATICCHECK) ## gofmt, import groups, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) test -count=1 -run 'TestImportGroups' ./test/lint >/dev/null || { $(GO) test -count=1 -run 'TestImportGroups' ./test/lint; 	  echo "imports need grouping: go run ./test/lint/fiximports"; exit 1; }
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 unit: idp ## fast tests that need no real cluster
 	$(GO) test -race -count=1 ./pkg/... ./cmd/...
