@@ -86,9 +86,14 @@ func TestDriverProvisioning(t *testing.T) {
 		t.Fatal(err)
 	}
 	dataDir := filepath.Join(dir, "cluster")
+	// What this test's server launches: its drivers' HOME is under here.
+	// (Not the drivers' run directory prefix: that is the same for every
+	// server on the machine, and another run's drivers are no business of
+	// this test's, to count or to kill.)
+	serverDrivers := filepath.Join(dir, "server", "drivers")
 	// The safety net: whatever happens, nothing of the cluster outlives
 	// the test.
-	t.Cleanup(func() { killMentioning(dataDir, "drover-driver-local-") })
+	t.Cleanup(func() { killMentioning(dataDir, serverDrivers) })
 
 	srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: filepath.Join(dir, "server"),
 		Args: []string{"--driver-dir", driverDir}})
@@ -223,7 +228,7 @@ func TestDriverProvisioning(t *testing.T) {
 			t.Errorf("process %d of the removed cluster is alive", pid)
 		}
 	}
-	if left := processesMentioning(dataDir, "drover-driver-local-"); len(left) > 0 {
+	if left := processesMentioning(dataDir, serverDrivers); len(left) > 0 {
 		t.Errorf("processes left: %v", left)
 	}
 	if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) {
