@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/test/harness"
+	"github.com/drover-dev/drover/test/proc"
 	"github.com/drover-dev/drover/test/testbed"
 )
 
@@ -94,6 +95,15 @@ func TestDriverProvisioning(t *testing.T) {
 	// The safety net: whatever happens, nothing of the cluster outlives
 	// the test.
 	t.Cleanup(func() { killMentioning(dataDir, serverDrivers) })
+	// The drivers' output and the server's log go with the temporary
+	// directory: on failure, show their ends.
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, log := range []string{filepath.Join(serverDrivers, "logs", "local.log"), filepath.Join(dir, "server", "server.log")} {
+				t.Logf("last lines of %s:\n%s", log, proc.LogTail(log, 30))
+			}
+		}
+	})
 
 	srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: filepath.Join(dir, "server"),
 		Args: []string{"--driver-dir", driverDir}})
