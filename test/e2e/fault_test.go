@@ -305,13 +305,33 @@ func TestFaultServerKilledDuringWatch(t *testing.T) {
 	writeFile(t, kc, b)
 
 	watch := exec.CommandContext(ctx, "kubectl", "--kubeconfig", kc, "get", "ns", "-w", "-o", "name")
+	wout, _ := watch.StdoutPipe()
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	// kubectl prints the list, then opens the watch: the server dies once
+	// the list is out (not after a fixed time, which on a loaded machine
+	// may end before kubectl has even connected).
+	listed, drained := make(chan bool, 1), make(chan struct{})
+	go func() {
+		defer close(drained)
+		r := bufio.NewReader(wout)
+		_, err := r.ReadString('\n')
+		listed <- err == nil
+		io.Copy(io.Discard, r)
+	}()
+	select {
+	case ok := <-listed:
+		if !ok {
+			t.Fatal("kubectl get -w ended before listing the namespaces")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("kubectl get -w listed nothing in a minute")
+	}
+	time.Sleep(200 * time.Millisecond) // the watch request follows the list at once
 	f.server.Kill()
 	werr := make(chan error, 1)
-	go func() { werr <- watch.Wait() }()
+	go func() { <-drained; werr <- watch.Wait() }()
 	select {
 	case err := <-werr:
 		t.Logf("the watch ended when the server died: %v", err)
@@ -337,10 +357,6 @@ func TestFaultServerKilledDuringWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { w2.Process.Kill(); w2.Wait() }()
-	time.Sleep(time.Second)
-	if _, err := kubectl(ctx, t, kc, "create", "ns", "after-restart"); err != nil {
-		t.Fatal(err)
-	}
 	seen := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -352,12 +368,27 @@ func TestFaultServerKilledDuringWatch(t *testing.T) {
 		}
 		seen <- false
 	}()
-	select {
-	case ok := <-seen:
-		if !ok {
-			t.Fatal("new watch ended without seeing the namespace")
+	// A --watch-only watch shows only what changes once it is open, and
+	// nothing tells when kubectl has opened it (discovery first; slow on a
+	// loaded machine): a namespace is created every second until the watch
+	// shows one, for at most a minute.
+	deadline := time.After(time.Minute)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for i := 1; ; i++ {
+		if _, err := kubectl(ctx, t, kc, "create", "ns", fmt.Sprintf("after-restart-%d", i)); err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("new watch did not see the namespace")
+		select {
+		case ok := <-seen:
+			if !ok {
+				t.Fatal("new watch ended without seeing a namespace created")
+			}
+			t.Logf("the new watch saw a namespace; %d created", i)
+			return
+		case <-deadline:
+			t.Fatalf("new watch saw none of the %d namespaces created in a minute", i)
+		case <-tick.C:
+		}
 	}
 }
