@@ -376,7 +376,9 @@ func TestFaultServerKilledDuringWatch(t *testing.T) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for i := 1; ; i++ {
-		if _, err := kubectl(ctx, t, kc, "create", "ns", fmt.Sprintf("after-restart-%d", i)); err != nil {
+		// Named after this test's cluster: the downstream cluster is the
+		// shared one, and -count may run the test again.
+		if _, err := kubectl(ctx, t, kc, "create", "ns", fmt.Sprintf("after-restart-%s-%d", f.clusterID, i)); err != nil {
 			t.Fatal(err)
 		}
 		select {
