@@ -304,39 +304,18 @@ func TestFaultServerKilledDuringWatch(t *testing.T) {
 	}
 	writeFile(t, kc, b)
 
-	watch := exec.CommandContext(ctx, "kubectl", "--kubeconfig", kc, "get", "ns", "-w", "-o", "name")
-	wout, _ := watch.StdoutPipe()
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// kubectl prints the list, then opens the watch: the server dies once
-	// the list is out (not after a fixed time, which on a loaded machine
+	// The server dies once kubectl has printed the list, after which it
+	// opens the watch (not after a fixed time, which on a loaded machine
 	// may end before kubectl has even connected).
-	listed, drained := make(chan bool, 1), make(chan struct{})
-	go func() {
-		defer close(drained)
-		r := bufio.NewReader(wout)
-		_, err := r.ReadString('\n')
-		listed <- err == nil
-		io.Copy(io.Discard, r)
-	}()
-	select {
-	case ok := <-listed:
-		if !ok {
-			t.Fatal("kubectl get -w ended before listing the namespaces")
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("kubectl get -w listed nothing in a minute")
-	}
+	watch := startKubectlWatch(ctx, t, kc, "get", "ns", "-w", "-o", "name")
+	watch.waitListed(t, time.Minute)
 	time.Sleep(200 * time.Millisecond) // the watch request follows the list at once
 	f.server.Kill()
-	werr := make(chan error, 1)
-	go func() { <-drained; werr <- watch.Wait() }()
 	select {
-	case err := <-werr:
+	case err := <-watch.ended:
 		t.Logf("the watch ended when the server died: %v", err)
 	case <-time.After(30 * time.Second):
-		watch.Process.Kill()
+		watch.cmd.Process.Kill()
 		t.Error("kubectl get -w kept hanging after the server was killed")
 	}
 	if err := f.server.Restart(ctx); err != nil {
