@@ -304,19 +304,18 @@ func TestFaultServerKilledDuringWatch(t *testing.T) {
 	}
 	writeFile(t, kc, b)
 
-	watch := exec.CommandContext(ctx, "kubectl", "--kubeconfig", kc, "get", "ns", "-w", "-o", "name")
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Second)
+	// The server dies once kubectl has printed the list, after which it
+	// opens the watch (not after a fixed time, which on a loaded machine
+	// may end before kubectl has even connected).
+	watch := startKubectlWatch(ctx, t, kc, "get", "ns", "-w", "-o", "name")
+	watch.waitListed(t, time.Minute)
+	time.Sleep(200 * time.Millisecond) // the watch request follows the list at once
 	f.server.Kill()
-	werr := make(chan error, 1)
-	go func() { werr <- watch.Wait() }()
 	select {
-	case err := <-werr:
+	case err := <-watch.ended:
 		t.Logf("the watch ended when the server died: %v", err)
 	case <-time.After(30 * time.Second):
-		watch.Process.Kill()
+		watch.cmd.Process.Kill()
 		t.Error("kubectl get -w kept hanging after the server was killed")
 	}
 	if err := f.server.Restart(ctx); err != nil {
@@ -337,10 +336,6 @@ func TestFaultServerKilledDuringWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { w2.Process.Kill(); w2.Wait() }()
-	time.Sleep(time.Second)
-	if _, err := kubectl(ctx, t, kc, "create", "ns", "after-restart"); err != nil {
-		t.Fatal(err)
-	}
 	seen := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -352,12 +347,29 @@ func TestFaultServerKilledDuringWatch(t *testing.T) {
 		}
 		seen <- false
 	}()
-	select {
-	case ok := <-seen:
-		if !ok {
-			t.Fatal("new watch ended without seeing the namespace")
+	// A --watch-only watch shows only what changes once it is open, and
+	// nothing tells when kubectl has opened it (discovery first; slow on a
+	// loaded machine): a namespace is created every second until the watch
+	// shows one, for at most a minute.
+	deadline := time.After(time.Minute)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for i := 1; ; i++ {
+		// Named after this test's cluster: the downstream cluster is the
+		// shared one, and -count may run the test again.
+		if _, err := kubectl(ctx, t, kc, "create", "ns", fmt.Sprintf("after-restart-%s-%d", f.clusterID, i)); err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("new watch did not see the namespace")
+		select {
+		case ok := <-seen:
+			if !ok {
+				t.Fatal("new watch ended without seeing a namespace created")
+			}
+			t.Logf("the new watch saw a namespace; %d created", i)
+			return
+		case <-deadline:
+			t.Fatalf("new watch saw none of the %d namespaces created in a minute", i)
+		case <-tick.C:
+		}
 	}
 }
