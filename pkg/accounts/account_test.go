@@ -74,6 +74,17 @@ func TestName(t *testing.T) {
 	if Name(base) != Name(same) {
 		t.Error("group order or duplicates changed the name")
 	}
+	// Names live on downstream between releases: a change of encoding
+	// would orphan every account (Sweep would reap them, then all are made
+	// again). These pin it.
+	for a, want := range map[*downstream.Account]string{
+		&same: "drover-imp-6fad36ac7ea0e2281bc4682bba9de3a3",
+		ptr(As("bob", []string{"a", "b"}, "ada", "u-0123456789")): "drover-imp-d9cc1e7d2f37d596687efc196deba754",
+	} {
+		if got := Name(*a); got != want {
+			t.Errorf("Name(%+v) = %s, want %s", *a, got, want)
+		}
+	}
 	differ := map[string]downstream.Account{
 		"another user":    Own("bobby", "u-0123456789", []string{"a", "b"}),
 		"another group":   Own("bob", "u-0123456789", []string{"a", "c"}),
@@ -95,3 +106,5 @@ func TestName(t *testing.T) {
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
