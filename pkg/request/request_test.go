@@ -2,10 +2,12 @@ package request
 
 import (
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestParse(t *testing.T) {
@@ -32,8 +34,9 @@ func TestParse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.target, func(t *testing.T) {
-			got := Parse(httptest.NewRequest(tc.method, tc.target, nil))
-			if diff := cmp.Diff(tc.want, *got); diff != "" {
+			got := Parse(httptest.NewRequest(tc.method, tc.target, nil), ClientOptions{})
+			tc.want.Client = netip.MustParseAddr("192.0.2.1") // httptest's RemoteAddr
+			if diff := cmp.Diff(tc.want, *got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})

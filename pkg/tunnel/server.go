@@ -40,6 +40,11 @@ type Options struct {
 	// dead or frozen agent stays silent.
 	DeadAfter  time.Duration
 	ProbeAfter time.Duration
+	// Admit is asked once an agent is verified, before its tunnel opens:
+	// the server moves the connection to the agents' pool
+	// (connlimit.MoveToAgents); an error refuses the agent with 503. nil:
+	// every verified agent is admitted.
+	Admit func(r *http.Request) error
 }
 
 // Server accepts agent tunnels and hands out sessions by cluster.
@@ -96,6 +101,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"cluster", clusterID, "kind", params.Kind, "remote", r.RemoteAddr)
 		apierr.Forbidden(w, "this registration token admits node agents only")
 		return
+	}
+	if s.opts.Admit != nil {
+		if err := s.opts.Admit(r); err != nil {
+			s.opts.Logger.Warn("agent connect refused", "cluster", clusterID, "remote", r.RemoteAddr, "err", err)
+			apierr.Unavailable(w, "the server has no room for another agent connection; try again later")
+			return
+		}
 	}
 	sess, err := newSession(clusterID, s.nextKey(clusterID), params, s.rd, s.opts.Now())
 	if err != nil {
