@@ -19,6 +19,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/providers/local"
+	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -39,6 +40,8 @@ type fixture struct {
 	access *accessCounter
 	// clk is the API's clock; it moves only when a test moves it.
 	clk *fake.Clock
+	// providers are the provider fixture's auth providers.
+	providers *registry.Registry
 }
 
 func newFixture(t *testing.T) *fixture {

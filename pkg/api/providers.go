@@ -165,22 +165,6 @@ func (a *API) listLoginProviders(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 }
 
-// allowIP spends one login attempt of the client's address, answering 429
-// when none is left.
-func (a *API) allowIP(w http.ResponseWriter, r *http.Request) bool {
-	ok, wait := a.loginsPerIP.Allow(clientIP(r.RemoteAddr))
-	if !ok {
-		a.tooMany(w, r, "", wait)
-	}
-	return ok
-}
-
-func (a *API) tooMany(w http.ResponseWriter, r *http.Request, username string, wait time.Duration) {
-	wait = wait.Round(time.Second) + time.Second
-	a.opts.Logger.Warn("login rate limited", "username", username, "remote", r.RemoteAddr)
-	apierr.TooManyRequests(w, wait, "too many login attempts; try again in %s", wait)
-}
-
 type beginResponse struct {
 	AuthURL string `json:"authUrl"`
 	State   string `json:"state"`
@@ -200,7 +184,7 @@ const (
 // beginLogin starts a redirect login (OIDC, GitHub).
 func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["provider"]
-	if a.noProviders(w) || !a.allowIP(w, r) {
+	if a.noProviders(w) || !a.allowAddress(w, r, "") {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), providerTimeout)
@@ -228,7 +212,7 @@ func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 func (a *API) finishLogin(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["provider"]
 	audit.SetUser(r.Context(), name+":")
-	if !a.allowIP(w, r) {
+	if !a.allowAddress(w, r, "") {
 		return
 	}
 	if a.opts.Providers == nil {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/providers/registry"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
@@ -70,6 +72,11 @@ func (f *fakeBase) Refresh(_ context.Context, prev providers.Principal) (provide
 }
 
 type fakePasswordProvider struct{ fakeBase }
+
+// LoginKey trims and folds, as a directory matches names.
+func (f *fakePasswordProvider) LoginKey(user string) string {
+	return strings.ToLower(strings.TrimSpace(user))
+}
 
 func (f *fakePasswordProvider) Login(_ context.Context, user, password string) (providers.Principal, error) {
 	if password != fakePassword {
@@ -134,9 +141,12 @@ func newProviderFixture(t *testing.T) (*fixture, *people, *fake.Clock, *fake.Buf
 		ServerURL: "https://drover.test", Logger: log, Now: clk.Now, Providers: reg, Local: lp,
 		SessionTTL: time.Hour, KubeconfigTTL: 24 * time.Hour, MaxTokenTTL: 48 * time.Hour,
 	})
-	// The real composition of the request path, without the proxy.
-	r := chain.NewHandler(chain.Handlers{Logger: log, Auth: auth, API: a})
-	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp}
+	// The real composition of the request path, without the proxy. The
+	// test client's loopback address is a trusted proxy, so a test can
+	// log in from any address (X-Forwarded-For; see loginFrom).
+	r := chain.NewHandler(chain.Handlers{Logger: log, Auth: auth, API: a,
+		Client: request.ClientOptions{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}})
+	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp, providers: reg}
 	t.Cleanup(f.srv.Close)
 	f.createUser(t, "root", true)
 	f.createUser(t, "carol", false)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,6 +78,8 @@ func (p *fakeBase) Name() string { return p.name }
 
 // passwordFake is a PasswordProvider over a directory.
 type passwordFake struct{ fakeBase }
+
+func (p *passwordFake) LoginKey(username string) string { return strings.ToLower(strings.TrimSpace(username)) }
 
 func (p *passwordFake) Login(_ context.Context, username, password string) (providers.Principal, error) {
 	if err := providers.CheckUsername(username); err != nil {
