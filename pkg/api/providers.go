@@ -199,8 +199,6 @@ func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 		apierr.NotFound(w, "auth provider %q not found; GET /v3/login/providers lists them", name)
 	case errors.Is(err, registry.ErrWrongFlow):
 		apierr.BadRequest(w, "auth provider %q takes a username and password: POST /v3/login with \"provider\": %q", name, name)
-	case errors.Is(err, registry.ErrTooManyPending):
-		apierr.TooManyRequests(w, time.Minute, "too many logins in progress; try again in a minute")
 	default:
 		a.opts.Logger.Error("begin login", "provider", name, "err", err)
 		apierr.Unavailable(w, "identity provider %q is not answering; try again later", name)
@@ -229,6 +227,11 @@ func (a *API) finishLogin(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: ClaimCookie, Path: "/v3/login/", MaxAge: -1, HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteLaxMode})
 	p, err := a.opts.Providers.Finish(ctx, name, r.URL.Query(), claim)
+	if errors.Is(err, registry.ErrTooManyPending) {
+		a.opts.Logger.Warn("redirect login refused: too many finished logins remembered", "provider", name)
+		apierr.TooManyRequests(w, time.Minute, "too many logins finishing; try again in a minute")
+		return
+	}
 	if err != nil {
 		a.loginFailed(w, r, name, "", err)
 		return

@@ -335,6 +335,43 @@ func providerLogin(t *testing.T, f *fixture, user string) string {
 	return jsonBody(t, body)["token"].(string)
 }
 
+// TestRedirectLoginsFromOneAddress: one address beginning logins in a
+// loop is limited like any login (the server keeps nothing per login
+// begun: the claim is the login, sealed; see package registry), and
+// another address still logs in meanwhile.
+func TestRedirectLoginsFromOneAddress(t *testing.T) {
+	f, _, _, _ := newProviderFixture(t) // its clock stands still
+	begin := func(addr string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/v3/login/sso/begin", nil)
+		req.Header.Set("X-Forwarded-For", addr)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	answered := map[int]int{}
+	for range 200 {
+		code, _ := begin("198.51.100.1")
+		answered[code]++
+	}
+	if diff := cmp.Diff(map[int]int{200: DefaultLoginsPerAddress, 429: 200 - DefaultLoginsPerAddress}, answered); diff != "" {
+		t.Errorf("answers to one address (-want +got):\n%s", diff)
+	}
+	code, b := begin("203.0.113.9")
+	if code != 200 {
+		t.Fatalf("another address's begin: %d %v", code, b)
+	}
+	cb := "/v3/login/sso/callback?" + url.Values{"state": {b["state"].(string)}, "code": {"alice"}}.Encode()
+	if code, body := f.doHeader(t, "GET", cb, http.Header{ClaimHeader: {b["claim"].(string)}, "X-Forwarded-For": {"203.0.113.9"}}); code != 200 {
+		t.Errorf("another address's callback: %d %s", code, body)
+	}
+}
+
 func TestRedirectLoginAPI(t *testing.T) {
 	f, _, clk, _ := newProviderFixture(t)
 	code, body := f.do(t, "POST", "/v3/login/sso/begin", "", "")
@@ -358,7 +395,7 @@ func TestRedirectLoginAPI(t *testing.T) {
 
 	// A browser: begin sets the claim as an HttpOnly cookie on the login
 	// paths, which the callback reads; the same callback without it (a
-	// leaked or planted URL) logs nobody in and spends the state.
+	// leaked or planted URL) logs nobody in.
 	for _, tc := range []struct {
 		name   string
 		cookie bool
