@@ -59,7 +59,9 @@ func (s *slowBody) Read(p []byte) (int, error) {
 }
 
 func TestBodyDeadline(t *testing.T) {
-	opts := BodyOptions{Timeout: 300 * time.Millisecond, MinRate: 1000}
+	// Timeout is generous for a loaded machine; the slow body would take
+	// 5 s, and must be cut well before.
+	opts := BodyOptions{Timeout: time.Second, MinRate: 1000}
 	for _, proto := range []struct {
 		name string
 		h2   bool
@@ -94,7 +96,7 @@ func TestBodyDeadline(t *testing.T) {
 					resp, err := srv.Client().Do(req)
 					elapsed := time.Since(start)
 					if err != nil {
-						if tc.wantFast && elapsed < 3*time.Second {
+						if tc.wantFast && elapsed < 4*time.Second {
 							return // the server gave up on the connection: cut too
 						}
 						t.Fatal(err)
@@ -112,7 +114,7 @@ func TestBodyDeadline(t *testing.T) {
 						if !strings.Contains(string(got), "err true") {
 							t.Errorf("the slow body was read without an error: %q", got)
 						}
-						if elapsed > 3*time.Second {
+						if elapsed > 4*time.Second {
 							t.Errorf("answered after %s; the slow body takes 5s", elapsed)
 						}
 					}
@@ -125,14 +127,15 @@ func TestBodyDeadline(t *testing.T) {
 // TestBodyDeadlineExtends: a body slower than Timeout but faster than
 // MinRate is read whole.
 func TestBodyDeadlineExtends(t *testing.T) {
-	srv := bodyServer(t, false, BodyOptions{Timeout: 200 * time.Millisecond, MinRate: 64 << 10}, 0)
-	// 1 MiB at about 2 MiB/s: longer than Timeout, well above MinRate.
+	srv := bodyServer(t, false, BodyOptions{Timeout: time.Second, MinRate: 64 << 10}, 0)
+	// 1 MiB at about 640 KiB/s at most (1.6 s, longer than Timeout), well
+	// above MinRate.
 	chunks := make(chan []byte)
 	go func() {
 		defer close(chunks)
 		for range 64 {
 			chunks <- make([]byte, 16<<10)
-			time.Sleep(8 * time.Millisecond)
+			time.Sleep(25 * time.Millisecond)
 		}
 	}()
 	pr, pw := io.Pipe()
