@@ -170,7 +170,8 @@ func Run(ctx context.Context, cfg Config) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// HTTP/1.1 answers 431 past it; HTTP/2 advertises it as
-		// SETTINGS_MAX_HEADER_LIST_SIZE and answers 431 too.
+		// SETTINGS_MAX_HEADER_LIST_SIZE, answers 431 a little past it and
+		// closes the connection far past it (test/e2e TestLimits).
 		MaxHeaderBytes: MaxHeaderBytes,
 		ConnContext:    ln.ConnContext,
 		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
