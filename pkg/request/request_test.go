@@ -2,6 +2,7 @@ package request
 
 import (
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/drover-dev/drover/pkg/ids"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestParse(t *testing.T) {
@@ -39,8 +41,9 @@ func TestParse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.target, func(t *testing.T) {
-			got := Parse(httptest.NewRequest(tc.method, tc.target, nil))
-			if diff := cmp.Diff(tc.want, *got); diff != "" {
+			got := Parse(httptest.NewRequest(tc.method, tc.target, nil), ClientOptions{})
+			tc.want.Client = netip.MustParseAddr("192.0.2.1") // httptest's RemoteAddr
+			if diff := cmp.Diff(tc.want, *got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})

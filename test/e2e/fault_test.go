@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -115,29 +114,7 @@ func (f *faultEnv) waitTunnel(ctx context.Context, ok func(via string, sessions 
 // metric returns the sum of a metric's samples whose labels contain match.
 func (f *faultEnv) metric(ctx context.Context, name, match string) float64 {
 	f.t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.metricsURL, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name) || !strings.Contains(line, match) {
-			continue
-		}
-		if rest := strings.TrimPrefix(line, name); rest != "" && rest[0] != '{' && rest[0] != ' ' {
-			continue // a longer metric name
-		}
-		fields := strings.Fields(line)
-		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-		if err == nil {
-			sum += v
-		}
-	}
-	return sum
+	return metricValue(ctx, f.t, f.metricsURL, name, match)
 }
 
 // load sends GETs through Drover back to back until stopped, recording
