@@ -91,7 +91,8 @@ func TestOIDCLogin(t *testing.T) {
 		wantStatus(t, "state reused after a refusal", err, http.StatusUnauthorized)
 		// A genuine callback URL (Dex's real code and state) presented
 		// without the claim of the client that began it: a leaked or
-		// planted URL logs nobody in.
+		// planted URL logs nobody in, and spends nothing, so it cannot
+		// spoil the login of the client that began it either.
 		b3, err := srv.BeginLogin(ctx, oidcProvider)
 		if err != nil {
 			t.Fatal(err)
@@ -102,6 +103,9 @@ func TestOIDCLogin(t *testing.T) {
 		}
 		_, err = srv.FinishLogin(ctx, oidcProvider, cb3, "")
 		wantStatus(t, "callback without the claim", err, http.StatusUnauthorized)
+		if _, err := srv.FinishLogin(ctx, oidcProvider, cb3, b3.Claim); err != nil {
+			t.Errorf("the login after a claimless attempt at its callback: %v, want it to complete", err)
+		}
 		_, err = srv.FinishLogin(ctx, oidcProvider, cb3, b3.Claim)
 		wantStatus(t, "its claim after the state was spent", err, http.StatusUnauthorized)
 	})
