@@ -51,7 +51,9 @@ func run(ctx context.Context, o *Options) error {
 		return err
 	}
 	defer closeAudit()
+	conns, body, client := o.limits()
 	return server.Run(ctx, server.Config{
+		Conns: conns, Body: body, Client: client,
 		Audit:   auditLog,
 		DataDir: o.DataDir, Listen: o.Listen, MetricsListen: o.MetricsListen, ServerURL: o.ServerURL,
 		Hostnames: o.hostnames(), TLS: o.tlsFiles(),

@@ -45,6 +45,15 @@ func TestValidate(t *testing.T) {
 			wantStateDir: "/data/driver-state"},
 		{name: "drivers as root", mod: func(o *Options) { o.DriverUID = 0 }, wantErr: "--driver-uid"},
 		{name: "drivers in root's group", mod: func(o *Options) { o.DriverGID = 0 }, wantErr: "--driver-gid"},
+		{name: "trusted proxies", mod: func(o *Options) { o.TrustedProxies = "10.0.0.0/8, 192.0.2.9,2001:db8::/32" }, wantURL: "https://127.0.0.1:8443"},
+		{name: "bad trusted proxy", mod: func(o *Options) { o.TrustedProxies = "10.0.0.0/33" }, wantErr: "--trusted-proxies"},
+		{name: "Forwarded header", mod: func(o *Options) { o.ClientAddressHeader = "forwarded" }, wantURL: "https://127.0.0.1:8443"},
+		{name: "other client address header", mod: func(o *Options) { o.ClientAddressHeader = "X-Real-IP" }, wantErr: "--client-address-header"},
+		{name: "zero connections", mod: func(o *Options) { o.MaxConnections = 0 }, wantErr: "--max-connections must"},
+		{name: "zero per address", mod: func(o *Options) { o.MaxConnectionsPerAddress = 0 }, wantErr: "--max-connections-per-address"},
+		{name: "zero agents", mod: func(o *Options) { o.MaxAgentConnections = 0 }, wantErr: "--max-agent-connections"},
+		{name: "zero body timeout", mod: func(o *Options) { o.RequestBodyTimeout = 0 }, wantErr: "--request-body-timeout"},
+		{name: "zero body rate", mod: func(o *Options) { o.RequestBodyMinRate = 0 }, wantErr: "--request-body-min-rate"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/drover-dev/drover/pkg/downstream"
@@ -61,17 +62,25 @@ func As(req impersonation.Request, originalUser, userID string) downstream.Accou
 // everything it may act as, so two identities never share an account and a
 // changed identity gets a new one.
 func Name(a downstream.Account) string {
-	h := sha256.New()
-	str := func(s string) { fmt.Fprintf(h, "%d:%s;", len(s), s) }
+	// It runs on every proxied request: appends into one buffer, no fmt.
+	b := make([]byte, 0, 256)
+	str := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+		b = append(b, ';')
+	}
 	list := func(ss []string) {
-		c := slices.Clone(ss)
-		slices.Sort(c)
-		c = slices.Compact(c)
-		fmt.Fprintf(h, "%d[", len(c))
+		c := ss
+		if !sortedUnique(c) {
+			c = slices.Compact(slices.Sorted(slices.Values(ss)))
+		}
+		b = strconv.AppendInt(b, int64(len(c)), 10)
+		b = append(b, '[')
 		for _, s := range c {
 			str(s)
 		}
-		h.Write([]byte("]"))
+		b = append(b, ']')
 	}
 	str(a.User)
 	list(a.Groups)
@@ -81,7 +90,8 @@ func Name(a downstream.Account) string {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	fmt.Fprintf(h, "%d{", len(keys))
+	b = strconv.AppendInt(b, int64(len(keys)), 10)
+	b = append(b, '{')
 	for _, k := range keys {
 		str(k)
 		list(a.Extra[k])
@@ -90,7 +100,19 @@ func Name(a downstream.Account) string {
 		str(sa.Namespace)
 		str(sa.Name)
 	}
-	return downstream.AccountPrefix + hex.EncodeToString(h.Sum(nil))[:32]
+	sum := sha256.Sum256(b)
+	return downstream.AccountPrefix + hex.EncodeToString(sum[:16])
+}
+
+// sortedUnique reports whether ss is sorted without repeats (usually so:
+// the identity's groups are sorted once when it is built).
+func sortedUnique(ss []string) bool {
+	for i := 1; i < len(ss); i++ {
+		if ss[i-1] >= ss[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrRefused is why Check refuses an identity.

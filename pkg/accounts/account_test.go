@@ -141,6 +141,19 @@ func TestName(t *testing.T) {
 		t.Error("group order or duplicates changed the name")
 	}
 	asReq := func(r impersonation.Request) downstream.Account { return As(r, "ada", "u-0123456789") }
+	// Names live on downstream between releases: a change of encoding
+	// would orphan every account (Sweep would reap them, then all are made
+	// again). These pin it.
+	for a, want := range map[*downstream.Account]string{
+		&same: "drover-imp-6fad36ac7ea0e2281bc4682bba9de3a3",
+		ptr(asReq(impersonation.Request{User: "bob", Groups: []string{"a", "b"}})):                                  "drover-imp-d9cc1e7d2f37d596687efc196deba754",
+		ptr(asReq(impersonation.Request{User: "system:serviceaccount:team-a:bot"})):                                 "drover-imp-4345130bc20beb468bd2503dbd2237e6",
+		ptr(asReq(impersonation.Request{User: "bob", UID: "1000", Extra: map[string][]string{"scopes": {"view"}}})): "drover-imp-6613e99600a3706c4458df7bc119c18f",
+	} {
+		if got := Name(*a); got != want {
+			t.Errorf("Name(%+v) = %s, want %s", *a, got, want)
+		}
+	}
 	differ := map[string]downstream.Account{
 		"another user":    Own("bobby", "u-0123456789", []string{"a", "b"}),
 		"another group":   Own("bob", "u-0123456789", []string{"a", "c"}),
@@ -171,3 +184,5 @@ func TestName(t *testing.T) {
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -164,15 +164,6 @@ func checkLogin(req *loginRequest) error {
 	return nil
 }
 
-// limitKey is the per-user rate limit key: local usernames as before,
-// provider users as "<provider>:<username>", case-folded.
-func (req loginRequest) limitKey() string {
-	if req.Provider == store.LocalProvider {
-		return strings.ToLower(req.Username)
-	}
-	return strings.ToLower(req.Provider + ":" + req.Username)
-}
-
 type tokenResponse struct {
 	Token     string    `json:"token,omitempty"`
 	ID        string    `json:"id"`
@@ -202,21 +193,17 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	} else {
 		audit.SetUser(r.Context(), req.Provider+":"+req.Username)
 	}
-	okIP, waitIP := a.loginsPerIP.Allow(clientIP(r.RemoteAddr))
-	if !okIP {
-		a.tooMany(w, r, req.Username, waitIP)
+	if !a.allowAddress(w, r, req.Username) {
 		return
 	}
 	if checkErr != nil {
 		a.loginFailed(w, r, req.Provider, req.Username, checkErr)
 		return
 	}
-	if okUser, waitUser := a.loginsPerUser.Allow(req.limitKey()); !okUser {
-		a.tooMany(w, r, req.Username, waitUser)
-		return
-	}
 	if req.Provider == store.LocalProvider {
-		a.localLogin(w, r, req)
+		if a.allowUser(w, r, req.Username, local.LoginKey(req.Username)) {
+			a.localLogin(w, r, req)
+		}
 		return
 	}
 	if a.opts.Providers == nil {
@@ -232,6 +219,11 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		a.loginFailed(w, r, req.Provider, req.Username, err)
+		return
+	}
+	// Keyed on the name as the provider matches it: a respelling the
+	// directory finds all the same (" alice", "ALICE") is the same user.
+	if !a.allowUser(w, r, req.Username, req.Provider+":"+pp.LoginKey(req.Username)) {
 		return
 	}
 	p, err := pp.Login(ctx, req.Username, req.Password)

@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"encoding/pem"
 	"fmt"
-	"github.com/drover-dev/drover/test/fake"
 	"io"
 	"log/slog"
 	"net"
@@ -37,6 +36,7 @@ import (
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/pkg/tunnel"
 	"github.com/drover-dev/drover/test/agentproc"
+	"github.com/drover-dev/drover/test/fake"
 )
 
 func TestMain(m *testing.M) {

@@ -15,4 +15,12 @@
 // apiserver decides that from the request itself). Every string it derives
 // from a client is bounded, and the verb comes from a fixed set, so nothing
 // a client sends can grow a metric's label set.
+//
+// The client's address (Info.Client) is derived here and nowhere else: the
+// connection's peer, or, when the peer is a trusted proxy
+// (ClientOptions.TrustedProxies), the rightmost address of the one
+// forwarding header they append to that is not itself a trusted proxy. A
+// forwarding header from any other peer is never read. The login limits
+// and the audit log use it; per-address limits key it with AddrKey (an
+// IPv6 /64 is one client).
 package request

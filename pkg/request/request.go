@@ -3,6 +3,7 @@ package request
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -53,14 +54,23 @@ type Info struct {
 	// LogPath is the request path fit for a log line: secrets redacted,
 	// length bounded.
 	LogPath string
+	// Client is the client's address (ClientOptions.ClientAddr): what the
+	// login limits count and the audit log records. Invalid only when the
+	// connection has no IP address (tests).
+	Client netip.Addr
 }
+
+// ClientKey is the key the per-address limits count this request under
+// (AddrKey of Client).
+func (i *Info) ClientKey() string { return AddrKey(i.Client) }
 
 type ctxKey struct{}
 
-// WithRequestInfo parses the request once and puts its Info in the context.
-func WithRequestInfo(next http.Handler) http.Handler {
+// WithRequestInfo parses the request once and puts its Info in the context;
+// opts say whose forwarding headers name the client.
+func WithRequestInfo(next http.Handler, opts ClientOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := Parse(r)
+		info := Parse(r, opts)
 		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), info)))
 	})
 }
@@ -78,8 +88,8 @@ func FromContext(ctx context.Context) (*Info, bool) {
 }
 
 // Parse derives a request's Info.
-func Parse(r *http.Request) *Info {
-	info := &Info{LogPath: RedactPath(r.URL.Path), Verb: MethodVerb(r.Method)}
+func Parse(r *http.Request, opts ClientOptions) *Info {
+	info := &Info{LogPath: RedactPath(r.URL.Path), Verb: MethodVerb(r.Method), Client: opts.ClientAddr(r)}
 	switch {
 	case strings.HasPrefix(r.URL.Path, ProxyPrefix):
 		info.Kind = KindProxy

@@ -19,6 +19,7 @@ import (
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
+	"github.com/drover-dev/drover/pkg/connlimit"
 	"github.com/drover-dev/drover/pkg/controller"
 	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/metrics"
@@ -26,12 +27,16 @@ import (
 	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/session"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
+
+// MaxHeaderBytes bounds a request's headers.
+const MaxHeaderBytes = 64 << 10
 
 // Config is everything the server needs; cmd/server fills it from flags.
 type Config struct {
@@ -76,6 +81,13 @@ type Config struct {
 	// GroupRefreshInterval is how old provider users' groups may get
 	// before they are read again from their provider; 0: never.
 	GroupRefreshInterval time.Duration
+	// Conns caps connections (package connlimit); its TrustedProxies,
+	// Metrics and Logger are set here. Zero caps: the defaults.
+	Conns connlimit.Options
+	// Client says whose forwarding header names the client.
+	Client request.ClientOptions
+	// Body bounds the time request bodies may take; zero: the defaults.
+	Body connlimit.BodyOptions
 
 	Logger *slog.Logger
 	// Stdout receives the one-time bootstrap password and the ready line.
@@ -116,7 +128,8 @@ func Run(ctx context.Context, cfg Config) error {
 	go maintainKeys(ctx, keys, cfg.Logger)
 	m := metrics.NewServer()
 	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Sessions: keys})
-	tun := tunnel.New(tunnel.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m})
+	tun := tunnel.New(tunnel.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m,
+		Admit: func(r *http.Request) error { return connlimit.MoveToAgents(r.Context()) }})
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
 	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now, Instance: mat.Checksum()[:32]})
@@ -136,6 +149,8 @@ func Run(ctx context.Context, cfg Config) error {
 	authProviders := registry.New(registry.Options{Store: st, Sealer: sealer, Logger: cfg.Logger, Now: cfg.Now,
 		Tokens: tokens, Access: access, MaxStale: maxStale(cfg.GroupRefreshInterval)})
 	handler := chain.NewHandler(chain.Handlers{
+		Client:  cfg.Client,
+		Body:    cfg.Body,
 		Logger:  cfg.Logger,
 		Audit:   cfg.Audit,
 		Auth:    auth,
@@ -153,15 +168,26 @@ func Run(ctx context.Context, cfg Config) error {
 		}),
 	})
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	conns := cfg.Conns
+	conns.TrustedProxies, conns.Metrics, conns.Logger = cfg.Client.TrustedProxies, m, cfg.Logger
+	ln := connlimit.NewListener(tcp, conns)
 	srv := &http.Server{
-		Handler:           handler,
+		Handler: handler,
+		// No ReadTimeout: it would end watches, logs and exec sessions.
+		// Headers have ReadHeaderTimeout, bodies the chain's
+		// connlimit.WithBodyDeadline, idle connections IdleTimeout.
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		// HTTP/1.1 answers 431 past it; HTTP/2 advertises it as
+		// SETTINGS_MAX_HEADER_LIST_SIZE, answers 431 a little past it and
+		// closes the connection far past it (test/e2e TestLimits).
+		MaxHeaderBytes: MaxHeaderBytes,
+		ConnContext:    ln.ConnContext,
+		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{mat.Certificate},
 			MinVersion:   tls.VersionTLS12,

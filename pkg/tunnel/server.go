@@ -43,6 +43,11 @@ type Options struct {
 	// dead or frozen agent stays silent.
 	DeadAfter  time.Duration
 	ProbeAfter time.Duration
+	// Admit is asked once an agent is verified, before its tunnel opens:
+	// the server moves the connection to the agents' pool
+	// (connlimit.MoveToAgents); an error refuses the agent with 503. nil:
+	// every verified agent is admitted.
+	Admit func(r *http.Request) error
 }
 
 // Server accepts agent tunnels and hands out sessions by cluster.
@@ -122,6 +127,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"remote", r.RemoteAddr, "err", err)
 		apierr.Code(w, code, "%v", err)
 		return
+	}
+	if s.opts.Admit != nil {
+		if err := s.opts.Admit(r); err != nil {
+			s.opts.Logger.Warn("agent connect refused", "cluster", clusterID, "remote", r.RemoteAddr, "err", err)
+			apierr.Unavailable(w, "the server has no room for another agent connection; try again later")
+			return
+		}
 	}
 	sess, err := newSession(clusterID, s.nextKey(clusterID), params, s.rd, s.opts.Now())
 	if err != nil {

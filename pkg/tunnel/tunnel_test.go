@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -575,5 +576,32 @@ func TestOldAgentToldWhy(t *testing.T) {
 	f.waitLive(id, 1)
 	if st := f.tun.Status(id); st.Refused != "" {
 		t.Errorf("Status = %+v after a current agent connected, want no refusal", st)
+	}
+}
+
+// TestAdmit: Admit (the server's move of the connection to the agents'
+// pool) is asked only once the agent is verified; its refusal is a 503
+// that opens no session.
+func TestAdmit(t *testing.T) {
+	f := newFixture(t)
+	reg := f.addCluster("c-alpha", time.Time{})
+	var asked atomic.Int32
+	f.tun.opts.Admit = func(*http.Request) error { asked.Add(1); return errors.New("too many agent connections") }
+	enc, err := f.params(agentapi.KindCluster, "", "sa-cluster").Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := f.connectStatus(http.Header{agentapi.ParamsHeader: {enc}, "Authorization": {"Bearer forged:secret"}}); code != http.StatusUnauthorized {
+		t.Fatalf("forged token: %d, want 401", code)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Fatalf("Admit asked %d times for an agent that was not verified", n)
+	}
+	code, body := f.connectStatus(http.Header{agentapi.ParamsHeader: {enc}, "Authorization": {"Bearer " + reg}})
+	if code != http.StatusServiceUnavailable || asked.Load() != 1 {
+		t.Fatalf("refused by Admit: %d (asked %d), want 503; body %s", code, asked.Load(), body)
+	}
+	if diff := cmp.Diff(Status{}, f.tun.Status("c-alpha")); diff != "" {
+		t.Errorf("Status (-want +got):\n%s", diff)
 	}
 }

@@ -19,8 +19,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/drover-dev/drover/pkg/agent"
 	"github.com/drover-dev/drover/pkg/accounts"
+	"github.com/drover-dev/drover/pkg/agent"
 	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/checksum"
 	"github.com/drover-dev/drover/pkg/downstream"

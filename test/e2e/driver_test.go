@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/test/harness"
+	"github.com/drover-dev/drover/test/proc"
 	"github.com/drover-dev/drover/test/testbed"
 )
 
@@ -95,6 +96,14 @@ func TestDriverProvisioning(t *testing.T) {
 	// the test (the drivers die with the server). Only what names this
 	// test's directory: other tests on the machine run drivers too.
 	t.Cleanup(func() { killMentioning(stateDir) })
+	// The server's log goes with the temporary directory: on failure,
+	// show its end.
+	t.Cleanup(func() {
+		if t.Failed() {
+			log := filepath.Join(dir, "server", "server.log")
+			t.Logf("last lines of %s:\n%s", log, proc.LogTail(log, 30))
+		}
+	})
 
 	sandboxed := os.Geteuid() == 0
 	args := []string{"--driver-dir", driverDir, "--driver-share", filepath.Dir(bins.APIServer)}

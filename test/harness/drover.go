@@ -105,6 +105,13 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	return s, nil
 }
 
+// Stop stops the server's current process (see Process.Stop). It is a
+// method of Server, not only of the embedded Process, so that
+// `defer srv.Stop(…)` stops the process running when the test ends: the
+// promoted method would bind the process running when the defer was
+// written, and after a Restart leave the new one running.
+func (s *Server) Stop(grace time.Duration) error { return s.Process.Stop(grace) }
+
 // Restart starts the server again on the same address and data dir.
 func (s *Server) Restart(ctx context.Context) error {
 	s.Stop(10 * time.Second)

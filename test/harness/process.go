@@ -151,12 +151,19 @@ func (p *Process) WaitLine(ctx context.Context, substr string) (string, error) {
 	}
 }
 
-// Signal sends sig to the process group.
+// Signal sends sig to the process group. Once the process has been reaped
+// it does nothing and returns os.ErrProcessDone: its pid, and so the group
+// id, may already belong to an unrelated process group (pids wrap quickly
+// on a busy machine), another test run's etcd or driver for instance.
 func (p *Process) Signal(sig syscall.Signal) error {
+	if exited, _ := p.Exited(); exited {
+		return os.ErrProcessDone
+	}
 	return syscall.Kill(-p.cmd.Process.Pid, sig)
 }
 
-// Stop sends SIGTERM, then SIGKILL after grace, and waits.
+// Stop sends SIGTERM, then SIGKILL after grace, and waits. A process that
+// already ended is fine.
 func (p *Process) Stop(grace time.Duration) error {
 	p.Signal(syscall.SIGTERM)
 	select {

@@ -4,14 +4,16 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/gorilla/mux"
+
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
+	"github.com/drover-dev/drover/pkg/connlimit"
 	"github.com/drover-dev/drover/pkg/request"
-	"github.com/gorilla/mux"
 )
 
 // Handlers is everything the request path is composed of.
@@ -29,6 +31,11 @@ type Handlers struct {
 	// API is Drover's JSON API (*api.API); nil: none (tests of the proxy
 	// alone).
 	API API
+	// Client says whose forwarding headers name the client (the trusted
+	// proxies); zero: nobody's, the peer is the client.
+	Client request.ClientOptions
+	// Body bounds the time request bodies may take; zero: the defaults.
+	Body connlimit.BodyOptions
 }
 
 // API registers the JSON API's routes: PublicRoutes need no credential,
@@ -41,8 +48,11 @@ type API interface {
 // NewHandler is the one place the request path is composed. Outermost
 // first, for every request:
 //
+//	connlimit.WithBodyDeadline  a body must keep coming (Handlers.Body), or
+//	                           its reads fail; lifted at its end
 //	WithPanicRecovery        a panic answers 500, never a stack trace
-//	request.WithRequestInfo  what the request is about, parsed once
+//	request.WithRequestInfo  what the request is about, parsed once,
+//	                         including the client's address (Handlers.Client)
 //	audit.WithAudit          one entry per request, refusals included
 //	router:
 //	  public   /healthz /readyz /cacerts /v3/login /v3/login/providers
@@ -77,8 +87,9 @@ func NewHandler(h Handlers) http.Handler {
 
 	var handler http.Handler = r
 	handler = audit.WithAudit(handler, h.Audit)
-	handler = request.WithRequestInfo(handler)
+	handler = request.WithRequestInfo(handler, h.Client)
 	handler = WithPanicRecovery(handler, h.Logger)
+	handler = connlimit.WithBodyDeadline(handler, h.Body)
 	return handler
 }
 
