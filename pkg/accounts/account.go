@@ -34,19 +34,28 @@ func Own(username, userID string, groups []string) downstream.Account {
 	}
 }
 
-// As is the account of an identity a Drover user was allowed to act as:
-// the requested user and groups, system:authenticated, and Drover's extras
-// naming the Drover user behind it.
-func As(user string, groups []string, originalUser, userID string) downstream.Account {
-	return downstream.Account{
-		User:   user,
-		Groups: append(slices.Clone(groups), impersonation.Authenticated),
-		Extra: map[string][]string{
-			downstream.ExtraTokenID:      nil,
-			downstream.ExtraUserID:       {userID},
-			downstream.ExtraOriginalUser: {originalUser},
-		},
+// As is the account of an identity a Drover user was allowed to act as
+// (kubectl --as and the rest): the requested user, groups (with
+// system:authenticated, as impersonation.Set sends them; none for a
+// ServiceAccount asked for without groups), uid and extras, and Drover's
+// extras naming the Drover user behind it. Drover's extras win over any of
+// the request's (impersonation.ParseRequest refuses those anyway).
+func As(req impersonation.Request, originalUser, userID string) downstream.Account {
+	a := downstream.Account{User: req.User, UID: req.UID, Extra: map[string][]string{}}
+	ns, name, sa := impersonation.SplitServiceAccount(req.User)
+	if sa {
+		a.ServiceAccount = &downstream.NamespacedName{Namespace: ns, Name: name}
 	}
+	if !sa || len(req.Groups) > 0 {
+		a.Groups = append(slices.Clone(req.Groups), impersonation.Authenticated)
+	}
+	for k, vs := range req.Extra {
+		a.Extra[k] = slices.Clone(vs)
+	}
+	a.Extra[downstream.ExtraTokenID] = nil
+	a.Extra[downstream.ExtraUserID] = []string{userID}
+	a.Extra[downstream.ExtraOriginalUser] = []string{originalUser}
+	return a
 }
 
 // Name is an account's name: downstream.AccountPrefix and a digest of
@@ -109,37 +118,76 @@ func sortedUnique(ss []string) bool {
 // ErrRefused is why Check refuses an identity.
 var ErrRefused = errors.New("identity refused")
 
+// Refusal is the error Check returns; errors.Is(err, ErrRefused) holds.
+// Reason says what is refused, safely for the client that asked.
+type Refusal struct{ Reason string }
+
+func (r *Refusal) Error() string { return ErrRefused.Error() + ": " + r.Reason }
+
+// Is makes a Refusal match ErrRefused.
+func (r *Refusal) Is(target error) bool { return target == ErrRefused }
+
+func refuse(format string, args ...any) error {
+	return &Refusal{Reason: fmt.Sprintf(format, args...)}
+}
+
+// ReservedNamespaces hold the ServiceAccounts no account may act as: the
+// cluster's own (kube-system, kube-public, kube-node-lease) and Drover's
+// (downstream.Namespace: the controller, the agents, the accounts
+// themselves).
+func ReservedNamespaces() []string {
+	return []string{"kube-system", "kube-public", "kube-node-lease", downstream.Namespace}
+}
+
 // Check refuses an account that could act as anything Drover never
 // forwards: system:masters and every system: group but system:authenticated,
-// any system: or drover: user (the controller, nodes, ServiceAccounts,
-// anonymous), Drover's own groups (the admin group only when admin: the
-// Drover user is a global admin), and extras other than Drover's own.
+// any system: or drover: user (the controller, nodes, anonymous) but a
+// ServiceAccount outside ReservedNamespaces, Drover's own groups (the admin
+// group only when admin: the Drover user is a global admin), a system: uid,
+// and extras in Drover's drover.dev/ space other than Drover's own three.
+// Every extra but drover.dev/token-id must be pinned to its values.
 func Check(a downstream.Account, admin bool) error {
 	if a.User == "" {
-		return fmt.Errorf("%w: no user", ErrRefused)
+		return refuse("no user")
 	}
-	if a.ServiceAccount != nil || strings.HasPrefix(a.User, "system:") || strings.HasPrefix(a.User, "drover:") {
-		return fmt.Errorf("%w: user %q is reserved", ErrRefused, a.User)
+	ns, name, sa := impersonation.SplitServiceAccount(a.User)
+	switch {
+	case sa:
+		if a.ServiceAccount == nil || a.ServiceAccount.Namespace != ns || a.ServiceAccount.Name != name {
+			return refuse("user %q does not match the account's ServiceAccount", a.User)
+		}
+		if slices.Contains(ReservedNamespaces(), ns) {
+			return refuse("ServiceAccounts of namespace %q are reserved", ns)
+		}
+	case a.ServiceAccount != nil:
+		return refuse("user %q is not the account's ServiceAccount", a.User)
+	case strings.HasPrefix(a.User, "system:"), strings.HasPrefix(a.User, "drover:"):
+		return refuse("user %q is reserved", a.User)
 	}
 	for _, g := range a.Groups {
 		switch {
 		case g == impersonation.Authenticated:
 		case g == downstream.AdminGroup:
 			if !admin {
-				return fmt.Errorf("%w: group %q is for Drover admins", ErrRefused, g)
+				return refuse("group %q is for Drover admins", g)
 			}
 		case strings.HasPrefix(g, "system:"), strings.HasPrefix(g, "drover:"):
-			return fmt.Errorf("%w: group %q is reserved", ErrRefused, g)
+			return refuse("group %q is reserved", g)
 		}
 	}
-	if a.UID != "" && strings.HasPrefix(a.UID, "system:") {
-		return fmt.Errorf("%w: uid %q is reserved", ErrRefused, a.UID)
+	if strings.HasPrefix(a.UID, "system:") {
+		return refuse("uid %q is reserved", a.UID)
 	}
-	for k := range a.Extra {
-		switch k {
-		case downstream.ExtraTokenID, downstream.ExtraUserID, downstream.ExtraOriginalUser:
-		default:
-			return fmt.Errorf("%w: extra %q is not Drover's", ErrRefused, k)
+	for k, vs := range a.Extra {
+		switch {
+		case k == downstream.ExtraTokenID: // any value: it varies per token
+		case k == "":
+			return refuse("an extra has no key")
+		case len(vs) == 0:
+			return refuse("extra %q is not pinned to values", k)
+		case k == downstream.ExtraUserID, k == downstream.ExtraOriginalUser:
+		case strings.HasPrefix(strings.ToLower(k), impersonation.DroverExtraPrefix):
+			return refuse("extra %q is Drover's to set", k)
 		}
 	}
 	return nil

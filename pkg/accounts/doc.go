@@ -6,9 +6,13 @@
 // server's memory owns the cluster. Instead every forwarded identity (a
 // Drover user as themself, or an identity a user was allowed to act as with
 // kubectl --as) gets a ServiceAccount in cattle-system whose ClusterRole lets
-// it impersonate exactly that user, those groups and Drover's extras, by
-// resourceNames (package downstream writes the rules). A token of Bob's
-// account can act as Bob and nothing else.
+// it impersonate exactly that user, those groups, that uid and those extras
+// (Drover's and any approved --as-user-extra), by resourceNames (package
+// downstream writes the rules). An account that acts as a ServiceAccount
+// gets that right from a RoleBinding in the ServiceAccount's namespace of a
+// second ClusterRole (<name>-sa): a cluster-wide binding cannot pin a
+// namespace, and the same name in another namespace is another account. A
+// token of Bob's account can act as Bob and nothing else.
 //
 // The server creates the accounts and mints their tokens (1 h, renewed in
 // the background past half their life) through the cluster agent's session
@@ -19,11 +23,14 @@
 //
 // What an account may never act as (Check): system:masters or any system:
 // group but system:authenticated, any system: or drover: user (the
-// controller, nodes, ServiceAccounts), Drover's admin group unless the
-// Drover user is a global admin, extras other than Drover's own. Accounts of
-// users who can no longer reach the cluster, or whose identity changed, are
-// deleted by the cluster controller (Sweep); accounts for kubectl --as after
-// a day.
+// controller, nodes, anonymous) except ServiceAccounts outside kube-system,
+// kube-public, kube-node-lease and cattle-system, Drover's admin group
+// unless the Drover user is a global admin, a system: uid, and extras in
+// Drover's drover.dev/ space other than its own three; every extra but the
+// token id is pinned to its values. Accounts of users who can no longer
+// reach the cluster, or whose identity changed, are deleted by the cluster
+// controller (Sweep, which finds an account's RoleBinding by the namespace
+// label on its ServiceAccount); accounts for kubectl --as after a day.
 //
 // This package must never create an account for an identity Check refuses,
 // mint through a node agent's session, or log a token.

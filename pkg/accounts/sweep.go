@@ -22,8 +22,9 @@ const AsLifetime = 24 * time.Hour
 type Keep func(ctx context.Context, userID, kind, name string, created time.Time) (bool, error)
 
 // Sweep deletes the accounts of a cluster that keep refuses (with their
-// role and binding: their tokens stop working at once) and forgets their
-// cached credentials. It returns how many it deleted.
+// roles and bindings, the RoleBinding in a ServiceAccount's namespace
+// included: their tokens stop working at once) and forgets their cached
+// credentials. It returns how many it deleted.
 func (m *Manager) Sweep(ctx context.Context, cs kubernetes.Interface, clusterID string, keep Keep) (int, error) {
 	list, err := cs.CoreV1().ServiceAccounts(downstream.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: downstream.AccountLabel + "=true," + downstream.InstanceLabel + "=" + m.opts.Instance})
@@ -43,7 +44,7 @@ func (m *Manager) Sweep(ctx context.Context, cs kubernetes.Interface, clusterID 
 			continue
 		}
 		m.forgetAccount(clusterID, sa.Name)
-		if err := remove(ctx, cs, sa.Name); err != nil {
+		if err := remove(ctx, cs, sa.Name, sa.Labels[downstream.AccountNamespaceLabel]); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -52,7 +53,11 @@ func (m *Manager) Sweep(ctx context.Context, cs kubernetes.Interface, clusterID 
 	return n, errors.Join(errs...)
 }
 
-func remove(ctx context.Context, cs kubernetes.Interface, name string) error {
+// remove deletes an account's objects: the bindings first, so the account
+// stops acting at once, then its roles and the account. namespace is where
+// its RoleBinding is, if it impersonates a ServiceAccount ("" if not); the
+// namespaced role's ClusterRole is deleted whether or not it exists.
+func remove(ctx context.Context, cs kubernetes.Interface, name, namespace string) error {
 	del := metav1.DeleteOptions{}
 	ignore := func(err error) error {
 		if apierrors.IsNotFound(err) {
@@ -60,9 +65,16 @@ func remove(ctx context.Context, cs kubernetes.Interface, name string) error {
 		}
 		return err
 	}
-	// The binding first: the account stops acting at once.
+	if namespace != "" {
+		if err := ignore(cs.RbacV1().RoleBindings(namespace).Delete(ctx, name, del)); err != nil {
+			return fmt.Errorf("delete account role binding %s in namespace %s: %w", name, namespace, err)
+		}
+	}
 	if err := ignore(cs.RbacV1().ClusterRoleBindings().Delete(ctx, name, del)); err != nil {
 		return fmt.Errorf("delete account binding %s: %w", name, err)
+	}
+	if err := ignore(cs.RbacV1().ClusterRoles().Delete(ctx, downstream.AccountNamespaceRole(name), del)); err != nil {
+		return fmt.Errorf("delete account role %s: %w", downstream.AccountNamespaceRole(name), err)
 	}
 	if err := ignore(cs.RbacV1().ClusterRoles().Delete(ctx, name, del)); err != nil {
 		return fmt.Errorf("delete account role %s: %w", name, err)

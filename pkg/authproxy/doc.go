@@ -19,20 +19,29 @@
 // request that lost its identity is refused, not sent with Drover's
 // credential.
 //
-// Nested impersonation (kubectl --as / --as-group): a client's canonical
-// Impersonate-User and Impersonate-Group headers are a request, read by
-// impersonation.ParseRequest after the access check; every other
-// identity-shaped header is refused with 400. The request is put to the
-// target cluster, and only to it, as SubjectAccessReviews (verb impersonate
-// on users/<name> and on groups/<name> for each group) about the Drover user
-// with its groups, system:authenticated and Drover's extras. The reviews go
-// through the cluster agent's session only, with the controller's credential
-// (the impersonation accounts may not create them). Approved:
-// the request is forwarded as the requested user and groups, with the Drover
-// user in the drover.dev/original-user extra. Refused: 403 with the cluster's
-// reason. Not answerable: 503. One deadline (10 s) bounds all the reviews of
-// a request together, so a slow cluster costs a client 10 s, not 10 s per
-// group.
+// Nested impersonation (kubectl --as, --as-group, --as-uid,
+// --as-user-extra): a client's canonical Impersonate-User, -Group, -Uid and
+// -Extra-* headers are a request, read by impersonation.ParseRequest after
+// the access check; every other identity-shaped header is refused with 400,
+// an extra under drover.dev/ with 403. An identity accounts.Check refuses
+// (system and Drover identities, ServiceAccounts of reserved namespaces,
+// system: uids) gets 403 without asking the cluster. The request is put to
+// the target cluster, and only to it, as SubjectAccessReviews, one per part
+// as the apiserver's impersonation filter checks them (verb impersonate on
+// users/<name>, or serviceaccounts/<name> in its namespace; groups/<name>
+// for each group; uids/<uid> and userextras/<key> named <value> for each
+// extra value, in authentication.k8s.io) about the Drover user with its
+// groups, system:authenticated and Drover's extras, stopping at the first
+// refusal. The reviews go through the cluster agent's session only, with
+// the controller's credential (the impersonation accounts may not create
+// them). Approved: the request is forwarded exactly as asked (a
+// ServiceAccount asked without groups gets no Impersonate-Group, so the
+// apiserver gives it its own groups), with the Drover user in the
+// drover.dev/original-user extra, through an impersonation account that
+// may act as that identity only. Refused: 403 with the cluster's reason.
+// Not answerable: 503. One deadline (10 s) bounds all the reviews of a
+// request together, so a slow cluster costs a client 10 s, not 10 s per
+// part.
 //
 // Answers are cached under a SHA-256 of the cluster, the token, the caller
 // (id, name, groups) and the requested identity, so an entry is small
@@ -45,11 +54,11 @@
 // missed the cache running at once (varying --as defeats any cache); past
 // that the request gets 429 with Retry-After and the cluster is not asked.
 //
-// A requested user or group name must be at most 512 bytes, non-empty, and a
-// valid HTTP header value without leading or trailing whitespace (400
-// otherwise): upgrades reach the apiserver over HTTP/1.1, which trims header
-// values, so "corp:admins " would be approved as one name and arrive as
-// another. The same holds for the caller's own identity (403: it cannot be
+// A requested user, group, uid, extra key or value must be at most 512
+// bytes, non-empty, valid UTF-8 and a valid HTTP header value without
+// leading or trailing whitespace (400 otherwise): upgrades reach the
+// apiserver over HTTP/1.1, which trims header values, so "corp:admins "
+// would be approved as one name and arrive as another. The same holds for the caller's own identity (403: it cannot be
 // forwarded). User system:anonymous and group system:unauthenticated are
 // refused (403): every forwarded identity carries system:authenticated.
 //

@@ -42,10 +42,12 @@ func planFrom(ctx context.Context) (*plan, bool) {
 }
 
 // WithClientIdentity decides who the cluster will see: the caller, or the
-// identity the client asked for with canonical Impersonate-User/Group
-// headers (approved later by WithNestedApproval). Any other identity-shaped
-// header is refused with 400 (impersonation.ParseRequest), as is an
-// identity that cannot be sent unchanged as header values (403).
+// identity the client asked for with canonical Impersonate-User, -Group,
+// -Uid and -Extra-* headers (approved later by WithNestedApproval), with
+// Drover's extras added. Any other identity-shaped header is refused with
+// 400 (impersonation.ParseRequest), a forged drover.dev/ extra and an
+// identity accounts.Check refuses with 403 (the cluster is not asked), as
+// is an identity that cannot be sent unchanged as header values.
 func (p *Proxy) WithClientIdentity(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ident, ok := authn.FromContext(r.Context())
@@ -76,15 +78,17 @@ func (p *Proxy) WithClientIdentity(next http.Handler) http.Handler {
 			},
 		}
 		if asked != nil {
-			id = impersonation.Identity{
-				User:   asked.User,
-				Groups: asked.Groups,
-				Extra: map[string][]string{
-					downstream.ExtraTokenID:      {ident.TokenID},
-					downstream.ExtraUserID:       {ident.UserID},
-					downstream.ExtraOriginalUser: {ident.Username},
-				},
+			// The request's extras, then Drover's: the client cannot supply
+			// those (ParseRequest refuses the drover.dev/ space) and they
+			// win all the same.
+			extra := make(map[string][]string, len(asked.Extra)+3)
+			for k, vs := range asked.Extra {
+				extra[k] = vs
 			}
+			extra[downstream.ExtraTokenID] = []string{ident.TokenID}
+			extra[downstream.ExtraUserID] = []string{ident.UserID}
+			extra[downstream.ExtraOriginalUser] = []string{ident.Username}
+			id = impersonation.Identity{User: asked.User, Groups: asked.Groups, UID: asked.UID, Extra: extra}
 		}
 		// Set would refuse it too (and the transport then refuses the
 		// request); refusing here answers with a clear message and asks the
@@ -100,12 +104,21 @@ func (p *Proxy) WithClientIdentity(next http.Handler) http.Handler {
 		acct := accounts.Request{ClusterID: dec.ClusterID, UserID: ident.UserID, Admin: ident.Admin,
 			Kind: accounts.KindOwn, Account: accounts.Own(ident.Username, ident.UserID, ident.Groups)}
 		if asked != nil {
-			acct.Kind, acct.Account = accounts.KindAs, accounts.As(asked.User, asked.Groups, ident.Username, ident.UserID)
+			acct.Kind, acct.Account = accounts.KindAs, accounts.As(*asked, ident.Username, ident.UserID)
 			// Never ask the cluster about an identity Drover would not
 			// forward whatever it answered.
 			if err := accounts.Check(acct.Account, ident.Admin); err != nil {
 				p.opts.Logger.Info("refused a nested impersonation Drover never forwards", "user", ident.Username, "err", err)
-				apierr.Forbidden(w, "Drover never acts as %q with groups %q: system and Drover identities are reserved", asked.User, asked.Groups)
+				reason := "system and Drover identities are reserved"
+				var rf *accounts.Refusal
+				if errors.As(err, &rf) {
+					reason = rf.Reason
+				}
+				groups := ""
+				if len(asked.Groups) > 0 {
+					groups = fmt.Sprintf(" with groups %q", asked.Groups)
+				}
+				apierr.Forbidden(w, "Drover never acts as %q%s: %s", asked.User, groups, reason)
 				return
 			}
 		}
@@ -169,6 +182,12 @@ func (p *Proxy) WithDownstreamCredential(next http.Handler) http.Handler {
 		case errors.Is(err, accounts.ErrRefused):
 			p.opts.Logger.Warn("identity refused for an impersonation account", "cluster", clusterID, "err", err)
 			apierr.Forbidden(w, "Drover never forwards this identity to cluster %q", clusterID)
+		case errors.Is(err, accounts.ErrNoNamespace):
+			ns := ""
+			if sa := pl.account.Account.ServiceAccount; sa != nil {
+				ns = sa.Namespace
+			}
+			apierr.NotFound(w, "namespace %q does not exist in cluster %q: Drover can act as a ServiceAccount only in an existing namespace", ns, clusterID)
 		case errors.Is(err, accounts.ErrNoClusterAgent):
 			apierr.Unavailable(w, "cluster %q has no cluster agent connected, and no credential was prepared for you "+
 				"while it was: node agents carry requests only with one; try again when the cluster agent is back", clusterID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -50,14 +51,31 @@ func wantIdentity(user string, groups []string, tokenID, userID string) map[stri
 
 // nestedIdentity is what the backend must see for an approved kubectl --as.
 func nestedIdentity(user string, groups []string, original, tokenID, userID string) map[string][]string {
-	return map[string][]string{
-		"authorization":     {"Bearer " + testCredential(accounts.As(user, groups, original, userID))},
-		"impersonate-user":  {user},
-		"impersonate-group": append(append([]string(nil), groups...), impersonation.Authenticated),
+	return nestedRequestIdentity(impersonation.Request{User: user, Groups: groups}, original, tokenID, userID)
+}
+
+// nestedRequestIdentity is what the backend must see for an approved
+// request: its groups and system:authenticated (none for a ServiceAccount
+// asked without groups), its uid, its extras (keys as the backend's Go
+// server reads them) and Drover's.
+func nestedRequestIdentity(req impersonation.Request, original, tokenID, userID string) map[string][]string {
+	want := map[string][]string{
+		"authorization":    {"Bearer " + testCredential(accounts.As(req, original, userID))},
+		"impersonate-user": {req.User},
 		"impersonate-extra-drover.dev%2foriginal-user": {original},
 		"impersonate-extra-drover.dev%2ftoken-id":      {tokenID},
 		"impersonate-extra-drover.dev%2fuser-id":       {userID},
 	}
+	if _, _, sa := impersonation.SplitServiceAccount(req.User); !sa || len(req.Groups) > 0 {
+		want["impersonate-group"] = append(append([]string(nil), req.Groups...), impersonation.Authenticated)
+	}
+	if req.UID != "" {
+		want["impersonate-uid"] = []string{req.UID}
+	}
+	for k, vs := range req.Extra {
+		want["impersonate-extra-"+strings.ToLower(url.PathEscape(k))] = vs
+	}
+	return want
 }
 
 // TestHostileHeaders holds the proxy to its invariant on client identity
@@ -98,13 +116,14 @@ func TestHostileHeaders(t *testing.T) {
 			code:  200, want: wantIdentity("bob", nil, bobTokID, bob.ID),
 		},
 		{
-			// Go canonicalizes the names, so this asks to be system:admin,
-			// but with a uid and an extra: refused, not trimmed.
+			// Go canonicalizes the names, so this asks to be system:admin
+			// in system:masters with a uid and an extra: Drover never acts
+			// as system:admin, and asks the cluster nothing.
 			name: "impersonation headers in mixed case",
 			lines: []string{"Authorization: Bearer " + adaTok,
 				"impersonate-user: system:admin", "IMPERSONATE-GROUP: system:masters",
 				"Impersonate-uid: 0", "iMpErSoNaTe-ExTrA-scopes: all"},
-			code: 400, msg: "Impersonate-Extra-* headers are not supported", // the first offending name in sort order
+			code: 403, msg: `Drover never acts as "system:admin" with groups ["system:masters"]: user "system:admin" is reserved`,
 		},
 		{
 			name: "impersonation headers duplicated",
@@ -112,7 +131,13 @@ func TestHostileHeaders(t *testing.T) {
 				"Impersonate-User: system:admin", "Impersonate-User: ada", "impersonate-user: root",
 				"Impersonate-Group: system:masters", "impersonate-group: system:nodes",
 				"Impersonate-Uid: 0", "Impersonate-Uid: 1"},
-			code: 400, msg: "Impersonate-Uid is not supported",
+			code: 400, msg: "Impersonate-User must be sent once, got 3 values",
+		},
+		{
+			name: "Impersonate-Uid duplicated",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Impersonate-User: jane", "Impersonate-Uid: 0", "impersonate-uid: 1"},
+			code: 400, msg: "Impersonate-Uid must be sent once, got 2 values",
 		},
 		{
 			name: "Impersonate-User duplicated",
@@ -126,13 +151,41 @@ func TestHostileHeaders(t *testing.T) {
 				"Impersonate-Extra-drover.dev%2Ftoken-id: t-forged",
 				"impersonate-extra-drover.dev%2fuser-id: u-forged",
 				"Impersonate-Extra-Drover.Dev%2FUser-Id: u-forged-again"},
-			code: 400, msg: "Impersonate-Extra-* headers are not supported",
+			code: 403, msg: "Drover sets its own extras",
 		},
 		{
 			name: "original-user extra forged with an approvable user",
 			lines: []string{"Authorization: Bearer " + bobTok,
 				"Impersonate-User: jane", "Impersonate-Extra-drover.dev%2Foriginal-user: ada"},
-			code: 400, msg: "Impersonate-Extra-* headers are not supported",
+			code: 403, msg: `Drover sets its own extras: extra "drover.dev/original-user" may not be asked for`,
+		},
+		{
+			name: "user-id extra forged with an escaped capital",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Impersonate-User: jane", "Impersonate-Extra-%44rover.dev%2Fuser-id: u-forged"},
+			code: 403, msg: `Drover sets its own extras: extra "Drover.dev/user-id"`,
+		},
+		{
+			name: "admin --as jane --as-uid --as-user-extra: approved, forwarded as asked",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: jane", "Impersonate-Uid: 1000",
+				"Impersonate-Extra-Scopes: view", "impersonate-extra-scopes: edit", "Impersonate-Extra-Example.com%2FTeam: a"},
+			code: 200, want: nestedRequestIdentity(impersonation.Request{User: "jane", UID: "1000",
+				Extra: map[string][]string{"scopes": {"view", "edit"}, "example.com/team": {"a"}}}, "ada", adaTokID, ada.ID),
+		},
+		{
+			name:  "admin --as a ServiceAccount: forwarded with no Impersonate-Group",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: system:serviceaccount:team-a:builder"},
+			code:  200, want: nestedRequestIdentity(impersonation.Request{User: "system:serviceaccount:team-a:builder"}, "ada", adaTokID, ada.ID),
+		},
+		{
+			name:  "member --as-uid without the right: refused by the cluster",
+			lines: []string{"Authorization: Bearer " + bobTok, "Impersonate-User: jane", "Impersonate-Uid: 1000"},
+			code:  403, msg: `uids.authentication.k8s.io "1000" is forbidden: User "bob" cannot impersonate resource "uids" in API group "authentication.k8s.io" in cluster "c-alpha"`,
+		},
+		{
+			name:  "member --as-uid system:: Drover never forwards it",
+			lines: []string{"Authorization: Bearer " + bobTok, "Impersonate-User: jane", "Impersonate-Uid: system:kube-proxy"},
+			code:  403, msg: `uid "system:kube-proxy" is reserved`,
 		},
 		{
 			name: "X-Remote headers",
@@ -244,12 +297,27 @@ func TestHostileHeaders(t *testing.T) {
 		{
 			name:  "uid alone",
 			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-Uid: 0"},
-			code:  400, msg: "Impersonate-Uid is not supported",
+			code:  400, msg: "Impersonate-Uid requires Impersonate-User",
 		},
 		{
-			name:  "a ServiceAccount",
+			name:  "an extra alone",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-Extra-Scopes: all"},
+			code:  400, msg: "Impersonate-Extra-* requires Impersonate-User",
+		},
+		{
+			name:  "a kube-system ServiceAccount, admin or not",
 			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: system:serviceaccount:kube-system:default"},
-			code:  403, msg: "impersonating a ServiceAccount is not supported",
+			code:  403, msg: `ServiceAccounts of namespace "kube-system" are reserved`,
+		},
+		{
+			name:  "Drover's controller",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: " + downstream.ControllerUser},
+			code:  403, msg: `ServiceAccounts of namespace "cattle-system" are reserved`,
+		},
+		{
+			name:  "a ServiceAccount name the apiserver would read as a user",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: system:serviceaccount:Team:bot"},
+			code:  400, msg: "is not a ServiceAccount name",
 		},
 		{
 			name:  "underscore instead of a dash",

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -28,7 +29,8 @@ import (
 const sarPath = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 
 // nestedTimeout bounds the whole check of one request, every review
-// included (one for the user, one per group); the client waits for it.
+// included (one for the user, one per group, uid and extra value); the
+// client waits for it.
 const nestedTimeout = 10 * time.Second
 
 // defaultNestedTTL is how long an approved nested impersonation is reused
@@ -61,7 +63,8 @@ func (d *denial) Error() string { return d.message }
 
 // nested approves nested impersonation (kubectl --as) by asking the target
 // cluster, through its own tunnel session, whether the Drover user may
-// impersonate the requested user and each requested group. Answers are
+// impersonate the requested user (or ServiceAccount), each requested group,
+// the uid and each extra value. Answers are
 // cached keyed by cluster, token, caller and request: approvals for ttl (a
 // revocation in the cluster takes effect within it), refusals for at most
 // refusalTTL (a grant takes effect within it). Errors are never cached.
@@ -124,13 +127,12 @@ func callerAttributes(ident authn.Identity) (user string, groups []string, extra
 type cacheKey [sha256.Size]byte
 
 // keyFor hashes every part of the question that the reviews depend on.
-// Each string is length-prefixed and each list count-prefixed, so no two
-// questions share an encoding (["a","b"] as user "c" is not ["a"] as user
-// "b" in group "c").
+// Each string is length-prefixed and each list and map count-prefixed, so
+// no two questions share an encoding (["a","b"] as user "c" is not ["a"] as
+// user "b" in group "c"; a uid is not an extra; an extra key is not one of
+// its values).
 func keyFor(clusterID string, ident authn.Identity, req *impersonation.Request) cacheKey {
 	_, groups, _ := callerAttributes(ident)
-	target := slices.Clone(req.Groups)
-	slices.Sort(target)
 	h := sha256.New()
 	var n [8]byte
 	num := func(v int) { binary.BigEndian.PutUint64(n[:], uint64(v)); h.Write(n[:]) }
@@ -141,16 +143,58 @@ func keyFor(clusterID string, ident authn.Identity, req *impersonation.Request) 
 			str(s)
 		}
 	}
+	sorted := func(ss []string) []string {
+		c := slices.Clone(ss)
+		slices.Sort(c)
+		return c
+	}
 	str(clusterID)
 	str(ident.TokenID)
 	str(ident.UserID)
 	str(ident.Username)
 	list(groups)
 	str(req.User)
-	list(target)
+	list(sorted(req.Groups))
+	str(req.UID)
+	keys := slices.Sorted(maps.Keys(req.Extra))
+	num(len(keys))
+	for _, k := range keys {
+		str(k)
+		list(sorted(req.Extra[k]))
+	}
 	var k cacheKey
 	h.Sum(k[:0])
 	return k
+}
+
+// userExtrasGroup is the API group of the uids and userextras the
+// apiserver authorizes impersonation on.
+const userExtrasGroup = "authentication.k8s.io"
+
+// requestedAttributes are the reviews a request needs, in order, one per
+// part of the identity, as the apiserver's impersonation filter checks
+// them: the user (a ServiceAccount is serviceaccounts/<name> in its
+// namespace), each group, the uid, each extra value (userextras/<key>).
+func requestedAttributes(req *impersonation.Request) []authorizationv1.ResourceAttributes {
+	var out []authorizationv1.ResourceAttributes
+	if ns, name, ok := impersonation.SplitServiceAccount(req.User); ok {
+		out = append(out, authorizationv1.ResourceAttributes{Verb: "impersonate", Resource: "serviceaccounts", Namespace: ns, Name: name})
+	} else {
+		out = append(out, authorizationv1.ResourceAttributes{Verb: "impersonate", Resource: "users", Name: req.User})
+	}
+	for _, g := range req.Groups {
+		out = append(out, authorizationv1.ResourceAttributes{Verb: "impersonate", Resource: "groups", Name: g})
+	}
+	if req.UID != "" {
+		out = append(out, authorizationv1.ResourceAttributes{Verb: "impersonate", Group: userExtrasGroup, Resource: "uids", Name: req.UID})
+	}
+	for _, k := range slices.Sorted(maps.Keys(req.Extra)) {
+		for _, v := range req.Extra[k] {
+			out = append(out, authorizationv1.ResourceAttributes{Verb: "impersonate", Group: userExtrasGroup,
+				Resource: "userextras", Subresource: k, Name: v})
+		}
+	}
+	return out
 }
 
 // authorize returns nil if the cluster of sess allows ident to act as req.
@@ -174,11 +218,7 @@ func (n *nested) authorize(ctx context.Context, sess *tunnel.Session, ident auth
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	user, groups, extra := callerAttributes(ident)
-	checks := []authorizationv1.ResourceAttributes{{Verb: "impersonate", Resource: "users", Name: req.User}}
-	for _, g := range req.Groups {
-		checks = append(checks, authorizationv1.ResourceAttributes{Verb: "impersonate", Resource: "groups", Name: g})
-	}
-	for _, attrs := range checks {
+	for _, attrs := range requestedAttributes(req) {
 		spec := authorizationv1.SubjectAccessReviewSpec{User: user, Groups: groups, Extra: extra, ResourceAttributes: &attrs}
 		st, err := review(ctx, sess, spec)
 		if err != nil {
@@ -246,8 +286,19 @@ func denialMessage(user, clusterID string, attrs authorizationv1.ResourceAttribu
 	if len(reason) > 256 {
 		reason = reason[:256] + "…"
 	}
-	return fmt.Sprintf(`%s %q is forbidden: User %q cannot impersonate resource %q in API group "" in cluster %q (SubjectAccessReview: %s)`,
-		attrs.Resource, attrs.Name, user, attrs.Resource, clusterID, reason)
+	kind, resource := attrs.Resource, attrs.Resource
+	if attrs.Group != "" {
+		kind += "." + attrs.Group
+	}
+	if attrs.Subresource != "" {
+		resource += "/" + attrs.Subresource
+	}
+	scope := ""
+	if attrs.Namespace != "" {
+		scope = fmt.Sprintf(" in the namespace %q", attrs.Namespace)
+	}
+	return fmt.Sprintf(`%s %q is forbidden: User %q cannot impersonate resource %q in API group %q%s in cluster %q (SubjectAccessReview: %s)`,
+		kind, attrs.Name, user, resource, attrs.Group, scope, clusterID, reason)
 }
 
 // review sends one SubjectAccessReview through the cluster agent's session
@@ -299,7 +350,8 @@ func review(ctx context.Context, sess *tunnel.Session, spec authorizationv1.Subj
 // refusal, 503 when the cluster could not be asked. Nothing is forwarded
 // unless it returns true.
 func (p *Proxy) approveNested(w http.ResponseWriter, r *http.Request, sess *tunnel.Session, ident authn.Identity, asked *impersonation.Request) bool {
-	log := p.opts.Logger.With("cluster", sess.ClusterID, "user", ident.Username, "as", asked.User, "as_groups", asked.Groups)
+	log := p.opts.Logger.With("cluster", sess.ClusterID, "user", ident.Username, "as", asked.User, "as_groups", asked.Groups,
+		"as_uid", asked.UID, "as_extra_keys", slices.Sorted(maps.Keys(asked.Extra)))
 	err := p.nested.authorize(r.Context(), sess, ident, asked)
 	var d *denial
 	switch {

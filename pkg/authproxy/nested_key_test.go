@@ -1,7 +1,10 @@
 package authproxy
 
 import (
+	"fmt"
+	"maps"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,6 +50,12 @@ func TestKeyFor(t *testing.T) {
 		{"bytes moved between caller groups", with(func(q *question) { q.ident.Groups = []string{"ab", ""} })},
 		{"bytes moved between user id and name", with(func(q *question) { q.ident.UserID, q.ident.Username = "u-1b", "ob" })},
 		{"the target user as a group", with(func(q *question) { q.req.User, q.req.Groups = "devs", []string{"jane", "ops"} })},
+		{"a uid", with(func(q *question) { q.req.UID = "1000" })},
+		{"a target group as the uid", with(func(q *question) { q.req.Groups, q.req.UID = []string{"devs"}, "ops" })},
+		{"an extra", with(func(q *question) { q.req.Extra = map[string][]string{"scopes": {"view"}} })},
+		{"the uid as an extra key", with(func(q *question) { q.req.Extra = map[string][]string{"1000": nil} })},
+		{"a target group as an extra", with(func(q *question) { q.req.Groups, q.req.Extra = []string{"devs"}, map[string][]string{"ops": {"x"}} })},
+		{"the ServiceAccount form of the user", with(func(q *question) { q.req.User = "system:serviceaccount:default:jane" })},
 	}
 	k := keyFor(base.cluster, base.ident, &base.req)
 	seen := map[cacheKey]string{k: "base"}
@@ -67,12 +76,69 @@ func TestKeyFor(t *testing.T) {
 		})},
 		{"target groups in another order", with(func(q *question) { q.req.Groups = []string{"ops", "devs"} })},
 		{"admin flag (its group is what counts)", with(func(q *question) { q.ident.Admin = true })},
+		{"an empty extra map", with(func(q *question) { q.req.Extra = map[string][]string{} })},
 	}
 	for _, tc := range same {
 		if got := keyFor(tc.q.cluster, tc.q.ident, &tc.q.req); got != k {
 			t.Errorf("%s: another key for the same reviews", tc.name)
 		}
 	}
+}
+
+// TestKeyForNeverShared: over every request built from a few short
+// strings (users, groups, uid, extras whose keys and values reuse the same
+// bytes), two requests share a key exactly when they ask the same
+// reviews: same user, same groups and extra values as sets, same uid.
+func TestKeyForNeverShared(t *testing.T) {
+	bob := authn.Identity{UserID: "u-1", Username: "bob", TokenID: "t-1"}
+	atoms := []string{"a", "b", "ab", ""}
+	lists := [][]string{nil, {"a"}, {"b"}, {"a", "b"}, {"b", "a"}, {"ab"}, {""}}
+	var extras []map[string][]string
+	extras = append(extras, nil)
+	for _, k := range atoms {
+		for _, vs := range lists[1:] {
+			extras = append(extras, map[string][]string{k: vs})
+			for _, k2 := range atoms {
+				if k2 > k {
+					extras = append(extras, map[string][]string{k: vs, k2: {"a"}})
+				}
+			}
+		}
+	}
+	canon := func(r impersonation.Request) string {
+		groups := slices.Sorted(slices.Values(r.Groups))
+		var b strings.Builder
+		fmt.Fprintf(&b, "%q %q %q {", r.User, groups, r.UID)
+		for _, k := range slices.Sorted(maps.Keys(r.Extra)) {
+			fmt.Fprintf(&b, "%q:%q ", k, slices.Sorted(slices.Values(r.Extra[k])))
+		}
+		return b.String() + "}"
+	}
+	byKey := map[cacheKey]string{}
+	n := 0
+	for _, u := range atoms {
+		for _, g := range lists {
+			for _, uid := range atoms {
+				for _, e := range extras {
+					r := impersonation.Request{User: u, Groups: g, UID: uid, Extra: e}
+					k, c := keyFor("c-alpha", bob, &r), canon(r)
+					if prev, ok := byKey[k]; ok && prev != c {
+						t.Fatalf("%s and %s share a key", prev, c)
+					}
+					byKey[k] = c
+					n++
+				}
+			}
+		}
+	}
+	distinct := map[string]bool{}
+	for _, c := range byKey {
+		distinct[c] = true
+	}
+	if len(distinct) != len(byKey) {
+		t.Errorf("%d keys for %d distinct requests", len(byKey), len(distinct))
+	}
+	t.Logf("%d requests, %d distinct keys", n, len(byKey))
 }
 
 // TestNestedCacheMemory: an entry costs the same however many groups the

@@ -23,17 +23,28 @@ import (
 // (user empty: none) and returns the code and the Status message, if any.
 func (s *sandwich) getAs(path, bearer, user string, groups ...string) (int, string) {
 	s.t.Helper()
+	h := http.Header{}
+	if user != "" {
+		h.Set("Impersonate-User", user)
+	}
+	for _, g := range groups {
+		h.Add("Impersonate-Group", g)
+	}
+	return s.getWith(path, bearer, h)
+}
+
+// getWith sends GET path with a bearer token and the headers h and returns
+// the code and the Status message, if any.
+func (s *sandwich) getWith(path, bearer string, h http.Header) (int, string) {
+	s.t.Helper()
 	req, err := http.NewRequest("GET", s.proxy.URL+path, nil)
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	if h != nil {
+		req.Header = h.Clone()
+	}
 	req.Header.Set("Authorization", "Bearer "+bearer)
-	if user != "" {
-		req.Header.Set("Impersonate-User", user)
-	}
-	for _, g := range groups {
-		req.Header.Add("Impersonate-Group", g)
-	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
@@ -419,7 +430,12 @@ func TestNestedUpgrade(t *testing.T) {
 			name: "approved --as", lines: []string{"Impersonate-User: jane", "Impersonate-Group: devs"},
 			code: http.StatusSwitchingProtocols, want: nestedIdentity("jane", []string{"devs"}, "ada", tokID, ada.ID),
 		},
-		{name: "uid", lines: []string{"Impersonate-User: jane", "Impersonate-Uid: 0"}, code: 400},
+		{
+			name: "approved --as-uid", lines: []string{"Impersonate-User: jane", "Impersonate-Uid: 0"},
+			code: http.StatusSwitchingProtocols, want: nestedRequestIdentity(impersonation.Request{User: "jane", UID: "0"}, "ada", tokID, ada.ID),
+		},
+		{name: "uid alone", lines: []string{"Impersonate-Uid: 0"}, code: 400},
+		{name: "Drover's extra forged", lines: []string{"Impersonate-User: jane", "Impersonate-Extra-Drover.dev%2fuser-id: u-0"}, code: 403},
 		{name: "Impersonate-Group named in Connection", lines: []string{"Impersonate-User: jane", "Impersonate-Group: system:masters"}, code: 400},
 	}
 	for _, tc := range tests {

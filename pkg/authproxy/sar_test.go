@@ -16,11 +16,21 @@ import (
 // sarPath is where the backend answers SubjectAccessReviews.
 const sarPath = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 
-// grant is one impersonation right in one cluster, as a ClusterRole with
-// verb impersonate on resource/name bound to user would give. Clusters are
+// grant is one impersonation right in one cluster, as a role with verb
+// impersonate on group/resource(/subresource)/name, bound to user
+// cluster-wide (namespace "") or in a namespace, would give. Clusters are
 // told apart by the ServiceAccount token their agent advertised: all share
 // the one backend.
-type grant struct{ saToken, user, resource, name string }
+type grant struct{ saToken, user, group, resource, namespace, name string }
+
+// grantFor is the grant a review asks about.
+func grantFor(saToken, user string, a authorizationv1.ResourceAttributes) grant {
+	res := a.Resource
+	if a.Subresource != "" {
+		res += "/" + a.Subresource
+	}
+	return grant{saToken: saToken, user: user, group: a.Group, resource: res, namespace: a.Namespace, name: a.Name}
+}
 
 // seenSAR is a SubjectAccessReview the backend answered.
 type seenSAR struct {
@@ -39,15 +49,21 @@ type sarPolicy struct {
 	delay  time.Duration // how long each review takes to answer
 }
 
-// allow grants user the right to impersonate resource/name in the cluster
-// whose agent advertised saToken.
+// allow grants user the right to impersonate resource/name (users or
+// groups) in the cluster whose agent advertised saToken.
 func (b *backend) allow(saToken, user, resource, name string) {
+	b.allowAttrs(saToken, user, authorizationv1.ResourceAttributes{Resource: resource, Name: name})
+}
+
+// allowAttrs grants user the right to impersonate what a names (its verb
+// is impersonate) in the cluster whose agent advertised saToken.
+func (b *backend) allowAttrs(saToken, user string, a authorizationv1.ResourceAttributes) {
 	b.sar.mu.Lock()
 	defer b.sar.mu.Unlock()
 	if b.sar.grants == nil {
 		b.sar.grants = map[grant]bool{}
 	}
-	b.sar.grants[grant{saToken, user, resource, name}] = true
+	b.sar.grants[grantFor(saToken, user, a)] = true
 }
 
 // revokeAll removes every grant.
@@ -92,8 +108,8 @@ func (b *backend) serveSAR(w http.ResponseWriter, r *http.Request) {
 		sa = v
 	}
 	allowed := false
-	if a := in.Spec.ResourceAttributes; a != nil && a.Verb == "impersonate" && a.Group == "" {
-		allowed = b.sar.grants[grant{sa, in.Spec.User, a.Resource, a.Name}]
+	if a := in.Spec.ResourceAttributes; a != nil && a.Verb == "impersonate" {
+		allowed = b.sar.grants[grantFor(sa, in.Spec.User, *a)]
 	}
 	b.sar.mu.Unlock()
 	if delay > 0 {

@@ -2,7 +2,6 @@ package downstream
 
 import (
 	"slices"
-	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 )
@@ -10,14 +9,18 @@ import (
 // Impersonation accounts: the credentials the server forwards users'
 // requests with. Each is a ServiceAccount in Namespace whose ClusterRole
 // (same name) lets it impersonate exactly one identity, by resourceNames:
-// one user, that user's groups, and Drover's extras. A token of Bob's
-// account can act as Bob and nothing else: not as system:masters, not as
-// drover:admins unless Bob is an admin, not as the controller or any
-// ServiceAccount. The server creates them through the controller's
-// credential (package accounts).
+// one user, that user's groups, uid and extras (Drover's and, for kubectl
+// --as-user-extra, the approved ones). An account for a ServiceAccount
+// (kubectl --as system:serviceaccount:<ns>:<name>) gets the right to
+// impersonate it from a RoleBinding in <ns> of a second ClusterRole
+// (AccountNamespaceRole), since a cluster-wide binding cannot pin a
+// namespace. A token of Bob's account can act as Bob and nothing else: not
+// as system:masters, not as drover:admins unless Bob is an admin, not as
+// the controller or any other ServiceAccount. The server creates them
+// through the controller's credential (package accounts).
 const (
-	// AccountPrefix starts every account's ServiceAccount, ClusterRole and
-	// ClusterRoleBinding name.
+	// AccountPrefix starts every account's ServiceAccount, ClusterRole,
+	// ClusterRoleBinding and RoleBinding name.
 	AccountPrefix = "drover-imp-"
 	// AccountLabel marks the accounts' objects.
 	AccountLabel = "drover.dev/account"
@@ -26,6 +29,10 @@ const (
 	// AccountKindLabel is "own" for a user's own identity, "as" for an
 	// identity a user was allowed to act as (kubectl --as).
 	AccountKindLabel = "drover.dev/account-kind"
+	// AccountNamespaceLabel, on an account that impersonates a
+	// ServiceAccount, names that ServiceAccount's namespace, where the
+	// account's RoleBinding is (so that the sweep deletes it too).
+	AccountNamespaceLabel = "drover.dev/account-namespace"
 	// InstanceLabel names the Drover installation (a digest of its CA) that
 	// made an object, so that an installation sweeps only its own accounts
 	// when a cluster was imported into another one too.
@@ -78,14 +85,22 @@ func AccountRules(a Account) []rbacv1.PolicyRule {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
+		// The key as the apiserver authorizes it: the decoded key, case
+		// kept (it lower-cases the header name before unescaping it).
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{"authentication.k8s.io"},
-			Resources: []string{"userextras/" + strings.ToLower(k)}, ResourceNames: sortedUnique(a.Extra[k]), Verbs: imp})
+			Resources: []string{"userextras/" + k}, ResourceNames: sortedUnique(a.Extra[k]), Verbs: imp})
 	}
 	return rules
 }
 
-// AccountNamespaceRules are the rules of the Role an account gets in a
-// ServiceAccount's namespace when it impersonates that ServiceAccount.
+// AccountNamespaceRole names the ClusterRole holding AccountNamespaceRules
+// of the account name; the account's RoleBinding (named like the account)
+// in the ServiceAccount's namespace binds it there only.
+func AccountNamespaceRole(name string) string { return name + "-sa" }
+
+// AccountNamespaceRules are the rules an account gets in a ServiceAccount's
+// namespace when it impersonates that ServiceAccount (a RoleBinding of
+// AccountNamespaceRole there): impersonate serviceaccounts/<name>.
 func AccountNamespaceRules(a Account) []rbacv1.PolicyRule {
 	if a.ServiceAccount == nil {
 		return nil

@@ -13,11 +13,20 @@
 // ReverseProxy.Rewrite, on the outbound request only; Verify is the round
 // tripper's last look at the result.
 //
-// Nested impersonation (kubectl --as / --as-group): ParseRequest reads the
-// client's canonical Impersonate-User (exactly one) and Impersonate-Group
-// headers as a request to act as someone else, and refuses every other
-// identity-shaped header instead of ignoring it. A request is not a grant:
-// package authproxy asks the target cluster (a SubjectAccessReview) and
+// Nested impersonation (kubectl --as, --as-group, --as-uid,
+// --as-user-extra): ParseRequest reads the client's canonical
+// Impersonate-User (exactly one), Impersonate-Group, Impersonate-Uid
+// (one) and Impersonate-Extra-<key> headers as a request to act as someone
+// else, and refuses every other identity-shaped header instead of ignoring
+// it. Extra keys are decoded as the apiserver decodes them (the header
+// name's suffix lower-cased, then percent-unescaped), and Set escapes them
+// so that the apiserver reads back exactly the key that was approved. A key
+// in Drover's own drover.dev/ space is refused (403): Drover sets its own
+// extras. A ServiceAccount user (system:serviceaccount:<ns>:<name>) must be
+// one the apiserver reads as such (SplitServiceAccount); asked for without
+// groups, Set sends no Impersonate-Group, so the apiserver gives it its own
+// groups. A request is not a grant: package authproxy asks the target
+// cluster (one SubjectAccessReview per user, group, uid and extra value) and
 // either forwards as the requested identity, with the Drover user in the
 // drover.dev/original-user extra, or refuses. A request asking to
 // impersonate is never forwarded as the caller.
@@ -29,11 +38,14 @@
 // value, a value with leading or trailing space or tab, and any value
 // golang.org/x/net/http/httpguts.ValidHeaderFieldValue rejects, rather than
 // send "corp:admins " and have the apiserver read "corp:admins".
-// ParseRequest also caps each name at MaxNameLen bytes and refuses user
+// ParseRequest also caps each name at MaxNameLen bytes (and the groups,
+// extra keys and values per key it accepts), refuses names that are not
+// UTF-8 (a review carries them as JSON strings), and refuses user
 // system:anonymous and group system:unauthenticated, since Set adds
 // system:authenticated to every identity.
 //
 // This package must never forward a request with no identity or with an
-// identity it could not send unchanged: Set returns an error, writes
-// nothing, and callers refuse the request.
+// identity it could not send unchanged (Set returns an error, writes
+// nothing, and callers refuse the request), and ParseRequest must never
+// accept a client's extra in Drover's drover.dev/ space.
 package impersonation

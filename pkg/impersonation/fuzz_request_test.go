@@ -3,17 +3,23 @@ package impersonation
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // FuzzParseRequest feeds arbitrary header sets (raw "name: value" lines) to
 // ParseRequest and checks the invariants the proxy relies on: no panic; an
 // answer is either nil (no identity asked for), a Request, or a
-// *RequestError with a 400/403 code; a Request names one valid user and
-// valid groups, and came from headers that hold nothing identity-shaped
-// besides the canonical Impersonate-User/Group; and whatever is accepted
-// can be written by Set and then passes Verify.
+// *RequestError with a 400/403 code; a Request names one valid user, valid
+// groups, at most one uid and bounded extras outside Drover's own space, and
+// came from headers that hold nothing identity-shaped besides the canonical
+// Impersonate-User/Group/Uid/Extra-*; and whatever is accepted can be
+// written by Set, then passes Verify, and the apiserver would read from it
+// exactly the identity that was asked for.
 func FuzzParseRequest(f *testing.F) {
 	for _, s := range []string{
 		"Accept: application/json",
@@ -25,7 +31,15 @@ func FuzzParseRequest(f *testing.F) {
 		"impersonate-user: jane",
 		"Impersonate_User: jane",
 		"Impersonate-Uid: 1",
+		"Impersonate-User: jane\nImpersonate-Uid: 1",
 		"Impersonate-Extra-Scopes: x",
+		"Impersonate-User: jane\nImpersonate-Extra-Scopes: x\nImpersonate-Extra-%73copes: y",
+		"Impersonate-User: jane\nImpersonate-Extra-Example.com%2fteam: a\nImpersonate-Extra-%41cme: b",
+		"Impersonate-User: jane\nImpersonate-Extra-Drover.dev%2fuser-Id: u-1",
+		"Impersonate-User: jane\nImpersonate-Extra-Bad%zz: b",
+		"Impersonate-User: system:serviceaccount:team-a:bot",
+		"Impersonate-User: system:serviceaccount:team-a:bot\nImpersonate-Group: devs\nImpersonate-Uid: 7",
+		"Impersonate-User: system:serviceaccount:Team:bot",
 		"X-Remote-User: root",
 		"Impersonate-User: system:anonymous",
 		"Impersonate-User: jane \nImpersonate-Group: \tdevs",
@@ -62,14 +76,29 @@ func FuzzParseRequest(f *testing.F) {
 			return
 		}
 		for k := range h {
-			if identityShaped(k) && k != "Impersonate-User" && k != "Impersonate-Group" {
+			if identityShaped(k) && k != "Impersonate-User" && k != "Impersonate-Group" && k != "Impersonate-Uid" && !canonicalExtra(k) {
 				t.Fatalf("request accepted from %q despite header %q", raw, k)
 			}
 		}
 		if len(h["Impersonate-User"]) != 1 || req.User != h["Impersonate-User"][0] {
 			t.Fatalf("request user %q from %q", req.User, h["Impersonate-User"])
 		}
-		id := Identity{User: req.User, Groups: req.Groups, Extra: map[string][]string{"drover.dev/original-user": {"someone"}}}
+		if uids := h["Impersonate-Uid"]; len(uids) > 1 || (len(uids) == 1) != (req.UID != "") || (len(uids) == 1 && uids[0] != req.UID) {
+			t.Fatalf("request uid %q from %q", req.UID, uids)
+		}
+		if len(req.Groups) > MaxGroups || len(req.Extra) > MaxExtraKeys {
+			t.Fatalf("%d groups, %d extra keys accepted", len(req.Groups), len(req.Extra))
+		}
+		for k, vs := range req.Extra {
+			if droverExtra(k) || len(vs) == 0 || len(vs) > MaxExtraValues {
+				t.Fatalf("extra %q with %d values accepted from %q", k, len(vs), raw)
+			}
+		}
+		extra := map[string][]string{"drover.dev/original-user": {"someone"}}
+		for k, vs := range req.Extra {
+			extra[k] = vs
+		}
+		id := Identity{User: req.User, Groups: req.Groups, UID: req.UID, Extra: extra}
 		out := http.Header{}
 		if err := Set(out, id); err != nil {
 			t.Fatalf("accepted %q but cannot forward it: %v", raw, err)
@@ -77,5 +106,46 @@ func FuzzParseRequest(f *testing.F) {
 		if err := Verify(out, id); err != nil {
 			t.Fatalf("forwarded headers of %q do not verify: %v", raw, err)
 		}
+		if diff := cmp.Diff(apiserverView(id), apiserverRead(out), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("the apiserver would read another identity from %q (-asked +read):\n%s", raw, diff)
+		}
 	})
+}
+
+// seen is an identity as the apiserver's impersonation filter reads it.
+type seen struct {
+	User   string
+	Groups []string
+	UID    string
+	Extra  map[string][]string
+}
+
+// apiserverRead reads forwarded headers the way the apiserver does: header
+// names canonical, extra keys lower-cased then percent-unescaped.
+func apiserverRead(h http.Header) seen {
+	c := http.Header{}
+	for k, vs := range h {
+		ck := http.CanonicalHeaderKey(k)
+		c[ck] = append(c[ck], vs...)
+	}
+	s := seen{User: c.Get("Impersonate-User"), Groups: slices.Sorted(slices.Values(c["Impersonate-Group"])), UID: c.Get("Impersonate-Uid"), Extra: map[string][]string{}}
+	for k, vs := range c {
+		if suffix, ok := strings.CutPrefix(k, "Impersonate-Extra-"); ok {
+			key := decodeExtraKey(suffix)
+			s.Extra[key] = append(s.Extra[key], vs...)
+		}
+	}
+	return s
+}
+
+// apiserverView is what the apiserver must read for id: its groups with
+// system:authenticated, or none for a ServiceAccount without groups.
+func apiserverView(id Identity) seen {
+	s := seen{User: id.User, UID: id.UID, Extra: id.Extra}
+	if _, _, sa := SplitServiceAccount(id.User); !sa || len(id.Groups) > 0 {
+		s.Groups = append(slices.Clone(id.Groups), Authenticated)
+		slices.Sort(s.Groups)
+		s.Groups = slices.Compact(s.Groups)
+	}
+	return s
 }

@@ -15,7 +15,9 @@ import (
 type Identity struct {
 	User   string
 	Groups []string
-	Extra  map[string][]string
+	// UID is the uid to impersonate, "" for none.
+	UID   string
+	Extra map[string][]string
 }
 
 // Authenticated is the group every impersonated user carries.
@@ -58,6 +60,11 @@ func (id Identity) Validate() error {
 	for _, g := range id.Groups {
 		if p := valueProblem(g); p != "" {
 			return fmt.Errorf("%w: group %q %s", ErrInvalidIdentity, short(g), p)
+		}
+	}
+	if id.UID != "" {
+		if p := valueProblem(id.UID); p != "" {
+			return fmt.Errorf("%w: uid %q %s", ErrInvalidIdentity, short(id.UID), p)
 		}
 	}
 	for k, vs := range id.Extra {
@@ -115,20 +122,32 @@ func deleteFold(h http.Header, name string) {
 // Set writes id as impersonation headers, replacing any present. The caller
 // must have called Strip first. It writes nothing and returns an error if
 // id does not Validate: the caller must then refuse the request.
+//
+// The groups are id's and Authenticated, except for a ServiceAccount user
+// (SplitServiceAccount) with no groups: then no Impersonate-Group is
+// written, and the apiserver gives the account its own groups
+// (system:serviceaccounts, system:serviceaccounts:<namespace> and
+// Authenticated). Impersonate-Uid is written when id has a uid; each extra
+// key is escaped so that the apiserver decodes it to exactly that key.
 func Set(h http.Header, id Identity) error {
 	if err := id.Validate(); err != nil {
 		return err
 	}
 	h.Set(authenticationv1.ImpersonateUserHeader, id.User)
-	groups := make([]string, 0, len(id.Groups)+1)
-	seen := map[string]bool{}
-	for _, g := range append(append([]string{}, id.Groups...), Authenticated) {
-		if !seen[g] {
-			seen[g] = true
-			groups = append(groups, g)
+	if _, _, sa := SplitServiceAccount(id.User); !sa || len(id.Groups) > 0 {
+		groups := make([]string, 0, len(id.Groups)+1)
+		seen := map[string]bool{}
+		for _, g := range append(append([]string{}, id.Groups...), Authenticated) {
+			if !seen[g] {
+				seen[g] = true
+				groups = append(groups, g)
+			}
 		}
+		h[authenticationv1.ImpersonateGroupHeader] = groups
 	}
-	h[authenticationv1.ImpersonateGroupHeader] = groups
+	if id.UID != "" {
+		h.Set(authenticationv1.ImpersonateUIDHeader, id.UID)
+	}
 	keys := make([]string, 0, len(id.Extra))
 	for k := range id.Extra {
 		keys = append(keys, k)
@@ -138,29 +157,4 @@ func Set(h http.Header, id Identity) error {
 		h[authenticationv1.ImpersonateUserExtraHeaderPrefix+escapeExtraKey(k)] = append([]string(nil), id.Extra[k]...)
 	}
 	return nil
-}
-
-// escapeExtraKey percent-encodes every byte that may not appear in a header
-// name, as the apiserver expects (it lower-cases and unescapes the key).
-func escapeExtraKey(k string) string {
-	var b strings.Builder
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if isTokenChar(c) && c != '%' {
-			b.WriteByte(c)
-			continue
-		}
-		const hex = "0123456789ABCDEF"
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
-}
-
-func isTokenChar(c byte) bool {
-	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-		return true
-	}
-	return strings.IndexByte("!#$&'*+-.^_`|~", c) >= 0
 }

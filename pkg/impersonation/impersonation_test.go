@@ -3,6 +3,7 @@ package impersonation
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -67,6 +68,30 @@ func TestStrip(t *testing.T) {
 	}
 }
 
+// TestExtraKeyRoundTrip: whatever key Set writes, the apiserver reads
+// (canonical header name, lower-cased suffix, percent-unescaped) as
+// exactly that key, and ParseRequest reads it the same way.
+func TestExtraKeyRoundTrip(t *testing.T) {
+	for _, k := range []string{"scopes", "drover.dev/token-id", "Acme/Role", "a%2Fb", "100%", "with space", "é/ü", "%zz", "UPPER", "tab\tkey", "x-Y_z"} {
+		t.Run(k, func(t *testing.T) {
+			h := http.Header{}
+			if err := Set(h, Identity{User: "jane", Extra: map[string][]string{k: {"v"}}}); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for name := range h {
+				c := http.CanonicalHeaderKey(name)
+				if suffix, ok := strings.CutPrefix(c, "Impersonate-Extra-"); ok {
+					got = append(got, decodeExtraKey(suffix))
+				}
+			}
+			if diff := cmp.Diff([]string{k}, got); diff != "" {
+				t.Errorf("keys read back (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestSet(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -84,11 +109,37 @@ func TestSet(t *testing.T) {
 			want: http.Header{
 				"Impersonate-User":                        {"alice"},
 				"Impersonate-Group":                       {"drover:admins", Authenticated},
-				"Impersonate-Extra-Weird%20key%25":        {"v"},
+				"Impersonate-Extra-%57eird%20key%25":      {"v"},
 				"Impersonate-Extra-drover.dev%2Ftoken-id": {"t-1"},
 			},
 		},
 		{name: "no user", id: Identity{Groups: []string{"g"}}, want: http.Header{}, wantErr: true},
+		{
+			name: "uid",
+			id:   Identity{User: "alice", UID: "1000"},
+			want: http.Header{"Impersonate-User": {"alice"}, "Impersonate-Group": {Authenticated}, "Impersonate-Uid": {"1000"}},
+		},
+		{
+			// The apiserver gives it system:serviceaccounts,
+			// system:serviceaccounts:team-a and system:authenticated.
+			name: "a ServiceAccount without groups gets no Impersonate-Group",
+			id:   Identity{User: "system:serviceaccount:team-a:builder", Extra: map[string][]string{"drover.dev/original-user": {"ada"}}},
+			want: http.Header{
+				"Impersonate-User": {"system:serviceaccount:team-a:builder"},
+				"Impersonate-Extra-drover.dev%2Foriginal-user": {"ada"},
+			},
+		},
+		{
+			name: "a ServiceAccount with groups gets those and system:authenticated",
+			id:   Identity{User: "system:serviceaccount:team-a:builder", Groups: []string{"devs"}},
+			want: http.Header{"Impersonate-User": {"system:serviceaccount:team-a:builder"}, "Impersonate-Group": {"devs", Authenticated}},
+		},
+		{
+			name: "a user that is no ServiceAccount to the apiserver gets system:authenticated",
+			id:   Identity{User: "system:serviceaccount:Team:builder"},
+			want: http.Header{"Impersonate-User": {"system:serviceaccount:Team:builder"}, "Impersonate-Group": {Authenticated}},
+		},
+		{name: "uid with a trailing space", id: Identity{User: "alice", UID: "1000 "}, want: http.Header{}, wantErr: true},
 		{
 			name: "UTF-8 and inner spaces are sent as they are",
 			id:   Identity{User: "José Díaz", Groups: []string{"corp:domain admins", "équipe\tdev"}},

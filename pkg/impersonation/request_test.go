@@ -2,6 +2,7 @@ package impersonation
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -46,17 +47,111 @@ func TestParseRequest(t *testing.T) {
 		{name: "empty user", in: http.Header{"Impersonate-User": {""}}, wantCode: 400, wantMsg: "empty"},
 		{name: "empty group", in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Group": {"a", ""}}, wantCode: 400, wantMsg: "empty"},
 		{name: "groups without a user", in: http.Header{"Impersonate-Group": {"system:masters"}}, wantCode: 400, wantMsg: "requires Impersonate-User"},
-		{name: "uid", in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Uid": {"0"}}, wantCode: 400, wantMsg: "Impersonate-Uid"},
-		{name: "uid alone", in: http.Header{"Impersonate-Uid": {"0"}}, wantCode: 400, wantMsg: "Impersonate-Uid"},
+		{name: "uid", in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Uid": {"0"}}, want: &Request{User: "jane", UID: "0"}},
+		{name: "uid alone", in: http.Header{"Impersonate-Uid": {"0"}}, wantCode: 400, wantMsg: "Impersonate-Uid requires Impersonate-User"},
+		{name: "uid twice", in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Uid": {"0", "1"}}, wantCode: 400, wantMsg: "Impersonate-Uid must be sent once, got 2"},
+		{name: "empty uid", in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Uid": {""}}, wantCode: 400, wantMsg: "Impersonate-Uid is empty"},
+		{name: "uid with a trailing space", in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Uid": {"0 "}}, wantCode: 400, wantMsg: "Impersonate-Uid has leading or trailing whitespace"},
+		{name: "uid longer than MaxNameLen", in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Uid": {strings.Repeat("1", MaxNameLen+1)}}, wantCode: 400, wantMsg: "Impersonate-Uid is 513 bytes long"},
+		{name: "non-canonical uid key", in: http.Header{"Impersonate-User": {"jane"}, "IMPERSONATE-UID": {"0"}}, wantCode: 400, wantMsg: "send Impersonate-Uid"},
+		{name: "Connection names Impersonate-Uid", in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Uid": {"0"}, "Connection": {"impersonate-uid"}}, wantCode: 400, wantMsg: "Impersonate-Uid is named in Connection"},
 		{
-			name:     "extra",
-			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Scopes": {"all"}},
-			wantCode: 400, wantMsg: "Impersonate-Extra-*",
+			name: "extra",
+			in:   http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Scopes": {"all", "view", "all"}},
+			want: &Request{User: "jane", Extra: map[string][]string{"scopes": {"all", "view"}}},
+		},
+		{
+			name: "extra keys are lower-cased, then percent-unescaped, as the apiserver reads them",
+			in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Example.com%2fteam": {"a"},
+				"Impersonate-Extra-%41cme%2frole": {"r"}, "Impersonate-Extra-Bad%zzescape": {"b"}},
+			want: &Request{User: "jane", Extra: map[string][]string{"example.com/team": {"a"}, "Acme/role": {"r"}, "bad%zzescape": {"b"}}},
+		},
+		{
+			name: "header names decoding to one key are one key",
+			in:   http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Scopes": {"a"}, "Impersonate-Extra-%73copes": {"b", "a"}},
+			want: &Request{User: "jane", Extra: map[string][]string{"scopes": {"b", "a"}}},
+		},
+		{
+			name:     "extra without a user",
+			in:       http.Header{"Impersonate-Extra-Scopes": {"all"}},
+			wantCode: 400, wantMsg: "Impersonate-Extra-* requires Impersonate-User",
+		},
+		{name: "extra with no key", in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-": {"x"}}, wantCode: 400, wantMsg: "names no extra key"},
+		{name: "non-canonical extra", in: http.Header{"Impersonate-User": {"jane"}, "impersonate-extra-scopes": {"x"}}, wantCode: 400, wantMsg: "not in canonical form"},
+		{name: "extra with underscores", in: http.Header{"Impersonate-User": {"jane"}, "Impersonate_Extra_Scopes": {"x"}}, wantCode: 400, wantMsg: "not in canonical form"},
+		{
+			name:     "Connection names an extra",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Scopes": {"x"}, "Connection": {"Impersonate-Extra-Scopes"}},
+			wantCode: 400, wantMsg: "Impersonate-Extra-Scopes is named in Connection",
+		},
+		{name: "empty extra value", in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Scopes": {"a", ""}}, wantCode: 400, wantMsg: `extra "scopes" value 2 is empty`},
+		{
+			name:     "extra value with a trailing space",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Scopes": {"all "}},
+			wantCode: 400, wantMsg: `extra "scopes" value 1 has leading or trailing whitespace`,
+		},
+		{
+			name:     "extra key decoding to a control character",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-A%0ab": {"x"}},
+			wantCode: 400, wantMsg: "the extra key of header Impersonate-Extra-A%0ab has a character not allowed",
+		},
+		{
+			name:     "extra key longer than MaxNameLen",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-K" + strings.Repeat("k", MaxNameLen): {"x"}},
+			wantCode: 400, wantMsg: "is 513 bytes long",
+		},
+		{
+			name:     "extra value longer than MaxNameLen",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Scopes": {strings.Repeat("v", MaxNameLen+1)}},
+			wantCode: 400, wantMsg: `extra "scopes" value 1 is 513 bytes long`,
+		},
+		{name: "too many extra keys", in: manyExtras(MaxExtraKeys + 1), wantCode: 400, wantMsg: "at most 16 Impersonate-Extra-* headers"},
+		{name: "MaxExtraKeys extra keys", in: manyExtras(MaxExtraKeys), want: &Request{User: "jane", Extra: manyExtraWant(MaxExtraKeys)}},
+		{
+			name:     "too many values of one extra",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Scopes": strings.Split(strings.Repeat("v,", MaxExtraValues)+"v", ",")},
+			wantCode: 400, wantMsg: `at most 16 values of extra "scopes"`,
+		},
+		{
+			name:     "too many values of one key over two header names",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Scopes": distinct("v", 9), "Impersonate-Extra-%73copes": distinct("w", 9)},
+			wantCode: 400, wantMsg: `at most 16 values of extra "scopes" are accepted, got 18`,
+		},
+		{
+			name: "MaxExtraValues values of one key over two header names",
+			in:   http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Scopes": distinct("v", 8), "Impersonate-Extra-%73copes": distinct("w", 8)},
+			want: &Request{User: "jane", Extra: map[string][]string{"scopes": append(distinct("w", 8), distinct("v", 8)...)}},
 		},
 		{
 			name:     "Drover's own extra forged",
-			in:       http.Header{"Impersonate-Extra-Drover.dev%2foriginal-User": {"admin"}},
-			wantCode: 400, wantMsg: "Impersonate-Extra-*",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Drover.dev%2foriginal-User": {"admin"}},
+			wantCode: 403, wantMsg: `Drover sets its own extras: extra "drover.dev/original-user" may not be asked for`,
+		},
+		{
+			name:     "Drover's own extra forged without a user",
+			in:       http.Header{"Impersonate-Extra-Drover.dev%2ftoken-Id": {"t-1"}},
+			wantCode: 403, wantMsg: "Drover sets its own extras",
+		},
+		{
+			name:     "Drover's extra space with an escaped capital",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-%44rover.dev%2fuser-Id": {"u-1"}},
+			wantCode: 403, wantMsg: `extra "Drover.dev/user-id"`,
+		},
+		{
+			name:     "Drover's extra space, any key",
+			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Drover.dev%2fanything": {"x"}},
+			wantCode: 403, wantMsg: "Drover sets its own extras",
+		},
+		{
+			name: "a key merely starting like Drover's",
+			in:   http.Header{"Impersonate-User": {"jane"}, "Impersonate-Extra-Drover.devices": {"x"}},
+			want: &Request{User: "jane", Extra: map[string][]string{"drover.devices": {"x"}}},
+		},
+		{
+			name: "user, groups, uid and extras",
+			in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Group": {"devs"}, "Impersonate-Uid": {"1000"},
+				"Impersonate-Extra-Scopes": {"view"}},
+			want: &Request{User: "jane", Groups: []string{"devs"}, UID: "1000", Extra: map[string][]string{"scopes": {"view"}}},
 		},
 		{name: "non-canonical key", in: http.Header{"impersonate-user": {"root"}}, wantCode: 400, wantMsg: "canonical"},
 		{name: "non-canonical group key", in: http.Header{"Impersonate-User": {"jane"}, "IMPERSONATE-GROUP": {"x"}}, wantCode: 400, wantMsg: "canonical"},
@@ -65,10 +160,23 @@ func TestParseRequest(t *testing.T) {
 		{name: "X-Remote-User", in: http.Header{"X-Remote-User": {"root"}}, wantCode: 400, wantMsg: "X-Remote-User"},
 		{name: "x_remote_group", in: http.Header{"X_remote_group": {"g"}}, wantCode: 400, wantMsg: "not accepted"},
 		{
-			name:     "ServiceAccount",
-			in:       http.Header{"Impersonate-User": {"system:serviceaccount:kube-system:default"}},
-			wantCode: 403, wantMsg: "ServiceAccount",
+			// Parsed as any ServiceAccount; package accounts refuses kube-system's.
+			name: "ServiceAccount",
+			in:   http.Header{"Impersonate-User": {"system:serviceaccount:kube-system:default"}},
+			want: &Request{User: "system:serviceaccount:kube-system:default"},
 		},
+		{
+			name: "ServiceAccount with a dotted name and groups",
+			in:   http.Header{"Impersonate-User": {"system:serviceaccount:team-a:ci.bot"}, "Impersonate-Group": {"devs"}},
+			want: &Request{User: "system:serviceaccount:team-a:ci.bot", Groups: []string{"devs"}},
+		},
+		{name: "ServiceAccount without a name", in: http.Header{"Impersonate-User": {"system:serviceaccount:team-a"}}, wantCode: 400, wantMsg: "is not a ServiceAccount name"},
+		{name: "ServiceAccount with an empty name", in: http.Header{"Impersonate-User": {"system:serviceaccount:team-a:"}}, wantCode: 400, wantMsg: "is not a ServiceAccount name"},
+		{name: "ServiceAccount with a dotted namespace", in: http.Header{"Impersonate-User": {"system:serviceaccount:team.a:bot"}}, wantCode: 400, wantMsg: "DNS-1123 label"},
+		{name: "ServiceAccount in upper case", in: http.Header{"Impersonate-User": {"system:serviceaccount:Team:bot"}}, wantCode: 400, wantMsg: "is not a ServiceAccount name"},
+		{name: "ServiceAccount with a colon in the name", in: http.Header{"Impersonate-User": {"system:serviceaccount:team:bot:x"}}, wantCode: 400, wantMsg: "is not a ServiceAccount name"},
+		{name: "user not UTF-8", in: http.Header{"Impersonate-User": {"j\xffne"}}, wantCode: 400, wantMsg: "Impersonate-User is not valid UTF-8"},
+		{name: "group not UTF-8", in: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Group": {"d\xc3"}}, wantCode: 400, wantMsg: "Impersonate-Group value 1 is not valid UTF-8"},
 		{
 			name:     "too many groups",
 			in:       http.Header{"Impersonate-User": {"jane"}, "Impersonate-Group": strings.Split(strings.Repeat("g,", MaxGroups)+"g", ",")},
@@ -160,6 +268,62 @@ func TestParseRequest(t *testing.T) {
 	}
 }
 
+// manyExtras asks for n extra keys k0, k1, ... with one value each.
+func manyExtras(n int) http.Header {
+	h := http.Header{"Impersonate-User": {"jane"}}
+	for i := range n {
+		h["Impersonate-Extra-K"+strconv.Itoa(i)] = []string{"v"}
+	}
+	return h
+}
+
+// distinct returns n distinct values starting with p.
+func distinct(p string, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, p+strconv.Itoa(i))
+	}
+	return out
+}
+
+func manyExtraWant(n int) map[string][]string {
+	m := map[string][]string{}
+	for i := range n {
+		m["k"+strconv.Itoa(i)] = []string{"v"}
+	}
+	return m
+}
+
+func TestSplitServiceAccount(t *testing.T) {
+	tests := []struct {
+		user     string
+		ns, name string
+		ok       bool
+	}{
+		{"system:serviceaccount:default:builder", "default", "builder", true},
+		{"system:serviceaccount:team-a:ci.bot-1", "team-a", "ci.bot-1", true},
+		{"system:serviceaccount:team-a:" + strings.Repeat("n", 253), "team-a", strings.Repeat("n", 253), true},
+		{"system:serviceaccount:team-a:" + strings.Repeat("n", 254), "", "", false},
+		{"system:serviceaccount:" + strings.Repeat("n", 64) + ":x", "", "", false},
+		{"system:serviceaccount:team-a", "", "", false},
+		{"system:serviceaccount::bot", "", "", false},
+		{"system:serviceaccount:team-a:", "", "", false},
+		{"system:serviceaccount:team_a:bot", "", "", false},
+		{"system:serviceaccount:team-a:Bot", "", "", false},
+		{"system:serviceaccount:a:b:c", "", "", false},
+		{"system:serviceaccounts:team-a:bot", "", "", false},
+		{"jane", "", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.user, func(t *testing.T) {
+			ns, name, ok := SplitServiceAccount(tc.user)
+			if ns != tc.ns || name != tc.name || ok != tc.ok {
+				t.Errorf("got %q %q %v, want %q %q %v", ns, name, ok, tc.ns, tc.name, tc.ok)
+			}
+		})
+	}
+}
+
 func TestVerify(t *testing.T) {
 	id := Identity{User: "jane", Groups: []string{"devs"}, Extra: map[string][]string{"drover.dev/original-user": {"ada"}}}
 	good := http.Header{}
@@ -182,6 +346,7 @@ func TestVerify(t *testing.T) {
 		{name: "extra missing", change: func(h http.Header) { delete(h, "Impersonate-Extra-drover.dev%2Foriginal-user") }, wantErr: true},
 		{name: "non-canonical duplicate", change: func(h http.Header) { h["impersonate-user"] = []string{"root"} }, wantErr: true},
 		{name: "uid", change: func(h http.Header) { h.Set("Impersonate-Uid", "0") }, wantErr: true},
+		{name: "an extra added", change: func(h http.Header) { h["Impersonate-Extra-Scopes"] = []string{"all"} }, wantErr: true},
 		{name: "x-remote", change: func(h http.Header) { h["x-remote-user"] = []string{"root"} }, wantErr: true},
 		{name: "underscore", change: func(h http.Header) { h["Impersonate_User"] = []string{"root"} }, wantErr: true},
 	}
@@ -196,5 +361,24 @@ func TestVerify(t *testing.T) {
 	}
 	if err := Verify(good.Clone(), Identity{}); err == nil {
 		t.Error("Verify accepted an empty identity")
+	}
+
+	// A ServiceAccount with a uid: no groups at all, the uid as set.
+	sa := Identity{User: "system:serviceaccount:team-a:bot", UID: "u-1"}
+	saGood := http.Header{}
+	if err := Set(saGood, sa); err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range map[string]func(h http.Header){
+		"as Set wrote it": func(http.Header) {},
+		"a group added":   func(h http.Header) { h.Set("Impersonate-Group", "system:masters") },
+		"uid missing":     func(h http.Header) { delete(h, "Impersonate-Uid") },
+		"another uid":     func(h http.Header) { h.Set("Impersonate-Uid", "0") },
+	} {
+		h := saGood.Clone()
+		change(h)
+		if err := Verify(h, sa); (err != nil) != (name != "as Set wrote it") {
+			t.Errorf("ServiceAccount identity, %s: Verify = %v", name, err)
+		}
 	}
 }
