@@ -77,7 +77,8 @@ func TestRefusals(t *testing.T) {
 			Code: 404, Reason: metav1.StatusReasonNotFound,
 			Message: "no cluster named in path; use /k8s/clusters/{cluster-id}/..."}},
 		{"cluster without an agent", "c-quiet", "Bearer " + adaTok, 503, &metav1.Status{
-			Code: 503, Reason: metav1.StatusReasonServiceUnavailable, Message: `cluster "c-quiet" is not connected`}},
+			Code: 503, Reason: metav1.StatusReasonServiceUnavailable, Message: `cluster "c-quiet" is not connected; no agent has connected since the server started ` +
+				`(node agents carry traffic only for a cluster whose cluster agent has connected)`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -143,8 +143,14 @@ func (p *Proxy) WithClusterSession(next http.Handler) http.Handler {
 			switch {
 			case st.Refused != "":
 				msg += "; its agent was refused: " + st.Refused
+			case st.Sessions > 0:
+				msg += "; its node agents report another apiserver than its cluster agent last did, " +
+					"so they carry nothing until a cluster agent connects"
 			case st.DisconnectedAt != nil:
 				msg += "; no agent connected since " + st.DisconnectedAt.UTC().Format(time.RFC3339)
+			default:
+				msg += "; no agent has connected since the server started " +
+					"(node agents carry traffic only for a cluster whose cluster agent has connected)"
 			}
 			apierr.Unavailable(w, "%s", msg)
 			return
