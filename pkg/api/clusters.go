@@ -187,12 +187,14 @@ func (a *API) deleteCluster(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// newRegistration starts a new registration generation of the cluster: a
+// cluster token and, minted through it, the generation's node token.
 func (a *API) newRegistration(r *http.Request, clusterID string) (registration, error) {
-	tok, rec, err := a.mintRegistrationToken(r, clusterID, store.AgentCluster)
+	tok, rec, err := a.mintRegistrationToken(r, clusterID)
 	if err != nil {
 		return registration{}, err
 	}
-	node, _, err := a.mintRegistrationToken(r, clusterID, store.AgentNode)
+	node, err := a.nodeToken(r.Context(), tok)
 	if err != nil {
 		return registration{}, err
 	}
@@ -211,7 +213,9 @@ func (a *API) newRegistration(r *http.Request, clusterID string) (registration, 
 	return reg, nil
 }
 
-func (a *API) mintRegistrationToken(r *http.Request, clusterID, kind string) (token.Token, store.RegistrationToken, error) {
+// mintRegistrationToken mints the cluster token that starts a new
+// registration generation.
+func (a *API) mintRegistrationToken(r *http.Request, clusterID string) (token.Token, store.RegistrationToken, error) {
 	tok, err := token.New("r-")
 	if err != nil {
 		return token.Token{}, store.RegistrationToken{}, err
@@ -221,7 +225,7 @@ func (a *API) mintRegistrationToken(r *http.Request, clusterID, kind string) (to
 		return token.Token{}, store.RegistrationToken{}, err
 	}
 	now := a.opts.Now().UTC()
-	rec := store.RegistrationToken{ID: tok.ID, ClusterID: clusterID, Kind: kind, Hashed: h, CreatedAt: now}
+	rec := store.RegistrationToken{ID: tok.ID, ClusterID: clusterID, Kind: store.AgentCluster, Hashed: h, CreatedAt: now}
 	if a.opts.RegistrationTTL > 0 {
 		rec.ExpiresAt = now.Add(a.opts.RegistrationTTL)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -244,8 +243,7 @@ func (c *Controller) installAgent(ctx context.Context, clusterID string, info *d
 	if err := c.opts.Applier.Apply(applyCtx, cfg, yaml); err != nil {
 		return fail("applying the agent manifest to the cluster failed", err)
 	}
-	if _, err := c.opts.Store.ExpireRegistrationTokens(ctx, clusterID, now.Add(-time.Millisecond),
-		now.Add(c.opts.RegistrationGrace), tok.ID); err != nil {
+	if _, err := c.opts.Store.SupersedeRegistrations(ctx, clusterID, tok.ID, now.Add(c.opts.RegistrationGrace)); err != nil {
 		c.opts.Logger.Warn("expire earlier registration tokens", "cluster", clusterID, "err", err)
 	}
 	return nil

@@ -224,7 +224,7 @@ func TestMigrateRevokesTokensMintedThroughScoped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	must(t, err)
-	n := len(migrations) - 1 // the schema before parent_id
+	n := migrationsBefore(t, "ALTER TABLE tokens ADD COLUMN parent_id")
 	for _, m := range migrations[:n] {
 		_, err := db.ExecContext(ctx, m)
 		must(t, err)
