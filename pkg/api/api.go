@@ -26,16 +26,20 @@ type Invalidator interface {
 	Invalidate(tokenID string)
 }
 
-// ClusterStatus reports tunnel state.
-type ClusterStatus interface {
+// Tunnels reports the state of clusters' agent tunnels and ends a deleted
+// cluster's (*tunnel.Server).
+type Tunnels interface {
 	Status(clusterID string) tunnel.Status
+	// CloseCluster closes every tunnel session of the cluster (and so ends
+	// its controller) and says how many there were.
+	CloseCluster(clusterID string) int
 }
 
 // Options configure the API.
 type Options struct {
 	Store     *store.Store
 	Tokens    Invalidator
-	Tunnel    ClusterStatus
+	Tunnel    Tunnels
 	CAPEM     []byte
 	CASum     string
 	ServerURL string

@@ -179,12 +179,28 @@ func (a *API) createCluster(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) deleteCluster(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
-	if err := a.opts.Store.DeleteCluster(r.Context(), id); err != nil {
+	removed, err := a.opts.Store.RemoveCluster(r.Context(), id)
+	if err != nil {
 		a.storeError(w, fmt.Sprintf("cluster %q", id), err)
 		return
 	}
-	a.opts.Logger.Info("cluster deleted", "cluster", id, "by", identity(r.Context()).Username)
+	a.ClusterRemoved(id, removed.Tokens)
+	a.opts.Logger.Info("cluster deleted", "cluster", id, "by", identity(r.Context()).Username, "token_ids", removed.Tokens)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// ClusterRemoved makes the deletion of a cluster (RemoveCluster, by this
+// API or by the provisioning controller) hold at once on this server: the
+// tokens scoped to it leave the caches (their open streams end), its agents'
+// tunnel sessions close, which stops its controller (they cannot reconnect:
+// their registration tokens went with the cluster), and every cached access
+// answer is dropped.
+func (a *API) ClusterRemoved(clusterID string, tokenIDs []string) {
+	for _, id := range tokenIDs {
+		a.opts.Tokens.Invalidate(id)
+	}
+	a.opts.Tunnel.CloseCluster(clusterID)
+	a.accessChanged()
 }
 
 // newRegistration starts a new registration generation of the cluster: a

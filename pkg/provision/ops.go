@@ -199,10 +199,23 @@ func (c *Controller) remove(ctx context.Context, p store.Provisioning) error {
 	}); err != nil {
 		return err
 	}
-	if err := c.opts.Store.DeleteCluster(ctx, p.ClusterID); err != nil {
+	if err := c.removeCluster(ctx, p.ClusterID); err != nil {
 		return &stepError{step: "Remove", safe: "deleting the cluster's record failed", err: err}
 	}
 	c.opts.Logger.Info("provisioned cluster removed", "cluster", p.ClusterID, "driver", p.Driver)
+	return nil
+}
+
+// removeCluster deletes the cluster with the tokens scoped to it and tells
+// Options.Removed.
+func (c *Controller) removeCluster(ctx context.Context, id string) error {
+	removed, err := c.opts.Store.RemoveCluster(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.opts.Removed != nil {
+		c.opts.Removed(id, removed.Tokens)
+	}
 	return nil
 }
 

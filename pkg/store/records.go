@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/drover-dev/drover/pkg/token"
@@ -196,9 +197,41 @@ func (s *Store) SetAuthEndpoint(ctx context.Context, id, url, caPEM string) erro
 	return nil
 }
 
-// DeleteCluster removes a cluster and, by cascade, its registration tokens.
+// DeleteCluster is RemoveCluster for callers that need not know which
+// tokens went.
 func (s *Store) DeleteCluster(ctx context.Context, id string) error {
-	return s.deleteByID(ctx, "clusters", id)
+	_, err := s.RemoveCluster(ctx, id)
+	return err
+}
+
+// ClusterRemoval is what RemoveCluster deleted besides the cluster.
+type ClusterRemoval struct {
+	// Tokens are the ids of the user tokens scoped to the cluster, sorted.
+	Tokens []string
+}
+
+// RemoveCluster deletes a cluster and, in the same transaction, every user
+// token scoped to it; its registration tokens, status, provisioning state,
+// projects and bindings go by cascade. The caller makes the deleted tokens
+// leave its caches. A missing cluster is ErrNotFound and changes nothing.
+func (s *Store) RemoveCluster(ctx context.Context, id string) (ClusterRemoval, error) {
+	var out ClusterRemoval
+	err := s.tx(ctx, fmt.Sprintf("delete cluster %q", id), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM clusters WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		out.Tokens, err = deleteTokens(ctx, tx, `cluster_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return ClusterRemoval{}, err
+	}
+	slices.Sort(out.Tokens)
+	return out, nil
 }
 
 func (s *Store) deleteByID(ctx context.Context, table, id string) error {
