@@ -97,6 +97,9 @@ type LocalUsers interface {
 type Reacher interface {
 	MayReach(ctx context.Context, caller access.Caller, clusterID string) (access.Verdict, error)
 	Reachable(ctx context.Context, caller access.Caller) (func(clusterID string) bool, error)
+	// ReadableNamespaces says whose events of a cluster's status the
+	// caller may see.
+	ReadableNamespaces(ctx context.Context, caller access.Caller, clusterID string) (access.Namespaces, error)
 }
 
 // AccessListener is told that who-may-do-what changed.

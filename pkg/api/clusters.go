@@ -55,7 +55,7 @@ func (a *API) view(ctx context.Context, c store.Cluster) clusterView {
 		v.AuthEndpoint = &authEndpoint{URL: c.AuthEndpointURL, CACert: c.AuthEndpointCA}
 	}
 	if raw, at, err := a.opts.Store.ClusterStatus(ctx, c.ID); err == nil {
-		v.Status, v.LastSeen = raw, &at
+		v.Status, v.LastSeen = a.visibleStatus(ctx, c.ID, raw), &at
 	} else if !errors.Is(err, store.ErrNotFound) {
 		a.opts.Logger.Warn("read cluster status", "cluster", c.ID, "err", err)
 	}
