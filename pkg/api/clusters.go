@@ -18,6 +18,7 @@ import (
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/kubeconfig"
 	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -52,7 +53,7 @@ func (a *API) view(ctx context.Context, c store.Cluster) clusterView {
 	st := a.opts.Tunnel.Status(c.ID)
 	v := clusterView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, State: "disconnected", Tunnel: st}
 	if c.AuthEndpointURL != "" {
-		v.AuthEndpoint = &authEndpoint{URL: c.AuthEndpointURL, CACert: c.AuthEndpointCA}
+		v.AuthEndpoint = &authEndpoint{URL: request.RedactURL(c.AuthEndpointURL), CACert: c.AuthEndpointCA}
 	}
 	if raw, at, err := a.opts.Store.ClusterStatus(ctx, c.ID); err == nil {
 		v.Status, v.LastSeen = a.visibleStatus(ctx, c.ID, raw), &at
@@ -267,6 +268,11 @@ func (a *API) setAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 		u, err := url.Parse(req.URL)
 		if err != nil || u.Scheme != "https" || u.Host == "" {
 			apierr.Invalid(w, "url must be the https URL of the cluster's apiserver")
+			return
+		}
+		if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+			// It goes into every member's kubeconfig.
+			apierr.Invalid(w, "url must not hold credentials, a query or a fragment")
 			return
 		}
 		if req.CACert != "" {

@@ -14,4 +14,10 @@
 // apiserver decides that from the request itself). Every string it derives
 // from a client is bounded, and the verb comes from a fixed set, so nothing
 // a client sends can grow a metric's label set.
+//
+// Redaction is owned here too (redact.go), and nowhere else: LogPath and
+// RedactPath give a request's path as a log line or the audit log may show
+// it (registration tokens and any other token-shaped segment hidden,
+// however the path is spelled; length bounded), RedactURL gives a URL as a
+// view or a log line may show it (no userinfo, query or fragment).
 package request
