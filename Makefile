@@ -11,6 +11,7 @@ include mk/testbed.mk
 include mk/helm.mk
 include mk/idp.mk
 include mk/proto.mk
+include mk/lint.mk
 
 BIN := bin
 DATA_DIR ?= .data
@@ -19,6 +20,12 @@ LISTEN ?= 127.0.0.1:8443
 # which Go's fuzzer sometimes reports as a failure ("context deadline exceeded").
 FUZZTIME ?= 50000x
 TEST_TIMEOUT ?= 20m
+# The race detector instruments everything but gorilla/websocket: remotedialer
+# v0.6.1 (the newest that builds on Go 1.26) sets a write deadline from its
+# ping handler without its write lock, a race inside the websocket's own
+# fields that v0.6.2 fixes (it needs Go 1.27). Our code that uses the
+# websocket is still instrumented; drop this when remotedialer moves.
+RACE := -race -gcflags='github.com/gorilla/websocket=-race=false'
 
 .PHONY: help build run test unit fuzz lint bench demo clean tools
 
@@ -37,12 +44,14 @@ run: ## run the server on an embedded SQLite store in $(DATA_DIR); prints the ad
 tools: ## install what the tests need from Debian (kubectl is on the machine already)
 	@command -v kubectl >/dev/null || { echo "kubectl is required on PATH" >&2; exit 1; }
 
-lint: ## gofmt and go vet
+lint: $(STATICCHECK) ## gofmt, import groups, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) test -count=1 -run 'TestImportGroups' ./test/lint >/dev/null || { $(GO) test -count=1 -run 'TestImportGroups' ./test/lint; 	  echo "imports need grouping: go run ./test/lint/fiximports"; exit 1; }
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 unit: idp ## fast tests that need no real cluster
-	$(GO) test -race -count=1 ./pkg/... ./cmd/...
+	$(GO) test $(RACE) -count=1 ./pkg/... ./cmd/...
 
 fuzz: ## run each fuzz target for $(FUZZTIME)
 	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg cmd | xargs -n1 dirname | sort -u); do \
@@ -53,7 +62,7 @@ fuzz: ## run each fuzz target for $(FUZZTIME)
 	done
 
 test: tools testbed helm idp lint ## everything: vet, race-enabled unit and integration tests on real clusters, fuzzing
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz
 
 bench: testbed ## direct vs through-Drover throughput and latency on a real cluster; see docs/benchmarks.md

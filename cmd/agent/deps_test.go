@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +21,8 @@ var agentNeeds = map[string]string{
 	"pkg/agent":        "the agent: CA pinning, downstream bootstrap, the tunnel's client side, dial policy, its metrics",
 	"pkg/agentapi":     "the wire contract with the server: connect path, params header, kinds, liveness rules",
 	"pkg/token":        "registration token format (the agent checks its token file) and Bearer (kube-api-auth)",
+	"pkg/ids":          "id formats, for the id half of a token (token.Parse); standard library only",
+	"pkg/checksum":     "the --ca-checksum format (either case, compared in lower case) and the CA pin; standard library only",
 	"pkg/downstream":   "names of Drover's objects downstream, which the cluster agent creates",
 	"pkg/authendpoint": "kube-api-auth, the `drover-agent auth-endpoint` subcommand run in the downstream cluster",
 	"pkg/cmdline":      "the command line conventions every binary shares (cobra, single-dash long flags, exit codes)",
@@ -77,7 +77,7 @@ func listDeps(t *testing.T) []string {
 	// go test puts its own GOROOT/bin first on PATH.
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("no go command on PATH: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

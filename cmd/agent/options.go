@@ -6,12 +6,13 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/checksum"
 )
 
 // Options are the agent's options. Each flag defaults to the environment
@@ -61,11 +62,9 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "this node's name, for node agents (env CATTLE_NODE_NAME)")
 	fs.StringVar(&o.HealthListen, "health-listen", o.HealthListen, "host:port for /healthz and /readyz (empty: off)")
 	fs.DurationVar(&o.BackoffMax, "backoff-max", o.BackoffMax, "longest wait between reconnect attempts")
-	fs.DurationVar(&o.TokenTTL, "token-ttl", o.TokenTTL, "requested lifetime of the impersonator ServiceAccount token")
+	fs.DurationVar(&o.TokenTTL, "token-ttl", o.TokenTTL, "requested lifetime of the controller ServiceAccount token the cluster agent hands the server")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 }
-
-var checksumRE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
 // Validate checks the options.
 func (o *Options) Validate() error {
@@ -73,8 +72,11 @@ func (o *Options) Validate() error {
 	if u, err := url.Parse(o.ServerURL); err != nil || u.Scheme != "https" || u.Host == "" {
 		errs = append(errs, fmt.Errorf("--server %q must be an https URL (CATTLE_SERVER)", o.ServerURL))
 	}
-	if o.CAChecksum != "" && !checksumRE.MatchString(o.CAChecksum) {
-		errs = append(errs, errors.New("--ca-checksum must be 64 hex characters (CATTLE_CA_CHECKSUM)"))
+	if o.CAChecksum != "" {
+		// Either case; the agent compares it in lower case (pkg/agent).
+		if _, err := checksum.Parse(o.CAChecksum); err != nil {
+			errs = append(errs, fmt.Errorf("--ca-checksum (CATTLE_CA_CHECKSUM) %w", err))
+		}
 	}
 	if o.TokenFile == "" {
 		errs = append(errs, errors.New("--token-file is required (CATTLE_TOKEN_FILE)"))
@@ -89,6 +91,9 @@ func (o *Options) Validate() error {
 	case agentapi.KindNode:
 		if o.NodeName == "" {
 			errs = append(errs, errors.New("node agents need --node-name (CATTLE_NODE_NAME)"))
+		} else if len(validation.IsDNS1123Subdomain(o.NodeName)) > 0 {
+			// The server refuses any other name (agentapi.AgentParams).
+			errs = append(errs, fmt.Errorf("--node-name %q must be a Kubernetes node name (a DNS-1123 subdomain)", o.NodeName))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("--kind %q must be cluster or node", o.Kind))

@@ -181,6 +181,15 @@ func (c *cluster) spawn(name, bin string, args []string) error {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	pid := cmd.Process.Pid
+	// Start returns once the exec has begun, a moment before the kernel
+	// gives the new program its command line, which pid() checks: on a
+	// busy machine /proc/<pid>/cmdline is still empty here about one time
+	// in twenty, and the process would pass for exited.
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || len(b) > 0 {
+			break
+		}
+	}
 	cmd.Process.Release()
 	return os.WriteFile(c.path(name+".pid"), []byte(strconv.Itoa(pid)+"\n"), 0o600)
 }

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/drover-dev/drover/pkg/driver/sdk"
@@ -60,8 +60,6 @@ func (*localDriver) GetCapabilities(context.Context) (*sdk.Capabilities, error) 
 	}}, nil
 }
 
-var idRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
 // Create makes the cluster, or, called again for one it made (Drover
 // retries an interrupted Create with the info it had), makes sure it runs.
 func (d *localDriver) Create(ctx context.Context, o *sdk.DriverOptions, info *sdk.ClusterInfo) (*sdk.ClusterInfo, error) {
@@ -74,7 +72,7 @@ func (d *localDriver) Create(ctx context.Context, o *sdk.DriverOptions, info *sd
 		}
 	}
 	name := sdk.GetString(o, "name")
-	if !idRE.MatchString(name) {
+	if len(validation.IsDNS1123Label(name)) > 0 {
 		return nil, fmt.Errorf("option name %q must be a DNS label (Drover sets it to the cluster id)", name)
 	}
 	dir := sdk.GetString(o, optDataDir)

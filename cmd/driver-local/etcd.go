@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -16,11 +15,9 @@ import (
 	"github.com/drover-dev/drover/pkg/driver/sdk"
 )
 
-var snapshotRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$`)
-
 func (c *cluster) snapshotPath(name string) (string, error) {
-	if !snapshotRE.MatchString(name) {
-		return "", fmt.Errorf("snapshot name %q: 1-63 of a-z A-Z 0-9 . _ -, starting with a letter or digit", name)
+	if err := sdk.CheckSnapshotName(name); err != nil {
+		return "", err
 	}
 	return c.path("snapshots", name+".db"), nil
 }

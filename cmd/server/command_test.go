@@ -64,6 +64,7 @@ func TestCommandLine(t *testing.T) {
 		{name: "invalid options", args: []string{"--listen", "8443"}, wantCode: 2, wantStderr: "invalid options:\n--listen"},
 		{name: "run fails", runErr: errors.New("port taken"), wantCode: 1, wantRun: true, wantStderr: "drover-server: port taken"},
 		{name: "help", args: []string{"--help"}, wantStdout: "--driver-answer-timeout"},
+		{name: "help names the unsandboxed drivers switch", args: []string{"--help"}, wantStdout: "--allow-unsandboxed-drivers"},
 		{name: "single-dash help", args: []string{"-help"}, wantStdout: "--group-refresh-interval"},
 		{name: "short help", args: []string{"-h"}, wantStdout: "--data-dir"},
 	}

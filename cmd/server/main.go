@@ -12,10 +12,16 @@ import (
 
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/cmdline"
+	"github.com/drover-dev/drover/pkg/driver/sandbox"
 	"github.com/drover-dev/drover/pkg/server"
 )
 
-func main() { os.Exit(cmdline.Main(newCommand(NewOptions(), run))) }
+func main() {
+	// Started as the driver sandbox's helper, the binary never gets past
+	// this: it confines and execs a driver.
+	sandbox.Init()
+	os.Exit(cmdline.Main(newCommand(NewOptions(), run)))
+}
 
 // newCommand is the drover-server command line: its flags set o, and a
 // valid o is passed to run.
@@ -23,7 +29,7 @@ func newCommand(o *Options, run func(context.Context, *Options) error) *cobra.Co
 	cmd := &cobra.Command{
 		Use:   "drover-server",
 		Short: "Drover management server",
-		Long: "drover-server serves the Drover API and UI, authenticates users and forwards\n" +
+		Long: "drover-server serves the Drover API, authenticates users and forwards\n" +
 			"their Kubernetes requests to downstream clusters through their agents' tunnels.",
 		Args: cmdline.NoArgs,
 		RunE: cmdline.RunE(o, run),
@@ -45,7 +51,9 @@ func run(ctx context.Context, o *Options) error {
 		return err
 	}
 	defer closeAudit()
+	conns, body, client := o.limits()
 	return server.Run(ctx, server.Config{
+		Conns: conns, Body: body, Client: client,
 		Audit:   auditLog,
 		DataDir: o.DataDir, Listen: o.Listen, MetricsListen: o.MetricsListen, ServerURL: o.ServerURL,
 		Hostnames: o.hostnames(), TLS: o.tlsFiles(),
@@ -54,6 +62,7 @@ func run(ctx context.Context, o *Options) error {
 		RegistrationGrace: o.RegistrationGrace, AgentImage: o.AgentImage,
 		Logger: logger, Stdout: os.Stdout,
 		DriverDir: o.DriverDir, SecretsKeyFile: o.SecretsKeyFile, DriverAnswerTimeout: o.DriverAnswerTimeout,
+		DriverStateDir: o.DriverStateDir, DriverSandbox: o.driverSandbox(), AllowUnsandboxedDrivers: o.AllowUnsandboxedDrivers,
 		GroupRefreshInterval: o.GroupRefreshInterval,
 	})
 }

@@ -4,15 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/drover-dev/drover/pkg/audit"
+	"github.com/drover-dev/drover/pkg/connlimit"
+	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/pki"
+	"github.com/drover-dev/drover/pkg/request"
 )
 
 // Options are the server's command-line options.
@@ -43,10 +49,29 @@ type Options struct {
 	DriverDir           string
 	SecretsKeyFile      string
 	DriverAnswerTimeout time.Duration
+	// Where drivers keep their files (outside the data dir; default
+	// <data-dir>-drivers), the user a root server runs them as, what they
+	// may read besides (comma-separated paths), and whether a server that
+	// is not root may run them unsandboxed.
+	DriverStateDir          string
+	DriverUID               int
+	DriverGID               int
+	DriverShare             string
+	AllowUnsandboxedDrivers bool
 
 	// GroupRefreshInterval is how old auth provider users' groups may get
 	// before the server reads them again; 0 disables the refresh.
 	GroupRefreshInterval time.Duration
+
+	// Limits of what one client may hold (package connlimit), and whose
+	// word is taken for the client's address (package request).
+	MaxConnections           int
+	MaxConnectionsPerAddress int
+	MaxAgentConnections      int
+	TrustedProxies           string // comma-separated CIDRs or addresses
+	ClientAddressHeader      string
+	RequestBodyTimeout       time.Duration
+	RequestBodyMinRate       int64
 }
 
 // NewOptions returns the defaults.
@@ -65,7 +90,16 @@ func NewOptions() *Options {
 		LogLevel:          "info",
 
 		DriverAnswerTimeout:  10 * time.Second,
+		DriverUID:            driver.DefaultUID,
+		DriverGID:            driver.DefaultGID,
 		GroupRefreshInterval: time.Hour,
+
+		MaxConnections:           connlimit.DefaultMaxConns,
+		MaxConnectionsPerAddress: connlimit.DefaultMaxConnsPerAddress,
+		MaxAgentConnections:      connlimit.DefaultMaxAgentConns,
+		ClientAddressHeader:      request.HeaderXForwardedFor,
+		RequestBodyTimeout:       connlimit.DefaultBodyTimeout,
+		RequestBodyMinRate:       connlimit.DefaultBodyMinRate,
 	}
 }
 
@@ -89,10 +123,22 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DriverDir, "driver-dir", o.DriverDir, "directory of built-in cluster drivers (executables named driver-<name>); empty: none")
 	fs.StringVar(&o.SecretsKeyFile, "secrets-key-file", o.SecretsKeyFile, "key sealing stored secrets: provisioned clusters' credentials, auth provider configs, refresh credentials (default <data-dir>/secrets.key, made on first start)")
 	fs.DurationVar(&o.DriverAnswerTimeout, "driver-answer-timeout", o.DriverAnswerTimeout, "how long a started cluster driver may take to answer")
+	fs.StringVar(&o.DriverStateDir, "driver-state-dir", o.DriverStateDir, "directory for the cluster drivers' own files (their HOME and run directories); outside --data-dir when the server runs as root (default <data-dir>-drivers)")
+	fs.IntVar(&o.DriverUID, "driver-uid", o.DriverUID, "uid a root server runs cluster drivers as, sandboxed (no passwd entry needed; use an id no one else has)")
+	fs.IntVar(&o.DriverGID, "driver-gid", o.DriverGID, "gid a root server runs cluster drivers as")
+	fs.StringVar(&o.DriverShare, "driver-share", o.DriverShare, "comma-separated files or directories sandboxed cluster drivers may read, at the same path, read-only (e.g. the local driver's etcd and kube-apiserver)")
+	fs.BoolVar(&o.AllowUnsandboxedDrivers, "allow-unsandboxed-drivers", o.AllowUnsandboxedDrivers, "when the server does not run as root, run cluster drivers anyway, as its own user: they can then read its keys and database (without this they are refused)")
 	fs.DurationVar(&o.GroupRefreshInterval, "group-refresh-interval", o.GroupRefreshInterval, "re-read auth provider users' groups once they are this old (0: never; admins can force it with POST /v3/users/{id}/refresh)")
 	fs.StringVar(&o.AuditLog, "audit-log", o.AuditLog, "file to append the audit log to (JSON lines); - for stdout; empty: off")
 	fs.StringVar(&o.AuditLevel, "audit-level", o.AuditLevel, "none, writes (changes and refusals) or all")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
+	fs.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "most connections open at once, agent tunnels aside; more are closed as they come")
+	fs.IntVar(&o.MaxConnectionsPerAddress, "max-connections-per-address", o.MaxConnectionsPerAddress, "most connections of one client address (an IPv6 /64) at once, agent tunnels and --trusted-proxies aside")
+	fs.IntVar(&o.MaxAgentConnections, "max-agent-connections", o.MaxAgentConnections, "most agent tunnels at once, counted apart from other connections")
+	fs.StringVar(&o.TrustedProxies, "trusted-proxies", o.TrustedProxies, "comma-separated CIDRs or addresses of load balancers whose --client-address-header names the client (empty: none; the peer is the client)")
+	fs.StringVar(&o.ClientAddressHeader, "client-address-header", o.ClientAddressHeader, "the header --trusted-proxies append the client's address to: X-Forwarded-For or Forwarded")
+	fs.DurationVar(&o.RequestBodyTimeout, "request-body-timeout", o.RequestBodyTimeout, "time every request body gets before --request-body-min-rate applies")
+	fs.Int64Var(&o.RequestBodyMinRate, "request-body-min-rate", o.RequestBodyMinRate, "slowest request body allowed past --request-body-timeout, in bytes per second")
 }
 
 // Validate checks the options and fills derived defaults.
@@ -103,7 +149,13 @@ func (o *Options) Validate() error {
 	}
 	if o.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
+	} else if o.DriverStateDir == "" {
+		o.DriverStateDir = filepath.Clean(o.DataDir) + "-drivers"
 	}
+	if o.DriverUID <= 0 || o.DriverGID <= 0 {
+		errs = append(errs, errors.New("--driver-uid and --driver-gid must be positive: drivers never run as root"))
+	}
+
 	host, port, err := net.SplitHostPort(o.Listen)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q must be host:port", o.Listen))
@@ -160,7 +212,62 @@ func (o *Options) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", o.LogLevel))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, o.validateLimits()...)...)
+}
+
+// validateLimits checks the connection, body and client address options.
+func (o *Options) validateLimits() []error {
+	var errs []error
+	for name, n := range map[string]int64{"--max-connections": int64(o.MaxConnections),
+		"--max-connections-per-address": int64(o.MaxConnectionsPerAddress), "--max-agent-connections": int64(o.MaxAgentConnections),
+		"--request-body-min-rate": o.RequestBodyMinRate} {
+		if n <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	if o.RequestBodyTimeout <= 0 {
+		errs = append(errs, errors.New("--request-body-timeout must be positive"))
+	}
+	if _, err := o.trustedProxies(); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
+	}
+	switch http.CanonicalHeaderKey(o.ClientAddressHeader) {
+	case request.HeaderXForwardedFor, request.HeaderForwarded:
+	default:
+		errs = append(errs, fmt.Errorf("--client-address-header %q must be X-Forwarded-For or Forwarded", o.ClientAddressHeader))
+	}
+	return errs
+}
+
+func (o *Options) trustedProxies() ([]netip.Prefix, error) {
+	return request.ParsePrefixes(strings.Split(o.TrustedProxies, ","))
+}
+
+// limits are the connection and body limits and the client address rule
+// the options set (valid options only).
+func (o *Options) limits() (connlimit.Options, connlimit.BodyOptions, request.ClientOptions) {
+	proxies, _ := o.trustedProxies()
+	return connlimit.Options{MaxConns: o.MaxConnections, MaxConnsPerAddress: o.MaxConnectionsPerAddress,
+			MaxAgentConns: o.MaxAgentConnections},
+		connlimit.BodyOptions{Timeout: o.RequestBodyTimeout, MinRate: o.RequestBodyMinRate},
+		request.ClientOptions{TrustedProxies: proxies, Header: http.CanonicalHeaderKey(o.ClientAddressHeader)}
+}
+
+// driverSandbox is how a root server confines drivers: the server's files
+// it names (key, TLS, audit log) are hidden from them.
+func (o *Options) driverSandbox() driver.SandboxOptions {
+	sb := driver.SandboxOptions{UID: o.DriverUID, GID: o.DriverGID}
+	for _, p := range strings.Split(o.DriverShare, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			sb.Share = append(sb.Share, p)
+		}
+	}
+	for _, p := range []string{o.DataDir, o.SecretsKeyFile, o.TLSCert, o.TLSKey, o.CACert, o.AuditLog} {
+		if p != "" && p != "-" {
+			sb.Hide = append(sb.Hide, p)
+		}
+	}
+	return sb
 }
 
 // hostnames returns the SANs for a generated certificate.

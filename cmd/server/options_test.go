@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/drover-dev/drover/pkg/driver"
 )
 
 func TestValidate(t *testing.T) {
@@ -12,6 +16,9 @@ func TestValidate(t *testing.T) {
 		mod     func(*Options)
 		wantErr string // substring; empty: valid
 		wantURL string
+		// wantStateDir, when set, is the driver state directory after
+		// Validate.
+		wantStateDir string
 	}{
 		{name: "defaults", mod: func(*Options) {}, wantURL: "https://127.0.0.1:8443"},
 		{name: "wildcard listen gets localhost URL", mod: func(o *Options) { o.Listen = "0.0.0.0:443" }, wantURL: "https://localhost:443"},
@@ -30,6 +37,23 @@ func TestValidate(t *testing.T) {
 		{name: "group refresh too often", mod: func(o *Options) { o.GroupRefreshInterval = time.Second }, wantErr: "--group-refresh-interval"},
 		{name: "negative group refresh", mod: func(o *Options) { o.GroupRefreshInterval = -time.Minute }, wantErr: "--group-refresh-interval"},
 		{name: "bad log level", mod: func(o *Options) { o.LogLevel = "loud" }, wantErr: "--log-level"},
+		{name: "driver state beside the data dir", mod: func(o *Options) { o.DataDir = "/var/lib/drover/" }, wantStateDir: "/var/lib/drover-drivers"},
+		{name: "driver state given", mod: func(o *Options) { o.DriverStateDir = "/srv/drivers" }, wantStateDir: "/srv/drivers"},
+		// Only a root server refuses it, at start (pkg/driver): one that is
+		// not root runs drivers as its own user anyway.
+		{name: "driver state inside the data dir", mod: func(o *Options) { o.DataDir, o.DriverStateDir = "/data", "/data/driver-state" },
+			wantStateDir: "/data/driver-state"},
+		{name: "drivers as root", mod: func(o *Options) { o.DriverUID = 0 }, wantErr: "--driver-uid"},
+		{name: "drivers in root's group", mod: func(o *Options) { o.DriverGID = 0 }, wantErr: "--driver-gid"},
+		{name: "trusted proxies", mod: func(o *Options) { o.TrustedProxies = "10.0.0.0/8, 192.0.2.9,2001:db8::/32" }, wantURL: "https://127.0.0.1:8443"},
+		{name: "bad trusted proxy", mod: func(o *Options) { o.TrustedProxies = "10.0.0.0/33" }, wantErr: "--trusted-proxies"},
+		{name: "Forwarded header", mod: func(o *Options) { o.ClientAddressHeader = "forwarded" }, wantURL: "https://127.0.0.1:8443"},
+		{name: "other client address header", mod: func(o *Options) { o.ClientAddressHeader = "X-Real-IP" }, wantErr: "--client-address-header"},
+		{name: "zero connections", mod: func(o *Options) { o.MaxConnections = 0 }, wantErr: "--max-connections must"},
+		{name: "zero per address", mod: func(o *Options) { o.MaxConnectionsPerAddress = 0 }, wantErr: "--max-connections-per-address"},
+		{name: "zero agents", mod: func(o *Options) { o.MaxAgentConnections = 0 }, wantErr: "--max-agent-connections"},
+		{name: "zero body timeout", mod: func(o *Options) { o.RequestBodyTimeout = 0 }, wantErr: "--request-body-timeout"},
+		{name: "zero body rate", mod: func(o *Options) { o.RequestBodyMinRate = 0 }, wantErr: "--request-body-min-rate"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,6 +69,26 @@ func TestValidate(t *testing.T) {
 			if tc.wantURL != "" && o.ServerURL != tc.wantURL {
 				t.Errorf("ServerURL = %q, want %q", o.ServerURL, tc.wantURL)
 			}
+			if tc.wantStateDir != "" && o.DriverStateDir != tc.wantStateDir {
+				t.Errorf("DriverStateDir = %q, want %q", o.DriverStateDir, tc.wantStateDir)
+			}
 		})
+	}
+}
+
+// TestDriverSandboxOptions: what a root server hides from drivers and what
+// it shares with them come from the flags.
+func TestDriverSandboxOptions(t *testing.T) {
+	o := NewOptions()
+	o.DataDir, o.SecretsKeyFile, o.TLSCert, o.TLSKey, o.CACert = "/data", "/keys/secrets.key", "/tls/tls.crt", "/tls/tls.key", "/tls/ca.crt"
+	o.AuditLog, o.DriverShare, o.DriverUID, o.DriverGID = "/var/log/drover-audit.log", " /opt/k8s/bin, ,/usr/local/bin/etcd", 71000, 72000
+	want := driver.SandboxOptions{UID: 71000, GID: 72000, Share: []string{"/opt/k8s/bin", "/usr/local/bin/etcd"},
+		Hide: []string{"/data", "/keys/secrets.key", "/tls/tls.crt", "/tls/tls.key", "/tls/ca.crt", "/var/log/drover-audit.log"}}
+	if diff := cmp.Diff(want, o.driverSandbox()); diff != "" {
+		t.Errorf("driverSandbox (-want +got):\n%s", diff)
+	}
+	o.AuditLog = "-"
+	if got := o.driverSandbox().Hide; len(got) != 5 {
+		t.Errorf("hidden with the audit log on stdout: %v", got)
 	}
 }

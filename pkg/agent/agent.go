@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/checksum"
 	"github.com/drover-dev/drover/pkg/token"
 )
 
@@ -42,7 +43,8 @@ type Options struct {
 
 	BackoffMin time.Duration
 	BackoffMax time.Duration
-	// TokenTTL is the requested lifetime of the impersonator token.
+	// TokenTTL is the requested lifetime of the controller token the cluster
+	// agent hands over.
 	TokenTTL time.Duration
 
 	Logger *slog.Logger
@@ -109,7 +111,7 @@ func Run(ctx context.Context, opts Options) error {
 			a.serverCA = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 			break
 		}
-		if errors.Is(err, ErrCAMismatch) {
+		if errors.Is(err, ErrCAMismatch) || errors.Is(err, checksum.ErrMalformed) {
 			return err
 		}
 		log.Warn("server not reachable yet", "err", err)
@@ -135,9 +137,11 @@ func Run(ctx context.Context, opts Options) error {
 		if err := ctx.Err(); err != nil {
 			return nil
 		}
-		if sa.value == "" || !opts.Now().Before(sa.renewAt()) {
+		// Only the cluster agent hands over a credential; a node agent
+		// carries bytes and holds no right to mint one.
+		if opts.Kind == agentapi.KindCluster && (sa.value == "" || !opts.Now().Before(sa.renewAt())) {
 			if sa, err = requestToken(ctx, cs, opts.TokenTTL, opts.Now()); err != nil {
-				log.Warn("impersonator token", "err", err)
+				log.Warn("controller token", "err", err)
 				sa = saToken{}
 				b.sleep(ctx)
 				continue
@@ -160,7 +164,7 @@ func Run(ctx context.Context, opts Options) error {
 }
 
 // connectOnce opens one tunnel session and serves it until it ends or the
-// impersonator token is due for renewal.
+// controller token it handed over is due for renewal.
 func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (bool, error) {
 	raw, err := os.ReadFile(a.opts.TokenFile)
 	if err != nil {
@@ -171,7 +175,7 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 		return false, fmt.Errorf("registration token in %s: %w", a.opts.TokenFile, err)
 	}
 	params, err := agentapi.AgentParams{
-		Kind: a.opts.Kind, Node: a.opts.NodeName, Endpoint: a.endpoint, CACert: a.apiCA, Token: sa.value,
+		Protocol: agentapi.Protocol, Kind: a.opts.Kind, Node: a.opts.NodeName, Endpoint: a.endpoint, CACert: a.apiCA, Token: sa.value,
 	}.Encode()
 	if err != nil {
 		return false, err
@@ -180,7 +184,11 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 	headers.Set("Authorization", "Bearer "+regToken)
 	headers.Set(agentapi.ParamsHeader, params)
 
-	sessCtx, cancel := context.WithDeadline(ctx, sa.renewAt())
+	sessCtx, cancel := context.WithCancel(ctx)
+	if sa.value != "" {
+		// Re-open the tunnel with a fresh credential at 80% of its life.
+		sessCtx, cancel = context.WithDeadline(ctx, sa.renewAt())
+	}
 	defer cancel()
 	dialer := &websocket.Dialer{
 		TLSClientConfig:  a.serverCA.Clone(),
@@ -213,7 +221,7 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 	err = remotedialer.ConnectToProxyWithDialer(sessCtx, wsURL(a.opts.ServerURL), headers,
 		allowTCP, dialer, a.dialEndpoint(log), onConnect)
 	if err == nil && ctx.Err() == nil && sessCtx.Err() != nil {
-		log.Info("renewing tunnel for a fresh impersonator token")
+		log.Info("renewing tunnel for a fresh controller token")
 	}
 	return connected.Load(), err
 }

@@ -63,22 +63,17 @@ func ensureDownstream(ctx context.Context, cs kubernetes.Interface) error {
 		return fmt.Errorf("apply namespace %s: %w", downstream.Namespace, err)
 	}
 	if _, err := cs.CoreV1().ServiceAccounts(downstream.Namespace).Apply(ctx,
-		corev1apply.ServiceAccount(downstream.ImpersonatorServiceAccount, downstream.Namespace).
+		corev1apply.ServiceAccount(downstream.ControllerServiceAccount, downstream.Namespace).
 			WithLabels(labels).WithAutomountServiceAccountToken(false), opts); err != nil {
 		return fmt.Errorf("apply service account: %w", err)
 	}
 	for name, rules := range map[string][]rbacv1.PolicyRule{
-		downstream.ImpersonatorClusterRole: downstream.ImpersonatorRules(),
-		downstream.ControllerClusterRole:   downstream.ControllerRules(),
+		downstream.ControllerClusterRole: downstream.ControllerRules(),
 		// Bound by the server's controller for Drover's cluster-member and
 		// read-only roles.
 		downstream.ClusterMemberRole: downstream.ClusterMemberRules(),
 	} {
-		role := rbacv1apply.ClusterRole(name).WithLabels(labels)
-		for _, r := range rules {
-			role.WithRules(rbacv1apply.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).
-				WithResourceNames(r.ResourceNames...).WithNonResourceURLs(r.NonResourceURLs...).WithVerbs(r.Verbs...))
-		}
+		role := rbacv1apply.ClusterRole(name).WithLabels(labels).WithRules(downstream.ApplyRules(rules)...)
 		if _, err := cs.RbacV1().ClusterRoles().Apply(ctx, role, opts); err != nil {
 			return fmt.Errorf("apply cluster role %s: %w", name, err)
 		}
@@ -87,25 +82,20 @@ func ensureDownstream(ctx context.Context, cs kubernetes.Interface) error {
 		name, role string
 		subject    *rbacv1apply.SubjectApplyConfiguration
 	}{
-		{downstream.ImpersonatorClusterRole, downstream.ImpersonatorClusterRole, rbacv1apply.Subject().
-			WithKind("ServiceAccount").WithName(downstream.ImpersonatorServiceAccount).WithNamespace(downstream.Namespace)},
-		{downstream.ControllerBinding, downstream.ControllerClusterRole, rbacv1apply.Subject().
-			WithKind("User").WithAPIGroup("rbac.authorization.k8s.io").WithName(downstream.ControllerUser)},
+		{downstream.ControllerBinding, downstream.ControllerClusterRole, controllerSubject()},
 		{downstream.AdminBinding, "cluster-admin", rbacv1apply.Subject().
 			WithKind("Group").WithAPIGroup("rbac.authorization.k8s.io").WithName(downstream.AdminGroup)},
 	}
-	// The controller keeps the authorized endpoint's token Secrets in
-	// cattle-system, and nowhere else.
-	role := rbacv1apply.Role(downstream.ControllerRole, downstream.Namespace).WithLabels(labels)
-	for _, r := range downstream.ControllerNamespaceRules() {
-		role.WithRules(rbacv1apply.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).WithVerbs(r.Verbs...))
-	}
+	// The controller's rights in cattle-system: the authorized endpoint's
+	// token Secrets, the impersonation accounts, deleting legacy objects.
+	role := rbacv1apply.Role(downstream.ControllerRole, downstream.Namespace).WithLabels(labels).
+		WithRules(downstream.ApplyRules(downstream.ControllerNamespaceRules())...)
 	if _, err := cs.RbacV1().Roles(downstream.Namespace).Apply(ctx, role, opts); err != nil {
 		return fmt.Errorf("apply role %s: %w", downstream.ControllerRole, err)
 	}
 	rb := rbacv1apply.RoleBinding(downstream.ControllerRole, downstream.Namespace).WithLabels(labels).
 		WithRoleRef(rbacv1apply.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").WithKind("Role").WithName(downstream.ControllerRole)).
-		WithSubjects(rbacv1apply.Subject().WithKind("User").WithAPIGroup("rbac.authorization.k8s.io").WithName(downstream.ControllerUser))
+		WithSubjects(controllerSubject())
 	if _, err := cs.RbacV1().RoleBindings(downstream.Namespace).Apply(ctx, rb, opts); err != nil {
 		return fmt.Errorf("apply role binding %s: %w", downstream.ControllerRole, err)
 	}
@@ -120,6 +110,12 @@ func ensureDownstream(ctx context.Context, cs kubernetes.Interface) error {
 	return nil
 }
 
+// controllerSubject is the controller's ServiceAccount as a binding subject.
+func controllerSubject() *rbacv1apply.SubjectApplyConfiguration {
+	return rbacv1apply.Subject().WithKind("ServiceAccount").WithName(downstream.ControllerServiceAccount).
+		WithNamespace(downstream.Namespace)
+}
+
 // saToken is a bound ServiceAccount token with its lifetime.
 type saToken struct {
 	value     string
@@ -132,15 +128,16 @@ func (t saToken) renewAt() time.Time {
 	return t.issued.Add(t.expiresAt.Sub(t.issued) * 4 / 5)
 }
 
-// requestToken asks the apiserver for a token of the impersonator account.
+// requestToken asks the apiserver for a token of the controller's account,
+// the credential the cluster agent hands the server.
 func requestToken(ctx context.Context, cs kubernetes.Interface, ttl time.Duration, now time.Time) (saToken, error) {
 	secs := int64(ttl / time.Second)
 	tr, err := cs.CoreV1().ServiceAccounts(downstream.Namespace).CreateToken(ctx,
-		downstream.ImpersonatorServiceAccount,
+		downstream.ControllerServiceAccount,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &secs}},
 		metav1.CreateOptions{})
 	if err != nil {
-		return saToken{}, fmt.Errorf("request token for %s/%s: %w", downstream.Namespace, downstream.ImpersonatorServiceAccount, err)
+		return saToken{}, fmt.Errorf("request token for %s/%s: %w", downstream.Namespace, downstream.ControllerServiceAccount, err)
 	}
 	return saToken{value: tr.Status.Token, issued: now, expiresAt: tr.Status.ExpirationTimestamp.Time}, nil
 }

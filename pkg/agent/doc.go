@@ -4,16 +4,18 @@
 // On start it pins the server: it fetches /cacerts, and refuses to go on
 // unless the SHA-256 of what it got equals the configured checksum and the
 // server's certificate chains to that CA. Only then does it send its
-// registration token, over TLS verified against the pinned CA. The cluster
+// registration token, over TLS verified against the pinned CA (without a
+// configured checksum it trusts the system's roots instead). The cluster
 // agent then ensures Drover's objects downstream (package downstream): the
-// impersonator ServiceAccount and its impersonate-only ClusterRole, and the
-// binding of Drover admins to cluster-admin. It requests a short-lived token
-// for that ServiceAccount and hands it to the server in the connect
-// parameters: that token, able only to impersonate, is the one credential
-// the server uses downstream.
+// controller's ServiceAccount and roles, and the binding of Drover admins to
+// cluster-admin. It requests a short-lived token of the controller's account
+// and hands it to the server in the connect parameters: the server's
+// controller works with it (it makes the per-user impersonation accounts
+// that carry users' requests; package accounts). A node agent holds no
+// right downstream and hands over nothing: it carries bytes.
 //
 // The tunnel is re-opened after any loss with capped exponential backoff and
-// jitter, and before the ServiceAccount token expires. The agent dials
+// jitter, and (cluster agent) before the controller's token expires. The agent dials
 // nothing but its apiserver endpoint: every other dial the server asks for is
 // refused (and logged) without tearing the tunnel down.
 //
@@ -24,6 +26,6 @@
 // ...): cmd/agent's deps test enforces that.
 //
 // This package must never send the registration token before the CA check
-// passed, never log a token, and never dial on the server's behalf anything
+// passed (when a checksum is configured), never log a token, and never dial on the server's behalf anything
 // but the advertised endpoint.
 package agent

@@ -2,11 +2,8 @@ package agent
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,22 +13,30 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/checksum"
 )
 
 // ErrCAMismatch means the server's CA is not the one the agent was told to
 // trust. It is fatal: retrying cannot fix it and must not send the token.
 var ErrCAMismatch = errors.New("the server's CA does not match the configured CA checksum")
 
-// fetchPinnedCA downloads the server's CA and checks it against checksum.
-// It returns nil (system roots) when checksum is empty.
+// fetchPinnedCA downloads the server's CA and checks it against sum (in
+// either case: both sides are compared in checksum's lower-case form). It
+// returns nil (system roots) when sum is empty.
 //
 // The download itself cannot be verified yet: that is what the checksum is
 // for. So the request carries no credential, certificate verification is
 // replaced by the pin (the body's hash must match, and the very certificate
 // the server presented must chain to the pinned CA for the server's name).
-func fetchPinnedCA(ctx context.Context, serverURL, checksum string) (*x509.CertPool, error) {
-	if checksum == "" {
+func fetchPinnedCA(ctx context.Context, serverURL, sum string) (*x509.CertPool, error) {
+	if sum == "" {
 		return nil, nil
+	}
+	// Before any request: a checksum that cannot match anything is as
+	// fatal as a mismatch (checksum.ErrMalformed).
+	want, err := checksum.Parse(sum)
+	if err != nil {
+		return nil, fmt.Errorf("CA checksum %w", err)
 	}
 	u, err := url.Parse(serverURL)
 	if err != nil {
@@ -62,13 +67,8 @@ func fetchPinnedCA(ctx context.Context, serverURL, checksum string) (*x509.CertP
 	if err != nil {
 		return nil, fmt.Errorf("fetch server CA: %w", err)
 	}
-	sum := sha256.Sum256(body)
-	want, err := hex.DecodeString(strings.ToLower(strings.TrimSpace(checksum)))
-	if err != nil || len(want) != sha256.Size {
-		return nil, fmt.Errorf("%w: the checksum must be 64 hex characters", ErrCAMismatch)
-	}
-	if subtle.ConstantTimeCompare(sum[:], want) != 1 {
-		return nil, fmt.Errorf("%w: got %x", ErrCAMismatch, sum)
+	if got := checksum.Of(body); got != want {
+		return nil, fmt.Errorf("%w: got %s", ErrCAMismatch, got)
 	}
 	pool, err := agentapi.CertPool(body)
 	if err != nil {

@@ -15,7 +15,8 @@
 //     other one sent.
 //
 // The agent links this package, so it must stay small: it imports only the
-// standard library, and must never import anything of the server (store,
+// standard library and apimachinery's name rules (util/validation, which the
+// agent links anyway), and must never import anything of the server (store,
 // authn, tunnel, api, authproxy, server, metrics, ...), nor any package that
 // does. cmd/agent's deps test fails if the agent links server code.
 //

@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // ParamsHeader carries the base64url JSON AgentParams on the connect request.
@@ -22,9 +24,23 @@ const (
 	KindNode    = "node"
 )
 
+// Protocol is the version of this contract that agents and the server of
+// this build speak. Version 2: the cluster agent hands over the controller's
+// ServiceAccount token; node agents hand over no credential at all.
+// Agents of version 1 (no "protocol" field: they handed over a token that
+// could impersonate anyone) are refused with ErrOldAgent.
+const Protocol = 2
+
+// ErrOldAgent refuses an agent of an older protocol; the message says what
+// to do, and the server shows it in the cluster's status.
+var ErrOldAgent = errors.New("this agent is older than the server (agent protocol 1, server protocol 2): " +
+	"re-apply the cluster's import manifest (kubectl apply -f <import URL>) to upgrade it")
+
 // AgentParams is what an agent tells the server when it connects.
 type AgentParams struct {
-	Kind string `json:"kind"`
+	// Protocol is the agent's version of this contract (Protocol).
+	Protocol int    `json:"protocol,omitempty"`
+	Kind     string `json:"kind"`
 	// Node is the node name of a node agent; empty for the cluster agent.
 	Node string `json:"node,omitempty"`
 	// Endpoint is the host:port of the downstream apiserver, as the agent
@@ -32,8 +48,10 @@ type AgentParams struct {
 	Endpoint string `json:"endpoint"`
 	// CACert is the PEM CA bundle that verifies Endpoint.
 	CACert []byte `json:"caCert"`
-	// Token is the impersonator ServiceAccount's bearer token.
-	Token string `json:"token"`
+	// Token is the cluster agent's hand-over: a bound token of the
+	// controller's ServiceAccount (downstream.ControllerServiceAccount).
+	// Node agents hand over nothing: they carry bytes, never trust.
+	Token string `json:"token,omitempty"`
 }
 
 // Encode returns the header value.
@@ -72,13 +90,17 @@ func ParseParams(v string) (AgentParams, error) {
 
 // Validate checks every field.
 func (p AgentParams) Validate() error {
+	if p.Protocol < Protocol {
+		return ErrOldAgent
+	}
 	switch p.Kind {
 	case KindCluster:
 		if p.Node != "" {
 			return errors.New("a cluster agent has no node name")
 		}
 	case KindNode:
-		if !validNodeName(p.Node) {
+		// Kubernetes' own rule for node names.
+		if len(validation.IsDNS1123Subdomain(p.Node)) > 0 {
 			return errors.New("node agent needs a valid node name (DNS-1123 subdomain)")
 		}
 	default:
@@ -94,8 +116,14 @@ func (p AgentParams) Validate() error {
 	if _, err := CertPool(p.CACert); err != nil {
 		return err
 	}
+	if p.Kind == KindNode {
+		if p.Token != "" {
+			return errors.New("a node agent hands over no credential")
+		}
+		return nil
+	}
 	if p.Token == "" || len(p.Token) > 16<<10 {
-		return errors.New("agent parameters need a ServiceAccount token")
+		return errors.New("a cluster agent hands over a ServiceAccount token")
 	}
 	for i := 0; i < len(p.Token); i++ {
 		if c := p.Token[i]; c < 0x21 || c > 0x7e {
@@ -103,22 +131,4 @@ func (p AgentParams) Validate() error {
 		}
 	}
 	return nil
-}
-
-func validNodeName(s string) bool {
-	if len(s) == 0 || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }

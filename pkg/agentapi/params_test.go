@@ -20,7 +20,7 @@ import (
 const saToken = "sa-secret-value-0123456789"
 
 func validParams(tb testing.TB) AgentParams {
-	return AgentParams{Kind: KindCluster, Endpoint: "10.0.0.1:6443", CACert: selfSignedPEM(tb), Token: saToken}
+	return AgentParams{Protocol: Protocol, Kind: KindCluster, Endpoint: "10.0.0.1:6443", CACert: selfSignedPEM(tb), Token: saToken}
 }
 
 func TestParamsRoundTrip(t *testing.T) {
@@ -29,9 +29,13 @@ func TestParamsRoundTrip(t *testing.T) {
 		name string
 		p    AgentParams
 	}{
-		{"cluster agent", AgentParams{Kind: KindCluster, Endpoint: "10.0.0.1:6443", CACert: ca, Token: saToken}},
-		{"node agent", AgentParams{Kind: KindNode, Node: "worker-1.example", Endpoint: "[::1]:443", CACert: ca, Token: "t"}},
-		{"host name endpoint", AgentParams{Kind: KindCluster, Endpoint: "kubernetes.default.svc:443", CACert: ca, Token: saToken}},
+		{"cluster agent", AgentParams{Protocol: Protocol, Kind: KindCluster, Endpoint: "10.0.0.1:6443", CACert: ca, Token: saToken}},
+		{"node agent", AgentParams{Protocol: Protocol, Kind: KindNode, Node: "worker-1.example", Endpoint: "[::1]:443", CACert: ca}},
+		// Kubernetes allows node names up to 253 characters, with labels
+		// longer than DNS's 63.
+		{"longest node name", AgentParams{Protocol: Protocol, Kind: KindNode, Node: strings.Repeat("a", 253), Endpoint: "[::1]:443", CACert: ca}},
+		{"node name with a long label", AgentParams{Protocol: Protocol, Kind: KindNode, Node: strings.Repeat("a", 64) + ".example", Endpoint: "[::1]:443", CACert: ca}},
+		{"host name endpoint", AgentParams{Protocol: Protocol, Kind: KindCluster, Endpoint: "kubernetes.default.svc:443", CACert: ca, Token: saToken}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,9 +101,13 @@ func TestParseParamsRejects(t *testing.T) {
 		{"claims a cluster", raw(func(m map[string]any) { m["clusterId"] = "c-beta" }), "not valid JSON"},
 		{"unknown kind", with(func(p *AgentParams) { p.Kind = "admin" }), "agent kind"},
 		{"cluster agent with node", with(func(p *AgentParams) { p.Node = "node-1" }), "no node name"},
-		{"node agent without node", with(func(p *AgentParams) { p.Kind = KindNode }), "valid node name"},
+		{"agent of protocol 1", with(func(p *AgentParams) { p.Protocol = 0 }), "older than the server"},
+		{"node agent handing over a token", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "node-1" }), "no credential"},
+		{"node agent without node", with(func(p *AgentParams) { p.Kind, p.Token = KindNode, "" }), "valid node name"},
 		{"node name not DNS", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "Node_1" }), "valid node name"},
-		{"node name label too long", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, strings.Repeat("a", 64) }), "valid node name"},
+		{"node name too long", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, strings.Repeat("a", 254) }), "valid node name"},
+		{"node name upper case", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "Worker-1" }), "valid node name"},
+		{"node name empty label", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "worker..example" }), "valid node name"},
 		{"node name ends with dash", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "node-" }), "valid node name"},
 		{"endpoint without port", with(func(p *AgentParams) { p.Endpoint = "127.0.0.1" }), "host:port"},
 		{"endpoint port 0", with(func(p *AgentParams) { p.Endpoint = "127.0.0.1:0" }), "port must be"},
@@ -166,8 +174,8 @@ func TestCertPool(t *testing.T) {
 func FuzzParseParams(f *testing.F) {
 	ca := selfSignedPEM(f)
 	for _, p := range []AgentParams{
-		{Kind: KindCluster, Endpoint: "10.0.0.1:6443", CACert: ca, Token: "eyJhbGciOiJSUzI1NiJ9.e30.sig"},
-		{Kind: KindNode, Node: "worker-1.example", Endpoint: "[::1]:443", CACert: ca, Token: "t"},
+		{Protocol: Protocol, Kind: KindCluster, Endpoint: "10.0.0.1:6443", CACert: ca, Token: "eyJhbGciOiJSUzI1NiJ9.e30.sig"},
+		{Protocol: Protocol, Kind: KindNode, Node: "worker-1.example", Endpoint: "[::1]:443", CACert: ca},
 	} {
 		enc, err := p.Encode()
 		if err != nil {

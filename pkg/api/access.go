@@ -15,8 +15,8 @@ import (
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/store"
-	"github.com/drover-dev/drover/pkg/token"
 )
 
 // Who may do what (the same rules in every handler here):
@@ -199,8 +199,8 @@ func (a *API) createProject(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if !clusterNameRE.MatchString(req.Name) {
-		apierr.Invalid(w, "name must be a DNS label: 1-63 of a-z 0-9 -, starting and ending with a letter or digit")
+	if len(validation.IsDNS1123Label(req.Name)) > 0 {
+		apierr.Invalid(w, dnsLabelRule)
 		return
 	}
 	if req.Namespaces == nil {
@@ -209,7 +209,7 @@ func (a *API) createProject(w http.ResponseWriter, r *http.Request) {
 	if !a.checkNamespaces(w, r, clusterID, "", req.Namespaces) {
 		return
 	}
-	id, err := token.RandomID("p-", 8)
+	id, err := ids.Project.New()
 	if err != nil {
 		a.opts.Logger.Error("project id", "err", err)
 		apierr.Internal(w)

@@ -16,6 +16,7 @@ import (
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/providers/registry"
@@ -41,7 +42,7 @@ func (a *API) mintToken(ctx context.Context, userID, kind, clusterID, desc strin
 // mint stores a new token shaped like t, expiring ttl from now (or when t
 // already says, if sooner).
 func (a *API) mint(ctx context.Context, t store.Token, ttl time.Duration) (string, store.Token, error) {
-	tok, err := token.New("t-")
+	tok, err := token.New(ids.Token)
 	if err != nil {
 		return "", store.Token{}, err
 	}
@@ -116,7 +117,7 @@ func (a *API) newSession(ctx context.Context, userID string) (string, store.Toke
 	}
 	// The row exists so that logout and revocation can delete the session;
 	// its hash is of a random value nobody holds: the JWT is the credential.
-	placeholder, err := token.New("s-")
+	placeholder, err := token.New(ids.Session)
 	if err != nil {
 		return "", store.Token{}, err
 	}
@@ -163,15 +164,6 @@ func checkLogin(req *loginRequest) error {
 	return nil
 }
 
-// limitKey is the per-user rate limit key: local usernames as before,
-// provider users as "<provider>:<username>", case-folded.
-func (req loginRequest) limitKey() string {
-	if req.Provider == store.LocalProvider {
-		return strings.ToLower(req.Username)
-	}
-	return strings.ToLower(req.Provider + ":" + req.Username)
-}
-
 type tokenResponse struct {
 	Token     string    `json:"token,omitempty"`
 	ID        string    `json:"id"`
@@ -201,21 +193,17 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	} else {
 		audit.SetUser(r.Context(), req.Provider+":"+req.Username)
 	}
-	okIP, waitIP := a.loginsPerIP.Allow(clientIP(r.RemoteAddr))
-	if !okIP {
-		a.tooMany(w, r, req.Username, waitIP)
+	if !a.allowAddress(w, r, req.Username) {
 		return
 	}
 	if checkErr != nil {
 		a.loginFailed(w, r, req.Provider, req.Username, checkErr)
 		return
 	}
-	if okUser, waitUser := a.loginsPerUser.Allow(req.limitKey()); !okUser {
-		a.tooMany(w, r, req.Username, waitUser)
-		return
-	}
 	if req.Provider == store.LocalProvider {
-		a.localLogin(w, r, req)
+		if a.allowUser(w, r, req.Username, local.LoginKey(req.Username)) {
+			a.localLogin(w, r, req)
+		}
 		return
 	}
 	if a.opts.Providers == nil {
@@ -231,6 +219,11 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		a.loginFailed(w, r, req.Provider, req.Username, err)
+		return
+	}
+	// Keyed on the name as the provider matches it: a respelling the
+	// directory finds all the same (" alice", "ALICE") is the same user.
+	if !a.allowUser(w, r, req.Username, req.Provider+":"+pp.LoginKey(req.Username)) {
 		return
 	}
 	p, err := pp.Login(ctx, req.Username, req.Password)

@@ -76,10 +76,11 @@ type Options struct {
 	// Providers are the configured auth providers (see providers.go); nil:
 	// local users only.
 	Providers ProviderSource
-	// LoginsPerUser and LoginsPerAddress limit login attempts per username
-	// and per client address; nil: in this process's memory, 10 and 30 a
-	// minute (with that burst).
-	LoginsPerUser, LoginsPerAddress LoginLimiter
+	// Login attempts are limited per client address, per (user, client
+	// address) and per user (see limits.go); nil: in this process's
+	// memory, DefaultLoginsPerAddress, DefaultLoginsPerUserAddress and
+	// DefaultLoginsPerUser a minute (with that burst).
+	LoginsPerAddress, LoginsPerUserAddress, LoginsPerUser LoginLimiter
 	// Local are Drover's own users (*local.Provider): their login and
 	// passwords. Required.
 	Local LocalUsers
@@ -121,9 +122,6 @@ type SessionSigner interface {
 // API serves /v3.
 type API struct {
 	opts Options
-	// Login attempts per username and per client address.
-	loginsPerUser LoginLimiter
-	loginsPerIP   LoginLimiter
 }
 
 // New returns the API.
@@ -137,13 +135,16 @@ func New(opts Options) *API {
 	if opts.Reach == nil {
 		opts.Reach = access.NewChecker(access.CheckerOptions{Store: opts.Store, Now: opts.Now})
 	}
-	if opts.LoginsPerUser == nil {
-		opts.LoginsPerUser = ratelimit.New(ratelimit.Options{Burst: 10, Per: time.Minute, Now: opts.Now})
+	for _, l := range []struct {
+		limiter *LoginLimiter
+		burst   int
+	}{{&opts.LoginsPerAddress, DefaultLoginsPerAddress}, {&opts.LoginsPerUserAddress, DefaultLoginsPerUserAddress},
+		{&opts.LoginsPerUser, DefaultLoginsPerUser}} {
+		if *l.limiter == nil {
+			*l.limiter = ratelimit.New(ratelimit.Options{Burst: l.burst, Per: time.Minute, Now: opts.Now})
+		}
 	}
-	if opts.LoginsPerAddress == nil {
-		opts.LoginsPerAddress = ratelimit.New(ratelimit.Options{Burst: 30, Per: time.Minute, Now: opts.Now})
-	}
-	return &API{opts: opts, loginsPerUser: opts.LoginsPerUser, loginsPerIP: opts.LoginsPerAddress}
+	return &API{opts: opts}
 }
 
 // PublicRoutes registers what needs no token.

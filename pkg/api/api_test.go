@@ -20,6 +20,7 @@ import (
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/providers/local"
+	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -41,6 +42,8 @@ type fixture struct {
 	access *accessCounter
 	// clk is the API's clock; it moves only when a test moves it.
 	clk *fake.Clock
+	// providers are the provider fixture's auth providers.
+	providers *registry.Registry
 }
 
 func newFixture(t *testing.T, options ...func(*Options)) *fixture {

@@ -11,8 +11,8 @@ import (
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/store"
-	"github.com/drover-dev/drover/pkg/token"
 )
 
 type bindingRequest struct {
@@ -215,7 +215,7 @@ func (a *API) createBinding(w http.ResponseWriter, r *http.Request) {
 		}
 		b.Subject, username = u.ID, u.Username
 	}
-	id, err := token.RandomID("b-", 8)
+	id, err := ids.Binding.New()
 	if err != nil {
 		a.opts.Logger.Error("binding id", "err", err)
 		apierr.Internal(w)

@@ -7,15 +7,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"time"
 
 	"github.com/gorilla/mux"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/kubeconfig"
 	"github.com/drover-dev/drover/pkg/provision"
 	"github.com/drover-dev/drover/pkg/request"
@@ -24,7 +25,9 @@ import (
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
 
-var clusterNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+// dnsLabelRule is what a cluster, project or driver name must be: a DNS-1123
+// label (validation.IsDNS1123Label), as Kubernetes names most things.
+const dnsLabelRule = "name must be a DNS label: 1-63 of a-z 0-9 -, starting and ending with a letter or digit"
 
 type clusterView struct {
 	ID        string        `json:"id"`
@@ -145,15 +148,15 @@ func (a *API) createCluster(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if !clusterNameRE.MatchString(req.Name) {
-		apierr.Invalid(w, "name must be a DNS label: 1-63 of a-z 0-9 -, starting and ending with a letter or digit")
+	if len(validation.IsDNS1123Label(req.Name)) > 0 {
+		apierr.Invalid(w, dnsLabelRule)
 		return
 	}
 	var c store.Cluster
 	var err error
 	for range 5 { // a 5-character id can collide; try again
 		var id string
-		if id, err = token.RandomID("c-", 5); err != nil {
+		if id, err = ids.Cluster.New(); err != nil {
 			break
 		}
 		c = store.Cluster{ID: id, Name: req.Name, CreatedAt: a.opts.Now().UTC()}
@@ -233,7 +236,7 @@ func (a *API) newRegistration(r *http.Request, clusterID string) (registration, 
 // mintRegistrationToken mints the cluster token that starts a new
 // registration generation.
 func (a *API) mintRegistrationToken(r *http.Request, clusterID string) (token.Token, store.RegistrationToken, error) {
-	tok, err := token.New("r-")
+	tok, err := token.New(ids.Registration)
 	if err != nil {
 		return token.Token{}, store.RegistrationToken{}, err
 	}

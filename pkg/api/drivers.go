@@ -10,10 +10,12 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/driver/schema"
+	"github.com/drover-dev/drover/pkg/driver/sdk"
 	"github.com/drover-dev/drover/pkg/provision"
 	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/store"
@@ -118,6 +120,8 @@ func (a *API) installDriver(w http.ResponseWriter, r *http.Request) {
 	d, err := a.opts.Drivers.Install(r.Context(), req)
 	var ie *driver.InstallError
 	switch {
+	case errors.Is(err, driver.ErrUnsandboxed):
+		apierr.Conflict(w, "%s", driver.SafeError(err))
 	case errors.As(err, &ie):
 		if ie.Err != nil {
 			a.opts.Logger.Warn("driver install refused", "driver", req.Name, "reason", ie.Msg, "err", ie.Err)
@@ -160,6 +164,10 @@ func (a *API) driverError(w http.ResponseWriter, name string, err error) {
 		apierr.NotFound(w, "driver %q not found", name)
 		return
 	}
+	if errors.Is(err, driver.ErrUnsandboxed) {
+		apierr.Conflict(w, "%s", driver.SafeError(err))
+		return
+	}
 	a.opts.Logger.Warn("cluster driver", "driver", name, "err", err)
 	apierr.Unavailable(w, "driver %q is not available: %s", name, driver.SafeError(err))
 }
@@ -192,8 +200,8 @@ func (a *API) createClusterWithDriver(w http.ResponseWriter, r *http.Request) {
 		a.createCluster(w, r)
 		return
 	}
-	if !clusterNameRE.MatchString(req.Name) {
-		apierr.Invalid(w, "name must be a DNS label: 1-63 of a-z 0-9 -, starting and ending with a letter or digit")
+	if len(validation.IsDNS1123Label(req.Name)) > 0 {
+		apierr.Invalid(w, dnsLabelRule)
 		return
 	}
 	if a.opts.Provisioning == nil {
@@ -298,8 +306,8 @@ func (a *API) removeSnapshot(w http.ResponseWriter, r *http.Request) {
 // waits for it.
 func (a *API) snapshot(w http.ResponseWriter, r *http.Request, action, name string, code int) {
 	id := mux.Vars(r)["id"]
-	if !provision.ValidSnapshotName(name) {
-		apierr.Invalid(w, "name must be 1-63 of a-z A-Z 0-9 . _ -, starting with a letter or digit")
+	if err := sdk.CheckSnapshotName(name); err != nil {
+		apierr.Invalid(w, "%s", err)
 		return
 	}
 	if a.opts.Provisioning == nil {
@@ -333,6 +341,8 @@ func (a *API) provisionError(w http.ResponseWriter, what, driverName string, err
 		apierr.Invalid(w, "%s was imported; only clusters a driver made take a config or etcd snapshots", what)
 	case errors.Is(err, provision.ErrBusy):
 		apierr.Conflict(w, "%s: %v", what, err)
+	case errors.Is(err, driver.ErrUnsandboxed):
+		apierr.Conflict(w, "%s", driver.SafeError(err))
 	case errors.As(err, &de):
 		a.opts.Logger.Warn("cluster driver", "err", de.Err)
 		apierr.Unavailable(w, "the cluster's driver is not available: %s", de.Safe)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -25,24 +26,35 @@ import (
 // controller does not run in these tests).
 type fakeDrivers struct{ s schema.Schema }
 
+// "unsafe" is a driver the server refuses to run unsandboxed.
 func (f fakeDrivers) List(context.Context) ([]driver.Info, error) {
-	return []driver.Info{{Name: "fake", Builtin: true, Address: driver.AddressUnix}}, nil
+	return []driver.Info{{Name: "fake", Builtin: true, Address: driver.AddressUnix, Sandboxed: true},
+		{Name: "unsafe", Builtin: true, Address: driver.AddressUnix}}, nil
 }
 
 func (f fakeDrivers) Get(_ context.Context, name string) (driver.Info, error) {
-	if name != "fake" {
-		return driver.Info{}, driver.ErrNotFound
+	switch name {
+	case "fake":
+		return driver.Info{Name: "fake", Sandboxed: true}, nil
+	case "unsafe":
+		return driver.Info{Name: "unsafe"}, nil
 	}
-	return driver.Info{Name: "fake"}, nil
+	return driver.Info{}, driver.ErrNotFound
 }
 
-func (f fakeDrivers) Install(context.Context, driver.InstallRequest) (driver.Info, error) {
+func (f fakeDrivers) Install(_ context.Context, q driver.InstallRequest) (driver.Info, error) {
+	if q.Name == "unsafe" {
+		return driver.Info{}, fmt.Errorf("driver %q: %w", q.Name, driver.ErrUnsandboxed)
+	}
 	return driver.Info{}, &driver.InstallError{Field: "checksum", Msg: "checksum mismatch: refusing it", Err: driver.ErrChecksum}
 }
 
 func (f fakeDrivers) Delete(context.Context, string) error { return driver.ErrBuiltin }
 
 func (f fakeDrivers) Schema(_ context.Context, name string) (schema.Schema, error) {
+	if name == "unsafe" {
+		return schema.Schema{}, fmt.Errorf("driver %q: %w", name, driver.ErrUnsandboxed)
+	}
 	if name != "fake" {
 		return schema.Schema{}, driver.ErrNotFound
 	}
@@ -119,6 +131,11 @@ func TestDriverAPI(t *testing.T) {
 		contains, absent                 string
 	}{
 		{"list drivers", "GET", "/v3/drivers", f.user, "", 200, `"name": "fake"`, ""},
+		{"a sandboxed driver", "GET", "/v3/drivers/fake", f.admin, "", 200, `"sandboxed": true`, ""},
+		{"an unsandboxed driver", "GET", "/v3/drivers/unsafe", f.admin, "", 200, `"sandboxed": false`, ""},
+		{"schema of a refused driver", "GET", "/v3/drivers/unsafe/schema", f.admin, "", 409, "--allow-unsandboxed-drivers", ""},
+		{"install refused", "POST", "/v3/drivers", f.admin, `{"name":"unsafe","url":"https://x/y"}`, 409, "--allow-unsandboxed-drivers", ""},
+		{"provisioning refused", "POST", "/v3/clusters", f.admin, `{"name":"a","driver":"unsafe"}`, 409, "--allow-unsandboxed-drivers", ""},
 		{"schema", "GET", "/v3/drivers/fake/schema", f.user, "", 200, `"diskSizeGb": {
       "type": "int",
       "default": 100,

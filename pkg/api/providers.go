@@ -166,22 +166,6 @@ func (a *API) listLoginProviders(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 }
 
-// allowIP spends one login attempt of the client's address, answering 429
-// when none is left.
-func (a *API) allowIP(w http.ResponseWriter, r *http.Request) bool {
-	ok, wait := a.loginsPerIP.Allow(clientIP(r.RemoteAddr))
-	if !ok {
-		a.tooMany(w, r, "", wait)
-	}
-	return ok
-}
-
-func (a *API) tooMany(w http.ResponseWriter, r *http.Request, username string, wait time.Duration) {
-	wait = wait.Round(time.Second) + time.Second
-	a.opts.Logger.Warn("login rate limited", "username", username, "remote", r.RemoteAddr)
-	apierr.TooManyRequests(w, wait, "too many login attempts; try again in %s", wait)
-}
-
 type beginResponse struct {
 	AuthURL string `json:"authUrl"`
 	State   string `json:"state"`
@@ -201,7 +185,7 @@ const (
 // beginLogin starts a redirect login (OIDC, GitHub).
 func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["provider"]
-	if a.noProviders(w) || !a.allowIP(w, r) {
+	if a.noProviders(w) || !a.allowAddress(w, r, "") {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), providerTimeout)
@@ -216,8 +200,6 @@ func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 		apierr.NotFound(w, "auth provider %q not found; GET /v3/login/providers lists them", name)
 	case errors.Is(err, registry.ErrWrongFlow):
 		apierr.BadRequest(w, "auth provider %q takes a username and password: POST /v3/login with \"provider\": %q", name, name)
-	case errors.Is(err, registry.ErrTooManyPending):
-		apierr.TooManyRequests(w, time.Minute, "too many logins in progress; try again in a minute")
 	default:
 		a.opts.Logger.Error("begin login", "provider", name, "err", err)
 		apierr.Unavailable(w, "identity provider %q is not answering; try again later", name)
@@ -229,7 +211,7 @@ func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 func (a *API) finishLogin(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["provider"]
 	audit.SetUser(r.Context(), name+":")
-	if !a.allowIP(w, r) {
+	if !a.allowAddress(w, r, "") {
 		return
 	}
 	if a.opts.Providers == nil {
@@ -246,6 +228,11 @@ func (a *API) finishLogin(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: ClaimCookie, Path: "/v3/login/", MaxAge: -1, HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteLaxMode})
 	p, err := a.opts.Providers.Finish(ctx, name, r.URL.Query(), claim)
+	if errors.Is(err, registry.ErrTooManyPending) {
+		a.opts.Logger.Warn("redirect login refused: too many finished logins remembered", "provider", name)
+		apierr.TooManyRequests(w, time.Minute, "too many logins finishing; try again in a minute")
+		return
+	}
 	if err != nil {
 		a.loginFailed(w, r, name, "", err)
 		return

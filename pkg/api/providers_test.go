@@ -5,11 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"github.com/drover-dev/drover/test/fake"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -22,9 +22,11 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/providers/registry"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/test/fake"
 )
 
 // people are what the fake providers know: username → password, groups.
@@ -70,6 +72,11 @@ func (f *fakeBase) Refresh(_ context.Context, prev providers.Principal) (provide
 }
 
 type fakePasswordProvider struct{ fakeBase }
+
+// LoginKey trims and folds, as a directory matches names.
+func (f *fakePasswordProvider) LoginKey(user string) string {
+	return strings.ToLower(strings.TrimSpace(user))
+}
 
 func (f *fakePasswordProvider) Login(_ context.Context, user, password string) (providers.Principal, error) {
 	if password != fakePassword {
@@ -134,9 +141,12 @@ func newProviderFixture(t *testing.T) (*fixture, *people, *fake.Clock, *fake.Buf
 		ServerURL: "https://drover.test", Logger: log, Now: clk.Now, Providers: reg, Local: lp,
 		SessionTTL: time.Hour, KubeconfigTTL: 24 * time.Hour, MaxTokenTTL: 48 * time.Hour,
 	})
-	// The real composition of the request path, without the proxy.
-	r := chain.NewHandler(chain.Handlers{Logger: log, Auth: auth, API: a})
-	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp}
+	// The real composition of the request path, without the proxy. The
+	// test client's loopback address is a trusted proxy, so a test can
+	// log in from any address (X-Forwarded-For; see loginFrom).
+	r := chain.NewHandler(chain.Handlers{Logger: log, Auth: auth, API: a,
+		Client: request.ClientOptions{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}})
+	f := &fixture{srv: httptest.NewServer(r), st: st, local: lp, providers: reg}
 	t.Cleanup(f.srv.Close)
 	f.createUser(t, "root", true)
 	f.createUser(t, "carol", false)
@@ -325,6 +335,43 @@ func providerLogin(t *testing.T, f *fixture, user string) string {
 	return jsonBody(t, body)["token"].(string)
 }
 
+// TestRedirectLoginsFromOneAddress: one address beginning logins in a
+// loop is limited like any login (the server keeps nothing per login
+// begun: the claim is the login, sealed; see package registry), and
+// another address still logs in meanwhile.
+func TestRedirectLoginsFromOneAddress(t *testing.T) {
+	f, _, _, _ := newProviderFixture(t) // its clock stands still
+	begin := func(addr string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/v3/login/sso/begin", nil)
+		req.Header.Set("X-Forwarded-For", addr)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	answered := map[int]int{}
+	for range 200 {
+		code, _ := begin("198.51.100.1")
+		answered[code]++
+	}
+	if diff := cmp.Diff(map[int]int{200: DefaultLoginsPerAddress, 429: 200 - DefaultLoginsPerAddress}, answered); diff != "" {
+		t.Errorf("answers to one address (-want +got):\n%s", diff)
+	}
+	code, b := begin("203.0.113.9")
+	if code != 200 {
+		t.Fatalf("another address's begin: %d %v", code, b)
+	}
+	cb := "/v3/login/sso/callback?" + url.Values{"state": {b["state"].(string)}, "code": {"alice"}}.Encode()
+	if code, body := f.doHeader(t, "GET", cb, http.Header{ClaimHeader: {b["claim"].(string)}, "X-Forwarded-For": {"203.0.113.9"}}); code != 200 {
+		t.Errorf("another address's callback: %d %s", code, body)
+	}
+}
+
 func TestRedirectLoginAPI(t *testing.T) {
 	f, _, clk, _ := newProviderFixture(t)
 	code, body := f.do(t, "POST", "/v3/login/sso/begin", "", "")
@@ -348,7 +395,7 @@ func TestRedirectLoginAPI(t *testing.T) {
 
 	// A browser: begin sets the claim as an HttpOnly cookie on the login
 	// paths, which the callback reads; the same callback without it (a
-	// leaked or planted URL) logs nobody in and spends the state.
+	// leaked or planted URL) logs nobody in.
 	for _, tc := range []struct {
 		name   string
 		cookie bool

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/manifest"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
@@ -84,7 +85,7 @@ const nodePurpose = "registration node token"
 // cluster token (who may connect a node agent with that token anyway) can
 // compute it, and every manifest of the generation carries the same one.
 func (a *API) nodeToken(ctx context.Context, parent token.Token) (token.Token, error) {
-	id, err := token.RandomID("r-", 10)
+	id, err := ids.Registration.New()
 	if err != nil {
 		return token.Token{}, err
 	}

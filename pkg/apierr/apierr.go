@@ -1,7 +1,6 @@
 package apierr
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -14,24 +13,7 @@ import (
 // Prefer the helpers below, which pair each code with its reason; Write is
 // for a caller that already holds a metav1.StatusReason constant.
 func Write(w http.ResponseWriter, code int, reason metav1.StatusReason, message string) {
-	st := metav1.Status{
-		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
-		Status:   metav1.StatusFailure,
-		Message:  message,
-		Reason:   reason,
-		Code:     int32(code),
-	}
-	b, err := json.Marshal(st)
-	if err != nil { // cannot happen for this type
-		http.Error(w, message, code)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	w.Write(append(b, '\n'))
+	WriteStatus(w, metav1.Status{Status: metav1.StatusFailure, Message: message, Reason: reason, Code: int32(code)})
 }
 
 // Unauthorized is 401: the credential is missing, malformed, unknown or expired.

@@ -106,7 +106,7 @@ func WithAudit(next http.Handler, l *Log) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		e := &Entry{Time: start.UTC(), Client: r.RemoteAddr}
+		e := &Entry{Time: start.UTC(), Client: client(r)}
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			e.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
@@ -118,6 +118,15 @@ func WithAudit(next http.Handler, l *Log) http.Handler {
 		}()
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, e)))
 	})
+}
+
+// client is the request's client address as request.Info derived it (a
+// trusted proxy's forwarding header, else the peer), else the peer.
+func client(r *http.Request) string {
+	if info, ok := request.FromContext(r.Context()); ok && info.Client.IsValid() {
+		return info.Client.String()
+	}
+	return r.RemoteAddr
 }
 
 // WithIdentity copies the authenticated identity into the request's entry.

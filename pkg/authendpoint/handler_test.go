@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/token"
 )
 
@@ -50,10 +51,10 @@ func tokenSecret(t *testing.T, tok token.Token, user string, groups []string, ex
 
 func TestReview(t *testing.T) {
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	good, _ := token.New("t-")
-	expired, _ := token.New("t-")
-	other, _ := token.New("t-")
-	swapped, _ := token.New("t-")
+	good, _ := token.New(ids.Token)
+	expired, _ := token.New(ids.Token)
+	other, _ := token.New(ids.Token)
+	swapped, _ := token.New(ids.Token)
 	secrets := secretMap{}
 	for _, s := range []*corev1.Secret{
 		tokenSecret(t, good, "alice", []string{"drover:admins", "ldap:devs"}, now.Add(time.Hour)),
@@ -113,7 +114,7 @@ func TestReview(t *testing.T) {
 var refused = authenticationv1.TokenReviewStatus{Authenticated: false, Error: "invalid or expired Drover token"}
 
 func FuzzServeHTTP(f *testing.F) {
-	tok, _ := token.New("t-")
+	tok, _ := token.New(ids.Token)
 	f.Add([]byte(fmt.Sprintf(`{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":%q}}`, tok.String())))
 	f.Add([]byte(`{"spec":{"token":null}}`))
 	f.Add([]byte(`[]`))

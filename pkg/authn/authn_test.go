@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/test/fake"
@@ -39,7 +40,7 @@ func mint(t testing.TB, st *store.Store, username string, admin bool, cluster st
 			t.Fatal(err)
 		}
 	}
-	tok, _ := token.New("t-")
+	tok, _ := token.New(ids.Token)
 	h, _ := token.Hash(tok)
 	if err := st.CreateToken(ctx, store.Token{ID: tok.ID, UserID: uid, Kind: store.KindAPI, ClusterID: cluster, Hashed: h, ExpiresAt: expires}); err != nil {
 		t.Fatal(err)
@@ -66,9 +67,9 @@ func TestAuthenticateToken(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "admin", raw: admin, want: Identity{UserID: "u-root", Username: "root", Admin: true,
-			Groups: []string{downstream.AdminGroup}, TokenID: adminTok.ID, TokenKind: store.KindAPI}},
+			Groups: []string{downstream.AdminGroup}, TokenID: adminTok.ID, TokenKind: store.KindAPI, ExpiresAt: future}},
 		{name: "scoped user", raw: scoped, want: Identity{UserID: "u-alice", Username: "alice",
-			TokenID: scopedTok.ID, TokenKind: store.KindAPI, ClusterID: "c-aaaaa"}},
+			TokenID: scopedTok.ID, TokenKind: store.KindAPI, ClusterID: "c-aaaaa", ExpiresAt: future}},
 		{name: "malformed", raw: "nope", wantErr: true},
 		{name: "unknown id", raw: "t-unknown00:" + adminTok.Secret, wantErr: true},
 		{name: "wrong secret", raw: adminTok.ID + ":" + scopedTok.Secret, wantErr: true},

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-dev/drover/pkg/access"
+	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/impersonation"
@@ -28,15 +29,30 @@ const PathPrefix = request.ProxyPrefix
 
 // Sessions is what the proxy needs from the tunnel server.
 type Sessions interface {
+	// Session is the session that carries a user's request (the cluster
+	// agent's, else a node agent's).
 	Session(clusterID string) (*tunnel.Session, bool)
+	// ClusterAgent is the cluster agent's session, the only one that
+	// carries the controller's credential (subject access reviews).
+	ClusterAgent(clusterID string) (*tunnel.Session, bool)
 	Status(clusterID string) tunnel.Status
+}
+
+// Credentials give the credential a request is forwarded with: a token of
+// the impersonation account of exactly the identity forwarded (package
+// accounts).
+type Credentials interface {
+	Credential(ctx context.Context, req accounts.Request) (string, error)
+	// Invalidate forgets a credential the cluster refused (401).
+	Invalidate(req accounts.Request)
 }
 
 // Options configure a Proxy.
 type Options struct {
-	Sessions Sessions
-	Logger   *slog.Logger
-	Metrics  *metrics.Server // nil: a private registry
+	Sessions    Sessions
+	Credentials Credentials
+	Logger      *slog.Logger
+	Metrics     *metrics.Server // nil: a private registry
 	// Streams tracks open requests by token so revocation ends them; nil:
 	// untracked (tests).
 	Streams *Streams
@@ -67,12 +83,14 @@ type targetKey struct{}
 
 // target is what the chain decided; Rewrite and the transport only apply it.
 type target struct {
-	session  *tunnel.Session
-	identity impersonation.Identity
-	nested   bool // identity is an approved kubectl --as
-	path     string
-	rawPath  string
-	upgrade  string
+	session    *tunnel.Session
+	credential string // the account token the request carries downstream
+	account    accounts.Request
+	identity   impersonation.Identity
+	nested     bool // identity is an approved kubectl --as
+	path       string
+	rawPath    string
+	upgrade    string
 }
 
 // New returns a Proxy.
@@ -88,7 +106,7 @@ func New(opts Options) *Proxy {
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      roundTripper{},
-		ModifyResponse: modifyResponse,
+		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.proxyError,
 		BufferPool:     newBufferPool(64 << 10),
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
@@ -138,17 +156,21 @@ func assemble(r *http.Request) (*target, authn.Identity, *request.Info, error) {
 		return nil, ident, info, fmt.Errorf("%w: no session for the cluster", errIncomplete)
 	case pl.asked != nil && !pl.approved:
 		return nil, ident, info, fmt.Errorf("%w: nested impersonation not approved", errIncomplete)
+	case pl.credential == "":
+		return nil, ident, info, fmt.Errorf("%w: no downstream credential", errIncomplete)
 	}
 	if err := pl.identity.Validate(); err != nil {
 		return nil, ident, info, fmt.Errorf("%w: %w", errIncomplete, err)
 	}
 	return &target{
-		session:  pl.session,
-		identity: pl.identity,
-		nested:   pl.asked != nil,
-		path:     info.Path,
-		rawPath:  info.RawPath,
-		upgrade:  upgradeType(r.Header),
+		session:    pl.session,
+		credential: pl.credential,
+		account:    pl.account,
+		identity:   pl.identity,
+		nested:     pl.asked != nil,
+		path:       info.Path,
+		rawPath:    info.RawPath,
+		upgrade:    upgradeType(r.Header),
 	}, ident, info, nil
 }
 
@@ -191,7 +213,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 		// The round tripper refuses a request without Impersonate-User.
 		return
 	}
-	out.Header.Set("Authorization", "Bearer "+t.session.Params.Token)
+	out.Header.Set("Authorization", "Bearer "+t.credential)
 	out.URL.Scheme = "https"
 	out.URL.Host = t.session.Params.Endpoint
 	out.URL.Path = t.path
@@ -213,7 +235,7 @@ func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errNoIdentity
 	}
 	auths := req.Header.Values("Authorization")
-	if len(auths) != 1 || auths[0] != "Bearer "+t.session.Params.Token {
+	if len(auths) != 1 || t.credential == "" || auths[0] != "Bearer "+t.credential {
 		return nil, errNoIdentity
 	}
 	for k := range req.Header {
@@ -227,8 +249,13 @@ func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.session.Transport(t.upgrade != "").RoundTrip(req)
 }
 
-func modifyResponse(resp *http.Response) error {
+func (p *Proxy) modifyResponse(resp *http.Response) error {
 	t, ok := resp.Request.Context().Value(targetKey{}).(*target)
+	if ok && resp.StatusCode == http.StatusUnauthorized && p.opts.Credentials != nil {
+		// The cluster refused the account's token (the account was deleted
+		// behind Drover's back): the next request makes it again.
+		p.opts.Credentials.Invalidate(t.account)
+	}
 	if ok && t.upgrade != "" && resp.StatusCode != http.StatusSwitchingProtocols {
 		// The upgrade was refused: close the client connection after this
 		// response, as the single-use backend connection is closed too.

@@ -25,7 +25,7 @@ func TestProxyRefusesIncompleteChain(t *testing.T) {
 	good := func() (authn.Identity, *request.Info, *access.Decision, *plan) {
 		i := *info
 		return ident, &i, &access.Decision{ClusterID: "c-1", TokenID: "t-1"},
-			&plan{identity: impersonation.Identity{User: "ada"}, session: sess}
+			&plan{identity: impersonation.Identity{User: "ada"}, session: sess, credential: "cred"}
 	}
 	tests := map[string]func(id *authn.Identity, in **request.Info, d **access.Decision, p **plan){
 		"no identity":     func(id *authn.Identity, _ **request.Info, _ **access.Decision, _ **plan) { *id = authn.Identity{} },
@@ -47,6 +47,9 @@ func TestProxyRefusesIncompleteChain(t *testing.T) {
 		},
 		"nested identity not approved": func(_ *authn.Identity, _ **request.Info, _ **access.Decision, p **plan) {
 			(*p).asked = &impersonation.Request{User: "bob"}
+		},
+		"no downstream credential": func(_ *authn.Identity, _ **request.Info, _ **access.Decision, p **plan) {
+			(*p).credential = ""
 		},
 		"identity that cannot be sent": func(_ *authn.Identity, _ **request.Info, _ **access.Decision, p **plan) {
 			(*p).identity.User = "ada "

@@ -2,16 +2,19 @@
 // authenticated caller to a downstream apiserver through the cluster's
 // tunnel.
 //
-// Its steps are filters in the one chain pkg/server composes (NewHandler),
-// after authentication (package authn) and the access check (package
-// access, which alone decides who may reach a cluster): WithClientIdentity
-// decides who the cluster will see, WithClusterSession picks the cluster's
-// live tunnel session, WithNestedApproval approves a kubectl --as. The Proxy
-// itself is the last step: it checks that every earlier step ran for this
-// very request (same cluster, credential and identity; a request missing one
-// gets 500 and is never forwarded) and forwards with httputil.ReverseProxy. Rewrite strips every client identity header
-// (package impersonation), sets the caller's identity as impersonation
-// headers and the agent's ServiceAccount token as the only credential. The
+// Its steps are filters in the one chain pkg/server/chain composes
+// (NewHandler), after authentication (package authn) and the access check
+// (package access, which alone decides who may reach a cluster):
+// WithClientIdentity decides who the cluster will see (403 for an identity
+// Drover never forwards), WithClusterSession picks the cluster's live tunnel
+// session, WithNestedApproval approves a kubectl --as,
+// WithDownstreamCredential gets a token of the impersonation account of
+// exactly that identity (package accounts). The Proxy itself is the last
+// step: it checks that every earlier step ran for this very request (same
+// cluster, credential and identity; a request missing one gets 500 and is
+// never forwarded) and forwards with httputil.ReverseProxy. Rewrite strips
+// every client identity header (package impersonation), sets the identity as
+// impersonation headers and the account's token as the only credential. The
 // round tripper checks those invariants again before anything leaves, so a
 // request that lost its identity is refused, not sent with Drover's
 // credential.
@@ -23,8 +26,8 @@
 // target cluster, and only to it, as SubjectAccessReviews (verb impersonate
 // on users/<name> and on groups/<name> for each group) about the Drover user
 // with its groups, system:authenticated and Drover's extras. The reviews go
-// through the cluster's own tunnel session as downstream.ControllerUser,
-// since the impersonate-only ServiceAccount may not create them. Approved:
+// through the cluster agent's session only, with the controller's credential
+// (the impersonation accounts may not create them). Approved:
 // the request is forwarded as the requested user and groups, with the Drover
 // user in the drover.dev/original-user extra. Refused: 403 with the cluster's
 // reason. Not answerable: 503. One deadline (10 s) bounds all the reviews of

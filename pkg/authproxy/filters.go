@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/pkg/access"
+	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/downstream"
@@ -27,6 +28,10 @@ type plan struct {
 	session *tunnel.Session
 	// approved: the cluster allowed the nested identity (WithNestedApproval).
 	approved bool
+	// account is the impersonation account of identity, credential a token
+	// of it (WithDownstreamCredential).
+	account    accounts.Request
+	credential string
 }
 
 type planKey struct{}
@@ -91,7 +96,20 @@ func (p *Proxy) WithClientIdentity(next http.Handler) http.Handler {
 				"has leading or trailing whitespace or a character not allowed in an HTTP header; ask a Drover admin", dec.ClusterID)
 			return
 		}
-		ctx := context.WithValue(r.Context(), planKey{}, &plan{identity: id, asked: asked})
+		dec, _ := access.DecisionFrom(r.Context())
+		acct := accounts.Request{ClusterID: dec.ClusterID, UserID: ident.UserID, Admin: ident.Admin,
+			Kind: accounts.KindOwn, Account: accounts.Own(ident.Username, ident.UserID, ident.Groups)}
+		if asked != nil {
+			acct.Kind, acct.Account = accounts.KindAs, accounts.As(asked.User, asked.Groups, ident.Username, ident.UserID)
+			// Never ask the cluster about an identity Drover would not
+			// forward whatever it answered.
+			if err := accounts.Check(acct.Account, ident.Admin); err != nil {
+				p.opts.Logger.Info("refused a nested impersonation Drover never forwards", "user", ident.Username, "err", err)
+				apierr.Forbidden(w, "Drover never acts as %q with groups %q: system and Drover identities are reserved", asked.User, asked.Groups)
+				return
+			}
+		}
+		ctx := context.WithValue(r.Context(), planKey{}, &plan{identity: id, asked: asked, account: acct})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -108,7 +126,11 @@ func (p *Proxy) WithClusterSession(next http.Handler) http.Handler {
 		sess, ok := p.opts.Sessions.Session(clusterID)
 		if !ok {
 			msg := fmt.Sprintf("cluster %q is not connected", clusterID)
-			if st := p.opts.Sessions.Status(clusterID); st.DisconnectedAt != nil {
+			st := p.opts.Sessions.Status(clusterID)
+			switch {
+			case st.Refused != "":
+				msg += "; its agent was refused: " + st.Refused
+			case st.DisconnectedAt != nil:
 				msg += "; no agent connected since " + st.DisconnectedAt.UTC().Format(time.RFC3339)
 			}
 			apierr.Unavailable(w, "%s", msg)
@@ -116,6 +138,45 @@ func (p *Proxy) WithClusterSession(next http.Handler) http.Handler {
 		}
 		pl.session = sess
 		next.ServeHTTP(w, r)
+	})
+}
+
+// WithDownstreamCredential gets the credential the request is forwarded
+// with: a token of the impersonation account of exactly the identity the
+// cluster will see (package accounts). Refused identities get 403; without
+// a cached credential and without a cluster agent to prepare one, 503.
+func (p *Proxy) WithDownstreamCredential(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pl, clusterID, ok := p.planAndCluster(w, r)
+		if !ok {
+			return
+		}
+		if pl.asked != nil && !pl.approved {
+			p.opts.Logger.Error("credential step reached before nested approval", "err", errIncomplete)
+			apierr.Internal(w)
+			return
+		}
+		if p.opts.Credentials == nil {
+			p.opts.Logger.Error("proxy has no credential source", "err", errIncomplete)
+			apierr.Internal(w)
+			return
+		}
+		tok, err := p.opts.Credentials.Credential(r.Context(), pl.account)
+		switch {
+		case err == nil:
+			pl.credential = tok
+			next.ServeHTTP(w, r)
+		case errors.Is(err, accounts.ErrRefused):
+			p.opts.Logger.Warn("identity refused for an impersonation account", "cluster", clusterID, "err", err)
+			apierr.Forbidden(w, "Drover never forwards this identity to cluster %q", clusterID)
+		case errors.Is(err, accounts.ErrNoClusterAgent):
+			apierr.Unavailable(w, "cluster %q has no cluster agent connected, and no credential was prepared for you "+
+				"while it was: node agents carry requests only with one; try again when the cluster agent is back", clusterID)
+		case r.Context().Err() != nil:
+		default:
+			p.opts.Logger.Warn("prepare the downstream credential", "cluster", clusterID, "user", pl.account.UserID, "err", err)
+			apierr.Unavailable(w, "could not prepare your credential in cluster %q; try again", clusterID)
+		}
 	})
 }
 
@@ -129,13 +190,16 @@ func (p *Proxy) WithNestedApproval(next http.Handler) http.Handler {
 			return
 		}
 		if pl.asked != nil {
-			if pl.session == nil {
-				p.opts.Logger.Error("nested impersonation step reached without a session", "err", errIncomplete)
-				apierr.Internal(w)
+			// Reviews carry the controller's credential: only through
+			// the cluster agent.
+			agent, ok := p.opts.Sessions.ClusterAgent(pl.account.ClusterID)
+			if !ok {
+				apierr.Unavailable(w, "cluster %q has no cluster agent connected to check the impersonation; try again when it is back",
+					pl.account.ClusterID)
 				return
 			}
 			ident, _ := authn.FromContext(r.Context())
-			if !p.approveNested(w, r, pl.session, ident, pl.asked) {
+			if !p.approveNested(w, r, agent, ident, pl.asked) {
 				return
 			}
 			pl.approved = true

@@ -3,12 +3,12 @@ package authproxy_test
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
 	"encoding/pem"
 	"fmt"
-	"github.com/drover-dev/drover/test/fake"
 	"io"
 	"log/slog"
 	"net"
@@ -25,14 +25,18 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/drover-dev/drover/pkg/access"
+	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
+	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/pkg/tunnel"
 	"github.com/drover-dev/drover/test/agentproc"
+	"github.com/drover-dev/drover/test/fake"
 )
 
 func TestMain(m *testing.M) {
@@ -93,10 +97,10 @@ func newSandwich(t *testing.T, options ...func(*authproxy.Options)) *sandwich {
 
 	logger := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.auth = authn.New(authn.Options{Store: st, Logger: logger})
-	s.tun = tunnel.New(tunnel.Options{Tokens: st, Logger: logger})
+	s.tun = tunnel.New(tunnel.Options{Store: st, Logger: logger})
 	s.members = access.NewChecker(access.CheckerOptions{Store: st})
 	s.noted = &lockedList{}
-	opts := authproxy.Options{Sessions: s.tun, Logger: logger,
+	opts := authproxy.Options{Sessions: s.tun, Credentials: testCredentials{}, Logger: logger,
 		NoteImpersonation: func(_ context.Context, user string, groups []string) {
 			s.noted.add(user + " " + strings.Join(groups, ","))
 		}}
@@ -128,7 +132,7 @@ func newSandwich(t *testing.T, options ...func(*authproxy.Options)) *sandwich {
 // addUser creates a user.
 func (s *sandwich) addUser(name string, admin bool) store.User {
 	s.t.Helper()
-	id, err := token.RandomID("u-", 10)
+	id, err := ids.User.New()
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -142,7 +146,7 @@ func (s *sandwich) addUser(name string, admin bool) store.User {
 // bind makes a user a member of a cluster, as a Drover binding does.
 func (s *sandwich) bind(userID, clusterID string) {
 	s.t.Helper()
-	id, err := token.RandomID("b-", 10)
+	id, err := ids.Binding.New()
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -158,7 +162,7 @@ func (s *sandwich) bind(userID, clusterID string) {
 // token and its id.
 func (s *sandwich) mintToken(userID, clusterID string, expiresAt time.Time) (raw, id string) {
 	s.t.Helper()
-	tok, err := token.New("t-")
+	tok, err := token.New(ids.Token)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -196,7 +200,7 @@ func (s *sandwich) addCluster(id string) string {
 	if err := s.store.CreateCluster(ctx, store.Cluster{ID: id, Name: id, CreatedAt: time.Now().UTC()}); err != nil {
 		s.t.Fatal(err)
 	}
-	tok, err := token.New("r-")
+	tok, err := token.New(ids.Registration)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -217,13 +221,10 @@ func (s *sandwich) addCluster(id string) string {
 func (s *sandwich) connectCluster(id string) (*agentproc.Agent, string) {
 	s.t.Helper()
 	reg := s.addCluster(id)
-	sa, err := token.RandomID("sa-"+id+"-", 24)
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	sa := "sa-" + id + "-" + rand.Text()
 	s.secrets = append(s.secrets, sa)
 	a := s.startAgent(reg, agentapi.AgentParams{
-		Kind: agentapi.KindCluster, Endpoint: s.backend.endpoint(), CACert: s.backend.caPEM(), Token: sa,
+		Protocol: agentapi.Protocol, Kind: agentapi.KindCluster, Endpoint: s.backend.endpoint(), CACert: s.backend.caPEM(), Token: sa,
 	})
 	waitFor(s.t, "agent of "+id, func() bool {
 		sess, ok := s.tun.Session(id)
@@ -435,4 +436,26 @@ func (b *backend) nextStream(t *testing.T) *stream {
 		t.Fatal("the backend got no /stream request")
 		return nil
 	}
+}
+
+// testCredentials stand in for package accounts against the backend, which
+// is no apiserver: each identity's credential is derived from its account,
+// so a test can tell which account a request was forwarded with.
+type testCredentials struct{}
+
+func (testCredentials) Credential(_ context.Context, req accounts.Request) (string, error) {
+	if err := accounts.Check(req.Account, req.Admin); err != nil {
+		return "", err
+	}
+	return testCredential(req.Account), nil
+}
+
+func (testCredentials) Invalidate(accounts.Request) {}
+
+func testCredential(a downstream.Account) string { return "cred-" + accounts.Name(a) }
+
+// realAccounts makes the sandwich use package accounts, for tests against
+// real apiservers.
+func realAccounts(o *authproxy.Options) {
+	o.Credentials = accounts.New(accounts.Options{Agents: o.Sessions, Logger: o.Logger})
 }

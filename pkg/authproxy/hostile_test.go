@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/impersonation"
 	"github.com/drover-dev/drover/pkg/store"
@@ -37,9 +38,9 @@ func identityHeaders(h http.Header, also ...string) map[string][]string {
 
 // wantIdentity is what the backend must see for a user's request and
 // nothing else.
-func wantIdentity(user string, groups []string, tokenID, userID, saToken string) map[string][]string {
+func wantIdentity(user string, groups []string, tokenID, userID string) map[string][]string {
 	return map[string][]string{
-		"authorization":                           {"Bearer " + saToken},
+		"authorization":                           {"Bearer " + testCredential(accounts.Own(user, userID, groups))},
 		"impersonate-user":                        {user},
 		"impersonate-group":                       append(append([]string(nil), groups...), impersonation.Authenticated),
 		"impersonate-extra-drover.dev%2ftoken-id": {tokenID},
@@ -48,9 +49,9 @@ func wantIdentity(user string, groups []string, tokenID, userID, saToken string)
 }
 
 // nestedIdentity is what the backend must see for an approved kubectl --as.
-func nestedIdentity(user string, groups []string, original, tokenID, userID, saToken string) map[string][]string {
+func nestedIdentity(user string, groups []string, original, tokenID, userID string) map[string][]string {
 	return map[string][]string{
-		"authorization":     {"Bearer " + saToken},
+		"authorization":     {"Bearer " + testCredential(accounts.As(user, groups, original, userID))},
 		"impersonate-user":  {user},
 		"impersonate-group": append(append([]string(nil), groups...), impersonation.Authenticated),
 		"impersonate-extra-drover.dev%2foriginal-user": {original},
@@ -75,7 +76,7 @@ func TestHostileHeaders(t *testing.T) {
 	s.bind(bob.ID, "c-alpha")
 	bobTok, bobTokID := s.mintToken(bob.ID, "", time.Now().Add(time.Hour))
 	s.backend.allow(sa, "bob", "users", "jane")
-	adaWant := wantIdentity("ada", []string{downstream.AdminGroup}, adaTokID, ada.ID, sa)
+	adaWant := wantIdentity("ada", []string{downstream.AdminGroup}, adaTokID, ada.ID)
 
 	const path = "/k8s/clusters/c-alpha/api/v1/namespaces"
 	tests := []struct {
@@ -94,7 +95,7 @@ func TestHostileHeaders(t *testing.T) {
 		{
 			name:  "non-admin user",
 			lines: []string{"Authorization: Bearer " + bobTok},
-			code:  200, want: wantIdentity("bob", nil, bobTokID, bob.ID, sa),
+			code:  200, want: wantIdentity("bob", nil, bobTokID, bob.ID),
 		},
 		{
 			// Go canonicalizes the names, so this asks to be system:admin,
@@ -176,7 +177,7 @@ func TestHostileHeaders(t *testing.T) {
 			lines: []string{"Authorization: Bearer " + adaTok,
 				"Connection: X-Other", "X-Other: 1", "Impersonate-User: jane"},
 			also: []string{"X-Other", "Connection"},
-			code: 200, want: nestedIdentity("jane", nil, "ada", adaTokID, ada.ID, sa),
+			code: 200, want: nestedIdentity("jane", nil, "ada", adaTokID, ada.ID),
 		},
 		{
 			name: "second Authorization header",
@@ -197,18 +198,18 @@ func TestHostileHeaders(t *testing.T) {
 		{
 			name:  "admin --as jane: approved",
 			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: jane"},
-			code:  200, want: nestedIdentity("jane", nil, "ada", adaTokID, ada.ID, sa),
+			code:  200, want: nestedIdentity("jane", nil, "ada", adaTokID, ada.ID),
 		},
 		{
 			name: "admin --as jane --as-group devs --as-group ops: approved",
 			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: jane",
 				"Impersonate-Group: devs", "impersonate-group: ops"},
-			code: 200, want: nestedIdentity("jane", []string{"devs", "ops"}, "ada", adaTokID, ada.ID, sa),
+			code: 200, want: nestedIdentity("jane", []string{"devs", "ops"}, "ada", adaTokID, ada.ID),
 		},
 		{
 			name:  "member --as jane with the right in the cluster: approved",
 			lines: []string{"Authorization: Bearer " + bobTok, "Impersonate-User: jane"},
-			code:  200, want: nestedIdentity("jane", nil, "bob", bobTokID, bob.ID, sa),
+			code:  200, want: nestedIdentity("jane", nil, "bob", bobTokID, bob.ID),
 		},
 		{
 			name:  "member --as root without the right: refused by the cluster",
@@ -216,9 +217,24 @@ func TestHostileHeaders(t *testing.T) {
 			code:  403, msg: `users "root" is forbidden: User "bob" cannot impersonate resource "users" in API group "" in cluster "c-alpha" (SubjectAccessReview: sandwich: no grant)`,
 		},
 		{
-			name:  "member --as jane --as-group system:masters: the group is checked too",
+			name:  "member --as jane --as-group system:masters: Drover never forwards it, the cluster is not asked",
 			lines: []string{"Authorization: Bearer " + bobTok, "Impersonate-User: jane", "Impersonate-Group: system:masters"},
-			code:  403, msg: `groups "system:masters" is forbidden: User "bob" cannot impersonate resource "groups"`,
+			code:  403, msg: `Drover never acts as "jane" with groups ["system:masters"]`,
+		},
+		{
+			name:  "admin --as-group system:masters: refused all the same",
+			lines: []string{"Authorization: Bearer " + adaTok, "Impersonate-User: jane", "Impersonate-Group: system:masters"},
+			code:  403, msg: `Drover never acts as "jane" with groups ["system:masters"]`,
+		},
+		{
+			name:  "member --as drover:system:controller: reserved",
+			lines: []string{"Authorization: Bearer " + bobTok, "Impersonate-User: drover:system:controller"},
+			code:  403, msg: `Drover never acts as "drover:system:controller"`,
+		},
+		{
+			name:  "member --as-group drover:admins: for admins only",
+			lines: []string{"Authorization: Bearer " + bobTok, "Impersonate-User: jane", "Impersonate-Group: drover:admins"},
+			code:  403, msg: `Drover never acts as "jane" with groups ["drover:admins"]`,
 		},
 		{
 			name:  "groups without a user",

@@ -16,7 +16,6 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/transport"
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
@@ -251,9 +250,9 @@ func denialMessage(user, clusterID string, attrs authorizationv1.ResourceAttribu
 		attrs.Resource, attrs.Name, user, attrs.Resource, clusterID, reason)
 }
 
-// review sends one SubjectAccessReview through the session as
-// downstream.ControllerUser: the impersonate-only ServiceAccount token may
-// not create reviews itself, the controller's role may. ctx bounds it.
+// review sends one SubjectAccessReview through the cluster agent's session
+// with the controller's credential (the accounts that carry users' requests
+// may not create reviews). ctx bounds it.
 func review(ctx context.Context, sess *tunnel.Session, spec authorizationv1.SubjectAccessReviewSpec) (authorizationv1.SubjectAccessReviewStatus, error) {
 	var none authorizationv1.SubjectAccessReviewStatus
 	body, err := json.Marshal(authorizationv1.SubjectAccessReview{
@@ -271,8 +270,7 @@ func review(ctx context.Context, sess *tunnel.Session, spec authorizationv1.Subj
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "drover-authproxy")
 	req.Header.Set("Authorization", "Bearer "+sess.Params.Token)
-	rt := transport.NewImpersonatingRoundTripper(transport.ImpersonationConfig{UserName: downstream.ControllerUser}, sess.Transport(false))
-	resp, err := rt.RoundTrip(req)
+	resp, err := sess.Transport(false).RoundTrip(req)
 	if err != nil {
 		return none, fmt.Errorf("subject access review in cluster %q: %w", sess.ClusterID, err)
 	}

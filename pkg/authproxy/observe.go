@@ -5,11 +5,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/request"
 )
 
@@ -62,7 +62,7 @@ func (p *Proxy) observe(rec *recorder, in *countingBody, req *request.Info, t *t
 	via := sess.Params.Kind
 	elapsed := time.Since(start)
 	m := p.opts.Metrics
-	m.Requests.WithLabelValues(sess.ClusterID, info.Verb, strconv.Itoa(code), via).Inc()
+	m.Requests.WithLabelValues(sess.ClusterID, info.Verb, metrics.CodeLabel(code), via).Inc()
 	m.Latency.WithLabelValues(sess.ClusterID, info.Verb).Observe(elapsed.Seconds())
 	m.Bytes.WithLabelValues("out").Add(float64(rec.bytes))
 	if in != nil {

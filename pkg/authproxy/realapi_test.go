@@ -13,10 +13,12 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/test/testbed"
@@ -58,20 +60,25 @@ func (s *sandwich) startRealCluster(name string) *realCluster {
 	}
 	meta := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }
 	must(cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: meta(downstream.Namespace)}, metav1.CreateOptions{}))
-	must(cs.CoreV1().ServiceAccounts(downstream.Namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: meta(downstream.ImpersonatorServiceAccount)}, metav1.CreateOptions{}))
-	must(cs.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: meta(downstream.ImpersonatorClusterRole), Rules: downstream.ImpersonatorRules()}, metav1.CreateOptions{}))
+	// What the cluster agent applies (package agent): the controller's
+	// account and roles, and the admin binding.
+	must(cs.CoreV1().ServiceAccounts(downstream.Namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: meta(downstream.ControllerServiceAccount)}, metav1.CreateOptions{}))
 	must(cs.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: meta(downstream.ControllerClusterRole), Rules: downstream.ControllerRules()}, metav1.CreateOptions{}))
+	controller := rbacv1.Subject{Kind: "ServiceAccount", Name: downstream.ControllerServiceAccount, Namespace: downstream.Namespace}
 	bind := func(name, role string, subject rbacv1.Subject) {
 		s.t.Helper()
 		must(cs.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: meta(name),
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
 			Subjects: []rbacv1.Subject{subject}}, metav1.CreateOptions{}))
 	}
-	bind(downstream.ImpersonatorClusterRole, downstream.ImpersonatorClusterRole,
-		rbacv1.Subject{Kind: "ServiceAccount", Name: downstream.ImpersonatorServiceAccount, Namespace: downstream.Namespace})
-	bind(downstream.ControllerBinding, downstream.ControllerClusterRole, rbacv1.Subject{Kind: "User", APIGroup: rbacv1.GroupName, Name: downstream.ControllerUser})
+	bind(downstream.ControllerBinding, downstream.ControllerClusterRole, controller)
 	bind(downstream.AdminBinding, "cluster-admin", rbacv1.Subject{Kind: "Group", APIGroup: rbacv1.GroupName, Name: downstream.AdminGroup})
-	tr, err := cs.CoreV1().ServiceAccounts(downstream.Namespace).CreateToken(ctx, downstream.ImpersonatorServiceAccount,
+	must(cs.RbacV1().Roles(downstream.Namespace).Create(ctx, &rbacv1.Role{ObjectMeta: meta(downstream.ControllerRole),
+		Rules: downstream.ControllerNamespaceRules()}, metav1.CreateOptions{}))
+	must(cs.RbacV1().RoleBindings(downstream.Namespace).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: meta(downstream.ControllerRole),
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: downstream.ControllerRole},
+		Subjects: []rbacv1.Subject{controller}}, metav1.CreateOptions{}))
+	tr, err := cs.CoreV1().ServiceAccounts(downstream.Namespace).CreateToken(ctx, downstream.ControllerServiceAccount,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{}}, metav1.CreateOptions{})
 	if err != nil {
 		s.t.Fatal(err)
@@ -84,7 +91,7 @@ func (s *sandwich) startRealCluster(name string) *realCluster {
 func (s *sandwich) connectReal(id string, rc *realCluster) {
 	s.t.Helper()
 	reg := s.addCluster(id)
-	s.startAgent(reg, agentapi.AgentParams{Kind: agentapi.KindCluster, Endpoint: rc.Host, CACert: rc.CAData, Token: rc.saToken})
+	s.startAgent(reg, agentapi.AgentParams{Protocol: agentapi.Protocol, Kind: agentapi.KindCluster, Endpoint: rc.Host, CACert: rc.CAData, Token: rc.saToken})
 	waitFor(s.t, "agent of "+id, func() bool { _, ok := s.tun.Session(id); return ok })
 }
 
@@ -155,16 +162,16 @@ func TestNestedRealAPIServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two kube-apiservers")
 	}
-	s := newSandwich(t)
+	s := newSandwich(t, realAccounts)
 	alpha := s.startRealCluster("authproxy-alpha")
 	beta := s.startRealCluster("authproxy-beta")
 	s.connectReal("c-alpha", alpha)
-	s.connectReal("c-beta", beta)
+	s.connectReal("c-bravo", beta)
 	ada := s.addUser("ada", true)
 	adaTok, _ := s.mintToken(ada.ID, "", time.Now().Add(time.Hour))
 	bob := s.addUser("bob", false)
 	s.bind(bob.ID, "c-alpha")
-	s.bind(bob.ID, "c-beta")
+	s.bind(bob.ID, "c-bravo")
 	bobTok, _ := s.mintToken(bob.ID, "", time.Now().Add(time.Hour))
 
 	nested := func(user string, groups []string, original string) authenticationv1.UserInfo {
@@ -184,7 +191,7 @@ func TestNestedRealAPIServer(t *testing.T) {
 	}{
 		{name: "admin --as jane", cluster: "c-alpha", bearer: adaTok, user: "jane",
 			code: 201, want: nested("jane", nil, "ada")},
-		{name: "admin --as jane --as-group devs", cluster: "c-beta", bearer: adaTok, user: "jane", groups: []string{"devs"},
+		{name: "admin --as jane --as-group devs", cluster: "c-bravo", bearer: adaTok, user: "jane", groups: []string{"devs"},
 			code: 201, want: nested("jane", []string{"devs"}, "ada")},
 		{name: "member without the right", cluster: "c-alpha", bearer: bobTok, user: "jane", code: 403,
 			msg: `users "jane" is forbidden: User "bob" cannot impersonate resource "users" in API group "" in cluster "c-alpha" (SubjectAccessReview: `},
@@ -194,8 +201,8 @@ func TestNestedRealAPIServer(t *testing.T) {
 			msg: `groups "devs" is forbidden: User "bob" cannot impersonate resource "groups"`},
 		{name: "member granted groups/devs in c-alpha", do: func(t *testing.T) { alpha.grantImpersonate(t, "bob", "groups", "devs") },
 			cluster: "c-alpha", bearer: bobTok, user: "jane", groups: []string{"devs"}, code: 201, want: nested("jane", []string{"devs"}, "bob")},
-		{name: "c-beta refuses what c-alpha allows", cluster: "c-beta", bearer: bobTok, user: "jane", code: 403,
-			msg: `users "jane" is forbidden: User "bob" cannot impersonate resource "users" in API group "" in cluster "c-beta"`},
+		{name: "c-bravo refuses what c-alpha allows", cluster: "c-bravo", bearer: bobTok, user: "jane", code: 403,
+			msg: `users "jane" is forbidden: User "bob" cannot impersonate resource "users" in API group "" in cluster "c-bravo"`},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -226,6 +233,95 @@ func TestNestedRealAPIServer(t *testing.T) {
 			}
 			if len(info.Extra[downstream.ExtraTokenID]) != 1 {
 				t.Errorf("token-id extra missing: %v", info.Extra)
+			}
+		})
+	}
+	s.checkNoSecretsLeaked()
+}
+
+// TestAccountReach holds, against a real kube-apiserver and with the
+// credential in hand, that no credential Drover forwards requests with can
+// become anyone else: a member's impersonation account (made by the
+// member's first request through the proxy) acts as that member with
+// their own groups, and is refused every other identity, one case per
+// identity Drover must never let it reach. The controller's credential
+// impersonates nobody.
+func TestAccountReach(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a kube-apiserver")
+	}
+	s := newSandwich(t, realAccounts)
+	rc := s.startRealCluster("authproxy-reach")
+	s.connectReal("c-reach", rc)
+	bob := s.addUser("bob", false)
+	s.bind(bob.ID, "c-reach")
+	bobTok, _ := s.mintToken(bob.ID, "", time.Now().Add(time.Hour))
+	ada := s.addUser("ada", true)
+	adaTok, _ := s.mintToken(ada.ID, "", time.Now().Add(time.Hour))
+	// The first requests make the accounts.
+	for _, tok := range []string{bobTok, adaTok} {
+		if code, _, msg := s.whoAmIAs(t, "c-reach", tok, ""); code != 201 {
+			t.Fatalf("first request: %d %s", code, msg)
+		}
+	}
+	ctx := t.Context()
+	tokenOf := func(account string) string {
+		t.Helper()
+		tr, err := rc.cs.CoreV1().ServiceAccounts(downstream.Namespace).CreateToken(ctx, account,
+			&authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("token of %s: %v", account, err)
+		}
+		return tr.Status.Token
+	}
+	bobCred := tokenOf(accounts.Name(accounts.Own("bob", bob.ID, nil)))
+	adaCred := tokenOf(accounts.Name(accounts.Own("ada", ada.ID, []string{downstream.AdminGroup})))
+	// whoAs asks the apiserver directly, with cred, to act as user/groups.
+	whoAs := func(cred string, user string, groups []string, extra map[string][]string) error {
+		cfg := rest.CopyConfig(rc.RESTConfig())
+		cfg.BearerToken, cfg.CertData, cfg.KeyData = cred, nil, nil
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups, Extra: extra}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		_, err = cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		return err
+	}
+	auth := []string{"system:authenticated"}
+	bobExtra := map[string][]string{downstream.ExtraTokenID: {"t-anything"}, downstream.ExtraUserID: {bob.ID}}
+	cases := []struct {
+		name   string
+		cred   string
+		user   string
+		groups []string
+		extra  map[string][]string
+		ok     bool
+	}{
+		{"bob's account as bob", bobCred, "bob", auth, bobExtra, true},
+		{"bob's account as bob in system:masters", bobCred, "bob", []string{"system:masters", "system:authenticated"}, bobExtra, false},
+		{"bob's account as bob in drover:admins", bobCred, "bob", []string{downstream.AdminGroup, "system:authenticated"}, bobExtra, false},
+		{"bob's account as the old controller user", bobCred, "drover:system:controller", auth, nil, false},
+		{"bob's account as the controller's ServiceAccount", bobCred, downstream.ControllerUser, nil, nil, false},
+		{"bob's account as a kube-system ServiceAccount", bobCred, "system:serviceaccount:kube-system:default", nil, nil, false},
+		{"bob's account as ada", bobCred, "ada", auth, nil, false},
+		{"bob's account as a user nobody holds", bobCred, "mallory", auth, nil, false},
+		{"bob's account as bob with another user's id", bobCred, "bob", auth, map[string][]string{downstream.ExtraUserID: {ada.ID}}, false},
+		{"bob's account as a node", bobCred, "system:node:n1", []string{"system:nodes"}, nil, false},
+		{"ada's (admin) account as ada in drover:admins", adaCred, "ada", []string{downstream.AdminGroup, "system:authenticated"}, nil, true},
+		{"ada's (admin) account in system:masters", adaCred, "ada", []string{"system:masters"}, nil, false},
+		{"ada's (admin) account as bob", adaCred, "bob", auth, nil, false},
+		{"the controller's credential as anyone", rc.saToken, "bob", auth, nil, false},
+		{"the controller's credential in system:masters", rc.saToken, "jane", []string{"system:masters"}, nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := whoAs(tc.cred, tc.user, tc.groups, tc.extra)
+			switch {
+			case tc.ok && err != nil:
+				t.Errorf("refused: %v", err)
+			case !tc.ok && !apierrors.IsForbidden(err):
+				t.Errorf("want Forbidden, got %v", err)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -108,9 +109,10 @@ func (b *backend) serveSAR(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"kind":"Status","apiVersion":"v1","message":"backend told to fail"}` /* decodes as any kind */))
 		return
 	}
-	// Only Drover's controller identity may create reviews, as in a real
-	// cluster where the impersonator account cannot.
-	if r.Header.Get("Impersonate-User") != downstream.ControllerUser {
+	// Only Drover's controller credential may create reviews, as in a real
+	// cluster where the impersonation accounts cannot: no impersonation,
+	// and the token the cluster agent handed over.
+	if r.Header.Get("Impersonate-User") != "" || sa == "" || strings.HasPrefix(sa, "cred-") {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
 		w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"cannot create subjectaccessreviews"}`))

@@ -13,18 +13,20 @@ import (
 	rbacv1apply "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/drover-dev/drover/pkg/access"
+	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
 
-// Sessions is what the manager reads from the tunnel server.
+// Sessions is what the manager reads from the tunnel server: controllers
+// run only on cluster-agent sessions, the only ones that carry the
+// controller's credential.
 type Sessions interface {
-	Session(clusterID string) (*tunnel.Session, bool)
+	ClusterAgent(clusterID string) (*tunnel.Session, bool)
 	Clusters() []string
 }
 
@@ -45,9 +47,12 @@ type Options struct {
 	Store    Store
 	// Reach says who may reach the cluster (access.Checker): only their
 	// tokens are synced to its authorized endpoint.
-	Reach  Reacher
-	Logger *slog.Logger
-	Now    func() time.Time
+	Reach Reacher
+	// Accounts are the impersonation accounts this controller sweeps;
+	// nil: none.
+	Accounts *accounts.Manager
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// ServerURL is written next to pushed registration tokens.
 	ServerURL string
 	// Interval between status gatherings (default 5 s).
@@ -128,7 +133,7 @@ func (m *Manager) Run(ctx context.Context) {
 func (m *Manager) sync(ctx context.Context) {
 	live := map[string]*tunnel.Session{}
 	for _, id := range m.opts.Sessions.Clusters() {
-		if s, ok := m.opts.Sessions.Session(id); ok {
+		if s, ok := m.opts.Sessions.ClusterAgent(id); ok {
 			live[id] = s
 		}
 	}
@@ -150,7 +155,7 @@ func (m *Manager) sync(ctx context.Context) {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			c := &clusterController{opts: m.opts, session: s, trigger: trigger, log: m.opts.Logger.With("cluster", id, "via", s.Params.Kind)}
+			c := &clusterController{opts: m.opts, session: s, trigger: trigger, log: m.opts.Logger.With("cluster", id)}
 			c.run(cctx)
 		}()
 	}
@@ -163,23 +168,8 @@ type clusterController struct {
 	log     *slog.Logger
 }
 
-// RESTConfig is a client config that reaches the cluster through the session
-// as downstream.ControllerUser.
-func RESTConfig(s *tunnel.Session) *rest.Config {
-	return &rest.Config{
-		Host:        s.BaseURL(),
-		BearerToken: s.Params.Token,
-		Impersonate: rest.ImpersonationConfig{UserName: downstream.ControllerUser},
-		Transport:   s.Transport(false),
-		QPS:         20,
-		Burst:       40,
-		Timeout:     10 * time.Second,
-		UserAgent:   "drover-controller",
-	}
-}
-
 func (c *clusterController) run(ctx context.Context) {
-	cs, err := kubernetes.NewForConfig(RESTConfig(c.session))
+	cs, err := kubernetes.NewForConfig(c.session.ControllerConfig())
 	if err != nil {
 		c.log.Error("controller client", "err", err)
 		return
@@ -222,8 +212,17 @@ func (c *clusterController) run(ctx context.Context) {
 
 	t := time.NewTicker(c.opts.Interval)
 	defer t.Stop()
-	synced, tlsEnsured := false, false
+	synced, tlsEnsured, legacyGone := false, false, false
+	var swept time.Time
+	kicked := false
 	for {
+		if !legacyGone {
+			legacyGone = c.removeLegacy(ctx, cs)
+		}
+		if kicked || c.opts.Now().Sub(swept) >= sweepEvery {
+			c.sweepAccounts(ctx, cs)
+			swept = c.opts.Now()
+		}
 		// Bindings first: after a kick (a binding removed) access should go
 		// before anything slower runs.
 		if rbac.hasSynced() {
@@ -248,11 +247,13 @@ func (c *clusterController) run(ctx context.Context) {
 				c.log.Warn("sync token secrets", "err", err)
 			}
 		}
+		kicked = false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-trigger:
+			kicked = true
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/drover-dev/drover/pkg/manifest"
 )
 
-// ErrNotConnected means the cluster has no live tunnel.
+// ErrNotConnected means the cluster has no cluster agent connected.
 var ErrNotConnected = errors.New("cluster is not connected")
 
 // PushRegistration writes new registration tokens into the agents' Secrets
@@ -23,11 +23,13 @@ var ErrNotConnected = errors.New("cluster is not connected")
 // connection, so they use the new token once the kubelet has refreshed the
 // mounted Secret, well inside the previous token's grace period.
 func (m *Manager) PushRegistration(ctx context.Context, clusterID, clusterToken, nodeToken string) error {
-	s, ok := m.opts.Sessions.Session(clusterID)
+	// Only through the cluster agent: a node agent must never carry a
+	// registration token, even sealed in TLS.
+	s, ok := m.opts.Sessions.ClusterAgent(clusterID)
 	if !ok {
 		return ErrNotConnected
 	}
-	cs, err := kubernetes.NewForConfig(RESTConfig(s))
+	cs, err := kubernetes.NewForConfig(s.ControllerConfig())
 	if err != nil {
 		return err
 	}

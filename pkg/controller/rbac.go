@@ -34,7 +34,7 @@ const fieldManager = "drover-controller"
 //
 // Only objects labelled both downstream.ManagedByLabel and
 // downstream.BindingLabel are ever deleted: the agent's own bindings
-// (drover-admins, drover-impersonator, drover-controller) carry the first
+// (drover-admins, drover-controller) carry the first
 // label only.
 type rbacSync struct {
 	crbs       rbaclisters.ClusterRoleBindingLister

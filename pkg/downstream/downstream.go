@@ -2,28 +2,29 @@ package downstream
 
 import (
 	rbacv1 "k8s.io/api/rbac/v1"
+	rbacv1apply "k8s.io/client-go/applyconfigurations/rbac/v1"
 )
 
 const (
 	// Namespace holds the agents and Drover's objects.
 	Namespace = "cattle-system"
-	// ImpersonatorServiceAccount is the identity the proxy uses downstream.
-	// Its only right is to impersonate.
-	ImpersonatorServiceAccount = "drover-impersonator"
-	// ImpersonatorClusterRole grants impersonation and nothing else.
-	ImpersonatorClusterRole = "drover-impersonator"
 	// AdminBinding binds AdminGroup to cluster-admin.
 	AdminBinding = "drover-admins"
 
-	// ControllerUser is the identity the server's cluster controller
-	// impersonates to read cluster status and reconcile Drover's objects.
-	// ControllerClusterRole and ControllerBinding give it exactly that.
-	ControllerUser        = "drover:system:controller"
-	ControllerClusterRole = "drover-controller"
-	ControllerBinding     = "drover-controller"
+	// ControllerServiceAccount is the identity of the server's cluster
+	// controller downstream: the cluster agent requests a bound token of it
+	// and hands it over when it connects. ControllerClusterRole and
+	// ControllerBinding give it exactly what the controller does (status,
+	// Drover's RBAC, impersonation accounts, the authorized endpoint's token
+	// Secrets, subject access reviews). It never impersonates anyone and
+	// never carries a user's request.
+	ControllerServiceAccount = "drover-controller"
+	ControllerClusterRole    = "drover-controller"
+	ControllerBinding        = "drover-controller"
 
 	// AdminGroup is the Drover group of global admins; the agent binds it to
-	// cluster-admin in every cluster.
+	// cluster-admin in every cluster. Only admins' impersonation accounts
+	// may act as it.
 	AdminGroup = "drover:admins"
 
 	// ExtraTokenID and ExtraUserID are the Impersonate-Extra keys Drover sets.
@@ -41,19 +42,18 @@ const (
 	BindingLabel = "drover.dev/binding"
 )
 
-// ImpersonatorRules is everything the proxy's ServiceAccount may do: act as
-// users and groups, and attach Drover's own extra keys. It cannot act as a
-// ServiceAccount, read or write any object, or escalate.
-func ImpersonatorRules() []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"users", "groups"}, Verbs: []string{"impersonate"}},
-		{
-			APIGroups: []string{"authentication.k8s.io"},
-			Resources: []string{"userextras/" + ExtraTokenID, "userextras/" + ExtraUserID, "userextras/" + ExtraOriginalUser},
-			Verbs:     []string{"impersonate"},
-		},
-	}
-}
+// ControllerUser is the username the controller's ServiceAccount
+// authenticates as.
+const ControllerUser = "system:serviceaccount:" + Namespace + ":" + ControllerServiceAccount
+
+// Objects of earlier versions that the controller deletes: the
+// drover-impersonator account, which could impersonate any user or group
+// (system:masters included), its role and binding, and the node agents'
+// Role and RoleBinding, which let every node mint that account's tokens.
+const (
+	LegacyImpersonator = "drover-impersonator"
+	LegacyNodeAgent    = "drover-node-agent"
+)
 
 // ControllerRules is what the server's cluster controller may do downstream:
 // read what cluster status shows, and keep Drover's own RBAC objects as
@@ -89,6 +89,19 @@ func ControllerRules() []rbacv1.PolicyRule {
 			Resources:     []string{"clusterroles"},
 			ResourceNames: BindableClusterRoles(),
 			Verbs:         []string{"bind"},
+		},
+		// Impersonation accounts (package accounts): one ClusterRole per
+		// account, limited by resourceNames to one identity. Writing a role
+		// with impersonate rules the controller does not hold needs
+		// escalate, and binding it needs bind; account names are not known
+		// in advance, so neither can be pinned. With bind on cluster-admin
+		// above the controller was cluster-admin-equivalent already; it
+		// holds these rights so that no credential that carries users'
+		// requests has any right but to act as one identity.
+		{
+			APIGroups: []string{"rbac.authorization.k8s.io"},
+			Resources: []string{"clusterroles"},
+			Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete", "escalate", "bind"},
 		},
 	}
 }
@@ -154,16 +167,33 @@ const (
 	AuthEndpointRole      = "kube-api-auth"
 )
 
-// ControllerNamespaceRules is what the controller may do in Namespace: keep
-// the token Secrets in step with Drover.
+// ControllerNamespaceRules are the controller's rights in Namespace: the
+// authorized endpoint's token Secrets, the impersonation accounts'
+// ServiceAccounts and their tokens, and deleting the legacy node-agent Role.
 func ControllerNamespaceRules() []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{{
-		APIGroups: []string{""}, Resources: []string{"secrets"},
-		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"},
-	}}
+	manage := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: manage},
+		{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: manage},
+		{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings"},
+			ResourceNames: []string{LegacyNodeAgent}, Verbs: []string{"get", "delete"}},
+	}
 }
 
 // AuthEndpointRules is what kube-api-auth may do in Namespace: read Secrets.
 func AuthEndpointRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch"}}}
+}
+
+// ApplyRules turns rules into server-side apply configurations, every field
+// kept (resourceNames and nonResourceURLs included): the one conversion
+// every writer of Drover's roles uses, so none can drop a restriction.
+func ApplyRules(rules []rbacv1.PolicyRule) []*rbacv1apply.PolicyRuleApplyConfiguration {
+	out := make([]*rbacv1apply.PolicyRuleApplyConfiguration, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, rbacv1apply.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).
+			WithResourceNames(r.ResourceNames...).WithNonResourceURLs(r.NonResourceURLs...).WithVerbs(r.Verbs...))
+	}
+	return out
 }

@@ -7,6 +7,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/drover-dev/drover/pkg/driver/sandbox"
 )
 
 // SafeError describes an error from launching or calling a driver in
@@ -14,11 +16,18 @@ import (
 // anything, so only admins see it (and the server log has it).
 func SafeError(err error) string {
 	var ne *noAnswerError
+	var re *refusedError
 	switch {
 	case err == nil:
 		return ""
 	case errors.As(err, &ne):
 		return ne.Error()
+	case errors.As(err, &re):
+		return re.Error()
+	case errors.Is(err, ErrUnsandboxed):
+		return ErrUnsandboxed.Error()
+	case errors.Is(err, sandbox.ErrSetup):
+		return "the driver's sandbox could not be set up (the server log says why)"
 	case errors.Is(err, ErrNotFound):
 		return "the driver is not registered"
 	case errors.Is(err, ErrChecksum):

@@ -2,8 +2,6 @@ package driver
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +9,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/drover-dev/drover/pkg/checksum"
 	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/store"
 )
@@ -43,16 +41,23 @@ type InstallError struct {
 func (e *InstallError) Error() string { return e.Field + ": " + e.Msg }
 func (e *InstallError) Unwrap() error { return e.Err }
 
-var checksumRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
+// validate checks q and normalises it: the address defaults to port, and
+// the checksum (any case, as checksum.Parse accepts it) becomes lower case.
 func (q *InstallRequest) validate(builtin bool) error {
-	q.Checksum = strings.ToLower(strings.TrimSpace(q.Checksum))
+	var sumErr error
+	if strings.TrimSpace(q.Checksum) == "" {
+		q.Checksum = ""
+	} else if sum, err := checksum.Parse(q.Checksum); err != nil {
+		sumErr = err
+	} else {
+		q.Checksum = sum
+	}
 	if q.Address == "" {
 		q.Address = AddressPort
 	}
 	u, err := url.Parse(q.URL)
 	switch {
-	case !nameRE.MatchString(q.Name):
+	case !validName(q.Name):
 		return &InstallError{Field: "name", Msg: "must be a DNS label: 1-63 of a-z 0-9 -, starting and ending with a letter or digit"}
 	case builtin:
 		return &InstallError{Field: "name", Msg: fmt.Sprintf("%q is a built-in driver", q.Name), Err: ErrBuiltin}
@@ -60,8 +65,8 @@ func (q *InstallRequest) validate(builtin bool) error {
 		return &InstallError{Field: "url", Msg: "must be an http or https URL"}
 	case u.User != nil:
 		return &InstallError{Field: "url", Msg: "must not hold credentials"}
-	case q.Checksum != "" && !checksumRE.MatchString(q.Checksum):
-		return &InstallError{Field: "checksum", Msg: "must be 64 hex characters (a SHA-256)"}
+	case sumErr != nil:
+		return &InstallError{Field: "checksum", Msg: sumErr.Error(), Err: sumErr}
 	case u.Scheme == "http" && q.Checksum == "":
 		return &InstallError{Field: "checksum", Msg: "is required for an http URL"}
 	case q.Address != AddressPort && q.Address != AddressUnix:
@@ -77,6 +82,9 @@ func (r *Registry) Install(ctx context.Context, q InstallRequest) (Info, error) 
 	_, builtin := r.builtins[q.Name]
 	if err := q.validate(builtin); err != nil {
 		return Info{}, err
+	}
+	if r.conf.refused != nil {
+		return Info{}, fmt.Errorf("driver %q: %w", q.Name, r.conf.refused)
 	}
 	if _, err := r.opts.Store.Driver(ctx, q.Name); err == nil {
 		return Info{}, fmt.Errorf("driver %q: %w", q.Name, ErrExists)
@@ -96,14 +104,15 @@ func (r *Registry) Install(ctx context.Context, q InstallRequest) (Info, error) 
 	if err != nil {
 		return Info{}, &InstallError{Field: "url", Msg: "download failed: " + safeDownloadError(err), Err: err}
 	}
-	if q.Checksum != "" && !sameSum(sum, q.Checksum) {
+	if q.Checksum != "" && !checksum.Equal(sum, q.Checksum) {
 		return Info{}, &InstallError{Field: "checksum", Err: ErrChecksum,
 			Msg: fmt.Sprintf("checksum mismatch: the file at the URL has sha256 %s, not %s; refusing it", sum, q.Checksum)}
 	}
 	if err := os.Chmod(tmp.Name(), 0o700); err != nil {
 		return Info{}, err
 	}
-	info := Info{Name: q.Name, URL: q.URL, Checksum: sum, Address: q.Address, CreatedAt: r.opts.Now().UTC(), path: tmp.Name()}
+	info := Info{Name: q.Name, URL: q.URL, Checksum: sum, Address: q.Address, CreatedAt: r.opts.Now().UTC(),
+		Sandboxed: r.conf.sandbox != nil, path: tmp.Name()}
 	s, err := r.fetchSchema(ctx, info)
 	if err != nil {
 		return Info{}, &InstallError{Field: "url", Msg: "the downloaded driver does not work: " + SafeError(err), Err: err}
@@ -148,7 +157,7 @@ func (r *Registry) download(ctx context.Context, rawURL string, w io.Writer) (st
 	if resp.StatusCode != http.StatusOK {
 		return "", &statusError{resp.Status}
 	}
-	h := sha256.New()
+	h := checksum.NewHasher()
 	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, r.opts.MaxBinarySize+1))
 	if err != nil {
 		return "", err
@@ -156,7 +165,7 @@ func (r *Registry) download(ctx context.Context, rawURL string, w io.Writer) (st
 	if n > r.opts.MaxBinarySize {
 		return "", &statusError{fmt.Sprintf("larger than %d MiB", r.opts.MaxBinarySize>>20)}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return h.Sum(), nil
 }
 
 type statusError struct{ s string }

@@ -2,9 +2,6 @@ package driver
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,9 +16,12 @@ import (
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/drover-dev/drover/pkg/checksum"
 	"github.com/drover-dev/drover/pkg/driver/driverpb"
+	"github.com/drover-dev/drover/pkg/driver/sandbox"
 )
 
 var (
@@ -34,12 +34,16 @@ var (
 // Address modes: how a driver is told where to listen.
 const (
 	// AddressUnix passes "unix:/path" of a socket in a directory only the
-	// server can enter. Drivers built with package sdk understand it.
+	// server and the driver can enter. Drivers built with package sdk understand it.
 	AddressUnix = "unix"
 	// AddressPort passes a bare port on 127.0.0.1, as kontainer-engine
 	// drivers expect. Any local user could connect to it while it runs.
 	AddressPort = "port"
 )
+
+// helperTimeout bounds how long the sandbox's helper (the server's own
+// code) may take to build the sandbox and exec the driver.
+const helperTimeout = 30 * time.Second
 
 // launchSpec is one launch of one driver binary.
 type launchSpec struct {
@@ -47,13 +51,16 @@ type launchSpec struct {
 	Binary   string // registered path
 	Checksum string // hex SHA-256 the binary must have
 	Address  string // AddressUnix or AddressPort
-	StateDir string // HOME: kept across launches
-	RunRoot  string // a fresh 0700 directory per launch is made in here
+	Home     string // HOME: kept across launches
+	RunRoot  string // a fresh directory per launch is made in here
 	LogPath  string // the driver's stdout and stderr are appended here
 	// AnswerTimeout bounds the wait for GetCapabilities; StopGrace the
 	// wait between SIGTERM and SIGKILL.
 	AnswerTimeout time.Duration
 	StopGrace     time.Duration
+	// Sandbox confines the driver (package sandbox); nil runs it as the
+	// server's user.
+	Sandbox *SandboxOptions
 }
 
 // Client is a running driver. Close stops it; it is safe to call twice.
@@ -72,22 +79,12 @@ type Client struct {
 // launch verifies the binary, starts it and waits until it answers. On any
 // error nothing is left running and the run directory is gone.
 func launch(ctx context.Context, s launchSpec) (_ *Client, err error) {
-	if err := os.MkdirAll(s.RunRoot, 0o700); err != nil {
-		return nil, err
+	if err := prepareHome(s.Home, s.Sandbox); err != nil {
+		return nil, fmt.Errorf("driver %q: state directory: %w", s.Name, err)
 	}
-	if err := os.MkdirAll(s.StateDir, 0o700); err != nil {
-		return nil, err
-	}
-	root, prefix := s.RunRoot, "drover-driver-"+s.Name+"-"
-	// A unix socket path has at most 107 bytes; a deep data dir would
-	// overflow it, the system's temporary directory does not. (MkdirTemp
-	// adds up to 10 digits to the prefix.)
-	if len(filepath.Join(root, prefix+"1234567890", "driver.sock")) > 100 {
-		root = ""
-	}
-	runDir, err := os.MkdirTemp(root, prefix)
+	runDir, err := makeRunDir(s.RunRoot, s.Name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("driver %q: run directory: %w", s.Name, err)
 	}
 	c := &Client{Name: s.Name, runDir: runDir, grace: s.StopGrace}
 	defer func() {
@@ -101,7 +98,16 @@ func launch(ctx context.Context, s launchSpec) (_ *Client, err error) {
 	if err := copyVerified(s.Binary, bin, s.Checksum); err != nil {
 		return nil, fmt.Errorf("driver %q: %w", s.Name, err)
 	}
-	arg, target, err := address(s.Address, runDir)
+	tmp := filepath.Join(runDir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	if s.Sandbox != nil {
+		if err := shareRunDir(runDir, bin, tmp, s.Sandbox); err != nil {
+			return nil, fmt.Errorf("driver %q: run directory: %w", s.Name, err)
+		}
+	}
+	arg, target, err := address(s.Address, tmp)
 	if err != nil {
 		return nil, fmt.Errorf("driver %q: %w", s.Name, err)
 	}
@@ -109,11 +115,15 @@ func launch(ctx context.Context, s launchSpec) (_ *Client, err error) {
 		return nil, err
 	}
 	fmt.Fprintf(c.log, "==== %s: starting driver %s\n", time.Now().UTC().Format(time.RFC3339), s.Name)
-	if err := c.start(bin, arg, s.StateDir); err != nil {
+	if err := c.start(bin, arg, tmp, s); err != nil {
 		return nil, fmt.Errorf("driver %q: start: %w", s.Name, err)
 	}
+	// Retry the connection soon: the driver is starting, and gRPC's usual
+	// first backoff (1 s) would be most of a launch.
 	c.conn, err = grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithNoProxy(),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6,
+			Jitter: 0.2, MaxDelay: time.Second}, MinConnectTimeout: time.Second}))
 	if err != nil {
 		return nil, fmt.Errorf("driver %q: %w", s.Name, err)
 	}
@@ -125,13 +135,25 @@ func launch(ctx context.Context, s launchSpec) (_ *Client, err error) {
 }
 
 // start runs the binary in its own process group, in an environment that
-// holds nothing of the server's, and kills it if the server dies.
-func (c *Client) start(bin, arg, home string) error {
-	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home, "TMPDIR=" + c.runDir}
+// holds nothing of the server's, and kills it if the server dies; with a
+// sandbox, through the sandbox's helper.
+func (c *Client) start(bin, arg, tmp string, s launchSpec) error {
+	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + s.Home, "TMPDIR=" + tmp}
+	if sb := s.Sandbox; sb != nil {
+		cmd, err := sandbox.Start(sandbox.Spec{
+			UID: sb.UID, GID: sb.GID, Path: bin, Args: []string{bin, arg}, Env: env, Dir: tmp,
+			ReadOnly: append([]string{c.runDir}, sb.Share...), Writable: []string{s.Home, tmp},
+			Hide: sb.Hide, Blank: filepath.Join(c.runDir, "blank"), Parent: os.Getpid(),
+		}, c.log, helperTimeout)
+		if cmd != nil {
+			c.cmd = cmd
+		}
+		return err
+	}
 	var err error
 	for attempt := 0; attempt < 10; attempt++ {
 		cmd := exec.Command(bin, arg)
-		cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = c.runDir, env, c.log, c.log
+		cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = tmp, env, c.log, c.log
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		// Another goroutine's fork may briefly hold the copy open for
 		// writing ("text file busy"); that passes.
@@ -211,11 +233,12 @@ func (c *Client) Close() error {
 // PID is the driver's process id (its process group id too).
 func (c *Client) PID() int { return c.cmd.Process.Pid }
 
-// address returns the driver's argument and the client's target.
-func address(mode, runDir string) (arg, target string, err error) {
+// address returns the driver's argument and the client's target; a socket
+// goes into dir.
+func address(mode, dir string) (arg, target string, err error) {
 	switch mode {
 	case AddressUnix:
-		sock := filepath.Join(runDir, "driver.sock")
+		sock := filepath.Join(dir, "driver.sock")
 		return "unix:" + sock, "unix://" + sock, nil
 	case AddressPort, "":
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -240,7 +263,7 @@ func copyVerified(src, dst, want string) error {
 	if err != nil {
 		return err
 	}
-	h := sha256.New()
+	h := checksum.NewHasher()
 	_, err = io.Copy(io.MultiWriter(out, h), in)
 	if cerr := out.Close(); err == nil {
 		err = cerr
@@ -248,14 +271,10 @@ func copyVerified(src, dst, want string) error {
 	if err != nil {
 		return fmt.Errorf("copy binary: %w", err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); !sameSum(got, want) {
+	if got := h.Sum(); !checksum.Equal(got, want) {
 		return fmt.Errorf("%w: the binary's sha256 is %s, the registered one %s; refusing to run it", ErrChecksum, got, want)
 	}
 	return nil
-}
-
-func sameSum(a, b string) bool {
-	return len(a) == 64 && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 // fileSum returns the hex SHA-256 of the file at path.
@@ -265,11 +284,11 @@ func fileSum(path string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
+	h := checksum.NewHasher()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return h.Sum(), nil
 }
 
 // groupRuns reports whether a process of group pgid runs (a zombie does

@@ -15,13 +15,16 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/pkg/driver/driverpb"
+	"github.com/drover-dev/drover/pkg/driver/sandbox"
 	"github.com/drover-dev/drover/pkg/driver/sdk"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
-// The test binary doubles as a driver: started with a launcher's one
-// argument, it serves fakeDriver instead of running tests.
+// The test binary doubles as the sandbox's helper (when these tests run as
+// root) and as a driver: started with a launcher's one argument, it serves
+// fakeDriver instead of running tests.
 func TestMain(m *testing.M) {
+	sandbox.Init()
 	if len(os.Args) == 2 && (strings.HasPrefix(os.Args[1], "unix:") || isNumber(os.Args[1])) {
 		sdk.NewServer(fakeDriver{}).ServeOrDie(os.Args[1])
 		os.Exit(0)
@@ -118,8 +121,12 @@ func builtinDir(t *testing.T, scripts map[string]string) string {
 	return dir
 }
 
+// newRegistry runs drivers sandboxed when the tests run as root, else as
+// the test's user.
 func newRegistry(t *testing.T, builtins string, answer time.Duration) *Registry {
-	r, err := New(Options{Dir: filepath.Join(t.TempDir(), "drivers"), BuiltinDir: builtins, Store: memStore{},
+	dir := t.TempDir()
+	r, err := New(Options{Dir: filepath.Join(dir, "data", "drivers"), StateDir: filepath.Join(dir, "drivers"),
+		BuiltinDir: builtins, Store: memStore{}, AllowUnsandboxed: true,
 		AnswerTimeout: answer, StopGrace: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +154,7 @@ func TestDriverLaunchCallStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := strings.Split(info.Metadata["env"], "\n")
-	if len(env) != 3 || !strings.HasPrefix(env[0], "PATH=") || !strings.HasPrefix(env[1], "HOME="+filepath.Join(r.opts.Dir, "state", "fake")) ||
+	if len(env) != 3 || !strings.HasPrefix(env[0], "PATH=") || env[1] != "HOME="+filepath.Join(r.opts.StateDir, "home", "fake") ||
 		!strings.HasPrefix(env[2], "TMPDIR=") {
 		t.Errorf("driver environment = %q", env)
 	}
@@ -161,8 +168,15 @@ func TestDriverLaunchCallStop(t *testing.T) {
 	if live := liveInGroup(pid); len(live) > 0 {
 		t.Errorf("processes left in the driver's group: %v", live)
 	}
-	if left, _ := filepath.Glob(filepath.Join(r.opts.Dir, "run", "*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(r.opts.StateDir, "run", "*")); len(left) > 0 {
 		t.Errorf("run directories left: %v", left)
+	}
+	if got := s.Driver; got != "fake" {
+		t.Errorf("schema of %q", got)
+	}
+	info2, err := r.Get(ctx, "fake")
+	if err != nil || info2.Sandboxed != (os.Geteuid() == 0) {
+		t.Errorf("Get = %+v, %v; want sandboxed exactly when root", info2, err)
 	}
 }
 
@@ -177,7 +191,7 @@ func TestDriverChecksumMismatchRefused(t *testing.T) {
 	if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "refusing to run it") {
 		t.Fatalf("Launch of a changed binary: %v", err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(r.opts.Dir, "run", "*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(r.opts.StateDir, "run", "*")); len(left) > 0 {
 		t.Errorf("run directories left: %v", left)
 	}
 }
@@ -200,7 +214,7 @@ func TestDriverThatNeverAnswers(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("Launch took %s, want about 1s + grace", took)
 	}
-	b, err := os.ReadFile(filepath.Join(r.opts.Dir, "state", "hang", "pid"))
+	b, err := os.ReadFile(filepath.Join(r.opts.StateDir, "home", "hang", "pid"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +248,8 @@ func TestDriverInstall(t *testing.T) {
 	}{
 		{InstallRequest{Name: "x", URL: srv.URL + "/driver", Checksum: strings.Repeat("0", 64)}, "checksum: checksum mismatch: the file at the URL has sha256 " + good},
 		{InstallRequest{Name: "x", URL: srv.URL + "/driver"}, "checksum: is required for an http URL"},
+		{InstallRequest{Name: "x", URL: srv.URL + "/driver", Checksum: good[1:]}, "checksum: must be 64 hex characters (a SHA-256), not 63"},
+		{InstallRequest{Name: "x", URL: srv.URL + "/driver", Checksum: "g" + good[1:]}, "checksum: must be 64 hex characters (a SHA-256): character 1 is not a hex digit"},
 		{InstallRequest{Name: "x", URL: "file:///bin/sh", Checksum: good}, "url: must be an http or https URL"},
 		{InstallRequest{Name: "X y", URL: srv.URL, Checksum: good}, "name: must be a DNS label"},
 		{InstallRequest{Name: "x", URL: srv.URL + "/missing", Checksum: good}, "url: download failed: 404 Not Found"},
@@ -248,7 +264,9 @@ func TestDriverInstall(t *testing.T) {
 	if bins, _ := os.ReadDir(filepath.Join(r.opts.Dir, "bin")); len(bins) != 0 {
 		t.Errorf("refused installs left files: %v", bins)
 	}
-	info, err := r.Install(ctx, InstallRequest{Name: "fake2", URL: srv.URL + "/driver", Checksum: strings.ToUpper(good), Address: AddressUnix})
+	// Any case, and surrounding white space, as sha256sum prints it.
+	mixed := strings.ToUpper(good[:32]) + good[32:] + "\n"
+	info, err := r.Install(ctx, InstallRequest{Name: "fake2", URL: srv.URL + "/driver", Checksum: mixed, Address: AddressUnix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,4 +308,27 @@ func liveInGroup(pgid int) []int {
 		}
 	}
 	return out
+}
+
+// A kontainer-engine driver is told a bare port on 127.0.0.1 (sandboxed
+// too: it shares the host's loopback).
+func TestDriverPortAddress(t *testing.T) {
+	dir := builtinDir(t, nil)
+	if err := os.Rename(filepath.Join(dir, "driver-fake"), filepath.Join(dir, "kontainer-engine-driver-fake")); err != nil {
+		t.Fatal(err)
+	}
+	r := newRegistry(t, dir, 20*time.Second)
+	ctx := context.Background()
+	c, err := r.Launch(ctx, "fake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	info, err := c.Create(ctx, &driverpb.CreateRequest{DriverOptions: &driverpb.DriverOptions{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isNumber(info.Metadata["args"]) {
+		t.Errorf("args %q, want a port", info.Metadata["args"])
+	}
 }

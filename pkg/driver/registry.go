@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/drover-dev/drover/pkg/driver/driverpb"
 	"github.com/drover-dev/drover/pkg/driver/schema"
@@ -39,10 +39,19 @@ type Store interface {
 
 // Options configure a Registry.
 type Options struct {
-	// Dir holds the drivers' files: bin/ (installed binaries), state/<name>
-	// (each driver's HOME, kept across runs), logs/<name>.log (what each
-	// driver prints) and run/ (one directory per running driver).
+	// Dir holds the server's files about drivers, inside its data
+	// directory: bin/ (installed binaries) and logs/<name>.log (what each
+	// driver prints).
 	Dir string
+	// StateDir holds the drivers' own files, outside the server's data
+	// directory: home/<name> (each driver's HOME, kept across runs) and
+	// run/ (one directory per running driver). Required.
+	StateDir string
+	// Sandbox confines drivers when the server runs as root.
+	Sandbox SandboxOptions
+	// AllowUnsandboxed lets a server that does not run as root run drivers
+	// as its own user; without it such a server refuses to run them.
+	AllowUnsandboxed bool
 	// BuiltinDir holds built-in drivers: executables named driver-<name>
 	// (told a unix socket) or kontainer-engine-driver-<name> (told a port).
 	// Empty: none.
@@ -60,15 +69,21 @@ type Options struct {
 	// MaxBinarySize bounds a download (default 256 MiB).
 	MaxBinarySize int64
 	Now           func() time.Time
+
+	// geteuid is the server's effective uid (tests fake it).
+	geteuid func() int
 }
 
 // Info describes a registered driver.
 type Info struct {
-	Name      string    `json:"name"`
-	URL       string    `json:"url,omitempty"`
-	Checksum  string    `json:"checksum"`
-	Builtin   bool      `json:"builtin"`
-	Address   string    `json:"address"`
+	Name     string `json:"name"`
+	URL      string `json:"url,omitempty"`
+	Checksum string `json:"checksum"`
+	Builtin  bool   `json:"builtin"`
+	Address  string `json:"address"`
+	// Sandboxed is false when drivers run as the server's user (a server
+	// that is not root, with --allow-unsandboxed-drivers) or not at all.
+	Sandboxed bool      `json:"sandboxed"`
 	CreatedAt time.Time `json:"createdAt,omitzero"`
 	path      string
 }
@@ -77,6 +92,7 @@ type Info struct {
 type Registry struct {
 	opts     Options
 	builtins map[string]Info
+	conf     confinement
 
 	mu      sync.Mutex
 	schemas map[string]cachedSchema
@@ -87,7 +103,9 @@ type cachedSchema struct {
 	schema   schema.Schema
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+// validName reports whether name may name a driver: a DNS-1123 label, as
+// it becomes part of file names and of kontainer-engine's conventions.
+func validName(name string) bool { return len(validation.IsDNS1123Label(name)) == 0 }
 
 // New scans the built-in drivers (recording each one's checksum now, so a
 // later change to the file is refused at launch) and clears run
@@ -111,17 +129,39 @@ func New(opts Options) (*Registry, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = downloadClient()
 	}
-	for _, d := range []string{"bin", "state", "logs", "run"} {
+	if opts.geteuid == nil {
+		opts.geteuid = os.Geteuid
+	}
+	if opts.StateDir == "" {
+		return nil, errors.New("drivers: no state directory")
+	}
+	conf, err := confine(opts, opts.geteuid())
+	if err != nil {
+		return nil, fmt.Errorf("drivers: %w", err)
+	}
+	for _, d := range []string{"bin", "logs"} {
 		if err := os.MkdirAll(filepath.Join(opts.Dir, d), 0o700); err != nil {
 			return nil, fmt.Errorf("drivers: %w", err)
 		}
 	}
-	if old, _ := filepath.Glob(filepath.Join(opts.Dir, "run", "*")); len(old) > 0 {
+	// Run directories a previous server left (and those of servers that
+	// kept them in the data directory).
+	for _, root := range []string{filepath.Join(opts.StateDir, "run"), filepath.Join(opts.Dir, "run")} {
+		old, _ := filepath.Glob(filepath.Join(root, "*"))
 		for _, d := range old {
 			os.RemoveAll(d)
 		}
 	}
-	r := &Registry{opts: opts, builtins: map[string]Info{}, schemas: map[string]cachedSchema{}}
+	switch {
+	case conf.refused != nil:
+		opts.Logger.Warn("cluster drivers are refused", "reason", conf.refused)
+	case conf.sandbox == nil:
+		opts.Logger.Warn("cluster drivers run unsandboxed, as the server's user: they can read its keys and database")
+	default:
+		opts.Logger.Info("cluster drivers run sandboxed", "uid", conf.sandbox.UID, "gid", conf.sandbox.GID,
+			"stateDir", opts.StateDir, "share", conf.sandbox.Share)
+	}
+	r := &Registry{opts: opts, builtins: map[string]Info{}, schemas: map[string]cachedSchema{}, conf: conf}
 	if opts.BuiltinDir == "" {
 		return r, nil
 	}
@@ -141,7 +181,7 @@ func New(opts Options) (*Registry, error) {
 		}
 		path := filepath.Join(opts.BuiltinDir, e.Name())
 		fi, err := os.Stat(path)
-		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o100 == 0 || !nameRE.MatchString(name) {
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o100 == 0 || !validName(name) {
 			opts.Logger.Warn("skipping file in the built-in driver directory", "file", path)
 			continue
 		}
@@ -149,7 +189,7 @@ func New(opts Options) (*Registry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("built-in driver %s: %w", path, err)
 		}
-		r.builtins[name] = Info{Name: name, Checksum: sum, Builtin: true, Address: addr, path: path}
+		r.builtins[name] = Info{Name: name, Checksum: sum, Builtin: true, Address: addr, Sandboxed: conf.sandbox != nil, path: path}
 		opts.Logger.Info("built-in cluster driver", "driver", name, "path", path, "sha256", sum)
 	}
 	return r, nil
@@ -174,7 +214,7 @@ func (r *Registry) List(ctx context.Context) ([]Info, error) {
 
 func (r *Registry) fromStore(d store.Driver) Info {
 	return Info{Name: d.Name, URL: d.URL, Checksum: d.Checksum, Address: d.Address, CreatedAt: d.CreatedAt,
-		path: filepath.Join(r.opts.Dir, "bin", d.Name)}
+		Sandboxed: r.conf.sandbox != nil, path: filepath.Join(r.opts.Dir, "bin", d.Name)}
 }
 
 // Get returns one driver; ErrNotFound when there is none of that name.
@@ -182,7 +222,7 @@ func (r *Registry) Get(ctx context.Context, name string) (Info, error) {
 	if b, ok := r.builtins[name]; ok {
 		return b, nil
 	}
-	if !nameRE.MatchString(name) {
+	if !validName(name) {
 		return Info{}, fmt.Errorf("driver %q: %w", name, ErrNotFound)
 	}
 	d, err := r.opts.Store.Driver(ctx, name)
@@ -206,20 +246,35 @@ func (r *Registry) Launch(ctx context.Context, name string) (*Client, error) {
 }
 
 func (r *Registry) launch(ctx context.Context, info Info) (*Client, error) {
+	if r.conf.refused != nil {
+		return nil, fmt.Errorf("driver %q: %w", info.Name, r.conf.refused)
+	}
 	logPath := filepath.Join(r.opts.Dir, "logs", info.Name+".log")
 	if fi, err := os.Stat(logPath); err == nil && fi.Size() > 10<<20 {
 		os.Truncate(logPath, 0)
 	}
-	c, err := launch(ctx, launchSpec{
-		Name: info.Name, Binary: info.path, Checksum: info.Checksum, Address: info.Address,
-		StateDir: filepath.Join(r.opts.Dir, "state", info.Name), RunRoot: filepath.Join(r.opts.Dir, "run"),
-		LogPath: logPath, AnswerTimeout: r.opts.AnswerTimeout, StopGrace: r.opts.StopGrace,
-	})
+	c, err := r.start(ctx, info, logPath)
 	if err != nil {
 		r.opts.Logger.Warn("launch cluster driver", "driver", info.Name, "err", err)
 		return nil, err
 	}
 	return c, nil
+}
+
+func (r *Registry) start(ctx context.Context, info Info, logPath string) (*Client, error) {
+	if err := prepareStateRoots(r.opts.StateDir, r.conf.sandbox); err != nil {
+		return nil, fmt.Errorf("driver %q: state directory: %w", info.Name, err)
+	}
+	// The sandbox mounts resolved paths.
+	state, err := filepath.EvalSymlinks(r.opts.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("driver %q: state directory: %w", info.Name, err)
+	}
+	return launch(ctx, launchSpec{
+		Name: info.Name, Binary: info.path, Checksum: info.Checksum, Address: info.Address,
+		Home: filepath.Join(state, "home", info.Name), RunRoot: filepath.Join(state, "run"),
+		LogPath: logPath, AnswerTimeout: r.opts.AnswerTimeout, StopGrace: r.opts.StopGrace, Sandbox: r.conf.sandbox,
+	})
 }
 
 // Schema returns the named driver's config schema, asking the driver the
@@ -287,7 +342,7 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 	delete(r.schemas, name)
 	r.mu.Unlock()
 	os.Remove(filepath.Join(r.opts.Dir, "bin", name))
-	os.RemoveAll(filepath.Join(r.opts.Dir, "state", name))
+	os.RemoveAll(filepath.Join(r.opts.StateDir, "home", name))
 	return nil
 }
 

@@ -2,8 +2,9 @@
 // forwards downstream.
 //
 // Why impersonation: the downstream apiserver stays the only authority on
-// what a user may do (its own RBAC, its own audit log), and Drover holds one
-// credential per cluster that can do nothing but impersonate.
+// what a user may do (its own RBAC, its own audit log), and each credential
+// Drover forwards a request with can do nothing but impersonate exactly the
+// identity forwarded (package accounts).
 //
 // What is trusted: nothing the client sent. Strip removes every
 // Authorization, Proxy-Authorization, Impersonate-* and X-Remote-* header in

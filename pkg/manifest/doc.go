@@ -26,5 +26,5 @@
 // This package must never put a token in an environment variable, an
 // argument, a label or an annotation (only in a Secret, mounted as a file),
 // never grant a wildcard verb or resource, and never grant the node agents,
-// which run on every node, more than a token for the impersonator account.
+// which run on every node, any right at all.
 package manifest

@@ -82,7 +82,7 @@ func documents(o Options) []document {
 
 	docs := []document{
 		{
-			comment: []string{"Drover's namespace downstream: the agents, their credentials and the impersonator account."},
+			comment: []string{"Drover's namespace downstream: the agents, their credentials, the controller's account and the impersonation accounts."},
 			obj: &corev1.Namespace{
 				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 				ObjectMeta: meta(downstream.Namespace, false),
@@ -137,11 +137,10 @@ func documents(o Options) []document {
 	if o.NodeAgent {
 		docs = append(docs, document{
 			comment: []string{"The node agents' identity, separate from the cluster agent's: they run on " +
-				"every node, so a compromised node must not get the cluster agent's rights."},
+				"every node, so it holds no rights at all. A node agent carries bytes to the apiserver " +
+				"endpoint the cluster agent reported, TLS end to end, with a credential it never sees."},
 			obj: serviceAccount(meta(NodeAgentServiceAccount, true)),
 		})
-		docs = append(docs, roleDocs(meta(NodeAgentRole, true), NodeAgentServiceAccount,
-			"The node agents' rights in "+downstream.Namespace+".", nodeAgentRules())...)
 		docs = append(docs,
 			document{
 				comment: []string{"The node registration token: it opens node tunnels only, so a node " +
@@ -274,7 +273,7 @@ func agentPod(o Options, name, kind, sa, secret string) corev1.PodTemplateSpec {
 		Args:            []string{"--health-listen", fmt.Sprintf(":%d", HealthPort)},
 		Env: []corev1.EnvVar{
 			{Name: "CATTLE_SERVER", Value: o.ServerURL},
-			{Name: "CATTLE_CA_CHECKSUM", Value: strings.ToLower(o.CAChecksum)},
+			{Name: "CATTLE_CA_CHECKSUM", Value: o.caChecksum()},
 			{Name: "CATTLE_TOKEN_FILE", Value: TokenFile},
 			{Name: "CATTLE_AGENT_KIND", Value: kind},
 		},

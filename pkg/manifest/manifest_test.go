@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/token"
 )
 
@@ -28,7 +29,7 @@ const (
 
 func newToken(t *testing.T) string {
 	t.Helper()
-	tok, err := token.New("r-")
+	tok, err := token.New(ids.Registration)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +50,7 @@ func TestValidate(t *testing.T) {
 		{name: "valid", mutate: func(*Options) {}},
 		{name: "valid with port and trailing slash", mutate: func(o *Options) { o.ServerURL = "https://10.0.0.1:8443/" }},
 		{name: "valid upper-case checksum", mutate: func(o *Options) { o.CAChecksum = strings.ToUpper(testChecksum) }},
+		{name: "valid mixed-case checksum", mutate: func(o *Options) { o.CAChecksum = strings.ToUpper(testChecksum[:20]) + testChecksum[20:] }},
 		{name: "valid with node agent", mutate: func(o *Options) { o.NodeAgent, o.NodeToken = true, nodeTok }},
 		{name: "valid with auth endpoint", mutate: func(o *Options) { o.AuthEndpoint = &ACEOptions{} }},
 		{name: "valid registry with port and digest", mutate: func(o *Options) {
@@ -59,8 +61,8 @@ func TestValidate(t *testing.T) {
 		{name: "URL with path", mutate: func(o *Options) { o.ServerURL = testURL + "/drover" }, wantErr: []string{"no path"}},
 		{name: "URL with credentials", mutate: func(o *Options) { o.ServerURL = "https://u:p@drover.example.com" }, wantErr: []string{"credentials"}},
 		{name: "empty URL", mutate: func(o *Options) { o.ServerURL = "" }, wantErr: []string{"must be an https URL"}},
-		{name: "short checksum", mutate: func(o *Options) { o.CAChecksum = testChecksum[1:] }, wantErr: []string{"64 hex"}},
-		{name: "non-hex checksum", mutate: func(o *Options) { o.CAChecksum = "g" + testChecksum[1:] }, wantErr: []string{"64 hex"}},
+		{name: "short checksum", mutate: func(o *Options) { o.CAChecksum = testChecksum[1:] }, wantErr: []string{"CA checksum must be 64 hex characters (a SHA-256), not 63"}},
+		{name: "non-hex checksum", mutate: func(o *Options) { o.CAChecksum = "g" + testChecksum[1:] }, wantErr: []string{"CA checksum must be 64 hex", "character 1 is not a hex digit"}},
 		{name: "no checksum", mutate: func(o *Options) { o.CAChecksum = "" }, wantErr: []string{"64 hex"}},
 		{name: "no token", mutate: func(o *Options) { o.Token = "" }, wantErr: []string{"registration token is required"}},
 		{name: "malformed token", mutate: func(o *Options) { o.Token = "not a token" }, wantErr: []string{"registration token is malformed"}},
@@ -176,8 +178,6 @@ func TestRenderObjects(t *testing.T) {
 	}
 	node := []string{
 		"ServiceAccount cattle-system/cattle-node",
-		"Role cattle-system/drover-node-agent",
-		"RoleBinding cattle-system/drover-node-agent",
 		"Secret cattle-system/cattle-node-credentials",
 		"DaemonSet cattle-system/cattle-node-agent",
 	}
@@ -242,6 +242,29 @@ func TestClusterAgentDeployment(t *testing.T) {
 		t.Errorf("selector does not match the pod labels (-selector +pod):\n%s", diff)
 	}
 	checkAgentPod(t, spec, o, "cluster", CredentialsSecret, nil)
+}
+
+// TestChecksumLowerCase: a checksum given in any case reaches the agents in
+// lower case, the one form Drover writes.
+func TestChecksumLowerCase(t *testing.T) {
+	o := validOptions(t)
+	o.NodeAgent, o.NodeToken = true, newToken(t)
+	o.CAChecksum = strings.ToUpper(testChecksum[:32]) + testChecksum[32:]
+	r := render(t, o)
+	for _, spec := range []corev1.PodSpec{
+		find[*appsv1.Deployment](t, r, ClusterAgentName).Spec.Template.Spec,
+		find[*appsv1.DaemonSet](t, r, NodeAgentName).Spec.Template.Spec,
+	} {
+		var got []string
+		for _, e := range spec.Containers[0].Env {
+			if e.Name == "CATTLE_CA_CHECKSUM" {
+				got = append(got, e.Value)
+			}
+		}
+		if diff := cmp.Diff([]string{testChecksum}, got); diff != "" {
+			t.Errorf("CATTLE_CA_CHECKSUM (-want +got):\n%s", diff)
+		}
+	}
 }
 
 func TestNodeAgentDaemonSet(t *testing.T) {
@@ -537,10 +560,9 @@ func TestClusterAgentRights(t *testing.T) {
 			for _, verb := range []string{"create", "patch", "get"} {
 				must = append(must,
 					request{verb, "", "namespaces", "", ns},
-					request{verb, "", "serviceaccounts", ns, downstream.ImpersonatorServiceAccount},
-					request{verb, rbacGroup, "clusterroles", "", downstream.ImpersonatorClusterRole},
+					request{verb, "", "serviceaccounts", ns, downstream.ControllerServiceAccount},
 					request{verb, rbacGroup, "clusterroles", "", downstream.ControllerClusterRole},
-					request{verb, rbacGroup, "clusterrolebindings", "", downstream.ImpersonatorClusterRole},
+					request{verb, rbacGroup, "clusterroles", "", downstream.ClusterMemberRole},
 					request{verb, rbacGroup, "clusterrolebindings", "", downstream.ControllerBinding},
 					request{verb, rbacGroup, "clusterrolebindings", "", downstream.AdminBinding},
 					request{verb, rbacGroup, "roles", ns, downstream.ControllerRole},
@@ -548,26 +570,25 @@ func TestClusterAgentRights(t *testing.T) {
 				)
 			}
 			must = append(must,
-				request{"escalate", rbacGroup, "clusterroles", "", downstream.ImpersonatorClusterRole},
+				request{"escalate", rbacGroup, "clusterroles", "", downstream.ClusterMemberRole},
 				request{"escalate", rbacGroup, "clusterroles", "", downstream.ControllerClusterRole},
 				request{"bind", rbacGroup, "clusterroles", "", "cluster-admin"},
-				request{"bind", rbacGroup, "clusterroles", "", downstream.ImpersonatorClusterRole},
 				request{"bind", rbacGroup, "clusterroles", "", downstream.ControllerClusterRole},
 				request{"escalate", rbacGroup, "roles", ns, downstream.ControllerRole},
 				request{"bind", rbacGroup, "roles", ns, downstream.ControllerRole},
-				request{"create", "", "serviceaccounts/token", ns, downstream.ImpersonatorServiceAccount},
-				// Managing Drover's RBAC objects for the server.
-				request{"list", rbacGroup, "clusterroles", "", ""},
-				request{"watch", rbacGroup, "rolebindings", "", ""},
-				request{"delete", rbacGroup, "roles", "p-1234", "drover-project-member"},
-				request{"update", rbacGroup, "rolebindings", "p-1234", "drover-project-member"},
+				request{"create", "", "serviceaccounts/token", ns, downstream.ControllerServiceAccount},
 			)
 			mustNot := []request{
 				{"create", "", "namespaces", "", "kube-system"},
 				{"delete", "", "namespaces", "", ns},
 				{"patch", "", "serviceaccounts", ns, "default"},
-				{"patch", "", "serviceaccounts", "kube-system", downstream.ImpersonatorServiceAccount},
+				{"patch", "", "serviceaccounts", "kube-system", downstream.ControllerServiceAccount},
+				{"patch", "", "serviceaccounts", ns, downstream.LegacyImpersonator},
 				{"create", "", "serviceaccounts/token", ns, ClusterAgentServiceAccount},
+				{"create", "", "serviceaccounts/token", ns, downstream.LegacyImpersonator},
+				{"create", "", "serviceaccounts/token", ns, "drover-imp-0123"},
+				{"escalate", rbacGroup, "clusterroles", "", "drover-imp-0123"},
+				{"bind", rbacGroup, "clusterroles", "", "drover-imp-0123"},
 				{"create", "", "serviceaccounts/token", "kube-system", "default"},
 				{"escalate", rbacGroup, "clusterroles", "", "cluster-admin"},
 				{"escalate", rbacGroup, "roles", "kube-system", downstream.ControllerRole},
@@ -582,6 +603,15 @@ func TestClusterAgentRights(t *testing.T) {
 				{"list", "", "nodes", "", ""},
 				{"create", "", "pods", ns, ""},
 				{"deletecollection", rbacGroup, "clusterroles", "", ""},
+				// Drover's other RBAC objects are the server controller's
+				// business, on its own credential.
+				{"list", rbacGroup, "clusterroles", "", ""},
+				{"watch", rbacGroup, "rolebindings", "", ""},
+				{"delete", rbacGroup, "roles", "p-1234", "drover-project-member"},
+				{"update", rbacGroup, "rolebindings", "p-1234", "drover-project-member"},
+				{"patch", rbacGroup, "clusterroles", "", "drover-imp-0123"},
+				{"patch", rbacGroup, "clusterrolebindings", "", "cluster-admin"},
+				{"delete", rbacGroup, "clusterrolebindings", "", downstream.AdminBinding},
 				{"create", "certificates.k8s.io", "certificatesigningrequests", "", ""},
 			}
 			for _, q := range must {
@@ -598,17 +628,16 @@ func TestClusterAgentRights(t *testing.T) {
 	}
 }
 
+// TestNodeAgentRights: a node agent runs on every node and carries bytes,
+// so its identity holds no right at all (no Role, no binding): it cannot
+// mint or read any token.
 func TestNodeAgentRights(t *testing.T) {
 	o := validOptions(t)
 	o.NodeAgent, o.NodeToken = true, newToken(t)
 	o.AuthEndpoint = &ACEOptions{}
 	rules := rulesFor(t, render(t, o), NodeAgentServiceAccount)
-	want := map[string][]rbacv1.PolicyRule{downstream.Namespace: {{
-		APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"},
-		Verbs: []string{"create"}, ResourceNames: []string{downstream.ImpersonatorServiceAccount},
-	}}}
-	if diff := cmp.Diff(want, rules); diff != "" {
-		t.Errorf("node agent rules (-want +got):\n%s", diff)
+	if len(rules) != 0 {
+		t.Errorf("node agent rules: %v; want none", rules)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/drover-dev/drover/pkg/checksum"
 	"github.com/drover-dev/drover/pkg/token"
 )
 
@@ -15,6 +16,7 @@ type Options struct {
 	// ServerURL is the server's external https URL (CATTLE_SERVER).
 	ServerURL string
 	// CAChecksum is the SHA-256 of the server's CA PEM, 64 hex characters
+	// in either case (checksum.Parse); the manifest carries it in lower case
 	// (CATTLE_CA_CHECKSUM). The agent refuses a server whose CA differs.
 	CAChecksum string
 	// Token is the cluster's registration token. It lands in the Secret
@@ -51,12 +53,9 @@ type ACEOptions struct {
 // DefaultACEPort is kube-api-auth's loopback port when ACEOptions.Port is 0.
 const DefaultACEPort int32 = 6440
 
-var (
-	checksumRE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
-	// imageRE is a loose image reference check: no whitespace, no scheme, no
-	// upper case in the repository part (the registry's rule).
-	imageRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$`)
-)
+// imageRE is a loose image reference check: no whitespace, no scheme, no
+// upper case in the repository part (the registry's rule).
+var imageRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$`)
 
 // Validate reports every problem with o at once.
 func (o Options) Validate() error {
@@ -65,8 +64,8 @@ func (o Options) Validate() error {
 		u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		errs = append(errs, fmt.Errorf("server URL %q must be an https URL with no path, query or credentials", o.ServerURL))
 	}
-	if !checksumRE.MatchString(o.CAChecksum) {
-		errs = append(errs, errors.New("CA checksum must be 64 hex characters (the SHA-256 of the server's CA PEM)"))
+	if _, err := checksum.Parse(o.CAChecksum); err != nil {
+		errs = append(errs, fmt.Errorf("CA checksum %w", err))
 	}
 	// Never echo a token in an error: it may end up in a log.
 	if o.Token == "" {
@@ -105,6 +104,13 @@ func (o Options) Validate() error {
 
 func validImage(s string) bool {
 	return len(s) <= 512 && !strings.Contains(s, "://") && imageRE.MatchString(s)
+}
+
+// caChecksum is CAChecksum as the manifest carries it: lower case. Render
+// calls it after Validate.
+func (o Options) caChecksum() string {
+	sum, _ := checksum.Parse(o.CAChecksum)
+	return sum
 }
 
 // aceImage and acePort apply the ACEOptions defaults.

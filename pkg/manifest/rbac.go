@@ -22,7 +22,6 @@ const (
 	ACEServiceAccount          = downstream.AuthEndpointServiceAccount
 
 	ClusterAgentRole = "drover-agent"
-	NodeAgentRole    = "drover-node-agent"
 	ACERole          = downstream.AuthEndpointRole
 )
 
@@ -33,9 +32,6 @@ var (
 	// endpoints/handlers/patch.go), so resourceNames pin create too; a plain
 	// POST create, whose name is unknown at authorization, would not match.
 	applyVerbs = []string{"get", "create", "patch"}
-	// manageVerbs are what the server will ask the agent to do to Drover's
-	// own RBAC objects; no "*", no deletecollection.
-	manageVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
 )
 
 // clusterAgentClusterRules are the cluster-scoped rights of the cluster agent.
@@ -49,52 +45,44 @@ func clusterAgentClusterRules() []rule {
 			},
 		},
 		{
-			why: "apply the " + downstream.ImpersonatorClusterRole + " and " + downstream.ControllerClusterRole +
-				" ClusterRoles and their bindings and " + downstream.AdminBinding + " (ensureDownstream), and " +
-				"the cluster roles the server will sync. RBAC cannot select by label: the agent only touches " +
-				"objects labelled " + downstream.ManagedByLabel + "=" + downstream.ManagedByValue + ". " +
-				"Escalation prevention still holds: beyond the escalate and bind rules below it can write " +
-				"only rules it holds and bind only roles whose rights it holds.",
-			PolicyRule: rbacv1.PolicyRule{
-				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles", "clusterrolebindings"},
-				Verbs: manageVerbs,
-			},
-		},
-		{
-			why: "apply the " + downstream.ControllerRole + " Role and RoleBinding in " + downstream.Namespace +
-				" (ensureDownstream), and the namespaced roles the server will sync (projects): cluster-wide " +
-				"because those namespaces are not known in advance. Same escalation limits.",
-			PolicyRule: rbacv1.PolicyRule{
-				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles", "rolebindings"},
-				Verbs: manageVerbs,
-			},
-		},
-		{
-			why: "escalate on the three ClusterRoles ensureDownstream writes and nothing else: they grant " +
-				"impersonate (" + downstream.ImpersonatorClusterRole + "), read access to nodes, pods " +
-				"and events and bind on the roles Drover's bindings use (" + downstream.ControllerClusterRole +
-				"), and read access to cluster-scoped kinds for Drover's cluster members (" +
-				downstream.ClusterMemberRole + "), which the agent does not hold, and RBAC refuses to " +
-				"write a role whose rules the writer lacks. The alternative, holding those rights itself, " +
-				"would let the agent impersonate any user or group (system:masters included) directly.",
+			why: "server-side apply of the " + downstream.ControllerClusterRole + " and " + downstream.ClusterMemberRole +
+				" ClusterRoles (ensureDownstream); pinned to their names. Drover's other RBAC objects are the " +
+				"server controller's business, on its own credential.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
-				Verbs: []string{"escalate"},
-				ResourceNames: []string{downstream.ImpersonatorClusterRole, downstream.ControllerClusterRole,
-					downstream.ClusterMemberRole},
+				Verbs: applyVerbs, ResourceNames: []string{downstream.ControllerClusterRole, downstream.ClusterMemberRole},
+			},
+		},
+		{
+			why: "server-side apply of the controller's binding and " + downstream.AdminBinding +
+				" (ensureDownstream); pinned to their names.",
+			PolicyRule: rbacv1.PolicyRule{
+				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterrolebindings"},
+				Verbs: applyVerbs, ResourceNames: []string{downstream.ControllerBinding, downstream.AdminBinding},
+			},
+		},
+		{
+			why: "escalate on the two ClusterRoles ensureDownstream writes and nothing else: they grant " +
+				"the server's controller what it does (" + downstream.ControllerClusterRole + ": read access to " +
+				"nodes, pods and events, subject access reviews, Drover's RBAC and impersonation accounts) and " +
+				"read access to cluster-scoped kinds for Drover's cluster members (" + downstream.ClusterMemberRole +
+				"), which the agent does not hold, and RBAC refuses to write a role whose rules the writer lacks.",
+			PolicyRule: rbacv1.PolicyRule{
+				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
+				Verbs:         []string{"escalate"},
+				ResourceNames: []string{downstream.ControllerClusterRole, downstream.ClusterMemberRole},
 			},
 		},
 		{
 			why: "bind on exactly the ClusterRoles ensureDownstream binds: cluster-admin (to group " +
-				downstream.AdminGroup + "), " + downstream.ImpersonatorClusterRole + " and " +
-				downstream.ControllerClusterRole + ". Creating a binding needs the role's rights or bind on " +
-				"it, and holding cluster-admin's rights is being cluster-admin. Who can bind cluster-admin " +
-				"can bind it to anyone: this credential is cluster-admin-equivalent, as Rancher's agent is.",
+				downstream.AdminGroup + ") and " + downstream.ControllerClusterRole + ". Creating a binding " +
+				"needs the role's rights or bind on it, and holding cluster-admin's rights is being " +
+				"cluster-admin. Who can bind cluster-admin can bind it to anyone: this credential is " +
+				"cluster-admin-equivalent, as Rancher's agent is.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
-				Verbs: []string{"bind"},
-				ResourceNames: []string{"cluster-admin", downstream.ImpersonatorClusterRole,
-					downstream.ControllerClusterRole},
+				Verbs:         []string{"bind"},
+				ResourceNames: []string{"cluster-admin", downstream.ControllerClusterRole},
 			},
 		},
 	}
@@ -102,48 +90,43 @@ func clusterAgentClusterRules() []rule {
 
 // clusterAgentNamespaceRules are the cluster agent's rights in cattle-system.
 // It never reads or writes Secrets itself: the server's controller keeps the
-// authorized cluster endpoint's token Secrets through the tunnel, as
-// downstream.ControllerUser, on the rights of the Role the agent applies.
+// authorized cluster endpoint's token Secrets through the tunnel, with the
+// controller's credential, on the rights of the Role the agent applies.
 func clusterAgentNamespaceRules() []rule {
 	return []rule{
 		{
-			why: "server-side apply of the impersonator ServiceAccount (ensureDownstream); pinned to its name.",
+			why: "server-side apply of the controller's ServiceAccount (ensureDownstream); pinned to its name.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{""}, Resources: []string{"serviceaccounts"},
-				Verbs: applyVerbs, ResourceNames: []string{downstream.ImpersonatorServiceAccount},
+				Verbs: applyVerbs, ResourceNames: []string{downstream.ControllerServiceAccount},
 			},
 		},
 		{
-			why: "TokenRequest for the impersonator account, the one credential the server uses " +
-				"downstream (requestToken); pinned to its name.",
+			why: "TokenRequest for the controller's account, the credential the cluster agent hands the " +
+				"server (requestToken); pinned to its name.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"},
-				Verbs: []string{"create"}, ResourceNames: []string{downstream.ImpersonatorServiceAccount},
+				Verbs: []string{"create"}, ResourceNames: []string{downstream.ControllerServiceAccount},
+			},
+		},
+		{
+			why: "server-side apply of the " + downstream.ControllerRole + " Role and RoleBinding " +
+				"(ensureDownstream); pinned to their names.",
+			PolicyRule: rbacv1.PolicyRule{
+				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles", "rolebindings"},
+				Verbs: applyVerbs, ResourceNames: []string{downstream.ControllerRole},
 			},
 		},
 		{
 			why: "escalate and bind on the " + downstream.ControllerRole + " Role only: it grants the " +
-				"server's controller the token Secrets here, which the agent itself neither holds nor needs.",
+				"server's controller the token Secrets and the impersonation accounts' ServiceAccounts and " +
+				"tokens here, which the agent itself neither holds nor needs.",
 			PolicyRule: rbacv1.PolicyRule{
 				APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles"},
 				Verbs: []string{"escalate", "bind"}, ResourceNames: []string{downstream.ControllerRole},
 			},
 		},
 	}
-}
-
-// nodeAgentRules are the node agent's rights in cattle-system: it runs on
-// every node, so it gets the impersonator token it hands the server and
-// nothing else; the cluster agent creates that account.
-func nodeAgentRules() []rule {
-	return []rule{{
-		why: "TokenRequest for the impersonator account (requestToken); nothing else, since this " +
-			"identity is on every node.",
-		PolicyRule: rbacv1.PolicyRule{
-			APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"},
-			Verbs: []string{"create"}, ResourceNames: []string{downstream.ImpersonatorServiceAccount},
-		},
-	}}
 }
 
 // aceRules are kube-api-auth's rights in cattle-system, as package

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -32,6 +33,13 @@ type Server struct {
 	Latency *prometheus.HistogramVec
 	// Bytes counts proxied body bytes by direction (in: from the client).
 	Bytes *prometheus.CounterVec
+	// Connections is the number of open connections by pool: "ordinary"
+	// or "agent" (package connlimit).
+	Connections *prometheus.GaugeVec
+	// ConnectionsRefused counts connections closed at accept, or agents
+	// refused, by the cap that refused them: "total", "address" or
+	// "agents".
+	ConnectionsRefused *prometheus.CounterVec
 }
 
 // NewServer registers the server's metrics and the Go runtime collectors on
@@ -66,12 +74,29 @@ func NewServer() *Server {
 		Bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "drover_proxy_bytes_total", Help: "Body bytes proxied, by direction.",
 		}, []string{"direction"}),
+		Connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drover_connections", Help: "Open connections by pool (ordinary, agent).",
+		}, []string{"pool"}),
+		ConnectionsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_connections_refused_total", Help: "Connections refused by a cap (total, address, agents).",
+		}, []string{"cap"}),
 	}
-	r.MustRegister(m.Sessions, m.Connects, m.Disconnects, m.Dials, m.Failovers, m.Requests, m.Latency, m.Bytes)
+	r.MustRegister(m.Sessions, m.Connects, m.Disconnects, m.Dials, m.Failovers, m.Requests, m.Latency, m.Bytes,
+		m.Connections, m.ConnectionsRefused)
 	return m
 }
 
 // Handler serves the registry in the Prometheus text format.
 func (m *Server) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// CodeLabel is the label of an HTTP status code: the code for those HTTP
+// defines, "other" for anything else (a downstream cluster, or an agent,
+// answers whatever it likes; the label set stays fixed).
+func CodeLabel(code int) string {
+	if http.StatusText(code) == "" {
+		return "other"
+	}
+	return strconv.Itoa(code)
 }

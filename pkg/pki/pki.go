@@ -1,15 +1,15 @@
 package pki
 
 import (
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/drover-dev/drover/pkg/checksum"
 )
 
 // Material is the server's loaded TLS material.
@@ -20,15 +20,9 @@ type Material struct {
 	Certificate tls.Certificate
 }
 
-// Checksum is the hex SHA-256 of the CA PEM, the value agents get as
-// CATTLE_CA_CHECKSUM.
-func (m *Material) Checksum() string { return Checksum(m.CAPEM) }
-
-// Checksum returns the hex SHA-256 of b.
-func Checksum(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
+// Checksum is the checksum (package checksum: lower-case hex SHA-256) of
+// the CA PEM, the value agents get as CATTLE_CA_CHECKSUM.
+func (m *Material) Checksum() string { return checksum.Of(m.CAPEM) }
 
 // Files names user-supplied material. All three set, or none.
 type Files struct {
@@ -113,8 +107,10 @@ func generate(caCertFile, caKeyFile, certFile, keyFile string, hosts []string, n
 	}{
 		{caKeyFile, g.CAKey, 0o600},
 		{keyFile, g.Key, 0o600},
-		{certFile, g.Cert, 0o644},
-		{caCertFile, g.CACert, 0o644},
+		// Public, but the server's alone to read, like every file of its
+		// data directory.
+		{certFile, g.Cert, 0o600},
+		{caCertFile, g.CACert, 0o600},
 	} {
 		if err := writeAtomic(f.path, f.b, f.mode); err != nil {
 			return err

@@ -29,7 +29,7 @@ func TestLoadOrCreate(t *testing.T) {
 	if len(m.Checksum()) != 64 {
 		t.Errorf("checksum %q is not hex SHA-256", m.Checksum())
 	}
-	for _, f := range []string{"ca.key", "tls.key"} {
+	for _, f := range []string{"ca.key", "tls.key", "ca.crt", "tls.crt"} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

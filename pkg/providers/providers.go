@@ -51,6 +51,12 @@ type Provider interface {
 type PasswordProvider interface {
 	Provider
 	Login(ctx context.Context, username, password string) (Principal, error)
+	// LoginKey is the form of username the login limits count attempts
+	// under: every spelling that the provider (or its directory) matches
+	// to the same user has the same key, so no respelling of a name gets
+	// a fresh allowance. Keys may merge more spellings than match (a
+	// stricter limit), never fewer.
+	LoginKey(username string) string
 }
 
 // RedirectProvider sends the user's browser to an identity provider and

@@ -10,6 +10,7 @@ import (
 	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/driver/driverpb"
 	"github.com/drover-dev/drover/pkg/driver/schema"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/manifest"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
@@ -230,7 +231,7 @@ func (c *Controller) installAgent(ctx context.Context, clusterID string, info *d
 	if err != nil {
 		return fail("the driver returned no usable endpoint, CA or credential", err)
 	}
-	tok, err := token.New("r-")
+	tok, err := token.New(ids.Registration)
 	if err != nil {
 		return fail("internal error", err)
 	}

@@ -6,14 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"time"
 
 	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/driver/driverpb"
+	"github.com/drover-dev/drover/pkg/driver/sdk"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/store"
-	"github.com/drover-dev/drover/pkg/token"
 )
 
 // Errors of requests; their messages are safe for clients.
@@ -62,7 +62,7 @@ func (c *Controller) Create(ctx context.Context, req CreateRequest) (store.Clust
 	now := c.opts.Now().UTC()
 	for range 5 { // a 5-character id can collide; try again
 		var id string
-		if id, err = token.RandomID("c-", 5); err != nil {
+		if id, err = ids.Cluster.New(); err != nil {
 			return store.Cluster{}, err
 		}
 		sealed, err := c.sealConfig(id, s, cfg)
@@ -174,11 +174,6 @@ const (
 	SnapshotRemove  = "remove"
 )
 
-var snapshotNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$`)
-
-// ValidSnapshotName reports whether name may name an etcd snapshot.
-func ValidSnapshotName(name string) bool { return snapshotNameRE.MatchString(name) }
-
 // OpError is a driver call that failed. Safe is for everyone; Detail (what
 // the driver said) is for admins.
 type OpError struct {
@@ -192,8 +187,8 @@ func (e *OpError) Error() string { return e.Safe }
 // and waits for it (bounded by CallTimeout). The cluster must be settled:
 // no operation pending.
 func (c *Controller) Snapshot(ctx context.Context, id, action, name string) error {
-	if !ValidSnapshotName(name) {
-		return fmt.Errorf("invalid snapshot name")
+	if err := sdk.CheckSnapshotName(name); err != nil {
+		return err
 	}
 	p, err := c.provisioning(ctx, id)
 	if err != nil {

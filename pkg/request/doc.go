@@ -8,12 +8,21 @@
 //
 // The cluster id and the downstream path are what the proxy acts on: the
 // access check asks about that cluster and the proxy forwards that path, so
-// they are parsed in exactly one place. The verb, resource, namespace and
+// they are parsed in exactly one place, and a path segment is a cluster id
+// only when ids.Cluster.Valid says so (that check never allocates). The verb, resource, namespace and
 // name are descriptions for the audit log and metrics only: this package
 // must never be used to decide whether a request is allowed (the downstream
 // apiserver decides that from the request itself). Every string it derives
 // from a client is bounded, and the verb comes from a fixed set, so nothing
 // a client sends can grow a metric's label set.
+//
+// The client's address (Info.Client) is derived here and nowhere else: the
+// connection's peer, or, when the peer is a trusted proxy
+// (ClientOptions.TrustedProxies), the rightmost address of the one
+// forwarding header they append to that is not itself a trusted proxy. A
+// forwarding header from any other peer is never read. The login limits
+// and the audit log use it; per-address limits key it with AddrKey (an
+// IPv6 /64 is one client).
 //
 // Redaction is owned here too (redact.go), and nowhere else: LogPath and
 // RedactPath give a request's path as a log line or the audit log may show

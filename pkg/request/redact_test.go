@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/token"
 )
 
@@ -34,7 +35,7 @@ func TestRedactURL(t *testing.T) {
 }
 
 func TestRedactPath(t *testing.T) {
-	tok, err := token.New("r-")
+	tok, err := token.New(ids.Registration)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,11 @@ package request
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/drover-dev/drover/pkg/ids"
 )
 
 // ProxyPrefix is where the proxy is mounted: /k8s/clusters/{id}/<downstream path>.
@@ -51,14 +54,23 @@ type Info struct {
 	// LogPath is the request path fit for a log line: secrets redacted,
 	// length bounded.
 	LogPath string
+	// Client is the client's address (ClientOptions.ClientAddr): what the
+	// login limits count and the audit log records. Invalid only when the
+	// connection has no IP address (tests).
+	Client netip.Addr
 }
+
+// ClientKey is the key the per-address limits count this request under
+// (AddrKey of Client).
+func (i *Info) ClientKey() string { return AddrKey(i.Client) }
 
 type ctxKey struct{}
 
-// WithRequestInfo parses the request once and puts its Info in the context.
-func WithRequestInfo(next http.Handler) http.Handler {
+// WithRequestInfo parses the request once and puts its Info in the context;
+// opts say whose forwarding headers name the client.
+func WithRequestInfo(next http.Handler, opts ClientOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := Parse(r)
+		info := Parse(r, opts)
 		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), info)))
 	})
 }
@@ -76,8 +88,8 @@ func FromContext(ctx context.Context) (*Info, bool) {
 }
 
 // Parse derives a request's Info.
-func Parse(r *http.Request) *Info {
-	info := &Info{LogPath: RedactPath(r.URL.Path), Verb: MethodVerb(r.Method)}
+func Parse(r *http.Request, opts ClientOptions) *Info {
+	info := &Info{LogPath: RedactPath(r.URL.Path), Verb: MethodVerb(r.Method), Client: opts.ClientAddr(r)}
 	switch {
 	case strings.HasPrefix(r.URL.Path, ProxyPrefix):
 		info.Kind = KindProxy
@@ -95,7 +107,9 @@ func Parse(r *http.Request) *Info {
 }
 
 // SplitProxyPath returns the cluster id and the downstream path of a
-// /k8s/clusters/{id}/... URL, keeping the client's escaping.
+// /k8s/clusters/{id}/... URL, keeping the client's escaping. ok is false
+// when the first segment is not a cluster id (ids.Cluster.Valid: checked
+// on the escaped path, so an escaped character is never part of an id).
 func SplitProxyPath(u *url.URL) (id, path, rawPath string, ok bool) {
 	esc := u.EscapedPath()
 	if !strings.HasPrefix(esc, ProxyPrefix) {
@@ -103,7 +117,7 @@ func SplitProxyPath(u *url.URL) (id, path, rawPath string, ok bool) {
 	}
 	rest := esc[len(ProxyPrefix):]
 	id, tail, _ := strings.Cut(rest, "/")
-	if !validClusterID(id) {
+	if !ids.Cluster.Valid(id) {
 		return "", "", "", false
 	}
 	rawPath = "/" + tail
@@ -115,17 +129,4 @@ func SplitProxyPath(u *url.URL) (id, path, rawPath string, ok bool) {
 		rawPath = ""
 	}
 	return id, unescaped, rawPath, true
-}
-
-func validClusterID(id string) bool {
-	if id == "" || len(id) > 63 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

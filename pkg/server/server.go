@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/pkg/access"
+	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/api"
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
+	"github.com/drover-dev/drover/pkg/connlimit"
 	"github.com/drover-dev/drover/pkg/controller"
 	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/metrics"
@@ -25,12 +27,16 @@ import (
 	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/session"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
+
+// MaxHeaderBytes bounds a request's headers.
+const MaxHeaderBytes = 64 << 10
 
 // Config is everything the server needs; cmd/server fills it from flags.
 type Config struct {
@@ -62,9 +68,26 @@ type Config struct {
 	// DriverAnswerTimeout bounds how long a started driver may take to
 	// answer (0: 10 s).
 	DriverAnswerTimeout time.Duration
+	// DriverStateDir holds the drivers' own files, outside DataDir (empty:
+	// <DataDir>-drivers).
+	DriverStateDir string
+	// DriverSandbox confines drivers when the server runs as root. DataDir,
+	// the secrets key and the TLS files are hidden from them whatever its
+	// Hide says.
+	DriverSandbox driver.SandboxOptions
+	// AllowUnsandboxedDrivers lets a server that is not root run drivers as
+	// its own user; without it such a server refuses them.
+	AllowUnsandboxedDrivers bool
 	// GroupRefreshInterval is how old provider users' groups may get
 	// before they are read again from their provider; 0: never.
 	GroupRefreshInterval time.Duration
+	// Conns caps connections (package connlimit); its TrustedProxies,
+	// Metrics and Logger are set here. Zero caps: the defaults.
+	Conns connlimit.Options
+	// Client says whose forwarding header names the client.
+	Client request.ClientOptions
+	// Body bounds the time request bodies may take; zero: the defaults.
+	Body connlimit.BodyOptions
 
 	Logger *slog.Logger
 	// Stdout receives the one-time bootstrap password and the ready line.
@@ -77,8 +100,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	if err := privateDataDir(cfg.DataDir, cfg.Logger); err != nil {
+		return err
 	}
 	mat, err := pki.LoadOrCreate(filepath.Join(cfg.DataDir, "tls"), cfg.Hostnames, cfg.TLS, cfg.Now())
 	if err != nil {
@@ -105,10 +128,13 @@ func Run(ctx context.Context, cfg Config) error {
 	go maintainKeys(ctx, keys, cfg.Logger)
 	m := metrics.NewServer()
 	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Sessions: keys})
-	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m})
+	tun := tunnel.New(tunnel.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m,
+		Admit: func(r *http.Request) error { return connlimit.MoveToAgents(r.Context()) }})
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
-	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
+	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now, Instance: mat.Checksum()[:32]})
+	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Accounts: accts,
+		Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
 	sealer, err := loadSealer(cfg)
 	if err != nil {
 		return err
@@ -135,25 +161,38 @@ func Run(ctx context.Context, cfg Config) error {
 		Drivers: drivers, Provisioning: prov, Access: access, Reach: checker, Providers: authProviders, Local: localUsers,
 	})
 	handler := chain.NewHandler(chain.Handlers{
+		Client:  cfg.Client,
+		Body:    cfg.Body,
 		Logger:  cfg.Logger,
 		Audit:   cfg.Audit,
 		Auth:    auth,
 		Access:  checker,
 		Connect: tun,
-		Proxy: authproxy.New(authproxy.Options{Sessions: tun, Logger: cfg.Logger, Metrics: m,
+		Proxy: authproxy.New(authproxy.Options{Sessions: tun, Credentials: accts, Logger: cfg.Logger, Metrics: m,
 			Streams: streams, NoteImpersonation: audit.SetImpersonation}),
 		API: apiHandler,
 	})
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	conns := cfg.Conns
+	conns.TrustedProxies, conns.Metrics, conns.Logger = cfg.Client.TrustedProxies, m, cfg.Logger
+	ln := connlimit.NewListener(tcp, conns)
 	srv := &http.Server{
-		Handler:           handler,
+		Handler: handler,
+		// No ReadTimeout: it would end watches, logs and exec sessions.
+		// Headers have ReadHeaderTimeout, bodies the chain's
+		// connlimit.WithBodyDeadline, idle connections IdleTimeout.
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		// HTTP/1.1 answers 431 past it; HTTP/2 advertises it as
+		// SETTINGS_MAX_HEADER_LIST_SIZE, answers 431 a little past it and
+		// closes the connection far past it (test/e2e TestLimits).
+		MaxHeaderBytes: MaxHeaderBytes,
+		ConnContext:    ln.ConnContext,
+		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{mat.Certificate},
 			MinVersion:   tls.VersionTLS12,
@@ -344,11 +383,15 @@ func maintainKeys(ctx context.Context, keys *session.Keys, logger *slog.Logger) 
 // clusters' credentials, auth provider configurations, users' refresh
 // credentials), with the key of --secrets-key-file.
 func loadSealer(cfg Config) (*seal.Sealer, error) {
-	keyFile := cfg.SecretsKeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(cfg.DataDir, "secrets.key")
+	return seal.LoadOrCreate(secretsKeyFile(cfg))
+}
+
+// secretsKeyFile is --secrets-key-file or its default.
+func secretsKeyFile(cfg Config) string {
+	if cfg.SecretsKeyFile != "" {
+		return cfg.SecretsKeyFile
 	}
-	return seal.LoadOrCreate(keyFile)
+	return filepath.Join(cfg.DataDir, "secrets.key")
 }
 
 // maxStale is how long groups that could not be refreshed stay in use: four
@@ -367,7 +410,19 @@ func maxStale(interval time.Duration) time.Duration {
 // controller stores.
 func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *seal.Sealer, caSum string,
 	removed func(clusterID string, tokenIDs []string)) (*driver.Registry, *provision.Controller, error) {
-	reg, err := driver.New(driver.Options{Dir: filepath.Join(cfg.DataDir, "drivers"), BuiltinDir: cfg.DriverDir, Store: st,
+	stateDir := cfg.DriverStateDir
+	if stateDir == "" {
+		stateDir = filepath.Clean(cfg.DataDir) + "-drivers"
+	}
+	sb := cfg.DriverSandbox
+	sb.Hide = append(append([]string{}, sb.Hide...), cfg.DataDir, secretsKeyFile(cfg))
+	for _, f := range []string{cfg.TLS.Key, cfg.TLS.Cert, cfg.TLS.CACert} {
+		if f != "" {
+			sb.Hide = append(sb.Hide, f)
+		}
+	}
+	reg, err := driver.New(driver.Options{Dir: filepath.Join(cfg.DataDir, "drivers"), StateDir: stateDir,
+		Sandbox: sb, AllowUnsandboxed: cfg.AllowUnsandboxedDrivers, BuiltinDir: cfg.DriverDir, Store: st,
 		Logger: cfg.Logger, AnswerTimeout: cfg.DriverAnswerTimeout, Now: cfg.Now})
 	if err != nil {
 		return nil, nil, err
@@ -376,4 +431,21 @@ func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *se
 		Now: cfg.Now, ServerURL: cfg.ServerURL, CAChecksum: caSum, AgentImage: cfg.AgentImage,
 		RegistrationTTL: cfg.RegistrationTTL, RegistrationGrace: cfg.RegistrationGrace, Removed: removed})
 	return reg, prov, nil
+}
+
+// privateDataDir makes the data directory, or makes an existing one, the
+// server's alone (0700). A server that is not root may not own it (a
+// volume's root): it goes on then, since its drivers, if any, run as its
+// own user anyway.
+func privateDataDir(dir string, logger *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		if os.Geteuid() == 0 {
+			return fmt.Errorf("data dir: %w", err)
+		}
+		logger.Warn("could not make the data directory private (0700)", "dir", dir, "err", err)
+	}
+	return nil
 }

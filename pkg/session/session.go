@@ -13,7 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/drover-dev/drover/pkg/token"
+	"github.com/drover-dev/drover/pkg/ids"
 )
 
 // Options configure the key set.
@@ -115,7 +115,7 @@ func (k *Keys) addLocked(now time.Time) error {
 	if _, err := rand.Read(secret); err != nil {
 		return fmt.Errorf("session key: %w", err)
 	}
-	id, err := token.RandomID("k-", 10)
+	id, err := ids.SigningKey.New()
 	if err != nil {
 		return err
 	}
@@ -182,8 +182,8 @@ func (k *Keys) Verify(raw string) (sessionID, userID string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("session token: %w", err)
 	}
-	if c.ID == "" || c.Subject == "" {
-		return "", "", errors.New("session token names no session")
+	if !ids.Session.Valid(c.ID) || !ids.User.Valid(c.Subject) {
+		return "", "", errors.New("session token names no session and user")
 	}
 	return c.ID, c.Subject, nil
 }

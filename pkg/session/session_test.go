@@ -19,7 +19,7 @@ func TestSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, exp, err := k.Sign("u-1", "s-1")
+	tok, exp, err := k.Sign("u-0000000001", "s-0000000001")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestSessions(t *testing.T) {
 	if !strings.Contains(string(header), `"kid":"k-`) || !strings.Contains(string(header), `"alg":"HS256"`) {
 		t.Errorf("header %s", header)
 	}
-	if sid, uid, err := k.Verify(tok); err != nil || sid != "s-1" || uid != "u-1" {
+	if sid, uid, err := k.Verify(tok); err != nil || sid != "s-0000000001" || uid != "u-0000000001" {
 		t.Fatalf("Verify = %q %q %v", sid, uid, err)
 	}
 
@@ -47,7 +47,7 @@ func TestSessions(t *testing.T) {
 	if err := k.Rotate(); err != nil {
 		t.Fatal(err)
 	}
-	tok2, _, _ := k.Sign("u-1", "s-2")
+	tok2, _, _ := k.Sign("u-0000000001", "s-0000000002")
 	if kid(t, tok2) == kid(t, tok) {
 		t.Error("rotation did not change the signing key")
 	}
@@ -74,7 +74,7 @@ func TestSessions(t *testing.T) {
 	before := kid(t, tok2)
 	clk.Add(25 * time.Hour)
 	k.Maintain()
-	tok3, _, _ := k.Sign("u-1", "s-3")
+	tok3, _, _ := k.Sign("u-0000000001", "s-0000000003")
 	if kid(t, tok3) == before {
 		t.Error("no automatic rotation after RotateEvery")
 	}
@@ -86,7 +86,7 @@ func TestVerifyRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, _, _ := k.Sign("u-1", "s-1")
+	good, _, _ := k.Sign("u-0000000001", "s-0000000001")
 	signer := k.keys[0]
 	sign := func(method jwt.SigningMethod, key any, claims jwt.MapClaims, kid string) string {
 		tk := jwt.NewWithClaims(method, claims)
@@ -100,7 +100,7 @@ func TestVerifyRejects(t *testing.T) {
 		return s
 	}
 	base := func() jwt.MapClaims {
-		return jwt.MapClaims{"iss": "https://drover", "sub": "u-1", "jti": "s-1", "exp": now.Add(time.Hour).Unix()}
+		return jwt.MapClaims{"iss": "https://drover", "sub": "u-0000000001", "jti": "s-0000000001", "exp": now.Add(time.Hour).Unix()}
 	}
 	noExp := base()
 	delete(noExp, "exp")
@@ -108,18 +108,27 @@ func TestVerifyRejects(t *testing.T) {
 	otherIss["iss"] = "https://evil"
 	noJTI := base()
 	delete(noJTI, "jti")
+	noSub := base()
+	delete(noSub, "sub")
+	tokenJTI := base() // the id of another kind of row
+	tokenJTI["jti"] = "t-0000000001"
+	shortSub := base()
+	shortSub["sub"] = "u-1"
 	parts := strings.Split(good, ".")
 	tests := map[string]string{
-		"alg none":        sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, base(), signer.ID),
-		"HS512":           sign(jwt.SigningMethodHS512, signer.Secret, base(), signer.ID),
-		"wrong key":       sign(jwt.SigningMethodHS256, []byte("0123456789abcdef0123456789abcdef"), base(), signer.ID),
-		"unknown kid":     sign(jwt.SigningMethodHS256, signer.Secret, base(), "k-other"),
-		"no kid":          sign(jwt.SigningMethodHS256, signer.Secret, base(), ""),
-		"no expiry":       sign(jwt.SigningMethodHS256, signer.Secret, noExp, signer.ID),
-		"other issuer":    sign(jwt.SigningMethodHS256, signer.Secret, otherIss, signer.ID),
-		"no session":      sign(jwt.SigningMethodHS256, signer.Secret, noJTI, signer.ID),
-		"tampered claims": parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://drover","sub":"u-admin","jti":"s-1","exp":9999999999}`)) + "." + parts[2],
-		"garbage":         "a.b.c",
+		"alg none":         sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, base(), signer.ID),
+		"HS512":            sign(jwt.SigningMethodHS512, signer.Secret, base(), signer.ID),
+		"wrong key":        sign(jwt.SigningMethodHS256, []byte("0123456789abcdef0123456789abcdef"), base(), signer.ID),
+		"unknown kid":      sign(jwt.SigningMethodHS256, signer.Secret, base(), "k-other"),
+		"no kid":           sign(jwt.SigningMethodHS256, signer.Secret, base(), ""),
+		"no expiry":        sign(jwt.SigningMethodHS256, signer.Secret, noExp, signer.ID),
+		"other issuer":     sign(jwt.SigningMethodHS256, signer.Secret, otherIss, signer.ID),
+		"no session":       sign(jwt.SigningMethodHS256, signer.Secret, noJTI, signer.ID),
+		"no user":          sign(jwt.SigningMethodHS256, signer.Secret, noSub, signer.ID),
+		"not a session id": sign(jwt.SigningMethodHS256, signer.Secret, tokenJTI, signer.ID),
+		"not a user id":    sign(jwt.SigningMethodHS256, signer.Secret, shortSub, signer.ID),
+		"tampered claims":  parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://drover","sub":"u-admin","jti":"s-0000000001","exp":9999999999}`)) + "." + parts[2],
+		"garbage":          "a.b.c",
 	}
 	for name, raw := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -144,12 +153,12 @@ func FuzzVerify(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	good, _, _ := k.Sign("u-1", "s-1")
+	good, _, _ := k.Sign("u-0000000001", "s-0000000001")
 	f.Add(good)
 	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
 	f.Fuzz(func(t *testing.T, raw string) {
 		// Only what was signed may come out: the one session it signed.
-		if sid, uid, err := k.Verify(raw); err == nil && (sid != "s-1" || uid != "u-1") {
+		if sid, uid, err := k.Verify(raw); err == nil && (sid != "s-0000000001" || uid != "u-0000000001") {
 			t.Fatalf("accepted a token it did not sign: %q -> %q %q", raw, sid, uid)
 		}
 	})

@@ -1,8 +1,10 @@
-// Package store owns Drover's durable state: users, tokens, clusters and
-// cluster registration tokens, in an embedded SQLite database (pure Go, no
-// cgo) inside the server's data directory.
+// Package store owns Drover's durable state: users, tokens, clusters (with
+// the endpoint their cluster agent reported), registration tokens,
+// bindings, projects, auth providers, drivers and provisioning, and the
+// gathered cluster status, in an embedded SQLite database (pure Go, no cgo)
+// inside the server's data directory.
 //
-// The store keeps secrets only as salted hashes (see package token) and
-// password hashes. It holds no policy: who may do what is decided by its
+// The store keeps secrets only as salted hashes (see package token),
+// password hashes, or blobs sealed by its callers (package seal). It holds no policy: who may do what is decided by its
 // callers. It must never see, log or return a plaintext secret.
 package store

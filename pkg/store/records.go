@@ -42,6 +42,10 @@ type Cluster struct {
 	// endpoint (its apiserver, reached directly); empty when not enabled.
 	AuthEndpointURL string
 	AuthEndpointCA  string
+	// AgentEndpoint and AgentCA are the apiserver endpoint (host:port) and
+	// CA bundle the cluster agent last reported; empty until one connected.
+	AgentEndpoint string
+	AgentCA       string
 }
 
 // CreateToken inserts a user token.
@@ -145,12 +149,12 @@ func (s *Store) CreateCluster(ctx context.Context, c Cluster) error {
 	return nil
 }
 
-const clusterCols = `id, name, created_at, ace_url, ace_ca`
+const clusterCols = `id, name, created_at, ace_url, ace_ca, agent_endpoint, agent_ca`
 
 func scanCluster(row interface{ Scan(...any) error }) (Cluster, error) {
 	var c Cluster
 	var created int64
-	if err := row.Scan(&c.ID, &c.Name, &created, &c.AuthEndpointURL, &c.AuthEndpointCA); err != nil {
+	if err := row.Scan(&c.ID, &c.Name, &created, &c.AuthEndpointURL, &c.AuthEndpointCA, &c.AgentEndpoint, &c.AgentCA); err != nil {
 		return Cluster{}, mapErr(err)
 	}
 	c.CreatedAt = fromUnix(created)
@@ -164,6 +168,19 @@ func (s *Store) Cluster(ctx context.Context, id string) (Cluster, error) {
 		return Cluster{}, fmt.Errorf("cluster %q: %w", id, err)
 	}
 	return c, nil
+}
+
+// SetAgentEndpoint records the apiserver endpoint and CA a cluster agent
+// reported.
+func (s *Store) SetAgentEndpoint(ctx context.Context, clusterID, endpoint string, ca []byte) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE clusters SET agent_endpoint = ?, agent_ca = ? WHERE id = ?`, endpoint, string(ca), clusterID)
+	if err = mapErr(err); err != nil {
+		return fmt.Errorf("record agent endpoint of cluster %q: %w", clusterID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("record agent endpoint of cluster %q: %w", clusterID, ErrNotFound)
+	}
+	return nil
 }
 
 // ListClusters returns every cluster ordered by name.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -200,6 +201,11 @@ ALTER TABLE tokens ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
 DELETE FROM tokens WHERE kind = 'api' AND cluster_id = '' AND created_at >= (
 	SELECT MIN(t.created_at) FROM tokens t WHERE t.user_id = tokens.user_id AND t.cluster_id != '');
 `, `
+-- The apiserver endpoint and CA the cluster agent last reported: node
+-- agents carry traffic only to these.
+ALTER TABLE clusters ADD COLUMN agent_endpoint TEXT NOT NULL DEFAULT '';
+ALTER TABLE clusters ADD COLUMN agent_ca TEXT NOT NULL DEFAULT '';
+`, `
 -- Registration tokens form families (see RegistrationToken): each mint of a
 -- cluster's registration starts a generation; a token minted through another
 -- (a generation's node token) records its parent, shares its generation and
@@ -217,6 +223,9 @@ CREATE INDEX registration_tokens_generation ON registration_tokens(cluster_id, g
 
 // Open opens (creating if needed) the database file at path and migrates it.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if err := privateFiles(path); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(5000)")
@@ -234,6 +243,23 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// privateFiles makes the database file the server's alone (0600) before
+// SQLite opens it: SQLite would make it 0644, and gives its -wal and -shm
+// files the database file's mode. Files an older server left get 0600 too.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("database %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // Close closes the database.

@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/token"
 )
 
@@ -38,7 +40,7 @@ func TestStore(t *testing.T) {
 		t.Errorf("missing user: %v", err)
 	}
 
-	tok, _ := token.New("t-")
+	tok, _ := token.New(ids.Token)
 	h, _ := token.Hash(tok)
 	// Scoped to a cluster this test never deletes (a deleted cluster takes
 	// its tokens with it: TestRemoveCluster).
@@ -69,7 +71,7 @@ func TestStore(t *testing.T) {
 	if err := st.CreateCluster(ctx, Cluster{ID: "c-2", Name: "prod"}); !errors.Is(err, ErrConflict) {
 		t.Errorf("duplicate cluster name: %v", err)
 	}
-	rt, _ := token.New("r-")
+	rt, _ := token.New(ids.Registration)
 	rh, _ := token.Hash(rt)
 	if err := st.CreateRegistrationToken(ctx, RegistrationToken{ID: rt.ID, ClusterID: "c-1", Hashed: rh, CreatedAt: now}); err != nil {
 		t.Fatal(err)
@@ -101,5 +103,40 @@ func TestStore(t *testing.T) {
 	n, err := st.DeleteExpiredTokens(ctx, now.Add(2*time.Hour))
 	if err != nil || n != 1 {
 		t.Errorf("DeleteExpiredTokens = %d, %v; want 1", n, err)
+	}
+}
+
+// TestFilesPrivate: the database and SQLite's files beside it are the
+// server's alone, also when an older server left them readable.
+func TestFilesPrivate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "drover.db")
+	for round := 0; round < 2; round++ {
+		st, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateUser(ctx, User{ID: "u-" + string(rune('a'+round)), Username: "u" + string(rune('a'+round)), Provider: LocalProvider}, []byte("h")); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(path + "*")
+		if len(files) < 2 {
+			t.Errorf("files %v: want the database and its WAL", files)
+		}
+		for _, f := range files {
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("round %d: %s has mode %v, want 0600", round, filepath.Base(f), fi.Mode().Perm())
+			}
+		}
+		st.Close()
+		// The next round opens files an older server made readable.
+		for _, f := range files {
+			os.Chmod(f, 0o644)
+		}
 	}
 }

@@ -4,16 +4,18 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/drover-dev/drover/pkg/ids"
 )
 
 // TestDerive: a derived token is a well-formed token, the same for the same
 // parent, purpose and id, and different when any of them differs.
 func TestDerive(t *testing.T) {
-	parent, err := New("r-")
+	parent, err := New(ids.Registration)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := New("r-")
+	other, err := New(ids.Registration)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,14 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/drover-dev/drover/pkg/ids"
 )
 
 const (
 	// secretBytes is the entropy of a secret: 256 bits.
 	secretBytes = 32
 	saltBytes   = 16
-	// idChars is the length of the random part of an id.
-	idChars = 10
 	// maxLen bounds what Parse accepts so hostile input costs nothing.
 	maxLen = 256
 )
@@ -41,9 +41,13 @@ type Hashed struct {
 	Hash []byte
 }
 
-// New returns a fresh token whose id starts with prefix (e.g. "t-", "r-").
-func New(prefix string) (Token, error) {
-	id, err := RandomID(prefix, idChars)
+// New returns a fresh token whose id is of kind: ids.Token (user API,
+// kubeconfig and opaque session tokens), ids.Registration or ids.Session.
+func New(kind ids.Kind) (Token, error) {
+	if !tokenKind(kind) {
+		return Token{}, fmt.Errorf("new token: %v ids do not name tokens", kind)
+	}
+	id, err := kind.New()
 	if err != nil {
 		return Token{}, err
 	}
@@ -54,20 +58,14 @@ func New(prefix string) (Token, error) {
 	return Token{ID: id, Secret: encoding.EncodeToString(b)}, nil
 }
 
-// RandomID returns prefix followed by n random lower-case alphanumerics.
-func RandomID(prefix string, n int) (string, error) {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("read random id: %w", err)
-	}
-	out := make([]byte, n)
-	for i, v := range b {
-		// 256 is not a multiple of 36; the bias is irrelevant for ids,
-		// which are public names, not secrets.
-		out[i] = alphabet[int(v)%len(alphabet)]
-	}
-	return prefix + string(out), nil
+// tokenKind reports whether ids of kind name tokens.
+func tokenKind(kind ids.Kind) bool {
+	return kind == ids.Token || kind == ids.Registration || kind == ids.Session
+}
+
+// validID reports whether id is the id of a token of any kind.
+func validID(id string) bool {
+	return ids.Token.Valid(id) || ids.Registration.Valid(id) || ids.Session.Valid(id)
 }
 
 // Parse splits "<id>:<secret>" and checks both parts' alphabets and lengths.
@@ -84,19 +82,6 @@ func Parse(s string) (Token, error) {
 		return Token{}, ErrMalformed
 	}
 	return Token{ID: id, Secret: secret}, nil
-}
-
-func validID(id string) bool {
-	if len(id) < 3 || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // Hash salts and hashes the token's secret for storage.

@@ -5,15 +5,17 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/drover-dev/drover/pkg/ids"
 )
 
 func TestNewParseVerify(t *testing.T) {
-	tok, err := New("t-")
+	tok, err := New(ids.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(tok.ID, "t-") {
-		t.Errorf("id %q lacks prefix", tok.ID)
+	if !ids.Token.Valid(tok.ID) {
+		t.Errorf("id %q is not a token id", tok.ID)
 	}
 	got, err := Parse(tok.String())
 	if err != nil {
@@ -29,7 +31,7 @@ func TestNewParseVerify(t *testing.T) {
 	if !Verify(got, h) {
 		t.Error("Verify rejected the right secret")
 	}
-	other, _ := New("t-")
+	other, _ := New(ids.Token)
 	if Verify(Token{ID: tok.ID, Secret: other.Secret}, h) {
 		t.Error("Verify accepted another secret")
 	}
@@ -43,11 +45,16 @@ func TestNewParseVerify(t *testing.T) {
 }
 
 func TestParseRejects(t *testing.T) {
-	good, _ := New("r-")
+	good, _ := New(ids.Registration)
+	cluster, _ := ids.Cluster.New()
 	tests := []struct {
 		name string
 		in   string
 	}{
+		{"id of another kind", cluster + ":" + good.Secret},
+		{"id one short", good.ID[:len(good.ID)-1] + ":" + good.Secret},
+		{"id one long", good.ID + "a:" + good.Secret},
+		{"unknown prefix", "x" + good.ID[1:] + ":" + good.Secret},
 		{"empty", ""},
 		{"no colon", good.ID + good.Secret},
 		{"empty id", ":" + good.Secret},
@@ -68,8 +75,30 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+// TestNewKinds checks that tokens are made for the token kinds only, and
+// that each parses back.
+func TestNewKinds(t *testing.T) {
+	for _, kind := range []ids.Kind{ids.Token, ids.Registration, ids.Session} {
+		tok, err := New(kind)
+		if err != nil {
+			t.Fatalf("New(%v): %v", kind, err)
+		}
+		if !kind.Valid(tok.ID) {
+			t.Errorf("New(%v) made id %q", kind, tok.ID)
+		}
+		if _, err := Parse(tok.String()); err != nil {
+			t.Errorf("Parse(New(%v)) = %v", kind, err)
+		}
+	}
+	for _, kind := range []ids.Kind{ids.Cluster, ids.User, ids.Project, ids.Binding, ids.SigningKey, 0} {
+		if tok, err := New(kind); err == nil {
+			t.Errorf("New(%v) = %q, want an error: such ids do not name tokens", kind, tok.ID)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
-	good, _ := New("t-")
+	good, _ := New(ids.Token)
 	f.Add(good.String())
 	f.Add("t-abc:")
 	f.Add(":")

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/test/agentproc"
@@ -66,7 +67,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, clock: fake.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)), store: st, logs: &fake.Buffer{}}
 	f.backend = newBackend(t)
 	f.tun = New(Options{
-		Tokens: st,
+		Store:  st,
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    f.clock.Now,
 	})
@@ -95,7 +96,7 @@ func (f *fixture) addRegistration(clusterID string, expiresAt time.Time) string 
 
 func (f *fixture) addRegistrationKind(clusterID, kind string, expiresAt time.Time) string {
 	f.t.Helper()
-	tok, err := token.New("r-")
+	tok, err := token.New(ids.Registration)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -112,7 +113,10 @@ func (f *fixture) addRegistrationKind(clusterID, kind string, expiresAt time.Tim
 
 // params returns valid agent parameters for the backend.
 func (f *fixture) params(kind, node, saToken string) agentapi.AgentParams {
-	return agentapi.AgentParams{Kind: kind, Node: node, Endpoint: f.backend.endpoint(), CACert: f.backend.caPEM(), Token: saToken}
+	if kind == agentapi.KindNode {
+		saToken = "" // node agents hand over no credential
+	}
+	return agentapi.AgentParams{Protocol: agentapi.Protocol, Kind: kind, Node: node, Endpoint: f.backend.endpoint(), CACert: f.backend.caPEM(), Token: saToken}
 }
 
 func (f *fixture) wsURL() string {

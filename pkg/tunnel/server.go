@@ -23,14 +23,17 @@ import (
 	"github.com/drover-dev/drover/pkg/token"
 )
 
-// RegistrationTokens is what the tunnel reads to verify an agent.
-type RegistrationTokens interface {
+// Store is what the tunnel reads and writes: registration tokens to verify
+// an agent, and the apiserver endpoint the cluster agent reported.
+type Store interface {
 	RegistrationToken(ctx context.Context, id string) (store.RegistrationToken, error)
+	Cluster(ctx context.Context, id string) (store.Cluster, error)
+	SetAgentEndpoint(ctx context.Context, clusterID, endpoint string, ca []byte) error
 }
 
 // Options configure a Server.
 type Options struct {
-	Tokens  RegistrationTokens
+	Store   Store
 	Logger  *slog.Logger
 	Now     func() time.Time
 	Metrics *metrics.Server // nil: a private registry
@@ -40,6 +43,11 @@ type Options struct {
 	// dead or frozen agent stays silent.
 	DeadAfter  time.Duration
 	ProbeAfter time.Duration
+	// Admit is asked once an agent is verified, before its tunnel opens:
+	// the server moves the connection to the agents' pool
+	// (connlimit.MoveToAgents); an error refuses the agent with 503. nil:
+	// every verified agent is admitted.
+	Admit func(r *http.Request) error
 }
 
 // Server accepts agent tunnels and hands out sessions by cluster.
@@ -51,6 +59,19 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string][]*Session // cluster id -> live sessions, oldest first
 	lastGone map[string]time.Time  // cluster id -> when its last session ended
+	// endpoints are the apiserver endpoints cluster agents reported (read
+	// through from the store): node-agent sessions to anything else are
+	// refused or, if the record changed since they connected, unused.
+	endpoints map[string]endpoint
+	// refused is why the last agent of a cluster was refused, when that
+	// is something its operator must act on (an old agent).
+	refused map[string]string
+}
+
+// endpoint is an apiserver endpoint and the CA bundle that verifies it.
+type endpoint struct {
+	addr string
+	ca   string
 }
 
 // New returns a Server.
@@ -67,7 +88,8 @@ func New(opts Options) *Server {
 	if opts.ProbeAfter <= 0 || opts.ProbeAfter >= opts.DeadAfter {
 		opts.ProbeAfter = opts.DeadAfter * 3 / 8
 	}
-	s := &Server{opts: opts, sessions: map[string][]*Session{}, lastGone: map[string]time.Time{}}
+	s := &Server{opts: opts, sessions: map[string][]*Session{}, lastGone: map[string]time.Time{},
+		endpoints: map[string]endpoint{}, refused: map[string]string{}}
 	s.rd = remotedialer.New(s.authorizeUpgrade, s.writeUpgradeError)
 	return s
 }
@@ -86,6 +108,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	params, err := agentapi.ParseParams(r.Header.Get(agentapi.ParamsHeader))
 	if err != nil {
 		s.opts.Logger.Warn("agent connect refused", "cluster", clusterID, "remote", r.RemoteAddr, "err", err)
+		if errors.Is(err, agentapi.ErrOldAgent) {
+			s.noteRefusal(clusterID, err.Error())
+		}
 		apierr.BadRequest(w, "invalid agent parameters: %v", err)
 		return
 	}
@@ -96,6 +121,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"cluster", clusterID, "kind", params.Kind, "remote", r.RemoteAddr)
 		apierr.Forbidden(w, "this registration token admits node agents only")
 		return
+	}
+	if code, err := s.checkEndpoint(r.Context(), clusterID, params); err != nil {
+		s.opts.Logger.Warn("agent connect refused", "cluster", clusterID, "kind", params.Kind, "node", params.Node,
+			"remote", r.RemoteAddr, "err", err)
+		apierr.Code(w, code, "%v", err)
+		return
+	}
+	if s.opts.Admit != nil {
+		if err := s.opts.Admit(r); err != nil {
+			s.opts.Logger.Warn("agent connect refused", "cluster", clusterID, "remote", r.RemoteAddr, "err", err)
+			apierr.Unavailable(w, "the server has no room for another agent connection; try again later")
+			return
+		}
 	}
 	sess, err := newSession(clusterID, s.nextKey(clusterID), params, s.rd, s.opts.Now())
 	if err != nil {
@@ -152,7 +190,7 @@ func (s *Server) verify(r *http.Request) (store.RegistrationToken, error) {
 	if err != nil {
 		return store.RegistrationToken{}, err
 	}
-	rec, err := s.opts.Tokens.RegistrationToken(r.Context(), tok.ID)
+	rec, err := s.opts.Store.RegistrationToken(r.Context(), tok.ID)
 	if err != nil {
 		return store.RegistrationToken{}, fmt.Errorf("registration token %s: %w", tok.ID, err)
 	}
@@ -216,16 +254,44 @@ func (s *Server) remove(sess *Session) {
 }
 
 // Session returns the session that should carry a new request for the
-// cluster: the newest cluster-agent session, else the newest node-agent one.
+// cluster: the newest cluster-agent session, else the newest node-agent
+// session to the endpoint the cluster agent last reported. A node agent
+// carries bytes only: TLS runs end to end to that endpoint, verified with
+// that CA, with a credential the cluster agent handed over.
 func (s *Server) Session(clusterID string) (*Session, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if sess, ok := s.newest(clusterID, agentapi.KindCluster); ok {
+		return sess, true
+	}
+	rec, ok := s.endpoints[clusterID]
+	if !ok {
+		return nil, false
+	}
 	list := s.sessions[clusterID]
-	for _, kind := range []string{agentapi.KindCluster, agentapi.KindNode} {
-		for i := len(list) - 1; i >= 0; i-- {
-			if list[i].Params.Kind == kind && s.rd.HasSession(list[i].key) {
-				return list[i], true
-			}
+	for i := len(list) - 1; i >= 0; i-- {
+		p := list[i].Params
+		if p.Kind == agentapi.KindNode && p.Endpoint == rec.addr && string(p.CACert) == rec.ca && s.rd.HasSession(list[i].key) {
+			return list[i], true
+		}
+	}
+	return nil, false
+}
+
+// ClusterAgent returns the cluster's newest cluster-agent session: the only
+// kind that carries the controller's credential, registration tokens and
+// anything else that is not a user's own request.
+func (s *Server) ClusterAgent(clusterID string) (*Session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newest(clusterID, agentapi.KindCluster)
+}
+
+func (s *Server) newest(clusterID, kind string) (*Session, bool) {
+	list := s.sessions[clusterID]
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Params.Kind == kind && s.rd.HasSession(list[i].key) {
+			return list[i], true
 		}
 	}
 	return nil, false
@@ -239,6 +305,9 @@ type Status struct {
 	// DisconnectedAt is when the last session ended, if none is live.
 	DisconnectedAt *time.Time `json:"disconnectedAt,omitempty"`
 	Sessions       int        `json:"sessions"`
+	// Refused says why the cluster's last agent was refused, when its
+	// operator must act (an agent older than the server).
+	Refused string `json:"refused,omitempty"`
 }
 
 // Status reports the cluster's connection state.
@@ -246,7 +315,7 @@ func (s *Server) Status(clusterID string) Status {
 	sess, ok := s.Session(clusterID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Sessions: len(s.sessions[clusterID])}
+	st := Status{Sessions: len(s.sessions[clusterID]), Refused: s.refused[clusterID]}
 	if ok {
 		since := sess.ConnectedAt
 		st.Connected, st.Via, st.Since = true, sess.Params.Kind, &since

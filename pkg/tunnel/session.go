@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rancher/remotedialer"
+	"k8s.io/client-go/rest"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
 )
@@ -109,4 +110,23 @@ func (s *Session) probe(timeout time.Duration) {
 func (s *Session) close() {
 	s.pooled.CloseIdleConnections()
 	s.single.CloseIdleConnections()
+}
+
+// ControllerConfig is a client config that reaches the cluster through this
+// session with the controller's credential, the token the cluster agent
+// handed over. Only cluster-agent sessions carry one; for a node-agent
+// session it returns nil.
+func (s *Session) ControllerConfig() *rest.Config {
+	if s.Params.Kind != agentapi.KindCluster || s.Params.Token == "" {
+		return nil
+	}
+	return &rest.Config{
+		Host:        s.BaseURL(),
+		BearerToken: s.Params.Token,
+		Transport:   s.Transport(false),
+		QPS:         20,
+		Burst:       40,
+		Timeout:     10 * time.Second,
+		UserAgent:   "drover-controller",
+	}
 }

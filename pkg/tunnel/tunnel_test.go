@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,9 +13,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +26,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/ids"
+	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 )
@@ -80,7 +85,7 @@ func TestConnectRefusedWithoutValidToken(t *testing.T) {
 	if err := f.store.DeleteCluster(t.Context(), "c-gone"); err != nil {
 		t.Fatal(err)
 	}
-	unknown, err := token.New("r-")
+	unknown, err := token.New(ids.Registration)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,11 +175,11 @@ func TestNodeTokenCannotOpenClusterSession(t *testing.T) {
 
 	// Each token still admits its own kind, and the cluster token a node
 	// agent (agents installed before tokens had kinds use it).
-	f.startAgent(nodeTok, f.params(agentapi.KindNode, "node-1", "sa-node-1"))
-	f.waitLive("c-alpha", 1)
-	f.startAgent(clusterTok, f.params(agentapi.KindNode, "node-2", "sa-node-2"))
-	f.waitLive("c-alpha", 2)
 	f.startAgent(clusterTok, f.params(agentapi.KindCluster, "", "sa-cluster"))
+	f.waitLive("c-alpha", 1)
+	f.startAgent(nodeTok, f.params(agentapi.KindNode, "node-1", ""))
+	f.waitLive("c-alpha", 2)
+	f.startAgent(clusterTok, f.params(agentapi.KindNode, "node-2", ""))
 	f.waitLive("c-alpha", 3)
 	if s, _ := f.tun.Session("c-alpha"); s.Params.Token != "sa-cluster" {
 		t.Errorf("Session = %s, want the cluster agent's", s.Params.Token)
@@ -275,18 +280,19 @@ func TestSessionSelection(t *testing.T) {
 	via := func(want *testAgent) {
 		t.Helper()
 		sess, ok := f.tun.Session(id)
+		name := func(p agentapi.AgentParams) string { return p.Kind + "/" + p.Node + "/" + p.Token }
 		if want == nil {
 			if ok {
-				t.Fatalf("Session = %s, want none", sess.Params.Token)
+				t.Fatalf("Session = %s, want none", name(sess.Params))
 			}
 			return
 		}
-		if !ok || sess.Params.Token != want.params.Token {
+		if !ok || name(sess.Params) != name(want.params) {
 			got := "none"
 			if ok {
-				got = sess.Params.Token
+				got = name(sess.Params)
 			}
-			t.Fatalf("Session = %s, want %s", got, want.params.Token)
+			t.Fatalf("Session = %s, want %s", got, name(want.params))
 		}
 		probes++
 		path := fmt.Sprintf("/probe/%d", probes)
@@ -296,13 +302,23 @@ func TestSessionSelection(t *testing.T) {
 		f.checkServedBy(path, want)
 	}
 
-	n1 := f.startAgent(reg, f.params(agentapi.KindNode, "node-1", "sa-n1"))
-	f.waitLive(id, 1)
-	via(n1)
+	// Node agents carry nothing before a cluster agent reported the
+	// apiserver: refused.
+	enc, err := f.params(agentapi.KindNode, "node-0", "").Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := f.connectStatus(http.Header{"Authorization": {"Bearer " + reg}, agentapi.ParamsHeader: {enc}}); code != http.StatusConflict ||
+		!strings.Contains(body, "no cluster agent has reported") {
+		t.Fatalf("node agent before any cluster agent: %d %s", code, body)
+	}
 	c1 := f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-c1"))
-	f.waitLive(id, 2)
+	f.waitLive(id, 1)
 	via(c1)
-	n2 := f.startAgent(reg, f.params(agentapi.KindNode, "node-2", "sa-n2"))
+	n1 := f.startAgent(reg, f.params(agentapi.KindNode, "node-1", ""))
+	f.waitLive(id, 2)
+	via(c1) // a node session does not beat a cluster session
+	n2 := f.startAgent(reg, f.params(agentapi.KindNode, "node-2", ""))
 	f.waitLive(id, 3)
 	via(c1) // a newer node session does not beat a cluster session
 	c2 := f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-c2"))
@@ -438,4 +454,154 @@ func selfSignedPEM(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// TestNodeAgentsCarryBytesNeverTrust: a node agent is admitted only to the
+// apiserver endpoint and CA the cluster agent reported; one that reports
+// another endpoint, another CA, or the same CA with another one added, is
+// refused; a credential from a node agent is refused; a cluster agent that
+// reconnects with a new endpoint updates the record (in the store, so it
+// survives a restart), and node sessions to the old one are no longer used.
+// Only the cluster agent's session is the ClusterAgent.
+func TestNodeAgentsCarryBytesNeverTrust(t *testing.T) {
+	f := newFixture(t)
+	const id = "c-alpha"
+	reg := f.addCluster(id, time.Time{})
+	c1 := f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-c1"))
+	f.waitLive(id, 1)
+	if c, err := f.store.Cluster(context.Background(), id); err != nil || c.AgentEndpoint != f.backend.endpoint() {
+		t.Fatalf("recorded endpoint %q, %v; want %s", c.AgentEndpoint, err, f.backend.endpoint())
+	}
+	other := newBackend(t) // httptest's servers share one CA; another comes from pki
+	ca, err := pki.NewCA(pki.CAOptions{CommonName: "another CA", Now: time.Now(), NotAfter: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA := pki.CertPEM(ca.Cert)
+	connect := func(p agentapi.AgentParams) (int, string) {
+		enc, err := p.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.connectStatus(http.Header{"Authorization": {"Bearer " + reg}, agentapi.ParamsHeader: {enc}})
+	}
+	node := f.params(agentapi.KindNode, "node-1", "")
+	tests := []struct {
+		name   string
+		change func(p *agentapi.AgentParams)
+		code   int
+		msg    string
+	}{
+		{"another endpoint", func(p *agentapi.AgentParams) { p.Endpoint = other.endpoint() }, 403, "the cluster agent reported another"},
+		{"another CA", func(p *agentapi.AgentParams) { p.CACert = otherCA }, 403, "another apiserver CA"},
+		{"the CA with another added", func(p *agentapi.AgentParams) { p.CACert = append(append([]byte{}, p.CACert...), otherCA...) }, 403, "another apiserver CA"},
+		{"another endpoint and another CA", func(p *agentapi.AgentParams) { p.Endpoint, p.CACert = other.endpoint(), otherCA }, 403, "reported another"},
+		{"a credential", func(p *agentapi.AgentParams) { p.Token = "sa-from-a-node" }, 400, "no credential"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := node
+			tc.change(&p)
+			code, body := connect(p)
+			if code != tc.code || !strings.Contains(body, tc.msg) {
+				t.Errorf("status %d %s; want %d with %q", code, body, tc.code, tc.msg)
+			}
+		})
+	}
+	n1 := f.startAgent(reg, node)
+	f.waitLive(id, 2)
+	if s, ok := f.tun.ClusterAgent(id); !ok || s.Params.Kind != agentapi.KindCluster {
+		t.Fatalf("ClusterAgent = %v, %v", s, ok)
+	}
+
+	// A new server (the record comes from the store) admits the same node
+	// agent and refuses another endpoint.
+	f2 := New(Options{Store: f.store, Logger: slog.New(slog.DiscardHandler)})
+	if code, err := f2.checkEndpoint(context.Background(), id, node); err != nil {
+		t.Errorf("restarted server refused the node agent: %d %v", code, err)
+	}
+	moved := node
+	moved.Endpoint = other.endpoint()
+	if code, _ := f2.checkEndpoint(context.Background(), id, moved); code != http.StatusForbidden {
+		t.Errorf("restarted server: another endpoint answered %d", code)
+	}
+
+	// The cluster agent moves to another endpoint: the record follows, and
+	// the node session to the old endpoint is no longer used.
+	c1.Stop()
+	f.waitLive(id, 1)
+	if s, ok := f.tun.Session(id); !ok || s.Params.Kind != agentapi.KindNode {
+		t.Fatalf("without a cluster agent the node agent carries requests: %v", ok)
+	}
+	c2 := f.params(agentapi.KindCluster, "", "sa-c2")
+	c2.Endpoint = other.endpoint()
+	ca2 := f.startAgent(reg, c2)
+	f.waitLive(id, 2)
+	if c, _ := f.store.Cluster(context.Background(), id); c.AgentEndpoint != other.endpoint() {
+		t.Errorf("recorded endpoint %q after the move, want %s", c.AgentEndpoint, other.endpoint())
+	}
+	ca2.Stop()
+	f.waitLive(id, 1)
+	if s, ok := f.tun.Session(id); ok {
+		t.Errorf("a node session to the old endpoint carries requests: %s", s.Params.Endpoint)
+	}
+	if st := f.tun.Status(id); st.Connected {
+		t.Errorf("Status = %+v, want not connected", st)
+	}
+	n1.Stop()
+}
+
+// TestOldAgentToldWhy: an agent of the previous protocol (it handed over a
+// token that could impersonate anyone) is refused with a message saying
+// what to do, which the cluster's status shows until a current cluster
+// agent connects.
+func TestOldAgentToldWhy(t *testing.T) {
+	f := newFixture(t)
+	const id = "c-alpha"
+	reg := f.addCluster(id, time.Time{})
+	old := f.params(agentapi.KindCluster, "", "sa-old")
+	old.Protocol = 0
+	enc, err := old.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := f.connectStatus(http.Header{"Authorization": {"Bearer " + reg}, agentapi.ParamsHeader: {enc}})
+	if code != http.StatusBadRequest || !strings.Contains(body, "re-apply the cluster's import manifest") {
+		t.Fatalf("old agent: %d %s", code, body)
+	}
+	if st := f.tun.Status(id); st.Connected || !strings.Contains(st.Refused, "older than the server") {
+		t.Errorf("Status = %+v, want the refusal shown", st)
+	}
+	f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-new"))
+	f.waitLive(id, 1)
+	if st := f.tun.Status(id); st.Refused != "" {
+		t.Errorf("Status = %+v after a current agent connected, want no refusal", st)
+	}
+}
+
+// TestAdmit: Admit (the server's move of the connection to the agents'
+// pool) is asked only once the agent is verified; its refusal is a 503
+// that opens no session.
+func TestAdmit(t *testing.T) {
+	f := newFixture(t)
+	reg := f.addCluster("c-alpha", time.Time{})
+	var asked atomic.Int32
+	f.tun.opts.Admit = func(*http.Request) error { asked.Add(1); return errors.New("too many agent connections") }
+	enc, err := f.params(agentapi.KindCluster, "", "sa-cluster").Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := f.connectStatus(http.Header{agentapi.ParamsHeader: {enc}, "Authorization": {"Bearer forged:secret"}}); code != http.StatusUnauthorized {
+		t.Fatalf("forged token: %d, want 401", code)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Fatalf("Admit asked %d times for an agent that was not verified", n)
+	}
+	code, body := f.connectStatus(http.Header{agentapi.ParamsHeader: {enc}, "Authorization": {"Bearer " + reg}})
+	if code != http.StatusServiceUnavailable || asked.Load() != 1 {
+		t.Fatalf("refused by Admit: %d (asked %d), want 503; body %s", code, asked.Load(), body)
+	}
+	if diff := cmp.Diff(Status{}, f.tun.Status("c-alpha")); diff != "" {
+		t.Errorf("Status (-want +got):\n%s", diff)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"github.com/drover-dev/drover/test/fake"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/rancher/remotedialer"
+
+	"github.com/drover-dev/drover/test/fake"
 )
 
 // Spec is what the parent tells a child agent.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,8 +19,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/agent"
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/checksum"
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/server"
 	"github.com/drover-dev/drover/test/fake"
@@ -192,26 +192,35 @@ func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ 
 	if e.drover, err = newTarget("Drover", droverCfg); err != nil {
 		return nil, err
 	}
-	// What the Drover path sends the apiserver, sent straight: the
-	// impersonator ServiceAccount's token and the same Impersonate-* headers.
+	// What the Drover path sends the apiserver, sent straight: a token of
+	// the admin's impersonation account (made by Drover's first request)
+	// and the same Impersonate-* headers.
+	me, err := e.api.Me(ctx, admin)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.drover.clients[encGzip].Discovery().ServerVersion(); err != nil {
+		return nil, fmt.Errorf("first request through Drover: %w", err)
+	}
 	cs, err := kubernetes.NewForConfig(e.cluster.RESTConfig())
 	if err != nil {
 		return nil, err
 	}
 	ttl := int64(2 * 3600)
-	tr, err := cs.CoreV1().ServiceAccounts(downstream.Namespace).CreateToken(ctx, downstream.ImpersonatorServiceAccount,
+	account := accounts.Name(accounts.Own("admin", me.ID, []string{downstream.AdminGroup}))
+	tr, err := cs.CoreV1().ServiceAccounts(downstream.Namespace).CreateToken(ctx, account,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &ttl}}, metav1.CreateOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("token for the impersonator ServiceAccount: %w", err)
+		return nil, fmt.Errorf("token of the admin's impersonation account: %w", err)
 	}
 	imp := e.cluster.RESTConfig()
 	imp.BearerToken = tr.Status.Token
 	imp.Impersonate = rest.ImpersonationConfig{
 		UserName: "admin",
-		Groups:   []string{downstream.AdminGroup},
+		Groups:   []string{downstream.AdminGroup, "system:authenticated"},
 		Extra: map[string][]string{
 			downstream.ExtraTokenID: {"t-bench"},
-			downstream.ExtraUserID:  {"u-bench"},
+			downstream.ExtraUserID:  {me.ID},
 		},
 	}
 	if e.directImp, err = newTarget("direct+imp", imp); err != nil {
@@ -357,8 +366,7 @@ func (e *env) startServerInProcess(ctx context.Context, dataDir string) (*harnes
 	if s.CAPEM, err = os.ReadFile(filepath.Join(dataDir, "tls", "ca.crt")); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(s.CAPEM)
-	s.CAChecksum = hex.EncodeToString(sum[:])
+	s.CAChecksum = checksum.Of(s.CAPEM)
 	return s, nil
 }
 

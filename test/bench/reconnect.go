@@ -51,7 +51,8 @@ const (
 )
 
 // measureReconnect starts a server of its own with one cluster and
-// o.ReconnectAgents node agents (distinct node names, the node token),
+// o.ReconnectAgents agents (a cluster agent, then node agents with distinct
+// node names and the node token),
 // SIGKILLs the server, restarts it on the same address and data dir, and
 // times every agent's session coming back.
 func measureReconnect(ctx context.Context, o *Options, e *env) (*reconnectResult, error) {
@@ -92,16 +93,27 @@ func measureReconnect(ctx context.Context, o *Options, e *env) (*reconnectResult
 		wg.Wait()
 	}()
 	start := time.Now()
+	// The first agent is the cluster agent: node agents are let in only once
+	// a cluster agent has reported the apiserver they may carry bytes to.
 	for i := range o.ReconnectAgents {
-		p, err := harness.StartAgent(harness.AgentOptions{
+		ao := harness.AgentOptions{
 			Bin: e.bins.Agent, Dir: filepath.Join(dir, "agents"), ServerURL: srv.URL,
 			CAChecksum: reg.CAChecksum, Token: reg.NodeToken, Kubeconfig: e.directKubeconfig,
 			Kind: agentapi.KindNode, NodeName: fmt.Sprintf("node-%03d", i), Args: []string{"--log-level", o.ServerLogLevel},
-		})
+		}
+		if i == 0 {
+			ao.Kind, ao.Token, ao.NodeName = agentapi.KindCluster, reg.Token, ""
+		}
+		p, err := harness.StartAgent(ao)
 		if err != nil {
 			return nil, err
 		}
 		agents = append(agents, p)
+		if i == 0 {
+			if err := waitCount(ctx, connects, 1, time.Minute, 50*time.Millisecond); err != nil {
+				return nil, fmt.Errorf("cluster agent connecting: %w", err)
+			}
+		}
 	}
 	if err := waitCount(ctx, connects, o.ReconnectAgents, 2*time.Minute, 100*time.Millisecond); err != nil {
 		return nil, fmt.Errorf("agents connecting: %w", err)

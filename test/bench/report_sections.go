@@ -117,7 +117,7 @@ func (r *report) printReconnect(w io.Writer) {
 	if c == nil {
 		return
 	}
-	fmt.Fprintf(w, "\nReconnect after a server restart: %d node agents of one cluster; the server SIGKILLed, then restarted on the same address and data dir\n", c.agents)
+	fmt.Fprintf(w, "\nReconnect after a server restart: %d agents of one cluster (a cluster agent, the rest node agents); the server SIGKILLed, then restarted on the same address and data dir\n", c.agents)
 	fmt.Fprintf(w, "agents: all connected %s after starting them; median resident memory %.0f MB each\n", fmtDur(c.startup), c.rssMB)
 	fmt.Fprintf(w, "serving again → session back, per agent (the server's connect counter, polled every %s); downtime: kill → first /healthz answer\n", reconnectPoll)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

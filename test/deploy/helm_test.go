@@ -286,7 +286,7 @@ func TestHelmTemplateTLSSecret(t *testing.T) {
 func TestHelmTemplateValues(t *testing.T) {
 	out, err := helmTemplate(t, "serverURL=https://10.1.2.3:8443", "persistence.storageClass=fast", "persistence.size=5Gi",
 		"image.tag=v9.9.9", "hostnames={drover.internal,10.1.2.3}", "logLevel=debug", "persistence.keep=false",
-		"metrics.enabled=true", "metrics.port=9100")
+		"metrics.enabled=true", "metrics.port=9100", "drivers.allowUnsandboxed=true")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,6 +310,8 @@ func TestHelmTemplateValues(t *testing.T) {
 		"--hostnames=drover,drover.drover-system,drover.drover-system.svc,drover.drover-system.svc.cluster.local,drover.internal,10.1.2.3",
 		"--log-level=debug",
 		"--metrics-listen=:9100",
+		"--allow-unsandboxed-drivers",
+		"--driver-state-dir=/data/driver-state",
 	} {
 		if !slices.Contains(c.Args, a) {
 			t.Errorf("args %q lack %s", c.Args, a)

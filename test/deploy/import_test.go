@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -143,6 +144,18 @@ func TestImportManifestOnRealCluster(t *testing.T) {
 	if _, err := admin.RbacV1().ClusterRoleBindings().Get(ctx, downstream.AdminBinding, metav1.GetOptions{}); err != nil {
 		t.Errorf("the agent did not bind Drover admins: %v", err)
 	}
+	// The roles the agent applied carry every restriction of their rules
+	// (resourceNames included).
+	if r, err := admin.RbacV1().Roles(ns).Get(ctx, downstream.ControllerRole, metav1.GetOptions{}); err != nil {
+		t.Errorf("controller role: %v", err)
+	} else if diff := cmp.Diff(downstream.ControllerNamespaceRules(), r.Rules); diff != "" {
+		t.Errorf("controller role as applied (-want +got):\n%s", diff)
+	}
+	if r, err := admin.RbacV1().ClusterRoles().Get(ctx, downstream.ControllerClusterRole, metav1.GetOptions{}); err != nil {
+		t.Errorf("controller cluster role: %v", err)
+	} else if diff := cmp.Diff(downstream.ControllerRules(), r.Rules); diff != "" {
+		t.Errorf("controller cluster role as applied (-want +got):\n%s", diff)
+	}
 
 	// What the cluster agent must not be able to do, even though it manages
 	// RBAC objects.
@@ -170,11 +183,13 @@ func TestImportManifestOnRealCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitConnected("node", startAgent("node", "node-1"))
-	forbidden(t, "node agent writes a ClusterRole", applyCR(ctx, nodeAgent, downstream.ImpersonatorClusterRole,
+	// A node agent carries bytes: its identity holds no right at all.
+	forbidden(t, "node agent writes a ClusterRole", applyCR(ctx, nodeAgent, "drover-test-imp",
 		rbacv1apply.PolicyRule().WithAPIGroups("").WithResources("users").WithVerbs("impersonate")))
 	forbidden(t, "node agent reads cattle-system secrets", listSecrets(ctx, nodeAgent, ns))
 	forbidden(t, "node agent mints a token for the cluster agent", createToken(ctx, nodeAgent, manifest.ClusterAgentServiceAccount))
-	allowed(t, "node agent mints an impersonator token", createToken(ctx, nodeAgent, downstream.ImpersonatorServiceAccount))
+	forbidden(t, "node agent mints a token for the controller", createToken(ctx, nodeAgent, downstream.ControllerServiceAccount))
+	forbidden(t, "node agent mints a token for the old impersonator", createToken(ctx, nodeAgent, downstream.LegacyImpersonator))
 
 	// A restarted cluster agent re-applies everything: the update path, where
 	// RBAC checks escalation again.

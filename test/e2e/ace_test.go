@@ -209,4 +209,60 @@ func TestAuthorizedClusterEndpoint(t *testing.T) {
 	if log, _ := os.ReadFile(authEP.LogPath); strings.Contains(string(log), strings.SplitN(cfg.AuthInfos["admin@ace"].Token, ":", 2)[1]) {
 		t.Error("kube-api-auth logged the token secret")
 	}
+
+	aceMembersOnly(ctx, t, srv, admin, id, cs)
+}
+
+// aceMembersOnly: only a member of the cluster gets a token scoped to it,
+// so only members' tokens reach kube-api-auth; losing the last binding
+// removes the member's tokens downstream.
+func aceMembersOnly(ctx context.Context, t *testing.T, srv *harness.Server, admin, clusterID string, cs kubernetes.Interface) {
+	t.Helper()
+	const user = "ace-member"
+	if err := srv.CreateUser(ctx, admin, user, "correct-horse-battery", false); err != nil {
+		t.Fatal(err)
+	}
+	session, err := srv.Login(ctx, user, "correct-horse-battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scoped struct{ Token string }
+	mint := func() error {
+		return srv.Do(ctx, http.MethodPost, "/v3/tokens", session, map[string]string{"clusterId": clusterID, "ttl": "1h"}, &scoped)
+	}
+	var apiErr *harness.APIError
+	if err := mint(); !errors.As(err, &apiErr) || apiErr.Code != http.StatusForbidden {
+		t.Fatalf("a non-member minted a token scoped to the cluster: %v, want 403", err)
+	}
+	b, err := srv.CreateBinding(ctx, admin, harness.Binding{Scope: "cluster", ClusterID: clusterID,
+		Role: "cluster-member", SubjectKind: "user", Subject: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mint(); err != nil {
+		t.Fatalf("a member could not mint a scoped token: %v", err)
+	}
+	tokenID, _, _ := strings.Cut(scoped.Token, ":")
+	secret := downstream.TokenSecretPrefix + tokenID
+	exists := func() bool {
+		_, err := cs.CoreV1().Secrets(downstream.Namespace).Get(ctx, secret, metav1.GetOptions{})
+		return err == nil
+	}
+	for !exists() {
+		if ctx.Err() != nil {
+			t.Fatal("the member's token was never synced to the cluster")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := srv.DeleteBinding(ctx, admin, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	removed := time.Now()
+	for exists() {
+		if ctx.Err() != nil {
+			t.Fatal("the token of a user who lost the cluster stayed synced to kube-api-auth")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("the former member's token left the cluster %.1fs after the binding was deleted", time.Since(removed).Seconds())
 }

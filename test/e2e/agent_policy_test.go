@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/test/harness"
 )
@@ -53,7 +54,7 @@ func TestAgentDialPolicy(t *testing.T) {
 	mux.Handle(agentapi.ConnectPath, rd)
 	sum := sha256.Sum256(caPEM)
 
-	tok, _ := token.New("r-")
+	tok, _ := token.New(ids.Registration)
 	// The agent runs as its binary, not in this process: remotedialer
 	// v0.6.1's own data races (rancher/remotedialer#254, #265) fire on the
 	// agent's side and would fail this race-enabled test on library code.
@@ -128,23 +129,24 @@ func TestAgentDialPolicy(t *testing.T) {
 		}
 	})
 
-	t.Run("the proxy credential can only impersonate", func(t *testing.T) {
+	t.Run("the handed-over credential is the controller's and impersonates nobody", func(t *testing.T) {
 		cfg := &rest.Config{
 			Host: "https://" + params.Endpoint, BearerToken: params.Token,
 			TLSClientConfig: rest.TLSClientConfig{CAData: params.CACert},
 		}
 		cs := kubernetes.NewForConfigOrDie(cfg)
-		_, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
-		if !errors.IsForbidden(err) {
-			t.Errorf("listing namespaces with the impersonator token: %v, want Forbidden", err)
+		if _, err := cs.CoreV1().Secrets("kube-system").List(ctx, metav1.ListOptions{}); !errors.IsForbidden(err) {
+			t.Errorf("listing kube-system secrets with the controller's token: %v, want Forbidden", err)
 		}
-		cfg.Impersonate = rest.ImpersonationConfig{UserName: "someone", Groups: []string{"drover:admins"}}
-		if _, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); err != nil {
-			t.Errorf("impersonating a Drover admin: %v", err)
-		}
-		cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:kube-system:default"}
-		if _, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); !errors.IsForbidden(err) {
-			t.Errorf("impersonating a ServiceAccount: %v, want Forbidden", err)
+		for _, imp := range []rest.ImpersonationConfig{
+			{UserName: "someone", Groups: []string{"drover:admins"}},
+			{UserName: "someone", Groups: []string{"system:masters"}},
+			{UserName: "system:serviceaccount:kube-system:default"},
+		} {
+			cfg.Impersonate = imp
+			if _, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); !errors.IsForbidden(err) {
+				t.Errorf("impersonating %+v with the controller's token: %v, want Forbidden", imp, err)
+			}
 		}
 	})
 }

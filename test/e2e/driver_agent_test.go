@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -106,8 +107,11 @@ func alive(pid int) bool {
 	return len(f) > 0 && f[0] != "Z"
 }
 
-// processesMentioning lists the live processes whose command line contains
-// any of subs.
+// processesMentioning lists the live processes whose command line or
+// environment contains any of subs. The environment is what ties a driver
+// to the server that launched it (its HOME is under the server's data dir):
+// its command line names only a temporary directory, alike for every
+// server's drivers, and other test runs on the machine have theirs.
 func processesMentioning(subs ...string) []string {
 	var out []string
 	entries, _ := os.ReadDir("/proc")
@@ -121,11 +125,36 @@ func processesMentioning(subs ...string) []string {
 			continue
 		}
 		cmd := strings.ReplaceAll(string(b), "\x00", " ")
+		environ, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
 		for _, s := range subs {
-			if strings.Contains(cmd, s) {
+			if strings.Contains(cmd, s) || bytes.Contains(environ, []byte(s)) {
 				out = append(out, fmt.Sprintf("%d: %.200s", pid, cmd))
 				break
 			}
+		}
+	}
+	return out
+}
+
+// childrenOf lists the live children of pid (a stopped driver is reaped:
+// it is not one).
+func childrenOf(pid int) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || !alive(child) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			out = append(out, fmt.Sprintf("%d: %.200s", child, strings.ReplaceAll(string(cmd), "\x00", " ")))
 		}
 	}
 	return out

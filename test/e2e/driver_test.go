@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/test/harness"
+	"github.com/drover-dev/drover/test/proc"
 	"github.com/drover-dev/drover/test/testbed"
 )
 
@@ -69,7 +70,10 @@ func waitPhase(ctx context.Context, t *testing.T, srv *harness.Server, bearer, i
 // refused download, Create → PostCheck → the agent manifest applied → the
 // agent (started as its Deployment says) connects → active; kubectl through
 // Drover; an etcd snapshot brings a deleted namespace back; an update; and
-// Remove leaves no process and no file behind.
+// Remove leaves no process and no file behind. Run as root (as CI does),
+// the driver runs sandboxed, as the driver user, reading the test bed's
+// binaries through --driver-share; otherwise the server runs it as its own
+// user, as --allow-unsandboxed-drivers lets it.
 func TestDriverProvisioning(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -85,13 +89,28 @@ func TestDriverProvisioning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dataDir := filepath.Join(dir, "cluster")
+	// The drivers' state, beside the server's data directory (the
+	// default): the cluster lives in the driver's HOME.
+	stateDir := filepath.Join(dir, "server-drivers")
 	// The safety net: whatever happens, nothing of the cluster outlives
-	// the test.
-	t.Cleanup(func() { killMentioning(dataDir, "drover-driver-local-") })
+	// the test (the drivers die with the server). Only what names this
+	// test's directory: other tests on the machine run drivers too.
+	t.Cleanup(func() { killMentioning(stateDir) })
+	// The server's log goes with the temporary directory: on failure,
+	// show its end.
+	t.Cleanup(func() {
+		if t.Failed() {
+			log := filepath.Join(dir, "server", "server.log")
+			t.Logf("last lines of %s:\n%s", log, proc.LogTail(log, 30))
+		}
+	})
 
-	srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: filepath.Join(dir, "server"),
-		Args: []string{"--driver-dir", driverDir}})
+	sandboxed := os.Geteuid() == 0
+	args := []string{"--driver-dir", driverDir, "--driver-share", filepath.Dir(bins.APIServer)}
+	if !sandboxed {
+		args = append(args, "--allow-unsandboxed-drivers")
+	}
+	srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: filepath.Join(dir, "server"), Args: args})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,15 +123,15 @@ func TestDriverProvisioning(t *testing.T) {
 	// The driver and its schema, from GetDriverCreateOptions.
 	var drivers struct {
 		Items []struct {
-			Name    string
-			Builtin bool
+			Name               string
+			Builtin, Sandboxed bool
 		}
 	}
 	if err := srv.Do(ctx, http.MethodGet, "/v3/drivers", admin, nil, &drivers); err != nil {
 		t.Fatal(err)
 	}
-	if len(drivers.Items) != 1 || drivers.Items[0].Name != "local" || !drivers.Items[0].Builtin {
-		t.Fatalf("drivers = %+v", drivers)
+	if len(drivers.Items) != 1 || drivers.Items[0].Name != "local" || !drivers.Items[0].Builtin || drivers.Items[0].Sandboxed != sandboxed {
+		t.Fatalf("drivers = %+v; want the built-in local driver, sandboxed: %v", drivers, sandboxed)
 	}
 	var sch struct {
 		ResourceFields map[string]struct {
@@ -144,13 +163,14 @@ func TestDriverProvisioning(t *testing.T) {
 	}
 	checkInstallByURL(ctx, t, srv, admin, bin)
 
-	// Create.
+	// Create, in the driver's HOME (its default).
 	var created struct{ Cluster struct{ ID string } }
 	if err := srv.Do(ctx, http.MethodPost, "/v3/clusters", admin, map[string]any{"name": "local-1", "driver": "local",
-		"config": map[string]any{"dataDir": dataDir, "binDir": filepath.Dir(bins.APIServer), "etcdQuotaMb": 512}}, &created); err != nil {
+		"config": map[string]any{"binDir": filepath.Dir(bins.APIServer), "etcdQuotaMb": 512}}, &created); err != nil {
 		t.Fatal(err)
 	}
 	id := created.Cluster.ID
+	dataDir := filepath.Join(stateDir, "home", "local", "clusters", id)
 	began = time.Now()
 	waitPhase(ctx, t, srv, admin, id, "waiting-for-agent", 2*time.Minute)
 	t.Logf("provisioned in %s", time.Since(began).Round(time.Millisecond))
@@ -164,6 +184,10 @@ func TestDriverProvisioning(t *testing.T) {
 		t.Errorf("admin view config = %v", v.Provisioning.Config)
 	}
 	checkSealed(t, filepath.Join(dir, "server"), dataDir)
+	if sandboxed {
+		checkRunsAs(t, filepath.Join(dataDir, "etcd.pid"), driverUID)
+		checkRunsAs(t, filepath.Join(dataDir, "kube-apiserver.pid"), driverUID)
+	}
 
 	// kubectl through Drover.
 	b, err := srv.Kubeconfig(ctx, admin, []string{id}, "1h")
@@ -223,13 +247,13 @@ func TestDriverProvisioning(t *testing.T) {
 			t.Errorf("process %d of the removed cluster is alive", pid)
 		}
 	}
-	if left := processesMentioning(dataDir, "drover-driver-local-"); len(left) > 0 {
+	if left := append(processesMentioning(stateDir), childrenOf(srv.PID())...); len(left) > 0 {
 		t.Errorf("processes left: %v", left)
 	}
 	if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the cluster's directory is still there: %v", err)
 	}
-	if runs, _ := os.ReadDir(filepath.Join(dir, "server", "drivers", "run")); len(runs) > 0 {
+	if runs, _ := os.ReadDir(filepath.Join(stateDir, "run")); len(runs) > 0 {
 		t.Errorf("driver run directories left: %v", runs)
 	}
 }
@@ -349,6 +373,28 @@ func checkSnapshotRestore(ctx context.Context, t *testing.T, srv *harness.Server
 	if err := srv.Do(ctx, http.MethodDelete, "/v3/clusters/"+id+"/etcd-snapshots/before", admin, nil, nil); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// driverUID is the uid sandboxed drivers run as (--driver-uid's default).
+const driverUID = 70000
+
+// checkRunsAs: the process in pidFile runs as uid, all four of its ids.
+func checkRunsAs(t *testing.T, pidFile string, uid int) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pidIn(t, pidFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Uid:"); ok {
+			want := strings.Repeat(strconv.Itoa(uid)+" ", 4)
+			if got := strings.Join(strings.Fields(v), " ") + " "; got != want {
+				t.Errorf("%s: uids %q, want %q", filepath.Base(pidFile), got, want)
+			}
+			return
+		}
+	}
+	t.Errorf("%s: no Uid line", pidFile)
 }
 
 func pidIn(t *testing.T, path string) int {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -115,29 +114,7 @@ func (f *faultEnv) waitTunnel(ctx context.Context, ok func(via string, sessions 
 // metric returns the sum of a metric's samples whose labels contain match.
 func (f *faultEnv) metric(ctx context.Context, name, match string) float64 {
 	f.t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.metricsURL, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name) || !strings.Contains(line, match) {
-			continue
-		}
-		if rest := strings.TrimPrefix(line, name); rest != "" && rest[0] != '{' && rest[0] != ' ' {
-			continue // a longer metric name
-		}
-		fields := strings.Fields(line)
-		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-		if err == nil {
-			sum += v
-		}
-	}
-	return sum
+	return metricValue(ctx, f.t, f.metricsURL, name, match)
 }
 
 // load sends GETs through Drover back to back until stopped, recording
@@ -304,19 +281,18 @@ func TestFaultServerKilledDuringWatch(t *testing.T) {
 	}
 	writeFile(t, kc, b)
 
-	watch := exec.CommandContext(ctx, "kubectl", "--kubeconfig", kc, "get", "ns", "-w", "-o", "name")
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Second)
+	// The server dies once kubectl has printed the list, after which it
+	// opens the watch (not after a fixed time, which on a loaded machine
+	// may end before kubectl has even connected).
+	watch := startKubectlWatch(ctx, t, kc, "get", "ns", "-w", "-o", "name")
+	watch.waitListed(t, time.Minute)
+	time.Sleep(200 * time.Millisecond) // the watch request follows the list at once
 	f.server.Kill()
-	werr := make(chan error, 1)
-	go func() { werr <- watch.Wait() }()
 	select {
-	case err := <-werr:
+	case err := <-watch.ended:
 		t.Logf("the watch ended when the server died: %v", err)
 	case <-time.After(30 * time.Second):
-		watch.Process.Kill()
+		watch.cmd.Process.Kill()
 		t.Error("kubectl get -w kept hanging after the server was killed")
 	}
 	if err := f.server.Restart(ctx); err != nil {
@@ -337,10 +313,6 @@ func TestFaultServerKilledDuringWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { w2.Process.Kill(); w2.Wait() }()
-	time.Sleep(time.Second)
-	if _, err := kubectl(ctx, t, kc, "create", "ns", "after-restart"); err != nil {
-		t.Fatal(err)
-	}
 	seen := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -352,12 +324,29 @@ func TestFaultServerKilledDuringWatch(t *testing.T) {
 		}
 		seen <- false
 	}()
-	select {
-	case ok := <-seen:
-		if !ok {
-			t.Fatal("new watch ended without seeing the namespace")
+	// A --watch-only watch shows only what changes once it is open, and
+	// nothing tells when kubectl has opened it (discovery first; slow on a
+	// loaded machine): a namespace is created every second until the watch
+	// shows one, for at most a minute.
+	deadline := time.After(time.Minute)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for i := 1; ; i++ {
+		// Named after this test's cluster: the downstream cluster is the
+		// shared one, and -count may run the test again.
+		if _, err := kubectl(ctx, t, kc, "create", "ns", fmt.Sprintf("after-restart-%s-%d", f.clusterID, i)); err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("new watch did not see the namespace")
+		select {
+		case ok := <-seen:
+			if !ok {
+				t.Fatal("new watch ended without seeing a namespace created")
+			}
+			t.Logf("the new watch saw a namespace; %d created", i)
+			return
+		case <-deadline:
+			t.Fatalf("new watch saw none of the %d namespaces created in a minute", i)
+		case <-tick.C:
+		}
 	}
 }

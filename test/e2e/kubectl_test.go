@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,18 +272,15 @@ func TestRevokeEndsOpenWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _, _ := strings.Cut(cfg.AuthInfos["admin@e2e"].Token, ":")
-	watch := exec.CommandContext(ctx, "kubectl", "--kubeconfig", kc, "get", "ns", "-w")
-	var stderr bytes.Buffer
-	watch.Stderr = &stderr
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ended := make(chan error, 1)
-	go func() { ended <- watch.Wait() }()
-	time.Sleep(1500 * time.Millisecond)
+	watch := startKubectlWatch(ctx, t, kc, "get", "ns", "-w")
+	// Revoked once kubectl has printed the list and so moves on to the
+	// watch: a fixed wait could end, on a loaded machine, before kubectl
+	// connected, and the test would pass with no open watch to end.
+	watch.waitListed(t, 30*time.Second)
+	time.Sleep(200 * time.Millisecond) // the watch request follows the list at once
 	select {
-	case err := <-ended:
-		t.Fatalf("watch ended before the revocation: %v %s", err, stderr.String())
+	case err := <-watch.ended:
+		t.Fatalf("watch ended before the revocation: %v %s", err, watch.stderr.String())
 	default:
 	}
 	if err := shared.server.Do(ctx, "DELETE", "/v3/tokens/"+id, shared.adminToken, nil, nil); err != nil {
@@ -289,10 +288,10 @@ func TestRevokeEndsOpenWatch(t *testing.T) {
 	}
 	revoked := time.Now()
 	select {
-	case <-ended:
+	case <-watch.ended:
 		t.Logf("the open watch ended %v after its token was revoked", time.Since(revoked).Round(time.Millisecond))
 	case <-time.After(5 * time.Second):
-		watch.Process.Kill()
+		watch.cmd.Process.Kill()
 		t.Fatal("the watch outlived its revoked token by 5s")
 	}
 	_, err = kubectl(ctx, t, kc, "get", "ns", "default")
@@ -327,5 +326,50 @@ func TestSessionJWT(t *testing.T) {
 	}
 	if err := shared.server.Do(ctx, "GET", "/v3/users/me", s, nil, nil); !errors.As(err, &apiErr) || apiErr.Code != 401 {
 		t.Errorf("JWT after logout: %v, want 401", err)
+	}
+}
+
+// kubectlWatch is a running `kubectl get -w`. kubectl prints the current
+// list first and opens the watch right after; the first line of output is
+// the sign that it is about to.
+type kubectlWatch struct {
+	cmd    *exec.Cmd
+	listed chan bool  // one value: whether a first line came
+	ended  chan error // kubectl's exit, once its output is read
+	stderr bytes.Buffer
+}
+
+func startKubectlWatch(ctx context.Context, t *testing.T, kubeconfig string, args ...string) *kubectlWatch {
+	t.Helper()
+	w := &kubectlWatch{listed: make(chan bool, 1), ended: make(chan error, 1)}
+	w.cmd = exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	w.cmd.Stderr = &w.stderr
+	out, err := w.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		r := bufio.NewReader(out)
+		_, err := r.ReadString('\n')
+		w.listed <- err == nil
+		io.Copy(io.Discard, r)
+		w.ended <- w.cmd.Wait()
+	}()
+	return w
+}
+
+// waitListed fails the test unless kubectl printed its list within d.
+func (w *kubectlWatch) waitListed(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case ok := <-w.listed:
+		if !ok {
+			t.Fatalf("kubectl %v ended before printing the list", w.cmd.Args[1:])
+		}
+	case <-time.After(d):
+		t.Fatalf("kubectl %v printed no list in %v", w.cmd.Args[1:], d)
 	}
 }

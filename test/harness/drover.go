@@ -3,10 +3,8 @@ package harness
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +15,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/drover-dev/drover/pkg/checksum"
 )
 
 // ServerOptions configure StartServer.
@@ -30,6 +31,9 @@ type ServerOptions struct {
 	// LogLevel defaults to debug; benchmarks pass info (the per-request
 	// debug line costs about 45 µs of server CPU).
 	LogLevel string
+	// Credential runs the server as another user (needs root); nil: as
+	// the caller.
+	Credential *syscall.Credential
 }
 
 // Server is a running drover-server.
@@ -75,7 +79,7 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 		level = "debug"
 	}
 	args := append([]string{"--data-dir", opts.DataDir, "--listen", opts.Listen, "--log-level", level}, opts.Args...)
-	p, err := Start("drover-server", opts.Bin, args, nil, filepath.Join(opts.DataDir, "server.log"))
+	p, err := start("drover-server", opts.Bin, args, nil, filepath.Join(opts.DataDir, "server.log"), opts.Credential)
 	if err != nil {
 		return nil, err
 	}
@@ -97,10 +101,16 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 		p.Kill()
 		return nil, err
 	}
-	sum := sha256.Sum256(s.CAPEM)
-	s.CAChecksum = hex.EncodeToString(sum[:])
+	s.CAChecksum = checksum.Of(s.CAPEM)
 	return s, nil
 }
+
+// Stop stops the server's current process (see Process.Stop). It is a
+// method of Server, not only of the embedded Process, so that
+// `defer srv.Stop(…)` stops the process running when the test ends: the
+// promoted method would bind the process running when the defer was
+// written, and after a Restart leave the new one running.
+func (s *Server) Stop(grace time.Duration) error { return s.Process.Stop(grace) }
 
 // Restart starts the server again on the same address and data dir.
 func (s *Server) Restart(ctx context.Context) error {

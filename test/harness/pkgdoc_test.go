@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
@@ -24,9 +25,7 @@ func TestPackageDocs(t *testing.T) {
 		if !d.IsDir() {
 			return nil
 		}
-		pkgs, err := parser.ParseDir(token.NewFileSet(), path, func(fi os.FileInfo) bool {
-			return !strings.HasSuffix(fi.Name(), "_test.go")
-		}, parser.ParseComments|parser.PackageClauseOnly)
+		pkgs, err := parsePackages(path)
 		if err != nil || len(pkgs) == 0 {
 			return err
 		}
@@ -56,4 +55,40 @@ func TestPackageDocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// parsedPackage is a directory's non-test Go files of one package, parsed
+// down to their package clause and comments.
+type parsedPackage struct {
+	Name  string
+	Files map[string]*ast.File
+}
+
+// parsePackages parses the package clauses of a directory's non-test Go
+// files, by package name.
+func parsePackages(dir string) (map[string]*parsedPackage, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*parsedPackage{}
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments|parser.PackageClauseOnly)
+		if err != nil {
+			return nil, err
+		}
+		p := out[f.Name.Name]
+		if p == nil {
+			p = &parsedPackage{Name: f.Name.Name, Files: map[string]*ast.File{}}
+			out[f.Name.Name] = p
+		}
+		p.Files[path] = f
+	}
+	return out, nil
 }

@@ -67,6 +67,11 @@ type Process struct {
 
 // Start runs bin with args and env (added to a minimal environment).
 func Start(name, bin string, args, env []string, logPath string) (*Process, error) {
+	return start(name, bin, args, env, logPath, nil)
+}
+
+// start is Start, as another user when cred is set.
+func start(name, bin string, args, env []string, logPath string, cred *syscall.Credential) (*Process, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
@@ -79,7 +84,7 @@ func Start(name, bin string, args, env []string, logPath string) (*Process, erro
 		f.Close()
 		return nil, err
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -146,12 +151,19 @@ func (p *Process) WaitLine(ctx context.Context, substr string) (string, error) {
 	}
 }
 
-// Signal sends sig to the process group.
+// Signal sends sig to the process group. Once the process has been reaped
+// it does nothing and returns os.ErrProcessDone: its pid, and so the group
+// id, may already belong to an unrelated process group (pids wrap quickly
+// on a busy machine), another test run's etcd or driver for instance.
 func (p *Process) Signal(sig syscall.Signal) error {
+	if exited, _ := p.Exited(); exited {
+		return os.ErrProcessDone
+	}
 	return syscall.Kill(-p.cmd.Process.Pid, sig)
 }
 
-// Stop sends SIGTERM, then SIGKILL after grace, and waits.
+// Stop sends SIGTERM, then SIGKILL after grace, and waits. A process that
+// already ended is fine.
 func (p *Process) Stop(grace time.Duration) error {
 	p.Signal(syscall.SIGTERM)
 	select {

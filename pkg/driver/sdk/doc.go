@@ -3,7 +3,9 @@
 // methods), embeddable Unimplemented* helpers for the optional calls, option
 // getters that accept a flag's kebab-case or camelCase name, a gRPC server
 // (NewServer(d).ServeOrDie(addr), where addr is the launcher's one argument)
-// and GenerateServiceAccountToken, which does PostCheck's usual job.
+// and GenerateServiceAccountToken, which does PostCheck's usual job. It
+// also owns the rule for etcd snapshot names (CheckSnapshotName), which the
+// server applies before it calls a driver and a driver may apply again.
 //
 // A driver is a separate program. Drover starts it with one argument, the
 // address to listen on, in an empty environment (PATH, HOME = the driver's

@@ -338,7 +338,7 @@ func TestFinishRefused(t *testing.T) {
 	_, err = p.Finish(testCtx(t), url.Values{"state": {"state-1"}, "error": {"access_denied"}}, "state-1", verifier)
 	invalid("user said no", err, "access_denied")
 
-	authURL, verifier = begin()
+	authURL, _ = begin()
 	cb = f.authorize(authURL, alice.user.ID)
 	_, other := begin()
 	_, err = p.Finish(testCtx(t), cb, "state-1", other)

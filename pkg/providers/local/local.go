@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -119,3 +120,11 @@ func (p *Provider) Refresh(ctx context.Context, prev providers.Principal) (provi
 func principal(u store.User) providers.Principal {
 	return providers.Principal{Provider: providers.LocalName, ID: u.ID, Username: u.Username, DisplayName: u.Username}
 }
+
+// LoginKey implements providers.PasswordProvider: see the package function.
+func (p *Provider) LoginKey(username string) string { return LoginKey(username) }
+
+// LoginKey is the form of a local login name the login limits count: the
+// name case-folded. Local names are lower case and matched exactly, so no
+// other spelling logs in; folding only merges spellings that cannot.
+func LoginKey(username string) string { return strings.ToLower(username) }

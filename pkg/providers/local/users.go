@@ -8,8 +8,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/store"
-	"github.com/drover-dev/drover/pkg/token"
 )
 
 // ErrInvalid wraps what is wrong with a new username or password; the
@@ -64,7 +64,7 @@ func (p *Provider) CreateUser(ctx context.Context, nu NewUser) (store.User, erro
 	if err != nil {
 		return store.User{}, err
 	}
-	id, err := token.RandomID("u-", 10)
+	id, err := ids.User.New()
 	if err != nil {
 		return store.User{}, err
 	}

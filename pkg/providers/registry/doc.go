@@ -61,12 +61,25 @@
 // # Redirect logins
 //
 // Begin picks a 256-bit random state, asks the provider for its URL and a
-// PKCE verifier, and keeps state → (provider, verifier, expiry) in memory for
-// ten minutes, bounded in size; expired logins are swept oldest first at
-// each Begin (no scan of the table). Finish takes the state out (single
-// use) before anything else, so a replayed, expired or foreign state is
-// refused however the exchange would have gone. The state is not bound to
-// the browser that began the login (login CSRF: see docs/auth-providers.md).
+// PKCE verifier, and keeps nothing: the provider, the state's digest, the
+// verifier and the expiry (ten minutes on) are sealed (pkg/seal, the
+// purpose naming the provider) into the claim, a secret the client that
+// began the login presents at the callback (a cookie or a header), so
+// anyone beginning logins in a loop fills no memory. Finish opens the
+// claim first: not sealed here for this provider, expired, or for another
+// state, and the callback is refused having spent nothing (so a leaked
+// callback URL can neither log in nor spoil the login). Then the state is
+// spent (single use) before anything else, so a replayed state is refused
+// however the exchange would have gone. Spent states are remembered,
+// bounded in number (Options.MaxSpent; refused past it, fail closed), for
+// one ttl each and swept oldest first (no scan of the table); a spent
+// state needs a claim of this server's, so filling the table takes a
+// begun and finished login each, both limited per client address by the
+// API. They are kept in this process: another replica, or this one after
+// a restart, would take a state once more within its ten minutes, where
+// the identity provider's own single-use code still refuses the exchange.
+// The state is bound to the browser that began the login through the
+// claim (login CSRF: see docs/auth-providers.md).
 //
 // What this package must never do: log or return a secret (bind password,
 // client secret, refresh token, verifier, code); store a configuration or a

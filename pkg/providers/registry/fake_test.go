@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"github.com/drover-dev/drover/test/fake"
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +16,7 @@ import (
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/test/fake"
 )
 
 // directory is what the fake providers know: users by name.
@@ -77,6 +78,10 @@ func (p *fakeBase) Name() string { return p.name }
 
 // passwordFake is a PasswordProvider over a directory.
 type passwordFake struct{ fakeBase }
+
+func (p *passwordFake) LoginKey(username string) string {
+	return strings.ToLower(strings.TrimSpace(username))
+}
 
 func (p *passwordFake) Login(_ context.Context, username, password string) (providers.Principal, error) {
 	if err := providers.CheckUsername(username); err != nil {
@@ -192,7 +197,7 @@ func newBed(t testing.TB) *bed {
 	}
 	b := &bed{st: st, dir: newDirectory(), heard: &recorder{}, clock: fake.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))}
 	b.reg = New(Options{Store: st, Sealer: sealer, Now: b.clock.Now, Types: fakeTypes(b.dir), Tokens: b.heard,
-		Access: b.heard, MaxStale: 24 * time.Hour, MaxPending: 4})
+		Access: b.heard, MaxStale: 24 * time.Hour, MaxSpent: 4})
 	return b
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -16,89 +17,89 @@ import (
 	"github.com/drover-dev/drover/pkg/providers"
 )
 
-// ErrTooManyPending: the bound on redirect logins in progress is reached.
-var ErrTooManyPending = errors.New("too many logins in progress")
+// ErrTooManyPending: the bound on finished redirect logins remembered is
+// reached (see spentStates).
+var ErrTooManyPending = errors.New("too many logins finishing")
 
-// pendingLogins maps a state's digest to the login it started. Keys are
-// digests so that lookups do not compare the state itself (timing) and the
-// states are not kept in memory. Logins are also kept in a list in the
-// order they began, which is the order they expire (every login has the
-// same ttl): expired ones are swept from its front, so neither a put nor a
-// full table costs a scan of the whole table.
-type pendingLogins struct {
+// spentStates remembers the states of redirect logins that were finished
+// (or tried with their claim), until their claim has expired, so that
+// none is honoured twice: the one thing a stateless login must remember.
+// Keys are digests of the states. Entries are kept in the order they were
+// spent and each is kept one ttl from then (no claim outlives that), which
+// is also the order they expire: expired ones are swept from the front, so
+// neither a put nor a full table costs a scan.
+type spentStates struct {
 	mu    sync.Mutex
-	m     map[[sha256.Size]byte]*list.Element // of *pendingEntry
+	m     map[[sha256.Size]byte]*list.Element // of *spentEntry
 	order *list.List                          // oldest first
 	max   int
 	ttl   time.Duration
 }
 
-type pendingLogin struct {
-	provider string
-	verifier string
-	// claim is the digest of the secret the client that began the login
-	// must present at the callback.
-	claim   [sha256.Size]byte
+type spentEntry struct {
+	key     [sha256.Size]byte
 	expires time.Time
 }
 
-type pendingEntry struct {
-	key [sha256.Size]byte
-	pendingLogin
+// errSpent: the state was used already.
+var errSpent = errors.New("state already used")
+
+func newSpentStates(max int, ttl time.Duration) *spentStates {
+	return &spentStates{m: map[[sha256.Size]byte]*list.Element{}, order: list.New(), max: max, ttl: ttl}
 }
 
-func newPendingLogins(max int, ttl time.Duration) *pendingLogins {
-	return &pendingLogins{m: map[[sha256.Size]byte]*list.Element{}, order: list.New(), max: max, ttl: ttl}
-}
-
-// sweep removes the expired logins at the front of the list; the caller
+// sweep removes the expired entries at the front of the list; the caller
 // holds mu.
-func (p *pendingLogins) sweep(now time.Time) {
+func (p *spentStates) sweep(now time.Time) {
 	for e := p.order.Front(); e != nil; e = p.order.Front() {
-		pe := e.Value.(*pendingEntry)
-		if now.Before(pe.expires) {
+		se := e.Value.(*spentEntry)
+		if now.Before(se.expires) {
 			return
 		}
 		p.order.Remove(e)
-		delete(p.m, pe.key)
+		delete(p.m, se.key)
 	}
 }
 
-func (p *pendingLogins) put(state string, l pendingLogin, now time.Time) error {
+// spend records the state of digest key as used: errSpent when it was
+// already, ErrTooManyPending when the table is full (the state is then not
+// honoured either: fail closed).
+func (p *spentStates) spend(key [sha256.Size]byte, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sweep(now)
+	if _, ok := p.m[key]; ok {
+		return errSpent
+	}
 	if len(p.m) >= p.max {
 		return ErrTooManyPending
 	}
-	key := sha256.Sum256([]byte(state))
-	if e, ok := p.m[key]; ok { // a 256-bit random state does not repeat; but never leave a stray element
-		p.order.Remove(e)
-	}
-	p.m[key] = p.order.PushBack(&pendingEntry{key: key, pendingLogin: l})
+	p.m[key] = p.order.PushBack(&spentEntry{key: key, expires: now.Add(p.ttl)})
 	return nil
 }
 
-// take removes and returns the login state started; ok is false when there
-// is none (unknown, used, or swept after expiry).
-func (p *pendingLogins) take(state string) (pendingLogin, bool) {
-	key := sha256.Sum256([]byte(state))
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	e, ok := p.m[key]
-	if !ok {
-		return pendingLogin{}, false
-	}
-	delete(p.m, key)
-	p.order.Remove(e)
-	return e.Value.(*pendingEntry).pendingLogin, true
-}
-
-func (p *pendingLogins) len() int {
+func (p *spentStates) len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.m)
 }
+
+// claim is what a redirect login carries from Begin to Finish, sealed
+// into the client's claim (so the server keeps nothing per login begun).
+type claim struct {
+	Provider string `json:"p"`
+	// StateDigest is the SHA-256 of the state: the claim is good for that
+	// login only.
+	StateDigest []byte    `json:"s"`
+	Verifier    string    `json:"v"`
+	Expires     time.Time `json:"e"`
+}
+
+// claimPurpose binds a sealed claim to its provider.
+func claimPurpose(provider string) string { return "drover/login-claim/" + provider }
+
+// maxClaim bounds a claim's length before anything is done with it.
+const maxClaim = 2048
 
 // newState returns 256 random bits, base64url.
 func newState() (string, error) {
@@ -145,11 +146,14 @@ type Begun struct {
 	// HttpOnly cookie for a browser, a header for an API client): the
 	// callback completes the login only when it is presented, so a
 	// callback URL that leaks (proxy logs, a link sent to a victim for
-	// login CSRF) is worth nothing on its own.
+	// login CSRF) is worth nothing on its own. It is the login itself,
+	// sealed (provider, the state's digest, the PKCE verifier, the
+	// expiry): the server keeps nothing per login begun.
 	Claim string
 }
 
-// Begin starts a redirect login at the named provider.
+// Begin starts a redirect login at the named provider. It keeps nothing in
+// memory: what Finish needs is sealed into the claim.
 func (r *Registry) Begin(ctx context.Context, name string) (Begun, error) {
 	rp, err := r.redirectProvider(ctx, name)
 	if err != nil {
@@ -159,47 +163,83 @@ func (r *Registry) Begin(ctx context.Context, name string) (Begun, error) {
 	if b.State, err = newState(); err != nil {
 		return Begun{}, err
 	}
-	if b.Claim, err = newState(); err != nil {
-		return Begun{}, err
-	}
 	authURL, verifier, err := rp.Begin(ctx, b.State)
 	if err != nil {
 		return Begun{}, fmt.Errorf("begin login at %q: %w", name, err)
 	}
 	b.AuthURL = authURL
-	now := r.opts.Now()
-	l := pendingLogin{provider: name, verifier: verifier, claim: sha256.Sum256([]byte(b.Claim)), expires: now.Add(r.opts.PendingTTL)}
-	if err := r.pending.put(b.State, l, now); err != nil {
-		return Begun{}, err
+	digest := sha256.Sum256([]byte(b.State))
+	plain, err := json.Marshal(claim{Provider: name, StateDigest: digest[:], Verifier: verifier,
+		Expires: r.opts.Now().Add(r.opts.PendingTTL).UTC()})
+	if err != nil {
+		return Begun{}, fmt.Errorf("begin login at %q: %w", name, err)
 	}
+	sealed, err := r.opts.Sealer.Seal(plain, claimPurpose(name))
+	if err != nil {
+		return Begun{}, fmt.Errorf("begin login at %q: seal the claim: %w", name, err)
+	}
+	b.Claim = base64.RawURLEncoding.EncodeToString(sealed)
 	return b, nil
 }
 
 // Finish completes a redirect login from the callback's query and the
-// claim of the client that began it (see Begun). The state is spent before
-// anything else: whatever happens next, it cannot be used again. Every
-// refusal wraps providers.ErrInvalidCredentials.
-func (r *Registry) Finish(ctx context.Context, name string, callback url.Values, claim string) (providers.Principal, error) {
+// claim of the client that began it (see Begun). The claim is checked
+// first (sealed by this server for this provider, unexpired, for this very
+// state): a callback without it spends nothing, so whoever holds a leaked
+// callback URL can neither use it nor spoil the login. Then the state is
+// spent before anything else: whatever happens next, it cannot be used
+// again. Every refusal wraps providers.ErrInvalidCredentials (a full table
+// of spent states also ErrTooManyPending).
+func (r *Registry) Finish(ctx context.Context, name string, callback url.Values, sealedClaim string) (providers.Principal, error) {
 	states := callback["state"]
 	if len(states) != 1 || states[0] == "" {
 		return providers.Principal{}, providers.InvalidCredentials("callback for %q without exactly one state", name)
 	}
 	state := states[0]
-	l, ok := r.pending.take(state)
-	switch {
-	case !ok:
-		return providers.Principal{}, providers.InvalidCredentials("callback for %q: unknown, used or expired state", name)
-	case !r.opts.Now().Before(l.expires):
-		return providers.Principal{}, providers.InvalidCredentials("callback for %q: state expired", name)
-	case l.provider != name:
-		return providers.Principal{}, providers.InvalidCredentials("callback for %q carries a state begun at %q", name, l.provider)
+	c, err := r.openClaim(name, sealedClaim)
+	if err != nil {
+		return providers.Principal{}, providers.InvalidCredentials("callback for %q without the claim of the client that began the login: %v", name, err)
 	}
-	if got := sha256.Sum256([]byte(claim)); claim == "" || subtle.ConstantTimeCompare(got[:], l.claim[:]) != 1 {
-		return providers.Principal{}, providers.InvalidCredentials("callback for %q without the claim of the client that began the login", name)
+	digest := sha256.Sum256([]byte(state))
+	now := r.opts.Now()
+	switch {
+	case subtle.ConstantTimeCompare(digest[:], c.StateDigest) != 1:
+		return providers.Principal{}, providers.InvalidCredentials("callback for %q: the claim is of another login", name)
+	case !now.Before(c.Expires):
+		return providers.Principal{}, providers.InvalidCredentials("callback for %q: state expired", name)
+	}
+	switch err := r.spent.spend(digest, now); {
+	case errors.Is(err, errSpent):
+		return providers.Principal{}, providers.InvalidCredentials("callback for %q: used state", name)
+	case err != nil:
+		return providers.Principal{}, fmt.Errorf("%w: callback for %q: %w", providers.ErrInvalidCredentials, name, err)
 	}
 	rp, err := r.redirectProvider(ctx, name)
 	if err != nil {
 		return providers.Principal{}, err
 	}
-	return rp.Finish(ctx, callback, state, l.verifier)
+	return rp.Finish(ctx, callback, state, c.Verifier)
+}
+
+// openClaim unseals a claim made by Begin for provider name.
+func (r *Registry) openClaim(name, sealed string) (claim, error) {
+	if sealed == "" {
+		return claim{}, errors.New("no claim")
+	}
+	if len(sealed) > maxClaim {
+		return claim{}, errors.New("claim too long")
+	}
+	blob, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil {
+		return claim{}, errors.New("claim is not base64url")
+	}
+	plain, err := r.opts.Sealer.Open(blob, claimPurpose(name))
+	if err != nil {
+		return claim{}, errors.New("claim was not made here for this provider")
+	}
+	var c claim
+	if err := json.Unmarshal(plain, &c); err != nil || c.Provider != name || len(c.StateDigest) != sha256.Size {
+		return claim{}, errors.New("malformed claim")
+	}
+	return c, nil
 }

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/url"
@@ -51,14 +52,18 @@ func TestRedirectLogin(t *testing.T) {
 		{"unknown state", "sso", url.Values{"state": {"made-up"}, "code": {"alice"}}, bg.Claim},
 		{"no state", "sso", url.Values{"code": {"alice"}}, bg.Claim},
 		{"two states", "sso", url.Values{"state": {state, state}, "code": {"alice"}}, bg.Claim},
-		{"state of another provider", "sso", url.Values{"state": {other.State}, "code": {"alice"}}, other.Claim},
-		{"the other provider's state, spent above", "other", url.Values{"state": {other.State}, "code": {"alice"}}, other.Claim},
+		{"state and claim of another provider", "sso", url.Values{"state": {other.State}, "code": {"alice"}}, other.Claim},
 		{"identity provider refused", "sso", url.Values{"state": {refused.State}, "error": {"access_denied"}}, refused.Claim},
 		{"after a refusal", "sso", url.Values{"state": {refused.State}, "code": {"alice"}}, refused.Claim},
 	} {
 		if _, err := b.reg.Finish(ctx, tc.provider, tc.cb, tc.claim); !errors.Is(err, providers.ErrInvalidCredentials) {
 			t.Errorf("%s: got %v, want ErrInvalidCredentials", tc.name, err)
 		}
+	}
+	// Presented at the wrong provider, the claim did not open: nothing
+	// was spent, and the login completes where it began.
+	if p, err := b.reg.Finish(ctx, "other", url.Values{"state": {other.State}, "code": {"alice"}}, other.Claim); err != nil || p.Username != "alice" {
+		t.Errorf("the other provider's login: %+v %v", p, err)
 	}
 	b.clock.Add(11 * time.Minute)
 	if _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {expired.State}, "code": {"alice"}}, expired.Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
@@ -77,48 +82,77 @@ func TestRedirectLogin(t *testing.T) {
 }
 
 // TestRedirectLoginClaim: the callback completes a login only for the
-// client that began it; the state is spent either way.
+// client that began it. A callback without that claim spends nothing (a
+// leaked callback URL can neither log in nor spoil the login); once the
+// claim is proved, the state is spent whatever follows.
 func TestRedirectLoginClaim(t *testing.T) {
 	b := newBed(t)
 	ctx := context.Background()
 	b.save(t, "sso", "fake-redirect", map[string]any{"realm": "r"})
-	noClaim, wrongClaim := begin(t, b, "sso"), begin(t, b, "sso")
+	bg, other := begin(t, b, "sso"), begin(t, b, "sso")
+	forged := []byte(bg.Claim)
+	forged[10] ^= 1
 	for _, tc := range []struct {
 		name  string
-		state string
 		claim string
 	}{
-		{"callback without the claim (a leaked or planted callback URL)", noClaim.State, ""},
-		{"claim of another login", wrongClaim.State, noClaim.Claim},
-		{"the right claim after a refusal: the state is spent", wrongClaim.State, wrongClaim.Claim},
-		{"the right claim for the first: spent too", noClaim.State, noClaim.Claim},
+		{"no claim (a leaked or planted callback URL)", ""},
+		{"the claim of another login", other.Claim},
+		{"a changed claim", string(forged)},
+		{"a claim that is not base64url", "%%%"},
+		{"an oversized claim", strings.Repeat("a", maxClaim+1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := b.reg.Finish(ctx, "sso", url.Values{"state": {tc.state}, "code": {"alice"}}, tc.claim)
+			_, err := b.reg.Finish(ctx, "sso", url.Values{"state": {bg.State}, "code": {"alice"}}, tc.claim)
 			if !errors.Is(err, providers.ErrInvalidCredentials) {
 				t.Errorf("got %v, want ErrInvalidCredentials", err)
 			}
 		})
 	}
-	ok := begin(t, b, "sso")
-	if p, err := b.reg.Finish(ctx, "sso", url.Values{"state": {ok.State}, "code": {"alice"}}, ok.Claim); err != nil || p.Username != "alice" {
-		t.Errorf("with its claim: %+v %v", p, err)
+	if n := b.reg.spent.len(); n != 0 {
+		t.Errorf("%d states spent by callbacks without their claim", n)
+	}
+	if p, err := b.reg.Finish(ctx, "sso", url.Values{"state": {bg.State}, "code": {"alice"}}, bg.Claim); err != nil || p.Username != "alice" {
+		t.Fatalf("with its claim: %+v %v", p, err)
+	}
+	if _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {bg.State}, "code": {"alice"}}, bg.Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
+		t.Errorf("replayed with its claim: %v", err)
 	}
 }
 
-func TestPendingBounded(t *testing.T) {
-	b := newBed(t) // MaxPending 4
+// TestBeginHoldsNothing: logins begun take no memory, however many; the
+// spent states of finished ones are bounded (MaxSpent, 4 here), refused
+// past it (fail closed), and swept once their claims have expired.
+func TestBeginHoldsNothing(t *testing.T) {
+	b := newBed(t)
+	ctx := context.Background()
 	b.save(t, "sso", "fake-redirect", map[string]any{"realm": "r"})
-	for range 4 {
-		begin(t, b, "sso")
+	var begun []Begun
+	for range 1000 {
+		begun = append(begun, begin(t, b, "sso"))
 	}
-	if _, err := b.reg.Begin(context.Background(), "sso"); !errors.Is(err, ErrTooManyPending) {
-		t.Fatalf("fifth pending login: %v, want ErrTooManyPending", err)
+	if n := b.reg.spent.len(); n != 0 {
+		t.Fatalf("%d entries after 1000 begins, want 0", n)
 	}
-	b.clock.Add(11 * time.Minute) // the four expire and are swept
-	begin(t, b, "sso")
-	if n := b.reg.pending.len(); n != 1 {
-		t.Errorf("%d pending after the sweep, want 1", n)
+	for i := range 4 {
+		if _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {begun[i].State}, "code": {"alice"}}, begun[i].Claim); err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	_, err := b.reg.Finish(ctx, "sso", url.Values{"state": {begun[4].State}, "code": {"alice"}}, begun[4].Claim)
+	if !errors.Is(err, ErrTooManyPending) || !errors.Is(err, providers.ErrInvalidCredentials) {
+		t.Fatalf("fifth login with a full table: %v, want ErrTooManyPending", err)
+	}
+	b.clock.Add(11 * time.Minute) // the spent states expire and are swept; so have the claims
+	if _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {begun[5].State}, "code": {"alice"}}, begun[5].Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
+		t.Errorf("a claim older than the ttl: %v", err)
+	}
+	late := begin(t, b, "sso")
+	if _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {late.State}, "code": {"alice"}}, late.Claim); err != nil {
+		t.Errorf("a login after the sweep: %v", err)
+	}
+	if n := b.reg.spent.len(); n != 1 {
+		t.Errorf("%d spent after the sweep, want 1", n)
 	}
 }
 
@@ -159,56 +193,50 @@ func FuzzFinish(f *testing.F) {
 		if !errors.Is(err, providers.ErrInvalidCredentials) {
 			t.Fatalf("refusal of %q is not ErrInvalidCredentials: %v", raw, err)
 		}
-		b.reg.pending.take(live) // keep the map small
+		b.clock.Add(11 * time.Minute) // spent states are swept at the next login
 	})
 }
 
-// TestPendingSweptInExpiryOrder: expired logins leave at the next Begin,
-// full or not (a table that is never full no longer keeps every state
-// until it fills), oldest first, and a state taken early leaves nothing
-// behind.
-func TestPendingSweptInExpiryOrder(t *testing.T) {
-	p := newPendingLogins(100, 10*time.Minute)
+// TestSpentSweptInExpiryOrder: spent states leave once their ttl has
+// passed, at the next spend, full or not, oldest first.
+func TestSpentSweptInExpiryOrder(t *testing.T) {
+	p := newSpentStates(100, 10*time.Minute)
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	key := func(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 	for i := range 10 {
-		now := t0.Add(time.Duration(i) * time.Minute)
-		if err := p.put(fmt.Sprint("s", i), pendingLogin{provider: "sso", expires: now.Add(10 * time.Minute)}, now); err != nil {
+		if err := p.spend(key(fmt.Sprint("s", i)), t0.Add(time.Duration(i)*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, ok := p.take("s5"); !ok {
-		t.Fatal("s5 not pending")
+	if err := p.spend(key("s5"), t0.Add(10*time.Minute)); !errors.Is(err, errSpent) {
+		t.Fatalf("s5 spent twice: %v", err)
 	}
 	// At t0+13m, s0..s3 have expired: they go, the rest stay.
-	if err := p.put("late", pendingLogin{provider: "sso", expires: t0.Add(23 * time.Minute)}, t0.Add(13*time.Minute)); err != nil {
+	if err := p.spend(key("late"), t0.Add(13*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if n, ln := p.len(), p.order.Len(); n != 6 || ln != 6 {
-		t.Errorf("%d pending, %d in the expiry list; want 6 and 6", n, ln)
+	if n, ln := p.len(), p.order.Len(); n != 7 || ln != 7 {
+		t.Errorf("%d spent, %d in the expiry list; want 7 and 7", n, ln)
 	}
-	for _, s := range []string{"s3", "s5"} {
-		if _, ok := p.take(s); ok {
-			t.Errorf("%s still pending", s)
-		}
-	}
-	for _, s := range []string{"s4", "s9", "late"} {
-		if _, ok := p.take(s); !ok {
-			t.Errorf("%s gone", s)
+	for s, want := range map[string]error{"s3": nil, "s4": errSpent, "s9": errSpent, "late": errSpent} {
+		if err := p.spend(key(s), t0.Add(13*time.Minute)); !errors.Is(err, want) && !(want == nil && err == nil) {
+			t.Errorf("%s: %v, want %v", s, err, want)
 		}
 	}
 }
 
-// BenchmarkPendingFull: Begin with a full table of live logins costs the
-// same whatever the table's size (it used to scan all of it).
-func BenchmarkPendingFull(b *testing.B) {
-	p := newPendingLogins(10000, 10*time.Minute)
+// BenchmarkSpentFull: a spend with a full table of live states costs the
+// same whatever the table's size.
+func BenchmarkSpentFull(b *testing.B) {
+	p := newSpentStates(10000, 10*time.Minute)
 	now := time.Now()
 	for i := range 10000 {
-		p.put(fmt.Sprint(i), pendingLogin{expires: now.Add(10 * time.Minute)}, now)
+		p.spend(sha256.Sum256([]byte(fmt.Sprint(i))), now)
 	}
+	x := sha256.Sum256([]byte("x"))
 	b.ResetTimer()
 	for b.Loop() {
-		if err := p.put("x", pendingLogin{expires: now.Add(10 * time.Minute)}, now); !errors.Is(err, ErrTooManyPending) {
+		if err := p.spend(x, now); !errors.Is(err, ErrTooManyPending) {
 			b.Fatal(err)
 		}
 	}

@@ -71,8 +71,10 @@ type Options struct {
 	// provider did not answer, or gave nothing to refresh with) stay in
 	// use; 0: forever.
 	MaxStale time.Duration
-	// MaxPending bounds the redirect logins in progress; default 10000.
-	MaxPending int
+	// MaxSpent bounds the states of finished redirect logins remembered
+	// (until their claims expire) to keep each single-use; default
+	// 100000. Logins in progress take no memory.
+	MaxSpent int
 	// PendingTTL is how long a redirect login may take; default 10m.
 	PendingTTL time.Duration
 }
@@ -85,8 +87,8 @@ type Registry struct {
 	mu    sync.Mutex
 	cache map[string]cached
 
-	pending *pendingLogins
-	locks   *keyedMutex
+	spent *spentStates
+	locks *keyedMutex
 }
 
 type cached struct {
@@ -115,17 +117,17 @@ func New(opts Options) *Registry {
 	if opts.Types == nil {
 		opts.Types = DefaultTypes()
 	}
-	if opts.MaxPending <= 0 {
-		opts.MaxPending = 10000
+	if opts.MaxSpent <= 0 {
+		opts.MaxSpent = 100000
 	}
 	if opts.PendingTTL <= 0 {
 		opts.PendingTTL = 10 * time.Minute
 	}
 	return &Registry{
-		opts:    opts,
-		cache:   map[string]cached{},
-		pending: newPendingLogins(opts.MaxPending, opts.PendingTTL),
-		locks:   newKeyedMutex(),
+		opts:  opts,
+		cache: map[string]cached{},
+		spent: newSpentStates(opts.MaxSpent, opts.PendingTTL),
+		locks: newKeyedMutex(),
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
@@ -148,7 +149,7 @@ func TestRecordAndRefresh(t *testing.T) {
 
 	// Gone from the directory: disabled, its tokens dropped.
 	b.dir.set(func(d *directory) { d.refreshErr = nil; d.users["alice"].gone = true })
-	tok, _ := token.New("t-")
+	tok, _ := token.New(ids.Token)
 	hashed, _ := token.Hash(tok)
 	if err := b.st.CreateToken(ctx, store.Token{ID: tok.ID, UserID: u.ID, Kind: store.KindAPI, Hashed: hashed,
 		CreatedAt: b.clock.Now(), ExpiresAt: b.clock.Now().Add(time.Hour)}); err != nil {
@@ -424,15 +425,15 @@ func TestDeleteEndsEverything(t *testing.T) {
 	ctx := context.Background()
 	b.save(t, "corp", "fake-password", map[string]any{"realm": "r"})
 	u, _ := login(t, b, "corp", "alice", "alice-pw")
-	var ids []string
+	var tokenIDs []string
 	for _, kind := range []string{store.KindSession, store.KindAPI, store.KindAPI} {
-		tok, _ := token.New("t-")
+		tok, _ := token.New(ids.Token)
 		h, _ := token.Hash(tok)
 		if err := b.st.CreateToken(ctx, store.Token{ID: tok.ID, UserID: u.ID, Kind: kind, Hashed: h, CreatedAt: b.clock.Now(),
 			ExpiresAt: b.clock.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, tok.ID)
+		tokenIDs = append(tokenIDs, tok.ID)
 	}
 	// A login in progress: the provider has vouched, Record has not run.
 	pp, _ := b.reg.PasswordProvider(ctx, "corp")
@@ -446,7 +447,7 @@ func TestDeleteEndsEverything(t *testing.T) {
 	if toks, _ := b.st.ListTokens(ctx, u.ID); len(toks) != 0 {
 		t.Errorf("%d tokens outlived their provider", len(toks))
 	}
-	if diff := cmp.Diff(ids, b.heard.invalidated, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+	if diff := cmp.Diff(tokenIDs, b.heard.invalidated, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("invalidated (-want +got):\n%s", diff)
 	}
 	if _, _, err := b.reg.Record(ctx, late); !errors.Is(err, providers.ErrInvalidCredentials) {

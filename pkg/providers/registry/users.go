@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/providers"
 	"github.com/drover-dev/drover/pkg/store"
-	"github.com/drover-dev/drover/pkg/token"
 )
 
 // Errors of Record and Refresh.
@@ -151,7 +151,7 @@ func (r *Registry) Record(ctx context.Context, p providers.Principal) (u store.U
 }
 
 func (r *Registry) create(ctx context.Context, p providers.Principal, username string) (store.User, error) {
-	id, err := token.RandomID("u-", 10)
+	id, err := ids.User.New()
 	if err != nil {
 		return store.User{}, err
 	}

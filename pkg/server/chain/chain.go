@@ -4,14 +4,16 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/gorilla/mux"
+
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
+	"github.com/drover-dev/drover/pkg/connlimit"
 	"github.com/drover-dev/drover/pkg/request"
-	"github.com/gorilla/mux"
 )
 
 // Handlers is everything the request path is composed of.
@@ -29,6 +31,11 @@ type Handlers struct {
 	// API is Drover's JSON API (*api.API); nil: none (tests of the proxy
 	// alone).
 	API API
+	// Client says whose forwarding headers name the client (the trusted
+	// proxies); zero: nobody's, the peer is the client.
+	Client request.ClientOptions
+	// Body bounds the time request bodies may take; zero: the defaults.
+	Body connlimit.BodyOptions
 }
 
 // API registers the JSON API's routes: PublicRoutes need no credential,
@@ -41,13 +48,16 @@ type API interface {
 // NewHandler is the one place the request path is composed. Outermost
 // first, for every request:
 //
+//	connlimit.WithBodyDeadline  a body must keep coming (Handlers.Body), or
+//	                           its reads fail; lifted at its end
 //	WithPanicRecovery        a panic answers 500, never a stack trace
-//	request.WithRequestInfo  what the request is about, parsed once
+//	request.WithRequestInfo  what the request is about, parsed once,
+//	                         including the client's address (Handlers.Client)
 //	audit.WithAudit          one entry per request, refusals included
 //	router:
 //	  public   /healthz /readyz /cacerts /v3/login /v3/login/providers
 //	           /v3/login/{provider}/begin|callback /v3/import/{token}
-//	           (rate limited per client address; see pkg/api)
+//	           (the logins rate limited per user and client address; see pkg/api)
 //	  agents   /v3/connect   registration token, checked by pkg/tunnel
 //	  users    /v3/...       apiChain
 //	  kubectl  /k8s/clusters/{id}/...   proxyChain
@@ -77,8 +87,9 @@ func NewHandler(h Handlers) http.Handler {
 
 	var handler http.Handler = r
 	handler = audit.WithAudit(handler, h.Audit)
-	handler = request.WithRequestInfo(handler)
+	handler = request.WithRequestInfo(handler, h.Client)
 	handler = WithPanicRecovery(handler, h.Logger)
+	handler = connlimit.WithBodyDeadline(handler, h.Body)
 	return handler
 }
 
@@ -92,10 +103,13 @@ func NewHandler(h Handlers) http.Handler {
 //	                              canonical --as request; other identity headers 400
 //	Proxy.WithClusterSession      the cluster's tunnel session, or 503
 //	Proxy.WithNestedApproval      --as only: SubjectAccessReviews in the cluster, or 403
+//	Proxy.WithDownstreamCredential a token of the impersonation account of
+//	                              exactly that identity (pkg/accounts), or 403/503
 //	Proxy                         checks every step above ran, then forwards
 //	                              (strip, impersonate, verify, tunnel)
 func proxyChain(h Handlers) http.Handler {
 	var handler http.Handler = h.Proxy
+	handler = h.Proxy.WithDownstreamCredential(handler)
 	handler = h.Proxy.WithNestedApproval(handler)
 	handler = h.Proxy.WithClusterSession(handler)
 	handler = h.Proxy.WithClientIdentity(handler)

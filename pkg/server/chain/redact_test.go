@@ -17,6 +17,7 @@ import (
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
@@ -56,7 +57,7 @@ func TestLogsRedactTokensInPaths(t *testing.T) {
 	var logs, auditLog syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	auth := authn.New(authn.Options{Store: st, Logger: log})
-	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: log})
+	tun := tunnel.New(tunnel.Options{Store: st, Logger: log})
 	checker := access.NewChecker(access.CheckerOptions{Store: st})
 	a := api.New(api.Options{Store: st, Tokens: auth, Tunnel: tun, Reach: checker, CAPEM: []byte("CA"), CASum: "sum",
 		ServerURL: "https://drover.test", Logger: log, SessionTTL: time.Hour, KubeconfigTTL: time.Hour, MaxTokenTTL: 2 * time.Hour})
@@ -65,7 +66,7 @@ func TestLogsRedactTokensInPaths(t *testing.T) {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
-	tok, err := token.New("r-")
+	tok, err := token.New(ids.Registration)
 	if err != nil {
 		t.Fatal(err)
 	}

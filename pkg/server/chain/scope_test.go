@@ -60,7 +60,7 @@ func newServer(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	auth := authn.New(authn.Options{Store: st, Logger: log})
-	tun := tunnel.New(tunnel.Options{Tokens: st, Logger: log})
+	tun := tunnel.New(tunnel.Options{Store: st, Logger: log})
 	checker := access.NewChecker(access.CheckerOptions{Store: st})
 	a := api.New(api.Options{Store: st, Local: lp, Tokens: auth, Tunnel: tun, Reach: checker, CAPEM: []byte("CA"), CASum: "sum",
 		ServerURL: "https://drover.test", Logger: log, SessionTTL: time.Hour, KubeconfigTTL: time.Hour, MaxTokenTTL: 2 * time.Hour})
