@@ -35,6 +35,13 @@ type Tunnels interface {
 	CloseCluster(clusterID string) int
 }
 
+// CredentialCache holds the credentials Drover minted in clusters for the
+// identities it impersonates (*accounts.Manager): a deleted cluster's are
+// dropped at once.
+type CredentialCache interface {
+	Forget(clusterID string)
+}
+
 // Options configure the API.
 type Options struct {
 	Store     *store.Store
@@ -84,6 +91,9 @@ type Options struct {
 	// Local are Drover's own users (*local.Provider): their login and
 	// passwords. Required.
 	Local LocalUsers
+	// Credentials are the per-identity credentials cached for each
+	// cluster's proxy (*accounts.Manager); nil: none are cached.
+	Credentials CredentialCache
 }
 
 // LocalUsers log in, create and hash the passwords of Drover's own users;

@@ -28,6 +28,18 @@ func (c *closingTunnel) CloseCluster(id string) int {
 	return 1
 }
 
+// forgettingCache records which clusters' cached credentials were dropped.
+type forgettingCache struct {
+	mu        sync.Mutex
+	forgotten []string
+}
+
+func (c *forgettingCache) Forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgotten = append(c.forgotten, id)
+}
+
 // countingListener counts access changes and drops nothing, so that what
 // the deletion itself invalidates shows.
 type countingListener struct{ n atomic.Int64 }
@@ -36,13 +48,15 @@ func (c *countingListener) AccessChanged() { c.n.Add(1) }
 
 // TestDeleteClusterEndsEverything: deleting a cluster deletes the tokens
 // scoped to it and drops them from the token cache at once (a token used a
-// moment before is refused), closes the cluster's tunnels and reports the
-// access change; its registration tokens are gone, so its agents cannot
+// moment before is refused), closes the cluster's tunnels, drops the
+// per-identity credentials cached for it (accounts.Manager.Forget) and
+// reports the access change; its registration tokens are gone, so its agents cannot
 // come back; tokens not scoped to it keep working.
 func TestDeleteClusterEndsEverything(t *testing.T) {
 	tun := &closingTunnel{}
 	listener := &countingListener{}
-	f := newFixture(t, func(o *Options) { o.Tunnel, o.Access = tun, listener })
+	creds := &forgettingCache{}
+	f := newFixture(t, func(o *Options) { o.Tunnel, o.Access, o.Credentials = tun, listener, creds })
 	var created struct {
 		Cluster      struct{ ID string }
 		Registration registrationAnswer
@@ -83,6 +97,11 @@ func TestDeleteClusterEndsEverything(t *testing.T) {
 		t.Errorf("tunnels closed (-want +got):\n%s", diff)
 	}
 	tun.mu.Unlock()
+	creds.mu.Lock()
+	if diff := cmp.Diff([]string{id}, creds.forgotten); diff != "" {
+		t.Errorf("clusters whose cached credentials were dropped (-want +got):\n%s", diff)
+	}
+	creds.mu.Unlock()
 	if listener.n.Load() == before {
 		t.Error("the deletion was not reported as an access change")
 	}

@@ -197,13 +197,17 @@ func (a *API) deleteCluster(w http.ResponseWriter, r *http.Request) {
 // API or by the provisioning controller) hold at once on this server: the
 // tokens scoped to it leave the caches (their open streams end), its agents'
 // tunnel sessions close, which stops its controller (they cannot reconnect:
-// their registration tokens went with the cluster), and every cached access
-// answer is dropped.
+// their registration tokens went with the cluster), the credentials cached
+// for its identities are dropped (a cluster imported again under the same
+// id never gets them), and every cached access answer is dropped.
 func (a *API) ClusterRemoved(clusterID string, tokenIDs []string) {
 	for _, id := range tokenIDs {
 		a.opts.Tokens.Invalidate(id)
 	}
 	a.opts.Tunnel.CloseCluster(clusterID)
+	if a.opts.Credentials != nil {
+		a.opts.Credentials.Forget(clusterID)
+	}
 	a.accessChanged()
 }
 

@@ -159,6 +159,7 @@ func Run(ctx context.Context, cfg Config) error {
 		MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
 		RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
 		Drivers: drivers, Provisioning: prov, Access: access, Reach: checker, Providers: authProviders, Local: localUsers,
+		Credentials: accts,
 	})
 	handler := chain.NewHandler(chain.Handlers{
 		Client:  cfg.Client,
