@@ -14,6 +14,9 @@ type Store interface {
 	IsClusterMember(ctx context.Context, userID, clusterID string) (bool, error)
 	MemberClusterIDs(ctx context.Context, userID string) (map[string]bool, error)
 	Cluster(ctx context.Context, id string) (store.Cluster, error)
+	// For ReadableNamespaces.
+	CallerBindings(ctx context.Context, userID, clusterID string) ([]store.Binding, error)
+	ListProjects(ctx context.Context, clusterID string) ([]store.Project, error)
 }
 
 // Checker is the one owner of "may this caller reach this cluster at all?"

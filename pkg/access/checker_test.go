@@ -41,6 +41,14 @@ func (f *fakeMembers) MemberClusterIDs(_ context.Context, user string) (map[stri
 	return out, f.err
 }
 
+func (f *fakeMembers) CallerBindings(context.Context, string, string) ([]store.Binding, error) {
+	return nil, f.err
+}
+
+func (f *fakeMembers) ListProjects(context.Context, string) ([]store.Project, error) {
+	return nil, f.err
+}
+
 func (f *fakeMembers) Cluster(_ context.Context, id string) (store.Cluster, error) {
 	f.calls++
 	if f.err != nil {

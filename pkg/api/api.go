@@ -26,16 +26,27 @@ type Invalidator interface {
 	Invalidate(tokenID string)
 }
 
-// ClusterStatus reports tunnel state.
-type ClusterStatus interface {
+// Tunnels reports the state of clusters' agent tunnels and ends a deleted
+// cluster's (*tunnel.Server).
+type Tunnels interface {
 	Status(clusterID string) tunnel.Status
+	// CloseCluster closes every tunnel session of the cluster (and so ends
+	// its controller) and says how many there were.
+	CloseCluster(clusterID string) int
+}
+
+// CredentialCache holds the credentials Drover minted in clusters for the
+// identities it impersonates (*accounts.Manager): a deleted cluster's are
+// dropped at once.
+type CredentialCache interface {
+	Forget(clusterID string)
 }
 
 // Options configure the API.
 type Options struct {
 	Store     *store.Store
 	Tokens    Invalidator
-	Tunnel    ClusterStatus
+	Tunnel    Tunnels
 	CAPEM     []byte
 	CASum     string
 	ServerURL string
@@ -80,6 +91,9 @@ type Options struct {
 	// Local are Drover's own users (*local.Provider): their login and
 	// passwords. Required.
 	Local LocalUsers
+	// Credentials are the per-identity credentials cached for each
+	// cluster's proxy (*accounts.Manager); nil: none are cached.
+	Credentials CredentialCache
 }
 
 // LocalUsers log in, create and hash the passwords of Drover's own users;
@@ -94,6 +108,9 @@ type LocalUsers interface {
 type Reacher interface {
 	MayReach(ctx context.Context, caller access.Caller, clusterID string) (access.Verdict, error)
 	Reachable(ctx context.Context, caller access.Caller) (func(clusterID string) bool, error)
+	// ReadableNamespaces says whose events of a cluster's status the
+	// caller may see.
+	ReadableNamespaces(ctx context.Context, caller access.Caller, clusterID string) (access.Namespaces, error)
 }
 
 // AccessListener is told that who-may-do-what changed.

@@ -30,6 +30,7 @@ import (
 type noTunnel struct{}
 
 func (noTunnel) Status(string) tunnel.Status { return tunnel.Status{} }
+func (noTunnel) CloseCluster(string) int     { return 0 }
 
 type fixture struct {
 	srv   *httptest.Server

@@ -19,6 +19,7 @@ import (
 	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/kubeconfig"
 	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -55,10 +56,10 @@ func (a *API) view(ctx context.Context, c store.Cluster) clusterView {
 	st := a.opts.Tunnel.Status(c.ID)
 	v := clusterView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, State: "disconnected", Tunnel: st}
 	if c.AuthEndpointURL != "" {
-		v.AuthEndpoint = &authEndpoint{URL: c.AuthEndpointURL, CACert: c.AuthEndpointCA}
+		v.AuthEndpoint = &authEndpoint{URL: request.RedactURL(c.AuthEndpointURL), CACert: c.AuthEndpointCA}
 	}
 	if raw, at, err := a.opts.Store.ClusterStatus(ctx, c.ID); err == nil {
-		v.Status, v.LastSeen = raw, &at
+		v.Status, v.LastSeen = a.visibleStatus(ctx, c.ID, raw), &at
 	} else if !errors.Is(err, store.ErrNotFound) {
 		a.opts.Logger.Warn("read cluster status", "cluster", c.ID, "err", err)
 	}
@@ -182,20 +183,42 @@ func (a *API) createCluster(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) deleteCluster(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
-	if err := a.opts.Store.DeleteCluster(r.Context(), id); err != nil {
+	removed, err := a.opts.Store.RemoveCluster(r.Context(), id)
+	if err != nil {
 		a.storeError(w, fmt.Sprintf("cluster %q", id), err)
 		return
 	}
-	a.opts.Logger.Info("cluster deleted", "cluster", id, "by", identity(r.Context()).Username)
+	a.ClusterRemoved(id, removed.Tokens)
+	a.opts.Logger.Info("cluster deleted", "cluster", id, "by", identity(r.Context()).Username, "token_ids", removed.Tokens)
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// ClusterRemoved makes the deletion of a cluster (RemoveCluster, by this
+// API or by the provisioning controller) hold at once on this server: the
+// tokens scoped to it leave the caches (their open streams end), its agents'
+// tunnel sessions close, which stops its controller (they cannot reconnect:
+// their registration tokens went with the cluster), the credentials cached
+// for its identities are dropped (a cluster imported again under the same
+// id never gets them), and every cached access answer is dropped.
+func (a *API) ClusterRemoved(clusterID string, tokenIDs []string) {
+	for _, id := range tokenIDs {
+		a.opts.Tokens.Invalidate(id)
+	}
+	a.opts.Tunnel.CloseCluster(clusterID)
+	if a.opts.Credentials != nil {
+		a.opts.Credentials.Forget(clusterID)
+	}
+	a.accessChanged()
+}
+
+// newRegistration starts a new registration generation of the cluster: a
+// cluster token and, minted through it, the generation's node token.
 func (a *API) newRegistration(r *http.Request, clusterID string) (registration, error) {
-	tok, rec, err := a.mintRegistrationToken(r, clusterID, store.AgentCluster)
+	tok, rec, err := a.mintRegistrationToken(r, clusterID)
 	if err != nil {
 		return registration{}, err
 	}
-	node, _, err := a.mintRegistrationToken(r, clusterID, store.AgentNode)
+	node, err := a.nodeToken(r.Context(), tok)
 	if err != nil {
 		return registration{}, err
 	}
@@ -214,7 +237,9 @@ func (a *API) newRegistration(r *http.Request, clusterID string) (registration, 
 	return reg, nil
 }
 
-func (a *API) mintRegistrationToken(r *http.Request, clusterID, kind string) (token.Token, store.RegistrationToken, error) {
+// mintRegistrationToken mints the cluster token that starts a new
+// registration generation.
+func (a *API) mintRegistrationToken(r *http.Request, clusterID string) (token.Token, store.RegistrationToken, error) {
 	tok, err := token.New(ids.Registration)
 	if err != nil {
 		return token.Token{}, store.RegistrationToken{}, err
@@ -224,7 +249,7 @@ func (a *API) mintRegistrationToken(r *http.Request, clusterID, kind string) (to
 		return token.Token{}, store.RegistrationToken{}, err
 	}
 	now := a.opts.Now().UTC()
-	rec := store.RegistrationToken{ID: tok.ID, ClusterID: clusterID, Kind: kind, Hashed: h, CreatedAt: now}
+	rec := store.RegistrationToken{ID: tok.ID, ClusterID: clusterID, Kind: store.AgentCluster, Hashed: h, CreatedAt: now}
 	if a.opts.RegistrationTTL > 0 {
 		rec.ExpiresAt = now.Add(a.opts.RegistrationTTL)
 	}
@@ -250,6 +275,11 @@ func (a *API) setAuthEndpoint(w http.ResponseWriter, r *http.Request) {
 		u, err := url.Parse(req.URL)
 		if err != nil || u.Scheme != "https" || u.Host == "" {
 			apierr.Invalid(w, "url must be the https URL of the cluster's apiserver")
+			return
+		}
+		if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+			// It goes into every member's kubeconfig.
+			apierr.Invalid(w, "url must not hold credentials, a query or a fragment")
 			return
 		}
 		if req.CACert != "" {

@@ -7,6 +7,9 @@
 // are refused, naming the JSON field, never a Go type), validate before
 // they change anything, and answer errors as metav1.Status
 // JSON with a message a person can act on; causes go to the log. A plaintext
-// secret leaves this package exactly once, in the response that created it.
-// It must never log a secret or put an internal error's text in a response.
+// secret leaves this package exactly once, in the response that created it;
+// the one exception is a registration generation's node token, which every
+// import manifest of the generation carries again: it is derived from the
+// cluster token in the manifest's URL, never stored. It must never log a
+// secret or put an internal error's text in a response.
 package api

@@ -17,6 +17,7 @@ import (
 	"github.com/drover-dev/drover/pkg/driver/schema"
 	"github.com/drover-dev/drover/pkg/driver/sdk"
 	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -54,13 +55,24 @@ func (a *API) provisioningView(ctx context.Context, id string) *provision.View {
 	return v
 }
 
+// driverView is a driver as the API shows it: its download URL without
+// userinfo, query or fragment (a presigned URL's signature stays with the
+// admin who installed it).
+func driverView(d driver.Info) driver.Info {
+	d.URL = request.RedactURL(d.URL)
+	return d
+}
+
 func (a *API) listDrivers(w http.ResponseWriter, r *http.Request) {
 	out := []driver.Info{}
 	if a.opts.Drivers != nil {
-		var err error
-		if out, err = a.opts.Drivers.List(r.Context()); err != nil {
+		list, err := a.opts.Drivers.List(r.Context())
+		if err != nil {
 			a.storeError(w, "drivers", err)
 			return
+		}
+		for _, d := range list {
+			out = append(out, driverView(d))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
@@ -77,7 +89,7 @@ func (a *API) getDriver(w http.ResponseWriter, r *http.Request) {
 		a.driverError(w, name, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, driverView(d))
 }
 
 // driverSchema serves the schema of a driver's cluster config, read from
@@ -122,7 +134,7 @@ func (a *API) installDriver(w http.ResponseWriter, r *http.Request) {
 		apierr.Internal(w)
 	default:
 		a.opts.Logger.Info("driver installed", "driver", d.Name, "by", identity(r.Context()).Username)
-		writeJSON(w, http.StatusCreated, d)
+		writeJSON(w, http.StatusCreated, driverView(d))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/ids"
 	"github.com/drover-dev/drover/pkg/manifest"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
@@ -26,7 +27,10 @@ type CredentialPusher interface {
 // importManifest serves /v3/import/{token}.yaml: the agent manifest for the
 // cluster the registration token belongs to. Whoever holds the token may
 // connect an agent anyway, so the token is the credential for its manifest.
-// Each fetch mints a fresh node token (the stored one exists only as a hash).
+// Only a token of the cluster's current generation serves one: a rotated-out
+// token keeps its running agents connected until its grace ends, but hands
+// out nothing new. Every fetch of a generation carries the same node token
+// (nodeToken).
 func (a *API) importManifest(w http.ResponseWriter, r *http.Request) {
 	raw := strings.TrimSuffix(mux.Vars(r)["token"], ".yaml")
 	tok, err := token.Parse(raw)
@@ -35,7 +39,7 @@ func (a *API) importManifest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec, err := a.opts.Store.RegistrationToken(r.Context(), tok.ID)
-	if err != nil || !token.Verify(tok, rec.Hashed) || rec.Kind != store.AgentCluster ||
+	if err != nil || !token.Verify(tok, rec.Hashed) || rec.Kind != store.AgentCluster || rec.Superseded ||
 		(!rec.ExpiresAt.IsZero() && !a.opts.Now().Before(rec.ExpiresAt)) {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			a.opts.Logger.Error("import manifest", "token_id", tok.ID, "err", err)
@@ -51,9 +55,9 @@ func (a *API) importManifest(w http.ResponseWriter, r *http.Request) {
 		opts.AuthEndpoint = &manifest.ACEOptions{}
 	}
 	if opts.NodeAgent {
-		node, _, err := a.mintRegistrationToken(r, rec.ClusterID, store.AgentNode)
+		node, err := a.nodeToken(r.Context(), tok)
 		if err != nil {
-			a.opts.Logger.Error("mint node token", "cluster", rec.ClusterID, "err", err)
+			a.opts.Logger.Error("node registration token", "cluster", rec.ClusterID, "token_id", tok.ID, "err", err)
 			apierr.Internal(w)
 			return
 		}
@@ -70,16 +74,47 @@ func (a *API) importManifest(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// rotateRegistration mints a new pair of registration tokens, pushes them
-// to the cluster's agents if it is connected, and cuts the previous tokens'
-// lifetime to the grace period.
+// nodePurpose is what a generation's node token is derived for.
+const nodePurpose = "registration node token"
+
+// nodeToken returns the node token of the registration generation the
+// cluster token parent started, recording it (as parent's child: same
+// generation, same expiry) the first time it is asked for. Its secret is
+// derived from parent's (token.Derive) rather than stored, sealed or not:
+// nothing in the store or the server's keys yields it, only a holder of the
+// cluster token (who may connect a node agent with that token anyway) can
+// compute it, and every manifest of the generation carries the same one.
+func (a *API) nodeToken(ctx context.Context, parent token.Token) (token.Token, error) {
+	id, err := ids.Registration.New()
+	if err != nil {
+		return token.Token{}, err
+	}
+	h, err := token.Hash(token.Derive(parent, nodePurpose, id))
+	if err != nil {
+		return token.Token{}, err
+	}
+	rec, _, err := a.opts.Store.RegistrationChild(ctx, parent.ID, store.RegistrationToken{
+		ID: id, Kind: store.AgentNode, Hashed: h, CreatedAt: a.opts.Now().UTC()})
+	if err != nil {
+		return token.Token{}, err
+	}
+	node := token.Derive(parent, nodePurpose, rec.ID)
+	if !token.Verify(node, rec.Hashed) {
+		return token.Token{}, fmt.Errorf("node token %s of registration token %s was not derived from it", rec.ID, parent.ID)
+	}
+	return node, nil
+}
+
+// rotateRegistration starts a new registration generation (a cluster
+// token and its node token), pushes it to the cluster's agents if it is
+// connected, and ends every earlier generation, node tokens included, after
+// the grace period.
 func (a *API) rotateRegistration(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	if _, err := a.opts.Store.Cluster(r.Context(), id); err != nil {
 		a.storeError(w, fmt.Sprintf("cluster %q", id), err)
 		return
 	}
-	cutoff := a.opts.Now()
 	reg, err := a.newRegistration(r, id)
 	if err != nil {
 		a.opts.Logger.Error("mint registration token", "cluster", id, "err", err)
@@ -95,7 +130,7 @@ func (a *API) rotateRegistration(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	until := a.opts.Now().Add(a.opts.RegistrationGrace)
-	n, err := a.opts.Store.ExpireRegistrationTokens(r.Context(), id, cutoff, until, reg.TokenID, reg.NodeTokenID)
+	n, err := a.opts.Store.SupersedeRegistrations(r.Context(), id, reg.TokenID, until)
 	if err != nil {
 		a.opts.Logger.Error("expire previous registration tokens", "cluster", id, "err", err)
 		apierr.Internal(w)

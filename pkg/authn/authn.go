@@ -261,11 +261,7 @@ func WithAuthentication(next http.Handler, auth TokenAuthenticator, logger *slog
 		}
 		id, err := auth.AuthenticateToken(r.Context(), raw)
 		if err != nil {
-			path := request.RedactPath(r.URL.Path)
-			if info, ok := request.FromContext(r.Context()); ok {
-				path = info.LogPath
-			}
-			logger.Info("authentication failed", "path", path, "remote", r.RemoteAddr, "err", err)
+			logger.Info("authentication failed", "path", request.LogPath(r), "remote", r.RemoteAddr, "err", err)
 			apierr.Unauthorized(w)
 			return
 		}

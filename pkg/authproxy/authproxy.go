@@ -277,11 +277,7 @@ func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	if t != nil {
 		cluster = t.session.ClusterID
 	}
-	logPath := ""
-	if info, ok := request.FromContext(r.Context()); ok {
-		logPath = info.LogPath
-	}
-	p.opts.Logger.Warn("proxy to cluster failed", "cluster", cluster, "path", logPath, "err", err)
+	p.opts.Logger.Warn("proxy to cluster failed", "cluster", cluster, "path", request.LogPath(r), "err", err)
 	if errors.Is(err, errNoIdentity) {
 		apierr.Write(w, http.StatusInternalServerError, "InternalError", "request refused: identity could not be set")
 		return

@@ -58,7 +58,14 @@ type Warning struct {
 	Count     int32     `json:"count,omitempty"`
 }
 
-const maxWarnings = 10
+// The status keeps the maxWarnings newest warning events of each
+// namespace, at most maxStoredWarnings in all: the API shows each caller the
+// newest of those in the namespaces it may read (pkg/api), so a project's
+// warnings are kept even when other namespaces are noisier.
+const (
+	maxWarnings       = 10
+	maxStoredWarnings = 200
+)
 
 // gather reads the cluster's status. A part that fails is recorded in
 // Errors; a failed /readyz makes the apiserver unhealthy.
@@ -162,10 +169,14 @@ func warnings(events []corev1.Event) []Warning {
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
-	if len(out) > maxWarnings {
-		out = out[:maxWarnings]
+	kept, perNamespace := out[:0], map[string]int{}
+	for _, w := range out {
+		if perNamespace[w.Namespace] < maxWarnings && len(kept) < maxStoredWarnings {
+			perNamespace[w.Namespace]++
+			kept = append(kept, w)
+		}
 	}
-	return out
+	return kept
 }
 
 func shorten(s string) string {

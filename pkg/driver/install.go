@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/pkg/checksum"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -131,9 +132,7 @@ func (r *Registry) Install(ctx context.Context, q InstallRequest) (Info, error) 
 	r.mu.Lock()
 	r.schemas[q.Name] = cachedSchema{checksum: sum, schema: s}
 	r.mu.Unlock()
-	u, _ := url.Parse(q.URL)
-	// Without the query, which may hold a presigned URL's signature.
-	r.opts.Logger.Info("cluster driver installed", "driver", q.Name, "url", u.Scheme+"://"+u.Host+u.Path, "sha256", sum)
+	r.opts.Logger.Info("cluster driver installed", "driver", q.Name, "url", request.RedactURL(q.URL), "sha256", sum)
 	return info, nil
 }
 
@@ -147,6 +146,11 @@ func (r *Registry) download(ctx context.Context, rawURL string, w io.Writer) (st
 	}
 	resp, err := r.opts.HTTPClient.Do(req)
 	if err != nil {
+		// The error names the URL (maybe a redirect's) and is logged.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = request.RedactURL(ue.URL)
+		}
 		return "", err
 	}
 	defer resp.Body.Close()

@@ -71,6 +71,10 @@ type Options struct {
 	// previous ones stay valid after a new manifest was applied.
 	RegistrationTTL   time.Duration
 	RegistrationGrace time.Duration
+	// Removed is told of every cluster the controller deleted, with the
+	// ids of the user tokens deleted with it (store.RemoveCluster), so the
+	// deletion holds at once (api.API.ClusterRemoved); nil: nobody is.
+	Removed func(clusterID string, tokenIDs []string)
 
 	// CallTimeout bounds one driver call (default 15 min); ApplyTimeout the
 	// agent manifest's apply (default 2 min); AgentTimeout how long the

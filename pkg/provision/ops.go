@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -201,10 +200,23 @@ func (c *Controller) remove(ctx context.Context, p store.Provisioning) error {
 	}); err != nil {
 		return err
 	}
-	if err := c.opts.Store.DeleteCluster(ctx, p.ClusterID); err != nil {
+	if err := c.removeCluster(ctx, p.ClusterID); err != nil {
 		return &stepError{step: "Remove", safe: "deleting the cluster's record failed", err: err}
 	}
 	c.opts.Logger.Info("provisioned cluster removed", "cluster", p.ClusterID, "driver", p.Driver)
+	return nil
+}
+
+// removeCluster deletes the cluster with the tokens scoped to it and tells
+// Options.Removed.
+func (c *Controller) removeCluster(ctx context.Context, id string) error {
+	removed, err := c.opts.Store.RemoveCluster(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.opts.Removed != nil {
+		c.opts.Removed(id, removed.Tokens)
+	}
 	return nil
 }
 
@@ -245,8 +257,7 @@ func (c *Controller) installAgent(ctx context.Context, clusterID string, info *d
 	if err := c.opts.Applier.Apply(applyCtx, cfg, yaml); err != nil {
 		return fail("applying the agent manifest to the cluster failed", err)
 	}
-	if _, err := c.opts.Store.ExpireRegistrationTokens(ctx, clusterID, now.Add(-time.Millisecond),
-		now.Add(c.opts.RegistrationGrace), tok.ID); err != nil {
+	if _, err := c.opts.Store.SupersedeRegistrations(ctx, clusterID, tok.ID, now.Add(c.opts.RegistrationGrace)); err != nil {
 		c.opts.Logger.Warn("expire earlier registration tokens", "cluster", clusterID, "err", err)
 	}
 	return nil

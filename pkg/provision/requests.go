@@ -155,7 +155,7 @@ func (c *Controller) Remove(ctx context.Context, id string, force bool) error {
 			return fmt.Errorf("%w: force only deletes a cluster whose last operation failed", ErrBusy)
 		}
 		c.opts.Logger.Warn("provisioned cluster deleted without the driver's Remove", "cluster", id, "driver", p.Driver)
-		return c.opts.Store.DeleteCluster(ctx, id)
+		return c.removeCluster(ctx, id)
 	}
 	if p.Op == OpRemove && p.Phase != PhaseError {
 		return nil // already on its way

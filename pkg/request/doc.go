@@ -23,4 +23,10 @@
 // forwarding header from any other peer is never read. The login limits
 // and the audit log use it; per-address limits key it with AddrKey (an
 // IPv6 /64 is one client).
+//
+// Redaction is owned here too (redact.go), and nowhere else: LogPath and
+// RedactPath give a request's path as a log line or the audit log may show
+// it (registration tokens and any other token-shaped segment hidden,
+// however the path is spelled; length bounded), RedactURL gives a URL as a
+// view or a log line may show it (no userinfo, query or fragment).
 package request

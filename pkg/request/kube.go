@@ -99,6 +99,9 @@ func splitSegments(path string) []string {
 	if len(parts) > maxInfoSegments {
 		parts = parts[:maxInfoSegments]
 	}
+	for i, s := range parts {
+		parts[i] = redactSegment(s)
+	}
 	return parts
 }
 

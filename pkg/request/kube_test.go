@@ -2,6 +2,7 @@ package request
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -28,6 +29,10 @@ func TestParseRequestInfo(t *testing.T) {
 		{"POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", "", RequestInfo{IsResource: true, Verb: "create", APIGroup: "authentication.k8s.io", APIVersion: "v1", Resource: "selfsubjectreviews"}},
 		{"GET", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/x", "", RequestInfo{IsResource: true, Verb: "get", APIGroup: "rbac.authorization.k8s.io", APIVersion: "v1", Resource: "clusterrolebindings", Name: "x"}},
 		{"OPTIONS", "/openapi/v2", "", RequestInfo{Verb: "options"}},
+		// A token in the path never becomes a description (the audit log).
+		{"GET", "/api/v1/namespaces/r-abcdefghij:" + strings.Repeat("a", 52) + "/pods/r-abcdefghij:" + strings.Repeat("b", 52) + ".yaml", "",
+			RequestInfo{IsResource: true, Verb: "get", APIVersion: "v1", Namespace: "<redacted>", Resource: "pods", Name: "<redacted>"}},
+		{"GET", "/api/v1/namespaces/a/pods/web:8080/proxy", "", RequestInfo{IsResource: true, Verb: "get", APIVersion: "v1", Namespace: "a", Resource: "pods", Name: "web:8080", Subresource: "proxy"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

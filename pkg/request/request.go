@@ -130,20 +130,3 @@ func SplitProxyPath(u *url.URL) (id, path, rawPath string, ok bool) {
 	}
 	return id, unescaped, rawPath, true
 }
-
-// maxLogPath bounds a path in a log line.
-const maxLogPath = 256
-
-// RedactPath returns a request path fit for a log line: path segments that
-// are secrets (the registration token of /v3/import/<token>) hidden, and
-// the length bounded. Every log line that names a path uses it (or
-// Info.LogPath).
-func RedactPath(p string) string {
-	if strings.HasPrefix(p, "/v3/import/") {
-		return "/v3/import/<redacted>"
-	}
-	if len(p) > maxLogPath {
-		return p[:maxLogPath] + "…"
-	}
-	return p
-}

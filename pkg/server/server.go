@@ -139,7 +139,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	drivers, prov, err := newProvisioning(cfg, st, tun, sealer, mat.Checksum())
+	// The provisioning controller's cluster deletions hold at once as the
+	// API's do; apiHandler is set below, before anything runs.
+	var apiHandler *api.API
+	removed := func(clusterID string, tokenIDs []string) { apiHandler.ClusterRemoved(clusterID, tokenIDs) }
+	drivers, prov, err := newProvisioning(cfg, st, tun, sealer, mat.Checksum(), removed)
 	if err != nil {
 		return err
 	}
@@ -148,6 +152,15 @@ func Run(ctx context.Context, cfg Config) error {
 	go access.recheckStreams(ctx, streams, st, cfg.Logger)
 	authProviders := registry.New(registry.Options{Store: st, Sealer: sealer, Logger: cfg.Logger, Now: cfg.Now,
 		Tokens: tokens, Access: access, MaxStale: maxStale(cfg.GroupRefreshInterval)})
+	apiHandler = api.New(api.Options{
+		Store: st, Tokens: tokens, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
+		ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
+		SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
+		MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
+		RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
+		Drivers: drivers, Provisioning: prov, Access: access, Reach: checker, Providers: authProviders, Local: localUsers,
+		Credentials: accts,
+	})
 	handler := chain.NewHandler(chain.Handlers{
 		Client:  cfg.Client,
 		Body:    cfg.Body,
@@ -158,14 +171,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Connect: tun,
 		Proxy: authproxy.New(authproxy.Options{Sessions: tun, Credentials: accts, Logger: cfg.Logger, Metrics: m,
 			Streams: streams, NoteImpersonation: audit.SetImpersonation}),
-		API: api.New(api.Options{
-			Store: st, Tokens: tokens, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
-			ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
-			SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
-			MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
-			RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
-			Drivers: drivers, Provisioning: prov, Access: access, Reach: checker, Providers: authProviders, Local: localUsers,
-		}),
+		API: apiHandler,
 	})
 
 	tcp, err := net.Listen("tcp", cfg.Listen)
@@ -403,7 +409,8 @@ func maxStale(interval time.Duration) time.Duration {
 // newProvisioning builds the cluster driver registry and the provisioning
 // controller (packages driver and provision) with the sealer for what the
 // controller stores.
-func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *seal.Sealer, caSum string) (*driver.Registry, *provision.Controller, error) {
+func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *seal.Sealer, caSum string,
+	removed func(clusterID string, tokenIDs []string)) (*driver.Registry, *provision.Controller, error) {
 	stateDir := cfg.DriverStateDir
 	if stateDir == "" {
 		stateDir = filepath.Clean(cfg.DataDir) + "-drivers"
@@ -423,7 +430,7 @@ func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *se
 	}
 	prov := provision.New(provision.Options{Store: st, Drivers: reg, Sealer: sealer, Tunnels: tun, Logger: cfg.Logger,
 		Now: cfg.Now, ServerURL: cfg.ServerURL, CAChecksum: caSum, AgentImage: cfg.AgentImage,
-		RegistrationTTL: cfg.RegistrationTTL, RegistrationGrace: cfg.RegistrationGrace})
+		RegistrationTTL: cfg.RegistrationTTL, RegistrationGrace: cfg.RegistrationGrace, Removed: removed})
 	return reg, prov, nil
 }
 

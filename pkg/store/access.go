@@ -158,6 +158,29 @@ func (s *Store) MemberClusterIDs(ctx context.Context, userID string) (map[string
 	return out, rows.Err()
 }
 
+// CallerBindings returns the bindings a user holds in a cluster (cluster
+// and project scope), directly or through one of its stored groups, oldest
+// first.
+func (s *Store) CallerBindings(ctx context.Context, userID, clusterID string) ([]Binding, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+bindingCols+` FROM bindings WHERE cluster_id = ?2 AND
+		((subject_kind = 'user' AND subject = ?1) OR
+		 (subject_kind = 'group' AND subject IN (SELECT grp FROM user_groups g WHERE g.user_id = ?1)))
+		ORDER BY created_at, id`, userID, clusterID)
+	if err != nil {
+		return nil, fmt.Errorf("bindings of %q in cluster %q: %w", userID, clusterID, err)
+	}
+	defer rows.Close()
+	var out []Binding
+	for rows.Next() {
+		b, err := scanBinding(rows)
+		if err != nil {
+			return nil, fmt.Errorf("bindings of %q in cluster %q: %w", userID, clusterID, err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
 // CreateProject inserts a project; ErrConflict when the name or one of its
 // namespaces is taken in the cluster.
 func (s *Store) CreateProject(ctx context.Context, p Project) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/drover-dev/drover/pkg/token"
@@ -45,22 +46,6 @@ type Cluster struct {
 	// CA bundle the cluster agent last reported; empty until one connected.
 	AgentEndpoint string
 	AgentCA       string
-}
-
-// Agent kinds a registration token admits.
-const (
-	AgentCluster = "cluster"
-	AgentNode    = "node"
-)
-
-// RegistrationToken lets an agent of one kind open a tunnel for one cluster.
-type RegistrationToken struct {
-	ID        string
-	ClusterID string
-	Kind      string // AgentCluster (the default) or AgentNode
-	Hashed    token.Hashed
-	CreatedAt time.Time
-	ExpiresAt time.Time // zero: never
 }
 
 // CreateToken inserts a user token.
@@ -229,39 +214,41 @@ func (s *Store) SetAuthEndpoint(ctx context.Context, id, url, caPEM string) erro
 	return nil
 }
 
-// DeleteCluster removes a cluster and, by cascade, its registration tokens.
+// DeleteCluster is RemoveCluster for callers that need not know which
+// tokens went.
 func (s *Store) DeleteCluster(ctx context.Context, id string) error {
-	return s.deleteByID(ctx, "clusters", id)
+	_, err := s.RemoveCluster(ctx, id)
+	return err
 }
 
-// CreateRegistrationToken inserts an agent registration token.
-func (s *Store) CreateRegistrationToken(ctx context.Context, r RegistrationToken) error {
-	if r.Kind == "" {
-		r.Kind = AgentCluster
-	}
-	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO registration_tokens (id, cluster_id, kind, salt, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.ClusterID, r.Kind, r.Hashed.Salt, r.Hashed.Hash, unix(r.CreatedAt), unix(r.ExpiresAt))
-	if err = mapErr(err); err != nil {
-		return fmt.Errorf("create registration token for cluster %q: %w", r.ClusterID, err)
-	}
-	return nil
+// ClusterRemoval is what RemoveCluster deleted besides the cluster.
+type ClusterRemoval struct {
+	// Tokens are the ids of the user tokens scoped to the cluster, sorted.
+	Tokens []string
 }
 
-// RegistrationToken returns a registration token by id.
-func (s *Store) RegistrationToken(ctx context.Context, id string) (RegistrationToken, error) {
-	var r RegistrationToken
-	var salt, hash []byte
-	var created, expires int64
-	err := s.db.QueryRowContext(ctx,
-		`SELECT id, cluster_id, kind, salt, hash, created_at, expires_at FROM registration_tokens WHERE id = ?`, id).
-		Scan(&r.ID, &r.ClusterID, &r.Kind, &salt, &hash, &created, &expires)
-	if err = mapErr(err); err != nil {
-		return RegistrationToken{}, fmt.Errorf("registration token %q: %w", id, err)
+// RemoveCluster deletes a cluster and, in the same transaction, every user
+// token scoped to it; its registration tokens, status, provisioning state,
+// projects and bindings go by cascade. The caller makes the deleted tokens
+// leave its caches. A missing cluster is ErrNotFound and changes nothing.
+func (s *Store) RemoveCluster(ctx context.Context, id string) (ClusterRemoval, error) {
+	var out ClusterRemoval
+	err := s.tx(ctx, fmt.Sprintf("delete cluster %q", id), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM clusters WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		out.Tokens, err = deleteTokens(ctx, tx, `cluster_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return ClusterRemoval{}, err
 	}
-	r.Hashed = hashed(salt, hash)
-	r.CreatedAt, r.ExpiresAt = fromUnix(created), fromUnix(expires)
-	return r, nil
+	slices.Sort(out.Tokens)
+	return out, nil
 }
 
 func (s *Store) deleteByID(ctx context.Context, table, id string) error {
@@ -343,22 +330,4 @@ func (s *Store) ClusterScopedTokens(ctx context.Context, clusterID string, now t
 		out = append(out, ScopedToken{Token: t, User: u})
 	}
 	return out, nil
-}
-
-// ExpireRegistrationTokens cuts the lifetime of a cluster's registration
-// tokens created before cutoff (except keep) to end at until, unless they
-// end sooner already. It returns how many it changed.
-func (s *Store) ExpireRegistrationTokens(ctx context.Context, clusterID string, cutoff, until time.Time, keep ...string) (int64, error) {
-	q := `UPDATE registration_tokens SET expires_at = ? WHERE cluster_id = ? AND created_at <= ?
-		AND (expires_at = 0 OR expires_at > ?)`
-	args := []any{unix(until), clusterID, unix(cutoff), unix(until)}
-	for _, k := range keep {
-		q += ` AND id != ?`
-		args = append(args, k)
-	}
-	res, err := s.db.ExecContext(ctx, q, args...)
-	if err != nil {
-		return 0, fmt.Errorf("expire registration tokens of cluster %q: %w", clusterID, err)
-	}
-	return res.RowsAffected()
 }

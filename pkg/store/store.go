@@ -205,6 +205,20 @@ DELETE FROM tokens WHERE kind = 'api' AND cluster_id = '' AND created_at >= (
 -- agents carry traffic only to these.
 ALTER TABLE clusters ADD COLUMN agent_endpoint TEXT NOT NULL DEFAULT '';
 ALTER TABLE clusters ADD COLUMN agent_ca TEXT NOT NULL DEFAULT '';
+`, `
+-- Registration tokens form families (see RegistrationToken): each mint of a
+-- cluster's registration starts a generation; a token minted through another
+-- (a generation's node token) records its parent, shares its generation and
+-- ends with it; a rotation ends every earlier generation.
+ALTER TABLE registration_tokens ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE registration_tokens ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+-- Tokens made before: each cluster token started a generation, and a token
+-- belongs to the newest one started when it was made. Their parents were
+-- not recorded.
+UPDATE registration_tokens SET generation = (SELECT COUNT(*) FROM registration_tokens c
+	WHERE c.cluster_id = registration_tokens.cluster_id AND c.kind = 'cluster' AND c.created_at <= registration_tokens.created_at);
+CREATE UNIQUE INDEX registration_tokens_child ON registration_tokens(parent_id, kind) WHERE parent_id != '';
+CREATE INDEX registration_tokens_generation ON registration_tokens(cluster_id, generation);
 `}
 
 // Open opens (creating if needed) the database file at path and migrates it.

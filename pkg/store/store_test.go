@@ -42,7 +42,9 @@ func TestStore(t *testing.T) {
 
 	tok, _ := token.New(ids.Token)
 	h, _ := token.Hash(tok)
-	rec := Token{ID: tok.ID, UserID: "u-1", Kind: KindAPI, ClusterID: "c-1", Description: "ci", Hashed: h,
+	// Scoped to a cluster this test never deletes (a deleted cluster takes
+	// its tokens with it: TestRemoveCluster).
+	rec := Token{ID: tok.ID, UserID: "u-1", Kind: KindAPI, ClusterID: "c-2", Description: "ci", Hashed: h,
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	if err := st.CreateToken(ctx, rec); err != nil {
 		t.Fatal(err)

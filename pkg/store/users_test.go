@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -226,10 +224,7 @@ func TestMigrateRevokesTokensMintedThroughScoped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	must(t, err)
-	n := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "ADD COLUMN parent_id") })
-	if n < 0 {
-		t.Fatal("no migration adds parent_id")
-	}
+	n := migrationsBefore(t, "ALTER TABLE tokens ADD COLUMN parent_id")
 	for _, m := range migrations[:n] {
 		_, err := db.ExecContext(ctx, m)
 		must(t, err)

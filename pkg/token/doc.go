@@ -13,7 +13,11 @@
 // The agent links this package: it must never import anything of the
 // server (store, authn, tunnel, api, ...).
 //
+// A token may also be derived from another (Derive: an HMAC keyed with the
+// parent's secret), for a credential that must be handed out again without
+// being stored: only a holder of the parent can compute it.
+//
 // This package must never log or print a secret, never return one except
-// from New and Bearer (which hands back what the client sent), and never
-// compare secrets with ==.
+// from New, Derive and Bearer (which hands back what the client sent), and
+// never compare secrets with ==.
 package token

@@ -167,7 +167,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// remotedialer hijacks the connection and returns when the session ends.
 	// The hijacked connection is watched: a tunnel that stays silent even
 	// when probed is closed, which ends the session and its streams.
-	lw := &livenessWriter{ResponseWriter: w, liveness: agentapi.Liveness{
+	lw := &livenessWriter{ResponseWriter: w, hangup: &sess.hangup, liveness: agentapi.Liveness{
 		Dead: s.opts.DeadAfter, ProbeAfter: s.opts.ProbeAfter,
 		Probe: func() { sess.probe(s.opts.DeadAfter) },
 		OnDead: func() {
@@ -342,6 +342,7 @@ type livenessWriter struct {
 	http.ResponseWriter
 	liveness agentapi.Liveness
 	conn     net.Conn // set once hijacked
+	hangup   *hangup  // the session's: CloseCluster closes conn through it
 }
 
 func (w *livenessWriter) close() {
@@ -363,5 +364,6 @@ func (w *livenessWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	wc := agentapi.Watch(c, w.liveness)
 	w.conn = wc
+	w.hangup.attach(wc)
 	return wc, bufio.NewReadWriter(bufio.NewReader(wc), bufio.NewWriter(wc)), nil
 }

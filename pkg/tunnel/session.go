@@ -27,6 +27,7 @@ type Session struct {
 	dials  prometheus.Counter // nil in tests that build sessions by hand
 	pooled *http.Transport    // keep-alive pool for ordinary requests
 	single *http.Transport    // one connection per request, for upgrades
+	hangup hangup             // closes the tunnel's connection (CloseCluster)
 }
 
 func newSession(clusterID, key string, p agentapi.AgentParams, rd *remotedialer.Server, now time.Time) (*Session, error) {

@@ -16,6 +16,7 @@ import (
 	"github.com/drover-dev/drover/pkg/providers/github"
 	"github.com/drover-dev/drover/pkg/providers/ldap"
 	"github.com/drover-dev/drover/pkg/providers/oidc"
+	"github.com/drover-dev/drover/pkg/request"
 )
 
 // Type is a kind of provider: how to build one from its JSON configuration.
@@ -32,6 +33,9 @@ type Type struct {
 	// Durations are fields holding a time.Duration: Save also accepts
 	// them as strings ("10s"), views show them so.
 	Durations []string
+	// URLs are fields holding a URL: views show them without userinfo,
+	// query and fragment (request.RedactURL).
+	URLs []string
 	// Build decodes config, which must name the provider name or no name
 	// at all, and returns the provider with the configuration to store
 	// (canonical JSON). Problems with config are *ConfigError.
@@ -48,13 +52,13 @@ const (
 // DefaultTypes are the provider types Drover ships.
 func DefaultTypes() map[string]Type {
 	return map[string]Type{
-		TypeLDAP: {Secrets: []string{"bindPassword"}, Durations: []string{"timeout"},
+		TypeLDAP: {Secrets: []string{"bindPassword"}, Durations: []string{"timeout"}, URLs: []string{"url"},
 			Endpoint: []string{"url", "startTLS", "insecureNoTLS", "caData", "serverName"},
 			Build:    Builder(func(c *ldap.Config) *string { return &c.Name }, ldap.New)},
-		TypeOIDC: {Secrets: []string{"clientSecret"}, Durations: []string{"timeout"},
+		TypeOIDC: {Secrets: []string{"clientSecret"}, Durations: []string{"timeout"}, URLs: []string{"issuerURL", "redirectURL"},
 			Endpoint: []string{"issuerURL", "caData"},
 			Build:    Builder(func(c *oidc.Config) *string { return &c.Name }, oidc.New)},
-		TypeGitHub: {Secrets: []string{"clientSecret"}, Durations: []string{"timeout"},
+		TypeGitHub: {Secrets: []string{"clientSecret"}, Durations: []string{"timeout"}, URLs: []string{"baseURL", "redirectURL"},
 			Endpoint: []string{"baseURL", "caData"},
 			Build:    Builder(func(c *github.Config) *string { return &c.Name }, github.New)},
 	}
@@ -251,6 +255,11 @@ func view(t Type, name, typ string, config []byte, created, updated time.Time) (
 			if ns, err := n.Int64(); err == nil {
 				m[f] = time.Duration(ns).String()
 			}
+		}
+	}
+	for _, f := range t.URLs {
+		if u, ok := m[f].(string); ok {
+			m[f] = request.RedactURL(u)
 		}
 	}
 	return info, nil

@@ -148,7 +148,7 @@ func WithPanicRecovery(next http.Handler, logger *slog.Logger) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v) // the proxy's way of aborting a response; net/http handles it
 				}
-				logger.Error("handler panic", "path", request.RedactPath(r.URL.Path), "panic", v)
+				logger.Error("handler panic", "path", request.LogPath(r), "panic", v)
 				apierr.Internal(w)
 			}
 		}()
