@@ -57,6 +57,7 @@ func newFixture(t *testing.T, options ...func(*Options)) *fixture {
 	log := slog.New(slog.DiscardHandler)
 	clk := fake.NewClock(time.Now())
 	auth := authn.New(authn.Options{Store: st, Logger: log, Now: clk.Now})
+	t.Cleanup(auth.Wait)
 	counter := &accessCounter{auth: auth, checker: access.NewChecker(access.CheckerOptions{Store: st, Now: clk.Now})}
 	lp := testLocal(t, st, clk.Now)
 	o := Options{

@@ -85,6 +85,7 @@ func newDriverFixture(t *testing.T) *fixture {
 	drivers := fakeDrivers{s: s}
 	ctrl := provision.New(provision.Options{Store: st, Drivers: drivers, Sealer: sealer, Tunnels: noTunnel{}, Logger: log})
 	auth := authn.New(authn.Options{Store: st, Logger: log})
+	t.Cleanup(auth.Wait)
 	lp := testLocal(t, st, time.Now)
 	a := New(Options{
 		Local: lp,

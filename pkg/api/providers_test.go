@@ -116,6 +116,7 @@ func newProviderFixture(t *testing.T) (*fixture, *people, *fake.Clock, *fake.Buf
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := fake.NewClock(time.Now())
 	auth := authn.New(authn.Options{Store: st, Logger: log, Now: clk.Now})
+	t.Cleanup(auth.Wait)
 	key := make([]byte, seal.KeySize)
 	rand.Read(key)
 	sealer, err := seal.New(key)

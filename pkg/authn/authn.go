@@ -67,6 +67,8 @@ type Authenticator struct {
 	opts  Options
 	mu    sync.Mutex
 	cache map[string]*entry
+	// touches are the last-used writes in flight (Wait).
+	touches sync.WaitGroup
 }
 
 type entry struct {
@@ -207,14 +209,18 @@ func (a *Authenticator) lookup(ctx context.Context, tokenID string, digest [sha2
 func (a *Authenticator) touch(id string, now time.Time) {
 	// Detached from the request: a cancelled request must not lose the write,
 	// and the request must not wait for it.
-	go func() {
+	a.touches.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := a.opts.Store.TouchToken(ctx, id, now); err != nil {
 			a.opts.Logger.Warn("record token use", "token_id", id, "err", err)
 		}
-	}()
+	})
 }
+
+// Wait returns once the last-used writes in flight are done; call it before
+// closing the store.
+func (a *Authenticator) Wait() { a.touches.Wait() }
 
 // Groups returns a user's Drover groups, as impersonated downstream (without
 // system:authenticated, which package impersonation adds): the provider's

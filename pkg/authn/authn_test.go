@@ -52,6 +52,7 @@ func TestAuthenticateToken(t *testing.T) {
 	st := openStore(t)
 	clk := newClock()
 	a := New(Options{Store: st, Logger: slog.New(slog.DiscardHandler), Now: clk.Now})
+	t.Cleanup(a.Wait)
 	ctx := context.Background()
 	future := clk.Now().Add(time.Hour)
 	admin := mint(t, st, "root", true, "", future)
@@ -118,6 +119,7 @@ func TestAuthenticateToken(t *testing.T) {
 func TestWithAuthentication(t *testing.T) {
 	st := openStore(t)
 	a := New(Options{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(a.Wait)
 	raw := mint(t, st, "bob", false, "", time.Now().Add(time.Hour))
 	var got []string
 	h := WithAuthentication(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -164,6 +166,7 @@ func TestWithAuthentication(t *testing.T) {
 func BenchmarkCachedCheck(b *testing.B) {
 	st := openStore(b)
 	a := New(Options{Store: st, Logger: slog.New(slog.DiscardHandler), CacheTTL: time.Hour})
+	b.Cleanup(a.Wait)
 	raw := mint(b, st, "bench", false, "", time.Now().Add(time.Hour))
 	ctx := context.Background()
 	if _, err := a.AuthenticateToken(ctx, raw); err != nil {
@@ -183,6 +186,7 @@ func BenchmarkCachedCheck(b *testing.B) {
 func BenchmarkUncachedCheck(b *testing.B) {
 	st := openStore(b)
 	a := New(Options{Store: st, Logger: slog.New(slog.DiscardHandler), CacheTTL: time.Nanosecond})
+	b.Cleanup(a.Wait)
 	raw := mint(b, st, "bench", false, "", time.Now().Add(time.Hour))
 	ctx := context.Background()
 	b.ReportAllocs()

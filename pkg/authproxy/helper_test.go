@@ -97,6 +97,7 @@ func newSandwich(t *testing.T, options ...func(*authproxy.Options)) *sandwich {
 
 	logger := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.auth = authn.New(authn.Options{Store: st, Logger: logger})
+	t.Cleanup(s.auth.Wait)
 	s.tun = tunnel.New(tunnel.Options{Store: st, Logger: logger})
 	s.members = access.NewChecker(access.CheckerOptions{Store: st})
 	s.noted = &lockedList{}

@@ -128,6 +128,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go maintainKeys(ctx, keys, cfg.Logger)
 	m := metrics.NewServer()
 	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Sessions: keys})
+	defer auth.Wait() // before the store closes
 	tun := tunnel.New(tunnel.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m,
 		Admit: func(r *http.Request) error { return connlimit.MoveToAgents(r.Context()) }})
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)

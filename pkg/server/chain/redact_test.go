@@ -57,6 +57,7 @@ func TestLogsRedactTokensInPaths(t *testing.T) {
 	var logs, auditLog syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	auth := authn.New(authn.Options{Store: st, Logger: log})
+	t.Cleanup(auth.Wait)
 	tun := tunnel.New(tunnel.Options{Store: st, Logger: log})
 	checker := access.NewChecker(access.CheckerOptions{Store: st})
 	a := api.New(api.Options{Store: st, Tokens: auth, Tunnel: tun, Reach: checker, CAPEM: []byte("CA"), CASum: "sum",

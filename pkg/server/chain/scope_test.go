@@ -60,6 +60,7 @@ func newServer(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	auth := authn.New(authn.Options{Store: st, Logger: log})
+	t.Cleanup(auth.Wait)
 	tun := tunnel.New(tunnel.Options{Store: st, Logger: log})
 	checker := access.NewChecker(access.CheckerOptions{Store: st})
 	a := api.New(api.Options{Store: st, Local: lp, Tokens: auth, Tunnel: tun, Reach: checker, CAPEM: []byte("CA"), CASum: "sum",
