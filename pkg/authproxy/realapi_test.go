@@ -139,22 +139,9 @@ func (rc *realCluster) createNamespaces(t *testing.T, names ...string) {
 	}
 }
 
-// whoAmIAs asks the cluster behind the proxy who the request is, as kubectl
-// auth whoami does, and returns the code and either the user info or the
-// Status message.
-func (s *sandwich) whoAmIAs(t *testing.T, cluster, bearer, user string, groups ...string) (int, authenticationv1.UserInfo, string) {
-	t.Helper()
-	h := http.Header{}
-	if user != "" {
-		h.Set("Impersonate-User", user)
-	}
-	for _, g := range groups {
-		h.Add("Impersonate-Group", g)
-	}
-	return s.whoAmIWith(t, cluster, bearer, h)
-}
-
-// whoAmIWith is whoAmIAs with the identity headers h.
+// whoAmIWith asks the cluster behind the proxy who the request with the
+// identity headers h is, as kubectl auth whoami does, and returns the code
+// and either the user info or the Status message.
 func (s *sandwich) whoAmIWith(t *testing.T, cluster, bearer string, h http.Header) (int, authenticationv1.UserInfo, string) {
 	t.Helper()
 	body := `{"kind":"SelfSubjectReview","apiVersion":"authentication.k8s.io/v1"}`
