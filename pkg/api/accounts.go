@@ -42,6 +42,12 @@ func (a *API) mintToken(ctx context.Context, userID, kind, clusterID, desc strin
 // mint stores a new token shaped like t, expiring ttl from now (or when t
 // already says, if sooner).
 func (a *API) mint(ctx context.Context, t store.Token, ttl time.Duration) (string, store.Token, error) {
+	return a.mintReplacing(ctx, t, ttl, false)
+}
+
+// mintReplacing is mint; with replace, the new token takes the place of
+// the user's tokens of its kind, cluster and parent, which end at once.
+func (a *API) mintReplacing(ctx context.Context, t store.Token, ttl time.Duration, replace bool) (string, store.Token, error) {
 	tok, err := token.New(ids.Token)
 	if err != nil {
 		return "", store.Token{}, err
@@ -55,8 +61,19 @@ func (a *API) mint(ctx context.Context, t store.Token, ttl time.Duration) (strin
 	if exp := now.Add(ttl); t.ExpiresAt.IsZero() || exp.Before(t.ExpiresAt) {
 		t.ExpiresAt = exp
 	}
-	if err := a.opts.Store.CreateToken(ctx, t); err != nil {
+	if !replace {
+		if err := a.opts.Store.CreateToken(ctx, t); err != nil {
+			return "", store.Token{}, err
+		}
+		return tok.String(), t, nil
+	}
+	gone, err := a.opts.Store.ReplaceToken(ctx, t)
+	if err != nil {
 		return "", store.Token{}, err
+	}
+	for _, id := range gone {
+		a.opts.Tokens.Invalidate(id)
+		a.opts.Logger.Info("token replaced", "token_id", id, "by", t.ID)
 	}
 	return tok.String(), t, nil
 }
@@ -71,7 +88,9 @@ const defaultMaxLiveTokens = 1000
 // only to those who may reach that cluster (access.Checker). A token minted
 // with another token (not a login session) records it as its parent and
 // never outlives it (scoped credentials never get here: the routes that
-// mint are access.Unscoped). A user holds at most Options.MaxLiveTokens. It answers
+// mint are access.Unscoped); a kubeconfig token minted in a login session
+// replaces that session's earlier one for the cluster. A user holds at most
+// Options.MaxLiveTokens. It answers
 // refusals itself and returns ok false.
 func (a *API) issue(w http.ResponseWriter, r *http.Request, kind, clusterID, desc string, ttl time.Duration) (string, store.Token, bool) {
 	ctx := r.Context()
@@ -98,10 +117,18 @@ func (a *API) issue(w http.ResponseWriter, r *http.Request, kind, clusterID, des
 		return "", store.Token{}, false
 	}
 	t := store.Token{UserID: caller.UserID, Kind: kind, ClusterID: clusterID, Description: desc}
-	if caller.TokenKind != store.KindSession {
+	replace := false
+	switch {
+	case caller.TokenKind != store.KindSession:
 		t.ParentID, t.ExpiresAt = caller.TokenID, caller.ExpiresAt
+	case kind == store.KindKubeconfig:
+		// One live kubeconfig token per login session and cluster: a
+		// client that fetches its kubeconfig again and again (a credential
+		// plugin, a script) replaces its token instead of filling the
+		// user's MaxLiveTokens. It keeps its own expiry.
+		t.ParentID, replace = caller.TokenID, true
 	}
-	secret, rec, err := a.mint(ctx, t, ttl)
+	secret, rec, err := a.mintReplacing(ctx, t, ttl, replace)
 	if err != nil {
 		a.storeError(w, "token", err)
 		return "", store.Token{}, false

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
 )
 
 // mintAPIToken mints an API token with bearer and returns its secret and
@@ -104,6 +105,45 @@ func TestIssueRules(t *testing.T) {
 		if n := len(after) - len(before); n != 1 {
 			t.Errorf("one cluster named three times minted %d tokens", n)
 		}
+		// Fetched again in the same session (a credential plugin, a
+		// script): the new token replaces the old, which ends at once; the
+		// user's live tokens do not grow.
+		token := func(kc string) string {
+			var cfg struct {
+				Users []struct{ User struct{ Token string } }
+			}
+			if err := yaml.Unmarshal([]byte(kc), &cfg); err != nil || len(cfg.Users) == 0 {
+				t.Fatalf("kubeconfig: %v %s", err, kc)
+			}
+			return cfg.Users[0].User.Token
+		}
+		first := token(body)
+		for range 5 {
+			code, body = f.do(t, "POST", "/v3/kubeconfig", f.admin, `{"clusters":["`+cid+`"]}`)
+			if code != 200 {
+				t.Fatalf("%d %s", code, body)
+			}
+		}
+		again, _ := f.st.ListTokens(context.Background(), f.userID(t, "root"))
+		if len(again) != len(after) {
+			t.Errorf("five more kubeconfigs in one session: %d live tokens, want %d", len(again), len(after))
+		}
+		if code, _ := f.do(t, "GET", "/v3/users/me", first, ""); code != 401 {
+			t.Errorf("the replaced kubeconfig token still works: %d", code)
+		}
+		latest := token(body)
+		if code, body := f.do(t, "GET", "/v3/users/me", latest, ""); code != 200 {
+			t.Errorf("the newest kubeconfig token: %d %s", code, body)
+		}
+		// Another login session's kubeconfig leaves this session's alone.
+		other := f.login(t, "root")
+		if code, body := f.do(t, "POST", "/v3/kubeconfig", other, `{"clusters":["`+cid+`"]}`); code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+		if code, _ := f.do(t, "GET", "/v3/users/me", latest, ""); code != 200 {
+			t.Error("another session's kubeconfig replaced this session's")
+		}
+
 		var many []string
 		for i := range maxKubeconfigClusters + 1 {
 			many = append(many, fmt.Sprintf("c-%05d", i))

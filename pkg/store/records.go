@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -48,17 +49,63 @@ type Cluster struct {
 	AgentCA       string
 }
 
+// ReplaceToken inserts t (t.ParentID set) and deletes, in the same
+// transaction, the user's other tokens of t's kind, cluster and parent: a
+// client that asks again through the same credential gets a new token in
+// place of the old one, not one more. It returns the ids deleted.
+func (s *Store) ReplaceToken(ctx context.Context, t Token) ([]string, error) {
+	if t.ParentID == "" {
+		return nil, errors.New("replace token: no parent")
+	}
+	var gone []string
+	err := s.tx(ctx, "replace token", func(tx *sql.Tx) error {
+		// Write first (DELETE … RETURNING): a read before the first write
+		// would have to upgrade its lock, which SQLite refuses while
+		// another connection writes.
+		rows, err := tx.QueryContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND kind = ? AND cluster_id = ? AND parent_id = ? RETURNING id`,
+			t.UserID, t.Kind, t.ClusterID, t.ParentID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			gone = append(gone, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return insertToken(ctx, tx, t)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return gone, nil
+}
+
 // CreateToken inserts a user token.
 func (s *Store) CreateToken(ctx context.Context, t Token) error {
-	_, err := s.db.ExecContext(ctx,
+	if err := mapErr(insertToken(ctx, s.db, t)); err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	return nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func insertToken(ctx context.Context, db execer, t Token) error {
+	_, err := db.ExecContext(ctx,
 		`INSERT INTO tokens (id, user_id, kind, cluster_id, parent_id, description, salt, hash, created_at, expires_at)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.UserID, t.Kind, t.ClusterID, t.ParentID, t.Description, t.Hashed.Salt, t.Hashed.Hash,
 		unix(t.CreatedAt), unix(t.ExpiresAt))
-	if err = mapErr(err); err != nil {
-		return fmt.Errorf("create token: %w", err)
-	}
-	return nil
+	return err
 }
 
 const tokenCols = `id, user_id, kind, cluster_id, parent_id, description, salt, hash, created_at, expires_at, last_used_at`
