@@ -31,7 +31,7 @@ func TestParseRequestInfo(t *testing.T) {
 		{"OPTIONS", "/openapi/v2", "", RequestInfo{Verb: "options"}},
 		// A token in the path never becomes a description (the audit log).
 		{"GET", "/api/v1/namespaces/r-abcdefghij:" + strings.Repeat("a", 52) + "/pods/r-abcdefghij:" + strings.Repeat("b", 52) + ".yaml", "",
-			RequestInfo{IsResource: true, Verb: "get", APIVersion: "v1", Namespace: "<redacted>", Resource: "pods", Name: "<redacted>"}},
+			RequestInfo{IsResource: true, Verb: "get", APIVersion: "v1", Namespace: "r-abcdefghij:<redacted>", Resource: "pods", Name: "r-abcdefghij:<redacted>.yaml"}},
 		{"GET", "/api/v1/namespaces/a/pods/web:8080/proxy", "", RequestInfo{IsResource: true, Verb: "get", APIVersion: "v1", Namespace: "a", Resource: "pods", Name: "web:8080", Subresource: "proxy"}},
 	}
 	for _, tc := range tests {

@@ -34,48 +34,24 @@ func LogPath(r *http.Request) string {
 
 // RedactPath returns a request path fit for a log line: the registration
 // token of /v3/import/<token> hidden (however the path spells it: doubled
-// slashes and dot segments are not cleaned before routing), any other
-// segment that is a token ("<id>:<secret>", with or without an extension)
-// hidden, and the length bounded.
+// slashes and dot segments are not cleaned before routing), every token
+// secret anywhere in it hidden (token.RedactSecrets: whatever separates it
+// from its id or its neighbours), and the length bounded.
 func RedactPath(p string) string {
 	if strings.HasPrefix(path.Clean(p), importPrefix) {
 		return importPrefix + "<redacted>"
 	}
-	if strings.IndexByte(p, ':') >= 0 {
-		p = redactTokenSegments(p)
-	}
+	p = token.RedactSecrets(p)
 	if len(p) > maxLogPath {
 		return p[:maxLogPath] + "…"
 	}
 	return p
 }
 
-// redactTokenSegments replaces every segment of p that is a token.
-func redactTokenSegments(p string) string {
-	segs := strings.Split(p, "/")
-	for i, s := range segs {
-		segs[i] = redactSegment(s)
-	}
-	return strings.Join(segs, "/")
-}
-
-// redactSegment is "<redacted>" if the path segment s is a token
-// ("<id>:<secret>", with or without an extension), s otherwise. The audit
-// log's descriptions of a proxied request (RequestInfo) are made of
-// segments passed through it.
-func redactSegment(s string) string {
-	if strings.IndexByte(s, ':') < 0 {
-		return s
-	}
-	bare := s
-	if ext := path.Ext(s); ext != "" && !strings.Contains(ext, ":") {
-		bare = strings.TrimSuffix(s, ext)
-	}
-	if _, err := token.Parse(bare); err == nil {
-		return "<redacted>"
-	}
-	return s
-}
+// redactSegment is the path segment s with any token secret in it hidden.
+// The audit log's descriptions of a proxied request (RequestInfo) are made
+// of segments passed through it.
+func redactSegment(s string) string { return token.RedactSecrets(s) }
 
 // RedactURL returns a URL as a view or a log line may show it: without its
 // userinfo, query and fragment, which may hold credentials (a password, a

@@ -39,7 +39,16 @@ func TestRedactPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	long := "/v3/" + strings.Repeat("a", 300)
+	long := "/v3/" + strings.Repeat("a-", 150) // '-' breaks runs of the secrets' alphabet
+	id, secret := tok.ID, tok.Secret
+	// A property: no secret survives, whatever surrounds it.
+	for _, around := range []string{"", "/", ":", "\\", ";", ",", "=", ".", "x", "X", "2", "%", "~"} {
+		p := "/a" + around + tok.String() + around + "b"
+		if got := RedactPath(p); strings.Contains(strings.ToLower(got), secret) {
+			t.Errorf("RedactPath(%q) = %q shows the secret", p, got)
+		}
+	}
+	hidden := id + ":<redacted>"
 	tests := []struct{ in, want string }{
 		{"/v3/tokens", "/v3/tokens"},
 		{"/v3/import/r-abc:secret.yaml", "/v3/import/<redacted>"},
@@ -49,11 +58,24 @@ func TestRedactPath(t *testing.T) {
 		{"/v3/./import/x", "/v3/import/<redacted>"},
 		{"/v3/a/../import/x", "/v3/import/<redacted>"},
 		{"/v3/import", "/v3/import"},
-		{"/v3/tokens/" + tok.String(), "/v3/tokens/<redacted>"},
-		{"/x/" + tok.String() + ".yaml/y", "/x/<redacted>/y"},
+		{"/v3/tokens/" + tok.String(), "/v3/tokens/" + hidden},
+		{"/x/" + tok.String() + ".yaml/y", "/x/" + hidden + ".yaml/y"},
 		{"/k8s/clusters/c-1/api/v1/namespaces/a/pods/web:8080/proxy", "/k8s/clusters/c-1/api/v1/namespaces/a/pods/web:8080/proxy"},
 		{long, long[:maxLogPath] + "…"},
-		{"/k8s/" + strings.Repeat("a", 200) + "/" + tok.String(), ("/k8s/" + strings.Repeat("a", 200) + "/<redacted>")},
+		{"/k8s/" + strings.Repeat("a-", 100) + "/" + tok.String(), ("/k8s/" + strings.Repeat("a-", 100) + "/" + hidden)},
+		// The secret however it is set in the path (found by a red-team
+		// pass): other separators, no separator, neighbours, either case.
+		{`/v3\import\` + tok.String(), `/v3\import\` + hidden},
+		{"/v3/import;" + tok.String(), "/v3/import;" + hidden},
+		{"/v3/import," + tok.String(), "/v3/import," + hidden},
+		{"/v3/import=" + tok.String(), "/v3/import=" + hidden},
+		{"/x/" + tok.String() + ";x", "/x/" + hidden + ";x"},
+		{"/x/:" + tok.String(), "/x/:" + hidden},
+		{"/x/" + tok.String() + ":", "/x/" + hidden + ":"},
+		{"/api/v1/namespaces/x" + tok.String(), "/api/v1/namespaces/x" + hidden},
+		{"/x/-" + secret, "/x/-<redacted>"},
+		{"/x/" + strings.ToUpper(secret) + ".x.y", "/x/<redacted>.x.y"},
+		{"/x/" + secret[:len(secret)-1], "/x/" + secret[:len(secret)-1]}, // shorter than a secret
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
-	long := "/v3/" + strings.Repeat("x", 300)
+	long := "/v3/" + strings.Repeat("x-", 150)
 	tests := []struct {
 		method, target string
 		want           Info

@@ -117,3 +117,33 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRedactSecrets: whatever the input, no run as long as a secret of
+// the secrets' alphabet survives, and input without one is unchanged.
+func FuzzRedactSecrets(f *testing.F) {
+	tok, err := New(ids.Registration)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("/v3/import/" + tok.String())
+	f.Add(`/v3\import\` + tok.String() + ".yaml")
+	f.Add("/api/v1/namespaces/default/pods/web-0")
+	f.Fuzz(func(t *testing.T, s string) {
+		got := RedactSecrets(s)
+		run, longest := 0, 0
+		for i := 0; i < len(got); i++ {
+			if secretChar(got[i]) {
+				run++
+				longest = max(longest, run)
+			} else {
+				run = 0
+			}
+		}
+		if n := encoding.EncodedLen(secretBytes); longest >= n {
+			t.Fatalf("RedactSecrets(%q) = %q keeps a run of %d", s, got, longest)
+		}
+		if !strings.Contains(got, "<redacted>") && got != s {
+			t.Fatalf("RedactSecrets(%q) = %q changed input with no secret", s, got)
+		}
+	})
+}
