@@ -202,6 +202,7 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 	}
 	go gcTokens(ctx, st, cfg)
+	go tun.RecheckTokens(ctx, 5*time.Second) // agents of ended registration tokens lose their tunnels
 	go authProviders.RunRefresh(ctx, cfg.GroupRefreshInterval)
 	go streams.Run(ctx)
 	if cfg.MetricsListen != "" {

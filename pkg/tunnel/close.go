@@ -1,8 +1,13 @@
 package tunnel
 
 import (
+	"context"
+	"errors"
 	"net"
 	"sync"
+	"time"
+
+	"github.com/drover-dev/drover/pkg/store"
 )
 
 // CloseCluster ends every tunnel session of a cluster (one that was
@@ -54,5 +59,51 @@ func (h *hangup) close() {
 	h.closed = true
 	if h.conn != nil {
 		h.conn.Close()
+	}
+}
+
+// RecheckTokens ends, every interval until ctx ends, the sessions whose
+// registration token is gone or expired: an agent that connected with a
+// token a rotation has since ended (after its grace) or that was deleted
+// keeps no tunnel, as it could open no new one. One store read per
+// distinct token per round.
+func (s *Server) RecheckTokens(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.recheckTokens(ctx)
+		}
+	}
+}
+
+func (s *Server) recheckTokens(ctx context.Context) {
+	s.mu.Lock()
+	byToken := map[string][]*Session{}
+	for _, list := range s.sessions {
+		for _, sess := range list {
+			byToken[sess.tokenID] = append(byToken[sess.tokenID], sess)
+		}
+	}
+	s.mu.Unlock()
+	now := s.opts.Now()
+	for id, list := range byToken {
+		rec, err := s.opts.Store.RegistrationToken(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			s.opts.Logger.Warn("recheck agent tokens", "err", err)
+			return // the store is unwell: keep the tunnels, try again later
+		case rec.ExpiresAt.IsZero() || now.Before(rec.ExpiresAt):
+			continue
+		}
+		for _, sess := range list {
+			s.opts.Logger.Info("agent's registration token ended; closing its tunnel", "cluster", sess.ClusterID,
+				"kind", sess.Params.Kind, "node", sess.Params.Node, "token_id", id)
+			sess.hangup.close()
+		}
 	}
 }

@@ -78,3 +78,50 @@ func TestCloseCluster(t *testing.T) {
 		t.Errorf("second CloseCluster = %d, want 0", n)
 	}
 }
+
+// TestRecheckTokensEndsSessions: an agent whose registration token a
+// rotation has since ended (after the grace) or that went with its cluster
+// loses its tunnel at the next recheck; agents with live tokens keep
+// theirs.
+func TestRecheckTokensEndsSessions(t *testing.T) {
+	f := newFixture(t)
+	old := f.addCluster("c-alpha", time.Time{})
+	regBeta := f.addCluster("c-beta", time.Time{})
+	f.startAgent(old, f.params(agentapi.KindCluster, "", "sa-old"))
+	f.waitLive("c-alpha", 1)
+	rotated := f.addRegistration("c-alpha", time.Time{}) // the next generation
+	f.startAgent(rotated, f.params(agentapi.KindNode, "node-1", ""))
+	f.startAgent(regBeta, f.params(agentapi.KindCluster, "", "sa-beta"))
+	f.waitLive("c-alpha", 2)
+	f.waitLive("c-beta", 1)
+	defer func() {
+		if t.Failed() {
+			t.Log(f.logs.String())
+		}
+	}()
+	rotatedID, _, _ := strings.Cut(rotated, ":")
+	if _, err := f.store.SupersedeRegistrations(t.Context(), "c-alpha", rotatedID, f.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	f.tun.recheckTokens(t.Context()) // in the grace: nothing ends
+	if st := f.tun.Status("c-alpha"); st.Sessions != 2 {
+		t.Fatalf("in the grace: %d sessions, want 2", st.Sessions)
+	}
+	f.clock.Add(time.Hour) // the grace is over
+	f.tun.recheckTokens(t.Context())
+	waitFor(t, "the rotated-out token's session to end", func() bool {
+		return f.tun.Status("c-alpha").Sessions == 1 &&
+			strings.Count(f.logs.String(), `msg="agent disconnected" cluster=c-alpha kind=cluster`) == 1
+	})
+	if s, ok := f.tun.Session("c-alpha"); !ok || s.Params.Kind != agentapi.KindNode {
+		t.Errorf("the session of the current token was closed too")
+	}
+
+	// Tokens gone with their cluster end their sessions the same way.
+	if err := f.store.DeleteCluster(t.Context(), "c-beta"); err != nil {
+		t.Fatal(err)
+	}
+	f.tun.recheckTokens(t.Context())
+	waitFor(t, "the deleted cluster's session to end", func() bool { return f.tun.Status("c-beta").Sessions == 0 })
+}

@@ -142,6 +142,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess.dials = s.opts.Metrics.Dials.WithLabelValues(clusterID, params.Kind)
+	sess.tokenID = rec.ID
 	log := s.opts.Logger.With("cluster", clusterID, "kind", params.Kind, "node", params.Node, "remote", r.RemoteAddr)
 	if err := s.add(sess); err != nil {
 		log.Warn("agent connect refused", "err", err)

@@ -28,6 +28,9 @@ type Session struct {
 	pooled *http.Transport    // keep-alive pool for ordinary requests
 	single *http.Transport    // one connection per request, for upgrades
 	hangup hangup             // closes the tunnel's connection (CloseCluster)
+	// tokenID is the registration token the agent connected with; the
+	// session ends once it is gone or expired (RecheckTokens).
+	tokenID string
 }
 
 func newSession(clusterID, key string, p agentapi.AgentParams, rd *remotedialer.Server, now time.Time) (*Session, error) {
