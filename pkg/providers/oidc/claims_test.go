@@ -26,6 +26,7 @@ func TestValidate(t *testing.T) {
 		{"remote http issuer", func(c *Config) { c.IssuerURL = "http://idp.example.org" }, "https"},
 		{"relative redirect", func(c *Config) { c.RedirectURL = "/callback" }, "absolute"},
 		{"issuer with credentials", func(c *Config) { c.IssuerURL = "https://u:p@idp.example.org" }, "credentials"},
+		{"issuer with a query", func(c *Config) { c.IssuerURL = "https://idp.example.org/?sig=s3cret" }, "an issuer has no query"},
 		{"no client", func(c *Config) { c.ClientID = "" }, "clientID"},
 		{"bad scope", func(c *Config) { c.Scopes = []string{"openid email"} }, "scope"},
 		{"bad claim", func(c *Config) { c.GroupsClaim = "my groups" }, "groupsClaim"},
@@ -42,6 +43,8 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("unexpected error: %v", err)
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Fatalf("got %v, want an error with %q", err, tc.wantErr)
+			case err != nil && strings.Contains(err.Error(), "s3cret"):
+				t.Fatalf("the error shows a URL's secret: %v", err)
 			}
 		})
 	}

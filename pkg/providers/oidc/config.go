@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/pkg/providers"
+	"github.com/drover-dev/drover/pkg/request"
 )
 
 // Config configures an OIDC provider.
@@ -86,6 +87,10 @@ func (c Config) Validate() error {
 	if err := checkURL("issuerURL", c.IssuerURL); err != nil {
 		return err
 	}
+	// OpenID Connect Discovery: an issuer has no query (nor fragment).
+	if u, _ := url.Parse(c.IssuerURL); u.RawQuery != "" || u.ForceQuery {
+		return fmt.Errorf("issuerURL %q: an issuer has no query", request.RedactURL(c.IssuerURL))
+	}
 	if err := checkURL("redirectURL", c.RedirectURL); err != nil {
 		return err
 	}
@@ -121,13 +126,13 @@ func checkURL(name, raw string) error {
 	case err != nil:
 		return fmt.Errorf("%s: %w", name, err)
 	case u.Host == "" || u.User != nil || u.Fragment != "":
-		return fmt.Errorf("%s %q: want an absolute URL without credentials or fragment", name, raw)
+		return fmt.Errorf("%s %q: want an absolute URL without credentials or fragment", name, request.RedactURL(raw))
 	case u.Scheme == "https":
 		return nil
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 		return nil
 	}
-	return fmt.Errorf("%s %q: must be https (http only on loopback)", name, raw)
+	return fmt.Errorf("%s %q: must be https (http only on loopback)", name, request.RedactURL(raw))
 }
 
 func isLoopback(host string) bool {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/drover-dev/drover/pkg/providers"
+	"github.com/drover-dev/drover/pkg/request"
 )
 
 // Provider is an OpenID Connect RedirectProvider.
@@ -70,7 +71,7 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 	}
 	op, err := oidc.NewProvider(p.ctx(ctx), p.cfg.IssuerURL)
 	if err != nil {
-		return nil, fmt.Errorf("oidc %s: discovery at %s: %w", p.cfg.Name, p.cfg.IssuerURL, err)
+		return nil, fmt.Errorf("oidc %s: discovery at %s: %w", p.cfg.Name, request.RedactURL(p.cfg.IssuerURL), err)
 	}
 	p.d = &discovered{
 		provider: op,
