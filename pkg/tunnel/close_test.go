@@ -21,7 +21,8 @@ func TestCloseCluster(t *testing.T) {
 	regAlpha := f.addCluster("c-alpha", time.Time{})
 	regBeta := f.addCluster("c-beta", time.Time{})
 	f.startAgent(regAlpha, f.params(agentapi.KindCluster, "", "sa-alpha"))
-	f.startAgent(regAlpha, f.params(agentapi.KindNode, "node-1", "sa-alpha-node"))
+	f.waitLive("c-alpha", 1) // node agents are let in once the cluster agent reported the apiserver
+	f.startAgent(regAlpha, f.params(agentapi.KindNode, "node-1", ""))
 	f.startAgent(regBeta, f.params(agentapi.KindCluster, "", "sa-beta"))
 	f.waitLive("c-alpha", 2)
 	f.waitLive("c-beta", 1)
