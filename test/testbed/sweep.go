@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // A temporary cluster Dir records the pid of the test process in ownerFile.
@@ -44,6 +45,50 @@ func sweepStaleDirs() {
 			if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
 				_ = os.RemoveAll(d)
 			}
+		}
+	})
+}
+
+var sweepNodesOnce sync.Once
+
+// sweepStaleNodes removes what clusters with real nodes of dead test
+// processes left (a test process killed with SIGKILL cannot clean up; its
+// containerd shims and containers outlive it by design): for every network
+// namespace or cgroup named namePrefix<pid>-<seq> whose pid is gone, it kills
+// the processes in the cgroup, removes the cgroups and deletes the namespace.
+// Errors are ignored: a sweep is best effort, Start fails later if it
+// matters.
+func sweepStaleNodes() {
+	sweepNodesOnce.Do(func() {
+		names := map[string]bool{}
+		entries, _ := os.ReadDir("/run/netns")
+		for _, e := range entries {
+			names[e.Name()] = true
+		}
+		hier, _ := cgroupHierarchies()
+		for _, h := range hier {
+			entries, _ := os.ReadDir(h)
+			for _, e := range entries {
+				if e.IsDir() {
+					names[e.Name()] = true
+				}
+			}
+		}
+		for name := range names {
+			rest, ok := strings.CutPrefix(name, namePrefix)
+			if !ok {
+				continue
+			}
+			pidText, _, _ := strings.Cut(rest, "-")
+			pid, err := strconv.Atoi(pidText)
+			if err != nil || pid <= 0 || pid == os.Getpid() {
+				continue
+			}
+			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+				continue
+			}
+			_ = removeCgroup(hier, name, 10*time.Second)
+			_ = deleteNetwork(name)
 		}
 	})
 }
