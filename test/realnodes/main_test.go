@@ -44,6 +44,11 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	// Never a silent skip: without root these tests fail, at once.
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "realnodes: real nodes need root (network namespaces, cgroups, mounts, iptables): run these tests as root")
+		return 1
+	}
 	dir, err := os.MkdirTemp("", "drover-realnodes-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -73,9 +78,6 @@ func run(m *testing.M) int {
 
 func setup(ctx context.Context, dir string) (*env, error) {
 	e := &env{dir: dir, direct: filepath.Join(dir, "direct-kubeconfig")}
-	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("real nodes need root (network namespaces, cgroups, mounts, iptables): run these tests as root")
-	}
 	var err error
 	if e.bins, err = harness.Build(ctx, filepath.Join(dir, "bin"), raceEnabled); err != nil {
 		return nil, err

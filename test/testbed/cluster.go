@@ -498,6 +498,11 @@ func (c *Cluster) Stop() error {
 			c.stopErr = err
 		}
 	}
+	if c.nodes != nil {
+		if err := unmountUnder(c.Dir); err != nil {
+			c.stopErr = errors.Join(c.stopErr, err)
+		}
+	}
 	if c.removeDir {
 		if err := os.RemoveAll(c.Dir); err != nil {
 			c.stopErr = errors.Join(c.stopErr, fmt.Errorf("testbed: remove %s: %w", c.Dir, err))

@@ -20,11 +20,14 @@ const (
 	// KubernetesServiceIP is the first address of ServiceClusterIPRange:
 	// the "kubernetes" Service, in the apiserver's certificate.
 	KubernetesServiceIP = "10.96.0.1"
-	// nsLink is the namespace's end of the veth pair; svcLink a dummy
-	// device that swallows packets for service IPs kube-proxy has not
-	// translated.
+	// nsLink is the namespace's end of the veth pair. svcLink holds the
+	// route for the service range: one end of a veth pair inside the
+	// namespace whose other end, svcSink, stays down, so packets for service
+	// IPs kube-proxy has not translated are dropped there (the kernel here
+	// has no dummy device).
 	nsLink  = "eth0"
 	svcLink = "svc0"
+	svcSink = "svc0-sink"
 )
 
 // network is a cluster's network namespace and its link to the root
@@ -86,9 +89,10 @@ func pickLinkSubnet(ctx context.Context) (host, ns net.IP, err error) {
 // setupNetwork creates the namespace and its plumbing:
 //   - lo up; eth0 (veth to the root namespace's hostLink) with nsIP/30; no
 //     default route, so a packet for any other address fails inside;
-//   - svc0, a dummy device holding the route for the service range, so
-//     that local processes can connect to a service IP (kube-proxy rewrites
-//     it in OUTPUT) and untranslated ones are dropped there;
+//   - svc0, a link whose peer is down, holding the route for the service
+//     range, so that local processes can connect to a service IP
+//     (kube-proxy rewrites it in OUTPUT) and untranslated ones are dropped
+//     there;
 //   - forwarding on (pods reach the apiserver and each other through it),
 //     and pod traffic to the root namespace masqueraded to nsIP, so the root
 //     namespace needs no route back and no rule of its own.
@@ -101,7 +105,7 @@ func setupNetwork(ctx context.Context, n *network) error {
 		{ipBin, "link", "set", n.hostLink, "up"},
 		{ipBin, "-n", n.ns, "addr", "add", n.nsIP.String() + "/30", "dev", nsLink},
 		{ipBin, "-n", n.ns, "link", "set", nsLink, "up"},
-		{ipBin, "-n", n.ns, "link", "add", svcLink, "type", "dummy"},
+		{ipBin, "-n", n.ns, "link", "add", svcLink, "type", "veth", "peer", "name", svcSink},
 		{ipBin, "-n", n.ns, "link", "set", svcLink, "up"},
 		{ipBin, "-n", n.ns, "route", "add", ServiceClusterIPRange, "dev", svcLink},
 		{ipBin, "netns", "exec", n.ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"},

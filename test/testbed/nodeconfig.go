@@ -46,7 +46,10 @@ func holderScript(sysctlDir string) string {
 	for key := range kernelTunables {
 		fmt.Fprintf(&b, "mount --bind %s /proc/sys/%s\n", filepath.Join(sysctlDir, strings.ReplaceAll(key, "/", ".")), key)
 	}
-	fmt.Fprintf(&b, "echo %q\nexec sleep infinity\n", holderReady)
+	// Split in two words so that the script itself (echoed into the log
+	// by proc.Start) does not contain the line.
+	first, last, _ := strings.Cut(holderReady, " ready")
+	fmt.Fprintf(&b, "echo %q %q\nexec sleep infinity\n", first, "ready"+last)
 	return b.String()
 }
 

@@ -225,8 +225,13 @@ func (c *Cluster) startNode(ctx context.Context, n *node, caFile string) error {
 		[]string{"--mount", "--propagation", "slave", "--", "/bin/sh", "-c", holderScript(sysctlDir)}, n.dir, holderLog); err != nil {
 		return err
 	}
+	own, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil {
+		return err
+	}
 	if err := waitUntil(ctx, n.holder, func(context.Context) error {
-		if !strings.Contains(proc.LogTail(holderLog, 5), holderReady) {
+		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", n.holder.Pid()))
+		if err != nil || ns == own || !strings.Contains(proc.LogTail(holderLog, 3), holderReady) {
 			return errors.New("mount namespace not set up yet")
 		}
 		return nil

@@ -2,8 +2,10 @@ package testbed
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,7 +45,9 @@ func sweepStaleDirs() {
 				continue
 			}
 			if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-				_ = os.RemoveAll(d)
+				if unmountUnder(d) == nil {
+					_ = os.RemoveAll(d)
+				}
 			}
 		}
 	})
@@ -91,4 +95,36 @@ func sweepStaleNodes() {
 			_ = deleteNetwork(name)
 		}
 	})
+}
+
+// unmountUnder detaches every mount point at or below dir in this mount
+// namespace, deepest first. Real nodes mount only inside their own mount
+// namespaces, so normally there is none; this is the safety net before a
+// directory is removed (RemoveAll would otherwise descend into a container's
+// root file system).
+func unmountUnder(dir string) error {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		// Field 5 is the mount point, with spaces and such octal-escaped.
+		p := f[4]
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			points = append(points, p)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	var errs []error
+	for _, p := range points {
+		if err := syscall.Unmount(p, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
+			errs = append(errs, fmt.Errorf("testbed: unmount %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
 }
