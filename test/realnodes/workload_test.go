@@ -56,14 +56,37 @@ spec:
     image: ` + busyboxImage + `
     imagePullPolicy: Never
     command: ["sh", "-c", "sleep 2; for i in 1 2 3 4 5; do echo line $i; sleep 1; done"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: reader
+  namespace: work
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: reader
+    image: ` + busyboxImage + `
+    imagePullPolicy: Never
+    stdin: true
+    command:
+    - sh
+    - -c
+    - 'while read l; do echo "got-$l"; if [ "$l" = bye ]; then exit 0; fi; done'
 `
 
 // kubectlCmd is kubectl with kubeconfig, forcing the WebSocket protocols
 // for the streaming verbs (kubectl's default, made explicit).
 func kubectlCmd(ctx context.Context, kubeconfig string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	cmd.Env = append(os.Environ(), "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true", "KUBECTL_PORT_FORWARD_WEBSOCKETS=true")
+	cmd.Env = kubectlEnv()
 	return cmd
+}
+
+// kubectlEnv is the environment kubectl runs with.
+func kubectlEnv() []string {
+	return append(os.Environ(), "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true", "KUBECTL_PORT_FORWARD_WEBSOCKETS=true")
 }
 
 func testWorkload(t *testing.T, kc string) {
@@ -172,4 +195,9 @@ func testWorkload(t *testing.T, kc string) {
 			t.Errorf("copied back %d bytes with another checksum", len(got))
 		}
 	})
+
+	t.Run("exec -it with a TTY", func(t *testing.T) { testExecTTY(ctx, t, kc, pod) })
+	t.Run("attach", func(t *testing.T) { testAttach(ctx, t, kc) })
+	t.Run("streams went over WebSocket", func(t *testing.T) { testUpgradesSeen(ctx, t) })
+	t.Run("helm install --wait and uninstall", func(t *testing.T) { testHelm(ctx, t, kc) })
 }
