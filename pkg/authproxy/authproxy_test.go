@@ -283,6 +283,10 @@ func TestUpgrade(t *testing.T) {
 		if len(reqs) != 1 {
 			t.Fatalf("backend got %d requests, want 1", len(reqs))
 		}
+		// The debug line names the protocol, once the upgrade has ended.
+		waitFor(t, "the proxied line to name the upgrade", func() bool {
+			return strings.Contains(s.logs.String(), "upgrade=SPDY/3.1")
+		})
 		if diff := cmp.Diff(want, identityHeaders(reqs[0].Header, "X-Hop")); diff != "" {
 			t.Errorf("identity headers on the upgrade (-want +got):\n%s", diff)
 		}

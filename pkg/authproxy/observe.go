@@ -77,6 +77,14 @@ func (p *Proxy) observe(rec *recorder, in *countingBody, req *request.Info, t *t
 	attrs := []any{"cluster", sess.ClusterID, "via", via, "node", sess.Params.Node,
 		"verb", info.Verb, "resource", info.Resource, "namespace", info.Namespace, "code", code,
 		"bytes", rec.bytes, "duration", elapsed}
+	if info.Subresource != "" {
+		attrs = append(attrs, "subresource", info.Subresource)
+	}
+	if t.upgrade != "" {
+		// The protocol the client asked for (websocket or SPDY/3.1): with
+		// the code, it tells whether kubectl fell back from one to the other.
+		attrs = append(attrs, "upgrade", t.upgrade)
+	}
 	if t.nested {
 		attrs = append(attrs, "as", t.identity.User, "as_groups", t.identity.Groups)
 	}

@@ -15,10 +15,17 @@ const KubernetesVersion = "v1.33.13"
 // the test bed binaries. mk/testbed.mk exports it for recipes.
 const EnvDir = "DROVER_TESTBED_DIR"
 
-// Binaries are the paths of the executables a Cluster runs.
+// Binaries are the paths of the executables a Cluster runs. The node
+// binaries are needed only by clusters with real nodes (Options.Nodes);
+// FindBinaries fills them in when they are there.
 type Binaries struct {
 	APIServer string // kube-apiserver
 	Etcd      string // etcd
+
+	ControllerManager string // kube-controller-manager
+	Scheduler         string // kube-scheduler
+	Kubelet           string // kubelet
+	KubeProxy         string // kube-proxy
 }
 
 // DefaultDir is where `make testbed` puts the binaries unless TESTBED_DIR is
@@ -44,8 +51,12 @@ func FindBinaries() (Binaries, error) {
 		dir, from = d, "the default directory"
 	}
 	b := Binaries{
-		APIServer: filepath.Join(dir, "kube-apiserver"),
-		Etcd:      filepath.Join(dir, "etcd"),
+		APIServer:         filepath.Join(dir, "kube-apiserver"),
+		Etcd:              filepath.Join(dir, "etcd"),
+		ControllerManager: filepath.Join(dir, "kube-controller-manager"),
+		Scheduler:         filepath.Join(dir, "kube-scheduler"),
+		Kubelet:           filepath.Join(dir, "kubelet"),
+		KubeProxy:         filepath.Join(dir, "kube-proxy"),
 	}
 	if err := b.check(); err != nil {
 		return Binaries{}, fmt.Errorf("%w (looked in %s, %s); run `make testbed` to build them", err, dir, from)
@@ -53,9 +64,50 @@ func FindBinaries() (Binaries, error) {
 	return b, nil
 }
 
-// check reports the first binary that is missing or not executable.
+type namedPath struct{ name, path string }
+
+// check reports the first control-plane binary that is missing or not
+// executable.
 func (b Binaries) check() error {
-	for _, p := range []struct{ name, path string }{{"kube-apiserver", b.APIServer}, {"etcd", b.Etcd}} {
+	return checkExecutables([]namedPath{{"kube-apiserver", b.APIServer}, {"etcd", b.Etcd}})
+}
+
+// checkNodes is check for what a cluster with real nodes runs besides: the
+// pinned Kubernetes binaries, and the container runtime and tools from
+// Debian (`make testbed` builds and installs both).
+func (b Binaries) checkNodes() error {
+	paths := []namedPath{
+		{"kube-controller-manager", b.ControllerManager}, {"kube-scheduler", b.Scheduler},
+		{"kubelet", b.Kubelet}, {"kube-proxy", b.KubeProxy},
+	}
+	for _, p := range hostTools {
+		paths = append(paths, namedPath{filepath.Base(p), p})
+	}
+	if err := checkExecutables(paths); err != nil {
+		return fmt.Errorf("%w; run `make testbed` (as root) to build and install it", err)
+	}
+	return nil
+}
+
+// Host tools the real nodes use, at Debian's paths (see mk/testbed.mk).
+const (
+	containerdBin = "/usr/bin/containerd"
+	ctrBin        = "/usr/bin/ctr"
+	nsenterBin    = "/usr/bin/nsenter"
+	unshareBin    = "/usr/bin/unshare"
+	ipBin         = "/usr/sbin/ip"
+	iptablesBin   = "/usr/sbin/iptables"
+	cniBinDir     = "/usr/lib/cni"
+)
+
+var hostTools = []string{
+	containerdBin, "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc", ctrBin, nsenterBin, unshareBin,
+	ipBin, iptablesBin, "/usr/sbin/conntrack",
+	cniBinDir + "/bridge", cniBinDir + "/host-local", cniBinDir + "/loopback", cniBinDir + "/portmap",
+}
+
+func checkExecutables(paths []namedPath) error {
+	for _, p := range paths {
 		if p.path == "" {
 			return fmt.Errorf("testbed: no path for %s", p.name)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,8 +40,21 @@ type Options struct {
 	// "testbed-N".
 	Name string
 	// StartTimeout bounds how long one process start may take to become
-	// ready; zero means 2 minutes.
+	// ready; zero means 2 minutes. With Nodes, it also bounds starting all
+	// the nodes.
 	StartTimeout time.Duration
+
+	// Nodes, when above zero, makes a cluster with real nodes: the whole
+	// cluster in a network namespace of its own, with controller-manager,
+	// scheduler, kube-proxy and this many kubelets, each with its own
+	// containerd (see doc.go). It needs root and `make testbed`.
+	Nodes int
+	// Images are OCI archives (package images) imported into every node's
+	// containerd; nothing is ever pulled. Required with Nodes.
+	Images []string
+	// SandboxImage names the pause image, one of Images. Required with
+	// Nodes.
+	SandboxImage string
 }
 
 // Cluster is one running etcd + kube-apiserver pair on 127.0.0.1.
@@ -52,6 +66,15 @@ type Cluster struct {
 	AdminToken string // bearer token of AdminUser, in group system:masters
 	Dir        string
 
+	// With real nodes (Options.Nodes): the network namespace holding the
+	// whole cluster (under /run/netns), the root namespace's address on the
+	// link into it (where pods reach servers the test runs: listen there),
+	// and the kubelets' node names (the first is the control-plane node).
+	NetNS     string
+	HostIP    string
+	NodeNames []string
+
+	nodes     *nodeSet
 	log       *slog.Logger
 	bins      Binaries
 	pki       *apiserverPKI
@@ -112,6 +135,13 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	} else if err := c.bins.check(); err != nil {
 		return nil, err
 	}
+	if opts.Nodes > 0 {
+		if os.Geteuid() != 0 {
+			return nil, errNeedRoot
+		}
+		// Before the directories: leftovers may still run from them.
+		sweepStaleNodes()
+	}
 	if c.Dir == "" {
 		sweepStaleDirs()
 		if c.Dir, err = os.MkdirTemp("", tempDirPrefix+c.Name+"-"); err != nil {
@@ -131,7 +161,15 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 	}()
 
-	if c.pki, err = writePKI(filepath.Join(c.Dir, "pki"), c.Name); err != nil {
+	var pkiOpts pkiOptions
+	if opts.Nodes > 0 {
+		if c.nodes, err = newNodeSet(ctx, c, opts); err != nil {
+			return nil, err
+		}
+		c.NetNS, c.HostIP, c.NodeNames = c.nodes.net.ns, c.nodes.net.hostIP.String(), c.nodes.nodeNames()
+		pkiOpts = pkiOptions{hosts: []string{c.nodes.net.nsIP.String(), KubernetesServiceIP}, nodes: c.NodeNames}
+	}
+	if c.pki, err = writePKI(filepath.Join(c.Dir, "pki"), c.Name, pkiOpts); err != nil {
 		return nil, fmt.Errorf("testbed: generate PKI: %w", err)
 	}
 	c.CAData = c.pki.caPEM
@@ -153,6 +191,11 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 		c.log.Info("testbed: port taken, retrying with new ports", "attempt", attempt, "err", err)
+	}
+	if c.nodes != nil {
+		if err := c.startNodes(ctx); err != nil {
+			return nil, err
+		}
 	}
 	c.log.Info("testbed: cluster ready", "url", c.URL, "dir", c.Dir, "took", time.Since(began).Round(time.Millisecond))
 	return c, nil
@@ -187,11 +230,14 @@ func (c *Cluster) etcdLog() string      { return filepath.Join(c.Dir, "etcd.log"
 // startOnce starts etcd and the apiserver on new ports. On any error both are
 // stopped again; errPortInUse is wrapped when a port was taken.
 func (c *Cluster) startOnce(ctx context.Context) error {
-	ports, err := proc.FreePorts(3)
-	if err != nil {
-		return err
+	etcdPort, peerPort, apiPort := nsEtcdPort, nsEtcdPeerPort, nsAPIServerPort
+	if c.nodes == nil {
+		ports, err := proc.FreePorts(3)
+		if err != nil {
+			return err
+		}
+		etcdPort, peerPort, apiPort = ports[0], ports[1], ports[2]
 	}
-	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
 	dataDir := filepath.Join(c.Dir, "etcd")
 	if err := os.RemoveAll(dataDir); err != nil {
 		return err
@@ -216,17 +262,21 @@ func (c *Cluster) startOnce(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	etcd, err := proc.Start("etcd", c.bins.Etcd, etcdArgs, c.Dir, c.etcdLog())
+	etcd, err := c.startProcess("etcd", c.bins.Etcd, etcdArgs, c.etcdLog())
 	if err != nil {
 		return err
 	}
 	c.etcd = etcd
-	if err := c.waitFor(ctx, etcd, c.etcdHealthy); err != nil {
-		etcd.Stop(etcdGrace)
-		return err
+	// In a cluster's own network namespace, etcd is out of the test's reach:
+	// the apiserver's /readyz tells for both.
+	if c.nodes == nil {
+		if err := c.waitFor(ctx, etcd, c.etcdHealthy); err != nil {
+			etcd.Stop(etcdGrace)
+			return err
+		}
 	}
 
-	c.Host = "127.0.0.1:" + strconv.Itoa(apiPort)
+	c.Host = net.JoinHostPort(c.bindAddress(), strconv.Itoa(apiPort))
 	c.URL = "https://" + c.Host
 	if err := c.startAPIServer(ctx); err != nil {
 		etcd.Stop(etcdGrace)
@@ -235,29 +285,65 @@ func (c *Cluster) startOnce(ctx context.Context) error {
 	return nil
 }
 
+// startProcess starts a control-plane process: on this machine's loopback,
+// or, with real nodes, inside the cluster's network namespace and cgroup.
+func (c *Cluster) startProcess(name, bin string, args []string, logPath string) (*proc.Process, error) {
+	if c.nodes != nil {
+		return c.nodes.start(name, c.nodes.cgControlPlane(), 0, bin, args, c.Dir, logPath)
+	}
+	return proc.Start(name, bin, args, c.Dir, logPath)
+}
+
+// bindAddress is where the apiserver listens and what it advertises.
+func (c *Cluster) bindAddress() string {
+	if c.nodes != nil {
+		return c.nodes.net.nsIP.String()
+	}
+	return "127.0.0.1"
+}
+
+// authorizationModes: RBAC, and with real nodes the Node authorizer first,
+// which gives each kubelet what its node's pods need.
+func (c *Cluster) authorizationModes() string {
+	if c.nodes != nil {
+		return "Node,RBAC"
+	}
+	return "RBAC"
+}
+
 // apiserverArgs are the kube-apiserver flags for the current ports.
 func (c *Cluster) apiserverArgs() []string {
-	port := strings.TrimPrefix(c.Host, "127.0.0.1:")
+	_, port, _ := net.SplitHostPort(c.Host)
 	args := []string{
 		"--etcd-servers=" + c.etcdURL,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
+		"--bind-address=" + c.bindAddress(),
+		"--advertise-address=" + c.bindAddress(),
 		"--secure-port=" + port,
 		"--cert-dir=" + filepath.Join(c.Dir, "pki"),
 		"--tls-cert-file=" + c.pki.servingCert,
 		"--tls-private-key-file=" + c.pki.servingKey,
 		"--token-auth-file=" + c.pki.tokenFile,
-		"--authorization-mode=RBAC",
+		"--authorization-mode=" + c.authorizationModes(),
 		"--service-account-issuer=" + ServiceAccountIssuer,
 		"--service-account-key-file=" + c.pki.saPub,
 		"--service-account-signing-key-file=" + c.pki.saKey,
 		"--service-cluster-ip-range=" + ServiceClusterIPRange,
-		// The "kubernetes" Endpoints would point at 127.0.0.1, which
-		// Endpoints validation rejects; nothing routes to it anyway.
-		"--endpoint-reconciler-type=none",
 		// Fewer controllers and objects to bootstrap: faster start.
 		"--enable-priority-and-fairness=false",
 		"--profiling=false",
+	}
+	if c.nodes == nil {
+		// The "kubernetes" Endpoints would point at 127.0.0.1, which
+		// Endpoints validation rejects; nothing routes to it anyway.
+		args = append(args, "--endpoint-reconciler-type=none")
+	} else {
+		args = append(args,
+			"--kubelet-client-certificate="+c.pki.kubeletClientCert,
+			"--kubelet-client-key="+c.pki.kubeletClientKey,
+			// Node names resolve nowhere: the apiserver dials the kubelets
+			// at the node IP (all share it, on their own ports).
+			"--kubelet-preferred-address-types=InternalIP",
+		)
 	}
 	return append(args, c.extraArgs...)
 }
@@ -265,7 +351,7 @@ func (c *Cluster) apiserverArgs() []string {
 // startAPIServer starts kube-apiserver on c.Host and waits for /readyz.
 // Callers hold c.mu.
 func (c *Cluster) startAPIServer(ctx context.Context) error {
-	p, err := proc.Start("kube-apiserver", c.bins.APIServer, c.apiserverArgs(), c.Dir, c.apiserverLog())
+	p, err := c.startProcess("kube-apiserver", c.bins.APIServer, c.apiserverArgs(), c.apiserverLog())
 	if err != nil {
 		return err
 	}
@@ -399,14 +485,27 @@ func (c *Cluster) Stop() error {
 		return c.stopErr
 	}
 	c.stopped = true
+	if c.nodes != nil {
+		c.nodes.stopProcesses()
+	}
 	c.apiserver.Stop(apiserverGrace)
 	c.etcd.Stop(etcdGrace)
 	if c.client != nil {
 		c.client.CloseIdleConnections()
 	}
+	if c.nodes != nil {
+		if err := c.nodes.cleanup(); err != nil {
+			c.stopErr = err
+		}
+	}
+	if c.nodes != nil {
+		if err := unmountUnder(c.Dir); err != nil {
+			c.stopErr = errors.Join(c.stopErr, err)
+		}
+	}
 	if c.removeDir {
 		if err := os.RemoveAll(c.Dir); err != nil {
-			c.stopErr = fmt.Errorf("testbed: remove %s: %w", c.Dir, err)
+			c.stopErr = errors.Join(c.stopErr, fmt.Errorf("testbed: remove %s: %w", c.Dir, err))
 		}
 	}
 	c.log.Info("testbed: cluster stopped", "err", c.stopErr)

@@ -1,0 +1,11 @@
+// Package realnodes runs Drover end to end against a downstream cluster
+// with real nodes (package testbed, Options.Nodes): the import manifest, as
+// the server serves it, applied with kubectl, runs the agents as pods, and
+// the kubectl verbs that stream (logs -f, exec with and without a TTY,
+// attach, port-forward, cp) and helm go through Drover to a real kubelet.
+// The tests share one cluster (starting one takes tens of seconds) and need
+// root and `make testbed`.
+//
+// This package must never start an agent process itself: the agents are the
+// manifest's pods, built into an image from this tree's cmd/agent.
+package realnodes

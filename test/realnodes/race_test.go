@@ -1,0 +1,5 @@
+//go:build race
+
+package realnodes
+
+const raceEnabled = true
