@@ -156,10 +156,18 @@ func (c *Controller) reconcile(ctx context.Context) {
 	for _, p := range ps {
 		switch {
 		case p.Op != "" && p.Phase != PhaseError:
-			if c.lock(p.ClusterID) {
-				c.wg.Add(1)
-				go c.run(ctx, p)
+			if !c.lock(p.ClusterID) {
+				continue
 			}
+			// The list may predate an operation that finished (and
+			// unlocked) since: read the record again under the lock.
+			fresh, err := c.opts.Store.Provisioning(ctx, p.ClusterID)
+			if err != nil || fresh.Op == "" || fresh.Phase == PhaseError {
+				c.unlock(p.ClusterID)
+				continue
+			}
+			c.wg.Add(1)
+			go c.run(ctx, fresh)
 		case p.Op == "" && p.Phase == PhaseWaiting:
 			c.checkAgent(ctx, p)
 		}
