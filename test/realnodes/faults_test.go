@@ -90,9 +90,9 @@ func testFaults(t *testing.T, kc, id string) {
 			}
 		}()
 		detected := waitTunnel(ctx, t, id, func(via string, _ int) bool { return via == "node" })
-		execErr := cat.waitEnd(t, 20*time.Second)
+		execErr := cat.waitEnd(t, 20*time.Second, true)
 		execEnded := time.Since(frozen)
-		logsErr := logs.waitEnd(t, 20*time.Second)
+		logsErr := logs.waitEnd(t, 20*time.Second, true)
 		logsEnded := time.Since(frozen)
 		out, err := kubectlCmd(ctx, kc, "-n", "work", "exec", pod, "--", "echo", "bypassed").CombinedOutput()
 		if err != nil || strings.TrimSpace(string(out)) != "bypassed" {
@@ -109,6 +109,42 @@ func testFaults(t *testing.T, kc, id string) {
 		// 4 s of silence plus the watcher's tick, plus slack under -race.
 		if detected > 10*time.Second {
 			t.Errorf("frozen tunnel bypassed after %v; the bound is about 4.5s", detected)
+		}
+	})
+
+	// Last: the node does not come back.
+	t.Run("node of the cluster agent stopped: the other node's agent carries on", func(t *testing.T) {
+		agent := waitPodsReady(ctx, t, cs, manifest.ClusterAgentName, 1)[0]
+		down := agent.Spec.NodeName
+		other := shared.cluster.NodeNames[0]
+		if other == down {
+			other = shared.cluster.NodeNames[1]
+		}
+		from := serverLogSize(t)
+		l := startLoad(ctx, t, id)
+		l.waitOK(ctx, t)
+		stopped := time.Now()
+		if err := shared.cluster.StopNode(down); err != nil {
+			t.Fatal(err)
+		}
+		killed := time.Since(stopped)
+		// Only the other node's node agent is left.
+		left := waitTunnel(ctx, t, id, func(via string, n int) bool { return via == "node" && n == 1 })
+		kubectl(ctx, t, kc, "-n", "work", "get", "pods")
+		total, failed, gap, errs := l.finish()
+		var nodes []string
+		for _, p := range proxiedSince(t, from) {
+			if p.Via == "node" && p.Code == http.StatusOK && !slices.Contains(nodes, p.Node) {
+				nodes = append(nodes, p.Node)
+			}
+		}
+		t.Logf("node %s stopped (kill took %v): one session left after %v; %d GETs, %d failed %v, longest gap %v; answered via node agents of %v",
+			down, killed.Round(time.Millisecond), left.Round(time.Millisecond), total, failed, errs, gap.Round(time.Millisecond), nodes)
+		if !slices.Equal(nodes, []string{other}) {
+			t.Errorf("requests answered through node agents of %v, want only %s's", nodes, other)
+		}
+		if gap > 10*time.Second {
+			t.Errorf("no GET succeeded for %v", gap)
 		}
 	})
 }
