@@ -2,7 +2,12 @@
 // with real nodes (package testbed, Options.Nodes): the import manifest, as
 // the server serves it, applied with kubectl, runs the agents as pods, and
 // the kubectl verbs that stream (logs -f, exec with and without a TTY,
-// attach, port-forward, cp) and helm go through Drover to a real kubelet.
+// attach, port-forward, cp) and helm go through Drover to a real kubelet,
+// over WebSocket and over SPDY (the server's debug log tells which upgrade
+// it saw). The read-only user's exec and port-forward are refused and a
+// revoked token ends an open exec. Last, the faults: the cluster agent pod
+// deleted under load, its container frozen (ctr tasks pause) with streams
+// open on its tunnel, and its node stopped.
 // The tests share one cluster (starting one takes tens of seconds) and need
 // root and `make testbed`.
 //

@@ -28,17 +28,23 @@ import (
 // the agents as pods on both nodes, and then the streaming kubectl verbs work
 // through Drover's kubeconfig to real kubelets.
 func TestImportAndStream(t *testing.T) {
-	var kubeconfig string
-	if !t.Run("import", func(t *testing.T) { kubeconfig = importCluster(t) }) {
+	var kubeconfig, id string
+	if !t.Run("import", func(t *testing.T) { kubeconfig, id = importCluster(t) }) {
 		return
 	}
-	t.Run("workload", func(t *testing.T) { testWorkload(t, kubeconfig) })
+	if !t.Run("workload", func(t *testing.T) { testWorkload(t, kubeconfig) }) {
+		return
+	}
+	t.Run("access", func(t *testing.T) { testAccess(t, kubeconfig, id) })
+	// Last: these break and mend the tunnels.
+	t.Run("faults", func(t *testing.T) { testFaults(t, kubeconfig, id) })
 }
 
 // importCluster creates a cluster in Drover, applies the exact bytes its
 // import URL serves with the cluster's own admin credentials, waits for the
-// agent pods and the tunnel, and returns a Drover kubeconfig for it.
-func importCluster(t *testing.T) string {
+// agent pods and the tunnel, and returns a Drover kubeconfig for it and
+// its id.
+func importCluster(t *testing.T) (string, string) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	e := shared
@@ -104,7 +110,7 @@ func importCluster(t *testing.T) string {
 	if err := os.WriteFile(path, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return path, id
 }
 
 // waitPodsReady waits for n Ready pods with label app=name in the agents'

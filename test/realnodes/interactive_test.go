@@ -57,11 +57,11 @@ func testExecTTY(ctx context.Context, t *testing.T, kc, pod string) {
 
 // testAttach attaches to a container that reads its stdin and checks that a
 // line sent comes back in the attached output and in the logs.
-func testAttach(ctx context.Context, t *testing.T, kc string) {
+func testAttach(ctx context.Context, t *testing.T, run kubectlFn, kc, pod string) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	kubectl(ctx, t, kc, "-n", "work", "wait", "--for=jsonpath={.status.phase}=Running", "pod/reader", "--timeout=60s")
-	cmd := kubectlCmd(ctx, kc, "-n", "work", "attach", "-i", "reader")
+	kubectl(ctx, t, kc, "-n", "work", "wait", "--for=jsonpath={.status.phase}=Running", "pod/"+pod, "--timeout=60s")
+	cmd := run(ctx, kc, "-n", "work", "attach", "-i", pod)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -98,56 +98,77 @@ func testAttach(ctx context.Context, t *testing.T, kc string) {
 	if err != nil {
 		t.Errorf("kubectl attach ended with %v; stderr: %s", err, stderr.String())
 	}
-	logs := kubectl(ctx, t, kc, "-n", "work", "logs", "reader")
+	logs := kubectl(ctx, t, kc, "-n", "work", "logs", pod)
 	if !strings.Contains(logs, "got-"+ping+"\n") {
 		t.Errorf("logs of the attached container: %q, want a line %q", logs, "got-"+ping)
 	}
 }
 
-// testUpgradesSeen reads the server's debug lines for the streams opened in
-// namespace work: every exec, attach and port-forward came as a WebSocket
-// upgrade that the kubelet accepted (a refusal and a fallback to SPDY
-// would show as another line).
-func testUpgradesSeen(ctx context.Context, t *testing.T) {
+// serverLogSize is the size of the server's log now: the lines after it
+// are those of what follows.
+func serverLogSize(t *testing.T) int64 {
+	t.Helper()
+	st, err := os.Stat(filepath.Join(shared.server.DataDir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+// proxiedLine is a debug line "proxied" of the server.
+type proxiedLine struct {
+	Msg, Namespace, Via, Node, Verb, Subresource, Upgrade string
+	Code                                                  int
+}
+
+// proxiedSince returns the server's "proxied" lines written after offset
+// from.
+func proxiedSince(t *testing.T, from int64) []proxiedLine {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(shared.server.DataDir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []proxiedLine
+	for _, line := range bytes.Split(b[min(from, int64(len(b))):], []byte("\n")) {
+		var rec proxiedLine
+		if json.Unmarshal(line, &rec) == nil && rec.Msg == "proxied" {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// testUpgradesSeen reads the server's debug lines, from offset from, for
+// the streams opened in namespace work: every exec, attach and
+// port-forward came as an upgrade to protocol that the kubelet accepted (a
+// refusal and a fallback to the other protocol would show as another line).
+func testUpgradesSeen(ctx context.Context, t *testing.T, from int64, protocol string) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	logPath := filepath.Join(shared.server.DataDir, "server.log")
-	type stream struct {
-		Subresource, Upgrade string
-		Code                 int
-	}
 	want := []string{"attach", "exec", "portforward"}
 	for {
-		b, err := os.ReadFile(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var seen []stream
+		var seen []proxiedLine
 		kinds := map[string]bool{}
-		for _, line := range bytes.Split(b, []byte("\n")) {
-			var rec struct {
-				Msg, Namespace string
-				stream
-			}
-			if json.Unmarshal(line, &rec) != nil || rec.Msg != "proxied" || rec.Namespace != "work" ||
-				!slices.Contains(want, rec.Subresource) {
+		for _, rec := range proxiedSince(t, from) {
+			if rec.Namespace != "work" || !slices.Contains(want, rec.Subresource) {
 				continue
 			}
-			seen = append(seen, rec.stream)
+			seen = append(seen, rec)
 			kinds[rec.Subresource] = true
 		}
 		if len(kinds) == len(want) {
 			for _, s := range seen {
-				if s.Upgrade != "websocket" || s.Code != 101 {
-					t.Errorf("%s: upgrade %q answered %d, want websocket answered 101", s.Subresource, s.Upgrade, s.Code)
+				if s.Upgrade != protocol || s.Code != 101 {
+					t.Errorf("%s: upgrade %q answered %d, want %s answered 101", s.Subresource, s.Upgrade, s.Code, protocol)
 				}
 			}
-			t.Logf("%d streams, all WebSocket", len(seen))
+			t.Logf("%d streams, all %s", len(seen), protocol)
 			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("proxied streams in the server log: %v, want each of %v", seen, want)
+			t.Fatalf("proxied streams in the server log: %+v, want each of %v", seen, want)
 		case <-time.After(300 * time.Millisecond):
 		}
 	}

@@ -74,13 +74,42 @@ spec:
     - sh
     - -c
     - 'while read l; do echo "got-$l"; if [ "$l" = bye ]; then exit 0; fi; done'
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: reader-spdy
+  namespace: work
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: reader
+    image: ` + busyboxImage + `
+    imagePullPolicy: Never
+    stdin: true
+    command:
+    - sh
+    - -c
+    - 'while read l; do echo "got-$l"; if [ "$l" = bye ]; then exit 0; fi; done'
 `
+
+// kubectlFn builds a kubectl command with a kubeconfig.
+type kubectlFn func(ctx context.Context, kubeconfig string, args ...string) *exec.Cmd
 
 // kubectlCmd is kubectl with kubeconfig, forcing the WebSocket protocols
 // for the streaming verbs (kubectl's default, made explicit).
 func kubectlCmd(ctx context.Context, kubeconfig string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	cmd.Env = kubectlEnv()
+	return cmd
+}
+
+// kubectlSPDY is kubectl with kubeconfig using SPDY for the streaming
+// verbs, as kubectl did before WebSockets.
+func kubectlSPDY(ctx context.Context, kubeconfig string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false", "KUBECTL_PORT_FORWARD_WEBSOCKETS=false")
 	return cmd
 }
 
@@ -116,60 +145,8 @@ func testWorkload(t *testing.T, kc string) {
 		t.Logf("logs -f returned after %v", time.Since(began).Round(time.Millisecond))
 	})
 
-	t.Run("exec with stdin", func(t *testing.T) {
-		data := make([]byte, 1<<20)
-		rand.Read(data)
-		sum := sha256.Sum256(data)
-		cmd := kubectlCmd(ctx, kc, "-n", "work", "exec", "-i", pod, "--", "sha256sum")
-		cmd.Stdin = bytes.NewReader(data)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("kubectl exec -i: %v\n%s", err, out)
-		}
-		if got, _, _ := strings.Cut(string(out), " "); got != hex.EncodeToString(sum[:]) {
-			t.Errorf("sha256 of stdin in the pod: %q, want %s", out, hex.EncodeToString(sum[:]))
-		}
-	})
-
-	t.Run("port-forward", func(t *testing.T) {
-		pctx, pcancel := context.WithCancel(ctx)
-		defer pcancel()
-		cmd := kubectlCmd(pctx, kc, "-n", "work", "port-forward", "--address", "127.0.0.1", "pod/"+pod, ":8080")
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { pcancel(); _ = cmd.Wait() }()
-		// "Forwarding from 127.0.0.1:PORT -> 8080"
-		sc := bufio.NewScanner(stdout)
-		var addr string
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "Forwarding from "); ok {
-				addr, _, _ = strings.Cut(rest, " ")
-				break
-			}
-		}
-		if addr == "" {
-			t.Fatalf("port-forward printed no address; stderr: %s", stderr.String())
-		}
-		go io.Copy(io.Discard, stdout)
-		for i := range 3 {
-			resp, err := http.Get("http://" + addr + "/")
-			if err != nil {
-				t.Fatalf("GET %d through port-forward: %v; stderr: %s", i, err, stderr.String())
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || string(body) != "hello-drover\n" {
-				t.Errorf("GET %d: %d %q", i, resp.StatusCode, body)
-			}
-		}
-	})
+	t.Run("exec with stdin", func(t *testing.T) { testExecStdin(ctx, t, kubectlCmd, kc, pod) })
+	t.Run("port-forward", func(t *testing.T) { testPortForward(ctx, t, kubectlCmd, kc, pod) })
 
 	t.Run("cp both ways", func(t *testing.T) {
 		dir := t.TempDir()
@@ -197,7 +174,72 @@ func testWorkload(t *testing.T, kc string) {
 	})
 
 	t.Run("exec -it with a TTY", func(t *testing.T) { testExecTTY(ctx, t, kc, pod) })
-	t.Run("attach", func(t *testing.T) { testAttach(ctx, t, kc) })
-	t.Run("streams went over WebSocket", func(t *testing.T) { testUpgradesSeen(ctx, t) })
+	t.Run("attach", func(t *testing.T) { testAttach(ctx, t, kubectlCmd, kc, "reader") })
+	t.Run("streams went over WebSocket", func(t *testing.T) { testUpgradesSeen(ctx, t, 0, "websocket") })
+	t.Run("SPDY", func(t *testing.T) {
+		from := serverLogSize(t)
+		t.Run("exec with stdin", func(t *testing.T) { testExecStdin(ctx, t, kubectlSPDY, kc, pod) })
+		t.Run("port-forward", func(t *testing.T) { testPortForward(ctx, t, kubectlSPDY, kc, pod) })
+		t.Run("attach", func(t *testing.T) { testAttach(ctx, t, kubectlSPDY, kc, "reader-spdy") })
+		t.Run("streams went over SPDY", func(t *testing.T) { testUpgradesSeen(ctx, t, from, "SPDY/3.1") })
+	})
 	t.Run("helm install --wait and uninstall", func(t *testing.T) { testHelm(ctx, t, kc) })
+}
+
+// testExecStdin sends 1 MiB to sha256sum in the pod with kubectl exec -i.
+func testExecStdin(ctx context.Context, t *testing.T, run kubectlFn, kc, pod string) {
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	sum := sha256.Sum256(data)
+	cmd := run(ctx, kc, "-n", "work", "exec", "-i", pod, "--", "sha256sum")
+	cmd.Stdin = bytes.NewReader(data)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl exec -i: %v\n%s", err, out)
+	}
+	if got, _, _ := strings.Cut(string(out), " "); got != hex.EncodeToString(sum[:]) {
+		t.Errorf("sha256 of stdin in the pod: %q, want %s", out, hex.EncodeToString(sum[:]))
+	}
+}
+
+// testPortForward forwards a local port to the pod's httpd and GETs the
+// index page through it.
+func testPortForward(ctx context.Context, t *testing.T, run kubectlFn, kc, pod string) {
+	pctx, pcancel := context.WithCancel(ctx)
+	defer pcancel()
+	cmd := run(pctx, kc, "-n", "work", "port-forward", "--address", "127.0.0.1", "pod/"+pod, ":8080")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { pcancel(); _ = cmd.Wait() }()
+	// "Forwarding from 127.0.0.1:PORT -> 8080"
+	sc := bufio.NewScanner(stdout)
+	var addr string
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "Forwarding from "); ok {
+			addr, _, _ = strings.Cut(rest, " ")
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatalf("port-forward printed no address; stderr: %s", stderr.String())
+	}
+	go io.Copy(io.Discard, stdout)
+	for i := range 3 {
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatalf("GET %d through port-forward: %v; stderr: %s", i, err, stderr.String())
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "hello-drover\n" {
+			t.Errorf("GET %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
 }

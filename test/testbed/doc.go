@@ -80,6 +80,9 @@
 //   - The first node is labelled node-role.kubernetes.io/control-plane
 //     through the API once Ready; Start returns when every node is Ready and
 //     kube-proxy translates the "kubernetes" Service.
+//   - StopNode kills one node's kubelet, containerd, containers and shims
+//     (SIGKILL to everything in its cgroups), as a power loss would; the
+//     apiserver keeps listing its pods. Stop cleans up after it as usual.
 //   - Stop stops the kubelets, the control plane and containerd, then kills
 //     whatever is left in the cluster's cgroups (containers, shims), removes
 //     the cgroups, deletes the namespace (with its iptables rules and the

@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -389,4 +391,40 @@ func (s *nodeSet) cleanup() error {
 		errs = append(errs, deleteNetwork(s.net.ns))
 	}
 	return errors.Join(errs...)
+}
+
+// StopNode kills node name's kubelet, containerd, containers and their
+// shims at once (SIGKILL), as when the machine loses power: its pods stop
+// answering while the apiserver still lists them. Stop cleans up as usual.
+func (c *Cluster) StopNode(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nodes == nil || c.stopped {
+		return errors.New("testbed: StopNode needs a running cluster with nodes")
+	}
+	s := c.nodes
+	i := slices.IndexFunc(s.nodes, func(n *node) bool { return n.name == name })
+	if i < 0 {
+		return fmt.Errorf("testbed: no node %q", name)
+	}
+	n := s.nodes[i]
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var pids []int
+		for _, cg := range []string{n.cgKubelet(s), n.cgRuntime(s), n.cgPods(s)} {
+			pids = append(pids, cgroupProcs(s.hier, cg)...)
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("testbed: processes %v of node %s survive SIGKILL", pids, name)
+		}
+		for _, pid := range pids {
+			if pid != os.Getpid() {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
