@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -31,11 +32,23 @@ type AuthEndpoint struct {
 }
 
 // NewAuthEndpoint prepares kube-api-auth's TLS material and webhook config
-// in dir.
+// in dir, for a kube-api-auth process on a free port of this machine's
+// loopback (AuthEndpoint.Start).
 func NewAuthEndpoint(dir string) (*AuthEndpoint, error) {
 	addr, err := FreeAddr()
 	if err != nil {
 		return nil, err
+	}
+	return NewAuthEndpointAt(dir, addr)
+}
+
+// NewAuthEndpointAt is NewAuthEndpoint for a kube-api-auth that will listen
+// at addr, a loopback address: the port the import manifest's DaemonSet
+// listens on, in a real-node cluster's network namespace, where the
+// apiserver's loopback is the hostNetwork pod's.
+func NewAuthEndpointAt(dir, addr string) (*AuthEndpoint, error) {
+	if host, _, err := net.SplitHostPort(addr); err != nil || host != "127.0.0.1" {
+		return nil, fmt.Errorf("kube-api-auth address %q: want 127.0.0.1:<port> (its certificate's name)", addr)
 	}
 	g, err := pki.Generate([]string{"127.0.0.1", "localhost"}, time.Now())
 	if err != nil {

@@ -5,7 +5,10 @@
 // attach, port-forward, cp) and helm go through Drover to a real kubelet,
 // over WebSocket and over SPDY (the server's debug log tells which upgrade
 // it saw). The read-only user's exec and port-forward are refused and a
-// revoked token ends an open exec. Last, the faults: the cluster agent pod
+// revoked token ends an open exec. The apiserver authenticates Drover tokens
+// through the manifest's kube-api-auth DaemonSet pod (the authorized cluster
+// endpoint: its webhook config is set when the cluster starts, the pod
+// listens on the control-plane node's loopback). Last, the faults: the cluster agent pod
 // deleted under load, its container frozen (ctr tasks pause) with streams
 // open on its tunnel, and its node stopped.
 // The tests share one cluster (starting one takes tens of seconds) and need

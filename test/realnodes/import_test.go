@@ -36,6 +36,7 @@ func TestImportAndStream(t *testing.T) {
 		return
 	}
 	t.Run("access", func(t *testing.T) { testAccess(t, kubeconfig, id) })
+	t.Run("authorized endpoint", func(t *testing.T) { testAuthEndpoint(t, id) })
 	// Last: these break and mend the tunnels.
 	t.Run("faults", func(t *testing.T) { testFaults(t, kubeconfig, id) })
 }
@@ -56,8 +57,9 @@ func importCluster(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	id, reg := created.Cluster.ID, created.Registration
+	// With the authorized endpoint's kube-api-auth DaemonSet.
 	var served []byte
-	if err := e.server.Do(ctx, http.MethodGet, strings.TrimPrefix(reg.ImportURL, e.server.URL), "", nil, &served); err != nil {
+	if err := e.server.Do(ctx, http.MethodGet, strings.TrimPrefix(reg.ImportURL, e.server.URL)+"?authEndpoint=true", "", nil, &served); err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(served)
@@ -80,8 +82,13 @@ func importCluster(t *testing.T) (string, string) {
 	cs := kubernetes.NewForConfigOrDie(e.cluster.RESTConfig())
 	agents := waitPodsReady(ctx, t, cs, manifest.ClusterAgentName, 1)
 	nodeAgents := waitPodsReady(ctx, t, cs, manifest.NodeAgentName, len(e.cluster.NodeNames))
-	t.Logf("agent pods ready %v after apply", time.Since(began).Round(time.Millisecond))
-	for _, p := range append(agents, nodeAgents...) {
+	ace := waitPodsReady(ctx, t, cs, manifest.ACEName, 1)
+	t.Logf("agent and kube-api-auth pods ready %v after apply", time.Since(began).Round(time.Millisecond))
+	if got := ace[0].Spec.NodeName; got != e.cluster.NodeNames[0] || !ace[0].Spec.HostNetwork {
+		t.Errorf("kube-api-auth pod on node %q (hostNetwork %v), want the control-plane node %q on the host network",
+			got, ace[0].Spec.HostNetwork, e.cluster.NodeNames[0])
+	}
+	for _, p := range append(append(agents, nodeAgents...), ace...) {
 		if img := p.Spec.Containers[0].Image; img != agentImage {
 			t.Errorf("pod %s runs image %q, want %q", p.Name, img, agentImage)
 		}

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/drover-dev/drover/pkg/manifest"
 	"github.com/drover-dev/drover/test/harness"
 	"github.com/drover-dev/drover/test/images"
 	"github.com/drover-dev/drover/test/testbed"
@@ -33,6 +36,7 @@ type env struct {
 	server  *harness.Server
 	admin   string // admin's API token
 	direct  string // admin kubeconfig straight to the cluster
+	ace     *harness.AuthEndpoint
 }
 
 var shared *env
@@ -86,14 +90,32 @@ func setup(ctx context.Context, dir string) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The apiserver authenticates Drover tokens through the manifest's
+	// kube-api-auth DaemonSet: it listens on the control-plane node's
+	// loopback, which with real nodes is the cluster's network namespace's,
+	// the apiserver's own. The webhook config and the CA it trusts must be
+	// there before the apiserver starts; the serving certificate goes in
+	// as the Secret the pod mounts (Drover's controller keeps an existing
+	// one).
+	aceDir := filepath.Join(dir, "ace")
+	if err := os.MkdirAll(aceDir, 0o700); err != nil {
+		return nil, err
+	}
+	if e.ace, err = harness.NewAuthEndpointAt(aceDir, fmt.Sprintf("127.0.0.1:%d", manifest.DefaultACEPort)); err != nil {
+		return nil, err
+	}
 	if e.cluster, err = testbed.Start(ctx, testbed.Options{
 		Name: "real", Nodes: 2, Images: archives, SandboxImage: pauseImage,
 		Logger: slog.New(slog.DiscardHandler), StartTimeout: 3 * time.Minute,
+		ExtraAPIServerArgs: e.ace.APIServer,
 	}); err != nil {
 		return e, err
 	}
 	if err := e.cluster.WriteKubeconfig(e.direct); err != nil {
 		return e, err
+	}
+	if err := e.ace.InstallSecret(ctx, kubernetes.NewForConfigOrDie(e.cluster.RESTConfig())); err != nil {
+		return e, fmt.Errorf("kube-api-auth serving certificate: %w", err)
 	}
 	listen, err := freeAddr(e.cluster.HostIP)
 	if err != nil {
