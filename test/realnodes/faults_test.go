@@ -43,9 +43,9 @@ func testFaults(t *testing.T, kc, id string) {
 		kubectl(ctx, t, shared.direct, "-n", downstream.Namespace, "delete", "pod", old.Name, "--wait=false")
 		toNode := waitTunnel(ctx, t, id, func(via string, _ int) bool { return via == "node" })
 		// A new exec while the cluster agent is away.
-		out, err := kubectlCmd(ctx, kc, "-n", "work", "exec", pod, "--", "echo", "carried").CombinedOutput()
-		if err != nil || strings.TrimSpace(string(out)) != "carried" {
-			t.Errorf("kubectl exec with the cluster agent gone: %v\n%s", err, out)
+		out, stderr, err := kubectlOut(ctx, kc, "-n", "work", "exec", pod, "--", "echo", "carried")
+		if err != nil || strings.TrimSpace(out) != "carried" {
+			t.Errorf("kubectl exec with the cluster agent gone: %v\n%s%s", err, out, stderr)
 		}
 		execVia := lastExecVia(t, from)
 		waitTunnel(ctx, t, id, full)
@@ -94,9 +94,9 @@ func testFaults(t *testing.T, kc, id string) {
 		execEnded := time.Since(frozen)
 		logsErr := logs.waitEnd(t, 20*time.Second, true)
 		logsEnded := time.Since(frozen)
-		out, err := kubectlCmd(ctx, kc, "-n", "work", "exec", pod, "--", "echo", "bypassed").CombinedOutput()
-		if err != nil || strings.TrimSpace(string(out)) != "bypassed" {
-			t.Errorf("kubectl exec with the cluster agent frozen: %v\n%s", err, out)
+		out, stderr, err := kubectlOut(ctx, kc, "-n", "work", "exec", pod, "--", "echo", "bypassed")
+		if err != nil || strings.TrimSpace(out) != "bypassed" {
+			t.Errorf("kubectl exec with the cluster agent frozen: %v\n%s%s", err, out, stderr)
 		}
 		if out, err := ctr(ctx, "resume").CombinedOutput(); err != nil {
 			t.Fatalf("ctr tasks resume: %v\n%s", err, out)

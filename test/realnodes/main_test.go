@@ -192,12 +192,23 @@ func buildImages(ctx context.Context, dir string) ([]string, error) {
 }
 
 // kubectl runs the machine's kubectl with kubeconfig and returns its
-// combined output.
+// standard output (kubectl may warn on stderr, e.g. "Unknown stream id 1,
+// discarding message" under load; that goes into the failure message).
 func kubectl(ctx context.Context, t *testing.T, kubeconfig string, args ...string) string {
 	t.Helper()
-	out, err := kubectlCmd(ctx, kubeconfig, args...).CombinedOutput()
+	out, stderr, err := kubectlOut(ctx, kubeconfig, args...)
 	if err != nil {
-		t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+		t.Fatalf("kubectl %v: %v\n%s%s", args, err, out, stderr)
 	}
-	return string(out)
+	return out
+}
+
+// kubectlOut runs the machine's kubectl and returns stdout and stderr
+// apart.
+func kubectlOut(ctx context.Context, kubeconfig string, args ...string) (string, string, error) {
+	cmd := kubectlCmd(ctx, kubeconfig, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	return string(out), stderr.String(), err
 }
