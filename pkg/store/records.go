@@ -59,24 +59,13 @@ func (s *Store) ReplaceToken(ctx context.Context, t Token) ([]string, error) {
 	}
 	var gone []string
 	err := s.tx(ctx, "replace token", func(tx *sql.Tx) error {
-		// Write first (DELETE … RETURNING): a read before the first write
-		// would have to upgrade its lock, which SQLite refuses while
-		// another connection writes.
-		rows, err := tx.QueryContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND kind = ? AND cluster_id = ? AND parent_id = ? RETURNING id`,
+		// Write first (deleteTokens: DELETE … RETURNING): a read before the
+		// first write would have to upgrade its lock, which SQLite refuses
+		// while another connection writes.
+		var err error
+		gone, err = deleteTokens(ctx, tx, `user_id = ? AND kind = ? AND cluster_id = ? AND parent_id = ?`,
 			t.UserID, t.Kind, t.ClusterID, t.ParentID)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			gone = append(gone, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		return insertToken(ctx, tx, t)
