@@ -19,10 +19,11 @@ import (
 func (s *Server) CloseCluster(clusterID string) int {
 	s.mu.Lock()
 	list := s.sessions[clusterID]
+	// Nothing of the cluster is kept: its id will not come back.
 	delete(s.sessions, clusterID)
-	if len(list) > 0 {
-		s.lastGone[clusterID] = s.opts.Now()
-	}
+	delete(s.lastGone, clusterID)
+	delete(s.endpoints, clusterID)
+	delete(s.refused, clusterID)
 	s.mu.Unlock()
 	for _, sess := range list {
 		sess.hangup.close()

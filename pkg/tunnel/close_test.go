@@ -60,6 +60,16 @@ func TestCloseCluster(t *testing.T) {
 	if _, err := get(t, alpha.Transport(false), alpha.BaseURL()+"/after-close"); err == nil {
 		t.Error("a request went through a closed session")
 	}
+	// Nothing of the deleted cluster stays in the server's tables, even
+	// after its sessions' ends were handled.
+	f.tun.mu.Lock()
+	_, gone := f.tun.lastGone["c-alpha"]
+	_, ep := f.tun.endpoints["c-alpha"]
+	_, sess := f.tun.sessions["c-alpha"]
+	f.tun.mu.Unlock()
+	if gone || ep || sess {
+		t.Errorf("kept for the deleted cluster: lastGone %v, endpoint %v, sessions %v", gone, ep, sess)
+	}
 	beta, ok := f.tun.Session("c-beta")
 	if !ok {
 		t.Fatal("c-beta lost its session")

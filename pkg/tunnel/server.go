@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -240,12 +241,11 @@ func (s *Server) remove(sess *Session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	list := s.sessions[sess.ClusterID]
-	for i, v := range list {
-		if v == sess {
-			list = append(list[:i:i], list[i+1:]...)
-			break
-		}
+	i := slices.Index(list, sess)
+	if i < 0 {
+		return // closed already (CloseCluster)
 	}
+	list = append(list[:i:i], list[i+1:]...) // a new array: readers may hold the old one
 	if len(list) == 0 {
 		delete(s.sessions, sess.ClusterID)
 		s.lastGone[sess.ClusterID] = s.opts.Now()
