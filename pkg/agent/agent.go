@@ -30,8 +30,16 @@ type Options struct {
 	ServerURL  string
 	CAChecksum string
 	// TokenFile holds the registration token; it is re-read before every
-	// connect so a rotated token takes effect without a restart.
+	// connect so a rotated token takes effect without a restart, and every
+	// TokenPoll while a tunnel is open: a changed, well-formed token makes
+	// the agent reconnect with it at once (a rotation then moves each agent
+	// as soon as the kubelet updates its Secret volume, one by one, rather
+	// than all of a cluster's agents together when the old token's grace
+	// ends and the server closes their tunnels).
 	TokenFile string
+	// TokenPoll is how often TokenFile is read while a tunnel is open
+	// (default 10s).
+	TokenPoll time.Duration
 	// Kubeconfig is used instead of the in-cluster config when set.
 	Kubeconfig string
 	Kind       string // agentapi.KindCluster or agentapi.KindNode
@@ -77,6 +85,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = 24 * time.Hour
+	}
+	if opts.TokenPoll <= 0 {
+		opts.TokenPoll = 10 * time.Second
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
@@ -190,6 +201,8 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 		sessCtx, cancel = context.WithDeadline(ctx, sa.renewAt())
 	}
 	defer cancel()
+	var rotated atomic.Bool
+	go a.watchToken(sessCtx, regToken, func() { rotated.Store(true); cancel() })
 	dialer := &websocket.Dialer{
 		TLSClientConfig:  a.serverCA.Clone(),
 		HandshakeTimeout: 10 * time.Second,
@@ -220,10 +233,44 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 	}
 	err = remotedialer.ConnectToProxyWithDialer(sessCtx, wsURL(a.opts.ServerURL), headers,
 		allowTCP, dialer, a.dialEndpoint(log), onConnect)
-	if err == nil && ctx.Err() == nil && sessCtx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
+	case rotated.Load():
+		log.Info("registration token changed; reconnecting with the new one")
+		err = nil
+	case err == nil && sessCtx.Err() != nil:
 		log.Info("renewing tunnel for a fresh controller token")
 	}
 	return connected.Load(), err
+}
+
+// watchToken reads the token file every TokenPoll until ctx ends and calls
+// changed once if it holds a well-formed token other than current. A file
+// being rewritten (empty, half-written, missing) is not a change: the next
+// read decides.
+func (a *Agent) watchToken(ctx context.Context, current string, changed func()) {
+	t := time.NewTicker(a.opts.TokenPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		raw, err := os.ReadFile(a.opts.TokenFile)
+		if err != nil {
+			continue
+		}
+		tok := strings.TrimSpace(string(raw))
+		if tok == current {
+			continue
+		}
+		if _, err := token.Parse(tok); err != nil {
+			continue
+		}
+		changed()
+		return
+	}
 }
 
 // allowTCP lets the server open TCP streams. Which address is enforced by

@@ -150,7 +150,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.Conflict(w, "%v", err)
 		return
 	}
-	log.Info("agent connected")
+	log.Info("agent connected", "token_id", rec.ID)
 	m := s.opts.Metrics
 	m.Connects.WithLabelValues(clusterID, params.Kind).Inc()
 	m.Sessions.WithLabelValues(params.Kind).Inc()

@@ -34,18 +34,18 @@ func testAccess(t *testing.T, kc, id string) {
 	t.Run("read-only user: exec and port-forward forbidden", func(t *testing.T) {
 		e := shared
 		const user, password = "viewer", "viewer-password-1234"
-		if err := e.server.CreateUser(ctx, e.admin, user, password, false); err != nil {
+		if err := e.Server.CreateUser(ctx, e.Admin, user, password, false); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.server.CreateBinding(ctx, e.admin, harness.Binding{Scope: "cluster", ClusterID: id,
+		if _, err := e.Server.CreateBinding(ctx, e.Admin, harness.Binding{Scope: "cluster", ClusterID: id,
 			Role: "read-only", SubjectKind: "user", Subject: user}); err != nil {
 			t.Fatal(err)
 		}
-		tok, err := e.server.Login(ctx, user, password)
+		tok, err := e.Server.Login(ctx, user, password)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := e.server.Kubeconfig(ctx, tok, []string{id}, "1h")
+		b, err := e.Server.Kubeconfig(ctx, tok, []string{id}, "1h")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,14 +79,14 @@ func testAccess(t *testing.T, kc, id string) {
 		// Another administrator: a second kubeconfig of the same user for
 		// the same cluster would replace the token of the first.
 		const user, password = "revokee", "revokee-password-1234"
-		if err := shared.server.CreateUser(ctx, shared.admin, user, password, true); err != nil {
+		if err := shared.Server.CreateUser(ctx, shared.Admin, user, password, true); err != nil {
 			t.Fatal(err)
 		}
-		tok, err := shared.server.Login(ctx, user, password)
+		tok, err := shared.Server.Login(ctx, user, password)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := shared.server.Kubeconfig(ctx, tok, []string{id}, "1h")
+		b, err := shared.Server.Kubeconfig(ctx, tok, []string{id}, "1h")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func testAccess(t *testing.T, kc, id string) {
 			tokenID, _, _ = strings.Cut(ai.Token, ":")
 		}
 		s := startCat(ctx, t, kubectlCmd, akc, pod)
-		if err := shared.server.Do(ctx, "DELETE", "/v3/tokens/"+tokenID, shared.admin, nil, nil); err != nil {
+		if err := shared.Server.Do(ctx, "DELETE", "/v3/tokens/"+tokenID, shared.Admin, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		revoked := time.Now()

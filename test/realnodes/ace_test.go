@@ -30,21 +30,21 @@ func testAuthEndpoint(t *testing.T, id string) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	e := shared
-	if err := e.server.Do(ctx, http.MethodPut, "/v3/clusters/"+id+"/auth-endpoint", e.admin,
-		map[string]string{"url": e.cluster.URL, "caCert": string(e.cluster.CAData)}, nil); err != nil {
+	if err := e.Server.Do(ctx, http.MethodPut, "/v3/clusters/"+id+"/auth-endpoint", e.Admin,
+		map[string]string{"url": e.Cluster.URL, "caCert": string(e.Cluster.CAData)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A user of its own: a second kubeconfig of a user for the same cluster
 	// replaces the token of the first, which the fault tests still use.
 	const user, password = "ace-user", "ace-user-password-1234"
-	if err := e.server.CreateUser(ctx, e.admin, user, password, true); err != nil {
+	if err := e.Server.CreateUser(ctx, e.Admin, user, password, true); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := e.server.Login(ctx, user, password)
+	tok, err := e.Server.Login(ctx, user, password)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := e.server.Kubeconfig(ctx, tok, []string{id}, "1h")
+	b, err := e.Server.Kubeconfig(ctx, tok, []string{id}, "1h")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +60,8 @@ func testAuthEndpoint(t *testing.T, id string) {
 	for name, c := range cfg.Contexts {
 		if strings.HasSuffix(name, "-ace") {
 			direct = name
-			if got := cfg.Clusters[c.Cluster].Server; got != e.cluster.URL {
-				t.Errorf("context %s goes to %q, want the apiserver %q", name, got, e.cluster.URL)
+			if got := cfg.Clusters[c.Cluster].Server; got != e.Cluster.URL {
+				t.Errorf("context %s goes to %q, want the apiserver %q", name, got, e.Cluster.URL)
 			}
 		}
 	}
@@ -105,14 +105,14 @@ func testAuthEndpoint(t *testing.T, id string) {
 	if err == nil || !strings.Contains(strings.ToLower(string(out)), "unauthorized") {
 		t.Fatalf("a wrong secret straight to the apiserver: %v, want Unauthorized\n%s", err, out)
 	}
-	cs := kubernetes.NewForConfigOrDie(e.cluster.RESTConfig())
+	cs := kubernetes.NewForConfigOrDie(e.Cluster.RESTConfig())
 	pods, err := cs.CoreV1().Pods(downstream.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=" + manifest.ACEName})
 	if err != nil || len(pods.Items) != 1 {
 		t.Fatalf("kube-api-auth pods: %v, %v", pods, err)
 	}
 	want := "token " + tokenID + ": wrong secret"
 	for {
-		log := kubectl(ctx, t, e.direct, "-n", downstream.Namespace, "logs", pods.Items[0].Name)
+		log := kubectl(ctx, t, e.Direct, "-n", downstream.Namespace, "logs", pods.Items[0].Name)
 		if strings.Contains(log, want) {
 			if strings.Contains(log, fresh.Secret) || strings.Contains(log, strings.SplitN(userToken, ":", 2)[1]) {
 				t.Error("kube-api-auth logged a token secret")

@@ -8,11 +8,13 @@
 // revoked token ends an open exec. The apiserver authenticates Drover tokens
 // through the manifest's kube-api-auth DaemonSet pod (the authorized cluster
 // endpoint: its webhook config is set when the cluster starts, the pod
-// listens on the control-plane node's loopback). Last, the faults: the cluster agent pod
+// listens on the control-plane node's loopback). A registration token
+// rotation reaches the agent pods through their Secret volumes and each
+// agent reconnects with its new token without a restart. Last, the faults: the cluster agent pod
 // deleted under load, its container frozen (ctr tasks pause) with streams
 // open on its tunnel, and its node stopped.
-// The tests share one cluster (starting one takes tens of seconds) and need
-// root and `make testbed`.
+// The tests share one cluster and server (package realcluster; starting one
+// takes tens of seconds) and need root and `make testbed`.
 //
 // This package must never start an agent process itself: the agents are the
 // manifest's pods, built into an image from this tree's cmd/agent.

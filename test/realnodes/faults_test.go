@@ -29,9 +29,9 @@ import (
 func testFaults(t *testing.T, kc, id string) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cs := kubernetes.NewForConfigOrDie(shared.cluster.RESTConfig())
+	cs := kubernetes.NewForConfigOrDie(shared.Cluster.RESTConfig())
 	pod := webPod(ctx, t, kc)
-	full := func(via string, n int) bool { return via == "cluster" && n == 1+len(shared.cluster.NodeNames) }
+	full := func(via string, n int) bool { return via == "cluster" && n == 1+len(shared.Cluster.NodeNames) }
 	waitTunnel(ctx, t, id, full)
 
 	t.Run("cluster agent pod deleted under load", func(t *testing.T) {
@@ -40,7 +40,7 @@ func testFaults(t *testing.T, kc, id string) {
 		l := startLoad(ctx, t, id)
 		l.waitOK(ctx, t)
 		deleted := time.Now()
-		kubectl(ctx, t, shared.direct, "-n", downstream.Namespace, "delete", "pod", old.Name, "--wait=false")
+		kubectl(ctx, t, shared.Direct, "-n", downstream.Namespace, "delete", "pod", old.Name, "--wait=false")
 		toNode := waitTunnel(ctx, t, id, func(via string, _ int) bool { return via == "node" })
 		// A new exec while the cluster agent is away.
 		out, stderr, err := kubectlOut(ctx, kc, "-n", "work", "exec", pod, "--", "echo", "carried")
@@ -116,15 +116,15 @@ func testFaults(t *testing.T, kc, id string) {
 	t.Run("node of the cluster agent stopped: the other node's agent carries on", func(t *testing.T) {
 		agent := waitPodsReady(ctx, t, cs, manifest.ClusterAgentName, 1)[0]
 		down := agent.Spec.NodeName
-		other := shared.cluster.NodeNames[0]
+		other := shared.Cluster.NodeNames[0]
 		if other == down {
-			other = shared.cluster.NodeNames[1]
+			other = shared.Cluster.NodeNames[1]
 		}
 		from := serverLogSize(t)
 		l := startLoad(ctx, t, id)
 		l.waitOK(ctx, t)
 		stopped := time.Now()
-		if err := shared.cluster.StopNode(down); err != nil {
+		if err := shared.Cluster.StopNode(down); err != nil {
 			t.Fatal(err)
 		}
 		killed := time.Since(stopped)
@@ -153,7 +153,7 @@ func testFaults(t *testing.T, kc, id string) {
 // through the containerd of the pod's node.
 func ctrCmd(t *testing.T, p corev1.Pod) func(ctx context.Context, verb string) *exec.Cmd {
 	t.Helper()
-	i := slices.Index(shared.cluster.NodeNames, p.Spec.NodeName)
+	i := slices.Index(shared.Cluster.NodeNames, p.Spec.NodeName)
 	if i < 0 || len(p.Status.ContainerStatuses) == 0 {
 		t.Fatalf("pod %s: node %q, %d container statuses", p.Name, p.Spec.NodeName, len(p.Status.ContainerStatuses))
 	}
@@ -161,7 +161,7 @@ func ctrCmd(t *testing.T, p corev1.Pod) func(ctx context.Context, verb string) *
 	if !ok {
 		t.Fatalf("pod %s: container id %q", p.Name, p.Status.ContainerStatuses[0].ContainerID)
 	}
-	sock := filepath.Join(shared.cluster.Dir, fmt.Sprintf("node%d", i+1), "containerd.sock")
+	sock := filepath.Join(shared.Cluster.Dir, fmt.Sprintf("node%d", i+1), "containerd.sock")
 	return func(ctx context.Context, verb string) *exec.Cmd {
 		return exec.CommandContext(ctx, "ctr", "--address", sock, "--namespace", "k8s.io", "tasks", verb, cid)
 	}
@@ -226,7 +226,7 @@ func waitTunnel(ctx context.Context, t *testing.T, id string, ok func(via string
 				Sessions int    `json:"sessions"`
 			} `json:"tunnel"`
 		}
-		err := shared.server.Do(ctx, http.MethodGet, "/v3/clusters/"+id, shared.admin, nil, &c)
+		err := shared.Server.Do(ctx, http.MethodGet, "/v3/clusters/"+id, shared.Admin, nil, &c)
 		if err == nil && ok(c.Tunnel.Via, c.Tunnel.Sessions) {
 			return time.Since(start)
 		}
@@ -254,17 +254,17 @@ type result struct {
 
 func startLoad(ctx context.Context, t *testing.T, id string) *load {
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(shared.server.CAPEM)
+	pool.AppendCertsFromPEM(shared.Server.CAPEM)
 	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
 	ctx, cancel := context.WithCancel(ctx)
 	l := &load{stop: cancel, done: make(chan struct{})}
 	t.Cleanup(cancel)
-	url := shared.server.URL + "/k8s/clusters/" + id + "/api/v1/namespaces/default"
+	url := shared.Server.URL + "/k8s/clusters/" + id + "/api/v1/namespaces/default"
 	go func() {
 		defer close(l.done)
 		for ctx.Err() == nil {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			req.Header.Set("Authorization", "Bearer "+shared.admin)
+			req.Header.Set("Authorization", "Bearer "+shared.Admin)
 			resp, err := client.Do(req)
 			r := result{at: time.Now()}
 			if err == nil {

@@ -108,7 +108,7 @@ func testAttach(ctx context.Context, t *testing.T, run kubectlFn, kc, pod string
 // are those of what follows.
 func serverLogSize(t *testing.T) int64 {
 	t.Helper()
-	st, err := os.Stat(filepath.Join(shared.server.DataDir, "server.log"))
+	st, err := os.Stat(filepath.Join(shared.Server.DataDir, "server.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ type proxiedLine struct {
 // from.
 func proxiedSince(t *testing.T, from int64) []proxiedLine {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(shared.server.DataDir, "server.log"))
+	b, err := os.ReadFile(filepath.Join(shared.Server.DataDir, "server.log"))
 	if err != nil {
 		t.Fatal(err)
 	}

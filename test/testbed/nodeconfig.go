@@ -147,6 +147,10 @@ func kubeletConfig(n *node, nodeIP, caFile, cgroupRoot string) ([]byte, error) {
 		"clusterDomain":            "cluster.local",
 		"podLogsDir":               filepath.Join(n.dir, "pod-logs"),
 		"serializeImagePulls":      false,
+		// Secret volumes follow their Secrets at each pod sync: 10s rather
+		// than the default minute, so a registration token rotation reaches
+		// the agent pods within the tests' patience.
+		"syncFrequency": "10s",
 		// Images are imported, never pulled: nothing may collect them.
 		"imageGCHighThresholdPercent": 100,
 		"imageGCLowThresholdPercent":  99,

@@ -1,0 +1,59 @@
+package realcluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/drover-dev/drover/test/harness"
+	"github.com/drover-dev/drover/test/images"
+)
+
+// Image names: under a reserved domain, so that nothing could ever pull
+// them.
+const (
+	PauseImage   = "drover.invalid/pause:e2e"
+	AgentImage   = "drover.invalid/drover-agent:e2e"
+	BusyboxImage = "drover.invalid/busybox:e2e"
+)
+
+// BuildImages builds the static programs the images hold and writes the
+// three archives into dir: pause, the agent (as
+// deploy/docker/Dockerfile.agent builds it) and busybox.
+func BuildImages(ctx context.Context, dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	static := func(out, pkg string) error {
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
+		cmd.Dir = harness.RepoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=readonly")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+		}
+		return nil
+	}
+	pauseBin, agentBin := filepath.Join(dir, "pause"), filepath.Join(dir, "drover-agent")
+	if err := static(pauseBin, "./test/images/pause"); err != nil {
+		return nil, err
+	}
+	if err := static(agentBin, "./cmd/agent"); err != nil {
+		return nil, err
+	}
+	busybox, err := images.Busybox(ctx, BusyboxImage, "/bin/busybox")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, img := range []images.Image{images.Pause(PauseImage, pauseBin), images.Agent(AgentImage, agentBin), busybox} {
+		path := filepath.Join(dir, strings.ReplaceAll(filepath.Base(img.Name), ":", "_")+".tar")
+		if err := images.WriteArchive(path, img); err != nil {
+			return nil, err
+		}
+		out = append(out, path)
+	}
+	return out, nil
+}
