@@ -157,9 +157,9 @@ func TestRotatedTokenReconnects(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(second+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got := ts.waitConnects(t, 2)
+	ts.waitConnects(t, 2)
 	time.Sleep(200 * time.Millisecond) // nothing more: the new tunnel stays
-	got = ts.connects()
+	got := ts.connects()
 	if diff := cmp.Diff([]string{first, second}, got); diff != "" {
 		t.Errorf("tokens of the connects (-want +got):\n%s", diff)
 	}

@@ -1,6 +1,18 @@
 // Package e2e runs Drover end to end: the real server and agent binaries as
 // processes, a real kube-apiserver and etcd (package testbed), and the
 // machine's kubectl, the way a user would.
+//
+// Its clusters have no nodes, so an agent here is a process, never a pod.
+// What the agents do as the import manifest's pods (the import itself, a
+// token rotation reaching them, the cluster agent deleted, frozen or its
+// node stopped, kube-api-auth as the apiserver's webhook with the server
+// down) is tested in test/realnodes, and not again here. The agent
+// processes left are of two kinds only: a tunnel for tests whose subject
+// is the server (the proxy, authentication, access, impersonation, limits,
+// the server killed or restarted, the apiserver restarted), and agents no
+// manifest would run (a wrong CA checksum or token, a node name already
+// taken, a deleted cluster's agents, a rotated-out token, the dial policy
+// tried with addresses the server should never ask for).
 package e2e
 
 import (

@@ -25,9 +25,14 @@ import (
 // to the apiserver, which authenticates the Drover token through its
 // webhook: the import manifest's kube-api-auth pod (hostNetwork, on the
 // control-plane node). A wrong secret for the same token id is refused, and
-// the pod's log shows that review: the apiserver called that pod.
-func testAuthEndpoint(t *testing.T, id string) {
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+// the pod's log shows that review: the apiserver called that pod. With
+// drover-server killed the context still works as the same user; a revoked
+// token is refused within the apiserver's cache time; only members' tokens
+// reach the cluster. It returns the check that a short token it minted is
+// refused once expired, to run after other tests (its expiry passes
+// meanwhile).
+func testAuthEndpoint(t *testing.T, id string) (expired func(*testing.T)) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	e := shared
 	if err := e.Server.Do(ctx, http.MethodPut, "/v3/clusters/"+id+"/auth-endpoint", e.Admin,
@@ -56,17 +61,19 @@ func testAuthEndpoint(t *testing.T, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var direct string
+	var direct, viaDrover string
 	for name, c := range cfg.Contexts {
 		if strings.HasSuffix(name, "-ace") {
 			direct = name
 			if got := cfg.Clusters[c.Cluster].Server; got != e.Cluster.URL {
 				t.Errorf("context %s goes to %q, want the apiserver %q", name, got, e.Cluster.URL)
 			}
+		} else {
+			viaDrover = name
 		}
 	}
-	if direct == "" {
-		t.Fatalf("kubeconfig has no authorized endpoint context: %v", cfg.Contexts)
+	if direct == "" || viaDrover == "" {
+		t.Fatalf("kubeconfig has no authorized endpoint context or none through Drover: %v", cfg.Contexts)
 	}
 	userToken := cfg.AuthInfos[cfg.Contexts[direct].AuthInfo].Token
 	tokenID, _, _ := strings.Cut(userToken, ":")
@@ -123,5 +130,21 @@ func testAuthEndpoint(t *testing.T, id string) {
 			t.Fatalf("kube-api-auth pod %s never logged %q:\n%s", pods.Items[0].Name, want, log)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+
+	u := aceUser{kc: kc, direct: direct, viaDrover: viaDrover, cfg: cfg, name: user, session: tok, tokenID: tokenID}
+	// Minted now, checked last: its expiry passes while the rest runs.
+	shortKC, expires := shortToken(ctx, t, u, id, 20*time.Second)
+	t.Run("drover-server down", func(t *testing.T) { aceServerDown(ctx, t, u, user+` ["`+tokenID+`"]`, id) })
+	t.Run("revoked token refused", func(t *testing.T) { aceRevoked(ctx, t, u) })
+	t.Run("members only", func(t *testing.T) { aceMembersOnly(ctx, t, id) })
+	if log := kubectl(ctx, t, e.Direct, "-n", downstream.Namespace, "logs", pods.Items[0].Name); strings.Contains(log, strings.SplitN(userToken, ":", 2)[1]) {
+		t.Error("kube-api-auth logged a token secret")
+	}
+	// The short token expires while the next tests run.
+	return func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		aceExpired(ctx, t, u, shortKC, expires)
 	}
 }

@@ -8,7 +8,9 @@
 // revoked token ends an open exec. The apiserver authenticates Drover tokens
 // through the manifest's kube-api-auth DaemonSet pod (the authorized cluster
 // endpoint: its webhook config is set when the cluster starts, the pod
-// listens on the control-plane node's loopback). A registration token
+// listens on the control-plane node's loopback), and keeps working as the
+// same user with drover-server killed, while revoked and expired tokens
+// and former members' tokens are refused there. A registration token
 // rotation reaches the agent pods through their Secret volumes and each
 // agent reconnects with its new token without a restart. Last, the faults: the cluster agent pod
 // deleted under load, its container frozen (ctr tasks pause) with streams

@@ -26,8 +26,12 @@ func TestImportAndStream(t *testing.T) {
 		return
 	}
 	t.Run("access", func(t *testing.T) { testAccess(t, kubeconfig, id) })
-	t.Run("authorized endpoint", func(t *testing.T) { testAuthEndpoint(t, id) })
+	var expired func(*testing.T)
+	t.Run("authorized endpoint", func(t *testing.T) { expired = testAuthEndpoint(t, id) })
 	t.Run("rotate registration tokens", func(t *testing.T) { testRotate(t, id) })
+	if expired != nil {
+		t.Run("authorized endpoint: expired token refused", expired)
+	}
 	// Last: these break and mend the tunnels.
 	t.Run("faults", func(t *testing.T) { testFaults(t, kubeconfig, id) })
 }
