@@ -51,7 +51,7 @@ func fetchPinnedCA(ctx context.Context, serverURL, sum string) (*x509.CertPool, 
 		},
 	}
 	defer client.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(serverURL, "/")+"/cacerts", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(serverURL, "/")+agentapi.CACertsPath, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,10 @@ import "time"
 // ConnectPath is the server's endpoint where agents open their tunnel.
 const ConnectPath = "/v3/connect"
 
+// CACertsPath is where the server serves its CA bundle, unauthenticated:
+// the agent pins it by checksum before it trusts the server.
+const CACertsPath = "/cacerts"
+
 // ProbeAddress is what the server dials through a tunnel to make an agent
 // answer: agents refuse it at once, and the refusal travelling back is the
 // sign of life. It involves nothing but the agent, so a slow or frozen

@@ -3,7 +3,8 @@
 // neither side keeps a copy that can drift.
 //
 // It owns:
-//   - the connect path (ConnectPath) the agent opens its websocket on;
+//   - the connect path (ConnectPath) the agent opens its websocket on, and
+//     the CA bundle's path (CACertsPath) it pins first;
 //   - the parameters header (ParamsHeader) and its AgentParams, their
 //     encoding (base64url JSON), parsing and validation;
 //   - the agent kinds (KindCluster, KindNode);

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/drover-dev/drover/pkg/access"
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/providers/local"
@@ -160,7 +161,7 @@ func New(opts Options) *API {
 // PublicRoutes registers what needs no token.
 func (a *API) PublicRoutes(r *mux.Router) {
 	r.HandleFunc("/v3/login", a.login).Methods(http.MethodPost)
-	r.HandleFunc("/cacerts", a.cacerts).Methods(http.MethodGet)
+	r.HandleFunc(agentapi.CACertsPath, a.cacerts).Methods(http.MethodGet)
 	r.HandleFunc("/v3/import/{token}", a.importManifest).Methods(http.MethodGet)
 	a.providerPublicRoutes(r)
 }

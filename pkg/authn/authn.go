@@ -274,3 +274,38 @@ func WithAuthentication(next http.Handler, auth TokenAuthenticator, logger *slog
 		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 	})
 }
+
+// WithClusterAddress serves a request whose path is not Drover's own
+// (request.DroverOwned) but whose bearer token is scoped to a cluster as
+// that cluster's: request.Readdress puts it under the proxy's prefix, and
+// it goes through the proxy's chain like any other (the same checks run
+// again there). Such a request with a token that cannot be verified gets
+// 401, as the proxy would answer it: a client that lost the prefix must
+// not take Drover's own /healthz for its cluster's. A request without a
+// bearer token, or whose token is scoped to no cluster, is left as it is
+// (Drover's health endpoints answer it).
+func WithClusterAddress(next http.Handler, auth TokenAuthenticator, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if request.DroverOwned(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		raw, ok := token.Bearer(r)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		id, err := auth.AuthenticateToken(r.Context(), raw)
+		if err != nil {
+			logger.Info("authentication failed", "path", request.LogPath(r), "remote", r.RemoteAddr, "err", err)
+			apierr.Unauthorized(w)
+			return
+		}
+		if id.ClusterID != "" {
+			if readdressed, ok := request.Readdress(r, id.ClusterID); ok {
+				r = readdressed
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

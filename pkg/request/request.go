@@ -89,7 +89,14 @@ func FromContext(ctx context.Context) (*Info, bool) {
 
 // Parse derives a request's Info.
 func Parse(r *http.Request, opts ClientOptions) *Info {
-	info := &Info{LogPath: RedactPath(r.URL.Path), Verb: MethodVerb(r.Method), Client: opts.ClientAddr(r)}
+	info := parsePath(r)
+	info.Client = opts.ClientAddr(r)
+	return info
+}
+
+// parsePath derives all of a request's Info but the client's address.
+func parsePath(r *http.Request) *Info {
+	info := &Info{LogPath: RedactPath(r.URL.Path), Verb: MethodVerb(r.Method)}
 	switch {
 	case strings.HasPrefix(r.URL.Path, ProxyPrefix):
 		info.Kind = KindProxy

@@ -54,6 +54,10 @@ type API interface {
 //	request.WithRequestInfo  what the request is about, parsed once,
 //	                         including the client's address (Handlers.Client)
 //	audit.WithAudit          one entry per request, refusals included
+//	authn.WithClusterAddress a path that is not Drover's own with a token
+//	                         scoped to a cluster is that cluster's: put
+//	                         under /k8s/clusters/{id} (an unverifiable
+//	                         token there: 401)
 //	router:
 //	  public   /healthz /readyz /cacerts /v3/login /v3/login/providers
 //	           /v3/login/{provider}/begin|callback /v3/import/{token}
@@ -86,6 +90,9 @@ func NewHandler(h Handlers) http.Handler {
 	r.SkipClean(true)
 
 	var handler http.Handler = r
+	if h.Proxy != nil {
+		handler = authn.WithClusterAddress(handler, h.Auth, h.Logger)
+	}
 	handler = audit.WithAudit(handler, h.Audit)
 	handler = request.WithRequestInfo(handler, h.Client)
 	handler = WithPanicRecovery(handler, h.Logger)
