@@ -1,7 +1,9 @@
 // Command demo runs Drover on this machine for a person to try: a
 // downstream cluster with two real nodes (kubelets and containerd from
 // `make testbed`, in a network namespace of its own) and drover-server on
-// the cluster's host address (package realcluster), the cluster imported
+// the cluster's host address, the root namespace's end of the cluster's
+// link, where the pods and this machine reach it (package realcluster; -port
+// sets its port, a free one by default), the cluster imported
 // the way a user does it (the import manifest applied with kubectl: the
 // cluster agent, the node agents and kube-api-auth run as pods; the demo
 // starts no agent itself), the authorized cluster endpoint enabled, and a
@@ -15,7 +17,9 @@
 // needs root (network namespaces, cgroups, mounts) and fails at once
 // without. Logs stay in the demo directory (`make clean` removes it).
 //
-// Run it with `make demo`.
+// Run it with `make demo`. Its test (demo_test.go, root too) runs every
+// command it prints, as printed, and checks that nothing is left after the
+// stop.
 package main
 
 import (
@@ -101,7 +105,8 @@ give each a terminal of its own):
   kubectl -n demo cp $POD:/tmp/hello.txt %[9]s
 
 Straight to the apiserver as the same Drover user (the authorized cluster
-endpoint; works with the server stopped):
+endpoint: kube-api-auth, a pod in the cluster, checks the Drover token;
+drover-server is not on the path):
   kubectl --context %[10]s auth whoami
 
 As %[11]q, a second user (not an admin) bound read-only on the cluster
