@@ -72,7 +72,7 @@ bench: testbed ## direct vs through-Drover throughput and latency on a real clus
 	$(GO) build -o $(BIN)/drover-bench ./test/bench
 	./$(BIN)/drover-bench
 
-demo: testbed ## a server, a real cluster and an agent; writes .demo/kubeconfig; Ctrl-C cleans up
+demo: testbed ## as root: a cluster with two real nodes imported into a server (agents as pods), a hello Deployment; kubeconfigs in .demo/; Ctrl-C cleans up
 	$(GO) build -o $(BIN)/drover-demo ./test/demo
 	./$(BIN)/drover-demo
 

@@ -1,14 +1,25 @@
-// Command demo runs Drover on this machine for a person to try: the server,
-// one real downstream cluster (kube-apiserver and etcd from `make testbed`)
-// and a cluster agent started the way its Deployment starts it (environment
-// and a token file). It writes kubeconfigs for the admin through Drover,
-// for a read-only second user ("viewer") through Drover, and straight to
-// the apiserver, prints how to use them and "demo ready", and
-// runs until SIGINT or SIGTERM; then it stops the agent, the server and the
-// cluster, in that order, and leaves nothing running. Logs stay in the demo
-// directory (`make clean` removes it).
+// Command demo runs Drover on this machine for a person to try: a
+// downstream cluster with two real nodes (kubelets and containerd from
+// `make testbed`, in a network namespace of its own) and drover-server on
+// the cluster's host address, the root namespace's end of the cluster's
+// link, where the pods and this machine reach it (package realcluster; -port
+// sets its port, a free one by default), the cluster imported
+// the way a user does it (the import manifest applied with kubectl: the
+// cluster agent, the node agents and kube-api-auth run as pods; the demo
+// starts no agent itself), the authorized cluster endpoint enabled, and a
+// Deployment "hello" (busybox httpd) in namespace demo to exec into, follow
+// the logs of, port-forward to and copy files to and from through Drover.
+// It writes kubeconfigs for the admin through Drover, for a read-only
+// second user ("viewer") through Drover, and straight to the apiserver,
+// prints how to use them and "demo ready", and runs until SIGINT or
+// SIGTERM; then it stops the server and the cluster with its nodes and pods
+// and leaves nothing running (also when interrupted during start-up). It
+// needs root (network namespaces, cgroups, mounts) and fails at once
+// without. Logs stay in the demo directory (`make clean` removes it).
 //
-// Run it with `make demo`.
+// Run it with `make demo`. Its test (demo_test.go, root too) runs every
+// command it prints, as printed, and checks that nothing is left after the
+// stop.
 package main
 
 import (
@@ -19,14 +30,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"strings"
 	"syscall"
-	"time"
-
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/drover-dev/drover/test/harness"
-	"github.com/drover-dev/drover/test/testbed"
 )
 
 func main() {
@@ -40,7 +47,8 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, opts, os.Stdout); err != nil {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := run(ctx, opts, os.Stdout, log); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(os.Stderr, "demo: interrupted during start-up; everything was stopped")
 			os.Exit(130)
@@ -50,191 +58,99 @@ func main() {
 	}
 }
 
-// demo is what run started; stop undoes it in reverse order.
-type demo struct {
-	cluster *testbed.Cluster
-	server  *harness.Server
-	agent   *harness.Process
-	node    *harness.Process
-	ace     *harness.Process
+// printed is what the demo prints once ready.
+type printed struct {
+	ServerURL, AdminPassword string
+	ClusterID                string
+	Nodes                    []string
+	Kubeconfig, ACEContext   string
+	Viewer                   viewer
+	Direct                   string
+	CA                       string
+	LocalPort                int
+	CopyFile, CopyBack       string
+	Dir                      string
+	ServerLog                string
 }
 
-func (d *demo) stop(log *slog.Logger) {
-	if d.ace != nil {
-		d.ace.Stop(5 * time.Second)
-		log.Info("kube-api-auth stopped")
-	}
-	if d.node != nil {
-		d.node.Stop(5 * time.Second)
-		log.Info("node agent stopped")
-	}
-	if d.agent != nil {
-		d.agent.Stop(5 * time.Second)
-		log.Info("agent stopped")
-	}
-	if d.server != nil {
-		d.server.Stop(10 * time.Second)
-		log.Info("server stopped")
-	}
-	if d.cluster != nil {
-		if err := d.cluster.Stop(); err != nil {
-			log.Warn("stop cluster", "err", err)
-		}
-		log.Info("cluster stopped")
-	}
-}
-
-func run(ctx context.Context, o *Options, out io.Writer) (err error) {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := os.RemoveAll(o.Dir); err != nil {
-		return fmt.Errorf("wipe %s: %w", o.Dir, err)
-	}
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return err
-	}
-	d := &demo{}
-	defer d.stop(log)
-
-	log.Info("building drover-server and drover-agent")
-	bins, err := harness.Build(ctx, filepath.Join(o.Dir, "bin"), false)
-	if err != nil {
-		return err
-	}
-	log.Info("starting the downstream cluster (etcd, kube-apiserver)")
-	// The authorized cluster endpoint: the apiserver authenticates Drover
-	// tokens through kube-api-auth, so the demo-ace context works even with
-	// the server down.
-	ace, err := harness.NewAuthEndpoint(o.Dir)
-	if err != nil {
-		return err
-	}
-	if d.cluster, err = testbed.Start(ctx, testbed.Options{Name: "demo", Dir: filepath.Join(o.Dir, "cluster"), Logger: log,
-		ExtraAPIServerArgs: ace.APIServer}); err != nil {
-		return fmt.Errorf("start cluster: %w", err)
-	}
-	directKubeconfig := filepath.Join(o.Dir, "direct-kubeconfig")
-	if err := d.cluster.WriteKubeconfig(directKubeconfig); err != nil {
-		return err
-	}
-	direct := kubernetes.NewForConfigOrDie(d.cluster.RESTConfig())
-	if err := ace.InstallSecret(ctx, direct); err != nil {
-		return fmt.Errorf("kube-api-auth certificate: %w", err)
-	}
-	// The testbed runs no kube-controller-manager, whose aggregation
-	// controller fills the view/edit/admin roles that Drover's roles bind.
-	if err := harness.AggregateClusterRoles(ctx, direct); err != nil {
-		return err
-	}
-
-	log.Info("starting drover-server")
-	logLevel := []string{"--log-level", o.LogLevel}
-	if d.server, err = harness.StartServer(ctx, harness.ServerOptions{
-		Bin: bins.Server, DataDir: filepath.Join(o.Dir, "server"), Listen: o.Listen, Args: logLevel,
-	}); err != nil {
-		return fmt.Errorf("start server: %w", err)
-	}
-	admin, err := d.server.Login(ctx, "admin", d.server.AdminPassword)
-	if err != nil {
-		return fmt.Errorf("admin login: %w", err)
-	}
-	clusterID, reg, err := d.server.CreateCluster(ctx, admin, "demo")
-	if err != nil {
-		return fmt.Errorf("create cluster: %w", err)
-	}
-	serverURL := reg.ServerURL
-	if serverURL == "" {
-		serverURL = d.server.URL
-	}
-	log.Info("starting drover-agent", "cluster", clusterID)
-	if d.agent, err = harness.StartAgent(harness.AgentOptions{
-		Bin: bins.Agent, Dir: filepath.Join(o.Dir, "agent"), ServerURL: serverURL,
-		CAChecksum: reg.CAChecksum, Token: reg.Token, Kubeconfig: directKubeconfig,
-		Kind: "cluster", Args: logLevel,
-	}); err != nil {
-		return fmt.Errorf("start agent: %w", err)
-	}
-	if err := d.server.WaitConnected(ctx, admin, clusterID, "cluster"); err != nil {
-		return fmt.Errorf("%w (agent log: %s)", err, d.agent.LogPath)
-	}
-	log.Info("starting a node agent (the fallback tunnel)")
-	if d.node, err = harness.StartAgent(harness.AgentOptions{
-		Bin: bins.Agent, Dir: filepath.Join(o.Dir, "agent"), ServerURL: serverURL,
-		CAChecksum: reg.CAChecksum, Token: reg.NodeToken, Kubeconfig: directKubeconfig,
-		Kind: "node", NodeName: "demo-node", Args: logLevel,
-	}); err != nil {
-		return fmt.Errorf("start node agent: %w", err)
-	}
-	log.Info("starting kube-api-auth and enabling the authorized cluster endpoint")
-	if d.ace, err = ace.Start(ctx, bins.Agent, directKubeconfig, filepath.Join(o.Dir, "kube-api-auth.log")); err != nil {
-		return fmt.Errorf("start kube-api-auth: %w", err)
-	}
-	if err := d.server.Do(ctx, "PUT", "/v3/clusters/"+clusterID+"/auth-endpoint", admin,
-		map[string]string{"url": d.cluster.URL, "caCert": string(d.cluster.CAData)}, nil); err != nil {
-		return fmt.Errorf("enable the authorized endpoint: %w", err)
-	}
-	kc, err := d.server.Kubeconfig(ctx, admin, []string{clusterID}, o.KubeconfigTTL.String())
-	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
-	}
-	kubeconfig := filepath.Join(o.Dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
-		return err
-	}
-	log.Info("creating the read-only user viewer")
-	view, err := addViewer(ctx, d.server, admin, clusterID, o.Dir, o.KubeconfigTTL)
-	if err != nil {
-		return err
-	}
-
-	fmt.Fprintf(out, `
+// print writes the instructions. Every command in it is run as printed by
+// demo_test.go.
+func (p printed) print(w io.Writer) {
+	q := shellQuote
+	fmt.Fprintf(w, `
 Drover demo
-  server:      %s
-  admin login: username admin, password %s
-  cluster:     %q (id %s), cluster agent and node agent "demo-node" connected
+  server:      %[1]s
+  admin login: username admin, password %[2]s
+  cluster:     "demo" (id %[3]s) with two real nodes, %[4]s: kubelets,
+               containerd, pods. Imported as a user does it (kubectl apply of
+               its import manifest): the cluster agent, a node agent on each
+               node and kube-api-auth run there as pods.
 
 Through Drover:
-  export KUBECONFIG=%s
-  kubectl get ns
+  export KUBECONFIG=%[5]s
+  kubectl get nodes
   kubectl auth whoami
   kubectl create configmap hello --from-literal=from=drover && kubectl get cm hello -o yaml
 
-Straight to the apiserver as the same Drover user (the authorized cluster
-endpoint; works with the server stopped):
-  kubectl --context demo-ace auth whoami
+Deployment hello in namespace demo (busybox httpd on port %[6]d), through
+Drover (with KUBECONFIG as above; logs -f and port-forward run until Ctrl-C,
+give each a terminal of its own):
+  kubectl -n demo exec deploy/hello -- cat /www/index.html
+  kubectl -n demo logs -f deploy/hello
+  kubectl -n demo port-forward deploy/hello %[7]d:%[6]d
+  curl http://127.0.0.1:%[7]d/                # logs -f shows a line per request
+  POD=$(kubectl -n demo get pods -l app=hello -o jsonpath='{.items[0].metadata.name}')
+  kubectl -n demo cp %[8]s $POD:/tmp/hello.txt
+  kubectl -n demo exec deploy/hello -- cat /tmp/hello.txt
+  kubectl -n demo cp $POD:/tmp/hello.txt %[9]s
 
-As %q, a second user (not an admin) bound read-only on the cluster
-(password %s):
-  kubectl --kubeconfig %s get pods -A                 # allowed
-  kubectl --kubeconfig %s create namespace nope       # forbidden
+Straight to the apiserver as the same Drover user (the authorized cluster
+endpoint: kube-api-auth, a pod in the cluster, checks the Drover token;
+drover-server is not on the path):
+  kubectl --context %[10]s auth whoami
+
+As %[11]q, a second user (not an admin) bound read-only on the cluster
+(password %[12]s):
+  kubectl --kubeconfig %[13]s get pods -A                 # allowed
+  kubectl --kubeconfig %[13]s create namespace nope       # forbidden
 
 Straight to the apiserver as its own admin, for comparison:
-  kubectl --kubeconfig %s get ns
+  kubectl --kubeconfig %[14]s get nodes
 
 The server's JSON API (log in first):
-  curl --cacert %s -d '{"username":"admin","password":"<password>"}' %s/v3/login
+  curl --cacert %[15]s -d '{"username":"admin","password":"<password>"}' %[1]s/v3/login
 
-Logs: %s/{server/server.log,agent/*.log,cluster/*.log}
-Ctrl-C stops the agent, the server and the cluster.
+Logs: the server's in %[16]s; the control plane's, kubelets' and
+containerd's under %[17]s; the pods' (agents, kube-api-auth) with kubectl:
+  kubectl --kubeconfig %[14]s -n cattle-system logs deploy/cattle-cluster-agent
+Ctrl-C stops the server and the cluster (nodes, pods) and leaves nothing running.
 demo ready
-`, d.server.URL, d.server.AdminPassword, "demo", clusterID, kubeconfig,
-		view.Username, view.Password, view.Kubeconfig, view.Kubeconfig, directKubeconfig,
-		filepath.Join(d.server.DataDir, "tls", "ca.crt"), d.server.URL, o.Dir)
+`, p.ServerURL, p.AdminPassword, p.ClusterID, joinAnd(p.Nodes), q(p.Kubeconfig), helloPort, p.LocalPort,
+		q(p.CopyFile), q(p.CopyBack), p.ACEContext, p.Viewer.Username, p.Viewer.Password, q(p.Viewer.Kubeconfig),
+		q(p.Direct), q(p.CA), q(p.ServerLog), q(p.Dir+"/cluster/"))
+}
 
-	select {
-	case <-ctx.Done():
-		log.Info("signal received, stopping")
-		return nil
-	case <-d.server.Done():
-		_, exitErr := d.server.Exited()
-		return fmt.Errorf("drover-server exited: %v (log %s)", exitErr, d.server.LogPath)
-	case <-d.ace.Done():
-		_, exitErr := d.ace.Exited()
-		return fmt.Errorf("kube-api-auth exited: %v", exitErr)
-	case <-d.node.Done():
-		_, exitErr := d.node.Exited()
-		return fmt.Errorf("node agent exited: %v (log %s)", exitErr, d.node.LogPath)
-	case <-d.agent.Done():
-		_, exitErr := d.agent.Exited()
-		return fmt.Errorf("drover-agent exited: %v (log %s)", exitErr, d.agent.LogPath)
+// joinAnd joins names as "a, b and c".
+func joinAnd(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
 	}
+	out := names[0]
+	for _, n := range names[1 : len(names)-1] {
+		out += ", " + n
+	}
+	return out + " and " + names[len(names)-1]
+}
+
+// shellQuote quotes s for sh when it holds anything but safe characters.
+func shellQuote(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '/' || r == '.' || r == '-' || r == '_' || r == ':' || r == '+' || r == ',') {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
 }

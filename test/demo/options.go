@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,11 +13,13 @@ import (
 type Options struct {
 	// Dir holds everything the demo writes; it is wiped at start.
 	Dir string
-	// Listen is the server's host:port; empty picks a free loopback port.
-	Listen string
+	// Port is the server's port on the cluster's host address (the root
+	// namespace's end of the cluster's link, where pods and this machine
+	// reach it); 0 picks a free one.
+	Port int
 	// KubeconfigTTL is the lifetime of the token in Dir/kubeconfig.
 	KubeconfigTTL time.Duration
-	// LogLevel of the server and the agent.
+	// LogLevel of the server (the agent pods log at the manifest's level).
 	LogLevel string
 }
 
@@ -34,9 +35,9 @@ func NewOptions(repo string) *Options {
 // Flags registers the options on fs.
 func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Dir, "dir", o.Dir, "directory for the server data, the cluster, logs and kubeconfigs (wiped first)")
-	fs.StringVar(&o.Listen, "listen", o.Listen, "loopback host:port for the server (default: a free port)")
+	fs.IntVar(&o.Port, "port", o.Port, "the server's port on the cluster's host address (0: a free port)")
 	fs.DurationVar(&o.KubeconfigTTL, "kubeconfig-ttl", o.KubeconfigTTL, "lifetime of the token in the Drover kubeconfig")
-	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level of the server and the agent: debug, info, warn or error")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level of the server: debug, info, warn or error")
 }
 
 // Validate checks the options and makes Dir absolute.
@@ -57,13 +58,8 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("-dir %s holds a go.mod; refusing to wipe a module", abs))
 		}
 	}
-	if o.Listen != "" {
-		host, _, err := net.SplitHostPort(o.Listen)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("-listen %q must be host:port", o.Listen))
-		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			errs = append(errs, fmt.Errorf("-listen %q must be a loopback address", o.Listen))
-		}
+	if o.Port < 0 || o.Port > 65535 {
+		errs = append(errs, fmt.Errorf("-port %d must be between 0 (a free port) and 65535", o.Port))
 	}
 	if o.KubeconfigTTL < time.Minute {
 		errs = append(errs, errors.New("-kubeconfig-ttl must be at least 1m"))

@@ -20,13 +20,13 @@ func TestOptionsValidate(t *testing.T) {
 		wantErr string // substring; empty means valid
 	}{
 		{name: "defaults", modify: func(*Options) {}},
-		{name: "loopback listen", modify: func(o *Options) { o.Listen = "127.0.0.1:8443" }},
-		{name: "localhost listen", modify: func(o *Options) { o.Listen = "localhost:8443" }},
+		{name: "port", modify: func(o *Options) { o.Port = 8443 }},
+		{name: "highest port", modify: func(o *Options) { o.Port = 65535 }},
 		{name: "empty dir", modify: func(o *Options) { o.Dir = "" }, wantErr: "-dir must not be empty"},
 		{name: "root dir", modify: func(o *Options) { o.Dir = "/" }, wantErr: "top-level"},
 		{name: "module dir", modify: func(o *Options) { o.Dir = module }, wantErr: "go.mod"},
-		{name: "listen not host:port", modify: func(o *Options) { o.Listen = "8443" }, wantErr: "host:port"},
-		{name: "listen not loopback", modify: func(o *Options) { o.Listen = "0.0.0.0:8443" }, wantErr: "loopback"},
+		{name: "negative port", modify: func(o *Options) { o.Port = -1 }, wantErr: "-port -1"},
+		{name: "port too high", modify: func(o *Options) { o.Port = 65536 }, wantErr: "-port 65536"},
 		{name: "short ttl", modify: func(o *Options) { o.KubeconfigTTL = time.Second }, wantErr: "kubeconfig-ttl"},
 		{name: "bad log level", modify: func(o *Options) { o.LogLevel = "trace" }, wantErr: "log-level"},
 	}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -78,6 +80,50 @@ func waitCanList(ctx context.Context, kubeconfig string) error {
 		case <-ctx.Done():
 			return fmt.Errorf("the viewer cannot list namespaces after 30s: %w", err)
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// aceContext returns the name of the kubeconfig's authorized endpoint
+// context ("<cluster>-ace": straight to the apiserver).
+func aceContext(kubeconfig string) (string, error) {
+	cfg, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		return "", err
+	}
+	for name := range cfg.Contexts {
+		if strings.HasSuffix(name, "-ace") {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("%s has no authorized endpoint context", kubeconfig)
+}
+
+// waitACE polls until the apiserver, asked straight through the
+// kubeconfig's context, takes its Drover token (Drover's controller syncs
+// the token's hash into the cluster, where kube-api-auth reads it).
+func waitACE(ctx context.Context, kubeconfig, name string) error {
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: name}).ClientConfig()
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		_, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the apiserver does not take the Drover token through context %s after 1m: %w", name, err)
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

@@ -55,8 +55,8 @@ type Env struct {
 // Start builds what it needs and starts the cluster and the server. On
 // error it stops what it started; the logs stay in o.Dir.
 func Start(ctx context.Context, o Options) (_ *Env, err error) {
-	if os.Geteuid() != 0 {
-		return nil, errors.New("real nodes need root (network namespaces, cgroups, mounts, iptables): run as root")
+	if err := CheckRoot(); err != nil {
+		return nil, err
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -124,6 +124,15 @@ func (e *Env) Stop() error {
 		if err := e.Cluster.Stop(); err != nil {
 			return fmt.Errorf("stop cluster: %w", err)
 		}
+	}
+	return nil
+}
+
+// CheckRoot returns the error Start fails with when not run as root, so
+// that a caller can fail at once, before it does anything else.
+func CheckRoot() error {
+	if os.Geteuid() != 0 {
+		return errors.New("real nodes need root (network namespaces, cgroups, mounts, iptables): run as root")
 	}
 	return nil
 }
