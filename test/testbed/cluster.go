@@ -475,7 +475,9 @@ func (c *Cluster) RestartAPIServerAfter(ctx context.Context, down time.Duration)
 	return nil
 }
 
-// Stop stops kube-apiserver, then etcd (SIGTERM, SIGKILL after a bound),
+// Stop stops the nodes (their processes, then whatever is left in their
+// cgroups: containers and shims), kube-apiserver, then etcd (SIGTERM,
+// SIGKILL after a bound),
 // waits for both, and removes Dir if Start created it. It is idempotent and
 // safe for concurrent use; later calls return the first call's result.
 func (c *Cluster) Stop() error {
@@ -487,6 +489,14 @@ func (c *Cluster) Stop() error {
 	c.stopped = true
 	if c.nodes != nil {
 		c.nodes.stopProcesses()
+		// The pods next: kube-apiserver's graceful stop waits for their
+		// open requests (the agents' watches and tunnels) otherwise, for
+		// its whole grace.
+		for _, n := range c.nodes.nodes {
+			if err := c.nodes.killNode(n); err != nil {
+				c.stopErr = errors.Join(c.stopErr, err)
+			}
+		}
 	}
 	c.apiserver.Stop(apiserverGrace)
 	c.etcd.Stop(etcdGrace)
@@ -495,7 +505,7 @@ func (c *Cluster) Stop() error {
 	}
 	if c.nodes != nil {
 		if err := c.nodes.cleanup(); err != nil {
-			c.stopErr = err
+			c.stopErr = errors.Join(c.stopErr, err)
 		}
 	}
 	if c.nodes != nil {

@@ -407,7 +407,12 @@ func (c *Cluster) StopNode(name string) error {
 	if i < 0 {
 		return fmt.Errorf("testbed: no node %q", name)
 	}
-	n := s.nodes[i]
+	return s.killNode(s.nodes[i])
+}
+
+// killNode SIGKILLs everything in node n's kubelet, runtime and pod
+// cgroups (containerd shims included) until nothing is left.
+func (s *nodeSet) killNode(n *node) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var pids []int
@@ -418,7 +423,7 @@ func (c *Cluster) StopNode(name string) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("testbed: processes %v of node %s survive SIGKILL", pids, name)
+			return fmt.Errorf("testbed: processes %v of node %s survive SIGKILL", pids, n.name)
 		}
 		for _, pid := range pids {
 			if pid != os.Getpid() {
