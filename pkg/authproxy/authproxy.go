@@ -67,6 +67,9 @@ type Options struct {
 	NoteImpersonation func(ctx context.Context, user string, groups []string)
 	// Now is the clock of the nested-impersonation cache; nil: time.Now.
 	Now func() time.Time
+	// WatchResumeWindow bounds how long a watch whose tunnel failed waits
+	// for a session to carry it again (default 30 s; see watch.go).
+	WatchResumeWindow time.Duration
 }
 
 // Proxy serves /k8s/clusters/{id}/... as the last step of the chain that
@@ -91,6 +94,7 @@ type target struct {
 	path       string
 	rawPath    string
 	upgrade    string
+	watch      bool // a GET watch: its body resumes across tunnel failures
 }
 
 // New returns a Proxy.
@@ -105,7 +109,7 @@ func New(opts Options) *Proxy {
 	p := &Proxy{opts: opts, nested: newNested(ttl, opts.Now)}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
-		Transport:      roundTripper{},
+		Transport:      roundTripper{p: p},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.proxyError,
 		BufferPool:     newBufferPool(64 << 10),
@@ -171,6 +175,7 @@ func assemble(r *http.Request) (*target, authn.Identity, *request.Info, error) {
 		path:       info.Path,
 		rawPath:    info.RawPath,
 		upgrade:    upgradeType(r.Header),
+		watch:      r.Method == http.MethodGet && info.Kube.Verb == "watch" && upgradeType(r.Header) == "",
 	}, ident, info, nil
 }
 
@@ -226,10 +231,12 @@ func rewrite(pr *httputil.ProxyRequest) {
 var errNoIdentity = errors.New("refusing to forward a request without impersonation headers")
 
 // roundTripper sends a request through its cluster's tunnel after checking
-// the security invariants one last time.
-type roundTripper struct{}
+// the security invariants one last time. With p set, a watch's response
+// body resumes the watch when its tunnel fails (watch.go); the resumed
+// requests go through a roundTripper without p.
+type roundTripper struct{ p *Proxy }
 
-func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	t, ok := req.Context().Value(targetKey{}).(*target)
 	if !ok {
 		return nil, errNoIdentity
@@ -246,7 +253,11 @@ func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := impersonation.Verify(req.Header, t.identity); err != nil {
 		return nil, fmt.Errorf("%w: %w", errNoIdentity, err)
 	}
-	return t.session.Transport(t.upgrade != "").RoundTrip(req)
+	resp, err := t.session.Transport(t.upgrade != "").RoundTrip(req)
+	if err != nil || rt.p == nil || !t.watch {
+		return resp, err
+	}
+	return rt.p.wrapWatch(req, resp, t), nil
 }
 
 func (p *Proxy) modifyResponse(resp *http.Response) error {

@@ -63,7 +63,10 @@
 // refused (403): every forwarded identity carries system:authenticated.
 //
 // Watches and logs -f stream unbuffered (ReverseProxy flushes responses of
-// unknown length at once). Upgrades (exec, attach, port-forward over SPDY or
+// unknown length at once). A watch is handed to the client one whole event
+// at a time and resumed from its last delivered resourceVersion through the
+// cluster's current session when its tunnel fails (watch.go); whatever ends
+// a watch ends it with an ERROR event, never a torn stream. Upgrades (exec, attach, port-forward over SPDY or
 // WebSocket) get a backend connection of their own; if the apiserver refuses
 // the upgrade that connection is closed and so is the client's, so no bytes
 // can follow on a connection the apiserver treats as authenticated (the

@@ -339,6 +339,17 @@ type backend struct {
 	mu     sync.Mutex
 	reqs   []seenRequest
 	states map[string]http.ConnState // by remote address
+	extra  map[string]http.HandlerFunc
+}
+
+// handle serves path with h (after recording the request).
+func (b *backend) handle(path string, h http.HandlerFunc) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.extra == nil {
+		b.extra = map[string]http.HandlerFunc{}
+	}
+	b.extra[path] = h
 }
 
 func newBackend(t *testing.T) *backend {
@@ -362,7 +373,12 @@ func (b *backend) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	b.mu.Lock()
 	b.reqs = append(b.reqs, seenRequest{Method: r.Method, Path: r.URL.Path, RemoteAddr: r.RemoteAddr, Header: r.Header.Clone()})
+	extra := b.extra[r.URL.Path]
 	b.mu.Unlock()
+	if extra != nil {
+		extra(w, r)
+		return
+	}
 
 	switch {
 	case r.URL.Path == "/stream":

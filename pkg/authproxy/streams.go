@@ -72,11 +72,17 @@ func (s *Streams) Revoke(tokenID string) int {
 	s.mu.Lock()
 	set := s.byToken[tokenID]
 	delete(s.byToken, tokenID)
-	s.mu.Unlock()
+	// Copied under the lock: a request that ends meanwhile removes itself
+	// from set.
+	ended := make([]*stream, 0, len(set))
 	for st := range set {
+		ended = append(ended, st)
+	}
+	s.mu.Unlock()
+	for _, st := range ended {
 		st.cancel(errRevoked)
 	}
-	return len(set)
+	return len(ended)
 }
 
 // Recheck ends the open requests of every owner that allowed says may no

@@ -50,7 +50,8 @@ func shortToken(ctx context.Context, t *testing.T, u aceUser, id string, ttl tim
 	}
 	cfg := u.cfg.DeepCopy()
 	cfg.AuthInfos[cfg.Contexts[u.direct].AuthInfo].Token = short.Token
-	path := filepath.Join(t.TempDir(), "short")
+	// Outlives this subtest: the expiry is checked after later ones.
+	path := filepath.Join(shared.Dir, "short-kubeconfig")
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		t.Fatal(err)
 	}

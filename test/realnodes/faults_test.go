@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -37,11 +38,14 @@ func testFaults(t *testing.T, kc, id string) {
 	t.Run("cluster agent pod deleted under load", func(t *testing.T) {
 		old := waitPodsReady(ctx, t, cs, manifest.ClusterAgentName, 1)[0]
 		from := serverLogSize(t)
+		watch := startWatch(ctx, t, kc, "watch-deleted", 3)
+		informer := startInformer(ctx, t, kc, "watch-deleted")
 		l := startLoad(ctx, t, id)
 		l.waitOK(ctx, t)
 		deleted := time.Now()
 		kubectl(ctx, t, shared.Direct, "-n", downstream.Namespace, "delete", "pod", old.Name, "--wait=false")
 		toNode := waitTunnel(ctx, t, id, func(via string, _ int) bool { return via == "node" })
+		watch.create(ctx, t, 3, 6) // while the node agents carry the cluster
 		// A new exec while the cluster agent is away.
 		out, stderr, err := kubectlOut(ctx, kc, "-n", "work", "exec", pod, "--", "echo", "carried")
 		if err != nil || strings.TrimSpace(out) != "carried" {
@@ -51,6 +55,13 @@ func testFaults(t *testing.T, kc, id string) {
 		waitTunnel(ctx, t, id, full)
 		back := time.Since(deleted)
 		total, failed, gap, errs := l.finish()
+		// The open kubectl get -w never noticed: every ConfigMap once, in
+		// order, and it still runs.
+		watch.create(ctx, t, 6, 9)
+		watch.expect(ctx, t, 3, 9)
+		watch.running(t)
+		informer.expect(ctx, t, "watch-deleted", 9)
+		resumedWatches(t, from)
 		newPod := waitPodsReady(ctx, t, cs, manifest.ClusterAgentName, 1)[0]
 		if newPod.Name == old.Name {
 			t.Errorf("cluster agent pod %s was not replaced", old.Name)
@@ -78,6 +89,8 @@ func testFaults(t *testing.T, kc, id string) {
 		// Streams open on the cluster agent's tunnel: an exec, a logs -f.
 		cat := startCat(ctx, t, kubectlCmd, kc, pod)
 		logs := startLogsF(ctx, t, kc, pod)
+		from := serverLogSize(t)
+		watch := startWatch(ctx, t, kc, "watch-frozen", 3)
 		ctr := ctrCmd(t, agent)
 		if out, err := ctr(ctx, "pause").CombinedOutput(); err != nil {
 			t.Fatalf("ctr tasks pause: %v\n%s", err, out)
@@ -89,6 +102,7 @@ func testFaults(t *testing.T, kc, id string) {
 				ctr(context.Background(), "resume").Run()
 			}
 		}()
+		watch.create(ctx, t, 3, 6) // while the agent is frozen
 		detected := waitTunnel(ctx, t, id, func(via string, _ int) bool { return via == "node" })
 		execErr := cat.waitEnd(t, 20*time.Second, true)
 		execEnded := time.Since(frozen)
@@ -103,6 +117,10 @@ func testFaults(t *testing.T, kc, id string) {
 		}
 		resumed = true
 		back := waitTunnel(ctx, t, id, full)
+		watch.create(ctx, t, 6, 9)
+		watch.expect(ctx, t, 3, 9)
+		watch.running(t)
+		resumedWatches(t, from)
 		t.Logf("cluster agent frozen: tunnel via node agents after %v; open exec ended after %v (%v), logs -f after %v (%v); resumed agent back in %v",
 			detected.Round(time.Millisecond), execEnded.Round(time.Millisecond), execErr,
 			logsEnded.Round(time.Millisecond), logsErr, back.Round(time.Millisecond))
@@ -327,4 +345,24 @@ func (l *load) finish() (total, failed int, gap time.Duration, errs []string) {
 		last = r.at
 	}
 	return
+}
+
+// resumedWatches logs the server's "watch resumed" lines after offset from
+// and fails if there is none.
+func resumedWatches(t *testing.T, from int64) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(shared.Server.DataDir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range bytes.Split(b[min(from, int64(len(b))):], []byte("\n")) {
+		if bytes.Contains(line, []byte(`"msg":"watch resumed"`)) {
+			n++
+			t.Logf("server: %s", line)
+		}
+	}
+	if n == 0 {
+		t.Error("the server log has no \"watch resumed\" line")
+	}
 }

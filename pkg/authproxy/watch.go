@@ -1,0 +1,241 @@
+package authproxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-dev/drover/pkg/tunnel"
+)
+
+// Watches that outlive their tunnel.
+//
+// A watch's response body is read one whole event at a time (framer) and
+// handed to the client event by event, so a stream that breaks never
+// leaves half an event with the client. When the downstream stream breaks
+// (the agent's tunnel went, not the apiserver's clean end), the proxy
+// opens the same watch again through whichever session now serves the
+// cluster, from the resourceVersion of the last event it delivered, and
+// goes on writing to the same response: the client sees neither an error
+// nor a gap nor an event twice. That needs a point the apiserver can
+// resume from: a watch started from a resourceVersion (kubectl get -w and
+// informers start from their list's), or a streaming list after its
+// initial events ended; a watch from "now" (no resourceVersion or "0")
+// during its synthetic initial events cannot resume without repeating or
+// losing objects, and ends instead. Whatever ends a watch ends it as the
+// apiserver would, with an ERROR event carrying a Status the client reads
+// (the apiserver's own 410 Gone passes through; no session within the
+// resume window: 503; a revoked token: 401; access removed: 403), never a
+// torn stream.
+
+// defaultResumeWindow bounds how long a broken watch waits for a session
+// that can carry it again.
+const defaultResumeWindow = 30 * time.Second
+
+// watchBody is a watch response's body as the proxy hands it to the client.
+type watchBody struct {
+	p      *Proxy
+	ctx    context.Context
+	req    *http.Request // the request as first sent downstream
+	t      *target
+	format watchFormat
+	body   io.ReadCloser
+	fr     framer
+
+	lastRV    string
+	resumable bool
+	deadline  time.Time // the client's timeoutSeconds, zero if none
+	pending   []byte
+	done      bool
+	resumes   int
+}
+
+// wrapWatch returns resp with a body that resumes the watch, or resp as it
+// is when the stream's format is not one the proxy reads.
+func (p *Proxy) wrapWatch(req *http.Request, resp *http.Response, t *target) *http.Response {
+	f := formatOf(resp.Header.Get("Content-Type"))
+	if resp.StatusCode != http.StatusOK || f == formatUnknown {
+		return resp
+	}
+	q := req.URL.Query()
+	rv := q.Get("resourceVersion")
+	w := &watchBody{p: p, ctx: req.Context(), req: req, t: t, format: f, body: resp.Body, fr: newFramer(f, resp.Body),
+		lastRV: rv, resumable: q.Get("sendInitialEvents") != "true" && rv != "" && rv != "0"}
+	if s, err := strconv.ParseInt(q.Get("timeoutSeconds"), 10, 64); err == nil && s > 0 && s < math.MaxInt32 {
+		w.deadline = time.Now().Add(time.Duration(s) * time.Second)
+	}
+	resp.Body = w
+	return resp
+}
+
+func (w *watchBody) Read(b []byte) (int, error) {
+	for len(w.pending) == 0 {
+		if w.done {
+			return 0, io.EOF
+		}
+		if err := w.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(b, w.pending)
+	w.pending = w.pending[n:]
+	return n, nil
+}
+
+func (w *watchBody) Close() error {
+	if w.body != nil {
+		return w.body.Close()
+	}
+	return nil
+}
+
+// fill reads the next whole event into pending, resuming the watch if its
+// stream broke; an error is returned only when the client is gone.
+func (w *watchBody) fill() error {
+	frame, ev, err := w.fr.next()
+	if err == nil {
+		w.pending = frame
+		if ev.rv != "" {
+			w.lastRV = ev.rv
+		}
+		if ev.initialEnd {
+			w.resumable = true
+		}
+		return nil
+	}
+	w.body.Close()
+	w.body = nil
+	w.p.opts.Logger.Debug("watch stream broke", "cluster", w.t.session.ClusterID, "err", err, "resumable", w.resumable)
+	switch cause := context.Cause(w.ctx); {
+	case errors.Is(cause, errRevoked):
+		return w.end(http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "the token was revoked or expired")
+	case errors.Is(cause, errAccessRemoved):
+		return w.end(http.StatusForbidden, metav1.StatusReasonForbidden, "access to the cluster was removed")
+	case w.ctx.Err() != nil:
+		return w.ctx.Err() // the client went away
+	case errors.Is(err, io.EOF):
+		w.done = true // the apiserver ended the watch: so does the client's
+		return nil
+	case errors.Is(err, errFrameTooLarge):
+		w.p.opts.Logger.Warn("watch ended: event too large", "cluster", w.t.session.ClusterID, "limit", maxWatchFrame)
+		return w.end(http.StatusInternalServerError, metav1.StatusReasonInternalError,
+			fmt.Sprintf("a watch event was larger than the proxy holds (%d bytes); watch again", maxWatchFrame))
+	case !w.resumable:
+		w.p.opts.Logger.Info("watch ended: its tunnel failed and it has no resourceVersion to resume from",
+			"cluster", w.t.session.ClusterID, "err", err)
+		return w.end(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
+			"the watch's connection to the cluster failed before it could be resumed; list and watch again")
+	}
+	return w.resume(err)
+}
+
+// end queues an ERROR event with a Status and ends the response after it.
+func (w *watchBody) end(code int32, reason metav1.StatusReason, msg string) error {
+	w.done = true
+	ev, err := errorEvent(w.format, &metav1.Status{Code: code, Reason: reason, Message: msg})
+	if err != nil {
+		return err
+	}
+	w.pending = ev
+	return nil
+}
+
+// resume opens the watch again from lastRV through the cluster's current
+// session, trying for the resume window.
+func (w *watchBody) resume(cause error) error {
+	cluster := w.t.session.ClusterID
+	began := time.Now()
+	window := w.p.opts.WatchResumeWindow
+	if window == 0 {
+		window = defaultResumeWindow
+	}
+	delay := 100 * time.Millisecond
+	var last error
+	for time.Since(began) < window {
+		if !w.deadline.IsZero() && !time.Now().Before(w.deadline) {
+			w.done = true // the client's timeoutSeconds passed meanwhile
+			return nil
+		}
+		if sess, ok := w.p.opts.Sessions.Session(cluster); ok {
+			resp, err := w.reopen(sess)
+			switch {
+			case err == nil && resp.StatusCode == http.StatusOK:
+				w.body, w.fr = resp.Body, newFramer(w.format, resp.Body)
+				w.resumes++
+				w.p.opts.Logger.Info("watch resumed", "cluster", cluster, "via", sess.Params.Kind, "node", sess.Params.Node,
+					"after", time.Since(began), "broken", cause)
+				return nil
+			case err == nil:
+				// The apiserver's answer (410 Gone: compacted past lastRV)
+				// goes to the client as the ERROR event it would send.
+				status := statusOf(resp)
+				resp.Body.Close()
+				if resp.StatusCode < 500 {
+					w.done = true
+					ev, err := errorEvent(w.format, status)
+					if err != nil {
+						return err
+					}
+					w.pending = ev
+					return nil
+				}
+				last = fmt.Errorf("HTTP %d", resp.StatusCode)
+			default:
+				last = err
+			}
+		}
+		select {
+		case <-w.ctx.Done():
+			return w.fill() // revoked, access removed or the client gone: fill says how to end
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+	w.p.opts.Logger.Warn("watch ended: no session could carry it again", "cluster", cluster, "window", window, "err", last)
+	return w.end(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
+		fmt.Sprintf("cluster %q is unreachable: no agent could carry the watch again within %v", cluster, window))
+}
+
+// reopen sends the watch again through sess from lastRV, through the same
+// round tripper checks as the first request.
+func (w *watchBody) reopen(sess *tunnel.Session) (*http.Response, error) {
+	t := *w.t
+	t.session = sess
+	req := w.req.Clone(context.WithValue(w.ctx, targetKey{}, &t))
+	u := *w.req.URL
+	u.Host = sess.Params.Endpoint
+	q := u.Query()
+	q.Set("resourceVersion", w.lastRV)
+	q.Del("resourceVersionMatch")
+	q.Del("sendInitialEvents")
+	if !w.deadline.IsZero() {
+		q.Set("timeoutSeconds", strconv.FormatInt(int64(math.Ceil(time.Until(w.deadline).Seconds())), 10))
+	}
+	u.RawQuery = q.Encode()
+	req.URL = &u
+	return roundTripper{}.RoundTrip(req)
+}
+
+// statusOf reads the Status of an apiserver's error answer, or makes one.
+func statusOf(resp *http.Response) *metav1.Status {
+	var s metav1.Status
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err := json.Unmarshal(b, &s); err != nil || s.Code == 0 {
+		// Not JSON (a protobuf client's error is protobuf): the code and
+		// a reason the client's error checks know.
+		s = metav1.Status{Code: int32(resp.StatusCode), Reason: metav1.StatusReasonUnknown,
+			Message: fmt.Sprintf("the cluster answered %d when the watch was resumed", resp.StatusCode)}
+		if resp.StatusCode == http.StatusGone {
+			s.Reason, s.Message = metav1.StatusReasonExpired, "too old resource version: the cluster no longer has the watch's resourceVersion"
+		}
+	}
+	return &s
+}

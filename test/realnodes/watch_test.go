@@ -1,0 +1,178 @@
+package realnodes
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// openWatch is a `kubectl get -w` through Drover on the ConfigMaps of a
+// namespace of its own, whose ConfigMaps the test creates straight at the
+// cluster.
+type openWatch struct {
+	ns    string
+	lines chan string
+	ended chan error
+	seen  []string
+}
+
+// startWatch creates namespace ns and ConfigMaps <ns>-0..<before-1>, and
+// starts `kubectl get configmaps -w -o name` on it through kc.
+func startWatch(ctx context.Context, t *testing.T, kc, ns string, before int) *openWatch {
+	t.Helper()
+	kubectl(ctx, t, shared.Direct, "create", "namespace", ns)
+	w := &openWatch{ns: ns, lines: make(chan string, 256), ended: make(chan error, 1)}
+	w.create(ctx, t, 0, before)
+	cmd := kubectlCmd(ctx, kc, "-n", ns, "get", "configmaps", "--watch", "-o", "name")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			w.lines <- sc.Text()
+		}
+		err := cmd.Wait()
+		w.ended <- fmt.Errorf("kubectl get -w ended: %v %s", err, stderr.String())
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	w.expect(ctx, t, 0, before)
+	return w
+}
+
+// create makes ConfigMaps <ns>-from..<to-1> straight at the cluster.
+func (w *openWatch) create(ctx context.Context, t *testing.T, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		kubectl(ctx, t, shared.Direct, "-n", w.ns, "create", "configmap", fmt.Sprintf("%s-%d", w.ns, i))
+	}
+}
+
+// expect waits for the watch to show ConfigMaps <ns>-from..<to-1>, in that
+// order, each once, and nothing else of the test's (the namespace's own
+// kube-root-ca.crt may come and go).
+func (w *openWatch) expect(ctx context.Context, t *testing.T, from, to int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for i := from; i < to; i++ {
+		want := fmt.Sprintf("configmap/%s-%d", w.ns, i)
+		for {
+			var line string
+			select {
+			case line = <-w.lines:
+			case err := <-w.ended:
+				t.Fatalf("%v; seen %v, waiting for %s", err, w.seen, want)
+			case <-ctx.Done():
+				t.Fatalf("the watch did not show %s; seen %v", want, w.seen)
+			}
+			if !strings.HasPrefix(line, "configmap/"+w.ns+"-") {
+				continue
+			}
+			w.seen = append(w.seen, line)
+			if line != want {
+				t.Fatalf("the watch showed %s where %s was due (seen %v): an event repeated, lost or out of order", line, want, w.seen)
+			}
+			break
+		}
+	}
+}
+
+// running fails if kubectl get -w has ended.
+func (w *openWatch) running(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-w.ended:
+		t.Errorf("%v; seen %v", err, w.seen)
+	default:
+	}
+}
+
+// informerWatch is a client-go informer through Drover, in protobuf (as
+// controllers run), on the ConfigMaps of a namespace, counting the LIST
+// requests it makes: a watch that failed and was not resumed would make
+// the reflector list again.
+type informerWatch struct {
+	lists atomic.Int32
+	store cache.Store
+	stop  chan struct{}
+}
+
+func startInformer(ctx context.Context, t *testing.T, kc, ns string) *informerWatch {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	cfg.QPS, cfg.Burst = -1, 0
+	iw := &informerWatch{stop: make(chan struct{})}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			// A LIST, or a streaming list (client-go's WatchList).
+			if q := r.URL.Query(); r.Method == http.MethodGet && (q.Get("watch") == "" || q.Get("sendInitialEvents") == "true") {
+				iw.lists.Add(1)
+			}
+			return rt.RoundTrip(r)
+		})
+	})
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	lw := cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "configmaps", ns, fields.Everything())
+	inf := cache.NewSharedInformer(lw, &corev1.ConfigMap{}, 0)
+	iw.store = inf.GetStore()
+	go inf.Run(iw.stop)
+	t.Cleanup(func() { close(iw.stop) })
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		t.Fatal("the informer never synced")
+	}
+	return iw
+}
+
+// expect waits until the informer holds ConfigMaps <ns>-0..<n-1>, then
+// checks it listed once only.
+func (iw *informerWatch) expect(ctx context.Context, t *testing.T, ns string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		have := 0
+		for i := range n {
+			if _, ok, _ := iw.store.GetByKey(fmt.Sprintf("%s/%s-%d", ns, ns, i)); ok {
+				have++
+			}
+		}
+		if have == n {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the informer holds %d of the %d ConfigMaps", have, n)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if n := iw.lists.Load(); n != 1 {
+		t.Errorf("the informer listed %d times; a resumed watch needs no new list", n)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
