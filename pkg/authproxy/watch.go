@@ -67,7 +67,7 @@ func (p *Proxy) wrapWatch(req *http.Request, resp *http.Response, t *target) *ht
 	}
 	q := req.URL.Query()
 	rv := q.Get("resourceVersion")
-	w := &watchBody{p: p, ctx: req.Context(), req: req, t: t, format: f, body: resp.Body, fr: newFramer(f, resp.Body),
+	w := &watchBody{p: p, ctx: req.Context(), req: req, t: t, format: f, body: resp.Body, fr: newFramer(f, resp.Body, p.held),
 		lastRV: rv, resumable: q.Get("sendInitialEvents") != "true" && rv != "" && rv != "0"}
 	if s, err := strconv.ParseInt(q.Get("timeoutSeconds"), 10, 64); err == nil && s > 0 && s < math.MaxInt32 {
 		w.deadline = time.Now().Add(time.Duration(s) * time.Second)
@@ -91,6 +91,7 @@ func (w *watchBody) Read(b []byte) (int, error) {
 }
 
 func (w *watchBody) Close() error {
+	w.fr.release()
 	if w.body != nil {
 		return w.body.Close()
 	}
@@ -111,6 +112,7 @@ func (w *watchBody) fill() error {
 		}
 		return nil
 	}
+	w.fr.release()
 	w.body.Close()
 	w.body = nil
 	w.p.opts.Logger.Debug("watch stream broke", "cluster", w.t.session.ClusterID, "err", err, "resumable", w.resumable)
@@ -127,7 +129,7 @@ func (w *watchBody) fill() error {
 	case errors.Is(err, errFrameTooLarge):
 		w.p.opts.Logger.Warn("watch ended: event too large", "cluster", w.t.session.ClusterID, "limit", maxWatchFrame)
 		return w.end(http.StatusInternalServerError, metav1.StatusReasonInternalError,
-			fmt.Sprintf("a watch event was larger than the proxy holds (%d bytes); watch again", maxWatchFrame))
+			fmt.Sprintf("a watch event was larger than the proxy can hold now (at most %d bytes); watch again", maxWatchFrame))
 	case !w.resumable:
 		w.p.opts.Logger.Info("watch ended: its tunnel failed and it has no resourceVersion to resume from",
 			"cluster", w.t.session.ClusterID, "err", err)
@@ -168,7 +170,7 @@ func (w *watchBody) resume(cause error) error {
 			resp, err := w.reopen(sess)
 			switch {
 			case err == nil && resp.StatusCode == http.StatusOK:
-				w.body, w.fr = resp.Body, newFramer(w.format, resp.Body)
+				w.body, w.fr = resp.Body, newFramer(w.format, resp.Body, w.p.held)
 				w.resumes++
 				w.p.opts.Logger.Info("watch resumed", "cluster", cluster, "via", sess.Params.Kind, "node", sess.Params.Node,
 					"after", time.Since(began), "broken", cause)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"sync"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,8 +26,68 @@ const maxWatchFrame = 16 << 20
 // list's initial events (sendInitialEvents=true).
 const initialEventsEnd = "k8s.io/initial-events-end"
 
-// errFrameTooLarge ends a watch whose event is over maxWatchFrame.
+// errFrameTooLarge ends a watch whose event is over maxWatchFrame, or
+// whose large event would take the proxy past maxHeldFrames.
 var errFrameTooLarge = errors.New("watch event larger than the proxy holds")
+
+// freeFrame is what one watch may hold of an event without asking the
+// budget; maxHeldFrames bounds what all watches hold beyond that, so that
+// a cluster sending large events to many watches cannot exhaust the
+// server's memory.
+const (
+	freeFrame     = 256 << 10
+	maxHeldFrames = 256 << 20
+)
+
+// heldBudget counts the bytes of large watch events held at once.
+type heldBudget struct {
+	mu   sync.Mutex
+	held int64
+}
+
+// take reserves n bytes; false if that would pass maxHeldFrames.
+func (b *heldBudget) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held+n > maxHeldFrames {
+		return false
+	}
+	b.held += n
+	return true
+}
+
+func (b *heldBudget) give(n int64) {
+	b.mu.Lock()
+	b.held -= n
+	b.mu.Unlock()
+}
+
+// holding is one watch's reservation from the budget.
+type holding struct {
+	budget *heldBudget
+	taken  int64
+}
+
+// grow makes the reservation cover size bytes of the current event.
+func (h *holding) grow(size int64) bool {
+	need := size - freeFrame - h.taken
+	if need <= 0 {
+		return true
+	}
+	if !h.budget.take(need) {
+		return false
+	}
+	h.taken += need
+	return true
+}
+
+// release gives the reservation back (the event was handed on).
+func (h *holding) release() {
+	if h.taken > 0 {
+		h.budget.give(h.taken)
+		h.taken = 0
+	}
+}
 
 // eventInfo is what the proxy reads of a watch event.
 type eventInfo struct {
@@ -40,9 +101,11 @@ type eventInfo struct {
 // framer reads a watch stream one whole event at a time: next returns the
 // event's bytes as the client gets them, io.EOF at a clean end between
 // events, any other error when the stream broke (a partial event is never
-// returned).
+// returned). Each call gives back what the previous event held of the
+// budget; release gives back the rest.
 type framer interface {
 	next() ([]byte, eventInfo, error)
+	release()
 }
 
 // watchFormat is the encoding of a watch stream.
@@ -68,11 +131,12 @@ func formatOf(contentType string) watchFormat {
 	return formatUnknown
 }
 
-func newFramer(f watchFormat, body io.Reader) framer {
+func newFramer(f watchFormat, body io.Reader, budget *heldBudget) framer {
+	h := &holding{budget: budget}
 	if f == formatProtobuf {
-		return &protoFramer{r: bufio.NewReaderSize(body, 32<<10)}
+		return &protoFramer{r: bufio.NewReaderSize(body, 32<<10), h: h}
 	}
-	lr := &frameLimit{r: body}
+	lr := &frameLimit{r: body, h: h}
 	dec := json.NewDecoder(lr)
 	return &jsonFramer{dec: dec, lr: lr}
 }
@@ -84,15 +148,18 @@ type jsonFramer struct {
 }
 
 // frameLimit fails reads past maxWatchFrame beyond the end of the last
-// whole event (plus the decoder's read-ahead).
+// whole event (plus the decoder's read-ahead), or past what the budget
+// gives.
 type frameLimit struct {
 	r     io.Reader
+	h     *holding
 	read  int64
 	limit int64
 }
 
 func (l *frameLimit) Read(p []byte) (int, error) {
-	if l.read > l.limit+maxWatchFrame+64<<10 {
+	held := l.read - l.limit
+	if held > maxWatchFrame+64<<10 || !l.h.grow(held+int64(len(p))) {
 		return 0, errFrameTooLarge
 	}
 	n, err := l.r.Read(p)
@@ -100,7 +167,10 @@ func (l *frameLimit) Read(p []byte) (int, error) {
 	return n, err
 }
 
+func (j *jsonFramer) release() { j.lr.h.release() }
+
 func (j *jsonFramer) next() ([]byte, eventInfo, error) {
+	j.lr.h.release()
 	var raw json.RawMessage
 	if err := j.dec.Decode(&raw); err != nil {
 		if err == io.EOF {
@@ -144,9 +214,15 @@ func jsonEventInfo(raw []byte) (eventInfo, error) {
 
 // protoFramer reads length-prefixed protobuf watch events (client-go's
 // controllers'): 4 bytes of big-endian length, then a metav1.WatchEvent.
-type protoFramer struct{ r *bufio.Reader }
+type protoFramer struct {
+	r *bufio.Reader
+	h *holding
+}
+
+func (p *protoFramer) release() { p.h.release() }
 
 func (p *protoFramer) next() ([]byte, eventInfo, error) {
+	p.h.release()
 	var hdr [4]byte
 	if _, err := io.ReadFull(p.r, hdr[:]); err != nil {
 		if err == io.EOF {
@@ -155,7 +231,7 @@ func (p *protoFramer) next() ([]byte, eventInfo, error) {
 		return nil, eventInfo{}, fmt.Errorf("read watch event: %w", err)
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if n > maxWatchFrame {
+	if n > maxWatchFrame || !p.h.grow(int64(n)+4) {
 		return nil, eventInfo{}, errFrameTooLarge
 	}
 	// Grown as the bytes come: a length alone allocates little.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -79,7 +81,7 @@ func TestFramers(t *testing.T) {
 		stream []byte
 	}{"json": {formatJSON, js}, "protobuf": {formatProtobuf, ps}} {
 		t.Run(name, func(t *testing.T) {
-			fr := newFramer(tc.f, bytes.NewReader(tc.stream))
+			fr := newFramer(tc.f, bytes.NewReader(tc.stream), &heldBudget{})
 			var got []eventInfo
 			var out []byte
 			for {
@@ -107,7 +109,7 @@ func TestFramers(t *testing.T) {
 				end--
 			}
 			for cut := end; cut > len(tc.stream)-20; cut-- {
-				fr := newFramer(tc.f, bytes.NewReader(tc.stream[:cut]))
+				fr := newFramer(tc.f, bytes.NewReader(tc.stream[:cut]), &heldBudget{})
 				n := 0
 				var err error
 				for err == nil {
@@ -132,7 +134,7 @@ func TestErrorEvent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		frame, info, err := newFramer(f, bytes.NewReader(b)).next()
+		frame, info, err := newFramer(f, bytes.NewReader(b), &heldBudget{}).next()
 		if err != nil || info.typ != "ERROR" || !bytes.Equal(frame, b) {
 			t.Fatalf("format %d: %v %+v", f, err, info)
 		}
@@ -183,7 +185,8 @@ func FuzzFramers(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, fm := range []watchFormat{formatJSON, formatProtobuf} {
-			fr := newFramer(fm, bytes.NewReader(b))
+			budget := &heldBudget{}
+			fr := newFramer(fm, bytes.NewReader(b), budget)
 			for range 100 {
 				frame, _, err := fr.next()
 				if err != nil {
@@ -193,6 +196,43 @@ func FuzzFramers(f *testing.F) {
 					t.Fatalf("a frame of %d bytes", len(frame))
 				}
 			}
+			fr.release()
+			if budget.held != 0 {
+				t.Fatalf("%d bytes still held after release", budget.held)
+			}
 		}
 	})
+}
+
+// TestHeldBudget: large events held by all watches together stay under
+// maxHeldFrames: a watch whose event would pass it ends (errFrameTooLarge)
+// while others hold theirs, and the budget comes back as events are handed
+// on.
+func TestHeldBudget(t *testing.T) {
+	big := func() []byte {
+		_, ps := events(t, metav1.WatchEvent{Type: "ADDED", Object: runtime.RawExtension{Object: &corev1.ConfigMap{
+			TypeMeta:   metav1.TypeMeta{Kind: "ConfigMap", APIVersion: "v1"},
+			ObjectMeta: metav1.ObjectMeta{Name: "big", ResourceVersion: "1"},
+			Data:       map[string]string{"k": strings.Repeat("x", 2<<20)}}}})
+		return ps
+	}()
+	budget := &heldBudget{held: maxHeldFrames - 3<<20} // room for one 2 MiB event
+	a := newFramer(formatProtobuf, bytes.NewReader(big), budget)
+	b := newFramer(formatProtobuf, bytes.NewReader(big), budget)
+	if _, _, err := a.next(); err != nil {
+		t.Fatalf("the first large event: %v", err)
+	}
+	if _, _, err := b.next(); !errors.Is(err, errFrameTooLarge) {
+		t.Fatalf("a second large event while the first is held: %v, want errFrameTooLarge", err)
+	}
+	a.release()
+	c := newFramer(formatJSON, strings.NewReader(`{"type":"ADDED","object":{"metadata":{"resourceVersion":"2"},"data":"`+
+		strings.Repeat("x", 1<<20)+`"}}`), budget)
+	if _, _, err := c.next(); err != nil {
+		t.Fatalf("after the first was handed on: %v", err)
+	}
+	c.release()
+	if budget.held != maxHeldFrames-3<<20 {
+		t.Errorf("held %d after every release, want the %d held before", budget.held, maxHeldFrames-3<<20)
+	}
 }
