@@ -96,6 +96,7 @@ type target struct {
 	rawPath    string
 	upgrade    string
 	watch      bool // a GET watch: its body resumes across tunnel failures
+	logs       bool // a GET of a followed container log: likewise (logs.go)
 }
 
 // New returns a Proxy.
@@ -177,6 +178,8 @@ func assemble(r *http.Request) (*target, authn.Identity, *request.Info, error) {
 		rawPath:    info.RawPath,
 		upgrade:    upgradeType(r.Header),
 		watch:      r.Method == http.MethodGet && info.Kube.Verb == "watch" && upgradeType(r.Header) == "",
+		logs: r.Method == http.MethodGet && info.Kube.Resource == "pods" && info.Kube.Subresource == "log" &&
+			r.URL.Query().Get("follow") == "true" && upgradeType(r.Header) == "",
 	}, ident, info, nil
 }
 
@@ -254,11 +257,21 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := impersonation.Verify(req.Header, t.identity); err != nil {
 		return nil, fmt.Errorf("%w: %w", errNoIdentity, err)
 	}
-	resp, err := t.session.Transport(t.upgrade != "").RoundTrip(req)
-	if err != nil || rt.p == nil || !t.watch {
-		return resp, err
+	strip := false
+	if rt.p != nil && t.logs {
+		req = req.Clone(req.Context())
+		strip = askTimestamps(req)
 	}
-	return rt.p.wrapWatch(req, resp, t), nil
+	resp, err := t.session.Transport(t.upgrade != "").RoundTrip(req)
+	switch {
+	case err != nil || rt.p == nil:
+		return resp, err
+	case t.watch:
+		return rt.p.wrapWatch(req, resp, t), nil
+	case t.logs:
+		return rt.p.wrapLogs(req, resp, t, strip), nil
+	}
+	return resp, nil
 }
 
 func (p *Proxy) modifyResponse(resp *http.Response) error {

@@ -14,7 +14,9 @@
 // rotation reaches the agent pods through their Secret volumes and each
 // agent reconnects with its new token without a restart. Last, the faults: the cluster agent pod
 // deleted under load, its container frozen (ctr tasks pause) with streams
-// open on its tunnel, and its node stopped.
+// open on its tunnel, and its node stopped; open watches (kubectl get -w, a
+// protobuf informer) and a kubectl logs -f go on through a node agent
+// without a lost or repeated event or line, an open exec ends.
 // The tests share one cluster and server (package realcluster; starting one
 // takes tens of seconds) and need root and `make testbed`.
 //

@@ -176,3 +176,65 @@ func (iw *informerWatch) expect(ctx context.Context, t *testing.T, ns string, n 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// followedLog is `kubectl logs -f` through Drover of a pod that prints
+// tick-0, tick-1, ... five times a second.
+type followedLog struct {
+	lines chan string
+	ended chan error
+	next  int // the tick expected next
+}
+
+// startTicker runs the ticker pod in namespace work and follows its log.
+func startTicker(ctx context.Context, t *testing.T, kc string) *followedLog {
+	t.Helper()
+	cmd := kubectlCmd(ctx, shared.Direct, "-n", "work", "run", "ticker", "--image", busyboxImage, "--restart", "Never",
+		"--command", "--", "sh", "-c", "i=0; while :; do echo tick-$i; i=$((i+1)); sleep 0.2; done")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl run ticker: %v\n%s", err, out)
+	}
+	kubectl(ctx, t, shared.Direct, "-n", "work", "wait", "--for=condition=Ready", "pod/ticker", "--timeout=60s")
+	f := &followedLog{lines: make(chan string, 1024), ended: make(chan error, 1)}
+	logs := kubectlCmd(ctx, kc, "-n", "work", "logs", "-f", "ticker")
+	out, err := logs.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	logs.Stderr = &stderr
+	if err := logs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logs.Process.Kill() })
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			f.lines <- sc.Text()
+		}
+		err := logs.Wait()
+		f.ended <- fmt.Errorf("kubectl logs -f ended: %v %s", err, stderr.String())
+	}()
+	f.expect(ctx, t, 1)
+	return f
+}
+
+// expect reads k more ticks, each the one after the last: none lost, none
+// twice.
+func (f *followedLog) expect(ctx context.Context, t *testing.T, k int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for range k {
+		select {
+		case line := <-f.lines:
+			if want := fmt.Sprintf("tick-%d", f.next); line != want {
+				t.Fatalf("kubectl logs -f printed %q where %q was due: a line lost or repeated", line, want)
+			}
+			f.next++
+		case err := <-f.ended:
+			t.Fatalf("%v (at tick %d)", err, f.next)
+		case <-ctx.Done():
+			t.Fatalf("no tick-%d", f.next)
+		}
+	}
+}
