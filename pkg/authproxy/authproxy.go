@@ -80,7 +80,6 @@ type Proxy struct {
 	opts   Options
 	rp     *httputil.ReverseProxy
 	nested *nested
-	held   *heldBudget // large watch events held at once (watchframe.go)
 }
 
 type targetKey struct{}
@@ -108,7 +107,7 @@ func New(opts Options) *Proxy {
 	if ttl == 0 {
 		ttl = defaultNestedTTL
 	}
-	p := &Proxy{opts: opts, nested: newNested(ttl, opts.Now), held: &heldBudget{}}
+	p := &Proxy{opts: opts, nested: newNested(ttl, opts.Now)}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      roundTripper{p: p},

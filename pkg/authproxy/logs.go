@@ -187,9 +187,12 @@ func (l *logsBody) resume(cause error) error {
 }
 
 func (l *logsBody) reopen(sess *tunnel.Session) (*http.Response, error) {
-	t := *l.t
-	t.session = sess
-	req := l.req.Clone(context.WithValue(l.ctx, targetKey{}, &t))
+	t, err := l.p.retarget(l.ctx, l.t, sess)
+	if err != nil {
+		return nil, err
+	}
+	req := l.req.Clone(context.WithValue(l.ctx, targetKey{}, t))
+	req.Header.Set("Authorization", "Bearer "+t.credential)
 	u := *l.req.URL
 	u.Host = sess.Params.Endpoint
 	if !l.last.IsZero() {

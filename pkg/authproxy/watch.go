@@ -18,9 +18,10 @@ import (
 
 // Watches that outlive their tunnel.
 //
-// A watch's response body is read one whole event at a time (framer) and
-// handed to the client event by event, so a stream that breaks never
-// leaves half an event with the client. When the downstream stream breaks
+// A watch's response body is read event by event (framer) and handed to
+// the client one whole event at a time (an event over holdEvent in pieces
+// as it comes, so that a watch costs at most that much memory), so a stream
+// that breaks between events leaves no half event with the client. When the downstream stream breaks
 // (the agent's tunnel went, not the apiserver's clean end), the proxy
 // opens the same watch again through whichever session now serves the
 // cluster, from the resourceVersion of the last event it delivered, and
@@ -56,18 +57,22 @@ type watchBody struct {
 	pending   []byte
 	done      bool
 	resumes   int
+	// midEvent: part of a large event was handed on; its resourceVersion
+	// (eventRV, empty if its first piece lacked it) counts once it ends.
+	midEvent bool
+	eventRV  string
 }
 
 // wrapWatch returns resp with a body that resumes the watch, or resp as it
 // is when the stream's format is not one the proxy reads.
 func (p *Proxy) wrapWatch(req *http.Request, resp *http.Response, t *target) *http.Response {
 	f := formatOf(resp.Header.Get("Content-Type"))
-	if resp.StatusCode != http.StatusOK || f == formatUnknown {
-		return resp
-	}
 	q := req.URL.Query()
+	if resp.StatusCode != http.StatusOK || f == formatUnknown || q.Get("pretty") == "true" {
+		return resp // pretty JSON has newlines inside events
+	}
 	rv := q.Get("resourceVersion")
-	w := &watchBody{p: p, ctx: req.Context(), req: req, t: t, format: f, body: resp.Body, fr: newFramer(f, resp.Body, p.held),
+	w := &watchBody{p: p, ctx: req.Context(), req: req, t: t, format: f, body: resp.Body, fr: newFramer(f, resp.Body),
 		lastRV: rv, resumable: q.Get("sendInitialEvents") != "true" && rv != "" && rv != "0"}
 	if s, err := strconv.ParseInt(q.Get("timeoutSeconds"), 10, 64); err == nil && s > 0 && s < math.MaxInt32 {
 		w.deadline = time.Now().Add(time.Duration(s) * time.Second)
@@ -91,31 +96,49 @@ func (w *watchBody) Read(b []byte) (int, error) {
 }
 
 func (w *watchBody) Close() error {
-	w.fr.release()
 	if w.body != nil {
 		return w.body.Close()
 	}
 	return nil
 }
 
-// fill reads the next whole event into pending, resuming the watch if its
-// stream broke; an error is returned only when the client is gone.
+// fill reads the next event (or piece of a large one) into pending,
+// resuming the watch if its stream broke; an error is returned only when
+// the response cannot end with an ERROR event (the client is gone, or the
+// stream broke inside a large event already handed on in part).
 func (w *watchBody) fill() error {
-	frame, ev, err := w.fr.next()
+	p, err := w.fr.next()
 	if err == nil {
-		w.pending = frame
-		if ev.rv != "" {
-			w.lastRV = ev.rv
+		w.pending = p.b
+		if p.start {
+			w.eventRV = p.info.rv
+			if p.info.initialEnd {
+				w.resumable = true
+			}
 		}
-		if ev.initialEnd {
-			w.resumable = true
+		if p.end {
+			w.midEvent = false
+			if w.eventRV != "" {
+				w.lastRV = w.eventRV
+			} else if p.info.typ != watchError {
+				w.resumable = false // an event whose resourceVersion could not be read
+			}
+		} else {
+			w.midEvent = true
 		}
 		return nil
 	}
-	w.fr.release()
 	w.body.Close()
 	w.body = nil
 	w.p.opts.Logger.Debug("watch stream broke", "cluster", w.t.session.ClusterID, "err", err, "resumable", w.resumable)
+	if w.midEvent {
+		return err // half an event is with the client: nothing can follow it
+	}
+	return w.stop(err)
+}
+
+// stop ends or resumes a watch whose stream ended with err.
+func (w *watchBody) stop(err error) error {
 	switch cause := context.Cause(w.ctx); {
 	case errors.Is(cause, errRevoked):
 		return w.end(http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "the token was revoked or expired")
@@ -126,10 +149,6 @@ func (w *watchBody) fill() error {
 	case errors.Is(err, io.EOF):
 		w.done = true // the apiserver ended the watch: so does the client's
 		return nil
-	case errors.Is(err, errFrameTooLarge):
-		w.p.opts.Logger.Warn("watch ended: event too large", "cluster", w.t.session.ClusterID, "limit", maxWatchFrame)
-		return w.end(http.StatusInternalServerError, metav1.StatusReasonInternalError,
-			fmt.Sprintf("a watch event was larger than the proxy can hold now (at most %d bytes); watch again", maxWatchFrame))
 	case !w.resumable:
 		w.p.opts.Logger.Info("watch ended: its tunnel failed and it has no resourceVersion to resume from",
 			"cluster", w.t.session.ClusterID, "err", err)
@@ -170,7 +189,7 @@ func (w *watchBody) resume(cause error) error {
 			resp, err := w.reopen(sess)
 			switch {
 			case err == nil && resp.StatusCode == http.StatusOK:
-				w.body, w.fr = resp.Body, newFramer(w.format, resp.Body, w.p.held)
+				w.body, w.fr = resp.Body, newFramer(w.format, resp.Body)
 				w.resumes++
 				w.p.opts.Logger.Info("watch resumed", "cluster", cluster, "via", sess.Params.Kind, "node", sess.Params.Node,
 					"after", time.Since(began), "broken", cause)
@@ -196,7 +215,7 @@ func (w *watchBody) resume(cause error) error {
 		}
 		select {
 		case <-w.ctx.Done():
-			return w.fill() // revoked, access removed or the client gone: fill says how to end
+			return w.stop(w.ctx.Err()) // revoked, access removed or the client gone
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 2*time.Second)
@@ -209,9 +228,12 @@ func (w *watchBody) resume(cause error) error {
 // reopen sends the watch again through sess from lastRV, through the same
 // round tripper checks as the first request.
 func (w *watchBody) reopen(sess *tunnel.Session) (*http.Response, error) {
-	t := *w.t
-	t.session = sess
-	req := w.req.Clone(context.WithValue(w.ctx, targetKey{}, &t))
+	t, err := w.p.retarget(w.ctx, w.t, sess)
+	if err != nil {
+		return nil, err
+	}
+	req := w.req.Clone(context.WithValue(w.ctx, targetKey{}, t))
+	req.Header.Set("Authorization", "Bearer "+t.credential)
 	u := *w.req.URL
 	u.Host = sess.Params.Endpoint
 	q := u.Query()
@@ -224,6 +246,21 @@ func (w *watchBody) reopen(sess *tunnel.Session) (*http.Response, error) {
 	u.RawQuery = q.Encode()
 	req.URL = &u
 	return roundTripper{}.RoundTrip(req)
+}
+
+// retarget is t through sess, with the identity's downstream credential as
+// it is now (the one the request started with may have expired since).
+func (p *Proxy) retarget(ctx context.Context, t *target, sess *tunnel.Session) (*target, error) {
+	n := *t
+	n.session = sess
+	if p.opts.Credentials != nil {
+		cred, err := p.opts.Credentials.Credential(ctx, t.account)
+		if err != nil {
+			return nil, fmt.Errorf("downstream credential: %w", err)
+		}
+		n.credential = cred
+	}
+	return &n, nil
 }
 
 // statusOf reads the Status of an apiserver's error answer, or makes one.

@@ -292,3 +292,31 @@ func TestWatchRevoked(t *testing.T) {
 		t.Errorf("the response did not end cleanly: %v", err)
 	}
 }
+
+// TestWatchRevokedWhileResuming: a watch waiting for an agent to carry it
+// again whose token is revoked ends with the ERROR event that says so (a
+// red-team find: this path used to panic and tear the stream).
+func TestWatchRevokedWhileResuming(t *testing.T) {
+	var streams *authproxy.Streams
+	s, log, agent, tok := watchCluster(t, func(o *authproxy.Options) {
+		streams = authproxy.NewStreams(nil, time.Hour, nil, o.Logger)
+		o.Streams = streams
+	})
+	log.add(2)
+	w := s.watch(t, tok, "c-alpha", "1")
+	w.next(t)
+	agent(agentapi.KindNode)()
+	agent(agentapi.KindCluster)()
+	waitFor(t, "the resume loop", func() bool { return strings.Contains(s.logs.String(), "watch stream broke") })
+	id, _, _ := strings.Cut(tok, ":")
+	streams.Revoke(id)
+	if typ, code := w.next(t); typ != "ERROR" || code != "401" {
+		t.Errorf("revoked while resuming: %s %s, want ERROR 401", typ, code)
+	}
+	if err := <-w.ended; err != nil {
+		t.Errorf("the response did not end cleanly: %v", err)
+	}
+	if strings.Contains(s.logs.String(), "panic") {
+		t.Errorf("the server logged a panic:\n%s", s.logs.String())
+	}
+}

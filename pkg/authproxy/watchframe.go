@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"sync"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,94 +17,42 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 )
 
-// maxWatchFrame bounds one watch event the proxy holds whole: an object
-// over it (the apiserver's own limit is about 3 MiB) ends the watch.
-const maxWatchFrame = 16 << 20
+// holdEvent is the largest watch event the proxy holds whole before it
+// hands it on; a larger one is handed on in pieces as it comes (its
+// resourceVersion read from its first piece), so a watch costs the proxy at
+// most this much memory whatever a cluster sends, and a stalled client
+// holds no more than that.
+const holdEvent = 64 << 10
 
 // initialEventsEnd is the annotation of the bookmark that ends a streaming
 // list's initial events (sendInitialEvents=true).
 const initialEventsEnd = "k8s.io/initial-events-end"
 
-// errFrameTooLarge ends a watch whose event is over maxWatchFrame, or
-// whose large event would take the proxy past maxHeldFrames.
-var errFrameTooLarge = errors.New("watch event larger than the proxy holds")
-
-// freeFrame is what one watch may hold of an event without asking the
-// budget; maxHeldFrames bounds what all watches hold beyond that, so that
-// a cluster sending large events to many watches cannot exhaust the
-// server's memory.
-const (
-	freeFrame     = 256 << 10
-	maxHeldFrames = 256 << 20
-)
-
-// heldBudget counts the bytes of large watch events held at once.
-type heldBudget struct {
-	mu   sync.Mutex
-	held int64
-}
-
-// take reserves n bytes; false if that would pass maxHeldFrames.
-func (b *heldBudget) take(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.held+n > maxHeldFrames {
-		return false
-	}
-	b.held += n
-	return true
-}
-
-func (b *heldBudget) give(n int64) {
-	b.mu.Lock()
-	b.held -= n
-	b.mu.Unlock()
-}
-
-// holding is one watch's reservation from the budget.
-type holding struct {
-	budget *heldBudget
-	taken  int64
-}
-
-// grow makes the reservation cover size bytes of the current event.
-func (h *holding) grow(size int64) bool {
-	need := size - freeFrame - h.taken
-	if need <= 0 {
-		return true
-	}
-	if !h.budget.take(need) {
-		return false
-	}
-	h.taken += need
-	return true
-}
-
-// release gives the reservation back (the event was handed on).
-func (h *holding) release() {
-	if h.taken > 0 {
-		h.budget.give(h.taken)
-		h.taken = 0
-	}
-}
-
 // eventInfo is what the proxy reads of a watch event.
 type eventInfo struct {
 	typ string
-	// rv is the event object's resourceVersion; empty for ERROR events.
+	// rv is the event object's resourceVersion; empty for ERROR events and
+	// when it could not be read (a large event whose first piece lacks it).
 	rv string
 	// initialEnd is a bookmark that ends a streaming list's initial events.
 	initialEnd bool
 }
 
-// framer reads a watch stream one whole event at a time: next returns the
-// event's bytes as the client gets them, io.EOF at a clean end between
-// events, any other error when the stream broke (a partial event is never
-// returned). Each call gives back what the previous event held of the
-// budget; release gives back the rest.
+// piece is what a framer hands on: a whole event, or a piece of a large
+// one. b stays valid until the next call of next.
+type piece struct {
+	b     []byte
+	start bool      // the first piece of an event; info is set
+	end   bool      // the last piece of an event
+	info  eventInfo // of the event this piece starts
+}
+
+// framer reads a watch stream event by event: next returns io.EOF at a
+// clean end between events and any other error when the stream broke (a
+// partial event is never returned whole; a large one may have been handed
+// on in part: see piece).
 type framer interface {
-	next() ([]byte, eventInfo, error)
-	release()
+	next() (piece, error)
 }
 
 // watchFormat is the encoding of a watch stream.
@@ -131,62 +78,44 @@ func formatOf(contentType string) watchFormat {
 	return formatUnknown
 }
 
-func newFramer(f watchFormat, body io.Reader, budget *heldBudget) framer {
-	h := &holding{budget: budget}
+func newFramer(f watchFormat, body io.Reader) framer {
 	if f == formatProtobuf {
-		return &protoFramer{r: bufio.NewReaderSize(body, 32<<10), h: h}
+		return &protoFramer{r: bufio.NewReaderSize(body, 4<<10), buf: make([]byte, holdEvent)}
 	}
-	lr := &frameLimit{r: body, h: h}
-	dec := json.NewDecoder(lr)
-	return &jsonFramer{dec: dec, lr: lr}
+	return &jsonFramer{r: bufio.NewReaderSize(body, holdEvent)}
 }
 
-// jsonFramer reads newline-separated JSON watch events (kubectl's).
+// jsonFramer reads JSON watch events, one per line: the apiserver writes
+// them compact (a newline inside an event is escaped), unless the client
+// asked for pretty output, which the proxy does not resume.
 type jsonFramer struct {
-	dec *json.Decoder
-	lr  *frameLimit
+	r    *bufio.Reader
+	long bool // inside a large event
 }
 
-// frameLimit fails reads past maxWatchFrame beyond the end of the last
-// whole event (plus the decoder's read-ahead), or past what the budget
-// gives.
-type frameLimit struct {
-	r     io.Reader
-	h     *holding
-	read  int64
-	limit int64
-}
-
-func (l *frameLimit) Read(p []byte) (int, error) {
-	held := l.read - l.limit
-	if held > maxWatchFrame+64<<10 || !l.h.grow(held+int64(len(p))) {
-		return 0, errFrameTooLarge
-	}
-	n, err := l.r.Read(p)
-	l.read += int64(n)
-	return n, err
-}
-
-func (j *jsonFramer) release() { j.lr.h.release() }
-
-func (j *jsonFramer) next() ([]byte, eventInfo, error) {
-	j.lr.h.release()
-	var raw json.RawMessage
-	if err := j.dec.Decode(&raw); err != nil {
-		if err == io.EOF {
-			return nil, eventInfo{}, io.EOF
+func (j *jsonFramer) next() (piece, error) {
+	line, err := j.r.ReadSlice('\n')
+	switch {
+	case err == nil && j.long:
+		j.long = false
+		return piece{b: line, end: true}, nil
+	case err == nil:
+		info, err := jsonEventInfo(line)
+		if err != nil {
+			return piece{}, err
 		}
-		if errors.Is(err, errFrameTooLarge) {
-			return nil, eventInfo{}, err
-		}
-		return nil, eventInfo{}, fmt.Errorf("read watch event: %w", err)
+		return piece{b: line, start: true, end: true, info: info}, nil
+	case errors.Is(err, bufio.ErrBufferFull) && j.long:
+		return piece{b: line}, nil
+	case errors.Is(err, bufio.ErrBufferFull):
+		j.long = true
+		return piece{b: line, start: true, info: partialJSONInfo(line)}, nil
+	case err == io.EOF && len(line) == 0 && !j.long:
+		return piece{}, io.EOF
+	case err == io.EOF:
+		return piece{}, fmt.Errorf("read watch event: %w", io.ErrUnexpectedEOF)
 	}
-	j.lr.limit = j.dec.InputOffset()
-	info, err := jsonEventInfo(raw)
-	if err != nil {
-		return nil, eventInfo{}, err
-	}
-	return append(raw, '\n'), info, nil
+	return piece{}, fmt.Errorf("read watch event: %w", err)
 }
 
 // jsonEventInfo reads an event's type, its object's resourceVersion and
@@ -215,38 +144,40 @@ func jsonEventInfo(raw []byte) (eventInfo, error) {
 // protoFramer reads length-prefixed protobuf watch events (client-go's
 // controllers'): 4 bytes of big-endian length, then a metav1.WatchEvent.
 type protoFramer struct {
-	r *bufio.Reader
-	h *holding
+	r    *bufio.Reader
+	buf  []byte
+	left int // bytes of a large event still to come
 }
 
-func (p *protoFramer) release() { p.h.release() }
-
-func (p *protoFramer) next() ([]byte, eventInfo, error) {
-	p.h.release()
-	var hdr [4]byte
-	if _, err := io.ReadFull(p.r, hdr[:]); err != nil {
-		if err == io.EOF {
-			return nil, eventInfo{}, io.EOF
+func (p *protoFramer) next() (piece, error) {
+	if p.left > 0 {
+		n := min(p.left, len(p.buf))
+		if _, err := io.ReadFull(p.r, p.buf[:n]); err != nil {
+			return piece{}, fmt.Errorf("read watch event: %w", io.ErrUnexpectedEOF)
 		}
-		return nil, eventInfo{}, fmt.Errorf("read watch event: %w", err)
+		p.left -= n
+		return piece{b: p.buf[:n], end: p.left == 0}, nil
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > maxWatchFrame || !p.h.grow(int64(n)+4) {
-		return nil, eventInfo{}, errFrameTooLarge
+	if _, err := io.ReadFull(p.r, p.buf[:4]); err != nil {
+		if err == io.EOF {
+			return piece{}, io.EOF
+		}
+		return piece{}, fmt.Errorf("read watch event: %w", err)
 	}
-	// Grown as the bytes come: a length alone allocates little.
-	var buf bytes.Buffer
-	buf.Grow(4 + min(int(n), 64<<10))
-	buf.Write(hdr[:])
-	if _, err := io.CopyN(&buf, p.r, int64(n)); err != nil {
-		return nil, eventInfo{}, fmt.Errorf("read watch event: %w", io.ErrUnexpectedEOF)
+	size := int(binary.BigEndian.Uint32(p.buf[:4]))
+	n := min(size, len(p.buf)-4)
+	if _, err := io.ReadFull(p.r, p.buf[4:4+n]); err != nil {
+		return piece{}, fmt.Errorf("read watch event: %w", io.ErrUnexpectedEOF)
 	}
-	frame := buf.Bytes()
-	info, err := protoEventInfo(frame[4:])
-	if err != nil {
-		return nil, eventInfo{}, err
+	if n == size {
+		info, err := protoEventInfo(p.buf[4 : 4+n])
+		if err != nil {
+			return piece{}, err
+		}
+		return piece{b: p.buf[:4+n], start: true, end: true, info: info}, nil
 	}
-	return frame, info, nil
+	p.left = size - n
+	return piece{b: p.buf[:4+n], start: true, info: partialProtoInfo(p.buf[4 : 4+n])}, nil
 }
 
 // protoEventInfo walks a protobuf metav1.WatchEvent without knowing the
@@ -391,4 +322,118 @@ func errorEvent(f watchFormat, status *metav1.Status) ([]byte, error) {
 		return nil, err
 	}
 	return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...), nil
+}
+
+// partialJSONInfo reads the type and object.metadata.resourceVersion of a
+// JSON watch event from its first piece (ObjectMeta puts resourceVersion
+// before labels, annotations and managedFields, so it is near the start).
+func partialJSONInfo(b []byte) eventInfo {
+	type level struct {
+		obj     bool
+		key     string
+		wantKey bool
+	}
+	var info eventInfo
+	var stack []level
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return info
+		}
+		top := len(stack) - 1
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{':
+				stack = append(stack, level{obj: true, wantKey: true})
+			case '[':
+				stack = append(stack, level{})
+			default:
+				stack = stack[:top]
+				if top > 0 && stack[top-1].obj {
+					stack[top-1].wantKey = true
+				}
+			}
+			continue
+		}
+		if top >= 0 && stack[top].obj && stack[top].wantKey {
+			stack[top].key, _ = tok.(string)
+			stack[top].wantKey = false
+			continue
+		}
+		s, _ := tok.(string)
+		switch {
+		case len(stack) == 1 && stack[0].key == "type":
+			info.typ = s
+		case len(stack) == 3 && stack[0].key == "object" && stack[1].key == "metadata" && stack[2].key == "resourceVersion":
+			if info.typ != watchError {
+				info.rv = s
+			}
+			return info
+		}
+		if top >= 0 && stack[top].obj {
+			stack[top].wantKey = true
+		}
+	}
+}
+
+// partialProtoInfo reads the type and the object's resourceVersion of a
+// protobuf watch event from its first piece.
+func partialProtoInfo(b []byte) eventInfo {
+	var info eventInfo
+	if typ, whole := prefixField(b, 1); whole {
+		info.typ = string(typ)
+	}
+	if info.typ == watchError {
+		return info
+	}
+	obj, _ := prefixField(b, 2)
+	raw, _ := prefixField(obj, 1)
+	unknown, ok := bytes.CutPrefix(raw, protobufMagic)
+	if !ok {
+		return info
+	}
+	inner, _ := prefixField(unknown, 2)
+	meta, _ := prefixField(inner, 1)
+	if rv, whole := prefixField(meta, 6); whole {
+		info.rv = string(rv)
+	}
+	return info
+}
+
+// prefixField returns the first length-delimited field num of a protobuf
+// message of which b may be only the start, and whether it is whole; nil
+// when b ends before it.
+func prefixField(b []byte, num protowire.Number) ([]byte, bool) {
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return nil, false
+		}
+		b = b[l:]
+		if typ != protowire.BytesType {
+			m := protowire.ConsumeFieldValue(n, typ, b)
+			if m < 0 {
+				return nil, false
+			}
+			b = b[m:]
+			continue
+		}
+		size, m := protowire.ConsumeVarint(b)
+		if m < 0 {
+			return nil, false
+		}
+		b = b[m:]
+		if uint64(len(b)) < size {
+			if n == num {
+				return b, false
+			}
+			return nil, false
+		}
+		if n == num {
+			return b[:size], true
+		}
+		b = b[size:]
+	}
+	return nil, false
 }

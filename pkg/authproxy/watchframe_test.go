@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -60,65 +60,99 @@ func configMap(rv string, annotations map[string]string) runtime.RawExtension {
 			Labels: map[string]string{"a": "b"}}, Data: map[string]string{"k": "v"}}}
 }
 
-// TestFramers: both encodings of a watch stream give the same events, each
-// whole and as sent, with their resourceVersion, the end of a streaming
-// list's initial events, and a clean end; a stream cut inside an event is
-// an error, not a partial event.
+// readPieces reads a stream through a framer and returns the bytes it
+// handed on, the info of each event it started, the number of pieces and
+// the error that ended it.
+func readPieces(f watchFormat, stream []byte) (out []byte, infos []eventInfo, pieces int, err error) {
+	fr := newFramer(f, bytes.NewReader(stream))
+	for {
+		var p piece
+		p, err = fr.next()
+		if err != nil {
+			return out, infos, pieces, err
+		}
+		pieces++
+		if len(p.b) > holdEvent {
+			return out, infos, pieces, fmt.Errorf("a piece of %d bytes", len(p.b))
+		}
+		if p.start {
+			infos = append(infos, p.info)
+		}
+		out = append(out, p.b...)
+	}
+}
+
+// TestFramers: both encodings of a watch stream are handed on byte for
+// byte, event by event, with each event's type, resourceVersion and the
+// end of a streaming list's initial events; a large event comes in pieces
+// with its resourceVersion read from the first; a stream cut inside an
+// event ends with an error, not io.EOF.
 func TestFramers(t *testing.T) {
 	status := &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusFailure,
 		Code: 410, Reason: metav1.StatusReasonExpired, ListMeta: metav1.ListMeta{ResourceVersion: "99"}}
+	large := configMap("11", nil)
+	large.Object.(*corev1.ConfigMap).Data["big"] = strings.Repeat("x", 3*holdEvent)
 	js, ps := events(t,
 		metav1.WatchEvent{Type: "ADDED", Object: configMap("7", nil)},
 		metav1.WatchEvent{Type: "BOOKMARK", Object: configMap("8", map[string]string{initialEventsEnd: "true"})},
 		metav1.WatchEvent{Type: "BOOKMARK", Object: configMap("9", map[string]string{"other": "true"})},
 		metav1.WatchEvent{Type: "MODIFIED", Object: configMap("10", map[string]string{initialEventsEnd: "true"})},
+		metav1.WatchEvent{Type: "MODIFIED", Object: large},
 		metav1.WatchEvent{Type: "ERROR", Object: runtime.RawExtension{Object: status}},
 	)
 	want := []eventInfo{{typ: "ADDED", rv: "7"}, {typ: "BOOKMARK", rv: "8", initialEnd: true}, {typ: "BOOKMARK", rv: "9"},
-		{typ: "MODIFIED", rv: "10"}, {typ: "ERROR"}}
+		{typ: "MODIFIED", rv: "10"}, {typ: "MODIFIED", rv: "11"}, {typ: "ERROR"}}
 	for name, tc := range map[string]struct {
 		f      watchFormat
 		stream []byte
 	}{"json": {formatJSON, js}, "protobuf": {formatProtobuf, ps}} {
 		t.Run(name, func(t *testing.T) {
-			fr := newFramer(tc.f, bytes.NewReader(tc.stream), &heldBudget{})
-			var got []eventInfo
-			var out []byte
-			for {
-				frame, info, err := fr.next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, info)
-				out = append(out, frame...)
+			out, got, pieces, err := readPieces(tc.f, tc.stream)
+			if err != io.EOF {
+				t.Fatal(err)
 			}
 			if diff := cmp.Diff(want, got, cmp.AllowUnexported(eventInfo{})); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
-			if tc.f == formatProtobuf && !bytes.Equal(out, tc.stream) {
-				t.Error("the frames are not the stream as sent")
+			if !bytes.Equal(out, tc.stream) {
+				t.Error("the bytes handed on are not the stream as sent")
 			}
-			// Cut anywhere inside the last event: the events before it, then
-			// an error that is not io.EOF (a JSON event is whole without its
-			// newline).
-			end := len(tc.stream) - 1
-			if tc.f == formatJSON {
-				end--
+			if pieces < len(want)+3 {
+				t.Errorf("%d pieces: the large event was not handed on in pieces", pieces)
 			}
-			for cut := end; cut > len(tc.stream)-20; cut-- {
-				fr := newFramer(tc.f, bytes.NewReader(tc.stream[:cut]), &heldBudget{})
-				n := 0
-				var err error
-				for err == nil {
-					_, _, err = fr.next()
-					n++
+			// Cut inside the last event: an error that is not io.EOF.
+			for cut := len(tc.stream) - 2; cut > len(tc.stream)-20; cut-- {
+				if _, infos, _, err := readPieces(tc.f, tc.stream[:cut]); err == io.EOF || len(infos) > len(want) {
+					t.Fatalf("cut at %d: %d events then %v; want a broken-stream error", cut, len(infos), err)
 				}
-				if err == io.EOF || n != len(want) {
-					t.Fatalf("cut at %d: %d events then %v; want %d then a broken-stream error", cut, n-1, err, len(want)-1)
+			}
+		})
+	}
+}
+
+// TestPartialInfo: from any first part of an event, the resourceVersion
+// read is the event's or nothing, never another.
+func TestPartialInfo(t *testing.T) {
+	ev := metav1.WatchEvent{Type: "MODIFIED", Object: configMap("12345", map[string]string{"resourceVersion": "666"})}
+	js, ps := events(t, ev)
+	for name, tc := range map[string]struct {
+		b  []byte
+		fn func([]byte) eventInfo
+	}{"json": {js, partialJSONInfo}, "protobuf": {ps[4:], partialProtoInfo}} {
+		t.Run(name, func(t *testing.T) {
+			found := false
+			for i := range len(tc.b) + 1 {
+				info := tc.fn(tc.b[:i])
+				if info.rv != "" && info.rv != "12345" {
+					t.Fatalf("prefix %d: rv %q", i, info.rv)
 				}
+				found = found || info.rv == "12345"
+			}
+			if info := tc.fn(tc.b); info.rv != "12345" || info.typ != "MODIFIED" {
+				t.Errorf("whole event: %+v", info)
+			}
+			if !found {
+				t.Error("never read the resourceVersion")
 			}
 		})
 	}
@@ -134,9 +168,9 @@ func TestErrorEvent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		frame, info, err := newFramer(f, bytes.NewReader(b), &heldBudget{}).next()
-		if err != nil || info.typ != "ERROR" || !bytes.Equal(frame, b) {
-			t.Fatalf("format %d: %v %+v", f, err, info)
+		p, err := newFramer(f, bytes.NewReader(b)).next()
+		if err != nil || p.info.typ != "ERROR" || !bytes.Equal(p.b, b) || !p.start || !p.end {
+			t.Fatalf("format %d: %v %+v", f, err, p.info)
 		}
 		got := &metav1.Status{}
 		if f == formatJSON {
@@ -177,62 +211,25 @@ func TestFormatOf(t *testing.T) {
 	}
 }
 
-// FuzzFramers: whatever a cluster sends, the framers return whole events
-// no larger than the bound, or an error; they never panic.
+// FuzzFramers: whatever a cluster sends, the framers hand on exactly the
+// bytes it sent (a prefix of them when the stream is malformed or cut), in
+// pieces no larger than holdEvent, and never panic; the partial readers
+// never panic either.
 func FuzzFramers(f *testing.F) {
 	f.Add([]byte(`{"type":"ADDED","object":{"metadata":{"resourceVersion":"1"}}}` + "\n"))
 	f.Add([]byte{0, 0, 0, 4, 10, 2, 'h', 'i'})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, fm := range []watchFormat{formatJSON, formatProtobuf} {
-			budget := &heldBudget{}
-			fr := newFramer(fm, bytes.NewReader(b), budget)
-			for range 100 {
-				frame, _, err := fr.next()
-				if err != nil {
-					break
-				}
-				if len(frame) > maxWatchFrame+4+1 {
-					t.Fatalf("a frame of %d bytes", len(frame))
-				}
+			out, _, _, err := readPieces(fm, b)
+			if err != nil && strings.HasPrefix(err.Error(), "a piece of") {
+				t.Fatal(err)
 			}
-			fr.release()
-			if budget.held != 0 {
-				t.Fatalf("%d bytes still held after release", budget.held)
+			if !bytes.HasPrefix(b, out) {
+				t.Fatalf("format %d handed on bytes that were not sent", fm)
 			}
 		}
+		partialJSONInfo(b)
+		partialProtoInfo(b)
 	})
-}
-
-// TestHeldBudget: large events held by all watches together stay under
-// maxHeldFrames: a watch whose event would pass it ends (errFrameTooLarge)
-// while others hold theirs, and the budget comes back as events are handed
-// on.
-func TestHeldBudget(t *testing.T) {
-	big := func() []byte {
-		_, ps := events(t, metav1.WatchEvent{Type: "ADDED", Object: runtime.RawExtension{Object: &corev1.ConfigMap{
-			TypeMeta:   metav1.TypeMeta{Kind: "ConfigMap", APIVersion: "v1"},
-			ObjectMeta: metav1.ObjectMeta{Name: "big", ResourceVersion: "1"},
-			Data:       map[string]string{"k": strings.Repeat("x", 2<<20)}}}})
-		return ps
-	}()
-	budget := &heldBudget{held: maxHeldFrames - 3<<20} // room for one 2 MiB event
-	a := newFramer(formatProtobuf, bytes.NewReader(big), budget)
-	b := newFramer(formatProtobuf, bytes.NewReader(big), budget)
-	if _, _, err := a.next(); err != nil {
-		t.Fatalf("the first large event: %v", err)
-	}
-	if _, _, err := b.next(); !errors.Is(err, errFrameTooLarge) {
-		t.Fatalf("a second large event while the first is held: %v, want errFrameTooLarge", err)
-	}
-	a.release()
-	c := newFramer(formatJSON, strings.NewReader(`{"type":"ADDED","object":{"metadata":{"resourceVersion":"2"},"data":"`+
-		strings.Repeat("x", 1<<20)+`"}}`), budget)
-	if _, _, err := c.next(); err != nil {
-		t.Fatalf("after the first was handed on: %v", err)
-	}
-	c.release()
-	if budget.held != maxHeldFrames-3<<20 {
-		t.Errorf("held %d after every release, want the %d held before", budget.held, maxHeldFrames-3<<20)
-	}
 }
