@@ -21,8 +21,12 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 )
 
-// execWarmup execs per path are run before the timed ones.
-const execWarmup = 5
+const (
+	// execWarmup execs per path are run before the timed ones.
+	execWarmup = 5
+	// forwardReadBound bounds one read of the file through a port-forward.
+	forwardReadBound = 2 * time.Minute
+)
 
 // execOnce runs cmd in the web container the way kubectl exec does by
 // default (client-go's WebSocket executor, remote command protocol v5):
@@ -163,48 +167,52 @@ func getFile(ctx context.Context, client *http.Client, addr string, size int64) 
 	return n, nil
 }
 
-// measureForward measures port-forward throughput per path and number of
-// streams: each stream reads the file back to back until the duration is
-// over, and each read goes to its end. One port-forward per path, opened
-// once, warmed by one read.
+// measureForward measures port-forward throughput per number of streams
+// and path: each stream reads the file back to back until the duration is
+// over, and each read goes to its end. Each measurement has a port-forward
+// of its own (a `kubectl port-forward` started anew), warmed by one read,
+// so that one whose connection breaks or stalls leaves the next alone.
 func measureForward(ctx context.Context, paths []nodesPath, o *Options, size int64, log *slog.Logger) ([]forwardResult, error) {
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true}}
-	fws := map[string]*forwarder{}
-	defer func() {
-		for _, f := range fws {
-			f.close()
-		}
-	}()
-	for _, p := range paths {
-		f, err := startForward(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		fws[p.name] = f
-		var werr error
-		for range 5 { // httpd may start a moment after the file is in place
-			if _, werr = getFile(ctx, client, f.addr, size); werr == nil {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		if werr != nil {
-			return nil, fmt.Errorf("port-forward warm-up through the %s path: %w", p.name, werr)
-		}
-	}
+	// A read that stalls is given up after forwardReadBound.
+	client := &http.Client{Timeout: forwardReadBound, Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true}}
 	var out []forwardResult
 	for _, n := range o.NodesForwardStreams {
 		for _, p := range paths {
-			r := forwardOnce(ctx, client, fws[p.name].addr, size, n, o.NodesForwardDuration)
-			r.path = p.name
+			r, err := forwardMeasurement(ctx, client, p, size, n, o.NodesForwardDuration)
+			if err != nil {
+				return nil, err
+			}
 			log.Info("nodes: port-forward", "path", p.name, "streams", n, "MB/s", fmt.Sprintf("%.1f", r.MBps()), "errors", r.errors)
 			out = append(out, r)
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("port-forward: %w", ctx.Err())
-			}
 		}
 	}
 	return out, nil
+}
+
+// forwardMeasurement starts a port-forward through p, reads the file once
+// unmeasured, then measures streams concurrent streams.
+func forwardMeasurement(ctx context.Context, client *http.Client, p nodesPath, size int64, streams int, d time.Duration) (forwardResult, error) {
+	f, err := startForward(ctx, p)
+	if err != nil {
+		return forwardResult{}, err
+	}
+	defer f.close()
+	var werr error
+	for range 5 { // httpd may start a moment after the file is in place
+		if _, werr = getFile(ctx, client, f.addr, size); werr == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if werr != nil {
+		return forwardResult{}, fmt.Errorf("port-forward warm-up through the %s path: %w", p.name, werr)
+	}
+	r := forwardOnce(ctx, client, f.addr, size, streams, d)
+	r.path = p.name
+	if err := ctx.Err(); err != nil {
+		return r, fmt.Errorf("port-forward: %w", err)
+	}
+	return r, nil
 }
 
 func forwardOnce(ctx context.Context, client *http.Client, addr string, size int64, streams int, d time.Duration) forwardResult {

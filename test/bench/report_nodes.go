@@ -36,7 +36,7 @@ func verdict(ok bool, failures int) string {
 
 // nodesRows compares the Drover path with the direct one, a row per
 // figure, each with its target.
-func nodesRows(n *nodesResult, streams intList) []nodesRow {
+func nodesRows(n *nodesResult) []nodesRow {
 	var rows []nodesRow
 	latRows := func(what string, m map[string]*latencies, p50, p99 time.Duration) {
 		d, p := m[pathDirect], m[pathDrover]
@@ -57,25 +57,27 @@ func nodesRows(n *nodesResult, streams intList) []nodesRow {
 		}
 	}
 	latRows("exec echo x", n.exec, targetExecAddedP50, targetExecAddedP99)
-	for _, s := range streams {
-		var d, p *forwardResult
-		for i, f := range n.forward {
-			if f.streams == s && f.path == pathDirect {
-				d = &n.forward[i]
-			}
-			if f.streams == s && f.path == pathDrover {
-				p = &n.forward[i]
-			}
-		}
-		if d == nil || p == nil {
+	// Each Drover measurement against the direct one just before it with
+	// as many streams (a number may be measured more than once).
+	for i, p := range n.forward {
+		if p.path != pathDrover {
 			continue
 		}
+		j := -1
+		for k, d := range n.forward[:i] {
+			if d.path == pathDirect && d.streams == p.streams {
+				j = k
+			}
+		}
+		if j < 0 {
+			continue
+		}
+		d := n.forward[j]
 		ratio := 0.0
 		if d.MBps() > 0 {
 			ratio = p.MBps() / d.MBps()
 		}
-		label := "port-forward, " + plural(s, "stream")
-		rows = append(rows, nodesRow{label, "MB/s", fmt.Sprintf("%.1f", d.MBps()), fmt.Sprintf("%.1f", p.MBps()),
+		rows = append(rows, nodesRow{"port-forward, " + plural(p.streams, "stream"), "MB/s", fmt.Sprintf("%.1f", d.MBps()), fmt.Sprintf("%.1f", p.MBps()),
 			fmt.Sprintf("%.2f×", ratio), fmt.Sprintf("≥ %.2f×", targetForward), verdict(ratio >= targetForward, d.errors+p.errors)})
 	}
 	latRows("logs -f line", n.logs, targetLogsAddedP50, targetLogsAddedP99)
@@ -95,7 +97,7 @@ func (r *report) printNodes(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "measurement\tmetric\tdirect\tDrover\tDrover vs direct\ttarget\t\t")
 	missed := 0
-	for _, row := range nodesRows(n, o.NodesForwardStreams) {
+	for _, row := range nodesRows(n) {
 		if row.Verdict != "ok" {
 			missed++
 		}

@@ -166,14 +166,26 @@ func TestNodesRows(t *testing.T) {
 		{"logs -f line (n=3)", "p50 ms", "3.00", "3.00", "+0.00 ms", "≤ +5 ms", "MISSED"},
 		{"logs -f line (n=3)", "p99 ms", "3.98", "3.98", "+0.00 ms", "≤ +20 ms", "MISSED"},
 	}
-	if d := cmp.Diff(want, nodesRows(res, intList{1, 8})); d != "" {
+	if d := cmp.Diff(want, nodesRows(res)); d != "" {
 		t.Errorf("nodesRows (-want +got):\n%s", d)
 	}
-	// A number of streams not measured has no row; nothing measured, no rows.
-	if got := nodesRows(res, intList{4}); len(got) != 4 {
-		t.Errorf("nodesRows for 4 streams: %d rows, want the 4 latency rows", len(got))
+	// A number of streams measured twice: each Drover figure against the
+	// direct one just before it. Nothing measured, no rows.
+	again := &nodesResult{forward: []forwardResult{
+		{path: pathDirect, streams: 8, bytes: 100e6, elapsed: time.Second},
+		{path: pathDrover, streams: 8, bytes: 10e6, elapsed: time.Second, errors: 8, firstErr: "reset"},
+		{path: pathDirect, streams: 8, bytes: 50e6, elapsed: time.Second},
+		{path: pathDrover, streams: 8, bytes: 40e6, elapsed: time.Second},
+		{path: pathDrover, streams: 1, bytes: 40e6, elapsed: time.Second}, // no direct figure
+	}}
+	wantAgain := []nodesRow{
+		{"port-forward, 8 streams", "MB/s", "100.0", "10.0", "0.10×", "≥ 0.50×", "MISSED"},
+		{"port-forward, 8 streams", "MB/s", "50.0", "40.0", "0.80×", "≥ 0.50×", "ok"},
 	}
-	if got := nodesRows(&nodesResult{}, intList{1}); len(got) != 0 {
+	if d := cmp.Diff(wantAgain, nodesRows(again)); d != "" {
+		t.Errorf("nodesRows, 8 streams twice (-want +got):\n%s", d)
+	}
+	if got := nodesRows(&nodesResult{}); len(got) != 0 {
 		t.Errorf("nodesRows of nothing: %v", got)
 	}
 	wantErrs := []string{"logs -f Drover: 1 failed, first: boom"}
