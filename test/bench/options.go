@@ -31,8 +31,9 @@ var sections = []string{secThroughput, secACE, secFailover, secReconnect, secNod
 // nodes section brings up its own.
 var envSections = []string{secThroughput, secACE, secFailover, secReconnect}
 
-// Options are the bench's flags. The defaults keep `make bench` under about
-// four minutes on two cores (about two of them the throughput section).
+// Options are the bench's flags. The defaults keep `make bench` to five or
+// six minutes on two cores: about two the throughput section, two to three
+// the nodes section (its cluster start and import included).
 type Options struct {
 	// GetDuration and ListDuration bound each measurement; Warmup runs the
 	// same load first, unmeasured, so connections and caches are warm.
