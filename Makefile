@@ -68,9 +68,12 @@ test: tools testbed helm idp lint ## everything: vet, race-enabled unit and inte
 	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz
 
-bench: testbed ## direct vs through-Drover throughput and latency on a real cluster; see docs/benchmarks.md
+# Flags for drover-bench, e.g. BENCH_FLAGS='-skip nodes' without root.
+BENCH_FLAGS ?=
+
+bench: testbed ## direct vs through-Drover throughput and latency on a real cluster (nodes section: root); see docs/benchmarks.md
 	$(GO) build -o $(BIN)/drover-bench ./test/bench
-	./$(BIN)/drover-bench
+	./$(BIN)/drover-bench $(BENCH_FLAGS)
 
 demo: testbed ## as root: a cluster with two real nodes imported into a server (agents as pods), a hello Deployment; kubeconfigs in .demo/; Ctrl-C cleans up
 	$(GO) build -o $(BIN)/drover-demo ./test/demo

@@ -28,7 +28,18 @@
 //   - reconnect: a server of its own with -reconnect-agents node agents,
 //     SIGKILLed and restarted on the same address and data dir (at once, and
 //     after a pause): time from serving again to each session being back,
-//     next to what the agents' backoff alone predicts.
+//     next to what the agents' backoff alone predicts;
+//   - nodes: a cluster of its own with two real nodes (package
+//     test/realcluster: kubelets, containerd, its own network namespace;
+//     root needed, else the section fails and -skip nodes leaves it out),
+//     imported the real way (the agents are the manifest's pods), and a
+//     busybox pod: exec round trip of `echo x` (client-go's WebSocket
+//     executor, as kubectl) p50 and p99, port-forward MB/s with 1 and 8
+//     concurrent streams (SPDY over WebSocket, as kubectl) and `logs -f`
+//     line latency (the pod prints its own clock) p50 and p99, each
+//     straight to the apiserver with its admin credentials and through
+//     Drover with the admin's kubeconfig, each against a target. It runs
+//     first, and its cluster is stopped before the bench cluster starts.
 //
 // With -cpuprofile-dir the server and the agent run inside this process
 // instead (pkg/server.Run, pkg/agent.Run) under pprof labels side=server,
@@ -90,40 +101,7 @@ func run(ctx context.Context, o *Options, out io.Writer) (err error) {
 		os.RemoveAll(dir)
 	}()
 
-	e, err := startEnv(ctx, o, dir, log)
-	if err != nil {
-		return err
-	}
-	defer e.stop()
-
-	throughput := o.runs(secThroughput)
-	bulk := o.Objects
-	if !throughput {
-		bulk = 0 // the other sections GET the small ConfigMap only
-	}
-	log.Info("creating the objects", "bulk", fmt.Sprintf("%d ConfigMaps × %d bytes", bulk, o.ObjectSize))
-	t := time.Now()
-	if err := createObjects(ctx, e.direct.clients[encGzip], bulk, o.ObjectSize); err != nil {
-		return err
-	}
-	log.Info("objects created", "took", time.Since(t).Round(time.Millisecond))
-	payload, err := checkPaths(ctx, e, throughput)
-	if err != nil {
-		return err
-	}
-
-	r := &report{opts: o, payload: payload, objects: o.Objects, objectSize: o.ObjectSize, loadBefore: load}
-	if throughput {
-		if o.CPUProfileDir != "" {
-			r.inProcess = true
-			err = profileDrover(ctx, o, e, r)
-		} else {
-			err = measureAll(ctx, o, e, r, []target{e.direct, e.directImp, e.drover}, "")
-		}
-		if err != nil {
-			return err
-		}
-	}
+	r := &report{opts: o, objects: o.Objects, objectSize: o.ObjectSize, loadBefore: load}
 	// A failed section is reported and does not stop the others: each
 	// leaves the environment as it found it, or has its own.
 	section := func(name string, f func() error) {
@@ -136,9 +114,19 @@ func run(ctx context.Context, o *Options, out io.Writer) (err error) {
 			r.failed = append(r.failed, fmt.Sprintf("%s: %v", name, err))
 		}
 	}
-	section(secACE, func() (err error) { r.ace, err = measureACE(ctx, o, e); return err })
-	section(secFailover, func() (err error) { r.failover, err = measureFailover(ctx, o, e); return err })
-	section(secReconnect, func() (err error) { r.reconnect, err = measureReconnect(ctx, o, e); return err })
+	// First, as it brings up and stops a cluster of its own (real nodes,
+	// root needed): it never runs beside the bench cluster, and without
+	// root it fails at once.
+	section(secNodes, func() (err error) { r.nodes, err = measureNodes(ctx, o, dir, log); return err })
+	if o.needsEnv() && ctx.Err() == nil {
+		if err := runEnvSections(ctx, o, dir, log, r, section); err != nil {
+			if r.nodes == nil {
+				return err
+			}
+			// Keep what the nodes section measured.
+			r.failed = append(r.failed, fmt.Sprintf("bench cluster: %v", err))
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -147,6 +135,47 @@ func run(ctx context.Context, o *Options, out io.Writer) (err error) {
 	if len(r.failed) > 0 {
 		return fmt.Errorf("%d section(s) failed: %s", len(r.failed), strings.Join(r.failed, "; "))
 	}
+	return nil
+}
+
+// runEnvSections starts the bench cluster (one server, one cluster agent)
+// and runs the sections that share it.
+func runEnvSections(ctx context.Context, o *Options, dir string, log *slog.Logger, r *report, section func(string, func() error)) error {
+	e, err := startEnv(ctx, o, dir, log)
+	if err != nil {
+		return err
+	}
+	defer e.stop()
+	r.env = true
+
+	throughput := o.runs(secThroughput)
+	bulk := o.Objects
+	if !throughput {
+		bulk = 0 // the other sections GET the small ConfigMap only
+	}
+	log.Info("creating the objects", "bulk", fmt.Sprintf("%d ConfigMaps × %d bytes", bulk, o.ObjectSize))
+	t := time.Now()
+	if err := createObjects(ctx, e.direct.clients[encGzip], bulk, o.ObjectSize); err != nil {
+		return err
+	}
+	log.Info("objects created", "took", time.Since(t).Round(time.Millisecond))
+	if r.payload, err = checkPaths(ctx, e, throughput); err != nil {
+		return err
+	}
+	if throughput {
+		if o.CPUProfileDir != "" {
+			r.inProcess = true
+			err = profileDrover(ctx, o, e, r)
+		} else {
+			err = measureAll(ctx, o, e, r, []target{e.direct, e.directImp, e.drover}, "")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	section(secACE, func() (err error) { r.ace, err = measureACE(ctx, o, e); return err })
+	section(secFailover, func() (err error) { r.failover, err = measureFailover(ctx, o, e); return err })
+	section(secReconnect, func() (err error) { r.reconnect, err = measureReconnect(ctx, o, e); return err })
 	return nil
 }
 

@@ -20,12 +20,20 @@ const (
 	secFailover = "failover"
 	// secReconnect restarts a server with many agents connected.
 	secReconnect = "reconnect"
+	// secNodes streams (exec, port-forward, logs -f) on a cluster with
+	// real nodes, imported the real way; it needs root.
+	secNodes = "nodes"
 )
 
-var sections = []string{secThroughput, secACE, secFailover, secReconnect}
+var sections = []string{secThroughput, secACE, secFailover, secReconnect, secNodes}
 
-// Options are the bench's flags. The defaults keep `make bench` under about
-// four minutes on two cores (about two of them the throughput section).
+// envSections are the sections that share the bench cluster (env.go); the
+// nodes section brings up its own.
+var envSections = []string{secThroughput, secACE, secFailover, secReconnect}
+
+// Options are the bench's flags. The defaults keep `make bench` to five or
+// six minutes on two cores: about two the throughput section, two to three
+// the nodes section (its cluster start and import included).
 type Options struct {
 	// GetDuration and ListDuration bound each measurement; Warmup runs the
 	// same load first, unmeasured, so connections and caches are warm.
@@ -65,6 +73,19 @@ type Options struct {
 	ReconnectPauses durationList
 	// ACEColdTokens fresh tokens each make one first (uncached) request.
 	ACEColdTokens int
+	// NodesExecRuns execs are timed on each path.
+	NodesExecRuns int
+	// NodesForwardMB is the size of the file the pod serves through
+	// port-forward; NodesForwardStreams the concurrent streams measured;
+	// NodesForwardDuration how long each measurement starts new reads
+	// (the reads under way are read to their end).
+	NodesForwardMB       int
+	NodesForwardStreams  intList
+	NodesForwardDuration time.Duration
+	// NodesLogLines lines of `logs -f` are timed on each path;
+	// NodesLogInterval is how often the pod prints one.
+	NodesLogLines    int
+	NodesLogInterval time.Duration
 }
 
 // NewOptions returns the defaults.
@@ -83,6 +104,13 @@ func NewOptions() *Options {
 		ReconnectAgents: 50,
 		ReconnectPauses: durationList{0, 5 * time.Second},
 		ACEColdTokens:   20,
+
+		NodesExecRuns:        100,
+		NodesForwardMB:       32,
+		NodesForwardStreams:  intList{1, 8},
+		NodesForwardDuration: 4 * time.Second,
+		NodesLogLines:        200,
+		NodesLogInterval:     50 * time.Millisecond,
 	}
 }
 
@@ -99,6 +127,9 @@ func (o *Options) runs(s string) bool {
 	return true
 }
 
+// needsEnv reports whether a section that shares the bench cluster runs.
+func (o *Options) needsEnv() bool { return slices.ContainsFunc(envSections, o.runs) }
+
 // Flags registers the options on fs.
 func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.GetDuration, "get-duration", o.GetDuration, "length of each GET measurement")
@@ -114,11 +145,19 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 		"profiling mode: run server and agent in-process, measure the Drover path only, write CPU profiles here")
 	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the working directory (logs, data) after the run")
 	fs.Var(&o.Skip, "skip", "comma-separated sections not to run: "+strings.Join(sections, ", ")+
-		" (throughput: the GET and LIST comparison; profiling mode runs throughput only)")
+		" (throughput: the GET and LIST comparison; profiling mode runs throughput only;"+
+		" nodes: exec, port-forward and logs -f on a cluster with real nodes, which needs root: without root it fails, -skip nodes leaves it out)")
 	fs.IntVar(&o.FailoverReps, "failover-reps", o.FailoverReps, "SIGKILLs of the cluster agent in the failover section (plus one SIGSTOP)")
 	fs.IntVar(&o.ReconnectAgents, "reconnect-agents", o.ReconnectAgents, "node agents connected when the server is restarted")
 	fs.Var(&o.ReconnectPauses, "reconnect-pauses", "comma-separated times the server stays down before each restart (0: restarted at once)")
 	fs.IntVar(&o.ACEColdTokens, "ace-cold-tokens", o.ACEColdTokens, "fresh tokens whose first request is timed through the authorized endpoint and through Drover")
+	fs.IntVar(&o.NodesExecRuns, "nodes-exec-runs", o.NodesExecRuns, "nodes section: execs (echo x) timed on each path for p50 and p99")
+	fs.IntVar(&o.NodesForwardMB, "nodes-forward-mb", o.NodesForwardMB, "nodes section: MB of the file the pod serves through port-forward")
+	fs.Var(&o.NodesForwardStreams, "nodes-forward-streams", "nodes section: comma-separated numbers of concurrent port-forward streams")
+	fs.DurationVar(&o.NodesForwardDuration, "nodes-forward-duration", o.NodesForwardDuration,
+		"nodes section: how long each port-forward measurement starts new reads of the file (each read goes to its end)")
+	fs.IntVar(&o.NodesLogLines, "nodes-log-lines", o.NodesLogLines, "nodes section: lines of logs -f timed on each path (both paths follow the same lines)")
+	fs.DurationVar(&o.NodesLogInterval, "nodes-log-interval", o.NodesLogInterval, "nodes section: how often the pod prints a timestamped line")
 }
 
 // maxObjectSize keeps one ConfigMap under the 1 MiB ConfigMap limit and
@@ -165,7 +204,7 @@ func (o *Options) Validate() error {
 	}
 	if o.CPUProfileDir != "" && !o.runs(secThroughput) {
 		errs = append(errs, errors.New("-cpuprofile-dir profiles the throughput section, which -skip leaves out"))
-	} else if !o.runs(secThroughput) && !o.runs(secACE) && !o.runs(secFailover) && !o.runs(secReconnect) {
+	} else if !slices.ContainsFunc(sections, o.runs) {
 		errs = append(errs, errors.New("-skip leaves nothing to run"))
 	}
 	if o.FailoverReps < 1 || o.FailoverReps > 20 {
@@ -184,6 +223,24 @@ func (o *Options) Validate() error {
 	}
 	if o.ACEColdTokens < 1 || o.ACEColdTokens > 100 {
 		errs = append(errs, fmt.Errorf("-ace-cold-tokens %d must be between 1 and 100", o.ACEColdTokens))
+	}
+	if o.NodesExecRuns < 10 || o.NodesExecRuns > 2000 {
+		errs = append(errs, fmt.Errorf("-nodes-exec-runs %d must be between 10 and 2000", o.NodesExecRuns))
+	}
+	if o.NodesForwardMB < 1 || o.NodesForwardMB > 256 {
+		errs = append(errs, fmt.Errorf("-nodes-forward-mb %d must be between 1 and 256", o.NodesForwardMB))
+	}
+	if err := o.NodesForwardStreams.check("-nodes-forward-streams", 32); err != nil {
+		errs = append(errs, err)
+	}
+	if d := o.NodesForwardDuration; d < 500*time.Millisecond || d > time.Minute {
+		errs = append(errs, fmt.Errorf("-nodes-forward-duration %v must be between 500ms and 1m", d))
+	}
+	if o.NodesLogLines < 20 || o.NodesLogLines > 5000 {
+		errs = append(errs, fmt.Errorf("-nodes-log-lines %d must be between 20 and 5000", o.NodesLogLines))
+	}
+	if d := o.NodesLogInterval; d < 10*time.Millisecond || d > time.Second {
+		errs = append(errs, fmt.Errorf("-nodes-log-interval %v must be between 10ms and 1s", d))
 	}
 	switch o.ServerLogLevel {
 	case "debug", "info", "warn", "error":

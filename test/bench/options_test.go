@@ -37,6 +37,15 @@ func TestOptionsValidate(t *testing.T) {
 		{name: "long pause", modify: func(o *Options) { o.ReconnectPauses = durationList{0, 2 * time.Minute} }, wantErr: "-reconnect-pauses"},
 		{name: "no pauses", modify: func(o *Options) { o.ReconnectPauses = nil }, wantErr: "-reconnect-pauses"},
 		{name: "no cold tokens", modify: func(o *Options) { o.ACEColdTokens = 0 }, wantErr: "-ace-cold-tokens"},
+		{name: "nodes only", modify: func(o *Options) { o.Skip = slices.Clone(envSections) }},
+		{name: "no nodes", modify: func(o *Options) { o.Skip = stringList{secNodes} }},
+		{name: "few execs", modify: func(o *Options) { o.NodesExecRuns = 5 }, wantErr: "-nodes-exec-runs"},
+		{name: "huge file", modify: func(o *Options) { o.NodesForwardMB = 1024 }, wantErr: "-nodes-forward-mb"},
+		{name: "no streams", modify: func(o *Options) { o.NodesForwardStreams = nil }, wantErr: "-nodes-forward-streams"},
+		{name: "too many streams", modify: func(o *Options) { o.NodesForwardStreams = intList{1, 64} }, wantErr: "-nodes-forward-streams"},
+		{name: "short forward", modify: func(o *Options) { o.NodesForwardDuration = 100 * time.Millisecond }, wantErr: "-nodes-forward-duration"},
+		{name: "few lines", modify: func(o *Options) { o.NodesLogLines = 10 }, wantErr: "-nodes-log-lines"},
+		{name: "slow ticker", modify: func(o *Options) { o.NodesLogInterval = 2 * time.Second }, wantErr: "-nodes-log-interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,6 +84,17 @@ func TestFlags(t *testing.T) {
 	if d := cmp.Diff(stringList{secACE, secFailover}, o.Skip); d != "" {
 		t.Errorf("Skip (-want +got):\n%s", d)
 	}
+	if err := fs.Parse([]string{"-skip", "throughput,ace,failover,reconnect", "-nodes-forward-streams", "2,4", "-nodes-exec-runs", "30",
+		"-nodes-log-interval", "80ms"}); err != nil {
+		t.Fatal(err)
+	}
+	want := NewOptions()
+	want.GetConcurrency, want.ListEncodings, want.ReconnectPauses = intList{2, 8}, stringList{encIdentity, encIdentityHeader}, durationList{0, 2 * time.Second}
+	want.Skip = slices.Clone(envSections)
+	want.NodesForwardStreams, want.NodesExecRuns, want.NodesLogInterval = intList{2, 4}, 30, 80*time.Millisecond
+	if d := cmp.Diff(want, o); d != "" {
+		t.Errorf("options after the nodes flags (-want +got):\n%s", d)
+	}
 	if err := fs.Parse([]string{"-list-streams", "x"}); err == nil {
 		t.Error("-list-streams x parsed without error")
 	}
@@ -96,6 +116,21 @@ func TestRuns(t *testing.T) {
 	for _, s := range sections {
 		if got, want := o.runs(s), s == secThroughput; got != want {
 			t.Errorf("profiling mode: runs(%s) = %v, want %v", s, got, want)
+		}
+	}
+	for _, tt := range []struct {
+		skip stringList
+		want bool
+	}{
+		{nil, true},
+		{stringList{secNodes}, true},
+		{slices.Clone(envSections), false},
+		{stringList{secThroughput, secACE, secFailover}, true},
+	} {
+		o := NewOptions()
+		o.Skip = tt.skip
+		if got := o.needsEnv(); got != tt.want {
+			t.Errorf("-skip %v: needsEnv() = %v, want %v", tt.skip, got, tt.want)
 		}
 	}
 }

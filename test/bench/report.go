@@ -37,6 +37,8 @@ type report struct {
 	ace       *aceResult
 	failover  *failoverResult
 	reconnect *reconnectResult
+	nodes     *nodesResult
+	env       bool     // the bench cluster was started
 	failed    []string // sections that failed, and why
 }
 
@@ -52,7 +54,7 @@ func (r *report) find(kind, enc string, n int, path string) (result, bool) {
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nDrover bench, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	r.printSetup(w)
-	if r.opts.runs(secThroughput) {
+	if r.opts.runs(secThroughput) && r.env {
 		if r.inProcess {
 			r.printProfiles(w)
 		} else {
@@ -63,6 +65,7 @@ func (r *report) print(w io.Writer) {
 	r.printACE(w)
 	r.printFailover(w)
 	r.printReconnect(w)
+	r.printNodes(w)
 	for _, f := range r.failed {
 		fmt.Fprintln(w, "\nSECTION FAILED:", f)
 	}
@@ -88,13 +91,20 @@ func (r *report) printSetup(w io.Writer) {
 		where = "PROFILING MODE: drover-server and drover-agent run inside the bench process (figures not comparable to a normal run)"
 	}
 	fmt.Fprintf(tw, "code:\t%s\n", codeVersion())
-	fmt.Fprintf(tw, "setup:\t%s\n", where)
+	if r.opts.needsEnv() {
+		fmt.Fprintf(tw, "setup:\t%s\n", where)
+	}
+	if r.opts.runs(secNodes) {
+		fmt.Fprintf(tw, "setup (nodes):\t%s\n", "a cluster of its own: two real nodes (kubelet, containerd) in their own network namespace, drover-server on the cluster's host address, the agents as pods")
+	}
 	if r.opts.runs(secThroughput) {
 		fmt.Fprintf(tw, "payload:\tGET: one small ConfigMap; LIST: %d ConfigMaps × %d B of random base64 = %.1f MB of JSON\n",
 			r.objects, r.objectSize, float64(r.payload)/1e6)
 	}
-	fmt.Fprintf(tw, "durations:\tGET %s, LIST %s per measurement, each after %s of unmeasured warm-up\n",
-		r.opts.GetDuration, r.opts.ListDuration, r.opts.Warmup)
+	if r.opts.needsEnv() {
+		fmt.Fprintf(tw, "durations:\tGET %s, LIST %s per measurement, each after %s of unmeasured warm-up\n",
+			r.opts.GetDuration, r.opts.ListDuration, r.opts.Warmup)
+	}
 	var ran []string
 	for _, s := range sections {
 		if r.opts.runs(s) {
@@ -106,7 +116,11 @@ func (r *report) printSetup(w io.Writer) {
 	if f := strings.Fields(r.loadBefore); len(f) > 0 {
 		var l float64
 		if _, err := fmt.Sscanf(f[0], "%f", &l); err == nil && l >= 1 {
-			fmt.Fprintf(w, "WARNING: the machine was busy before the run (load %.2f): other processes compete for the CPUs and the figures are noisy; the CPU-per-request table is the most robust\n", l)
+			robust := ""
+			if r.opts.runs(secThroughput) {
+				robust = "; the CPU-per-request table is the most robust"
+			}
+			fmt.Fprintf(w, "WARNING: the machine was busy before the run (load %.2f): other processes compete for the CPUs and the figures are noisy%s\n", l, robust)
 		}
 	}
 }

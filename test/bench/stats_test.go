@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestQuantile(t *testing.T) {
@@ -102,5 +104,92 @@ func TestSummarizeLoop(t *testing.T) {
 	}
 	if f, l, _, _, _ := summarizeLoop(nil, t0); f != -1 || l != -1 {
 		t.Errorf("no records: firstOK %v lastFail %v, want -1 -1", f, l)
+	}
+}
+
+func TestParseTick(t *testing.T) {
+	tests := []struct {
+		line    string
+		seq     int
+		at      time.Time
+		wantErr bool
+	}{
+		{line: "tick 1 1796586416.404654", seq: 1, at: time.Unix(1796586416, 404654000)},
+		{line: "tick 42 1796586416.5", seq: 42, at: time.Unix(1796586416, 500000000)},
+		{line: "tick 3 1796586416", wantErr: true},
+		{line: "tick x 1796586416.1", wantErr: true},
+		{line: "tock 1 1796586416.1", wantErr: true},
+		{line: "tick 1 1796586416.1 extra", wantErr: true},
+		{line: "tick 1 1796586416.1234567890", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			seq, at, err := parseTick(tt.line)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parseTick(%q) error %v, want error %v", tt.line, err, tt.wantErr)
+			}
+			if err == nil && (seq != tt.seq || !at.Equal(tt.at)) {
+				t.Errorf("parseTick(%q) = %d, %v; want %d, %v", tt.line, seq, at, tt.seq, tt.at)
+			}
+		})
+	}
+}
+
+func TestNodesRows(t *testing.T) {
+	msLat := func(errors int, v ...int) *latencies {
+		l := &latencies{errors: errors}
+		for _, x := range v {
+			l.lat = append(l.lat, time.Duration(x)*time.Millisecond)
+		}
+		if errors > 0 {
+			l.firstErr = "boom"
+		}
+		return l
+	}
+	res := &nodesResult{
+		// Drover: p50 +4 ms (ok), p99 +25 ms (missed).
+		exec: map[string]*latencies{pathDirect: msLat(0, 10, 20, 30), pathDrover: msLat(0, 14, 24, 56)},
+		forward: []forwardResult{
+			{path: pathDirect, streams: 1, bytes: 100e6, elapsed: time.Second},
+			{path: pathDrover, streams: 1, bytes: 60e6, elapsed: time.Second},
+			{path: pathDirect, streams: 8, bytes: 200e6, elapsed: time.Second},
+			{path: pathDrover, streams: 8, bytes: 80e6, elapsed: time.Second},
+		},
+		// A failed follow is MISSED whatever the figures.
+		logs: map[string]*latencies{pathDirect: msLat(0, 2, 3, 4), pathDrover: msLat(1, 2, 3, 4)},
+	}
+	want := []nodesRow{
+		{"exec echo x (n=3)", "p50 ms", "20.00", "24.00", "+4.00 ms", "≤ +5 ms", "ok"},
+		{"exec echo x (n=3)", "p99 ms", "29.80", "55.36", "+25.56 ms", "≤ +20 ms", "MISSED"},
+		{"port-forward, 1 stream", "MB/s", "100.0", "60.0", "0.60×", "≥ 0.50×", "ok"},
+		{"port-forward, 8 streams", "MB/s", "200.0", "80.0", "0.40×", "≥ 0.50×", "MISSED"},
+		{"logs -f line (n=3)", "p50 ms", "3.00", "3.00", "+0.00 ms", "≤ +5 ms", "MISSED"},
+		{"logs -f line (n=3)", "p99 ms", "3.98", "3.98", "+0.00 ms", "≤ +20 ms", "MISSED"},
+	}
+	if d := cmp.Diff(want, nodesRows(res)); d != "" {
+		t.Errorf("nodesRows (-want +got):\n%s", d)
+	}
+	// A number of streams measured twice: each Drover figure against the
+	// direct one just before it. Nothing measured, no rows.
+	again := &nodesResult{forward: []forwardResult{
+		{path: pathDirect, streams: 8, bytes: 100e6, elapsed: time.Second},
+		{path: pathDrover, streams: 8, bytes: 10e6, elapsed: time.Second, errors: 8, firstErr: "reset"},
+		{path: pathDirect, streams: 8, bytes: 50e6, elapsed: time.Second},
+		{path: pathDrover, streams: 8, bytes: 40e6, elapsed: time.Second},
+		{path: pathDrover, streams: 1, bytes: 40e6, elapsed: time.Second}, // no direct figure
+	}}
+	wantAgain := []nodesRow{
+		{"port-forward, 8 streams", "MB/s", "100.0", "10.0", "0.10×", "≥ 0.50×", "MISSED"},
+		{"port-forward, 8 streams", "MB/s", "50.0", "40.0", "0.80×", "≥ 0.50×", "ok"},
+	}
+	if d := cmp.Diff(wantAgain, nodesRows(again)); d != "" {
+		t.Errorf("nodesRows, 8 streams twice (-want +got):\n%s", d)
+	}
+	if got := nodesRows(&nodesResult{}); len(got) != 0 {
+		t.Errorf("nodesRows of nothing: %v", got)
+	}
+	wantErrs := []string{"logs -f Drover: 1 failed, first: boom"}
+	if d := cmp.Diff(wantErrs, nodesErrors(res)); d != "" {
+		t.Errorf("nodesErrors (-want +got):\n%s", d)
 	}
 }
