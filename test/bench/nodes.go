@@ -121,7 +121,7 @@ func measureNodes(ctx context.Context, o *Options, dir string, log *slog.Logger)
 	res.agentNode = im.ClusterAgents[0].Spec.NodeName
 	droverKC := filepath.Join(dir, "drover-kubeconfig")
 	if err := e.Kubeconfig(setupCtx, im.ID, "2h", droverKC); err != nil {
-		return nil, fmt.Errorf("Drover kubeconfig: %w", err)
+		return nil, fmt.Errorf("the admin's kubeconfig through Drover: %w", err)
 	}
 	var paths []nodesPath
 	for _, p := range []struct{ name, kubeconfig string }{{pathDirect, e.Direct}, {pathDrover, droverKC}} {
