@@ -265,14 +265,21 @@ func WithAuthentication(next http.Handler, auth TokenAuthenticator, logger *slog
 			apierr.Unauthorized(w)
 			return
 		}
-		id, err := auth.AuthenticateToken(r.Context(), raw)
-		if err != nil {
-			logger.Info("authentication failed", "path", request.LogPath(r), "remote", r.RemoteAddr, "err", err)
-			apierr.Unauthorized(w)
-			return
+		if id, ok := authenticate(w, r, raw, auth, logger); ok {
+			next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 		}
-		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 	})
+}
+
+// authenticate verifies raw or answers 401 (logged, never the secret).
+func authenticate(w http.ResponseWriter, r *http.Request, raw string, auth TokenAuthenticator, logger *slog.Logger) (Identity, bool) {
+	id, err := auth.AuthenticateToken(r.Context(), raw)
+	if err != nil {
+		logger.Info("authentication failed", "path", request.LogPath(r), "remote", r.RemoteAddr, "err", err)
+		apierr.Unauthorized(w)
+		return Identity{}, false
+	}
+	return id, true
 }
 
 // WithClusterAddress serves a request whose path is not Drover's own
@@ -295,10 +302,8 @@ func WithClusterAddress(next http.Handler, auth TokenAuthenticator, logger *slog
 			next.ServeHTTP(w, r)
 			return
 		}
-		id, err := auth.AuthenticateToken(r.Context(), raw)
-		if err != nil {
-			logger.Info("authentication failed", "path", request.LogPath(r), "remote", r.RemoteAddr, "err", err)
-			apierr.Unauthorized(w)
+		id, ok := authenticate(w, r, raw, auth, logger)
+		if !ok {
 			return
 		}
 		if id.ClusterID != "" {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -187,21 +188,11 @@ func (l *logsBody) resume(cause error) error {
 }
 
 func (l *logsBody) reopen(sess *tunnel.Session) (*http.Response, error) {
-	t, err := l.p.retarget(l.ctx, l.t, sess)
-	if err != nil {
-		return nil, err
-	}
-	req := l.req.Clone(context.WithValue(l.ctx, targetKey{}, t))
-	req.Header.Set("Authorization", "Bearer "+t.credential)
-	u := *l.req.URL
-	u.Host = sess.Params.Endpoint
-	if !l.last.IsZero() {
-		q := u.Query()
-		q.Del("tailLines")
-		q.Del("sinceSeconds")
-		q.Set("sinceTime", l.last.UTC().Truncate(time.Second).Format(time.RFC3339))
-		u.RawQuery = q.Encode()
-	}
-	req.URL = &u
-	return roundTripper{}.RoundTrip(req)
+	return l.p.resend(l.ctx, l.req, l.t, sess, func(q url.Values) {
+		if !l.last.IsZero() {
+			q.Del("tailLines")
+			q.Del("sinceSeconds")
+			q.Set("sinceTime", l.last.UTC().Truncate(time.Second).Format(time.RFC3339))
+		}
+	})
 }

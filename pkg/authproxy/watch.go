@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -228,24 +229,33 @@ func (w *watchBody) resume(cause error) error {
 // reopen sends the watch again through sess from lastRV, through the same
 // round tripper checks as the first request.
 func (w *watchBody) reopen(sess *tunnel.Session) (*http.Response, error) {
-	t, err := w.p.retarget(w.ctx, w.t, sess)
+	return w.p.resend(w.ctx, w.req, w.t, sess, func(q url.Values) {
+		q.Set("resourceVersion", w.lastRV)
+		q.Del("resourceVersionMatch")
+		q.Del("sendInitialEvents")
+		if !w.deadline.IsZero() {
+			q.Set("timeoutSeconds", strconv.FormatInt(int64(math.Ceil(time.Until(w.deadline).Seconds())), 10))
+		}
+	})
+}
+
+// resend sends a request again as first sent downstream (req), through
+// sess, with its query changed by query, the identity's current downstream
+// credential, and the round tripper's checks (never wrapped again).
+func (p *Proxy) resend(ctx context.Context, req *http.Request, t *target, sess *tunnel.Session, query func(url.Values)) (*http.Response, error) {
+	nt, err := p.retarget(ctx, t, sess)
 	if err != nil {
 		return nil, err
 	}
-	req := w.req.Clone(context.WithValue(w.ctx, targetKey{}, t))
-	req.Header.Set("Authorization", "Bearer "+t.credential)
-	u := *w.req.URL
+	out := req.Clone(context.WithValue(ctx, targetKey{}, nt))
+	out.Header.Set("Authorization", "Bearer "+nt.credential)
+	u := *req.URL
 	u.Host = sess.Params.Endpoint
 	q := u.Query()
-	q.Set("resourceVersion", w.lastRV)
-	q.Del("resourceVersionMatch")
-	q.Del("sendInitialEvents")
-	if !w.deadline.IsZero() {
-		q.Set("timeoutSeconds", strconv.FormatInt(int64(math.Ceil(time.Until(w.deadline).Seconds())), 10))
-	}
+	query(q)
 	u.RawQuery = q.Encode()
-	req.URL = &u
-	return roundTripper{}.RoundTrip(req)
+	out.URL = &u
+	return roundTripper{}.RoundTrip(out)
 }
 
 // retarget is t through sess, with the identity's downstream credential as
