@@ -8,6 +8,7 @@ export GOCACHE ?= $(HOME)/.cache/go-build
 
 .DEFAULT_GOAL := help
 include mk/testbed.mk
+include mk/conformance.mk
 include mk/helm.mk
 include mk/idp.mk
 include mk/proto.mk
