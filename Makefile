@@ -31,7 +31,7 @@ TEST_TIMEOUT ?= 20m
 # that uses both is still instrumented; drop this when remotedialer moves.
 RACE := -race -gcflags='github.com/gorilla/websocket=-race=false' -gcflags='github.com/rancher/remotedialer=-race=false'
 
-.PHONY: help build run test unit fuzz lint bench demo clean tools
+.PHONY: help build run test unit fuzz lint bench demo conformance clean tools
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -76,6 +76,12 @@ bench: testbed ## direct vs through-Drover throughput and latency on a real clus
 demo: testbed ## a server, a real cluster and an agent; writes .demo/kubeconfig; Ctrl-C cleans up
 	$(GO) build -o $(BIN)/drover-demo ./test/demo
 	./$(BIN)/drover-demo
+
+# Not part of `make test`: two runs of the upstream e2e tests take tens of
+# minutes here. Needs no root (the cluster has a controller-manager, no nodes).
+conformance: testbed conformance-bins ## upstream conformance tests (API machinery, auth, kubectl; no pods) straight and through Drover on one cluster; prints the differences; see docs/conformance.md
+	$(GO) build -o $(BIN)/drover-conformance ./test/conformance
+	./$(BIN)/drover-conformance
 
 clean: ## remove build output and local data
 	rm -rf $(BIN) $(DATA_DIR) .demo
