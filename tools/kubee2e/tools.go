@@ -14,8 +14,6 @@ package tools
 
 import (
 	_ "github.com/onsi/ginkgo/v2"
-	_ "sigs.k8s.io/yaml/goyaml.v2"
-
 	_ "k8s.io/component-base/version"
 	_ "k8s.io/klog/v2"
 	_ "k8s.io/kubernetes/cmd/kubectl"
@@ -50,4 +48,5 @@ import (
 	_ "k8s.io/kubernetes/test/e2e/windows"
 	_ "k8s.io/kubernetes/test/fixtures"
 	_ "k8s.io/kubernetes/test/utils/format"
+	_ "sigs.k8s.io/yaml/goyaml.v2"
 )
