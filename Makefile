@@ -78,8 +78,9 @@ demo: testbed ## a server, a real cluster and an agent; writes .demo/kubeconfig;
 	./$(BIN)/drover-demo
 
 # Not part of `make test`: two runs of the upstream e2e tests take tens of
-# minutes here. Needs no root (the cluster has a controller-manager, no nodes).
-conformance: testbed conformance-bins ## upstream conformance tests (API machinery, auth, kubectl; no pods) straight and through Drover on one cluster; prints the differences; see docs/conformance.md
+# minutes here. Needs no root (the cluster has a controller-manager, no
+# nodes), so it takes the test bed's binaries but not its container runtime.
+conformance: $(TESTBED_DIR)/kube-apiserver $(TESTBED_DIR)/etcd testbed-nodes conformance-bins ## upstream conformance tests (API machinery, auth, kubectl; no pods) straight and through Drover on one cluster; prints the differences; see docs/conformance.md
 	$(GO) build -o $(BIN)/drover-conformance ./test/conformance
 	./$(BIN)/drover-conformance
 
