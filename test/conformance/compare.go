@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Totals count the outcomes of one path's listed specs.
@@ -104,4 +105,15 @@ func firstLine(s string) string {
 		}
 	}
 	return ""
+}
+
+// clip cuts s to n bytes at most (on a rune boundary), marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -206,6 +206,10 @@ func checkThroughDrover(path, clusterID string) error {
 	return nil
 }
 
+// maxReasonLen bounds the failure line printed per spec; the e2e log has
+// the rest.
+const maxReasonLen = 240
+
 // printComparison writes the totals and the specs whose outcome differs
 // (then those that failed on both paths), each with where and why it
 // failed.
@@ -226,7 +230,7 @@ func printComparison(out io.Writer, n int, c Comparison) {
 			}{{"straight", d.Straight}, {"drover", d.Drover}} {
 				fmt.Fprintf(out, "    %-8s %s (%v)", p.name, p.r.State, p.r.RunTime.Round(100*time.Millisecond))
 				if p.r.State != StatePassed {
-					fmt.Fprintf(out, " at %s: %s", p.r.Location, firstLine(p.r.Failure))
+					fmt.Fprintf(out, " at %s: %s", p.r.Location, clip(firstLine(p.r.Failure), maxReasonLen))
 				}
 				fmt.Fprintln(out)
 			}

@@ -80,8 +80,9 @@ func TestFocus(t *testing.T) {
 	}
 }
 
-// TestCheckedInSubset reads tests.txt: it must parse, list conformance
-// tests of the SIGs it was chosen from, and make a focus that compiles.
+// TestCheckedInSubset reads tests.txt: it must parse, list only tests of the
+// SIGs it was chosen from and none of the kinds it leaves out, and make a
+// focus that compiles.
 func TestCheckedInSubset(t *testing.T) {
 	f, err := os.Open("tests.txt")
 	if err != nil {
@@ -92,10 +93,22 @@ func TestCheckedInSubset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sig := regexp.MustCompile(`^\[sig-(api-machinery|auth|cli)\] `)
+	left := regexp.MustCompile(`\[(Slow|Disruptive|Flaky|Feature:[^]]*)\]`)
+	conformance := 0
 	for _, n := range names {
-		if !strings.HasSuffix(n, "[Conformance]") || !regexp.MustCompile(`^\[sig-(api-machinery|auth|cli)\] `).MatchString(n) {
-			t.Errorf("%q is not a conformance test of sig-api-machinery, sig-auth or sig-cli", n)
+		if !sig.MatchString(n) {
+			t.Errorf("%q is not a test of sig-api-machinery, sig-auth or sig-cli", n)
 		}
+		if m := left.FindString(n); m != "" {
+			t.Errorf("%q is %s, which the subset leaves out", n, m)
+		}
+		if strings.HasSuffix(n, "[Conformance]") {
+			conformance++
+		}
+	}
+	if conformance < len(names)/2 {
+		t.Errorf("%d of %d tests are [Conformance], want most", conformance, len(names))
 	}
 	if _, err := regexp.Compile(Focus(suiteDescription, names)); err != nil {
 		t.Errorf("focus of tests.txt does not compile: %v", err)
