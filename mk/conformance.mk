@@ -55,7 +55,7 @@ endef
 
 $(E2E_TEST): $(CONFORMANCE_E2E_STAMP)
 	$(conformance_check_version)
-	$(call conformance_build,test -c,k8s.io/kubernetes/test/e2e, (cold: about 20 minutes on 2 shared cores after `make testbed`))
+	$(call conformance_build,test -c,k8s.io/kubernetes/test/e2e, (cold: about 20 minutes on 2 shared cores after make testbed))
 
 $(E2E_KUBECTL): $(CONFORMANCE_E2E_STAMP) | $(E2E_TEST)
 	$(conformance_check_version)
