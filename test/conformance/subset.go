@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // suiteDescription is the description the upstream e2e suite runs under
@@ -20,7 +21,8 @@ const maxSubsetLine = 4096
 
 // ReadSubset reads the subset file: one spec full text per line; blank
 // lines and lines starting with '#' are ignored, surrounding spaces trimmed.
-// A repeated name, a control character or an empty subset is an error.
+// A repeated name, a line that is not UTF-8 or holds a control character,
+// or an empty subset is an error.
 func ReadSubset(r io.Reader) ([]string, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1024), maxSubsetLine)
@@ -30,6 +32,9 @@ func ReadSubset(r io.Reader) ([]string, error) {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
+		}
+		if !utf8.ValidString(line) {
+			return nil, fmt.Errorf("line %d: not UTF-8", n)
 		}
 		if strings.IndexFunc(line, unicode.IsControl) >= 0 {
 			return nil, fmt.Errorf("line %d: control character in a test name", n)

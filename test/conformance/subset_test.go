@@ -25,6 +25,7 @@ func TestReadSubset(t *testing.T) {
 		{name: "CRLF", in: "a\r\nb\r\n", want: []string{"a", "b"}},
 		{name: "repeated", in: "a\nb\na\n", wantErr: `line 3: "a" repeats line 1`},
 		{name: "control character", in: "a\tb\n", wantErr: "control character"},
+		{name: "not UTF-8", in: "a\xffb\n", wantErr: "line 1: not UTF-8"},
 		{name: "only comments", in: "# none\n\n", wantErr: "no test"},
 		{name: "empty", in: "", wantErr: "no test"},
 		{name: "line too long", in: strings.Repeat("x", maxSubsetLine+1), wantErr: "too long"},
