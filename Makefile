@@ -8,6 +8,7 @@ export GOCACHE ?= $(HOME)/.cache/go-build
 
 .DEFAULT_GOAL := help
 include mk/testbed.mk
+include mk/conformance.mk
 include mk/helm.mk
 include mk/idp.mk
 include mk/proto.mk
@@ -30,7 +31,7 @@ TEST_TIMEOUT ?= 20m
 # that uses both is still instrumented; drop this when remotedialer moves.
 RACE := -race -gcflags='github.com/gorilla/websocket=-race=false' -gcflags='github.com/rancher/remotedialer=-race=false'
 
-.PHONY: help build run test unit fuzz lint bench demo clean tools
+.PHONY: help build run test unit fuzz lint bench demo conformance clean tools
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,6 +79,13 @@ bench: testbed ## direct vs through-Drover throughput and latency on a real clus
 demo: testbed ## as root: a cluster with two real nodes imported into a server (agents as pods), a hello Deployment; kubeconfigs in .demo/; Ctrl-C cleans up
 	$(GO) build -o $(BIN)/drover-demo ./test/demo
 	./$(BIN)/drover-demo
+
+# Not part of `make test`: two runs of the upstream e2e tests take tens of
+# minutes here. Needs no root (the cluster has a controller-manager, no
+# nodes), so it takes the test bed's binaries but not its container runtime.
+conformance: $(TESTBED_DIR)/kube-apiserver $(TESTBED_DIR)/etcd testbed-nodes conformance-bins ## upstream conformance tests (API machinery, auth, kubectl; no pods) straight and through Drover on one cluster; prints the differences; see docs/conformance.md
+	$(GO) build -o $(BIN)/drover-conformance ./test/conformance
+	./$(BIN)/drover-conformance
 
 clean: ## remove build output and local data
 	rm -rf $(BIN) $(DATA_DIR) .demo

@@ -44,6 +44,14 @@ type Options struct {
 	// the nodes.
 	StartTimeout time.Duration
 
+	// ControllerManager, without Nodes, also runs kube-controller-manager
+	// on the loopback cluster (no root needed): namespaces get their
+	// "default" ServiceAccount and are finalized after deletion, garbage
+	// collection runs; pods are created by their controllers but never run.
+	// It needs kube-controller-manager from `make testbed-nodes`. With
+	// Nodes it is implied.
+	ControllerManager bool
+
 	// Nodes, when above zero, makes a cluster with real nodes: the whole
 	// cluster in a network namespace of its own, with controller-manager,
 	// scheduler, kube-proxy and this many kubelets, each with its own
@@ -89,6 +97,9 @@ type Cluster struct {
 	apiserver *proc.Process
 	stopped   bool
 	stopErr   error
+
+	// Options.ControllerManager without Nodes (with Nodes, nodes has it).
+	controllerManager *proc.Process
 }
 
 const (
@@ -194,6 +205,10 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}
 	if c.nodes != nil {
 		if err := c.startNodes(ctx); err != nil {
+			return nil, err
+		}
+	} else if opts.ControllerManager {
+		if err := c.startControllerManager(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -497,6 +512,9 @@ func (c *Cluster) Stop() error {
 				c.stopErr = errors.Join(c.stopErr, err)
 			}
 		}
+	}
+	if c.controllerManager != nil {
+		c.controllerManager.Stop(controllerManagerGrace)
 	}
 	c.apiserver.Stop(apiserverGrace)
 	c.etcd.Stop(etcdGrace)

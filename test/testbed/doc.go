@@ -29,6 +29,14 @@
 // what a test needs explicitly. ServiceAccount TokenRequest works (the
 // apiserver signs tokens).
 //
+// With Options.ControllerManager (no root needed), a loopback Cluster also
+// runs kube-controller-manager, as the admin user, with no secure port and
+// no leader election: namespaces get their "default" ServiceAccount and
+// kube-root-ca.crt and are finalized after deletion, the garbage collector
+// runs, and workload controllers create pods, which stay Pending (there is
+// still no scheduler or kubelet). Start returns once the "default"
+// namespace's ServiceAccount exists.
+//
 // # Clusters with real nodes (Options.Nodes)
 //
 // With Nodes > 0 (root only: without it Start fails at once, never skips) a
