@@ -121,16 +121,18 @@ func (l *logsBody) fill() {
 
 // hand passes on a line (whole: complete) or a piece of a long one.
 func (l *logsBody) hand(line []byte, complete bool) {
+	// pending may point into the reader's buffer: Read calls fill again
+	// only once pending is drained.
 	if l.midLine {
 		l.midLine = !complete
-		l.pending = append([]byte(nil), line...)
+		l.pending = line
 		return
 	}
 	stamp, rest, ok := bytes.Cut(line, []byte(" "))
 	ts, err := time.Parse(time.RFC3339Nano, string(stamp))
 	if !ok || err != nil {
 		// Not a timestamped line: hand it on as it is.
-		l.pending = append([]byte(nil), line...)
+		l.pending = line
 		l.midLine = !complete
 		return
 	}
@@ -143,48 +145,42 @@ func (l *logsBody) hand(line []byte, complete bool) {
 	}
 	l.last, l.midLine = ts, !complete
 	if l.strip {
-		l.pending = append([]byte(nil), rest...)
+		l.pending = rest
 	} else {
-		l.pending = append([]byte(nil), line...)
+		l.pending = line
 	}
 }
 
 // resume asks for the log again through the cluster's current session.
 func (l *logsBody) resume(cause error) error {
 	cluster := l.t.session.ClusterID
-	window := l.p.opts.WatchResumeWindow
-	if window == 0 {
-		window = defaultResumeWindow
-	}
 	began := time.Now()
-	delay := 100 * time.Millisecond
-	for time.Since(began) < window {
-		if sess, ok := l.p.opts.Sessions.Session(cluster); ok {
-			resp, err := l.reopen(sess)
-			if err == nil && resp.StatusCode == http.StatusOK {
-				l.body, l.br = resp.Body, bufio.NewReaderSize(resp.Body, maxLogLine)
-				l.skip = l.last
-				l.midLine = false
-				l.p.opts.Logger.Info("log stream resumed", "cluster", cluster, "via", sess.Params.Kind, "node", sess.Params.Node,
-					"after", time.Since(began), "broken", cause)
-				return nil
-			}
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode < 500 {
-					return fmt.Errorf("resume log stream: HTTP %d", resp.StatusCode)
-				}
-			}
+	err := l.p.reconnect(l.ctx, cluster, func(sess *tunnel.Session) (bool, error) {
+		resp, err := l.reopen(sess)
+		switch {
+		case err != nil:
+			return false, nil
+		case resp.StatusCode == http.StatusOK:
+			l.body, l.br = resp.Body, bufio.NewReaderSize(resp.Body, maxLogLine)
+			l.skip, l.midLine = l.last, false
+			l.p.opts.Logger.Info("log stream resumed", "cluster", cluster, "via", sess.Params.Kind, "node", sess.Params.Node,
+				"after", time.Since(began), "broken", cause)
+			return true, nil
 		}
-		select {
-		case <-l.ctx.Done():
-			return cause
-		case <-time.After(delay):
+		resp.Body.Close()
+		if resp.StatusCode < 500 {
+			return true, fmt.Errorf("resume log stream: HTTP %d", resp.StatusCode)
 		}
-		delay = min(2*delay, 2*time.Second)
+		return false, nil
+	})
+	switch {
+	case errors.Is(err, errWindowPassed):
+		l.p.opts.Logger.Warn("log stream ended: no session could carry it again", "cluster", cluster)
+		return cause
+	case err != nil && l.ctx.Err() != nil:
+		return cause
 	}
-	l.p.opts.Logger.Warn("log stream ended: no session could carry it again", "cluster", cluster, "window", window)
-	return cause
+	return err
 }
 
 func (l *logsBody) reopen(sess *tunnel.Session) (*http.Response, error) {

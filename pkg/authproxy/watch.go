@@ -57,7 +57,6 @@ type watchBody struct {
 	deadline  time.Time // the client's timeoutSeconds, zero if none
 	pending   []byte
 	done      bool
-	resumes   int
 	// midEvent: part of a large event was handed on; its resourceVersion
 	// (eventRV, empty if its first piece lacked it) counts once it ends.
 	midEvent bool
@@ -175,55 +174,79 @@ func (w *watchBody) end(code int32, reason metav1.StatusReason, msg string) erro
 func (w *watchBody) resume(cause error) error {
 	cluster := w.t.session.ClusterID
 	began := time.Now()
-	window := w.p.opts.WatchResumeWindow
-	if window == 0 {
-		window = defaultResumeWindow
-	}
-	delay := 100 * time.Millisecond
 	var last error
-	for time.Since(began) < window {
+	err := w.p.reconnect(w.ctx, cluster, func(sess *tunnel.Session) (bool, error) {
 		if !w.deadline.IsZero() && !time.Now().Before(w.deadline) {
 			w.done = true // the client's timeoutSeconds passed meanwhile
-			return nil
+			return true, nil
 		}
-		if sess, ok := w.p.opts.Sessions.Session(cluster); ok {
-			resp, err := w.reopen(sess)
-			switch {
-			case err == nil && resp.StatusCode == http.StatusOK:
-				w.body, w.fr = resp.Body, newFramer(w.format, resp.Body)
-				w.resumes++
-				w.p.opts.Logger.Info("watch resumed", "cluster", cluster, "via", sess.Params.Kind, "node", sess.Params.Node,
-					"after", time.Since(began), "broken", cause)
-				return nil
-			case err == nil:
-				// The apiserver's answer (410 Gone: compacted past lastRV)
-				// goes to the client as the ERROR event it would send.
-				status := statusOf(resp)
-				resp.Body.Close()
-				if resp.StatusCode < 500 {
-					w.done = true
-					ev, err := errorEvent(w.format, status)
-					if err != nil {
-						return err
-					}
-					w.pending = ev
-					return nil
-				}
-				last = fmt.Errorf("HTTP %d", resp.StatusCode)
-			default:
-				last = err
+		resp, err := w.reopen(sess)
+		switch {
+		case err != nil:
+			last = err
+			return false, nil
+		case resp.StatusCode == http.StatusOK:
+			w.body, w.fr = resp.Body, newFramer(w.format, resp.Body)
+			w.p.opts.Logger.Info("watch resumed", "cluster", cluster, "via", sess.Params.Kind, "node", sess.Params.Node,
+				"after", time.Since(began), "broken", cause)
+			return true, nil
+		}
+		// The apiserver's answer (410 Gone: compacted past lastRV) goes to
+		// the client as the ERROR event it would send.
+		status := statusOf(resp)
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			last = fmt.Errorf("HTTP %d", resp.StatusCode)
+			return false, nil
+		}
+		w.done = true
+		ev, err := errorEvent(w.format, status)
+		w.pending = ev
+		return true, err
+	})
+	switch {
+	case errors.Is(err, errWindowPassed):
+		w.p.opts.Logger.Warn("watch ended: no session could carry it again", "cluster", cluster, "err", last)
+		return w.end(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
+			fmt.Sprintf("cluster %q is unreachable: no agent could carry the watch again within %v", cluster, w.p.resumeWindow()))
+	case err != nil && w.ctx.Err() != nil:
+		return w.stop(w.ctx.Err()) // revoked, access removed or the client gone
+	}
+	return err
+}
+
+// errWindowPassed: no session could carry a broken stream again in time.
+var errWindowPassed = errors.New("no session could carry the stream again within the resume window")
+
+func (p *Proxy) resumeWindow() time.Duration {
+	if p.opts.WatchResumeWindow > 0 {
+		return p.opts.WatchResumeWindow
+	}
+	return defaultResumeWindow
+}
+
+// reconnect is how a broken watch or followed log waits for a session of
+// cluster to carry it again: it calls try with the cluster's current
+// session, backing off from 100 ms to 2 s between tries, until try says
+// done, ctx ends (ctx.Err()) or the resume window passes
+// (errWindowPassed).
+func (p *Proxy) reconnect(ctx context.Context, cluster string, try func(*tunnel.Session) (done bool, err error)) error {
+	deadline := time.Now().Add(p.resumeWindow())
+	delay := 100 * time.Millisecond
+	for time.Now().Before(deadline) {
+		if sess, ok := p.opts.Sessions.Session(cluster); ok {
+			if done, err := try(sess); done || err != nil {
+				return err
 			}
 		}
 		select {
-		case <-w.ctx.Done():
-			return w.stop(w.ctx.Err()) // revoked, access removed or the client gone
+		case <-ctx.Done():
+			return ctx.Err()
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 2*time.Second)
 	}
-	w.p.opts.Logger.Warn("watch ended: no session could carry it again", "cluster", cluster, "window", window, "err", last)
-	return w.end(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
-		fmt.Sprintf("cluster %q is unreachable: no agent could carry the watch again within %v", cluster, window))
+	return errWindowPassed
 }
 
 // reopen sends the watch again through sess from lastRV, through the same
