@@ -6,14 +6,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/test/harness"
 )
@@ -41,18 +37,7 @@ func testAccess(t *testing.T, kc, id string) {
 			Role: "read-only", SubjectKind: "user", Subject: user}); err != nil {
 			t.Fatal(err)
 		}
-		tok, err := e.Server.Login(ctx, user, password)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := e.Server.Kubeconfig(ctx, tok, []string{id}, "1h")
-		if err != nil {
-			t.Fatal(err)
-		}
-		vkc := filepath.Join(t.TempDir(), "viewer-kubeconfig")
-		if err := os.WriteFile(vkc, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		vkc, _, _ := userKubeconfig(ctx, t, user, password, id)
 		// The binding reaches the cluster as RBAC objects: reading works
 		// first, so that the refusals below are the apiserver's verdict on
 		// the verbs, not a user without any rights yet.
@@ -82,22 +67,7 @@ func testAccess(t *testing.T, kc, id string) {
 		if err := shared.Server.CreateUser(ctx, shared.Admin, user, password, true); err != nil {
 			t.Fatal(err)
 		}
-		tok, err := shared.Server.Login(ctx, user, password)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := shared.Server.Kubeconfig(ctx, tok, []string{id}, "1h")
-		if err != nil {
-			t.Fatal(err)
-		}
-		akc := filepath.Join(t.TempDir(), "kubeconfig")
-		if err := os.WriteFile(akc, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := clientcmd.Load(b)
-		if err != nil {
-			t.Fatal(err)
-		}
+		akc, cfg, _ := userKubeconfig(ctx, t, user, password, id)
 		var tokenID string
 		for _, ai := range cfg.AuthInfos {
 			tokenID, _, _ = strings.Cut(ai.Token, ":")

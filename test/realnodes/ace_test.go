@@ -3,8 +3,6 @@ package realnodes
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/ids"
@@ -45,22 +42,7 @@ func testAuthEndpoint(t *testing.T, id string) (expired func(*testing.T)) {
 	if err := e.Server.CreateUser(ctx, e.Admin, user, password, true); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := e.Server.Login(ctx, user, password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := e.Server.Kubeconfig(ctx, tok, []string{id}, "1h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kc, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := clientcmd.Load(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc, cfg, tok := userKubeconfig(ctx, t, user, password, id)
 	var direct, viaDrover string
 	for name, c := range cfg.Contexts {
 		if strings.HasSuffix(name, "-ace") {
@@ -84,6 +66,7 @@ func testAuthEndpoint(t *testing.T, id string) (expired func(*testing.T)) {
 	whoami := []string{"--context", direct, "auth", "whoami", "-o",
 		"jsonpath={.status.userInfo.username} {.status.userInfo.extra.drover\\.dev/token-id}"}
 	var out []byte
+	var err error
 	for {
 		cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
 		out, err = kubectlCmd(cctx, kc, whoami...).CombinedOutput()

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/drover-dev/drover/test/realcluster"
 )
@@ -75,4 +79,29 @@ func kubectlOut(ctx context.Context, kubeconfig string, args ...string) (string,
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	return string(out), stderr.String(), err
+}
+
+// userKubeconfig logs user in and writes its Drover kubeconfig for cluster
+// id; it returns the file, the config and the login session. Each test
+// that needs a second kubeconfig uses a user of its own: a second
+// kubeconfig of a user for the same cluster replaces the first's token.
+func userKubeconfig(ctx context.Context, t *testing.T, user, password, id string) (string, *clientcmdapi.Config, string) {
+	t.Helper()
+	session, err := shared.Server.Login(ctx, user, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := shared.Server.Kubeconfig(ctx, session, []string{id}, "1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), user+"-kubeconfig")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, cfg, session
 }
