@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/accounts"
@@ -94,8 +93,11 @@ type target struct {
 	path       string
 	rawPath    string
 	upgrade    string
-	watch      bool // a GET watch: its body resumes across tunnel failures
-	logs       bool // a GET of a followed container log: likewise (logs.go)
+	// subresource names what an upgrade carries (exec, attach,
+	// portforward), for the message that ends it.
+	subresource string
+	watch       bool // a GET watch: its body resumes across tunnel failures
+	logs        bool // a GET of a followed container log: likewise (logs.go)
 }
 
 // New returns a Proxy.
@@ -168,15 +170,16 @@ func assemble(r *http.Request) (*target, authn.Identity, *request.Info, error) {
 		return nil, ident, info, fmt.Errorf("%w: %w", errIncomplete, err)
 	}
 	return &target{
-		session:    pl.session,
-		credential: pl.credential,
-		account:    pl.account,
-		identity:   pl.identity,
-		nested:     pl.asked != nil,
-		path:       info.Path,
-		rawPath:    info.RawPath,
-		upgrade:    upgradeType(r.Header),
-		watch:      r.Method == http.MethodGet && info.Kube.Verb == "watch" && upgradeType(r.Header) == "",
+		session:     pl.session,
+		credential:  pl.credential,
+		account:     pl.account,
+		identity:    pl.identity,
+		nested:      pl.asked != nil,
+		path:        info.Path,
+		rawPath:     info.RawPath,
+		upgrade:     upgradeType(r.Header),
+		subresource: info.Kube.Subresource,
+		watch:       r.Method == http.MethodGet && info.Kube.Verb == "watch" && upgradeType(r.Header) == "",
 		logs: r.Method == http.MethodGet && info.Kube.Resource == "pods" && info.Kube.Subresource == "log" &&
 			r.URL.Query().Get("follow") == "true" && upgradeType(r.Header) == "",
 	}, ident, info, nil
@@ -269,6 +272,8 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		return rt.p.wrapWatch(req, resp, t), nil
 	case t.logs:
 		return rt.p.wrapLogs(req, resp, t, strip), nil
+	case t.upgrade != "":
+		return rt.p.wrapUpgrade(req, resp, t), nil
 	}
 	return resp, nil
 }
@@ -289,8 +294,8 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 }
 
 func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(context.Cause(r.Context()), errRevoked) {
-		apierr.Write(w, http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "Unauthorized: the token was revoked")
+	if st, ok := causeStatus(context.Cause(r.Context())); ok {
+		apierr.WriteStatus(w, st)
 		return
 	}
 	if r.Context().Err() != nil {

@@ -66,8 +66,12 @@
 // unknown length at once). A watch is handed to the client one whole event
 // at a time and resumed from its last delivered resourceVersion through the
 // cluster's current session when its tunnel fails (watch.go); whatever ends
-// a watch ends it with an ERROR event, never a torn stream. Upgrades (exec, attach, port-forward over SPDY or
-// WebSocket) get a backend connection of their own; if the apiserver refuses
+// a watch ends it with an ERROR event, never a torn stream. Upgrades (exec,
+// attach, port-forward over SPDY or WebSocket) cannot be resumed; a
+// WebSocket one that loses its tunnel, or that the proxy ends (revocation),
+// is told so in its own protocol: an error-channel Status and a close frame
+// (upgrade.go, wsframe.go follow the apiserver's frames to add them only
+// between frames). Upgrades get a backend connection of their own; if the apiserver refuses
 // the upgrade that connection is closed and so is the client's, so no bytes
 // can follow on a connection the apiserver treats as authenticated (the
 // CVE-2018-1002105 class).

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-dev/drover/pkg/store"
 )
@@ -171,6 +174,20 @@ func (s *Streams) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// causeStatus is what a client is told when the proxy ended its request on
+// purpose (cause is the request context's cause); ok is false for any
+// other cause. Every kind of response says it the same way: a Status, an
+// ERROR watch event, an exec's error channel.
+func causeStatus(cause error) (st metav1.Status, ok bool) {
+	switch {
+	case errors.Is(cause, errRevoked):
+		return metav1.Status{Code: http.StatusUnauthorized, Reason: metav1.StatusReasonUnauthorized, Message: errRevoked.Error()}, true
+	case errors.Is(cause, errAccessRemoved):
+		return metav1.Status{Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden, Message: errAccessRemoved.Error()}, true
+	}
+	return st, false
 }
 
 // errRevoked is the cause of a request ended by revocation.

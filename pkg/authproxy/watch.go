@@ -139,11 +139,10 @@ func (w *watchBody) fill() error {
 
 // stop ends or resumes a watch whose stream ended with err.
 func (w *watchBody) stop(err error) error {
-	switch cause := context.Cause(w.ctx); {
-	case errors.Is(cause, errRevoked):
-		return w.end(http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "the token was revoked or expired")
-	case errors.Is(cause, errAccessRemoved):
-		return w.end(http.StatusForbidden, metav1.StatusReasonForbidden, "access to the cluster was removed")
+	if st, ok := causeStatus(context.Cause(w.ctx)); ok {
+		return w.end(st.Code, st.Reason, st.Message)
+	}
+	switch {
 	case w.ctx.Err() != nil:
 		return w.ctx.Err() // the client went away
 	case errors.Is(err, io.EOF):

@@ -26,9 +26,13 @@ const watchPath = "/api/v1/namespaces/w/configmaps"
 type watchLog struct {
 	mu        sync.Mutex
 	n         int
-	compacted int   // a watch from below this gets 410 Gone
-	asked     []int // the resourceVersion of every watch request
+	compacted int    // a watch from below this gets 410 Gone
+	asked     []int  // the resourceVersion of every watch request
+	streamed  []bool // whether each asked for initial events (sendInitialEvents)
 	more      chan struct{}
+	// bookmark, when set, holds a streaming list's bookmark that ends its
+	// initial events until it is closed.
+	bookmark chan struct{}
 }
 
 func newWatchLog() *watchLog { return &watchLog{more: make(chan struct{})} }
@@ -56,9 +60,11 @@ func watchEvent(typ string, rv int) string {
 // ones as they come, until the request ends.
 func (l *watchLog) serve(w http.ResponseWriter, r *http.Request) {
 	from, _ := strconv.Atoi(r.URL.Query().Get("resourceVersion"))
+	initial := r.URL.Query().Get("sendInitialEvents") == "true"
 	l.mu.Lock()
 	l.asked = append(l.asked, from)
-	compacted := l.compacted
+	l.streamed = append(l.streamed, initial)
+	compacted, bookmark := l.compacted, l.bookmark
 	l.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	flush := func() { http.NewResponseController(w).Flush() }
@@ -67,6 +73,26 @@ func (l *watchLog) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sent := from
+	if initial {
+		// A streaming list: every object as ADDED (here, the whole log),
+		// then the bookmark that ends the initial events.
+		l.mu.Lock()
+		n := l.n
+		l.mu.Unlock()
+		for sent = 0; sent < n; sent++ {
+			fmt.Fprint(w, watchEvent("ADDED", sent+1))
+		}
+		flush()
+		if bookmark != nil {
+			select {
+			case <-bookmark:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		fmt.Fprintf(w, `{"type":"BOOKMARK","object":{"kind":"ConfigMap","apiVersion":"v1","metadata":{"resourceVersion":"%d","annotations":{"k8s.io/initial-events-end":"true"}}}}`+"\n", n)
+		flush()
+	}
 	for {
 		l.mu.Lock()
 		n, more := l.n, l.more
@@ -91,10 +117,16 @@ type watchClient struct {
 
 func (s *sandwich) watch(t *testing.T, bearer, cluster, rv string) *watchClient {
 	t.Helper()
+	return s.watchQuery(t, bearer, cluster, "resourceVersion="+rv)
+}
+
+// watchQuery is watch with the query of the client's choosing.
+func (s *sandwich) watchQuery(t *testing.T, bearer, cluster, query string) *watchClient {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet,
-		s.proxy.URL+"/k8s/clusters/"+cluster+watchPath+"?watch=1&resourceVersion="+rv, nil)
+		s.proxy.URL+"/k8s/clusters/"+cluster+watchPath+"?watch=1&"+query, nil)
 	req.Header.Set("Authorization", "Bearer "+bearer)
 	resp, err := (&http.Client{Transport: s.client.Transport}).Do(req)
 	if err != nil {
@@ -318,5 +350,67 @@ func TestWatchRevokedWhileResuming(t *testing.T) {
 	}
 	if strings.Contains(s.logs.String(), "panic") {
 		t.Errorf("the server logged a panic:\n%s", s.logs.String())
+	}
+}
+
+// streamingList is the query of client-go's WatchList (a streaming list).
+const streamingList = "sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+
+// TestWatchStreamingListResumes: a streaming list whose initial events have
+// ended (the bookmark said so) resumes after a failover as a plain watch
+// from that bookmark: no object listed again, none missed.
+func TestWatchStreamingListResumes(t *testing.T) {
+	s, log, agent, tok := watchCluster(t)
+	log.add(3)
+	w := s.watchQuery(t, tok, "c-alpha", streamingList)
+	var got []string
+	for range 4 {
+		typ, rv := w.next(t)
+		got = append(got, typ+" "+rv)
+	}
+	agent(agentapi.KindCluster)()
+	waitFor(t, "the cluster agent's session to end", func() bool { return s.tun.Status("c-alpha").Sessions == 1 })
+	log.add(2)
+	for range 2 {
+		typ, rv := w.next(t)
+		got = append(got, typ+" "+rv)
+	}
+	want := []string{"ADDED 1", "ADDED 2", "ADDED 3", "BOOKMARK 3", "ADDED 4", "ADDED 5"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if diff := cmp.Diff([]int{0, 3}, log.asked); diff != "" {
+		t.Errorf("resourceVersions asked (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]bool{true, false}, log.streamed); diff != "" {
+		t.Errorf("asked for initial events (-want +got):\n%s", diff)
+	}
+}
+
+// TestWatchStreamingListNotResumedEarly: a streaming list whose tunnel
+// fails before its initial events ended cannot resume without listing
+// again: it ends with an ERROR event, and the backend is not asked again.
+func TestWatchStreamingListNotResumedEarly(t *testing.T) {
+	s, log, agent, tok := watchCluster(t)
+	log.add(2)
+	hold := make(chan struct{})
+	defer close(hold)
+	log.mu.Lock()
+	log.bookmark = hold
+	log.mu.Unlock()
+	w := s.watchQuery(t, tok, "c-alpha", streamingList)
+	w.next(t)
+	w.next(t)
+	agent(agentapi.KindCluster)()
+	if typ, code := w.next(t); typ != "ERROR" || code != "503" {
+		t.Errorf("a streaming list broken during its initial events: %s %s, want ERROR 503", typ, code)
+	}
+	if err := <-w.ended; err != nil {
+		t.Errorf("the response did not end cleanly: %v", err)
+	}
+	if diff := cmp.Diff([]int{0}, log.requests()); diff != "" {
+		t.Errorf("watch requests (-want +got):\n%s", diff)
 	}
 }

@@ -77,10 +77,12 @@ func testAccess(t *testing.T, kc, id string) {
 			t.Fatal(err)
 		}
 		revoked := time.Now()
-		// kubectl's exit status is its own race: the connection's end is
-		// an error on one stream and a plain end of another, so it exits
-		// 1 or 0; what matters is that it ends at once.
-		how := s.waitEnd(t, 5*time.Second, false)
+		// Drover ends the exec with a Status on its error channel, which
+		// kubectl prints and exits 1 on.
+		how := s.waitEnd(t, 5*time.Second, true)
+		if !strings.Contains(how, "the token was revoked or expired") {
+			t.Errorf("the revoked exec ended with %q; want kubectl to say the token was revoked", how)
+		}
 		t.Logf("the open exec ended %v after its token was revoked (%s)", time.Since(revoked).Round(time.Millisecond), how)
 	})
 }

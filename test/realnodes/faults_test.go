@@ -105,6 +105,9 @@ func testFaults(t *testing.T, kc, id string) {
 		watch.create(ctx, t, 3, 6) // while the agent is frozen
 		detected := waitTunnel(ctx, t, id, func(via string, _ int) bool { return via == "node" })
 		execErr := cat.waitEnd(t, 20*time.Second, true)
+		if !strings.Contains(execErr, "exec cannot resume") {
+			t.Errorf("the exec on the frozen tunnel ended with %q; want kubectl to say it cannot resume", execErr)
+		}
 		execEnded := time.Since(frozen)
 		// The followed log goes on through a node agent: every line once.
 		ticker.expect(ctx, t, 10)
