@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -258,32 +257,11 @@ func grantImpersonate(ctx context.Context, t, owner *testing.T, direct, user, re
 func TestNestedImpersonationMember(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
 	nia := newMember(ctx, t, shared.server, shared.adminToken, "nia", shared.clusterID)
 
 	// A second cluster on the shared server, where nobody grants anything.
-	other, err := testbed.Start(ctx, testbed.Options{Name: "e2e-other", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Stop()
-	otherDirect := filepath.Join(dir, "other-direct")
-	if err := other.WriteKubeconfig(otherDirect); err != nil {
-		t.Fatal(err)
-	}
-	otherID, reg, err := shared.server.CreateCluster(ctx, shared.adminToken, "e2e-other")
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent, err := harness.StartAgent(harness.AgentOptions{Bin: shared.bins.Agent, Dir: filepath.Join(dir, "agent"),
-		ServerURL: shared.server.URL, CAChecksum: reg.CAChecksum, Token: reg.Token, Kubeconfig: otherDirect, Kind: "cluster"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer agent.Stop(5 * time.Second)
-	if err := shared.server.WaitConnected(ctx, shared.adminToken, otherID, "cluster"); err != nil {
-		t.Fatal(err)
-	}
+	other := importOwnCluster(ctx, t, testbed.Options{Name: "e2e-other"})
+	otherID := other.id
 
 	bindMember(ctx, t, shared.server, shared.adminToken, nia, otherID)
 	kc := writeKubeconfig(ctx, t, nia.token, []string{shared.clusterID})

@@ -4,17 +4,13 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drover-dev/drover/test/informer"
 )
 
 // openWatch is a `kubectl get -w` through Drover on the ConfigMaps of a
@@ -109,11 +105,7 @@ func (w *openWatch) running(t *testing.T) {
 // controllers run), on the ConfigMaps of a namespace, counting the LIST
 // requests it makes: a watch that failed and was not resumed would make
 // the reflector list again.
-type informerWatch struct {
-	lists atomic.Int32
-	store cache.Store
-	stop  chan struct{}
-}
+type informerWatch struct{ *informer.Informer }
 
 func startInformer(ctx context.Context, t *testing.T, kc, ns string) *informerWatch {
 	t.Helper()
@@ -121,29 +113,12 @@ func startInformer(ctx context.Context, t *testing.T, kc, ns string) *informerWa
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ContentType = "application/vnd.kubernetes.protobuf"
-	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	cfg.QPS, cfg.Burst = -1, 0
-	iw := &informerWatch{stop: make(chan struct{})}
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			// A LIST, or a streaming list (client-go's WatchList).
-			if q := r.URL.Query(); r.Method == http.MethodGet && (q.Get("watch") == "" || q.Get("sendInitialEvents") == "true") {
-				iw.lists.Add(1)
-			}
-			return rt.RoundTrip(r)
-		})
-	})
-	cs := kubernetes.NewForConfigOrDie(cfg)
-	lw := cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "configmaps", ns, fields.Everything())
-	inf := cache.NewSharedInformer(lw, &corev1.ConfigMap{}, 0)
-	iw.store = inf.GetStore()
-	go inf.Run(iw.stop)
-	t.Cleanup(func() { close(iw.stop) })
-	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
-		t.Fatal("the informer never synced")
+	in, err := informer.Start(ctx, cfg, ns)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return iw
+	t.Cleanup(in.Stop)
+	return &informerWatch{in}
 }
 
 // expect waits until the informer holds ConfigMaps <ns>-0..<n-1>, then
@@ -155,7 +130,7 @@ func (iw *informerWatch) expect(ctx context.Context, t *testing.T, ns string, n 
 	for {
 		have := 0
 		for i := range n {
-			if _, ok, _ := iw.store.GetByKey(fmt.Sprintf("%s/%s-%d", ns, ns, i)); ok {
+			if iw.Has(ns, fmt.Sprintf("%s-%d", ns, i)) {
 				have++
 			}
 		}
@@ -168,14 +143,10 @@ func (iw *informerWatch) expect(ctx context.Context, t *testing.T, ns string, n 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if n := iw.lists.Load(); n != 1 {
+	if n := iw.Lists(); n != 1 {
 		t.Errorf("the informer listed %d times; a resumed watch needs no new list", n)
 	}
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // followedLog is `kubectl logs -f` through Drover of a pod that prints
 // tick-0, tick-1, ... five times a second.
