@@ -52,6 +52,6 @@ func (c *clusterController) sweepAccounts(ctx context.Context, cs kubernetes.Int
 		c.log.Info("deleted impersonation accounts", "count", n)
 	}
 	if err != nil && ctx.Err() == nil {
-		c.log.Warn("sweep impersonation accounts", "err", err)
+		c.failed("sweep_accounts", "sweep impersonation accounts", "err", err)
 	}
 }

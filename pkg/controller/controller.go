@@ -18,6 +18,7 @@ import (
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -60,6 +61,8 @@ type Options struct {
 	// Resync is how often the manager looks for new or changed sessions
 	// (default 500 ms).
 	Resync time.Duration
+	// Metrics receives the controllers' figures; nil: a private registry.
+	Metrics *metrics.Server
 }
 
 // Reacher answers whether a user may reach a cluster (access.Checker).
@@ -105,6 +108,9 @@ func New(opts Options) *Manager {
 	if opts.Resync <= 0 {
 		opts.Resync = 500 * time.Millisecond
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.NewServer()
+	}
 	return &Manager{opts: opts, running: map[string]*running{}}
 }
 
@@ -122,6 +128,7 @@ func (m *Manager) Run(ctx context.Context) {
 				r.cancel()
 				delete(m.running, id)
 			}
+			m.opts.Metrics.Controllers.Set(0)
 			m.mu.Unlock()
 			m.wg.Wait()
 			return
@@ -155,10 +162,12 @@ func (m *Manager) sync(ctx context.Context) {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
+			defer m.opts.Metrics.ForgetCluster(id)
 			c := &clusterController{opts: m.opts, session: s, trigger: trigger, log: m.opts.Logger.With("cluster", id)}
 			c.run(cctx)
 		}()
 	}
+	m.opts.Metrics.Controllers.Set(float64(len(m.running)))
 }
 
 type clusterController struct {
@@ -216,6 +225,7 @@ func (c *clusterController) run(ctx context.Context) {
 	var swept time.Time
 	kicked := false
 	for {
+		began := time.Now()
 		if !legacyGone {
 			legacyGone = c.removeLegacy(ctx, cs)
 		}
@@ -237,16 +247,17 @@ func (c *clusterController) run(ctx context.Context) {
 		}
 		if !tlsEnsured {
 			if err := c.ensureAuthEndpointTLS(ctx, cs); err != nil && ctx.Err() == nil {
-				c.log.Warn("authorized endpoint certificate", "err", err)
+				c.failed("auth_endpoint_tls", "authorized endpoint certificate", "err", err)
 			} else {
 				tlsEnsured = true
 			}
 		}
 		if secretInf.Informer().HasSynced() {
 			if err := c.syncTokens(ctx, cs, secretInf.Lister().Secrets(downstream.Namespace)); err != nil && ctx.Err() == nil {
-				c.log.Warn("sync token secrets", "err", err)
+				c.failed("tokens", "sync token secrets", "err", err)
 			}
 		}
+		c.opts.Metrics.ControllerPass.Observe(time.Since(began).Seconds())
 		kicked = false
 		select {
 		case <-ctx.Done():
@@ -265,13 +276,14 @@ func (c *clusterController) gatherAndSave(ctx context.Context, cs kubernetes.Int
 	if ctx.Err() != nil {
 		return // stopping: do not record a half-gathered status
 	}
+	c.observe(st)
 	b, err := json.Marshal(st)
 	if err != nil {
 		c.log.Error("encode status", "err", err)
 		return
 	}
 	if err := c.opts.Store.SaveClusterStatus(ctx, c.session.ClusterID, b, st.GatheredAt); err != nil && ctx.Err() == nil {
-		c.log.Warn("save status", "err", err)
+		c.failed("save_status", "save status", "err", err)
 	}
 }
 
@@ -289,7 +301,7 @@ func (c *clusterController) reconcile(ctx context.Context, cs kubernetes.Interfa
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := cs.RbacV1().ClusterRoleBindings().Apply(rctx, crb, metav1.ApplyOptions{FieldManager: "drover-controller", Force: true}); err != nil {
-		c.log.Warn("restore admin binding", "err", fmt.Errorf("apply %s: %w", downstream.AdminBinding, err))
+		c.failed("admin_binding", "restore admin binding", "err", fmt.Errorf("apply %s: %w", downstream.AdminBinding, err))
 		return
 	}
 	c.log.Info("restored admin binding", "binding", downstream.AdminBinding)
@@ -301,4 +313,34 @@ func adminBindingOK(b *rbacv1.ClusterRoleBinding) bool {
 	}
 	s := b.Subjects[0]
 	return s.Kind == "Group" && s.Name == downstream.AdminGroup
+}
+
+// failed logs a step that failed and counts it by step (a fixed name).
+func (c *clusterController) failed(step, msg string, args ...any) {
+	c.opts.Metrics.ControllerErrors.WithLabelValues(step).Inc()
+	c.log.Warn(msg, args...)
+}
+
+// observe exports what an operator alerts on from a gathered status: the
+// apiserver's readiness and the nodes by readiness.
+func (c *clusterController) observe(st Status) {
+	m, id := c.opts.Metrics, c.session.ClusterID
+	if len(st.Errors) > 0 {
+		m.ControllerErrors.WithLabelValues("status").Inc()
+	}
+	ready := 0.0
+	if st.APIServer.Ready {
+		ready = 1
+	}
+	m.APIServerReady.WithLabelValues(id).Set(ready)
+	var up, down float64
+	for _, n := range st.Nodes {
+		if n.Ready {
+			up++
+		} else {
+			down++
+		}
+	}
+	m.Nodes.WithLabelValues(id, "true").Set(up)
+	m.Nodes.WithLabelValues(id, "false").Set(down)
 }

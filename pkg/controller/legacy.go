@@ -51,7 +51,7 @@ func (c *clusterController) removeLegacy(ctx context.Context, cs kubernetes.Inte
 		default:
 			done = false
 			if ctx.Err() == nil {
-				c.log.Warn("delete an object of an earlier Drover version", "object", st.what, "err", fmt.Errorf("%w", err))
+				c.failed("legacy", "delete an object of an earlier Drover version", "object", st.what, "err", fmt.Errorf("%w", err))
 			}
 		}
 	}

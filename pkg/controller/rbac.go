@@ -121,7 +121,7 @@ func (c *clusterController) reconcileRBAC(ctx context.Context, cs kubernetes.Int
 	want, err := c.desiredRBAC(rctx)
 	if err != nil {
 		if ctx.Err() == nil {
-			c.log.Warn("reconcile bindings: read the store", "err", err)
+			c.failed("rbac", "reconcile bindings: read the store", "err", err)
 		}
 		return
 	}
@@ -141,7 +141,7 @@ func (c *clusterController) reconcileRBAC(ctx context.Context, cs kubernetes.Int
 			continue
 		}
 		if err := cs.RbacV1().ClusterRoleBindings().Delete(rctx, have.Name, del); err != nil && !apierrors.IsNotFound(err) {
-			c.log.Warn("delete cluster role binding", "name", have.Name, "err", err)
+			c.failed("rbac", "delete cluster role binding", "name", have.Name, "err", err)
 			continue
 		}
 		c.log.Info("deleted cluster role binding", "name", have.Name, "binding", have.Labels[downstream.BindingLabel])
@@ -156,7 +156,7 @@ func (c *clusterController) reconcileRBAC(ctx context.Context, cs kubernetes.Int
 			continue
 		}
 		if err := cs.RbacV1().RoleBindings(have.Namespace).Delete(rctx, have.Name, del); err != nil && !apierrors.IsNotFound(err) {
-			c.log.Warn("delete role binding", "namespace", have.Namespace, "name", have.Name, "err", err)
+			c.failed("rbac", "delete role binding", "namespace", have.Namespace, "name", have.Name, "err", err)
 			continue
 		}
 		c.log.Info("deleted role binding", "namespace", have.Namespace, "name", have.Name, "binding", have.Labels[downstream.BindingLabel])
@@ -170,14 +170,14 @@ func (c *clusterController) reconcileRBAC(ctx context.Context, cs kubernetes.Int
 		// roleRef is immutable: an object pointing elsewhere is replaced.
 		if err == nil && have.RoleRef != b.RoleRef {
 			if err := cs.RbacV1().ClusterRoleBindings().Delete(rctx, b.Name, del); err != nil && !apierrors.IsNotFound(err) {
-				c.log.Warn("replace cluster role binding", "name", b.Name, "err", err)
+				c.failed("rbac", "replace cluster role binding", "name", b.Name, "err", err)
 				continue
 			}
 		}
 		apply := rbacv1apply.ClusterRoleBinding(b.Name).WithLabels(b.Labels).
 			WithRoleRef(roleRefApply(b.RoleRef)).WithSubjects(subjectsApply(b.Subjects)...)
 		if _, err := cs.RbacV1().ClusterRoleBindings().Apply(rctx, apply, opts); err != nil {
-			c.log.Warn("apply cluster role binding", "name", b.Name, "err", err)
+			c.failed("rbac", "apply cluster role binding", "name", b.Name, "err", err)
 			continue
 		}
 		c.log.Info("applied cluster role binding", "name", b.Name, "role", b.RoleRef.Name, "binding", b.Labels[downstream.BindingLabel])
@@ -195,7 +195,7 @@ func (c *clusterController) reconcileRBAC(ctx context.Context, cs kubernetes.Int
 		}
 		if err == nil && have.RoleRef != b.RoleRef {
 			if err := cs.RbacV1().RoleBindings(b.Namespace).Delete(rctx, b.Name, del); err != nil && !apierrors.IsNotFound(err) {
-				c.log.Warn("replace role binding", "namespace", b.Namespace, "name", b.Name, "err", err)
+				c.failed("rbac", "replace role binding", "namespace", b.Namespace, "name", b.Name, "err", err)
 				continue
 			}
 		}
@@ -206,7 +206,7 @@ func (c *clusterController) reconcileRBAC(ctx context.Context, cs kubernetes.Int
 				c.log.Debug("project namespace does not exist", "namespace", b.Namespace)
 				continue
 			}
-			c.log.Warn("apply role binding", "namespace", b.Namespace, "name", b.Name, "err", err)
+			c.failed("rbac", "apply role binding", "namespace", b.Namespace, "name", b.Name, "err", err)
 			continue
 		}
 		c.log.Info("applied role binding", "namespace", b.Namespace, "name", b.Name, "role", b.RoleRef.Name,

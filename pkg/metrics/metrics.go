@@ -40,6 +40,28 @@ type Server struct {
 	// refused, by the cap that refused them: "total", "address" or
 	// "agents".
 	ConnectionsRefused *prometheus.CounterVec
+
+	// APIRequests counts calls of Drover's own API by route (the route's
+	// template, e.g. /v3/clusters/{id}), method and code; APILatency is
+	// their latency by route and method.
+	APIRequests *prometheus.CounterVec
+	APILatency  *prometheus.HistogramVec
+	// Logins counts login attempts by provider and result (ok, refused,
+	// limited, error).
+	Logins *prometheus.CounterVec
+
+	// Controllers is the number of running cluster controllers.
+	Controllers prometheus.Gauge
+	// ControllerPass is how long one pass of a cluster controller's loop
+	// takes (status, bindings, tokens, repairs).
+	ControllerPass prometheus.Histogram
+	// ControllerErrors counts failed controller steps by step.
+	ControllerErrors *prometheus.CounterVec
+	// APIServerReady is each connected cluster's apiserver /readyz as the
+	// controller last saw it (1 ready, 0 not); Nodes is its node count by
+	// readiness. Both are removed when the cluster's controller stops.
+	APIServerReady *prometheus.GaugeVec
+	Nodes          *prometheus.GaugeVec
 }
 
 // NewServer registers the server's metrics and the Go runtime collectors on
@@ -80,9 +102,36 @@ func NewServer() *Server {
 		ConnectionsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "drover_connections_refused_total", Help: "Connections refused by a cap (total, address, agents).",
 		}, []string{"cap"}),
+		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_api_requests_total", Help: "Calls of Drover's API by route template, method and code.",
+		}, []string{"route", "method", "code"}),
+		APILatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "drover_api_request_duration_seconds", Help: "Latency of Drover's API calls by route template and method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "method"}),
+		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_logins_total", Help: "Login attempts by provider and result (ok, refused, limited, error).",
+		}, []string{"provider", "result"}),
+		Controllers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "drover_controllers", Help: "Running cluster controllers (one per cluster-agent session).",
+		}),
+		ControllerPass: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "drover_controller_pass_duration_seconds", Help: "Duration of one pass of a cluster controller's loop.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+		ControllerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_controller_errors_total", Help: "Failed cluster controller steps by step.",
+		}, []string{"step"}),
+		APIServerReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drover_cluster_apiserver_ready", Help: "The cluster's apiserver /readyz as its controller last saw it (1 ready).",
+		}, []string{"cluster"}),
+		Nodes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drover_cluster_nodes", Help: "The cluster's nodes by readiness, as its controller last saw them.",
+		}, []string{"cluster", "ready"}),
 	}
 	r.MustRegister(m.Sessions, m.Connects, m.Disconnects, m.Dials, m.Failovers, m.Requests, m.Latency, m.Bytes,
-		m.Connections, m.ConnectionsRefused)
+		m.Connections, m.ConnectionsRefused, m.APIRequests, m.APILatency, m.Logins,
+		m.Controllers, m.ControllerPass, m.ControllerErrors, m.APIServerReady, m.Nodes)
 	return m
 }
 
@@ -99,4 +148,12 @@ func CodeLabel(code int) string {
 		return "other"
 	}
 	return strconv.Itoa(code)
+}
+
+// ForgetCluster removes the per-cluster series a cluster's controller set,
+// once it stops (the cluster is gone or served by another session).
+func (m *Server) ForgetCluster(id string) {
+	m.APIServerReady.DeleteLabelValues(id)
+	m.Nodes.DeleteLabelValues(id, "true")
+	m.Nodes.DeleteLabelValues(id, "false")
 }

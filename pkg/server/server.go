@@ -135,7 +135,8 @@ func Run(ctx context.Context, cfg Config) error {
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
 	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now, Instance: mat.Checksum()[:32]})
 	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Accounts: accts,
-		Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL})
+		Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL, Metrics: m})
+	m.WatchStore(st.Stats)
 	sealer, err := loadSealer(cfg)
 	if err != nil {
 		return err

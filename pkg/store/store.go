@@ -265,6 +265,9 @@ func privateFiles(path string) error {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// Stats are the database connection pool's figures, for the metrics.
+func (s *Store) Stats() sql.DBStats { return s.db.Stats() }
+
 func (s *Store) migrate(ctx context.Context) error {
 	var version int
 	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {

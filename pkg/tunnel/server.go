@@ -30,6 +30,8 @@ type Store interface {
 	RegistrationToken(ctx context.Context, id string) (store.RegistrationToken, error)
 	Cluster(ctx context.Context, id string) (store.Cluster, error)
 	SetAgentEndpoint(ctx context.Context, clusterID, endpoint string, ca []byte) error
+	// ListClusters is read for the per-cluster state metrics.
+	ListClusters(ctx context.Context) ([]store.Cluster, error)
 }
 
 // Options configure a Server.
@@ -53,9 +55,10 @@ type Options struct {
 
 // Server accepts agent tunnels and hands out sessions by cluster.
 type Server struct {
-	opts Options
-	rd   *remotedialer.Server
-	seq  atomic.Int64
+	opts    Options
+	rd      *remotedialer.Server
+	seq     atomic.Int64
+	started time.Time
 
 	mu       sync.Mutex
 	sessions map[string][]*Session // cluster id -> live sessions, oldest first
@@ -90,8 +93,9 @@ func New(opts Options) *Server {
 		opts.ProbeAfter = opts.DeadAfter * 3 / 8
 	}
 	s := &Server{opts: opts, sessions: map[string][]*Session{}, lastGone: map[string]time.Time{},
-		endpoints: map[string]endpoint{}, refused: map[string]string{}}
+		endpoints: map[string]endpoint{}, refused: map[string]string{}, started: opts.Now()}
 	s.rd = remotedialer.New(s.authorizeUpgrade, s.writeUpgradeError)
+	opts.Metrics.WatchClusters(s.clusterStates)
 	return s
 }
 

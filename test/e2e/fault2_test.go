@@ -1,9 +1,10 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
-	"log/slog"
-	"path/filepath"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,28 +16,8 @@ import (
 func TestFaultAPIServerRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	cl, err := testbed.Start(ctx, testbed.Options{Name: "restart", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Stop()
-	kc := filepath.Join(dir, "direct")
-	if err := cl.WriteKubeconfig(kc); err != nil {
-		t.Fatal(err)
-	}
-	id, reg, err := shared.server.CreateCluster(ctx, shared.adminToken, "apiserver-restart")
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent, err := harness.StartAgent(harness.AgentOptions{
-		Bin: shared.bins.Agent, Dir: dir, ServerURL: shared.server.URL, CAChecksum: reg.CAChecksum,
-		Token: reg.Token, Kubeconfig: kc, Kind: "cluster",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer agent.Stop(5 * time.Second)
+	oc := importOwnCluster(ctx, t, testbed.Options{Name: "restart"})
+	cl, id := oc.Cluster, oc.id
 	healthy := func(c clusterWithStatus) bool { return c.State == "active" && c.Status.APIServer.Ready }
 	waitStatus(ctx, t, shared.server, shared.adminToken, id, healthy)
 
@@ -45,12 +26,21 @@ func TestFaultAPIServerRestart(t *testing.T) {
 	go func() { restarted <- cl.RestartAPIServerAfter(ctx, 10*time.Second) }()
 	c := waitStatus(ctx, t, shared.server, shared.adminToken, id, func(c clusterWithStatus) bool { return c.State == "unhealthy" })
 	t.Logf("status unhealthy %.1fs after the apiserver went down: %q", time.Since(began).Seconds(), c.Status.APIServer.Message)
+	// What an operator alerts on: connected, but its apiserver not ready.
+	checkMetrics(ctx, t, map[string]float64{
+		`drover_cluster_apiserver_ready{cluster="` + id + `"}`:             0,
+		`drover_cluster_state{cluster="` + id + `",state="cluster_agent"}`: 1,
+		`drover_cluster_disconnected_seconds{cluster="` + id + `"}`:        0,
+		`drover_cluster_nodes{cluster="` + id + `",ready="true"}`:          0,
+		`drover_controller_errors_total{step="status"}`:                    -1, // at least one
+	})
 	if err := <-restarted; err != nil {
 		t.Fatal(err)
 	}
 	up := time.Now()
 	waitStatus(ctx, t, shared.server, shared.adminToken, id, healthy)
 	t.Logf("status healthy again %.1fs after the apiserver was back", time.Since(up).Seconds())
+	checkMetrics(ctx, t, map[string]float64{`drover_cluster_apiserver_ready{cluster="` + id + `"}`: 1})
 	// The tunnel stayed up through the outage: the agent keeps it, not the
 	// apiserver.
 	var st harness.ClusterState
@@ -80,4 +70,35 @@ func TestNodeNameTakenWhileConnected(t *testing.T) {
 	f.node.Kill()
 	f.waitTunnel(ctx, func(via string, n int) bool { return n == 2 })
 	t.Log("the waiting agent took over node-a once its agent was gone")
+}
+
+// checkMetrics scrapes the shared server's metrics once and checks each
+// series (name and labels exactly as exposed) has its value; -1 means
+// "present and at least 1".
+func checkMetrics(ctx context.Context, t *testing.T, want map[string]float64) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, shared.metricsURL, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		series, value, ok := strings.Cut(sc.Text(), " ")
+		if v, err := strconv.ParseFloat(value, 64); ok && err == nil && !strings.HasPrefix(series, "#") {
+			got[series] = v
+		}
+	}
+	for series, w := range want {
+		v, ok := got[series]
+		switch {
+		case !ok:
+			t.Errorf("no series %s in the metrics", series)
+		case w == -1 && v < 1, w != -1 && v != w:
+			t.Errorf("%s = %v, want %v", series, v, w)
+		}
+	}
 }

@@ -38,6 +38,7 @@ type env struct {
 	adminToken string
 	clusterID  string
 	dir        string
+	metricsURL string // the server's /metrics
 }
 
 var shared *env
@@ -86,8 +87,13 @@ func setup(ctx context.Context, dir string) (*env, error) {
 	if err = e.cluster.WriteKubeconfig(filepath.Join(dir, "direct-kubeconfig")); err != nil {
 		return e, err
 	}
+	maddr, err := harness.FreeAddr()
+	if err != nil {
+		return e, err
+	}
+	e.metricsURL = "http://" + maddr + "/metrics"
 	if e.server, err = harness.StartServer(ctx, harness.ServerOptions{Bin: e.bins.Server, DataDir: filepath.Join(dir, "server"),
-		Args: []string{"--audit-log", filepath.Join(dir, "audit.log")}}); err != nil {
+		Args: []string{"--audit-log", filepath.Join(dir, "audit.log"), "--metrics-listen", maddr}}); err != nil {
 		return e, err
 	}
 	if e.adminToken, err = e.server.Login(ctx, "admin", e.server.AdminPassword); err != nil {
