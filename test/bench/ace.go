@@ -158,6 +158,10 @@ func measureACE(ctx context.Context, o *Options, e *env) (*aceResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The new kubeconfig's token replaced the one the bench started with
+	// (one live token per login session and cluster): later sections
+	// reach Drover with this one.
+	e.droverCfg, e.drover = droverCfg, droverT
 
 	r := &aceResult{cold: map[string]*coldStats{}, coldN: o.ACEColdTokens}
 	for _, t := range []target{e.direct, droverT, aceT} {

@@ -17,6 +17,10 @@
 //
 // Then, each skippable with -skip:
 //
+//   - watch: the added latency of a watch event, JSON (kubectl) and
+//     protobuf (client-go controllers), with 1 and 100 watches per path
+//     open at once on both paths while a ConfigMap is patched straight to
+//     the apiserver: p50 and p99 of patch sent → event decoded, per path;
 //   - ace: GET latency at concurrency 1 through the authorized cluster
 //     endpoint (the `-ace` context: straight to kube-apiserver, which asks
 //     kube-api-auth about Drover tokens over TLS and caches the answer) vs
@@ -173,6 +177,7 @@ func runEnvSections(ctx context.Context, o *Options, dir string, log *slog.Logge
 			return err
 		}
 	}
+	section(secWatch, func() (err error) { r.watch, err = measureWatch(ctx, o, e); return err })
 	section(secACE, func() (err error) { r.ace, err = measureACE(ctx, o, e); return err })
 	section(secFailover, func() (err error) { r.failover, err = measureFailover(ctx, o, e); return err })
 	section(secReconnect, func() (err error) { r.reconnect, err = measureReconnect(ctx, o, e); return err })

@@ -62,20 +62,6 @@ type nodesResult struct {
 	fileSize                        int64
 }
 
-// latencies are one path's samples, sorted, and its failures.
-type latencies struct {
-	lat      []time.Duration
-	errors   int
-	firstErr string
-}
-
-func (l *latencies) fail(err error) {
-	if l.errors == 0 {
-		l.firstErr = err.Error()
-	}
-	l.errors++
-}
-
 // nodesPath is one way to reach the real-node cluster.
 type nodesPath struct {
 	name string

@@ -20,20 +20,24 @@ const (
 	secFailover = "failover"
 	// secReconnect restarts a server with many agents connected.
 	secReconnect = "reconnect"
+	// secWatch is the added latency of a watch event, JSON and protobuf,
+	// with one and many watches.
+	secWatch = "watch"
 	// secNodes streams (exec, port-forward, logs -f) on a cluster with
 	// real nodes, imported the real way; it needs root.
 	secNodes = "nodes"
 )
 
-var sections = []string{secThroughput, secACE, secFailover, secReconnect, secNodes}
+var sections = []string{secThroughput, secWatch, secACE, secFailover, secReconnect, secNodes}
 
 // envSections are the sections that share the bench cluster (env.go); the
 // nodes section brings up its own.
-var envSections = []string{secThroughput, secACE, secFailover, secReconnect}
+var envSections = []string{secThroughput, secWatch, secACE, secFailover, secReconnect}
 
-// Options are the bench's flags. The defaults keep `make bench` to five or
-// six minutes on two cores: about two the throughput section, two to three
-// the nodes section (its cluster start and import included).
+// Options are the bench's flags. The defaults keep `make bench` to six or
+// seven minutes on two cores: about two the throughput section, under one
+// the watch section, two to three the nodes section (its cluster start and
+// import included).
 type Options struct {
 	// GetDuration and ListDuration bound each measurement; Warmup runs the
 	// same load first, unmeasured, so connections and caches are warm.
@@ -73,6 +77,14 @@ type Options struct {
 	ReconnectPauses durationList
 	// ACEColdTokens fresh tokens each make one first (uncached) request.
 	ACEColdTokens int
+	// WatchEvents events are timed per watch measurement, written
+	// WatchRate a second; WatchWatchers are the numbers of concurrent
+	// watches per path and WatchEncodings the watch encodings (watchJSON,
+	// watchProtobuf), one measurement each.
+	WatchEvents    int
+	WatchRate      int
+	WatchWatchers  intList
+	WatchEncodings stringList
 	// NodesExecRuns execs are timed on each path.
 	NodesExecRuns int
 	// NodesForwardMB is the size of the file the pod serves through
@@ -104,6 +116,10 @@ func NewOptions() *Options {
 		ReconnectAgents: 50,
 		ReconnectPauses: durationList{0, 5 * time.Second},
 		ACEColdTokens:   20,
+		WatchEvents:     400,
+		WatchRate:       50,
+		WatchWatchers:   intList{1, 100},
+		WatchEncodings:  stringList{watchJSON, watchProtobuf},
 
 		NodesExecRuns:        100,
 		NodesForwardMB:       32,
@@ -145,12 +161,16 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 		"profiling mode: run server and agent in-process, measure the Drover path only, write CPU profiles here")
 	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the working directory (logs, data) after the run")
 	fs.Var(&o.Skip, "skip", "comma-separated sections not to run: "+strings.Join(sections, ", ")+
-		" (throughput: the GET and LIST comparison; profiling mode runs throughput only;"+
+		" (throughput: the GET and LIST comparison; profiling mode runs throughput only; watch: the added latency of a watch event;"+
 		" nodes: exec, port-forward and logs -f on a cluster with real nodes, which needs root: without root it fails, -skip nodes leaves it out)")
 	fs.IntVar(&o.FailoverReps, "failover-reps", o.FailoverReps, "SIGKILLs of the cluster agent in the failover section (plus one SIGSTOP)")
 	fs.IntVar(&o.ReconnectAgents, "reconnect-agents", o.ReconnectAgents, "node agents connected when the server is restarted")
 	fs.Var(&o.ReconnectPauses, "reconnect-pauses", "comma-separated times the server stays down before each restart (0: restarted at once)")
 	fs.IntVar(&o.ACEColdTokens, "ace-cold-tokens", o.ACEColdTokens, "fresh tokens whose first request is timed through the authorized endpoint and through Drover")
+	fs.IntVar(&o.WatchEvents, "watch-events", o.WatchEvents, "watch section: events timed per measurement (after a few unmeasured)")
+	fs.IntVar(&o.WatchRate, "watch-rate", o.WatchRate, "watch section: ConfigMap patches a second")
+	fs.Var(&o.WatchWatchers, "watch-watchers", "watch section: comma-separated numbers of concurrent watches per path")
+	fs.Var(&o.WatchEncodings, "watch-encodings", "watch section: comma-separated watch encodings: json (kubectl), protobuf (client-go controllers)")
 	fs.IntVar(&o.NodesExecRuns, "nodes-exec-runs", o.NodesExecRuns, "nodes section: execs (echo x) timed on each path for p50 and p99")
 	fs.IntVar(&o.NodesForwardMB, "nodes-forward-mb", o.NodesForwardMB, "nodes section: MB of the file the pod serves through port-forward")
 	fs.Var(&o.NodesForwardStreams, "nodes-forward-streams", "nodes section: comma-separated numbers of concurrent port-forward streams")
@@ -223,6 +243,23 @@ func (o *Options) Validate() error {
 	}
 	if o.ACEColdTokens < 1 || o.ACEColdTokens > 100 {
 		errs = append(errs, fmt.Errorf("-ace-cold-tokens %d must be between 1 and 100", o.ACEColdTokens))
+	}
+	if o.WatchEvents < 20 || o.WatchEvents > 5000 {
+		errs = append(errs, fmt.Errorf("-watch-events %d must be between 20 and 5000", o.WatchEvents))
+	}
+	if o.WatchRate < 1 || o.WatchRate > 1000 {
+		errs = append(errs, fmt.Errorf("-watch-rate %d must be between 1 and 1000", o.WatchRate))
+	}
+	if err := o.WatchWatchers.check("-watch-watchers", 1000); err != nil {
+		errs = append(errs, err)
+	}
+	if len(o.WatchEncodings) == 0 {
+		errs = append(errs, errors.New("-watch-encodings must list at least one encoding"))
+	}
+	for _, enc := range o.WatchEncodings {
+		if enc != watchJSON && enc != watchProtobuf {
+			errs = append(errs, fmt.Errorf("-watch-encodings: %q must be json or protobuf", enc))
+		}
 	}
 	if o.NodesExecRuns < 10 || o.NodesExecRuns > 2000 {
 		errs = append(errs, fmt.Errorf("-nodes-exec-runs %d must be between 10 and 2000", o.NodesExecRuns))

@@ -37,6 +37,13 @@ func TestOptionsValidate(t *testing.T) {
 		{name: "long pause", modify: func(o *Options) { o.ReconnectPauses = durationList{0, 2 * time.Minute} }, wantErr: "-reconnect-pauses"},
 		{name: "no pauses", modify: func(o *Options) { o.ReconnectPauses = nil }, wantErr: "-reconnect-pauses"},
 		{name: "no cold tokens", modify: func(o *Options) { o.ACEColdTokens = 0 }, wantErr: "-ace-cold-tokens"},
+		{name: "watch only", modify: func(o *Options) { o.Skip = stringList{secThroughput, secACE, secFailover, secReconnect, secNodes} }},
+		{name: "few watch events", modify: func(o *Options) { o.WatchEvents = 5 }, wantErr: "-watch-events"},
+		{name: "zero watch rate", modify: func(o *Options) { o.WatchRate = 0 }, wantErr: "-watch-rate"},
+		{name: "no watchers", modify: func(o *Options) { o.WatchWatchers = nil }, wantErr: "-watch-watchers"},
+		{name: "too many watchers", modify: func(o *Options) { o.WatchWatchers = intList{1, 5000} }, wantErr: "-watch-watchers"},
+		{name: "unknown watch encoding", modify: func(o *Options) { o.WatchEncodings = stringList{"cbor"} }, wantErr: "-watch-encodings"},
+		{name: "no watch encodings", modify: func(o *Options) { o.WatchEncodings = nil }, wantErr: "-watch-encodings"},
 		{name: "nodes only", modify: func(o *Options) { o.Skip = slices.Clone(envSections) }},
 		{name: "no nodes", modify: func(o *Options) { o.Skip = stringList{secNodes} }},
 		{name: "few execs", modify: func(o *Options) { o.NodesExecRuns = 5 }, wantErr: "-nodes-exec-runs"},
@@ -84,14 +91,15 @@ func TestFlags(t *testing.T) {
 	if d := cmp.Diff(stringList{secACE, secFailover}, o.Skip); d != "" {
 		t.Errorf("Skip (-want +got):\n%s", d)
 	}
-	if err := fs.Parse([]string{"-skip", "throughput,ace,failover,reconnect", "-nodes-forward-streams", "2,4", "-nodes-exec-runs", "30",
-		"-nodes-log-interval", "80ms"}); err != nil {
+	if err := fs.Parse([]string{"-skip", "throughput,watch,ace,failover,reconnect", "-nodes-forward-streams", "2,4", "-nodes-exec-runs", "30",
+		"-nodes-log-interval", "80ms", "-watch-watchers", "1, 10", "-watch-encodings", "protobuf", "-watch-events", "200"}); err != nil {
 		t.Fatal(err)
 	}
 	want := NewOptions()
 	want.GetConcurrency, want.ListEncodings, want.ReconnectPauses = intList{2, 8}, stringList{encIdentity, encIdentityHeader}, durationList{0, 2 * time.Second}
 	want.Skip = slices.Clone(envSections)
 	want.NodesForwardStreams, want.NodesExecRuns, want.NodesLogInterval = intList{2, 4}, 30, 80*time.Millisecond
+	want.WatchWatchers, want.WatchEncodings, want.WatchEvents = intList{1, 10}, stringList{watchProtobuf}, 200
 	if d := cmp.Diff(want, o); d != "" {
 		t.Errorf("options after the nodes flags (-want +got):\n%s", d)
 	}

@@ -34,6 +34,7 @@ type report struct {
 	took       time.Duration
 	loadBefore string // /proc/loadavg when the run began
 	// The sections after the throughput comparison; nil when not run.
+	watch     *watchResult
 	ace       *aceResult
 	failover  *failoverResult
 	reconnect *reconnectResult
@@ -62,6 +63,7 @@ func (r *report) print(w io.Writer) {
 		}
 		r.printCPU(w)
 	}
+	r.printWatch(w)
 	r.printACE(w)
 	r.printFailover(w)
 	r.printReconnect(w)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 )
 
@@ -20,41 +19,12 @@ const (
 	targetLogsAddedP99 = 20 * time.Millisecond
 )
 
-// nodesRow is one printed row of the nodes section.
-type nodesRow struct {
-	Measurement, Metric, Direct, Drover, VsDirect, Target, Verdict string
-}
-
-// verdict is "ok" when the target holds and no request failed on either
-// path (failures are not in the figures), else "MISSED".
-func verdict(ok bool, failures int) string {
-	if ok && failures == 0 {
-		return "ok"
-	}
-	return "MISSED"
-}
-
 // nodesRows compares the Drover path with the direct one, a row per
 // figure, each with its target.
-func nodesRows(n *nodesResult) []nodesRow {
-	var rows []nodesRow
+func nodesRows(n *nodesResult) []cmpRow {
+	var rows []cmpRow
 	latRows := func(what string, m map[string]*latencies, p50, p99 time.Duration) {
-		d, p := m[pathDirect], m[pathDrover]
-		if d == nil || p == nil {
-			return
-		}
-		label := fmt.Sprintf("%s (n=%d)", what, min(len(d.lat), len(p.lat)))
-		for _, q := range []struct {
-			name   string
-			q      float64
-			target time.Duration
-		}{{"p50 ms", 0.5, p50}, {"p99 ms", 0.99, p99}} {
-			dq, pq := quantile(d.lat, q.q), quantile(p.lat, q.q)
-			added := pq - dq
-			rows = append(rows, nodesRow{label, q.name, fmt.Sprintf("%.2f", ms(dq)), fmt.Sprintf("%.2f", ms(pq)),
-				fmt.Sprintf("%+.2f ms", ms(added)), fmt.Sprintf("≤ +%.0f ms", ms(q.target)),
-				verdict(len(d.lat) > 0 && len(p.lat) > 0 && added <= q.target, d.errors+p.errors)})
-		}
+		rows = append(rows, latencyRows(what, m[pathDirect], m[pathDrover], p50, p99)...)
 	}
 	latRows("exec echo x", n.exec, targetExecAddedP50, targetExecAddedP99)
 	// Each Drover measurement against the direct one just before it with
@@ -77,7 +47,7 @@ func nodesRows(n *nodesResult) []nodesRow {
 		if d.MBps() > 0 {
 			ratio = p.MBps() / d.MBps()
 		}
-		rows = append(rows, nodesRow{"port-forward, " + plural(p.streams, "stream"), "MB/s", fmt.Sprintf("%.1f", d.MBps()), fmt.Sprintf("%.1f", p.MBps()),
+		rows = append(rows, cmpRow{"port-forward, " + plural(p.streams, "stream"), "MB/s", fmt.Sprintf("%.1f", d.MBps()), fmt.Sprintf("%.1f", p.MBps()),
 			fmt.Sprintf("%.2f×", ratio), fmt.Sprintf("≥ %.2f×", targetForward), verdict(ratio >= targetForward, d.errors+p.errors)})
 	}
 	latRows("logs -f line", n.logs, targetLogsAddedP50, targetLogsAddedP99)
@@ -94,16 +64,7 @@ func (r *report) printNodes(w io.Writer) {
 	fmt.Fprintf(w, "\nReal nodes: streaming (exec, port-forward, logs -f) on a cluster with nodes %v, imported the real way (the agents are the manifest's pods)\n", n.nodes)
 	fmt.Fprintf(w, "workload pod on %s, cluster agent on %s; direct: the cluster's admin kubeconfig; Drover: the admin's Drover kubeconfig (server → tunnel → agent pod → apiserver)\n",
 		n.podNode, n.agentNode)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "measurement\tmetric\tdirect\tDrover\tDrover vs direct\ttarget\t\t")
-	missed := 0
-	for _, row := range nodesRows(n) {
-		if row.Verdict != "ok" {
-			missed++
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.Measurement, row.Metric, row.Direct, row.Drover, row.VsDirect, row.Target, row.Verdict)
-	}
-	tw.Flush()
+	missed := printRows(w, nodesRows(n))
 	fmt.Fprintf(w, "targets missed: %d (a row whose path had a failure is MISSED: failures are not in the figures)\n", missed)
 	fmt.Fprintf(w, "exec: client-go WebSocket executor (kubectl's default, protocol v5), a full exec per run (upgrade, run, exit status), %d per path taking turns after %d unmeasured\n",
 		o.NodesExecRuns, execWarmup)

@@ -161,3 +161,17 @@ func simulateBackoff(downtime time.Duration, n, fleets int, seed uint64) backoff
 	}
 	return m
 }
+
+// latencies are one path's samples, sorted, and its failures.
+type latencies struct {
+	lat      []time.Duration
+	errors   int
+	firstErr string
+}
+
+func (l *latencies) fail(err error) {
+	if l.errors == 0 {
+		l.firstErr = err.Error()
+	}
+	l.errors++
+}

@@ -158,7 +158,7 @@ func TestNodesRows(t *testing.T) {
 		// A failed follow is MISSED whatever the figures.
 		logs: map[string]*latencies{pathDirect: msLat(0, 2, 3, 4), pathDrover: msLat(1, 2, 3, 4)},
 	}
-	want := []nodesRow{
+	want := []cmpRow{
 		{"exec echo x (n=3)", "p50 ms", "20.00", "24.00", "+4.00 ms", "≤ +5 ms", "ok"},
 		{"exec echo x (n=3)", "p99 ms", "29.80", "55.36", "+25.56 ms", "≤ +20 ms", "MISSED"},
 		{"port-forward, 1 stream", "MB/s", "100.0", "60.0", "0.60×", "≥ 0.50×", "ok"},
@@ -178,7 +178,7 @@ func TestNodesRows(t *testing.T) {
 		{path: pathDrover, streams: 8, bytes: 40e6, elapsed: time.Second},
 		{path: pathDrover, streams: 1, bytes: 40e6, elapsed: time.Second}, // no direct figure
 	}}
-	wantAgain := []nodesRow{
+	wantAgain := []cmpRow{
 		{"port-forward, 8 streams", "MB/s", "100.0", "10.0", "0.10×", "≥ 0.50×", "MISSED"},
 		{"port-forward, 8 streams", "MB/s", "50.0", "40.0", "0.80×", "≥ 0.50×", "ok"},
 	}
