@@ -57,20 +57,61 @@ type Entry struct {
 	Status    int      `json:"status"`
 	LatencyMS float64  `json:"latencyMs"`
 	Client    string   `json:"client"`
+
+	// For the Kubernetes schema only (FormatKubernetes): the request path
+	// (redacted), the proxied request's API group, version and
+	// subresource, and the client's User-Agent.
+	uri, apiGroup, apiVersion, subresource, userAgent string
+	latency                                           time.Duration
+}
+
+// Format is the schema of the log's lines.
+type Format int
+
+// Formats.
+const (
+	// FormatDrover is Drover's own Entry, one JSON object per line.
+	FormatDrover Format = iota
+	// FormatKubernetes is the audit.k8s.io/v1 Event of kube-apiserver's
+	// audit log at level Metadata, so that pipelines that parse the
+	// apiserver's audit log parse Drover's; what Drover adds (the kind of
+	// request, the cluster, the token id) is in annotations.
+	FormatKubernetes
+)
+
+// ParseFormat reads "drover" or "kubernetes".
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "drover":
+		return FormatDrover, nil
+	case "kubernetes":
+		return FormatKubernetes, nil
+	}
+	return 0, fmt.Errorf("audit format %q must be drover or kubernetes", s)
 }
 
 // Log writes entries as JSON lines.
 type Log struct {
-	mu    sync.Mutex
-	w     io.Writer
-	level Level
+	mu     sync.Mutex
+	w      io.Writer
+	level  Level
+	format Format
 }
 
-// New returns a Log writing to w at level.
-func New(w io.Writer, level Level) *Log { return &Log{w: w, level: level} }
+// New returns a Log writing to w at level, in Drover's format.
+func New(w io.Writer, level Level) *Log { return NewFormat(w, level, FormatDrover) }
+
+// NewFormat returns a Log writing to w at level in format f.
+func NewFormat(w io.Writer, level Level, f Format) *Log { return &Log{w: w, level: level, format: f} }
 
 func (l *Log) write(e *Entry) {
-	b, err := json.Marshal(e)
+	var b []byte
+	var err error
+	if l.format == FormatKubernetes {
+		b, err = json.Marshal(kubernetesEvent(e))
+	} else {
+		b, err = json.Marshal(e)
+	}
 	if err != nil {
 		return
 	}
@@ -106,10 +147,11 @@ func WithAudit(next http.Handler, l *Log) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		e := &Entry{Time: start.UTC(), Client: client(r)}
+		e := &Entry{Time: start.UTC(), Client: client(r), userAgent: r.UserAgent()}
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
-			e.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+			e.latency = time.Since(start)
+			e.LatencyMS = float64(e.latency.Microseconds()) / 1000
 			e.Status = rec.status(r)
 			describe(e, r)
 			if l.level == LevelAll || e.Status >= 400 || !readOnly(r, e) {
@@ -147,13 +189,15 @@ func describe(e *Entry, r *http.Request) {
 	info, ok := request.FromContext(r.Context())
 	if !ok {
 		e.Kind, e.Verb, e.Path = "api", request.MethodVerb(r.Method), request.RedactPath(r.URL.Path)
+		e.uri = e.Path
 		return
 	}
-	e.Verb = info.Verb
+	e.Verb, e.uri = info.Verb, info.LogPath
 	if info.Kind == request.KindProxy {
 		e.Kind = "proxy"
 		k := info.Kube
 		e.Cluster, e.Resource, e.Namespace, e.Name = info.ClusterID, k.Resource, k.Namespace, k.Name
+		e.apiGroup, e.apiVersion, e.subresource = k.APIGroup, k.APIVersion, k.Subresource
 		if k.Subresource != "" {
 			e.Resource += "/" + k.Subresource
 		}
