@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/drover-dev/drover/pkg/downstream"
+	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -152,7 +153,7 @@ func runReconcile(t *testing.T, st *fakeStore) *fake.Clientset {
 			t.Fatal("informers did not sync")
 		}
 	}
-	c := &clusterController{opts: Options{Store: st}, session: &tunnel.Session{ClusterID: "c-1"}, log: slog.New(slog.DiscardHandler)}
+	c := &clusterController{opts: Options{Store: st, Metrics: metrics.NewServer()}, session: &tunnel.Session{ClusterID: "c-1"}, log: slog.New(slog.DiscardHandler)}
 	c.reconcileRBAC(ctx, cs, r)
 	return cs
 }
