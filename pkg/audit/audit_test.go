@@ -56,12 +56,12 @@ func TestKubernetesFormat(t *testing.T) {
 	}{
 		{"proxied", http.MethodGet, "/k8s/clusters/c-alpha/apis/apps/v1/namespaces/web/deployments/front/scale", 200, auditv1.Event{
 			Verb: "get", RequestURI: "/k8s/clusters/c-alpha/apis/apps/v1/namespaces/web/deployments/front/scale",
-			ObjectRef: &auditv1.ObjectReference{Resource: "deployments", Namespace: "web", Name: "front", Subresource: "scale", APIGroup: "apps", APIVersion: "v1"},
+			ObjectRef:   &auditv1.ObjectReference{Resource: "deployments", Namespace: "web", Name: "front", Subresource: "scale", APIGroup: "apps", APIVersion: "v1"},
 			Annotations: map[string]string{AnnotationKind: "proxy", AnnotationCluster: "c-alpha", AnnotationTokenID: "t-1"},
 		}},
 		{"proxied core exec", http.MethodPost, "/k8s/clusters/c-alpha/api/v1/namespaces/a/pods/p/exec", 101, auditv1.Event{
 			Verb: "create", RequestURI: "/k8s/clusters/c-alpha/api/v1/namespaces/a/pods/p/exec",
-			ObjectRef: &auditv1.ObjectReference{Resource: "pods", Namespace: "a", Name: "p", Subresource: "exec", APIVersion: "v1"},
+			ObjectRef:   &auditv1.ObjectReference{Resource: "pods", Namespace: "a", Name: "p", Subresource: "exec", APIVersion: "v1"},
 			Annotations: map[string]string{AnnotationKind: "proxy", AnnotationCluster: "c-alpha", AnnotationTokenID: "t-1"},
 		}},
 		{"api", http.MethodDelete, "/v3/tokens/t-9", 403, auditv1.Event{
