@@ -148,11 +148,11 @@ func WithAudit(next http.Handler, l *Log) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		e := &Entry{Time: start.UTC(), Client: client(r), userAgent: r.UserAgent()}
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := request.NewRecorder(w)
 		defer func() {
 			e.latency = time.Since(start)
 			e.LatencyMS = float64(e.latency.Microseconds()) / 1000
-			e.Status = rec.status(r)
+			e.Status = rec.Status(r)
 			describe(e, r)
 			if l.level == LevelAll || e.Status >= 400 || !readOnly(r, e) {
 				l.write(e)
@@ -209,38 +209,4 @@ func describe(e *Entry, r *http.Request) {
 
 func readOnly(r *http.Request, e *Entry) bool {
 	return r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions || e.Verb == "watch"
-}
-
-// statusRecorder remembers the response code; it unwraps for
-// http.ResponseController so flushing and hijacking still work.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-func (s *statusRecorder) status(r *http.Request) int {
-	switch {
-	case s.code != 0:
-		return s.code
-	case r.Header.Get("Upgrade") != "":
-		return http.StatusSwitchingProtocols // hijacked without a write through us
-	default:
-		return http.StatusOK // net/http's answer to a handler that wrote nothing
-	}
 }

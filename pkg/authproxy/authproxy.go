@@ -69,6 +69,9 @@ type Options struct {
 	// WatchResumeWindow bounds how long a watch whose tunnel failed waits
 	// for a session to carry it again (default 30 s; see watch.go).
 	WatchResumeWindow time.Duration
+	// MaxRequestsPerUser bounds the requests one user may have open
+	// through the proxy at once; more get 429 (0: DefaultMaxRequestsPerUser).
+	MaxRequestsPerUser int
 }
 
 // Proxy serves /k8s/clusters/{id}/... as the last step of the chain that
@@ -79,6 +82,7 @@ type Proxy struct {
 	opts   Options
 	rp     *httputil.ReverseProxy
 	nested *nested
+	users  *userLimit
 }
 
 type targetKey struct{}
@@ -109,7 +113,7 @@ func New(opts Options) *Proxy {
 	if ttl == 0 {
 		ttl = defaultNestedTTL
 	}
-	p := &Proxy{opts: opts, nested: newNested(ttl, opts.Now)}
+	p := &Proxy{opts: opts, nested: newNested(ttl, opts.Now), users: newUserLimit(opts.MaxRequestsPerUser)}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      roundTripper{p: p},
@@ -193,13 +197,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.Internal(w)
 		return
 	}
-	rec := &recorder{ResponseWriter: w}
+	release, ok := p.users.acquire(ident.UserID)
+	if !ok {
+		p.opts.Logger.Warn("proxy refused a request: the user has too many open", "user_id", ident.UserID,
+			"cluster", info.ClusterID, "max", p.users.max)
+		p.users.refuse(w)
+		return
+	}
+	defer release()
+	rec := request.NewRecorder(w)
 	var in *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
 		in = &countingBody{ReadCloser: r.Body}
 		r.Body = in
 	}
-	defer p.observe(rec, in, info, t, time.Now())
+	defer p.observe(rec, r, in, info, t, time.Now())
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	if p.opts.Streams != nil {

@@ -13,32 +13,6 @@ import (
 	"github.com/drover-dev/drover/pkg/request"
 )
 
-// recorder counts what a proxied request sent back. It unwraps for
-// http.ResponseController, so flushing and hijacking reach the real writer.
-type recorder struct {
-	http.ResponseWriter
-	code  int
-	bytes int64
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
-}
-
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
 // countingBody counts request body bytes.
 type countingBody struct {
 	io.ReadCloser
@@ -52,19 +26,16 @@ func (c *countingBody) Read(b []byte) (int, error) {
 }
 
 // observe records metrics and a debug log line for one proxied request.
-func (p *Proxy) observe(rec *recorder, in *countingBody, req *request.Info, t *target, start time.Time) {
+func (p *Proxy) observe(rec *request.Recorder, r *http.Request, in *countingBody, req *request.Info, t *target, start time.Time) {
 	sess := t.session
 	info := req.Kube
-	code := rec.code
-	if code == 0 {
-		code = http.StatusSwitchingProtocols // hijacked: the upgrade went through
-	}
+	code := rec.Status(r)
 	via := sess.Params.Kind
 	elapsed := time.Since(start)
 	m := p.opts.Metrics
 	m.Requests.WithLabelValues(sess.ClusterID, info.Verb, metrics.CodeLabel(code), via).Inc()
 	m.Latency.WithLabelValues(sess.ClusterID, info.Verb).Observe(elapsed.Seconds())
-	m.Bytes.WithLabelValues("out").Add(float64(rec.bytes))
+	m.Bytes.WithLabelValues("out").Add(float64(rec.Bytes()))
 	if in != nil {
 		m.Bytes.WithLabelValues("in").Add(float64(in.n.Load()))
 	}
@@ -76,7 +47,7 @@ func (p *Proxy) observe(rec *recorder, in *countingBody, req *request.Info, t *t
 	}
 	attrs := []any{"cluster", sess.ClusterID, "via", via, "node", sess.Params.Node,
 		"verb", info.Verb, "resource", info.Resource, "namespace", info.Namespace, "code", code,
-		"bytes", rec.bytes, "duration", elapsed}
+		"bytes", rec.Bytes(), "duration", elapsed}
 	if info.Subresource != "" {
 		attrs = append(attrs, "subresource", info.Subresource)
 	}

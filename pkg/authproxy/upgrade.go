@@ -130,7 +130,8 @@ func (c *upgradedConn) farewell(err error) []byte {
 	if !fits {
 		return nil // in the middle of a frame: nothing can follow it
 	}
-	return farewell(c.proto, c.frames.open, &status)
+	channel := c.t.subresource == "exec" || c.t.subresource == "attach"
+	return farewell(c.proto, channel, &c.frames, &status)
 }
 
 // Write passes b to the backend. When that fails (the tunnel went), it

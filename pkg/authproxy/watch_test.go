@@ -113,6 +113,7 @@ func (l *watchLog) serve(w http.ResponseWriter, r *http.Request) {
 type watchClient struct {
 	events chan string
 	ended  chan error // nil: the response ended cleanly
+	cancel func()     // ends the request
 }
 
 func (s *sandwich) watch(t *testing.T, bearer, cluster, rv string) *watchClient {
@@ -135,7 +136,7 @@ func (s *sandwich) watchQuery(t *testing.T, bearer, cluster, query string) *watc
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("watch: HTTP %d", resp.StatusCode)
 	}
-	c := &watchClient{events: make(chan string, 1024), ended: make(chan error, 1)}
+	c := &watchClient{events: make(chan string, 1024), ended: make(chan error, 1), cancel: cancel}
 	go func() {
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
@@ -413,4 +414,42 @@ func TestWatchStreamingListNotResumedEarly(t *testing.T) {
 	if diff := cmp.Diff([]int{0}, log.requests()); diff != "" {
 		t.Errorf("watch requests (-want +got):\n%s", diff)
 	}
+}
+
+// TestUserRequestLimit: a user with as many requests open as the limit
+// gets 429 for one more, with Retry-After, and nothing reaches the
+// cluster; another user is not affected; once one ends, the user may
+// open another.
+func TestUserRequestLimit(t *testing.T) {
+	s, log, _, tok := watchCluster(t, func(o *authproxy.Options) { o.MaxRequestsPerUser = 2 })
+	log.add(1)
+	w1 := s.watch(t, tok, "c-alpha", "0")
+	w1.next(t)
+	w2 := s.watch(t, tok, "c-alpha", "0")
+	w2.next(t)
+	before := s.backend.count()
+	get := func(bearer string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.proxy.URL+"/k8s/clusters/c-alpha/api/v1/namespaces", nil)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		resp, err := s.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := get(tok); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a third request: HTTP %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if n := s.backend.count(); n != before {
+		t.Errorf("the refused request reached the cluster (%d requests, was %d)", n, before)
+	}
+	bob := s.addUser("bob", true)
+	bobTok, _ := s.mintToken(bob.ID, "", time.Now().Add(time.Hour))
+	if resp := get(bobTok); resp.StatusCode != http.StatusOK {
+		t.Errorf("another user: HTTP %d, want 200", resp.StatusCode)
+	}
+	w1.cancel()
+	waitFor(t, "a slot to free up", func() bool { return get(tok).StatusCode == http.StatusOK })
 }

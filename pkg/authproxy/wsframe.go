@@ -31,6 +31,11 @@ type wsFrames struct {
 	open    bool // a fragmented data message has begun and not ended
 	closed  bool // a whole close frame has passed
 	invalid bool // not WebSocket framing as this reader knows it
+	// first: the next payload byte is the first of an unmasked data
+	// frame, which in the channel protocols names its channel; errorSeen:
+	// a frame on the error channel has passed (the apiserver's own Status).
+	first     bool
+	errorSeen bool
 }
 
 // feed follows b, the next bytes of the stream.
@@ -40,6 +45,10 @@ func (f *wsFrames) feed(b []byte) {
 			n := uint64(len(b))
 			if n > f.remain {
 				n = f.remain
+			}
+			if f.first {
+				f.first = false
+				f.errorSeen = f.errorSeen || (f.opcode == opBinary && b[0] == errorChannel) || (f.opcode == opText && b[0] == '0'+errorChannel)
 			}
 			f.remain -= n
 			b = b[n:]
@@ -115,6 +124,7 @@ func (f *wsFrames) startPayload() {
 		return
 	}
 	f.remain = length
+	f.first = (f.opcode == opBinary || f.opcode == opText) && f.hdr[1]&0x80 == 0
 	if length == 0 {
 		f.frameDone()
 	}
@@ -166,14 +176,24 @@ func wsClose(code uint16, reason string) []byte {
 const errorChannel = 3
 
 // farewell is what the proxy writes to a client whose WebSocket stream it
-// must end, in the subprotocol proto the apiserver chose: in the channel
-// protocols of exec and attach, status on the error channel (as a Status,
-// which client-go turns into the error kubectl prints, from v4 on; as its
-// message before) and a normal close, so that the client reads the error
-// channel to its end; in any other (port-forward), a close frame whose
-// reason says why. open says a fragmented message is in progress: no data
-// frame may come before it ends, so only the close frame is sent.
-func farewell(proto string, open bool, status *metav1.Status) []byte {
+// must end, as f (the apiserver's frames so far) leaves it, in the
+// subprotocol proto the apiserver chose: for exec and attach (channel is
+// true) in the channel protocols, status on the error channel (as a
+// Status, which client-go turns into the error kubectl prints, from v4 on;
+// as its message before) and a normal close, so that the client reads the
+// error channel to its end; when the apiserver's own Status already went
+// by, only the normal close, so the client reads that one; for anything
+// else (port-forward, whose channel 3 is a port's), a close frame whose
+// reason says why. In a fragmented message no data frame may come before
+// it ends, so only the close frame is sent.
+func farewell(proto string, channel bool, f *wsFrames, status *metav1.Status) []byte {
+	if channel && f.errorSeen {
+		return wsClose(closeNormal, "")
+	}
+	if !channel {
+		proto = "" // no error channel to write to
+	}
+	open := f.open
 	var data []byte
 	text := false
 	switch proto {

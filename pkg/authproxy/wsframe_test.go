@@ -254,7 +254,7 @@ func TestFarewell(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s open=%v", c.proto, c.open), func(t *testing.T) {
 			st := status
-			raw := farewell(c.proto, c.open, &st)
+			raw := farewell(c.proto, true, &wsFrames{open: c.open}, &st)
 			var f wsFrames
 			f.feed(raw)
 			if !f.closed || !f.atBoundary() || f.open {
@@ -332,4 +332,45 @@ func FuzzWSFrames(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFarewellAfterStatusOrForPorts: once the apiserver's own Status went
+// by on the error channel, the proxy adds only a normal close, so the
+// client reads the apiserver's (an exit code, say); on a port-forward in a
+// channel protocol, whose channel 3 is a port's, it adds only a close with
+// the reason, never a Status.
+func TestFarewellAfterStatusOrForPorts(t *testing.T) {
+	status := metav1.Status{Code: 503, Message: "lost"}
+	for _, c := range []struct {
+		name     string
+		seen     []byte // the apiserver's frames so far
+		channel  bool
+		wantSeen bool
+		want     []byte
+	}{
+		{"exec, stdout only", wsFrame(opBinary, []byte("\x01out")), true, false, nil},
+		{"exec, Status sent", append(wsFrame(opBinary, []byte("\x01out")), wsFrame(opBinary, []byte("\x03{}"))...), true, true, wsClose(closeNormal, "")},
+		{"exec base64, Status sent", wsFrame(opText, []byte("3e30=")), true, true, wsClose(closeNormal, "")},
+		{"exec, empty frame then stdout", append(wsFrame(opBinary, nil), wsFrame(opBinary, []byte("\x01x"))...), true, false, nil},
+		{"port-forward", wsFrame(opBinary, []byte("\x03\x50\x1f")), false, true, wsClose(closeInternal, "lost")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var f wsFrames
+			f.feed(c.seen)
+			if f.errorSeen != c.wantSeen {
+				t.Errorf("error channel seen %v, want %v", f.errorSeen, c.wantSeen)
+			}
+			st := status
+			got := farewell("v5.channel.k8s.io", c.channel, &f, &st)
+			if c.want == nil {
+				if len(got) == 0 || got[0] != 0x80|opBinary || got[2] != errorChannel {
+					t.Errorf("farewell % x, want a Status on the error channel first", got)
+				}
+				return
+			}
+			if !bytes.Equal(got, c.want) {
+				t.Errorf("farewell % x, want % x", got, c.want)
+			}
+		})
+	}
 }

@@ -166,6 +166,7 @@ func Run(ctx context.Context, cfg Config) error {
 	handler := chain.NewHandler(chain.Handlers{
 		Client:  cfg.Client,
 		Body:    cfg.Body,
+		Metrics: m,
 		Logger:  cfg.Logger,
 		Audit:   cfg.Audit,
 		Auth:    auth,

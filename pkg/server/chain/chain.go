@@ -13,6 +13,7 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/connlimit"
+	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/request"
 )
 
@@ -36,6 +37,8 @@ type Handlers struct {
 	Client request.ClientOptions
 	// Body bounds the time request bodies may take; zero: the defaults.
 	Body connlimit.BodyOptions
+	// Metrics counts the API's calls and logins; nil: not counted.
+	Metrics *metrics.Server
 }
 
 // API registers the JSON API's routes: PublicRoutes need no credential,
@@ -53,6 +56,8 @@ type API interface {
 //	WithPanicRecovery        a panic answers 500, never a stack trace
 //	request.WithRequestInfo  what the request is about, parsed once,
 //	                         including the client's address (Handlers.Client)
+//	metrics.WithAPIMetrics   API calls by route template, method and code;
+//	                         logins by kind and result
 //	audit.WithAudit          one entry per request, refusals included
 //	authn.WithClusterAddress a path that is not Drover's own with a token
 //	                         scoped to a cluster is that cluster's: put
@@ -85,6 +90,7 @@ func NewHandler(h Handlers) http.Handler {
 	if h.API != nil {
 		r.PathPrefix(request.APIPrefix).Handler(apiChain(h))
 	}
+	r.Use(metrics.RecordRoute)
 	// The proxy path must keep the client's escaping: match on the raw path.
 	r.UseEncodedPath()
 	r.SkipClean(true)
@@ -94,6 +100,7 @@ func NewHandler(h Handlers) http.Handler {
 		handler = authn.WithClusterAddress(handler, h.Auth, h.Logger)
 	}
 	handler = audit.WithAudit(handler, h.Audit)
+	handler = h.Metrics.WithAPIMetrics(handler)
 	handler = request.WithRequestInfo(handler, h.Client)
 	handler = WithPanicRecovery(handler, h.Logger)
 	handler = connlimit.WithBodyDeadline(handler, h.Body)
@@ -139,7 +146,7 @@ func proxyChain(h Handlers) http.Handler {
 func apiChain(h Handlers) http.Handler {
 	routes := access.NewRoutes(NewRouter())
 	h.API.Routes(routes)
-	routes.Router().Use(routes.WithScope(h.Logger))
+	routes.Router().Use(metrics.RecordRoute, routes.WithScope(h.Logger))
 	var handler http.Handler = routes.Router()
 	handler = audit.WithIdentity(handler)
 	handler = authn.WithAuthentication(handler, h.Auth, h.Logger)
