@@ -46,8 +46,8 @@ type Server struct {
 	// their latency by route and method.
 	APIRequests *prometheus.CounterVec
 	APILatency  *prometheus.HistogramVec
-	// Logins counts login attempts by provider and result (ok, refused,
-	// limited, error).
+	// Logins counts login attempts by kind (password, redirect) and
+	// result (ok, refused, limited, invalid, error).
 	Logins *prometheus.CounterVec
 
 	// Controllers is the number of running cluster controllers.
@@ -110,8 +110,8 @@ func NewServer() *Server {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"route", "method"}),
 		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "drover_logins_total", Help: "Login attempts by provider and result (ok, refused, limited, error).",
-		}, []string{"provider", "result"}),
+			Name: "drover_logins_total", Help: "Login attempts by kind (password, redirect) and result (ok, refused, limited, invalid, error).",
+		}, []string{"kind", "result"}),
 		Controllers: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "drover_controllers", Help: "Running cluster controllers (one per cluster-agent session).",
 		}),

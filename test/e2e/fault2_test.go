@@ -39,7 +39,19 @@ func TestFaultAPIServerRestart(t *testing.T) {
 	up := time.Now()
 	waitStatus(ctx, t, shared.server, shared.adminToken, id, healthy)
 	t.Logf("status healthy again %.1fs after the apiserver was back", time.Since(up).Seconds())
-	checkMetrics(ctx, t, map[string]float64{`drover_cluster_apiserver_ready{cluster="` + id + `"}`: 1})
+	if _, err := shared.server.Login(ctx, "admin", "not-the-password"); err == nil {
+		t.Fatal("a wrong password logged in")
+	}
+	// -1: at least one. The API by route template (never the id itself).
+	checkMetrics(ctx, t, map[string]float64{
+		`drover_cluster_apiserver_ready{cluster="` + id + `"}`:                         1,
+		`drover_api_requests_total{code="200",method="GET",route="/v3/clusters/{id}"}`: -1,
+		`drover_logins_total{kind="password",result="ok"}`:                             -1,
+		`drover_logins_total{kind="password",result="refused"}`:                        -1,
+		`drover_controllers`:                            -1,
+		`drover_controller_pass_duration_seconds_count`: -1,
+		`drover_store_connections{state="idle"}`:        -1,
+	})
 	// The tunnel stayed up through the outage: the agent keeps it, not the
 	// apiserver.
 	var st harness.ClusterState
@@ -73,7 +85,7 @@ func TestNodeNameTakenWhileConnected(t *testing.T) {
 
 // checkMetrics scrapes the shared server's metrics once and checks each
 // series (name and labels exactly as exposed) has its value; -1 means
-// "present and at least 1".
+// "present and at least 1", -2 "present".
 func checkMetrics(ctx context.Context, t *testing.T, want map[string]float64) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, shared.metricsURL, nil)
@@ -96,7 +108,8 @@ func checkMetrics(ctx context.Context, t *testing.T, want map[string]float64) {
 		switch {
 		case !ok:
 			t.Errorf("no series %s in the metrics", series)
-		case w == -1 && v < 1, w != -1 && v != w:
+		case w == -2:
+		case w == -1 && v < 1, w >= 0 && v != w:
 			t.Errorf("%s = %v, want %v", series, v, w)
 		}
 	}
