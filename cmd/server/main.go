@@ -14,6 +14,7 @@ import (
 	"github.com/drover-dev/drover/pkg/cmdline"
 	"github.com/drover-dev/drover/pkg/driver/sandbox"
 	"github.com/drover-dev/drover/pkg/server"
+	"github.com/drover-dev/drover/pkg/version"
 )
 
 func main() {
@@ -44,6 +45,7 @@ func run(ctx context.Context, o *Options) error {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger.Info("drover-server starting", version.Get().LogAttrs()...)
 	// remotedialer logs through logrus; keep only its warnings and errors.
 	logrus.SetLevel(logrus.WarnLevel)
 	auditLog, closeAudit, err := openAudit(o)
