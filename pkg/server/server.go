@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -100,9 +98,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if err := privateDataDir(cfg.DataDir, cfg.Logger); err != nil {
+	lns, err := bind(cfg)
+	if err != nil {
 		return err
 	}
+	defer lns.close()
+	unlock, err := openDataDir(cfg.DataDir, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	mat, err := pki.LoadOrCreate(filepath.Join(cfg.DataDir, "tls"), cfg.Hostnames, cfg.TLS, cfg.Now())
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
@@ -175,13 +180,9 @@ func Run(ctx context.Context, cfg Config) error {
 		API: apiHandler,
 	})
 
-	tcp, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
 	conns := cfg.Conns
 	conns.TrustedProxies, conns.Metrics, conns.Logger = cfg.Client.TrustedProxies, m, cfg.Logger
-	ln := connlimit.NewListener(tcp, conns)
+	ln := connlimit.NewListener(lns.main, conns)
 	srv := &http.Server{
 		Handler: handler,
 		// No ReadTimeout: it would end watches, logs and exec sessions.
@@ -205,12 +206,8 @@ func Run(ctx context.Context, cfg Config) error {
 	go tun.RecheckTokens(ctx, 5*time.Second) // agents of ended registration tokens lose their tunnels
 	go authProviders.RunRefresh(ctx, cfg.GroupRefreshInterval)
 	go streams.Run(ctx)
-	if cfg.MetricsListen != "" {
-		stop, err := serveMetrics(cfg.MetricsListen, m, cfg.Logger)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	if lns.metrics != nil {
+		defer serveMetrics(lns.metrics, m, cfg.Logger)()
 	}
 	ctrlCtx, stopCtrl := context.WithCancel(ctx)
 	ctrlDone := make(chan struct{})
@@ -277,24 +274,6 @@ func gcTokens(ctx context.Context, st *store.Store, cfg Config) {
 		case <-t.C:
 		}
 	}
-}
-
-// serveMetrics serves /metrics on its own listener.
-func serveMetrics(addr string, m *metrics.Server, logger *slog.Logger) (func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics listener: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("metrics server", "err", err)
-		}
-	}()
-	logger.Info("serving metrics", "addr", ln.Addr().String())
-	return func() { srv.Close() }, nil
 }
 
 // revoker makes a revocation hold everywhere at once: the token cache
@@ -434,21 +413,4 @@ func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *se
 		Now: cfg.Now, ServerURL: cfg.ServerURL, CAChecksum: caSum, AgentImage: cfg.AgentImage,
 		RegistrationTTL: cfg.RegistrationTTL, RegistrationGrace: cfg.RegistrationGrace, Removed: removed})
 	return reg, prov, nil
-}
-
-// privateDataDir makes the data directory, or makes an existing one, the
-// server's alone (0700). A server that is not root may not own it (a
-// volume's root): it goes on then, since its drivers, if any, run as its
-// own user anyway.
-func privateDataDir(dir string, logger *slog.Logger) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		if os.Geteuid() == 0 {
-			return fmt.Errorf("data dir: %w", err)
-		}
-		logger.Warn("could not make the data directory private (0700)", "dir", dir, "err", err)
-	}
-	return nil
 }
