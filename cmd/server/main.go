@@ -21,12 +21,14 @@ func main() {
 	// Started as the driver sandbox's helper, the binary never gets past
 	// this: it confines and execs a driver.
 	sandbox.Init()
-	os.Exit(cmdline.Main(newCommand(NewOptions(), run)))
+	os.Exit(cmdline.Main(newCommand(NewOptions(), run, NewResetOptions(), runReset)))
 }
 
 // newCommand is the drover-server command line: its flags set o, and a
-// valid o is passed to run.
-func newCommand(o *Options, run func(context.Context, *Options) error) *cobra.Command {
+// valid o is passed to run; its one subcommand, reset-admin-password, is
+// set by ro's flags and runs runReset.
+func newCommand(o *Options, run func(context.Context, *Options) error,
+	ro *ResetOptions, runReset func(context.Context, *ResetOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drover-server",
 		Short: "Drover management server",
@@ -36,6 +38,7 @@ func newCommand(o *Options, run func(context.Context, *Options) error) *cobra.Co
 		RunE: cmdline.RunE(o, run),
 	}
 	o.Flags(cmd.Flags())
+	cmd.AddCommand(newResetCommand(ro, runReset))
 	return cmd
 }
 
@@ -59,7 +62,7 @@ func run(ctx context.Context, o *Options) error {
 		Audit:   auditLog,
 		DataDir: o.DataDir, Listen: o.Listen, MetricsListen: o.MetricsListen, ServerURL: o.ServerURL,
 		Hostnames: o.hostnames(), TLS: o.tlsFiles(),
-		AdminUsername: o.AdminUsername, SessionTTL: o.SessionTTL, KubeconfigTTL: o.KubeconfigTTL,
+		AdminUsername: o.AdminUsername, BootstrapPasswordFile: o.BootstrapPasswordFile, SessionTTL: o.SessionTTL, KubeconfigTTL: o.KubeconfigTTL,
 		MaxTokenTTL: o.MaxTokenTTL, RegistrationTTL: o.RegistrationTTL,
 		RegistrationGrace: o.RegistrationGrace, AgentImage: o.AgentImage,
 		Logger: logger, Stdout: os.Stdout,

@@ -47,11 +47,16 @@ type Config struct {
 	Hostnames     []string // SANs of a generated serving certificate
 	TLS           pki.Files
 
-	AdminUsername   string
-	SessionTTL      time.Duration
-	KubeconfigTTL   time.Duration
-	MaxTokenTTL     time.Duration
-	RegistrationTTL time.Duration
+	AdminUsername string
+	// BootstrapPasswordFile, when set, holds the first admin's password
+	// (package local's ReadPassword: one trailing newline trimmed); it is
+	// read on the first start only, and then nothing about the password is
+	// printed. Empty: a random password, printed once to Stdout.
+	BootstrapPasswordFile string
+	SessionTTL            time.Duration
+	KubeconfigTTL         time.Duration
+	MaxTokenTTL           time.Duration
+	RegistrationTTL       time.Duration
 	// RegistrationGrace keeps rotated-out registration tokens valid this long.
 	RegistrationGrace time.Duration
 	// AgentImage is what import manifests run.
@@ -112,7 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "drover.db"))
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, storeFile))
 	if err != nil {
 		return err
 	}
@@ -233,29 +238,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	return nil
-}
-
-// bootstrapAdmin creates the first admin on an empty store and prints its
-// password once, to the operator's terminal only.
-func bootstrapAdmin(ctx context.Context, st *store.Store, localUsers *local.Provider, cfg Config) error {
-	users, err := st.ListUsers(ctx)
-	if err != nil {
-		return err
-	}
-	if len(users) > 0 {
-		return nil
-	}
-	password, err := api.RandomPassword()
-	if err != nil {
-		return err
-	}
-	if _, err := localUsers.CreateUser(ctx, local.NewUser{Username: cfg.AdminUsername, Password: password, Admin: true}); err != nil {
-		return fmt.Errorf("create bootstrap admin: %w", err)
-	}
-	cfg.Logger.Info("bootstrap admin created; its password was printed to the terminal once", "user", cfg.AdminUsername)
-	fmt.Fprintf(cfg.Stdout, "\n  Drover admin login (shown once, never again):\n    username: %s\n    password: %s\n\n",
-		cfg.AdminUsername, password)
 	return nil
 }
 
