@@ -15,7 +15,7 @@ include mk/proto.mk
 include mk/lint.mk
 
 BIN := bin
-DATA_DIR ?= .data
+DATA_DIR ?= data
 # What --version says (package pkg/version): `make build VERSION=v1.2.3`
 # overrides; the environment does not (a stray VERSION variable must not
 # stamp a release).
