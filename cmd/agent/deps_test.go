@@ -26,6 +26,7 @@ var agentNeeds = map[string]string{
 	"pkg/downstream":   "names of Drover's objects downstream, which the cluster agent creates",
 	"pkg/authendpoint": "kube-api-auth, the `drover-agent auth-endpoint` subcommand run in the downstream cluster",
 	"pkg/cmdline":      "the command line conventions every binary shares (cobra, single-dash long flags, exit codes)",
+	"pkg/version":      "--version and the start log line: the build's stamps; standard library only",
 }
 
 // serverOnly are third-party modules only the server has a use for; an

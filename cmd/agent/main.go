@@ -11,6 +11,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/agent"
 	"github.com/drover-dev/drover/pkg/cmdline"
+	"github.com/drover-dev/drover/pkg/version"
 )
 
 func main() {
@@ -49,6 +50,7 @@ func run(ctx context.Context, o *Options) error {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger.Info("drover-agent starting", version.Get().LogAttrs()...)
 	// remotedialer logs through logrus; keep only its warnings and errors.
 	logrus.SetLevel(logrus.WarnLevel)
 	return agent.Run(ctx, agent.Options{

@@ -49,7 +49,7 @@ func (o *Options) Validate() error {
 	if o.Addr == "" {
 		return errors.New("the address to serve on is required (a port, host:port or unix:/path)")
 	}
-	return nil
+	return sdk.CheckAddr(o.Addr)
 }
 
 func main() { os.Exit(cmdline.Main(newCommand(NewOptions(), run))) }

@@ -50,6 +50,11 @@ func TestCommandLine(t *testing.T) {
 		{name: "unix socket", args: []string{"unix:/tmp/x.sock"}, wantAddr: "unix:/tmp/x.sock"},
 		{name: "no address", wantCode: 2, wantStderr: "invalid options:\nthe address to serve on is required"},
 		{name: "two addresses", args: []string{"40123", "40124"}, wantCode: 2, wantStderr: `unexpected argument "40124"`},
+		{name: "a word that is no address", args: []string{"version"}, wantCode: 2,
+			wantStderr: "invalid options:\nlisten address \"version\" is neither a port, host:port nor unix:/path\nRun 'driver-local --help' for usage."},
+		{name: "an address off loopback", args: []string{"10.0.0.1:80"}, wantCode: 2, wantStderr: "is not on loopback"},
+		{name: "version", args: []string{"--version"}, wantStdout: "driver-local version "},
+		{name: "version with a stray argument", args: []string{"--version", "40123", "x"}, wantCode: 2, wantStderr: `unexpected argument "x"`},
 		{name: "unknown flag", args: []string{"--port", "40123"}, wantCode: 2, wantStderr: "unknown flag: --port"},
 		{name: "help", args: []string{"-help"}, wantStdout: "driver-local <port | host:port | unix:/path>"},
 	}

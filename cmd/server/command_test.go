@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,20 +17,23 @@ import (
 // TestEveryFlag passes every flag the command registers, in each form, and
 // checks that it set exactly one option to its value.
 func TestEveryFlag(t *testing.T) {
-	cases := cmdlinetest.FlagCases(t, newCommand(NewOptions(), nil))
-	if len(cases) == 0 {
-		t.Fatal("no flags registered")
+	cases := cmdlinetest.FlagCases(t, newCommand(NewOptions(), nil, NewResetOptions(), nil))
+	if !slices.ContainsFunc(cases, func(c cmdlinetest.Case) bool { return c.Args[0] == "reset-admin-password" }) {
+		t.Fatal("no reset-admin-password flags enumerated")
 	}
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
-			o := NewOptions()
-			cmd := newCommand(o, nil)
+			o, ro := NewOptions(), NewResetOptions()
+			cmd := newCommand(o, nil, ro, nil)
 			cmdlinetest.Stub(cmd)
 			var stderr bytes.Buffer
 			if code := cmdline.Execute(context.Background(), cmd, tc.Args, &bytes.Buffer{}, &stderr); code != 0 {
 				t.Fatalf("exit code %d, stderr:\n%s", code, stderr.String())
 			}
 			got := cmdlinetest.Changed(NewOptions(), o)
+			for k, v := range cmdlinetest.Changed(NewResetOptions(), ro) {
+				got["reset-admin-password."+k] = v
+			}
 			if len(got) != 1 {
 				t.Fatalf("changed options %v, want exactly one", got)
 			}
@@ -49,13 +53,17 @@ func TestCommandLine(t *testing.T) {
 		runErr     error
 		wantCode   int
 		wantRun    bool
+		wantReset  bool
 		wantStdout string // substring
 		wantStderr string // substring
 	}{
 		{name: "defaults run", wantRun: true},
 		{name: "flags as the helm chart passes them", args: []string{"--data-dir=/data", "--listen=:8443", "--server-url=https://drover.example.com"}, wantRun: true},
 		{name: "single-dash flags of old scripts", args: []string{"-data-dir", "/data", "-listen=:8443"}, wantRun: true},
-		{name: "stray argument", args: []string{"version"}, wantCode: 2, wantStderr: `unexpected argument "version"`},
+		{name: "stray argument", args: []string{"version"}, wantCode: 2, wantStderr: `"version"`},
+		{name: "stray argument names the flag", args: []string{"version"}, wantCode: 2, wantStderr: "did you mean --version?"},
+		{name: "version", args: []string{"--version"}, wantStdout: "drover-server version "},
+		{name: "version names the commit and Go", args: []string{"--version"}, wantStdout: "\ngo: go1."},
 		{name: "stray argument after flags", args: []string{"--listen", ":8443", "extra"}, wantCode: 2, wantStderr: "Run 'drover-server --help' for usage."},
 		{name: "unknown flag", args: []string{"--bogus"}, wantCode: 2, wantStderr: "unknown flag: --bogus"},
 		{name: "unknown single-dash flag", args: []string{"-bogus"}, wantCode: 2, wantStderr: "unknown flag: --bogus"},
@@ -67,18 +75,29 @@ func TestCommandLine(t *testing.T) {
 		{name: "help names the unsandboxed drivers switch", args: []string{"--help"}, wantStdout: "--allow-unsandboxed-drivers"},
 		{name: "single-dash help", args: []string{"-help"}, wantStdout: "--group-refresh-interval"},
 		{name: "short help", args: []string{"-h"}, wantStdout: "--data-dir"},
+		{name: "help lists the subcommand", args: []string{"--help"}, wantStdout: "reset-admin-password"},
+		{name: "reset-admin-password", args: []string{"reset-admin-password", "--data-dir", "/data", "--password-stdin"}, wantReset: true},
+		{name: "reset-admin-password needs --password-stdin", args: []string{"reset-admin-password"}, wantCode: 2,
+			wantStderr: "--password-stdin is required"},
+		{name: "reset-admin-password takes no password argument", args: []string{"reset-admin-password", "--password-stdin", "hunter2hunter2"},
+			wantCode: 2, wantStderr: `unexpected argument "hunter2hunter2": drover-server reset-admin-password takes none`},
+		{name: "a server flag given to reset-admin-password", args: []string{"reset-admin-password", "--listen", ":1"}, wantCode: 2,
+			wantStderr: "unknown flag: --listen"},
+		{name: "reset-admin-password fails", args: []string{"reset-admin-password", "--password-stdin"}, runErr: errors.New("in use"),
+			wantCode: 1, wantReset: true, wantStderr: "drover-server reset-admin-password: in use"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ran := false
+			ran, reset := false, false
 			run := func(context.Context, *Options) error { ran = true; return tc.runErr }
+			runReset := func(context.Context, *ResetOptions) error { reset = true; return tc.runErr }
 			var stdout, stderr bytes.Buffer
-			code := cmdline.Execute(context.Background(), newCommand(NewOptions(), run), tc.args, &stdout, &stderr)
+			code := cmdline.Execute(context.Background(), newCommand(NewOptions(), run, NewResetOptions(), runReset), tc.args, &stdout, &stderr)
 			if diff := cmp.Diff(tc.wantCode, code); diff != "" {
 				t.Errorf("exit code (-want +got):\n%s\nstderr:\n%s", diff, stderr.String())
 			}
-			if ran != tc.wantRun {
-				t.Errorf("ran = %v, want %v", ran, tc.wantRun)
+			if ran != tc.wantRun || reset != tc.wantReset {
+				t.Errorf("ran = %v, reset = %v; want %v, %v", ran, reset, tc.wantRun, tc.wantReset)
 			}
 			if !strings.Contains(stdout.String(), tc.wantStdout) {
 				t.Errorf("stdout %q does not contain %q", stdout.String(), tc.wantStdout)

@@ -14,18 +14,21 @@ import (
 	"github.com/drover-dev/drover/pkg/cmdline"
 	"github.com/drover-dev/drover/pkg/driver/sandbox"
 	"github.com/drover-dev/drover/pkg/server"
+	"github.com/drover-dev/drover/pkg/version"
 )
 
 func main() {
 	// Started as the driver sandbox's helper, the binary never gets past
 	// this: it confines and execs a driver.
 	sandbox.Init()
-	os.Exit(cmdline.Main(newCommand(NewOptions(), run)))
+	os.Exit(cmdline.Main(newCommand(NewOptions(), run, NewResetOptions(), runReset)))
 }
 
 // newCommand is the drover-server command line: its flags set o, and a
-// valid o is passed to run.
-func newCommand(o *Options, run func(context.Context, *Options) error) *cobra.Command {
+// valid o is passed to run; its one subcommand, reset-admin-password, is
+// set by ro's flags and runs runReset.
+func newCommand(o *Options, run func(context.Context, *Options) error,
+	ro *ResetOptions, runReset func(context.Context, *ResetOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drover-server",
 		Short: "Drover management server",
@@ -35,6 +38,7 @@ func newCommand(o *Options, run func(context.Context, *Options) error) *cobra.Co
 		RunE: cmdline.RunE(o, run),
 	}
 	o.Flags(cmd.Flags())
+	cmd.AddCommand(newResetCommand(ro, runReset))
 	return cmd
 }
 
@@ -44,6 +48,7 @@ func run(ctx context.Context, o *Options) error {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger.Info("drover-server starting", version.Get().LogAttrs()...)
 	// remotedialer logs through logrus; keep only its warnings and errors.
 	logrus.SetLevel(logrus.WarnLevel)
 	auditLog, closeAudit, err := openAudit(o)
@@ -57,7 +62,7 @@ func run(ctx context.Context, o *Options) error {
 		Audit:   auditLog,
 		DataDir: o.DataDir, Listen: o.Listen, MetricsListen: o.MetricsListen, ServerURL: o.ServerURL,
 		Hostnames: o.hostnames(), TLS: o.tlsFiles(),
-		AdminUsername: o.AdminUsername, SessionTTL: o.SessionTTL, KubeconfigTTL: o.KubeconfigTTL,
+		AdminUsername: o.AdminUsername, BootstrapPasswordFile: o.BootstrapPasswordFile, SessionTTL: o.SessionTTL, KubeconfigTTL: o.KubeconfigTTL,
 		MaxTokenTTL: o.MaxTokenTTL, RegistrationTTL: o.RegistrationTTL,
 		RegistrationGrace: o.RegistrationGrace, AgentImage: o.AgentImage,
 		Logger: logger, Stdout: os.Stdout,

@@ -23,19 +23,22 @@ import (
 
 // Options are the server's command-line options.
 type Options struct {
-	DataDir         string
-	Listen          string
-	MetricsListen   string
-	ServerURL       string
-	Hostnames       string
-	TLSCert         string
-	TLSKey          string
-	CACert          string
-	AdminUsername   string
-	SessionTTL      time.Duration
-	KubeconfigTTL   time.Duration
-	MaxTokenTTL     time.Duration
-	RegistrationTTL time.Duration
+	DataDir       string
+	Listen        string
+	MetricsListen string
+	ServerURL     string
+	Hostnames     string
+	TLSCert       string
+	TLSKey        string
+	CACert        string
+	AdminUsername string
+	// BootstrapPasswordFile holds the first admin's password (a mounted
+	// Secret); empty: a random one, printed once.
+	BootstrapPasswordFile string
+	SessionTTL            time.Duration
+	KubeconfigTTL         time.Duration
+	MaxTokenTTL           time.Duration
+	RegistrationTTL       time.Duration
 	// RegistrationGrace keeps rotated-out registration tokens valid.
 	RegistrationGrace time.Duration
 	AgentImage        string
@@ -114,6 +117,7 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "serving certificate key (PEM)")
 	fs.StringVar(&o.CACert, "ca-cert", o.CACert, "CA that signed --tls-cert (PEM); served at /cacerts for agents to pin")
 	fs.StringVar(&o.AdminUsername, "admin-username", o.AdminUsername, "name of the admin created on first start")
+	fs.StringVar(&o.BootstrapPasswordFile, "bootstrap-password-file", o.BootstrapPasswordFile, "file holding the password of the admin created on first start (12-72 bytes, one trailing newline trimmed; e.g. a mounted Secret): then nothing about it is printed (default: a random password, printed once)")
 	fs.DurationVar(&o.SessionTTL, "session-ttl", o.SessionTTL, "lifetime of a login session token")
 	fs.DurationVar(&o.KubeconfigTTL, "kubeconfig-ttl", o.KubeconfigTTL, "default lifetime of kubeconfig and API tokens")
 	fs.DurationVar(&o.MaxTokenTTL, "max-token-ttl", o.MaxTokenTTL, "longest lifetime a user may request for a token")
@@ -262,7 +266,7 @@ func (o *Options) driverSandbox() driver.SandboxOptions {
 			sb.Share = append(sb.Share, p)
 		}
 	}
-	for _, p := range []string{o.DataDir, o.SecretsKeyFile, o.TLSCert, o.TLSKey, o.CACert, o.AuditLog} {
+	for _, p := range []string{o.DataDir, o.SecretsKeyFile, o.TLSCert, o.TLSKey, o.CACert, o.AuditLog, o.BootstrapPasswordFile} {
 		if p != "" && p != "-" {
 			sb.Hide = append(sb.Hide, p)
 		}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +92,24 @@ func TestDriverSandboxOptions(t *testing.T) {
 	o.AuditLog = "-"
 	if got := o.driverSandbox().Hide; len(got) != 5 {
 		t.Errorf("hidden with the audit log on stdout: %v", got)
+	}
+}
+
+// TestMakefileDataDir: `make run` and a bare drover-server use the same
+// data directory by default, so that neither starts a second, empty store
+// with a second admin.
+func TestMakefileDataDir(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "DATA_DIR ?= "); ok {
+			got = append(got, strings.TrimSpace(v))
+		}
+	}
+	if diff := cmp.Diff([]string{NewOptions().DataDir}, got); diff != "" {
+		t.Errorf("the Makefile's DATA_DIR and --data-dir's default (-binary +Makefile):\n%s", diff)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,11 @@ type Options struct {
 
 	BackoffMin time.Duration
 	BackoffMax time.Duration
+	// RefusedBackoff is how long the agent waits after the server refused
+	// its tunnel for good (a RefusedError that is Permanent: a token that
+	// is not valid, say) before it tries again, unless the token file
+	// changes first (default 5m).
+	RefusedBackoff time.Duration
 	// TokenTTL is the requested lifetime of the controller token the cluster
 	// agent hands over.
 	TokenTTL time.Duration
@@ -82,6 +88,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if opts.BackoffMax <= 0 {
 		opts.BackoffMax = 30 * time.Second
+	}
+	if opts.RefusedBackoff <= 0 {
+		opts.RefusedBackoff = 5 * time.Minute
 	}
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = 24 * time.Hour
@@ -158,7 +167,7 @@ func Run(ctx context.Context, opts Options) error {
 				continue
 			}
 		}
-		connected, err := a.connectOnce(ctx, sa, log)
+		connected, regToken, err := a.connectOnce(ctx, sa, log)
 		a.ready.Store(false)
 		opts.Metrics.Connected.Set(0)
 		if ctx.Err() != nil {
@@ -167,29 +176,53 @@ func Run(ctx context.Context, opts Options) error {
 		if connected {
 			b.reset()
 		}
-		if err != nil {
+		var refused *RefusedError
+		switch {
+		case errors.As(err, &refused):
+			opts.Metrics.Refusals.WithLabelValues(strconv.Itoa(refused.Code)).Inc()
+			if refused.Permanent() {
+				log.Error("the server refuses this agent's tunnel; waiting before trying again, or until the token file changes",
+					"status", refused.Code, "message", refused.Message, "hint", refused.Hint(), "retry_in", opts.RefusedBackoff.String())
+				a.waitRefused(ctx, regToken)
+				b.reset()
+				continue
+			}
+			log.Warn("the server refused the tunnel for now", "status", refused.Code, "message", refused.Message)
+		case err != nil:
 			log.Warn("tunnel closed", "err", err)
 		}
 		b.sleep(ctx)
 	}
 }
 
+// waitRefused waits RefusedBackoff after a permanent refusal of token, or
+// less when the token file gets another well-formed token (a rotation
+// reaching the pod, an import manifest applied again), or until ctx ends.
+func (a *Agent) waitRefused(ctx context.Context, token string) {
+	wait, cancel := context.WithTimeout(ctx, a.opts.RefusedBackoff)
+	defer cancel()
+	go a.watchToken(wait, token, cancel)
+	<-wait.Done()
+}
+
 // connectOnce opens one tunnel session and serves it until it ends or the
-// controller token it handed over is due for renewal.
-func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (bool, error) {
+// controller token it handed over is due for renewal. It returns whether
+// the tunnel opened and the registration token it used ("" when the file
+// held none).
+func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (bool, string, error) {
 	raw, err := os.ReadFile(a.opts.TokenFile)
 	if err != nil {
-		return false, fmt.Errorf("read registration token: %w", err)
+		return false, "", fmt.Errorf("read registration token: %w", err)
 	}
 	regToken := strings.TrimSpace(string(raw))
 	if _, err := token.Parse(regToken); err != nil {
-		return false, fmt.Errorf("registration token in %s: %w", a.opts.TokenFile, err)
+		return false, "", fmt.Errorf("registration token in %s: %w", a.opts.TokenFile, err)
 	}
 	params, err := agentapi.AgentParams{
 		Protocol: agentapi.Protocol, Kind: a.opts.Kind, Node: a.opts.NodeName, Endpoint: a.endpoint, CACert: a.apiCA, Token: sa.value,
 	}.Encode()
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	headers := http.Header{}
 	headers.Set("Authorization", "Bearer "+regToken)
@@ -222,17 +255,15 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 			}), nil
 		},
 	}
-	var connected atomic.Bool
-	onConnect := func(context.Context, *remotedialer.Session) error {
-		connected.Store(true)
+	connected := false
+	onConnect := func() {
+		connected = true
 		a.ready.Store(true)
 		a.opts.Metrics.Connects.Inc()
 		a.opts.Metrics.Connected.Set(1)
 		log.Info("tunnel open", "server", a.opts.ServerURL)
-		return nil
 	}
-	err = remotedialer.ConnectToProxyWithDialer(sessCtx, wsURL(a.opts.ServerURL), headers,
-		allowTCP, dialer, a.dialEndpoint(log), onConnect)
+	err = openTunnel(sessCtx, wsURL(a.opts.ServerURL), headers, dialer, a.dialEndpoint(log), onConnect)
 	switch {
 	case ctx.Err() != nil:
 	case rotated.Load():
@@ -241,7 +272,7 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 	case err == nil && sessCtx.Err() != nil:
 		log.Info("renewing tunnel for a fresh controller token")
 	}
-	return connected.Load(), err
+	return connected, regToken, err
 }
 
 // watchToken reads the token file every TokenPoll until ctx ends and calls

@@ -15,7 +15,14 @@
 // right downstream and hands over nothing: it carries bytes.
 //
 // The tunnel is re-opened after any loss with capped exponential backoff and
-// jitter, and (cluster agent) before the controller's token expires. The agent dials
+// jitter, and (cluster agent) before the controller's token expires. When
+// the server refuses the tunnel for good (a client error such as 401 for a
+// registration token that is revoked, rotated out or of a deleted cluster:
+// RefusedError.Permanent), the agent logs the HTTP status, the server's
+// message and what to do at error level, counts it
+// (drover_agent_refusals_total{code}) and waits RefusedBackoff (5 min)
+// before it tries again, or less when its token file gets a new token: it
+// never knocks every few seconds with a token that cannot work. The agent dials
 // nothing but its apiserver endpoint: every other dial the server asks for is
 // refused (and logged) without tearing the tunnel down.
 //

@@ -16,6 +16,8 @@ type Metrics struct {
 	Connected prometheus.Gauge
 	// Dials counts streams the server asked for, by result (ok, refused, error).
 	Dials *prometheus.CounterVec
+	// Refusals counts tunnels the server refused, by HTTP status.
+	Refusals *prometheus.CounterVec
 }
 
 // NewMetrics registers the agent's metrics on a fresh registry.
@@ -29,8 +31,11 @@ func NewMetrics() *Metrics {
 		Dials: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "drover_agent_dials_total", Help: "Streams the server asked the agent to open, by result.",
 		}, []string{"result"}),
+		Refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_agent_refusals_total", Help: "Tunnels the server refused to open, by HTTP status (401: a registration token that is not valid).",
+		}, []string{"code"}),
 	}
-	r.MustRegister(m.Connects, m.Connected, m.Dials)
+	r.MustRegister(m.Connects, m.Connected, m.Dials, m.Refusals)
 	return m
 }
 

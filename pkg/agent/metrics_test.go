@@ -12,6 +12,7 @@ func TestMetricsHandler(t *testing.T) {
 	m.Connects.Inc()
 	m.Connected.Set(1)
 	m.Dials.WithLabelValues("refused").Inc()
+	m.Refusals.WithLabelValues("401").Inc()
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL)
@@ -30,6 +31,7 @@ func TestMetricsHandler(t *testing.T) {
 		{"connects", "drover_agent_connects_total 1"},
 		{"connected", "drover_agent_connected 1"},
 		{"dials by result", `drover_agent_dials_total{result="refused"} 1`},
+		{"refusals by status", `drover_agent_refusals_total{code="401"} 1`},
 		{"runtime collector", "go_goroutines "},
 	}
 	for _, tc := range tests {

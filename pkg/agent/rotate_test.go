@@ -32,6 +32,9 @@ type tunnelServer struct {
 	mu  sync.Mutex
 	got []string // the bearer tokens of the connects, in order
 	ch  chan struct{}
+	// refuse, when set, answers a connect with a token it returns a
+	// non-zero status for (before remotedialer sees it), as a Status.
+	refuse func(token string) (code int, message string)
 }
 
 func newTunnelServer(t *testing.T) *tunnelServer {
@@ -55,7 +58,25 @@ func newTunnelServer(t *testing.T) *tunnelServer {
 	}, remotedialer.DefaultErrorWriter)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/cacerts", func(w http.ResponseWriter, _ *http.Request) { w.Write(g.CACert) })
-	mux.Handle(agentapi.ConnectPath, rd)
+	mux.HandleFunc(agentapi.ConnectPath, func(w http.ResponseWriter, r *http.Request) {
+		ts.mu.Lock()
+		refuse := ts.refuse
+		ts.mu.Unlock()
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if refuse != nil {
+			if code, msg := refuse(tok); code != 0 {
+				ts.mu.Lock()
+				ts.got = append(ts.got, tok)
+				ts.mu.Unlock()
+				ts.ch <- struct{}{}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(code)
+				fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":%q,"code":%d}`, msg, code)
+				return
+			}
+		}
+		rd.ServeHTTP(w, r)
+	})
 	ts.srv = httptest.NewUnstartedServer(mux)
 	ts.srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 	ts.srv.StartTLS()

@@ -172,6 +172,7 @@ func (a *API) PublicRoutes(r *mux.Router) {
 func (a *API) Routes(r *access.Routes) {
 	r.Handle(http.MethodPost, "/v3/logout", access.Unscoped, a.logout)
 	r.Handle(http.MethodGet, "/v3/users/me", access.AnyCredential, a.me)
+	r.Handle(http.MethodPost, "/v3/users/me/password", access.Unscoped, a.changeOwnPassword)
 	r.Handle(http.MethodGet, "/v3/users", access.Unscoped, a.admin(a.listUsers))
 	r.Handle(http.MethodPost, "/v3/users", access.Unscoped, a.admin(a.createUser))
 	r.Handle(http.MethodGet, "/v3/clusters", access.Unscoped, a.listClusters)

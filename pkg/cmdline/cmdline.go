@@ -7,9 +7,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/drover-dev/drover/pkg/version"
 )
 
 // Options is what a command validates and runs: the Options types of the
@@ -38,23 +41,44 @@ type runError struct{ err error }
 func (e *runError) Error() string { return e.err.Error() }
 func (e *runError) Unwrap() error { return e.err }
 
-// NoArgs refuses any positional argument.
+// NoArgs refuses any positional argument, naming it: a command with
+// subcommands lists them, and a word that is the name of one of the
+// command's flags (`drover-server version`) is pointed to the flag.
 func NoArgs(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
-	if cmd.HasAvailableSubCommands() {
-		return fmt.Errorf("unknown command %q", args[0])
+	var msg string
+	if names := commandNames(cmd); len(names) > 0 {
+		msg = fmt.Sprintf("unknown command %q for %s (its commands: %s)", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+	} else {
+		msg = fmt.Sprintf("unexpected argument %q: %s takes none", args[0], cmd.CommandPath())
 	}
-	return fmt.Errorf("unexpected argument %q: %s takes none", args[0], cmd.CommandPath())
+	if cmd.Flags().Lookup(args[0]) != nil {
+		msg += fmt.Sprintf("; did you mean --%s?", args[0])
+	}
+	return errors.New(msg)
+}
+
+// commandNames are the names of cmd's available subcommands (help aside).
+func commandNames(cmd *cobra.Command) []string {
+	var names []string
+	for _, sub := range cmd.Commands() {
+		if sub.IsAvailableCommand() && sub.Name() != "help" {
+			names = append(names, sub.Name())
+		}
+	}
+	return names
 }
 
 // Setup applies the conventions to root and all its subcommands: errors
 // printed once by Execute (not by cobra), no usage dump after an error, no
 // generated completion command, the help flag registered up front so that
-// NormalizeArgs knows -help. Call it once the tree is built.
+// NormalizeArgs knows -help, and --version on root (see AddVersion). Call
+// it once the tree is built.
 func Setup(root *cobra.Command) {
 	root.CompletionOptions.DisableDefaultCmd = true
+	AddVersion(root, version.Get())
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
 		c.SilenceErrors = true
@@ -65,6 +89,26 @@ func Setup(root *cobra.Command) {
 		}
 	}
 	walk(root)
+}
+
+// AddVersion gives root a --version flag that prints info (package
+// version) and exits 0. It is checked after the arguments, so that
+// `--version extra` is refused like any stray argument, and before the
+// options are validated, so that it works without the flags a run needs.
+// A root that already has the flag is left alone.
+func AddVersion(root *cobra.Command, info version.Info) {
+	if root.Flags().Lookup("version") != nil || root.RunE == nil {
+		return
+	}
+	show := root.Flags().Bool("version", false, "print the version, the commit and the Go version it was built from, then exit")
+	run := root.RunE
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if *show {
+			_, err := fmt.Fprint(cmd.OutOrStdout(), info.Text(cmd.Name()))
+			return err
+		}
+		return run(cmd, args)
+	}
 }
 
 // Execute runs root with args and returns the exit code: 0 on success or

@@ -3,7 +3,9 @@
 // commands with pflag flags, the single-dash long flags older scripts pass
 // (`-server https://…`, as Go's flag package accepted), and the exit codes:
 // 0 after help, 2 for a command line the binary cannot run with (an unknown
-// flag, a stray argument, invalid options), 1 when the run itself fails.
+// flag, a stray argument, invalid options), 1 when the run itself fails;
+// and --version on every binary's root command (what package version says
+// of the build).
 //
 // Each binary keeps its own Options with Flags, Validate and run(ctx); this
 // package only wires them to cobra, once for all of them.

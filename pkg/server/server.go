@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -49,11 +47,16 @@ type Config struct {
 	Hostnames     []string // SANs of a generated serving certificate
 	TLS           pki.Files
 
-	AdminUsername   string
-	SessionTTL      time.Duration
-	KubeconfigTTL   time.Duration
-	MaxTokenTTL     time.Duration
-	RegistrationTTL time.Duration
+	AdminUsername string
+	// BootstrapPasswordFile, when set, holds the first admin's password
+	// (package local's ReadPassword: one trailing newline trimmed); it is
+	// read on the first start only, and then nothing about the password is
+	// printed. Empty: a random password, printed once to Stdout.
+	BootstrapPasswordFile string
+	SessionTTL            time.Duration
+	KubeconfigTTL         time.Duration
+	MaxTokenTTL           time.Duration
+	RegistrationTTL       time.Duration
 	// RegistrationGrace keeps rotated-out registration tokens valid this long.
 	RegistrationGrace time.Duration
 	// AgentImage is what import manifests run.
@@ -100,14 +103,21 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if err := privateDataDir(cfg.DataDir, cfg.Logger); err != nil {
+	lns, err := bind(cfg)
+	if err != nil {
 		return err
 	}
+	defer lns.close()
+	unlock, err := openDataDir(cfg.DataDir, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	mat, err := pki.LoadOrCreate(filepath.Join(cfg.DataDir, "tls"), cfg.Hostnames, cfg.TLS, cfg.Now())
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "drover.db"))
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, storeFile))
 	if err != nil {
 		return err
 	}
@@ -177,13 +187,9 @@ func Run(ctx context.Context, cfg Config) error {
 		API: apiHandler,
 	})
 
-	tcp, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
 	conns := cfg.Conns
 	conns.TrustedProxies, conns.Metrics, conns.Logger = cfg.Client.TrustedProxies, m, cfg.Logger
-	ln := connlimit.NewListener(tcp, conns)
+	ln := connlimit.NewListener(lns.main, conns)
 	srv := &http.Server{
 		Handler: handler,
 		// No ReadTimeout: it would end watches, logs and exec sessions.
@@ -207,12 +213,8 @@ func Run(ctx context.Context, cfg Config) error {
 	go tun.RecheckTokens(ctx, 5*time.Second) // agents of ended registration tokens lose their tunnels
 	go authProviders.RunRefresh(ctx, cfg.GroupRefreshInterval)
 	go streams.Run(ctx)
-	if cfg.MetricsListen != "" {
-		stop, err := serveMetrics(cfg.MetricsListen, m, cfg.Logger)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	if lns.metrics != nil {
+		defer serveMetrics(lns.metrics, m, cfg.Logger)()
 	}
 	ctrlCtx, stopCtrl := context.WithCancel(ctx)
 	ctrlDone := make(chan struct{})
@@ -241,29 +243,6 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// bootstrapAdmin creates the first admin on an empty store and prints its
-// password once, to the operator's terminal only.
-func bootstrapAdmin(ctx context.Context, st *store.Store, localUsers *local.Provider, cfg Config) error {
-	users, err := st.ListUsers(ctx)
-	if err != nil {
-		return err
-	}
-	if len(users) > 0 {
-		return nil
-	}
-	password, err := api.RandomPassword()
-	if err != nil {
-		return err
-	}
-	if _, err := localUsers.CreateUser(ctx, local.NewUser{Username: cfg.AdminUsername, Password: password, Admin: true}); err != nil {
-		return fmt.Errorf("create bootstrap admin: %w", err)
-	}
-	cfg.Logger.Info("bootstrap admin created; its password was printed to the terminal once", "user", cfg.AdminUsername)
-	fmt.Fprintf(cfg.Stdout, "\n  Drover admin login (shown once, never again):\n    username: %s\n    password: %s\n\n",
-		cfg.AdminUsername, password)
-	return nil
-}
-
 func gcTokens(ctx context.Context, st *store.Store, cfg Config) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -279,24 +258,6 @@ func gcTokens(ctx context.Context, st *store.Store, cfg Config) {
 		case <-t.C:
 		}
 	}
-}
-
-// serveMetrics serves /metrics on its own listener.
-func serveMetrics(addr string, m *metrics.Server, logger *slog.Logger) (func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics listener: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("metrics server", "err", err)
-		}
-	}()
-	logger.Info("serving metrics", "addr", ln.Addr().String())
-	return func() { srv.Close() }, nil
 }
 
 // revoker makes a revocation hold everywhere at once: the token cache
@@ -436,21 +397,4 @@ func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *se
 		Now: cfg.Now, ServerURL: cfg.ServerURL, CAChecksum: caSum, AgentImage: cfg.AgentImage,
 		RegistrationTTL: cfg.RegistrationTTL, RegistrationGrace: cfg.RegistrationGrace, Removed: removed})
 	return reg, prov, nil
-}
-
-// privateDataDir makes the data directory, or makes an existing one, the
-// server's alone (0700). A server that is not root may not own it (a
-// volume's root): it goes on then, since its drivers, if any, run as its
-// own user anyway.
-func privateDataDir(dir string, logger *slog.Logger) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		if os.Geteuid() == 0 {
-			return fmt.Errorf("data dir: %w", err)
-		}
-		logger.Warn("could not make the data directory private (0700)", "dir", dir, "err", err)
-	}
-	return nil
 }

@@ -291,13 +291,21 @@ func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool) (
 	return s.UpdateUser(ctx, id, UserChange{Disabled: &disabled})
 }
 
-// UserChange is what an admin changes of a user; nil fields stay.
+// UserChange is what an admin, or the user itself, changes of a user; nil
+// fields stay.
 type UserChange struct {
 	// Disabled disables (deleting every token of the user) or enables.
 	Disabled *bool
 	// PasswordHash replaces a local user's password hash and deletes the
-	// user's login sessions.
+	// user's login sessions (but KeepToken).
 	PasswordHash []byte
+	// RevokeTokens deletes every token of the user, of any kind (but
+	// KeepToken).
+	RevokeTokens bool
+	// KeepToken is a token of the user that PasswordHash and RevokeTokens
+	// spare: the one the user changes its own password with. Disabling
+	// spares nothing.
+	KeepToken string
 }
 
 // UpdateUser applies c in one transaction: all of it or, on any error,
@@ -322,7 +330,14 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange) ([]stri
 			if err := update(`UPDATE users SET password_hash = ? WHERE id = ? AND provider = 'local'`, c.PasswordHash, id); err != nil {
 				return err
 			}
-			ids, err := deleteTokens(ctx, tx, `user_id = ? AND kind = ?`, id, KindSession)
+			ids, err := deleteTokens(ctx, tx, `user_id = ? AND kind = ? AND id != ?`, id, KindSession, c.KeepToken)
+			if err != nil {
+				return err
+			}
+			deleted = append(deleted, ids...)
+		}
+		if c.RevokeTokens {
+			ids, err := deleteTokens(ctx, tx, `user_id = ? AND id != ?`, id, c.KeepToken)
 			if err != nil {
 				return err
 			}

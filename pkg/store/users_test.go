@@ -189,6 +189,57 @@ func TestUpdateUserAllOrNothing(t *testing.T) {
 	}
 }
 
+// TestUpdateUserTokens: which tokens a password change and a revocation
+// delete, and that KeepToken is spared by both but not by disabling.
+func TestUpdateUserTokens(t *testing.T) {
+	yes := true
+	tests := []struct {
+		name        string
+		change      UserChange
+		wantDeleted []string
+	}{
+		{name: "password: every session", change: UserChange{PasswordHash: []byte("h2")},
+			wantDeleted: []string{"s-1", "s-2"}},
+		{name: "password: the sessions but the caller's", change: UserChange{PasswordHash: []byte("h2"), KeepToken: "s-1"},
+			wantDeleted: []string{"s-2"}},
+		{name: "password and tokens: all but the caller's", change: UserChange{PasswordHash: []byte("h2"), RevokeTokens: true, KeepToken: "s-1"},
+			wantDeleted: []string{"k-1", "s-2", "t-1"}},
+		{name: "tokens alone", change: UserChange{RevokeTokens: true, KeepToken: "t-1"},
+			wantDeleted: []string{"k-1", "s-1", "s-2"}},
+		{name: "disabling spares nothing", change: UserChange{Disabled: &yes, KeepToken: "s-1"},
+			wantDeleted: []string{"k-1", "s-1", "s-2", "t-1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := openTest(t)
+			must(t, st.CreateUser(ctx, User{ID: "u-a", Username: "alice", Provider: LocalProvider}, []byte("h")))
+			must(t, st.CreateUser(ctx, User{ID: "u-b", Username: "bob", Provider: LocalProvider}, []byte("h")))
+			addToken(t, st, "s-1", "u-a", KindSession)
+			addToken(t, st, "s-2", "u-a", KindSession)
+			addToken(t, st, "t-1", "u-a", KindAPI)
+			addToken(t, st, "k-1", "u-a", KindKubeconfig)
+			addToken(t, st, "s-b", "u-b", KindSession)
+			deleted, err := st.UpdateUser(ctx, "u-a", tc.change)
+			must(t, err)
+			if diff := cmp.Diff(tc.wantDeleted, deleted); diff != "" {
+				t.Errorf("deleted (-want +got):\n%s", diff)
+			}
+			for _, id := range tc.wantDeleted {
+				if _, err := st.Token(ctx, id); !errors.Is(err, ErrNotFound) {
+					t.Errorf("token %s still there: %v", id, err)
+				}
+			}
+			if toks, _ := st.ListTokens(ctx, "u-b"); len(toks) != 1 {
+				t.Errorf("another user's tokens changed: %v", toks)
+			}
+		})
+	}
+	if _, err := openTest(t).UpdateUser(context.Background(), "u-none", UserChange{RevokeTokens: true}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("revoking the tokens of no user: %v, want ErrNotFound", err)
+	}
+}
+
 // TestMigrateLogin: external users created before the login column get it
 // from their username.
 func TestMigrateLogin(t *testing.T) {

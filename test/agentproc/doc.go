@@ -1,6 +1,7 @@
 // Package agentproc runs a minimal Drover agent in a child process for the
 // tunnel and proxy tests: the test binary re-executed (see RunIfChild),
-// calling remotedialer.ConnectToProxyWithDialer as pkg/agent does, with a
+// calling remotedialer.ConnectToProxyWithDialer (pkg/agent composes the
+// same client session itself, to read a refused upgrade's status), with a
 // local dialer that reaches only the advertised endpoint.
 //
 // It runs out of process on purpose. remotedialer v0.6.1 has data races in

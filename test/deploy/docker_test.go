@@ -222,6 +222,18 @@ func TestDockerfiles(t *testing.T) {
 			if !slices.Contains(b.flags, "-trimpath") {
 				t.Errorf("go build flags %q lack -trimpath", b.flags)
 			}
+			// --version: the stamps come in as build arguments (the
+			// context has no .git), into package version's variables.
+			args := buildArgs(ins)
+			for _, stamp := range []struct{ arg, variable string }{{"VERSION", "version"}, {"COMMIT", "commit"}} {
+				if _, ok := args[stamp.arg]; !ok {
+					t.Errorf("no ARG %s in the build stage", stamp.arg)
+				}
+				x := "-X " + versionPkg + "." + stamp.variable + "=${" + stamp.arg + "}"
+				if !slices.ContainsFunc(b.flags, func(f string) bool { return strings.Contains(f, x) }) {
+					t.Errorf("go build flags %q lack %q", b.flags, x)
+				}
+			}
 			if _, err := os.Stat(path + ".dockerignore"); err != nil {
 				t.Errorf("no %s.dockerignore: %v", tc.file, err)
 			}
@@ -229,9 +241,33 @@ func TestDockerfiles(t *testing.T) {
 	}
 }
 
+// versionPkg is where the linker stamps what --version says.
+const versionPkg = "github.com/drover-dev/drover/pkg/version"
+
+// buildArgs are the ARG instructions of the build stage (the first) with
+// their defaults.
+func buildArgs(ins []instruction) map[string]string {
+	args := map[string]string{}
+	froms := 0
+	for _, in := range ins {
+		switch in.cmd {
+		case "FROM":
+			froms++
+		case "ARG":
+			if froms == 1 {
+				k, v, _ := strings.Cut(in.args, "=")
+				args[k] = v
+			}
+		}
+	}
+	return args
+}
+
 // TestStaticBinaries builds the binaries exactly as the Dockerfiles do (their
-// environment and go build flags, read from them) and checks they are static:
-// no program interpreter, no shared libraries, cgo off.
+// environment and go build flags, read from them, with the build arguments
+// `make images` passes) and checks they are static: no program
+// interpreter, no shared libraries, cgo off; and that --version says what
+// the build arguments stamped.
 func TestStaticBinaries(t *testing.T) {
 	root := harness.RepoRoot()
 	dir := t.TempDir()
@@ -240,9 +276,17 @@ func TestStaticBinaries(t *testing.T) {
 		{"Dockerfile.agent", "drover-agent"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := findGoBuild(t, parseDockerfile(t, filepath.Join(root, "deploy", "docker", tc.file)))
+			ins := parseDockerfile(t, filepath.Join(root, "deploy", "docker", tc.file))
+			b := findGoBuild(t, ins)
 			out := filepath.Join(dir, tc.name)
-			args := append([]string{"build"}, b.flags...)
+			// What `docker build --build-arg VERSION=… --build-arg
+			// COMMIT=…` would substitute.
+			stamps := buildArgs(ins)
+			stamps["VERSION"], stamps["COMMIT"] = "v9.8.7-test", "0123456789abcdef0123456789abcdef01234567"
+			args := []string{"build"}
+			for _, f := range b.flags {
+				args = append(args, os.Expand(f, func(k string) string { return stamps[k] }))
+			}
 			args = append(args, "-o", out, b.pkg)
 			cmd := exec.CommandContext(t.Context(), "go", args...)
 			cmd.Dir = root
@@ -251,6 +295,14 @@ func TestStaticBinaries(t *testing.T) {
 				t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
 			}
 			checkStatic(t, out)
+			version, err := exec.CommandContext(t.Context(), out, "--version").Output()
+			if err != nil {
+				t.Fatalf("%s --version: %v", tc.name, err)
+			}
+			want := tc.name + " version v9.8.7-test\ncommit: " + stamps["COMMIT"] + "\ngo: "
+			if !strings.HasPrefix(string(version), want) {
+				t.Errorf("%s --version:\n%s\nwant it to start with:\n%s", tc.name, version, want)
+			}
 			bi, err := buildinfo.ReadFile(out)
 			if err != nil {
 				t.Fatal(err)

@@ -283,6 +283,41 @@ func TestHelmTemplateTLSSecret(t *testing.T) {
 	}
 }
 
+// TestHelmTemplateBootstrapSecret: the first admin's password comes from a
+// Secret, mounted read-only (that one key only) and passed as a file, so it
+// never reaches the log.
+func TestHelmTemplateBootstrapSecret(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  []string
+		key  string
+	}{
+		{"the default key", []string{"bootstrapPassword.existingSecret=drover-bootstrap"}, "password"},
+		{"another key", []string{"bootstrapPassword.existingSecret=drover-bootstrap", "bootstrapPassword.key=admin"}, "admin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := helmTemplate(t, append([]string{"serverURL=" + exampleServerURL}, tc.set...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := one[*appsv1.Deployment](t, decodeAll(t, out))
+			c := d.Spec.Template.Spec.Containers[0]
+			if a := "--bootstrap-password-file=/etc/drover/bootstrap/" + tc.key; !slices.Contains(c.Args, a) {
+				t.Errorf("args %q lack %s", c.Args, a)
+			}
+			if !slices.Contains(c.VolumeMounts, corev1.VolumeMount{Name: "bootstrap-password", MountPath: "/etc/drover/bootstrap", ReadOnly: true}) {
+				t.Errorf("mounts %+v lack the bootstrap Secret, read-only", c.VolumeMounts)
+			}
+			mode := int32(0o400)
+			want := corev1.Volume{Name: "bootstrap-password", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: "drover-bootstrap", DefaultMode: &mode, Items: []corev1.KeyToPath{{Key: tc.key, Path: tc.key}}}}}
+			if !slices.ContainsFunc(d.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return cmp.Equal(v, want) }) {
+				t.Errorf("volumes %+v lack %+v", d.Spec.Template.Spec.Volumes, want)
+			}
+		})
+	}
+}
+
 func TestHelmTemplateValues(t *testing.T) {
 	out, err := helmTemplate(t, "serverURL=https://10.1.2.3:8443", "persistence.storageClass=fast", "persistence.size=5Gi",
 		"image.tag=v9.9.9", "hostnames={drover.internal,10.1.2.3}", "logLevel=debug", "persistence.keep=false",

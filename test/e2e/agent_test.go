@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,6 +75,26 @@ func TestAgentRejectedWithWrongToken(t *testing.T) {
 	}
 	if st.Tunnel.Connected {
 		t.Fatal("an agent with a forged registration token connected")
+	}
+	// It said why, with the HTTP status, and did not knock again: a token
+	// the server refused with 401 cannot work until it changes.
+	log := readFile(t, agent.LogPath)
+	if !strings.Contains(log, `"status":401`) || !strings.Contains(log, "the server refuses this agent's tunnel") ||
+		!strings.Contains(log, "import manifest") {
+		t.Errorf("the agent log does not say the server answered 401 and what to do:\n%s", log)
+	}
+	if strings.Contains(log, "bad handshake") {
+		t.Errorf("the agent log says bad handshake:\n%s", log)
+	}
+	if n := strings.Count(log, "the server refuses this agent's tunnel"); n != 1 {
+		t.Errorf("%d refused attempts in 3 s, want 1 (a long wait after a 401):\n%s", n, log)
+	}
+	// The right token in the file (a re-applied manifest) ends the wait.
+	if err := os.WriteFile(filepath.Join(filepath.Dir(agent.LogPath), "agent-cluster.token"), []byte(reg.Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.server.WaitConnected(ctx, shared.adminToken, id, "cluster"); err != nil {
+		t.Fatalf("the agent did not connect with the right token: %v", err)
 	}
 }
 

@@ -19,6 +19,9 @@ func TestDriverSDKListen(t *testing.T) {
 		"0": false, "127.0.0.1:0": true, "localhost:0": true, "[::1]:0": true, "0.0.0.0:1234": false, "10.0.0.1:80": false,
 		"unix:" + filepath.Join(t.TempDir(), "s.sock"): true, "unix:relative.sock": false, "nonsense": false,
 	} {
+		if err := CheckAddr(addr); (err == nil) != ok {
+			t.Errorf("CheckAddr(%q) = %v, want ok=%v", addr, err, ok)
+		}
 		ln, err := Listen(addr)
 		if (err == nil) != ok {
 			t.Errorf("Listen(%q) = %v, want ok=%v", addr, err, ok)

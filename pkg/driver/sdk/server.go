@@ -33,24 +33,41 @@ func NewServer(d Driver) *Server { return &Server{d: d} }
 // ("40123") means 127.0.0.1:40123, "unix:/path" a unix socket; "host:port"
 // is accepted for loopback hosts only.
 func Listen(addr string) (net.Listener, error) {
+	network, address, err := parseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	return net.Listen(network, address)
+}
+
+// CheckAddr returns the error Listen would give addr for its form, without
+// listening: a driver's command line can refuse a word that is no address
+// before it starts.
+func CheckAddr(addr string) error {
+	_, _, err := parseAddr(addr)
+	return err
+}
+
+// parseAddr is Listen's reading of addr.
+func parseAddr(addr string) (network, address string, err error) {
 	switch {
 	case strings.HasPrefix(addr, "unix:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(addr, "unix:"), "//")
 		if !strings.HasPrefix(path, "/") {
-			return nil, fmt.Errorf("unix socket path %q must be absolute", path)
+			return "", "", fmt.Errorf("unix socket path %q must be absolute", path)
 		}
-		return net.Listen("unix", path)
+		return "unix", path, nil
 	case isPort(addr):
-		return net.Listen("tcp", net.JoinHostPort("127.0.0.1", addr))
+		return "tcp", net.JoinHostPort("127.0.0.1", addr), nil
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen address %q is neither a port, host:port nor unix:/path", addr)
+		return "", "", fmt.Errorf("listen address %q is neither a port, host:port nor unix:/path", addr)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("listen address %q is not on loopback", addr)
+		return "", "", fmt.Errorf("listen address %q is not on loopback", addr)
 	}
-	return net.Listen("tcp", addr)
+	return "tcp", addr, nil
 }
 
 func isPort(s string) bool {

@@ -177,3 +177,40 @@ func TestCost(t *testing.T) {
 		t.Errorf("default cost: %v", err)
 	}
 }
+
+func TestReadPassword(t *testing.T) {
+	long := strings.Repeat("x", MaxPassword)
+	tests := []struct {
+		name, in, want, wantErr string
+	}{
+		{name: "as printf writes it", in: "a-long-enough-password", want: "a-long-enough-password"},
+		{name: "one newline trimmed", in: "a-long-enough-password\n", want: "a-long-enough-password"},
+		{name: "a CRLF trimmed", in: "a-long-enough-password\r\n", want: "a-long-enough-password"},
+		{name: "only one newline", in: "a-long-enough-password\n\n", want: "a-long-enough-password\n"},
+		{name: "spaces kept", in: " a-long-enough-password \n", want: " a-long-enough-password "},
+		{name: "a lone CR kept", in: "a-long-enough-password\r", want: "a-long-enough-password\r"},
+		{name: "the longest", in: long + "\n", want: long},
+		{name: "too long", in: long + "y\n", wantErr: "invalid: password must be 12 to 72 bytes"},
+		{name: "far too long", in: strings.Repeat("z", 10000), wantErr: "invalid: password must be 12 to 72 bytes"},
+		{name: "too short", in: "short\n", wantErr: "invalid: password must be 12 to 72 bytes"},
+		{name: "empty", in: "", wantErr: "invalid: password must be 12 to 72 bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ReadPassword(strings.NewReader(tc.in))
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+				if !errors.Is(err, ErrInvalid) {
+					t.Errorf("error %v is not ErrInvalid", err)
+				}
+			}
+			if diff := cmp.Diff(tc.wantErr, gotErr); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("password (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
+	"strings"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -33,6 +35,25 @@ func CheckNewPassword(password string) error {
 		return fmt.Errorf("%w: password must be %d to %d bytes", ErrInvalid, MinPassword, MaxPassword)
 	}
 	return nil
+}
+
+// ReadPassword reads a new password from r (a file, standard input): what
+// r holds, less one trailing newline ("\n" or "\r\n"), checked with
+// CheckNewPassword. It reads at most a few bytes past MaxPassword. Its
+// errors never contain the password.
+func ReadPassword(r io.Reader) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxPassword+3))
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	password := string(b)
+	if p, ok := strings.CutSuffix(password, "\n"); ok {
+		password = strings.TrimSuffix(p, "\r")
+	}
+	if err := CheckNewPassword(password); err != nil {
+		return "", err
+	}
+	return password, nil
 }
 
 // Hash checks password with CheckNewPassword and returns its bcrypt hash
