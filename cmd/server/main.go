@@ -3,14 +3,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
-	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/cmdline"
 	"github.com/drover-dev/drover/pkg/driver/sandbox"
 	"github.com/drover-dev/drover/pkg/server"
@@ -51,15 +49,10 @@ func run(ctx context.Context, o *Options) error {
 	logger.Info("drover-server starting", version.Get().LogAttrs()...)
 	// remotedialer logs through logrus; keep only its warnings and errors.
 	logrus.SetLevel(logrus.WarnLevel)
-	auditLog, closeAudit, err := openAudit(o)
-	if err != nil {
-		return err
-	}
-	defer closeAudit()
 	conns, body, client := o.limits()
 	return server.Run(ctx, server.Config{
 		Conns: conns, Body: body, Client: client,
-		Audit:   auditLog,
+		Audit: o.audit(), MaxRequestsPerUser: o.MaxRequestsPerUser,
 		DataDir: o.DataDir, Listen: o.Listen, MetricsListen: o.MetricsListen, ServerURL: o.ServerURL,
 		Hostnames: o.hostnames(), TLS: o.tlsFiles(),
 		AdminUsername: o.AdminUsername, BootstrapPasswordFile: o.BootstrapPasswordFile, SessionTTL: o.SessionTTL, KubeconfigTTL: o.KubeconfigTTL,
@@ -70,20 +63,4 @@ func run(ctx context.Context, o *Options) error {
 		DriverStateDir: o.DriverStateDir, DriverSandbox: o.driverSandbox(), AllowUnsandboxedDrivers: o.AllowUnsandboxedDrivers,
 		GroupRefreshInterval: o.GroupRefreshInterval,
 	})
-}
-
-// openAudit opens the audit log the options name.
-func openAudit(o *Options) (*audit.Log, func(), error) {
-	level, err := audit.ParseLevel(o.AuditLevel)
-	if err != nil || o.AuditLog == "" || level == audit.LevelNone {
-		return nil, func() {}, err
-	}
-	if o.AuditLog == "-" {
-		return audit.New(os.Stdout, level), func() {}, nil
-	}
-	f, err := os.OpenFile(o.AuditLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open audit log: %w", err)
-	}
-	return audit.New(f, level), func() { f.Close() }, nil
 }

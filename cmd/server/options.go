@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/drover-dev/drover/pkg/audit"
+	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/connlimit"
 	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/pki"
@@ -44,7 +45,12 @@ type Options struct {
 	AgentImage        string
 	AuditLog          string
 	AuditLevel        string
-	LogLevel          string
+	AuditFormat       string
+	AuditMaxSize      int // MiB
+	AuditMaxBackups   int
+	// MaxRequestsPerUser bounds one user's requests open through the proxy.
+	MaxRequestsPerUser int
+	LogLevel           string
 
 	// Cluster drivers: built-in drivers, the key sealing what provisioned
 	// clusters' drivers return, and how long a started driver may take to
@@ -80,17 +86,21 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		DataDir:           "data",
-		Listen:            "127.0.0.1:8443",
-		AdminUsername:     "admin",
-		SessionTTL:        16 * time.Hour,
-		KubeconfigTTL:     30 * 24 * time.Hour,
-		MaxTokenTTL:       90 * 24 * time.Hour,
-		RegistrationTTL:   0,
-		RegistrationGrace: time.Hour,
-		AgentImage:        "ghcr.io/drover-dev/drover-agent:v0.1.0",
-		AuditLevel:        "all",
-		LogLevel:          "info",
+		DataDir:            "data",
+		Listen:             "127.0.0.1:8443",
+		AdminUsername:      "admin",
+		SessionTTL:         16 * time.Hour,
+		KubeconfigTTL:      30 * 24 * time.Hour,
+		MaxTokenTTL:        90 * 24 * time.Hour,
+		RegistrationTTL:    0,
+		RegistrationGrace:  time.Hour,
+		AgentImage:         "ghcr.io/drover-dev/drover-agent:v0.1.0",
+		AuditLevel:         "all",
+		AuditFormat:        "drover",
+		AuditMaxSize:       audit.DefaultMaxBytes >> 20,
+		AuditMaxBackups:    audit.DefaultBackups,
+		MaxRequestsPerUser: authproxy.DefaultMaxRequestsPerUser,
+		LogLevel:           "info",
 
 		DriverAnswerTimeout:  10 * time.Second,
 		DriverUID:            driver.DefaultUID,
@@ -133,8 +143,12 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DriverShare, "driver-share", o.DriverShare, "comma-separated files or directories sandboxed cluster drivers may read, at the same path, read-only (e.g. the local driver's etcd and kube-apiserver)")
 	fs.BoolVar(&o.AllowUnsandboxedDrivers, "allow-unsandboxed-drivers", o.AllowUnsandboxedDrivers, "when the server does not run as root, run cluster drivers anyway, as its own user: they can then read its keys and database (without this they are refused)")
 	fs.DurationVar(&o.GroupRefreshInterval, "group-refresh-interval", o.GroupRefreshInterval, "re-read auth provider users' groups once they are this old (0: never; admins can force it with POST /v3/users/{id}/refresh)")
-	fs.StringVar(&o.AuditLog, "audit-log", o.AuditLog, "file to append the audit log to (JSON lines); - for stdout; empty: off")
-	fs.StringVar(&o.AuditLevel, "audit-level", o.AuditLevel, "none, writes (changes and refusals) or all")
+	fs.StringVar(&o.AuditLog, "audit-log", o.AuditLog, "file to append the audit log to, rotated by size (default <data-dir>/audit.log); - for stdout")
+	fs.StringVar(&o.AuditLevel, "audit-level", o.AuditLevel, "none (no audit log), writes (changes and refusals) or all")
+	fs.StringVar(&o.AuditFormat, "audit-format", o.AuditFormat, "drover (Drover's JSON lines) or kubernetes (audit.k8s.io/v1 Events, as kube-apiserver writes them)")
+	fs.IntVar(&o.AuditMaxSize, "audit-max-size", o.AuditMaxSize, "MiB an audit log file may reach before it is rotated")
+	fs.IntVar(&o.AuditMaxBackups, "audit-max-backups", o.AuditMaxBackups, "rotated audit log files kept (audit.log.1 ...); 0: none")
+	fs.IntVar(&o.MaxRequestsPerUser, "max-requests-per-user", o.MaxRequestsPerUser, "most requests one user may have open through the proxy at once (watches, logs and exec sessions included); more get 429")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	fs.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "most connections open at once, agent tunnels aside; more are closed as they come")
 	fs.IntVar(&o.MaxConnectionsPerAddress, "max-connections-per-address", o.MaxConnectionsPerAddress, "most connections of one client address (an IPv6 /64) at once, agent tunnels and --trusted-proxies aside")
@@ -211,6 +225,15 @@ func (o *Options) Validate() error {
 	if _, err := audit.ParseLevel(o.AuditLevel); err != nil {
 		errs = append(errs, fmt.Errorf("--audit-level: %w", err))
 	}
+	if _, err := audit.ParseFormat(o.AuditFormat); err != nil {
+		errs = append(errs, fmt.Errorf("--audit-format: %w", err))
+	}
+	if o.AuditMaxSize < 1 || o.AuditMaxBackups < 0 {
+		errs = append(errs, errors.New("--audit-max-size must be at least 1 (MiB) and --audit-max-backups not negative"))
+	}
+	if o.MaxRequestsPerUser < 1 {
+		errs = append(errs, errors.New("--max-requests-per-user must be at least 1"))
+	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -255,6 +278,14 @@ func (o *Options) limits() (connlimit.Options, connlimit.BodyOptions, request.Cl
 			MaxAgentConns: o.MaxAgentConnections},
 		connlimit.BodyOptions{Timeout: o.RequestBodyTimeout, MinRate: o.RequestBodyMinRate},
 		request.ClientOptions{TrustedProxies: proxies, Header: http.CanonicalHeaderKey(o.ClientAddressHeader)}
+}
+
+// audit is the audit log the options name (Validate checked the words).
+func (o *Options) audit() audit.Options {
+	level, _ := audit.ParseLevel(o.AuditLevel)
+	format, _ := audit.ParseFormat(o.AuditFormat)
+	return audit.Options{Path: o.AuditLog, Level: level, Format: format,
+		MaxBytes: int64(o.AuditMaxSize) << 20, Backups: o.AuditMaxBackups}
 }
 
 // driverSandbox is how a root server confines drivers: the server's files

@@ -2,9 +2,13 @@
 // proxied request, written once the response is done: time, user, groups,
 // token id, cluster, verb, resource, namespace, name, status, latency and
 // client address (request.Info.Client: the peer, or the address a trusted
-// proxy forwarded, without a port).
+// proxy forwarded, without a port). Two schemas (Format): Drover's own
+// Entry, or kube-apiserver's audit.k8s.io/v1 Event at level Metadata, so
+// existing pipelines parse it. Where it goes is its own too (Options,
+// Open): a file rotated by size with bounded backups (File), or stdout.
 //
 // It records who did what, never with what: it must never write a token, a
 // password, a request or response body, or any header (Authorization
-// included). Paths that carry a secret (the import URL) are redacted.
+// included). Paths that carry a secret (the import URL) are redacted; the
+// Kubernetes schema's requestURI is the redacted path, without the query.
 package audit

@@ -3,6 +3,7 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"sync"
@@ -110,4 +111,42 @@ func (l *File) Close() error {
 	err := l.f.Close()
 	l.f = nil
 	return err
+}
+
+// Options say where and how the server writes its audit log.
+type Options struct {
+	// Path is the file to append to; "-" is stdout (Stdout); empty is
+	// DefaultFile in the server's data directory (the caller fills it).
+	Path   string
+	Level  Level
+	Format Format
+	// MaxBytes and Backups rotate a file (not stdout): see File.
+	MaxBytes int64
+	Backups  int
+}
+
+// Defaults for a server's audit log.
+const (
+	DefaultFile     = "audit.log"
+	DefaultMaxBytes = 100 << 20
+	DefaultBackups  = 5
+)
+
+// Open opens the log o names; stdout is where "-" writes. With level
+// none it returns a nil Log (nothing is written) and nothing to close.
+func Open(o Options, stdout io.Writer) (*Log, func() error, error) {
+	nothing := func() error { return nil }
+	switch {
+	case o.Level == LevelNone:
+		return nil, nothing, nil
+	case o.Path == "-":
+		return NewFormat(stdout, o.Level, o.Format), nothing, nil
+	case o.Path == "":
+		return nil, nil, errors.New("audit log: no file given")
+	}
+	f, err := OpenFile(o.Path, o.MaxBytes, o.Backups)
+	if err != nil {
+		return nil, nil, err
+	}
+	return NewFormat(f, o.Level, o.Format), f.Close, nil
 }

@@ -61,8 +61,12 @@ type Config struct {
 	RegistrationGrace time.Duration
 	// AgentImage is what import manifests run.
 	AgentImage string
-	// Audit receives the audit log; nil: none.
-	Audit *audit.Log
+	// Audit says where the audit log goes (opened once the data
+	// directory is ours; an empty path is DefaultFile in it) and how.
+	Audit audit.Options
+	// MaxRequestsPerUser bounds one user's requests open through the
+	// proxy at once (0: authproxy.DefaultMaxRequestsPerUser).
+	MaxRequestsPerUser int
 	// DriverDir holds built-in cluster drivers (driver-<name>); empty: none.
 	DriverDir string
 	// SecretsKeyFile is the key that seals provisioned clusters'
@@ -113,6 +117,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer unlock()
+	if cfg.Audit.Path == "" {
+		cfg.Audit.Path = filepath.Join(cfg.DataDir, audit.DefaultFile)
+	}
+	auditLog, closeAudit, err := audit.Open(cfg.Audit, cfg.Stdout)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
 	mat, err := pki.LoadOrCreate(filepath.Join(cfg.DataDir, "tls"), cfg.Hostnames, cfg.TLS, cfg.Now())
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
@@ -178,12 +190,12 @@ func Run(ctx context.Context, cfg Config) error {
 		Body:    cfg.Body,
 		Metrics: m,
 		Logger:  cfg.Logger,
-		Audit:   cfg.Audit,
+		Audit:   auditLog,
 		Auth:    auth,
 		Access:  checker,
 		Connect: tun,
 		Proxy: authproxy.New(authproxy.Options{Sessions: tun, Credentials: accts, Logger: cfg.Logger, Metrics: m,
-			Streams: streams, NoteImpersonation: audit.SetImpersonation}),
+			Streams: streams, NoteImpersonation: audit.SetImpersonation, MaxRequestsPerUser: cfg.MaxRequestsPerUser}),
 		API: apiHandler,
 	})
 

@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
@@ -113,7 +115,7 @@ func TestAdminPasswordLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: data,
-		Args: []string{"--bootstrap-password-file", file}})
+		Args: []string{"--bootstrap-password-file", file, "--audit-format", "kubernetes"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +183,45 @@ func TestAdminPasswordLifecycle(t *testing.T) {
 	var apiErr *harness.APIError
 	if _, err := srv.Login(ctx, "admin", "changed-by-myself"); !errors.As(err, &apiErr) || apiErr.Code != http.StatusUnauthorized {
 		t.Errorf("login with the old password: %v, want 401", err)
+	}
+	checkAuditLog(t, filepath.Join(data, "audit.log"), "from-a-mounted-secret", "changed-by-myself", "reset-by-the-operator")
+}
+
+// checkAuditLog: the audit log is on by default, in the data directory,
+// 0600; asked for the Kubernetes format, every line is an audit.k8s.io/v1
+// Event, the logins (200 and 401) and the password change among them; no
+// secret in it.
+func checkAuditLog(t *testing.T, path string, secrets ...string) {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("no audit log in the data directory: %v", err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("audit log mode %v, want 0600", info.Mode().Perm())
+	}
+	text := readFile(t, path)
+	for _, s := range secrets {
+		if strings.Contains(text, s) {
+			t.Errorf("a password is in the audit log")
+		}
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		var ev struct {
+			APIVersion, Kind, Level, Stage, Verb string
+			RequestURI                           string `json:"requestURI"`
+			ResponseStatus                       struct{ Code int }
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.APIVersion != "audit.k8s.io/v1" || ev.Kind != "Event" || ev.Level != "Metadata" {
+			t.Fatalf("not an audit.k8s.io/v1 Event at level Metadata: %s (%v)", line, err)
+		}
+		seen[fmt.Sprintf("%s %s %d", ev.Verb, ev.RequestURI, ev.ResponseStatus.Code)] = true
+	}
+	for _, want := range []string{"post /v3/login 200", "post /v3/login 401", "post /v3/users/me/password 200"} {
+		if !seen[want] {
+			t.Errorf("no audit event %q", want)
+		}
 	}
 }
 
