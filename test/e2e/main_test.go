@@ -9,10 +9,11 @@
 // down) is tested in test/realnodes, and not again here. The agent
 // processes left are of two kinds only: a tunnel for tests whose subject
 // is the server (the proxy, authentication, access, impersonation, limits,
-// the server killed or restarted, the apiserver restarted), and agents no
-// manifest would run (a wrong CA checksum or token, a node name already
-// taken, a deleted cluster's agents, a rotated-out token, the dial policy
-// tried with addresses the server should never ask for).
+// the server killed or restarted, the apiserver restarted, the README
+// quickstart run as written), and agents no manifest would run (a wrong
+// CA checksum or token, a node name already taken, a deleted cluster's
+// agents, a rotated-out token, the dial policy tried with addresses the
+// server should never ask for).
 package e2e
 
 import (

@@ -79,7 +79,7 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 		level = "debug"
 	}
 	args := append([]string{"--data-dir", opts.DataDir, "--listen", opts.Listen, "--log-level", level}, opts.Args...)
-	p, err := start("drover-server", opts.Bin, args, nil, filepath.Join(opts.DataDir, "server.log"), opts.Credential)
+	p, err := start("drover-server", opts.Bin, args, nil, filepath.Join(opts.DataDir, "server.log"), "", opts.Credential)
 	if err != nil {
 		return nil, err
 	}

@@ -67,16 +67,23 @@ type Process struct {
 
 // Start runs bin with args and env (added to a minimal environment).
 func Start(name, bin string, args, env []string, logPath string) (*Process, error) {
-	return start(name, bin, args, env, logPath, nil)
+	return start(name, bin, args, env, logPath, "", nil)
 }
 
-// start is Start, as another user when cred is set.
-func start(name, bin string, args, env []string, logPath string, cred *syscall.Credential) (*Process, error) {
+// StartIn is Start in the working directory dir.
+func StartIn(dir, name, bin string, args, env []string, logPath string) (*Process, error) {
+	return start(name, bin, args, env, logPath, dir, nil)
+}
+
+// start is Start, in dir when it is set (the caller's otherwise), as another
+// user when cred is set.
+func start(name, bin string, args, env []string, logPath, dir string, cred *syscall.Credential) (*Process, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	cmd.Stderr = f
 	stdout, err := cmd.StdoutPipe()
