@@ -38,7 +38,7 @@ TEST_TIMEOUT ?= 20m
 # that uses both is still instrumented; drop this when remotedialer moves.
 RACE := -race -gcflags='github.com/gorilla/websocket=-race=false' -gcflags='github.com/rancher/remotedialer=-race=false'
 
-.PHONY: help build images run test unit fuzz lint bench demo conformance clean tools
+.PHONY: help build images run test unit fuzz lint bench demo conformance conformance-nodes clean tools
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -98,9 +98,23 @@ demo: testbed ## as root: a cluster with two real nodes imported into a server (
 # Not part of `make test`: two runs of the upstream e2e tests take tens of
 # minutes here. Needs no root (the cluster has a controller-manager, no
 # nodes), so it takes the test bed's binaries but not its container runtime.
-conformance: $(TESTBED_DIR)/kube-apiserver $(TESTBED_DIR)/etcd testbed-nodes conformance-bins ## upstream conformance tests (API machinery, auth, kubectl; no pods) straight and through Drover on one cluster; prints the differences; see docs/conformance.md
+#
+# The second part, the tests that need pods (exec, logs, attach,
+# port-forward, proxy, webhooks...), runs on a cluster with two real nodes
+# and needs root: `make conformance-nodes`, or both parts with
+# `make conformance CONFORMANCE_NODES=1`.
+CONFORMANCE_NODES ?=
+# Extra flags for drover-conformance, e.g. CONFORMANCE_FLAGS=-straight-only.
+CONFORMANCE_FLAGS ?=
+
+conformance: $(TESTBED_DIR)/kube-apiserver $(TESTBED_DIR)/etcd testbed-nodes conformance-bins $(if $(CONFORMANCE_NODES),testbed-runtime conformance-agnhost) ## upstream conformance tests (API machinery, auth, kubectl; no pods) straight and through Drover on one cluster; prints the differences; CONFORMANCE_NODES=1 adds conformance-nodes; see docs/conformance.md
 	$(GO) build -o $(BIN)/drover-conformance ./test/conformance
-	./$(BIN)/drover-conformance
+	./$(BIN)/drover-conformance $(CONFORMANCE_FLAGS)
+	$(if $(CONFORMANCE_NODES),./$(BIN)/drover-conformance -nodes -dir $(BIN)/conformance-nodes $(CONFORMANCE_FLAGS))
+
+conformance-nodes: testbed conformance-bins conformance-agnhost ## as root: the upstream e2e tests that need pods (exec, logs, attach, port-forward, proxy, webhooks) straight and through Drover on a cluster with two real nodes; see docs/conformance.md
+	$(GO) build -o $(BIN)/drover-conformance ./test/conformance
+	./$(BIN)/drover-conformance -nodes -dir $(BIN)/conformance-nodes $(CONFORMANCE_FLAGS)
 
 clean: ## remove build output and local data
 	rm -rf $(BIN) $(DATA_DIR) .demo

@@ -21,9 +21,32 @@ E2E_TEST := $(TESTBED_DIR)/e2e.test
 E2E_KUBECTL := $(TESTBED_DIR)/kubectl
 CONFORMANCE_E2E_STAMP := $(TESTBED_DIR)/.stamp-e2e-test-$(call testbed_sum,$(CONFORMANCE_MOD))-$(TESTBED_K8S_VERSION)
 
-.PHONY: conformance-bins
+# agnhost, the upstream e2e test utility the tests with pods run, built from
+# the same Kubernetes source by its own module tools/e2eimages (static, for
+# an image with nothing else in it; see docs/conformance.md). A module of its
+# own so that its dependencies never change tools/kubee2e's go.sum, which
+# would rebuild e2e.test.
+CONFORMANCE_IMAGES_MOD := $(CONFORMANCE_REPO)/tools/e2eimages
+E2E_AGNHOST := $(TESTBED_DIR)/agnhost
+CONFORMANCE_AGNHOST_STAMP := $(TESTBED_DIR)/.stamp-agnhost-$(call testbed_sum,$(CONFORMANCE_IMAGES_MOD))-$(TESTBED_K8S_VERSION)
+
+.PHONY: conformance-bins conformance-agnhost
 
 conformance-bins: $(E2E_TEST) $(E2E_KUBECTL) ## build the pinned upstream e2e test binary (e2e.test) and kubectl into $(TESTBED_DIR)
+
+conformance-agnhost: $(E2E_AGNHOST) ## build the pinned upstream agnhost (e2e test images) into $(TESTBED_DIR)
+
+$(CONFORMANCE_AGNHOST_STAMP):
+	@mkdir -p $(TESTBED_DIR)
+	@rm -f $(TESTBED_DIR)/.stamp-agnhost-*
+	@touch $@
+
+$(E2E_AGNHOST): $(CONFORMANCE_AGNHOST_STAMP)
+	@v=$$(cd $(CONFORMANCE_IMAGES_MOD) && GOWORK=off $(TESTBED_GO) list -m -f '{{.Version}}' k8s.io/kubernetes) || exit 1; \
+	if [ "$$v" != "$(TESTBED_K8S_VERSION)" ]; then \
+	  echo "conformance: tools/e2eimages/go.mod pins k8s.io/kubernetes $$v but TESTBED_K8S_VERSION is $(TESTBED_K8S_VERSION)" >&2; exit 1; \
+	fi
+	$(call conformance_build,build,k8s.io/kubernetes/test/images/agnhost,,$(CONFORMANCE_IMAGES_MOD))
 
 $(CONFORMANCE_E2E_STAMP):
 	@mkdir -p $(TESTBED_DIR)
@@ -38,15 +61,15 @@ define conformance_check_version
 	fi
 endef
 
-# Runs `go $(1)` (build or test -c) of package $(2) from tools/kubee2e into $@,
-# niced, through a temporary name, so an interrupted or failed build leaves
-# no binary.
+# Runs `go $(1)` (build or test -c) of package $(2) from tools/kubee2e (or
+# the module $(4)) into $@, niced, through a temporary name, so an
+# interrupted or failed build leaves no binary.
 define conformance_build
 	@mkdir -p $(TESTBED_DIR)
 	@rm -f $@.tmp.*
 	@echo "conformance: building $(notdir $@) ($(2)) into $(TESTBED_DIR)$(3)"
 	@tmp=$@.tmp.$$$$; start=$$(date +%s); \
-	cd $(CONFORMANCE_MOD) && GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 \
+	cd $(or $(4),$(CONFORMANCE_MOD)) && GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 \
 	  nice -n 19 $(TESTBED_GO) $(1) -trimpath -ldflags '$(TESTBED_KUBE_LDFLAGS)' -o $$tmp $(2) \
 	  || { rm -f $$tmp; exit 1; }; \
 	mv -f $$tmp $@; \

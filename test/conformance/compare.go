@@ -117,3 +117,27 @@ func clip(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// Straight is the outcome of a straight-only run: the listed specs that
+// passed and those that did not, sorted by name.
+type Straight struct {
+	Passed []string
+	Failed []Result
+}
+
+// CompareStraight checks the report as Compare does (exactly the listed
+// specs ran, no suite failure) and sorts the specs by outcome.
+func CompareStraight(names []string, r Report) (Straight, error) {
+	if err := checkRan("straight", names, r); err != nil {
+		return Straight{}, err
+	}
+	var s Straight
+	for _, n := range slices.Sorted(slices.Values(names)) {
+		if res := r.Specs[n]; res.State == StatePassed {
+			s.Passed = append(s.Passed, n)
+		} else {
+			s.Failed = append(s.Failed, res)
+		}
+	}
+	return s, nil
+}

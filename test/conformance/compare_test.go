@@ -125,3 +125,43 @@ func TestClip(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareStraight(t *testing.T) {
+	pass := func(n string) Result { return Result{Name: n, State: StatePassed} }
+	fail := func(n string, s State) Result { return Result{Name: n, State: s, Failure: "no"} }
+	tests := []struct {
+		name    string
+		names   []string
+		r       Report
+		want    Straight
+		wantErr string
+	}{
+		{
+			name:  "sorted by outcome and name",
+			names: []string{"c", "a", "b", "d"},
+			r:     report(pass("c"), fail("a", StateFailed), pass("b"), fail("d", StateTimedout)),
+			want:  Straight{Passed: []string{"b", "c"}, Failed: []Result{fail("a", StateFailed), fail("d", StateTimedout)}},
+		},
+		{name: "a listed test did not run", names: []string{"a", "b"}, r: report(pass("a")), wantErr: "did not run"},
+		{name: "an unlisted test ran", names: []string{"a"}, r: report(pass("a"), pass("z")), wantErr: "unlisted"},
+		{name: "a suite failure", names: []string{"a"}, r: Report{Specs: map[string]Result{"a": pass("a")},
+			SuiteFailures: []Result{{Name: "SynchronizedBeforeSuite", State: StateFailed}}}, wantErr: "SynchronizedBeforeSuite"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := CompareStraight(tt.names, tt.r)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("CompareStraight() error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -17,10 +17,20 @@
 //     path, and reading those reports (report.go) and comparing them
 //     (compare.go).
 //
+// With -nodes (the second part, `make conformance-nodes`, root only) it runs
+// the tests that need pods (tests-nodes.txt) on a cluster with two real
+// nodes instead (package realcluster, as the real-node tests and `make demo`
+// do: drover-server in the root namespace, the agents as pods from the
+// import manifest). It owns the upstream e2e images' names there: it asks
+// e2e.test for them (`--list-images`, images.go) and imports, under those
+// exact names, the images package images builds (agnhost from source,
+// busybox, busybox's httpd for httpd, pause); nothing is pulled.
+//
 // It fails closed: a listed test that did not run on a path, a suite-level
 // failure (BeforeSuite) or an unreadable report is an error, never a pass.
 //
-// What it must never do: reach a non-loopback address, touch the user's
+// What it must never do: reach a non-loopback address (with -nodes: other
+// than the test bed's network namespace and its link), touch the user's
 // kubeconfig or ~/.kube (each path gets a HOME and kubectl cache of its own
 // under -dir), leave a process behind, or run as part of `make test` (it is
 // `make conformance`: tens of minutes on the shared 2-core machine). Its

@@ -19,20 +19,28 @@ type e2eRun struct {
 	Focus      string
 	Dir        string // the path's directory: log, report, HOME
 	Timeout    time.Duration
+	// Nodes: the cluster has real nodes, which the framework counts and
+	// waits for; without, it is told there are none.
+	Nodes bool
 }
 
 func (r e2eRun) reportPath() string { return filepath.Join(r.Dir, "report.json") }
 func (r e2eRun) logPath() string    { return filepath.Join(r.Dir, "e2e.log") }
 
 // args are e2e.test's flags: the kubeconfig's current context, no nodes
-// (the framework then neither counts nor waits for schedulable ones), the
-// embedded test manifests only, and a JSON report.
+// (the framework then neither counts nor waits for schedulable ones) or,
+// with real nodes, as many as are schedulable (the framework counts them),
+// the embedded test manifests only, and a JSON report.
 func (r e2eRun) args() []string {
+	nodes := "--num-nodes=0"
+	if r.Nodes {
+		nodes = "--num-nodes=-1" // framework.DefaultNumNodes: count them
+	}
 	return []string{
 		"--kubeconfig=" + r.Kubeconfig,
 		"--kubectl-path=" + r.Kubectl,
 		"--provider=skeleton",
-		"--num-nodes=0",
+		nodes,
 		"--disable-log-dump",
 		"--repo-root=" + r.Dir,
 		"--e2e-output-dir=" + r.Dir,

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/test/harness"
+	"github.com/drover-dev/drover/test/realcluster"
 	"github.com/drover-dev/drover/test/testbed"
 )
 
@@ -50,9 +51,17 @@ type env struct {
 	cluster *testbed.Cluster
 	server  *harness.Server
 	agent   *harness.Process
+	real    *realcluster.Env // with -nodes, in place of the three above
 }
 
 func (e *env) stop(log *slog.Logger) {
+	if e.real != nil {
+		if err := e.real.Stop(); err != nil {
+			log.Warn("stop the real-node cluster", "err", err)
+		}
+		log.Info("server and real-node cluster stopped")
+		return
+	}
 	if e.agent != nil {
 		e.agent.Stop(5 * time.Second)
 	}
@@ -74,6 +83,12 @@ func run(ctx context.Context, o *Options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.Nodes {
+		// Fail at once without root, before wiping or building anything.
+		if err := realcluster.CheckRoot(); err != nil {
+			return err
+		}
+	}
 	if err := os.RemoveAll(o.Dir); err != nil {
 		return fmt.Errorf("wipe %s: %w", o.Dir, err)
 	}
@@ -82,17 +97,25 @@ func run(ctx context.Context, o *Options, out io.Writer) error {
 	}
 	e := &env{}
 	defer e.stop(log)
-	kubeconfigs, err := e.start(ctx, o, log)
+	start := e.start
+	if o.Nodes {
+		start = e.startNodes
+	}
+	kubeconfigs, err := start(ctx, o, log)
 	if err != nil {
 		return err
 	}
 
 	focus := Focus(suiteDescription, names)
 	reports := map[string]Report{}
-	for _, path := range []string{"straight", "drover"} {
+	paths := []string{"straight", "drover"}
+	if o.StraightOnly {
+		paths = paths[:1]
+	}
+	for _, path := range paths {
 		r := e2eRun{
 			Path: path, Bin: o.E2ETest, Kubectl: o.Kubectl, Kubeconfig: kubeconfigs[path],
-			Focus: focus, Dir: filepath.Join(o.Dir, path), Timeout: o.Timeout,
+			Focus: focus, Dir: filepath.Join(o.Dir, path), Timeout: o.Timeout, Nodes: o.Nodes,
 		}
 		if err := os.MkdirAll(r.Dir, 0o700); err != nil {
 			return err
@@ -103,6 +126,13 @@ func run(ctx context.Context, o *Options, out io.Writer) error {
 			return err
 		}
 		log.Info("e2e tests done", "path", path, "took", time.Since(s).Round(time.Second))
+	}
+	if o.StraightOnly {
+		if err := printStraight(out, names, reports["straight"]); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "wall time %v; report and log in %s/straight\n", time.Since(began).Round(time.Second), o.Dir)
+		return nil
 	}
 	c, err := Compare(names, reports["straight"], reports["drover"])
 	if err != nil {
@@ -237,4 +267,24 @@ func printComparison(out io.Writer, n int, c Comparison) {
 		}
 	}
 	fmt.Fprintln(out)
+}
+
+// printStraight writes the outcome of a straight-only run: the totals,
+// each failed spec with where and why, then the passed ones.
+func printStraight(out io.Writer, names []string, r Report) error {
+	s, err := CompareStraight(names, r)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n%d tests straight: %d passed, %d failed\n", len(names), len(s.Passed), len(s.Failed))
+	fmt.Fprintf(out, "\nfailed: %d\n", len(s.Failed))
+	for _, f := range s.Failed {
+		fmt.Fprintf(out, "- %s\n    %s (%v) at %s: %s\n", f.Name, f.State, f.RunTime.Round(100*time.Millisecond), f.Location, clip(firstLine(f.Failure), maxReasonLen))
+	}
+	fmt.Fprintf(out, "\npassed: %d\n", len(s.Passed))
+	for _, n := range s.Passed {
+		fmt.Fprintf(out, "- %s\n", n)
+	}
+	fmt.Fprintln(out)
+	return nil
 }

@@ -157,7 +157,10 @@ func ReadReport(r io.Reader) (Report, error) {
 	return out, nil
 }
 
-// fullText joins the non-empty texts with spaces, as ginkgo does for focus.
+// fullText joins the non-empty texts with spaces, as ginkgo does for focus,
+// without surrounding spaces: a few upstream specs end with a space (e.g.
+// "[sig-network] Proxy version v1 should proxy logs on node using proxy
+// subresource "), and the subset file's names are trimmed.
 func fullText(containers []string, leaf string) string {
 	var texts []string
 	for _, t := range append(containers[:len(containers):len(containers)], leaf) {
@@ -165,5 +168,5 @@ func fullText(containers []string, leaf string) string {
 			texts = append(texts, t)
 		}
 	}
-	return strings.Join(texts, " ")
+	return strings.TrimSpace(strings.Join(texts, " "))
 }

@@ -67,6 +67,11 @@ func TestReadReport(t *testing.T) {
 			want: Report{Specs: map[string]Result{"[sig-cli] Kubectl x": {Name: "[sig-cli] Kubectl x", State: StatePassed, RunTime: 1500 * time.Millisecond}}},
 		},
 		{
+			name: "a text ending with a space is trimmed",
+			in:   suite(spec("It", []string{"[sig-network] Proxy"}, "should proxy logs ", "passed", "")),
+			want: Report{Specs: map[string]Result{"[sig-network] Proxy should proxy logs": {Name: "[sig-network] Proxy should proxy logs", State: StatePassed, RunTime: 1500 * time.Millisecond}}},
+		},
+		{
 			name: "a skipped duplicate does not hide the one that ran",
 			in:   suite(spec("It", ns, "dup", "passed", ""), spec("It", ns, "dup", "skipped", "")),
 			want: Report{Specs: map[string]Result{"[sig-api-machinery] Namespaces dup": {

@@ -68,6 +68,8 @@ func TestFocus(t *testing.T) {
 		{suiteDescription + " " + names[0], true},
 		{suiteDescription + " " + names[1], true},
 		{suiteDescription + " " + names[2], true},
+		{suiteDescription + " " + names[2] + " ", true}, // upstream texts that end with a space
+		{suiteDescription + " " + names[2] + " x", false},
 		{names[0], false}, // without the description
 		{suiteDescription + " " + names[0] + " [Slow]", false},
 		{suiteDescription + " x " + names[1], false},
@@ -81,38 +83,56 @@ func TestFocus(t *testing.T) {
 	}
 }
 
-// TestCheckedInSubset reads tests.txt: it must parse, list only tests of the
-// SIGs it was chosen from and none of the kinds it leaves out, and make a
-// focus that compiles.
+// TestCheckedInSubset reads tests.txt and tests-nodes.txt: each must parse,
+// list only tests of the SIGs it was chosen from and none of the kinds it
+// leaves out, and make a focus that compiles; no test is in both.
 func TestCheckedInSubset(t *testing.T) {
-	f, err := os.Open("tests.txt")
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		file string
+		sigs string
+		// minConformance is the least share of [Conformance] tests.
+		minConformance float64
+	}{
+		{file: "tests.txt", sigs: `^\[sig-(api-machinery|auth|cli)\] `, minConformance: 0.5},
+		{file: "tests-nodes.txt", sigs: `^\[sig-(api-machinery|auth|cli|node|network)\] `, minConformance: 0.3},
 	}
-	defer f.Close()
-	names, err := ReadSubset(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := regexp.MustCompile(`^\[sig-(api-machinery|auth|cli)\] `)
 	left := regexp.MustCompile(`\[(Slow|Disruptive|Flaky|Feature:[^]]*)\]`)
-	conformance := 0
-	for _, n := range names {
-		if !sig.MatchString(n) {
-			t.Errorf("%q is not a test of sig-api-machinery, sig-auth or sig-cli", n)
-		}
-		if m := left.FindString(n); m != "" {
-			t.Errorf("%q is %s, which the subset leaves out", n, m)
-		}
-		if strings.HasSuffix(n, "[Conformance]") {
-			conformance++
-		}
-	}
-	if conformance < len(names)/2 {
-		t.Errorf("%d of %d tests are [Conformance], want most", conformance, len(names))
-	}
-	if _, err := regexp.Compile(Focus(suiteDescription, names)); err != nil {
-		t.Errorf("focus of tests.txt does not compile: %v", err)
+	seen := map[string]string{}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			f, err := os.Open(tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			names, err := ReadSubset(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig := regexp.MustCompile(tt.sigs)
+			conformance := 0
+			for _, n := range names {
+				if !sig.MatchString(n) {
+					t.Errorf("%q is not a test of the SIGs %s", n, tt.sigs)
+				}
+				if m := left.FindString(n); m != "" {
+					t.Errorf("%q is %s, which the subset leaves out", n, m)
+				}
+				if strings.HasSuffix(n, "[Conformance]") {
+					conformance++
+				}
+				if other, dup := seen[n]; dup {
+					t.Errorf("%q is in %s and %s", n, other, tt.file)
+				}
+				seen[n] = tt.file
+			}
+			if float64(conformance) < tt.minConformance*float64(len(names)) {
+				t.Errorf("%d of %d tests are [Conformance], want at least %.0f%%", conformance, len(names), 100*tt.minConformance)
+			}
+			if _, err := regexp.Compile(Focus(suiteDescription, names)); err != nil {
+				t.Errorf("focus of %s does not compile: %v", tt.file, err)
+			}
+		})
 	}
 }
 

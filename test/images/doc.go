@@ -11,7 +11,11 @@
 //     image from the tiny static program in ./pause, the agent image from a
 //     static drover-agent laid out as deploy/docker/Dockerfile.agent does
 //     (/drover-agent, user 65532, no shell), and a workload image from
-//     Debian's busybox-static (a shell, tar for `kubectl cp`, httpd, wget).
+//     Debian's busybox-static (a shell, tar for `kubectl cp`, httpd, wget);
+//   - the upstream e2e test images that `make conformance-nodes` imports
+//     under their registry names (e2e.go): agnhost and the kitten and
+//     nautilus images built on it, busybox, and a stand-in for httpd that
+//     is busybox's httpd (each function says how close it is to upstream).
 //
 // Archives are reproducible: file times are the Unix epoch, owners are set
 // explicitly, and entries are written in the order given, so the same inputs

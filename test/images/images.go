@@ -72,6 +72,12 @@ func Busybox(ctx context.Context, name, bin string) (Image, error) {
 	if !seen["sh"] || !seen["tar"] {
 		return Image{}, fmt.Errorf("images: %s has no sh or tar applet", bin)
 	}
+	if !seen["printenv"] {
+		// Debian's busybox-static is built without printenv, which
+		// Alpine's busybox (the base of several upstream e2e images) has
+		// and e2e tests run: the same utility as a shell script.
+		files = append(files, File{Path: "/bin/printenv", Mode: 0o755, Data: []byte(printenvScript)})
+	}
 	return Image{
 		Name:  name,
 		Cmd:   []string{"/bin/sh"},
@@ -79,3 +85,22 @@ func Busybox(ctx context.Context, name, bin string) (Image, error) {
 		Files: files,
 	}, nil
 }
+
+// printenvScript is printenv(1): without arguments the whole environment,
+// else the value of each named variable on a line of its own; exit status 1
+// when one is not set (or not a valid name).
+const printenvScript = `#!/bin/sh
+[ $# -eq 0 ] && exec env
+rc=0
+for n in "$@"; do
+	case $n in
+	''|[0-9]*|*[!A-Za-z0-9_]*) rc=1; continue ;;
+	esac
+	if eval "[ -n \"\${$n+set}\" ]"; then
+		eval "printf '%s\\n' \"\$$n\""
+	else
+		rc=1
+	fi
+done
+exit $rc
+`

@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -173,13 +176,81 @@ func TestBusybox(t *testing.T) {
 	}
 	links := map[string]bool{}
 	for _, f := range img.Files {
-		if f.Link != "" {
+		if f.Link != "" || f.Path == "/bin/printenv" {
 			links[f.Path] = true
 		}
 	}
-	for _, want := range []string{"/bin/sh", "/bin/tar", "/bin/httpd", "/bin/wget", "/bin/sha256sum"} {
+	for _, want := range []string{"/bin/sh", "/bin/tar", "/bin/httpd", "/bin/wget", "/bin/sha256sum", "/bin/printenv"} {
 		if !links[want] {
 			t.Errorf("no %s in the busybox image", want)
 		}
 	}
+}
+
+// TestPrintenvScript runs the printenv stand-in with busybox's sh, as the
+// images do.
+func TestPrintenvScript(t *testing.T) {
+	const bin = "/bin/busybox"
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%s: %v (make testbed-runtime installs busybox-static)", bin, err)
+	}
+	script := filepath.Join(t.TempDir(), "printenv")
+	if err := os.WriteFile(script, []byte(printenvScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"A=1", "B=two words", "EMPTY=", "Q=it's $HOME `x`"}
+	tests := []struct {
+		name     string
+		args     []string
+		want     string
+		wantCode int
+	}{
+		{name: "one", args: []string{"A"}, want: "1\n"},
+		{name: "several, in order", args: []string{"B", "A"}, want: "two words\n1\n"},
+		{name: "empty value", args: []string{"EMPTY"}, want: "\n"},
+		{name: "quotes and dollars kept", args: []string{"Q"}, want: "it's $HOME `x`\n"},
+		{name: "unset", args: []string{"NOPE"}, wantCode: 1},
+		{name: "unset among set", args: []string{"A", "NOPE", "B"}, want: "1\ntwo words\n", wantCode: 1},
+		{name: "not a name", args: []string{"A;echo x"}, wantCode: 1},
+		{name: "not a name, digit first", args: []string{"1A"}, wantCode: 1},
+		// The script's shell adds PWD, SHLVL and a default PATH to what
+		// it lists, as a printenv run from a shell sees them too.
+		{name: "all", args: nil, want: "A=1\nB=two words\nEMPTY=\nQ=it's $HOME `x`\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(bin, append([]string{"sh", script}, tt.args...)...)
+			cmd.Env = env
+			out, err := cmd.Output()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			got := string(out)
+			if tt.args == nil {
+				got = sortLines(withoutShellVars(got))
+			}
+			if diff := cmp.Diff([]any{tt.want, tt.wantCode}, []any{got, code}); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func withoutShellVars(s string) string {
+	var keep []string
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if !strings.HasPrefix(l, "PWD=") && !strings.HasPrefix(l, "SHLVL=") && !strings.HasPrefix(l, "PATH=") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "")
+}
+
+func sortLines(s string) string {
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	slices.Sort(lines)
+	return strings.Join(lines, "\n") + "\n"
 }

@@ -34,6 +34,9 @@ type Options struct {
 	Port int
 	// ServerArgs are extra drover-server flags.
 	ServerArgs []string
+	// Images are OCI archives imported into every node beside the three
+	// BuildImages writes (e.g. the upstream e2e test images).
+	Images []string
 }
 
 // Env is a running cluster with two real nodes and a server, with the
@@ -88,7 +91,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		return nil, err
 	}
 	if e.Cluster, err = testbed.Start(ctx, testbed.Options{
-		Name: o.Name, Dir: filepath.Join(o.Dir, "cluster"), Nodes: 2, Images: archives, SandboxImage: PauseImage,
+		Name: o.Name, Dir: filepath.Join(o.Dir, "cluster"), Nodes: 2, Images: append(archives, o.Images...), SandboxImage: PauseImage,
 		Logger: o.Logger, StartTimeout: 3 * time.Minute, ExtraAPIServerArgs: e.ACE.APIServer,
 	}); err != nil {
 		return nil, err

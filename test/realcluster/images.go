@@ -27,20 +27,11 @@ func BuildImages(ctx context.Context, dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	static := func(out, pkg string) error {
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
-		cmd.Dir = harness.RepoRoot()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=readonly")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
-		}
-		return nil
-	}
 	pauseBin, agentBin := filepath.Join(dir, "pause"), filepath.Join(dir, "drover-agent")
-	if err := static(pauseBin, "./test/images/pause"); err != nil {
+	if err := BuildStatic(ctx, pauseBin, "./test/images/pause"); err != nil {
 		return nil, err
 	}
-	if err := static(agentBin, "./cmd/agent"); err != nil {
+	if err := BuildStatic(ctx, agentBin, "./cmd/agent"); err != nil {
 		return nil, err
 	}
 	busybox, err := images.Busybox(ctx, BusyboxImage, "/bin/busybox")
@@ -56,4 +47,17 @@ func BuildImages(ctx context.Context, dir string) ([]string, error) {
 		out = append(out, path)
 	}
 	return out, nil
+}
+
+// BuildStatic builds package pkg of this module (a path relative to its
+// root, e.g. ./test/images/pause) into out as a static, stripped binary
+// that runs in an image with nothing else in it.
+func BuildStatic(ctx context.Context, out, pkg string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Dir = harness.RepoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=readonly")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+	}
+	return nil
 }
