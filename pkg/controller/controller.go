@@ -162,7 +162,7 @@ func (m *Manager) sync(ctx context.Context) {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			defer m.opts.Metrics.ForgetCluster(id)
+			defer m.forget(id)
 			c := &clusterController{opts: m.opts, session: s, trigger: trigger, log: m.opts.Logger.With("cluster", id)}
 			c.run(cctx)
 		}()
@@ -313,6 +313,16 @@ func adminBindingOK(b *rbacv1.ClusterRoleBinding) bool {
 	}
 	s := b.Subjects[0]
 	return s.Kind == "Group" && s.Name == downstream.AdminGroup
+}
+
+// forget removes a stopped controller's per-cluster series, unless a
+// controller for a new session of the cluster already runs (it sets them).
+func (m *Manager) forget(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, running := m.running[id]; !running {
+		m.opts.Metrics.ForgetCluster(id)
+	}
 }
 
 // failed logs a step that failed and counts it by step (a fixed name).
