@@ -23,6 +23,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/checksum"
+	"github.com/drover-dev/drover/pkg/flow"
 	"github.com/drover-dev/drover/pkg/token"
 )
 
@@ -304,9 +305,12 @@ func (a *Agent) watchToken(ctx context.Context, current string, changed func()) 
 	}
 }
 
-// allowTCP lets the server open TCP streams. Which address is enforced by
-// dialEndpoint: refusing here would make remotedialer end the whole tunnel.
-func allowTCP(proto, _ string) bool { return proto == "tcp" }
+// allowTCP lets the server open streams of the networks it knows. Which
+// address is enforced by dialEndpoint: refusing here would make remotedialer
+// end the whole tunnel.
+func allowTCP(proto, _ string) bool {
+	return proto == agentapi.NetworkTCP || proto == agentapi.NetworkFlow
+}
 
 // dialEndpoint dials only the apiserver endpoint; anything else is refused.
 func (a *Agent) dialEndpoint(log *slog.Logger) remotedialer.Dialer {
@@ -316,17 +320,20 @@ func (a *Agent) dialEndpoint(log *slog.Logger) remotedialer.Dialer {
 			a.opts.Metrics.Dials.WithLabelValues("probe").Inc()
 			return nil, errors.New("liveness probe")
 		}
-		if network != "tcp" || address != a.endpoint {
+		if !allowTCP(network, address) || address != a.endpoint {
 			a.opts.Metrics.Dials.WithLabelValues("refused").Inc()
 			log.Warn("refused a dial outside the agent's policy", "network", network, "address", address)
 			return nil, fmt.Errorf("agent policy: dial to %s refused", address)
 		}
-		c, err := d.DialContext(ctx, network, address)
+		c, err := d.DialContext(ctx, "tcp", address)
 		if err != nil {
 			a.opts.Metrics.Dials.WithLabelValues("error").Inc()
 			return nil, err
 		}
 		a.opts.Metrics.Dials.WithLabelValues("ok").Inc()
+		if network == agentapi.NetworkFlow {
+			return flow.Bridge(c), nil
+		}
 		return c, nil
 	}
 }

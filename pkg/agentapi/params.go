@@ -24,17 +24,39 @@ const (
 	KindNode    = "node"
 )
 
-// Protocol is the version of this contract that agents and the server of
-// this build speak. Version 2: the cluster agent hands over the controller's
+// Protocol is the version of this contract that agents of this build
+// speak. Version 2: the cluster agent hands over the controller's
 // ServiceAccount token; node agents hand over no credential at all.
+// Version 3: the agent also dials NetworkFlow, whose streams carry
+// pkg/flow's frames. The server accepts MinProtocol and later.
 // Agents of version 1 (no "protocol" field: they handed over a token that
 // could impersonate anyone) are refused with ErrOldAgent.
-const Protocol = 2
+const Protocol = 3
+
+// MinProtocol is the oldest agent protocol the server accepts.
+const MinProtocol = 2
 
 // ErrOldAgent refuses an agent of an older protocol; the message says what
 // to do, and the server shows it in the cluster's status.
-var ErrOldAgent = errors.New("this agent is older than the server (agent protocol 1, server protocol 2): " +
+var ErrOldAgent = errors.New("this agent is older than the server (agent protocol 1, server protocols 2-3): " +
 	"re-apply the cluster's import manifest (kubectl apply -f <import URL>) to upgrade it")
+
+// The networks the server asks an agent to dial through the tunnel (always
+// its Endpoint). NetworkTCP carries the stream's bytes as they are;
+// NetworkFlow carries them in pkg/flow's frames, whose flow control keeps
+// remotedialer's own back pressure (which deadlocks) from engaging.
+const (
+	NetworkTCP  = "tcp"
+	NetworkFlow = "tcp+flow"
+)
+
+// StreamNetwork is the network the server dials this agent's endpoint with.
+func (p AgentParams) StreamNetwork() string {
+	if p.Protocol >= 3 {
+		return NetworkFlow
+	}
+	return NetworkTCP
+}
 
 // AgentParams is what an agent tells the server when it connects.
 type AgentParams struct {
@@ -90,7 +112,7 @@ func ParseParams(v string) (AgentParams, error) {
 
 // Validate checks every field.
 func (p AgentParams) Validate() error {
-	if p.Protocol < Protocol {
+	if p.Protocol < MinProtocol {
 		return ErrOldAgent
 	}
 	switch p.Kind {

@@ -36,6 +36,7 @@ func TestParamsRoundTrip(t *testing.T) {
 		{"longest node name", AgentParams{Protocol: Protocol, Kind: KindNode, Node: strings.Repeat("a", 253), Endpoint: "[::1]:443", CACert: ca}},
 		{"node name with a long label", AgentParams{Protocol: Protocol, Kind: KindNode, Node: strings.Repeat("a", 64) + ".example", Endpoint: "[::1]:443", CACert: ca}},
 		{"host name endpoint", AgentParams{Protocol: Protocol, Kind: KindCluster, Endpoint: "kubernetes.default.svc:443", CACert: ca, Token: saToken}},
+		{"agent of the oldest protocol accepted", AgentParams{Protocol: MinProtocol, Kind: KindCluster, Endpoint: "10.0.0.1:6443", CACert: ca, Token: saToken}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -233,4 +234,15 @@ func selfSignedPEM(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func TestStreamNetwork(t *testing.T) {
+	for _, c := range []struct {
+		protocol int
+		want     string
+	}{{MinProtocol, NetworkTCP}, {Protocol, NetworkFlow}} {
+		if got := (AgentParams{Protocol: c.protocol}).StreamNetwork(); got != c.want {
+			t.Errorf("protocol %d: StreamNetwork() = %q, want %q", c.protocol, got, c.want)
+		}
+	}
 }

@@ -19,6 +19,10 @@
 // connection per upgrade) whose dialer only
 // ever reaches the endpoint the agent advertised, over TLS verified against
 // the agent's CA. Idle connections are dropped when the session ends.
+// Streams to agents of protocol 3 are flow-controlled (pkg/flow: it keeps
+// remotedialer's deadlocking back pressure from engaging), and a connection
+// whose TLS handshake remotedialer's connection sync cut is dialed again
+// (Session.dialTLS says why that is safe for any request).
 //
 // This package must never accept a session without a verified token, never
 // let an agent choose its cluster, and never log a token or the parameters'

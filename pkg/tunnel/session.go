@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/flow"
 )
 
 // Session is one live agent tunnel.
@@ -52,8 +54,7 @@ func newSession(clusterID, key string, p agentapi.AgentParams, rd *remotedialer.
 func (s *Session) transport(tlsConfig *tls.Config, single bool) *http.Transport {
 	return &http.Transport{
 		DialContext:           s.DialContext,
-		TLSClientConfig:       tlsConfig.Clone(),
-		TLSHandshakeTimeout:   10 * time.Second,
+		DialTLSContext:        s.dialTLS(tlsConfig.Clone()),
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConns:          256,
@@ -75,14 +76,76 @@ func (s *Session) transport(tlsConfig *tls.Config, single bool) *http.Transport 
 // DialContext opens a stream through the tunnel to the agent's endpoint.
 // Whatever address the caller asks for, only the advertised endpoint is dialed.
 func (s *Session) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	c, _, err := s.dialStream(ctx)
+	return c, err
+}
+
+// dialStream returns a stream to the endpoint and, under it, the tunnel's
+// own connection. For agents that speak it (agentapi.NetworkFlow), the
+// stream is flow-controlled (pkg/flow).
+func (s *Session) dialStream(ctx context.Context) (stream, under net.Conn, err error) {
 	if s.dials != nil {
 		s.dials.Inc()
 	}
-	c, err := s.dial(ctx, "tcp", s.Params.Endpoint)
+	network := s.Params.StreamNetwork()
+	under, err = s.dial(ctx, network, s.Params.Endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("dial cluster %s through tunnel: %w", s.ClusterID, err)
+		return nil, nil, fmt.Errorf("dial cluster %s through tunnel: %w", s.ClusterID, err)
 	}
-	return c, nil
+	if network == agentapi.NetworkFlow {
+		return flow.New(under), under, nil
+	}
+	return under, under, nil
+}
+
+// handshakeTimeout bounds the TLS handshake with the endpoint.
+const handshakeTimeout = 10 * time.Second
+
+// maxDials bounds how often one connection is dialed when the tunnel's
+// connection sync cuts it (syncClosed).
+const maxDials = 3
+
+// dialTLS returns the transports' TLS dialer. remotedialer's agent sends
+// the server the ids of its open streams once a minute, and the server
+// closes each of its own that is not in the list ("sync from client"). A
+// stream the server opened while that list was on its way is closed too,
+// before the agent has seen it: its TLS handshake fails, as the list went
+// ahead of the agent's first byte of that stream. As no request has been
+// sent on a connection whose handshake failed, it is dialed again, whatever
+// the request (a write as well as a read); other handshake failures are
+// returned.
+func (s *Session) dialTLS(cfg *tls.Config) func(ctx context.Context, _, _ string) (net.Conn, error) {
+	return func(ctx context.Context, _, _ string) (net.Conn, error) {
+		for n := 1; ; n++ {
+			c, under, err := s.dialStream(ctx)
+			if err != nil {
+				return nil, err
+			}
+			tc := tls.Client(c, cfg)
+			hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+			err = tc.HandshakeContext(hctx)
+			cancel()
+			if err == nil {
+				return tc, nil
+			}
+			tc.Close()
+			if n < maxDials && ctx.Err() == nil && cutBySync(under) {
+				continue
+			}
+			return nil, fmt.Errorf("TLS handshake with cluster %s through tunnel: %w", s.ClusterID, err)
+		}
+	}
+}
+
+// syncClosed is the text of remotedialer's error for a stream its
+// connection sync closed (its value is not exported).
+const syncClosed = "sync from client"
+
+// cutBySync says whether the tunnel closed under, a closed stream, for the
+// connection sync: its read then returns the cause at once.
+func cutBySync(under net.Conn) bool {
+	_, err := under.Read(nil)
+	return err != nil && strings.Contains(err.Error(), syncClosed)
 }
 
 // Transport returns the round tripper for a request; upgrade requests get a
@@ -91,7 +154,7 @@ func (s *Session) Transport(upgrade bool) http.RoundTripper {
 	if upgrade {
 		return s.single
 	}
-	return syncRetry{rt: s.pooled}
+	return s.pooled
 }
 
 // BaseURL is the downstream apiserver's URL.

@@ -20,6 +20,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/rancher/remotedialer"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/flow"
 	"github.com/drover-dev/drover/test/fake"
 )
 
@@ -67,18 +69,22 @@ func child(spec Spec) {
 		d     net.Dialer
 	)
 	local := func(ctx context.Context, network, address string) (net.Conn, error) {
-		if network != "tcp" || address != spec.Endpoint {
+		if (network != agentapi.NetworkTCP && network != agentapi.NetworkFlow) || address != spec.Endpoint {
 			return nil, fmt.Errorf("test agent: dial to %s refused", address)
 		}
-		c, err := d.DialContext(ctx, network, address)
-		if err == nil {
-			outMu.Lock()
-			fmt.Printf("dial %s\n", c.LocalAddr())
-			outMu.Unlock()
+		c, err := d.DialContext(ctx, "tcp", address)
+		if err != nil {
+			return nil, err
 		}
-		return c, err
+		outMu.Lock()
+		fmt.Printf("dial %s\n", c.LocalAddr())
+		outMu.Unlock()
+		if network == agentapi.NetworkFlow {
+			return flow.Bridge(c), nil
+		}
+		return c, nil
 	}
-	allowTCP := func(proto, _ string) bool { return proto == "tcp" }
+	allowTCP := func(proto, _ string) bool { return proto == agentapi.NetworkTCP || proto == agentapi.NetworkFlow }
 	err := remotedialer.ConnectToProxyWithDialer(ctx, spec.URL, spec.Header, allowTCP, dialer, local, nil)
 	outMu.Lock()
 	fmt.Printf("exit %v\n", err)
