@@ -202,7 +202,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		// A failed write means the stream is gone; the next Read or Write
 		// reports it.
 		h := header(typeGrant, grant)
-		c.under.Write(h[:])
+		c.writeUnder(h[:])
 	}
 	return n, nil
 }
@@ -234,7 +234,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		c.mu.Unlock()
 		h := header(typeData, k)
 		c.wbuf = append(append(c.wbuf[:0], h[:]...), b[:k]...)
-		if _, err := c.under.Write(c.wbuf); err != nil {
+		if _, err := c.writeUnder(c.wbuf); err != nil {
 			c.mu.Lock()
 			if c.closed {
 				err = net.ErrClosed
@@ -246,6 +246,31 @@ func (c *Conn) Write(b []byte) (int, error) {
 		b = b[k:]
 	}
 	return n, nil
+}
+
+// writeUnder writes one frame to under. remotedialer's Write can wait for
+// good (a peer that paused the stream and never resumes): if the write
+// deadline passes while it waits, under is closed, which ends the wait; a
+// frame half sent has broken the stream anyway. (remotedialer's own write
+// deadline is no help: it closes the stream when the deadline passes even
+// after the write succeeded.)
+func (c *Conn) writeUnder(frame []byte) (int, error) {
+	c.mu.Lock()
+	dl := c.wdl
+	c.mu.Unlock()
+	if dl.IsZero() {
+		return c.under.Write(frame)
+	}
+	d := time.Until(dl)
+	if d <= 0 {
+		return 0, os.ErrDeadlineExceeded
+	}
+	t := time.AfterFunc(d, func() { c.under.Close() })
+	n, err := c.under.Write(frame)
+	if !t.Stop() && err != nil {
+		err = os.ErrDeadlineExceeded
+	}
+	return n, err
 }
 
 func header(typ byte, n int) [headerLen]byte {
@@ -299,6 +324,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 func Bridge(raw net.Conn) net.Conn {
 	near, far := net.Pipe()
 	c := New(far)
+	end := bridgeEnd{near}
 	go func() {
 		io.Copy(raw, c)
 		raw.Close()
@@ -307,5 +333,22 @@ func Bridge(raw net.Conn) net.Conn {
 		io.Copy(c, raw)
 		c.Close()
 	}()
-	return near
+	return end
+}
+
+// bridgeEnd is the end of a Bridge that remotedialer pipes the stream
+// into. Once the bridge has ended, what remotedialer still writes to it is
+// dropped, not refused: a refused write would make remotedialer end the
+// stream with an error at once, racing its other goroutine, which may still
+// hold the last bytes the apiserver sent (as with a TCP socket, a write
+// after the peer closed is not an error at first). remotedialer then reads
+// the end of the stream and closes it as it should.
+type bridgeEnd struct{ net.Conn }
+
+func (e bridgeEnd) Write(b []byte) (int, error) {
+	n, err := e.Conn.Write(b)
+	if errors.Is(err, io.ErrClosedPipe) {
+		return len(b), nil
+	}
+	return n, err
 }

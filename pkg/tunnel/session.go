@@ -154,7 +154,7 @@ func (s *Session) Transport(upgrade bool) http.RoundTripper {
 	if upgrade {
 		return s.single
 	}
-	return s.pooled
+	return syncRetry{rt: s.pooled}
 }
 
 // BaseURL is the downstream apiserver's URL.
