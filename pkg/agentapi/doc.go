@@ -8,9 +8,9 @@
 //   - the parameters header (ParamsHeader) and its AgentParams, their
 //     encoding (base64url JSON), parsing and validation;
 //   - the agent kinds (KindCluster, KindNode);
-//   - the protocol versions (Protocol, MinProtocol) and the networks the
-//     server dials an agent's endpoint with (NetworkTCP, NetworkFlow,
-//     StreamNetwork); pkg/flow owns NetworkFlow's frames;
+//   - the protocol version (Protocol) and the networks the server dials
+//     through a tunnel (NetworkTCP, NetworkFlow); pkg/flow owns
+//     NetworkFlow's frames;
 //   - the liveness rules: the address the server dials to probe an agent
 //     (ProbeAddress), how long each end lets a tunnel stay silent
 //     (AgentIdleTimeout, ServerIdleTimeout) and the connection watch that

@@ -24,39 +24,30 @@ const (
 	KindNode    = "node"
 )
 
-// Protocol is the version of this contract that agents of this build
-// speak. Version 2: the cluster agent hands over the controller's
+// Protocol is the version of this contract that agents and the server of
+// this build speak. Version 2: the cluster agent hands over the controller's
 // ServiceAccount token; node agents hand over no credential at all.
-// Version 3: the agent also dials NetworkFlow, whose streams carry
-// pkg/flow's frames. The server accepts MinProtocol and later.
-// Agents of version 1 (no "protocol" field: they handed over a token that
-// could impersonate anyone) are refused with ErrOldAgent.
+// Version 3: the server dials the agent's endpoint with NetworkFlow, whose
+// streams carry pkg/flow's frames. Older agents are refused with
+// ErrOldAgent: version 1 handed over a token that could impersonate anyone;
+// version 2's streams have only remotedialer's back pressure, which
+// deadlocks, and which an agent may ignore to make the server buffer
+// without bound.
 const Protocol = 3
-
-// MinProtocol is the oldest agent protocol the server accepts.
-const MinProtocol = 2
 
 // ErrOldAgent refuses an agent of an older protocol; the message says what
 // to do, and the server shows it in the cluster's status.
-var ErrOldAgent = errors.New("this agent is older than the server (agent protocol 1, server protocols 2-3): " +
+var ErrOldAgent = errors.New("this agent is older than the server (agent protocol 1 or 2, server protocol 3): " +
 	"re-apply the cluster's import manifest (kubectl apply -f <import URL>) to upgrade it")
 
-// The networks the server asks an agent to dial through the tunnel (always
-// its Endpoint). NetworkTCP carries the stream's bytes as they are;
-// NetworkFlow carries them in pkg/flow's frames, whose flow control keeps
-// remotedialer's own back pressure (which deadlocks) from engaging.
+// The networks the server asks an agent to dial through the tunnel.
+// NetworkFlow is how users' and the controller's streams reach the agent's
+// Endpoint, in pkg/flow's frames; NetworkTCP carries bytes as they are,
+// and the server uses it only for ProbeAddress.
 const (
 	NetworkTCP  = "tcp"
 	NetworkFlow = "tcp+flow"
 )
-
-// StreamNetwork is the network the server dials this agent's endpoint with.
-func (p AgentParams) StreamNetwork() string {
-	if p.Protocol >= 3 {
-		return NetworkFlow
-	}
-	return NetworkTCP
-}
 
 // AgentParams is what an agent tells the server when it connects.
 type AgentParams struct {
@@ -112,7 +103,7 @@ func ParseParams(v string) (AgentParams, error) {
 
 // Validate checks every field.
 func (p AgentParams) Validate() error {
-	if p.Protocol < MinProtocol {
+	if p.Protocol < Protocol {
 		return ErrOldAgent
 	}
 	switch p.Kind {

@@ -36,7 +36,6 @@ func TestParamsRoundTrip(t *testing.T) {
 		{"longest node name", AgentParams{Protocol: Protocol, Kind: KindNode, Node: strings.Repeat("a", 253), Endpoint: "[::1]:443", CACert: ca}},
 		{"node name with a long label", AgentParams{Protocol: Protocol, Kind: KindNode, Node: strings.Repeat("a", 64) + ".example", Endpoint: "[::1]:443", CACert: ca}},
 		{"host name endpoint", AgentParams{Protocol: Protocol, Kind: KindCluster, Endpoint: "kubernetes.default.svc:443", CACert: ca, Token: saToken}},
-		{"agent of the oldest protocol accepted", AgentParams{Protocol: MinProtocol, Kind: KindCluster, Endpoint: "10.0.0.1:6443", CACert: ca, Token: saToken}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,6 +102,7 @@ func TestParseParamsRejects(t *testing.T) {
 		{"unknown kind", with(func(p *AgentParams) { p.Kind = "admin" }), "agent kind"},
 		{"cluster agent with node", with(func(p *AgentParams) { p.Node = "node-1" }), "no node name"},
 		{"agent of protocol 1", with(func(p *AgentParams) { p.Protocol = 0 }), "older than the server"},
+		{"agent of protocol 2 (no flow control)", with(func(p *AgentParams) { p.Protocol = 2 }), "older than the server"},
 		{"node agent handing over a token", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "node-1" }), "no credential"},
 		{"node agent without node", with(func(p *AgentParams) { p.Kind, p.Token = KindNode, "" }), "valid node name"},
 		{"node name not DNS", with(func(p *AgentParams) { p.Kind, p.Node = KindNode, "Node_1" }), "valid node name"},
@@ -234,15 +234,4 @@ func selfSignedPEM(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-func TestStreamNetwork(t *testing.T) {
-	for _, c := range []struct {
-		protocol int
-		want     string
-	}{{MinProtocol, NetworkTCP}, {Protocol, NetworkFlow}} {
-		if got := (AgentParams{Protocol: c.protocol}).StreamNetwork(); got != c.want {
-			t.Errorf("protocol %d: StreamNetwork() = %q, want %q", c.protocol, got, c.want)
-		}
-	}
 }

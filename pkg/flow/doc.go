@@ -10,7 +10,11 @@
 // peer ignores the pause. This package keeps remotedialer's mechanism from
 // ever engaging: each end may have at most Window bytes outstanding, so the
 // library's read buffer (which pauses at 2 MiB) stays below that threshold,
-// and each end's memory per stream is bounded by the window.
+// and what each end holds per stream is bounded by the window. A peer that
+// sends beyond its credit is cut off; one that sends a single endless
+// remotedialer message never reaches this package (remotedialer buffers a
+// whole message first): the server bounds an agent's messages itself
+// (pkg/tunnel's maxMessage).
 //
 // The wire format, inside the stream's bytes: frames of a 4-byte header
 // (type, then a 24-bit big-endian length) and, for DATA, that many payload

@@ -367,7 +367,7 @@ func (w *livenessWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// buffered bytes from it.
 		return c, rw, nil
 	}
-	wc := agentapi.Watch(c, w.liveness)
+	wc := agentapi.Watch(&messageLimit{Conn: c}, w.liveness)
 	w.conn = wc
 	w.hangup.attach(wc)
 	return wc, bufio.NewReadWriter(bufio.NewReader(wc), bufio.NewWriter(wc)), nil

@@ -80,22 +80,17 @@ func (s *Session) DialContext(ctx context.Context, _, _ string) (net.Conn, error
 	return c, err
 }
 
-// dialStream returns a stream to the endpoint and, under it, the tunnel's
-// own connection. For agents that speak it (agentapi.NetworkFlow), the
-// stream is flow-controlled (pkg/flow).
+// dialStream returns a flow-controlled stream (pkg/flow) to the endpoint
+// and, under it, the tunnel's own connection.
 func (s *Session) dialStream(ctx context.Context) (stream, under net.Conn, err error) {
 	if s.dials != nil {
 		s.dials.Inc()
 	}
-	network := s.Params.StreamNetwork()
-	under, err = s.dial(ctx, network, s.Params.Endpoint)
+	under, err = s.dial(ctx, agentapi.NetworkFlow, s.Params.Endpoint)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dial cluster %s through tunnel: %w", s.ClusterID, err)
 	}
-	if network == agentapi.NetworkFlow {
-		return flow.New(under), under, nil
-	}
-	return under, under, nil
+	return flow.New(under), under, nil
 }
 
 // handshakeTimeout bounds the TLS handshake with the endpoint.
@@ -164,7 +159,7 @@ func (s *Session) BaseURL() string { return "https://" + s.Params.Endpoint }
 func (s *Session) probe(timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	c, err := s.dial(ctx, "tcp", agentapi.ProbeAddress)
+	c, err := s.dial(ctx, agentapi.NetworkTCP, agentapi.ProbeAddress)
 	if err != nil {
 		return
 	}

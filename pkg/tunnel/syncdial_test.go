@@ -32,46 +32,40 @@ func syncConnectionsMessage() []byte {
 // when the list arrives. The request on it, a write, is still answered, and
 // the apiserver sees it once.
 func TestStreamCutBySyncIsDialedAgain(t *testing.T) {
-	for _, protocol := range []int{agentapi.MinProtocol, agentapi.Protocol} {
-		t.Run(agentapi.AgentParams{Protocol: protocol}.StreamNetwork(), func(t *testing.T) {
-			f := newFixture(t)
-			reg := f.addCluster("c-alpha", time.Time{})
-			p := f.params(agentapi.KindCluster, "", "sa-1")
-			p.Protocol = protocol
-			ws := f.inProcessAgent(reg, p)
-			f.waitLive("c-alpha", 1)
-			sess, _ := f.tun.Session("c-alpha")
-			ws.held.Store(true)
+	f := newFixture(t)
+	reg := f.addCluster("c-alpha", time.Time{})
+	ws := f.inProcessAgent(reg, f.params(agentapi.KindCluster, "", "sa-1"))
+	f.waitLive("c-alpha", 1)
+	sess, _ := f.tun.Session("c-alpha")
+	ws.held.Store(true)
 
-			done := make(chan error, 1)
-			var body string
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-				defer cancel()
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, sess.BaseURL()+"/api/v1/namespaces", strings.NewReader(`{"kind":"Namespace"}`))
-				resp, err := sess.Transport(false).RoundTrip(req)
-				if err != nil {
-					done <- err
-					return
-				}
-				defer resp.Body.Close()
-				b, err := io.ReadAll(resp.Body)
-				body = string(b)
-				done <- err
-			}()
-			if err := <-done; err != nil {
-				t.Fatalf("POST through a stream the connection sync cut: %v", err)
-			}
-			if body != "backend saw /api/v1/namespaces" {
-				t.Errorf("body %q", body)
-			}
-			if n := len(f.backend.requests()); n != 1 {
-				t.Errorf("the apiserver got the POST %d times, want once", n)
-			}
-			if n := ws.connects.Load(); n < 2 {
-				t.Errorf("the agent saw %d stream connects; want the cut one and the one dialed again", n)
-			}
-		})
+	done := make(chan error, 1)
+	var body string
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, sess.BaseURL()+"/api/v1/namespaces", strings.NewReader(`{"kind":"Namespace"}`))
+		resp, err := sess.Transport(false).RoundTrip(req)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		body = string(b)
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("POST through a stream the connection sync cut: %v", err)
+	}
+	if body != "backend saw /api/v1/namespaces" {
+		t.Errorf("body %q", body)
+	}
+	if n := len(f.backend.requests()); n != 1 {
+		t.Errorf("the apiserver got the POST %d times, want once", n)
+	}
+	if n := ws.connects.Load(); n < 2 {
+		t.Errorf("the agent saw %d stream connects; want the cut one and the one dialed again", n)
 	}
 }
 
