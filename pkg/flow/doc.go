@@ -25,7 +25,8 @@
 //
 // It owns: the frame format, the window and when credit is returned (New,
 // for the end that uses the stream; Bridge, for the agent's end, which
-// copies it to a plain connection). It never decides who may open a stream
-// or where a stream goes (the agent's dial policy and the server's tunnel
-// do), and never imports server code: the agent links it.
+// copies it to a plain connection). It must never decide who may open a
+// stream or where a stream goes (the agent's dial policy and the server's
+// tunnel do), never hold more than the window a stream's peer was granted,
+// and never import server code: the agent links it.
 package flow
