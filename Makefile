@@ -43,8 +43,9 @@ RACE := -race -gcflags='github.com/gorilla/websocket=-race=false' -gcflags='gith
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## build bin/drover-server, bin/drover-agent and bin/driver-local, stamped with VERSION and COMMIT (--version)
+build: ## build bin/drover-server, bin/drover-agent, bin/drover (the command-line client) and bin/driver-local, stamped with VERSION and COMMIT (--version)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/drover-server ./cmd/server
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/drover ./cmd/drover
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/drover-agent ./cmd/agent
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/driver-local ./cmd/driver-local
 

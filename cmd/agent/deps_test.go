@@ -20,6 +20,7 @@ var agentNeeds = map[string]string{
 	"cmd/agent":        "the command itself: flags and main",
 	"pkg/agent":        "the agent: CA pinning, downstream bootstrap, the tunnel's client side, dial policy, its metrics",
 	"pkg/agentapi":     "the wire contract with the server: connect path, params header, kinds, liveness rules",
+	"pkg/capin":        "the server CA pin by checksum on first contact (shared with the drover command)",
 	"pkg/flow":         "flow control of each tunnel stream (the agent bridges its apiserver connections); standard library only",
 	"pkg/token":        "registration token format (the agent checks its token file) and Bearer (kube-api-auth)",
 	"pkg/ids":          "id formats, for the id half of a token (token.Parse); standard library only",

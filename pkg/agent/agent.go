@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/capin"
 	"github.com/drover-dev/drover/pkg/checksum"
 	"github.com/drover-dev/drover/pkg/flow"
 	"github.com/drover-dev/drover/pkg/token"
@@ -127,12 +128,12 @@ func Run(ctx context.Context, opts Options) error {
 	b := backoff{min: opts.BackoffMin, max: opts.BackoffMax}
 	// Pin the server first; a mismatch is fatal, an unreachable server is not.
 	for {
-		pool, err := fetchPinnedCA(ctx, opts.ServerURL, opts.CAChecksum)
+		_, pool, err := capin.Fetch(ctx, opts.ServerURL, opts.CAChecksum)
 		if err == nil {
 			a.serverCA = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 			break
 		}
-		if errors.Is(err, ErrCAMismatch) || errors.Is(err, checksum.ErrMalformed) {
+		if errors.Is(err, capin.ErrMismatch) || errors.Is(err, checksum.ErrMalformed) {
 			return err
 		}
 		log.Warn("server not reachable yet", "err", err)

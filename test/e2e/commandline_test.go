@@ -48,7 +48,7 @@ func runBinary(t *testing.T, bin, stdin string, args ...string) (int, string, st
 func TestBinariesCommandLine(t *testing.T) {
 	driverLocal := buildDriverLocal(t.Context(), t, t.TempDir())
 	for _, b := range []struct{ name, bin string }{
-		{"drover-server", shared.bins.Server}, {"drover-agent", shared.bins.Agent}, {"driver-local", driverLocal},
+		{"drover-server", shared.bins.Server}, {"drover-agent", shared.bins.Agent}, {"driver-local", driverLocal}, {"drover", shared.bins.CLI},
 	} {
 		t.Run(b.name+" --version", func(t *testing.T) {
 			code, stdout, stderr := runBinary(t, b.bin, "", "--version")

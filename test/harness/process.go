@@ -19,6 +19,7 @@ import (
 type Binaries struct {
 	Server string
 	Agent  string
+	CLI    string // drover, the command-line client
 }
 
 // RepoRoot finds the module root from this source file's location.
@@ -27,15 +28,15 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// Build compiles the server and agent into dir (with -race when race is set,
+// Build compiles the server, the agent and the drover command into dir (with -race when race is set,
 // so integration tests also race-check the real processes).
 func Build(ctx context.Context, dir string, race bool) (Binaries, error) {
-	b := Binaries{Server: filepath.Join(dir, "drover-server"), Agent: filepath.Join(dir, "drover-agent")}
+	b := Binaries{Server: filepath.Join(dir, "drover-server"), Agent: filepath.Join(dir, "drover-agent"), CLI: filepath.Join(dir, "drover")}
 	args := []string{"build", "-o", dir + "/"}
 	if race {
 		args = append(args, "-race")
 	}
-	args = append(args, "./cmd/server", "./cmd/agent")
+	args = append(args, "./cmd/server", "./cmd/agent", "./cmd/drover")
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = RepoRoot()
 	out, err := cmd.CombinedOutput()

@@ -1,4 +1,4 @@
-package agent
+package capin
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func TestFetchPinnedCA(t *testing.T) {
 		{name: "upper case", sum: strings.ToUpper(lower)},
 		{name: "mixed case", sum: strings.ToUpper(lower[:31]) + lower[31:]},
 		{name: "trailing newline", sum: lower + "\n"},
-		{name: "another CA's checksum", sum: checksum.Of(otherCA), wantErr: ErrCAMismatch, wantMsg: "got " + lower},
+		{name: "another CA's checksum", sum: checksum.Of(otherCA), wantErr: ErrMismatch, wantMsg: "got " + lower},
 		{name: "odd length", sum: lower[1:], wantErr: checksum.ErrMalformed, noFetch: true,
 			wantMsg: "CA checksum must be 64 hex characters (a SHA-256), not 63"},
 		{name: "not hex", sum: "z" + lower[1:], wantErr: checksum.ErrMalformed, noFetch: true,
@@ -69,10 +69,10 @@ func TestFetchPinnedCA(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := hits.Load()
-			pool, err := fetchPinnedCA(context.Background(), srv.URL, tc.sum)
+			_, pool, err := Fetch(context.Background(), srv.URL, tc.sum)
 			if tc.wantErr == nil {
 				if err != nil || pool == nil {
-					t.Fatalf("fetchPinnedCA = %v, %v; want the pinned CA", pool, err)
+					t.Fatalf("Fetch = %v, %v; want the pinned CA", pool, err)
 				}
 				// The pool is the pinned CA: it verifies the server.
 				c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
@@ -85,7 +85,7 @@ func TestFetchPinnedCA(t *testing.T) {
 				return
 			}
 			if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.wantMsg) {
-				t.Fatalf("fetchPinnedCA = %v; want %v containing %q", err, tc.wantErr, tc.wantMsg)
+				t.Fatalf("Fetch = %v; want %v containing %q", err, tc.wantErr, tc.wantMsg)
 			}
 			if got := hits.Load() - before; tc.noFetch && got != 0 {
 				t.Errorf("%d requests for a checksum that cannot match", got)
@@ -103,15 +103,15 @@ func TestFetchPinnedCAChain(t *testing.T) {
 	}
 	// The server serves a CA it does not use.
 	srv, _, _ := pinServer(t, g.CACert)
-	_, err = fetchPinnedCA(context.Background(), srv.URL, strings.ToUpper(checksum.Of(g.CACert)))
-	if !errors.Is(err, ErrCAMismatch) || !strings.Contains(err.Error(), "does not chain") {
-		t.Fatalf("fetchPinnedCA = %v; want ErrCAMismatch: does not chain", err)
+	_, _, err = Fetch(context.Background(), srv.URL, strings.ToUpper(checksum.Of(g.CACert)))
+	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "does not chain") {
+		t.Fatalf("Fetch = %v; want ErrMismatch: does not chain", err)
 	}
 }
 
 func TestFetchPinnedCANoChecksum(t *testing.T) {
-	pool, err := fetchPinnedCA(context.Background(), "https://127.0.0.1:1", "")
+	_, pool, err := Fetch(context.Background(), "https://127.0.0.1:1", "")
 	if pool != nil || err != nil {
-		t.Errorf("fetchPinnedCA without a checksum = %v, %v; want nil, nil (system roots)", pool, err)
+		t.Errorf("Fetch without a checksum = %v, %v; want nil, nil (system roots)", pool, err)
 	}
 }

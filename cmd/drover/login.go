@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/drover-dev/drover/pkg/cli"
+	"github.com/drover-dev/drover/pkg/cmdline"
+)
+
+// LoginOptions are drover login's command line.
+type LoginOptions struct {
+	*global
+	streams
+	CAChecksum    string
+	Provider      string
+	Username      string
+	PasswordStdin bool
+}
+
+func (o *LoginOptions) Flags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.CAChecksum, "ca-checksum", "", "sha256 of the server's CA bundle (GET /cacerts): required on the first login to a server")
+	fs.StringVar(&o.Provider, "provider", "local", "the auth provider: local, or the name of an LDAP/Active Directory provider")
+	fs.StringVar(&o.Username, "username", "", "the username (asked for when not given)")
+	fs.BoolVar(&o.PasswordStdin, "password-stdin", false, "read the password from stdin (one trailing newline is dropped)")
+}
+
+func (o *LoginOptions) Validate() error {
+	if o.Server == "" {
+		return errors.New("the server to log in to is required: drover login <server URL>")
+	}
+	if _, err := cli.NormalizeURL(o.Server); err != nil {
+		return err
+	}
+	if o.PasswordStdin && o.Username == "" {
+		return errors.New("--password-stdin needs --username")
+	}
+	return nil
+}
+
+func newLoginCommand(g *global, stdin io.Reader) *cobra.Command {
+	o := &LoginOptions{global: g}
+	cmd := &cobra.Command{
+		Use:   "login [server URL]",
+		Short: "Log in to a Drover server",
+		Long: "Log in to a Drover server and keep the session for later commands.\n\n" +
+			"The first login to a server pins its CA: give its checksum with --ca-checksum\n" +
+			"(the administrator has it). Later logins use the pinned CA. The password is\n" +
+			"asked for on the terminal, never echoed, or read from stdin with --password-stdin.",
+		Example: "  drover login https://drover.example.com --ca-checksum 3f9c…\n" +
+			"  echo \"$PASSWORD\" | drover login drover.example.com --username ci --password-stdin\n" +
+			"  drover login --provider corp-ldap   # again, to the server last logged in to",
+		Args: cobra.MaximumNArgs(1),
+	}
+	o.Flags(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		o.set(cmd, stdin)
+		if len(args) == 1 {
+			o.Server = args[0]
+		}
+		if o.Server == "" {
+			if cfg, err := loadConfig(o.global); err == nil {
+				o.Server = cfg.Current
+			}
+		}
+		return cmdline.RunE(o, runLogin)(cmd, args)
+	}
+	return cmd
+}
+
+func runLogin(ctx context.Context, o *LoginOptions) error {
+	dir, cfg, err := configOf(o.global)
+	if err != nil {
+		return err
+	}
+	lo := cli.LoginOptions{Server: o.Server, CAChecksum: o.CAChecksum, Provider: o.Provider, Username: o.Username}
+	if o.PasswordStdin {
+		if lo.Password, err = cli.ReadPassword(o.in); err != nil {
+			return err
+		}
+	} else if lo.Username, lo.Password, err = prompt(o); err != nil {
+		return err
+	}
+	s, err := cli.Login(ctx, cfg, lo)
+	clear(lo.Password)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Save(dir); err != nil {
+		return fmt.Errorf("logged in, but the session could not be kept: %w", err)
+	}
+	fmt.Fprintf(o.out, "Logged in to %s as %s (session %s, until %s).\n", s.URL, cli.Printable(s.Username), cli.Printable(s.SessionID),
+		s.ExpiresAt.Local().Format("2006-01-02 15:04 MST"))
+	return nil
+}
+
+// prompt asks for the username (unless given) and the password on the
+// terminal; the password is not echoed.
+func prompt(o *LoginOptions) (string, []byte, error) {
+	f, ok := o.in.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", nil, errors.New("no terminal to ask for the password on: use --username and --password-stdin")
+	}
+	user := o.Username
+	if user == "" {
+		fmt.Fprint(o.err, "Username: ")
+		var err error
+		if user, err = cli.ReadLine(f); err != nil {
+			return "", nil, err
+		}
+	}
+	fmt.Fprintf(o.err, "Password for %s: ", user)
+	pw, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(o.err)
+	if err != nil {
+		return "", nil, err
+	}
+	return user, pw, nil
+}
+
+// configOf loads the config of g's directory.
+func configOf(g *global) (string, *cli.Config, error) {
+	dir, err := cli.Dir(g.ConfigDir)
+	if err != nil {
+		return "", nil, err
+	}
+	cfg, err := cli.Load(dir)
+	return dir, cfg, err
+}
+
+func loadConfig(g *global) (*cli.Config, error) {
+	_, cfg, err := configOf(g)
+	return cfg, err
+}
