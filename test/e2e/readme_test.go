@@ -124,6 +124,23 @@ func TestReadmeQuickstart(t *testing.T) {
 				t.Fatalf("kubectl get ns through Drover does not list default:\n%s", out)
 			}
 		}},
+		{has: "bin/drover login",
+			fill: func() []string { return []string{"<the password>", firstPassword, "<caChecksum>", reg.CAChecksum} },
+			check: func(t *testing.T, out string) {
+				if !strings.Contains(out, "Logged in to https://"+quickstartListen+" as admin") {
+					t.Fatalf("drover login printed %q", out)
+				}
+			}},
+		{has: "bin/drover whoami", check: func(t *testing.T, out string) {
+			if !regexp.MustCompile(`(?m)^https://` + regexp.QuoteMeta(quickstartListen) + `\s+admin\s+true\s`).MatchString(out) {
+				t.Fatalf("drover whoami printed %q", out)
+			}
+		}},
+		{has: "bin/drover logout", check: func(t *testing.T, out string) {
+			if !strings.Contains(out, "Logged out of https://"+quickstartListen) {
+				t.Fatalf("drover logout printed %q", out)
+			}
+		}},
 		{has: "/v3/users/me/password",
 			fill: func() []string {
 				return []string{"<the password>", firstPassword, "<a new one, 12-72 bytes>", changedPassword}
@@ -258,6 +275,7 @@ func newQuickstart(ctx context.Context, t *testing.T) *quickstart {
 	for link, target := range map[string]string{
 		filepath.Join(q.dir, "bin", "drover-server"): shared.bins.Server,
 		filepath.Join(q.dir, "bin", "drover-agent"):  shared.bins.Agent,
+		filepath.Join(q.dir, "bin", "drover"):        shared.bins.CLI,
 		filepath.Join(q.home, ".kube", "config"):     filepath.Join(shared.dir, "direct-kubeconfig"),
 	} {
 		if err := os.Symlink(target, link); err != nil {
