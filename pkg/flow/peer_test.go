@@ -13,17 +13,12 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/rancher/remotedialer"
-	"github.com/sirupsen/logrus"
 )
 
 // gatedConn is a connection whose writes wait until open is closed or the
@@ -72,39 +67,6 @@ func TestWriteDeadlineEndsAFrameWrite(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("Write still blocked 2s after its deadline (the tunnel's connection does not take the frame)")
 	}
-}
-
-// tunnelWS is tunnel's setup that also returns the agent's websocket, to
-// write messages a compromised agent would send.
-func tunnelWS(t *testing.T, local remotedialer.Dialer) (remotedialer.Dialer, *websocket.Conn) {
-	t.Helper()
-	logrus.SetOutput(io.Discard)
-	rd := remotedialer.New(func(*http.Request) (string, bool, error) { return "agent", true, nil }, remotedialer.DefaultErrorWriter)
-	srv := httptest.NewServer(rd)
-	ctx, cancel := context.WithCancel(context.Background())
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess := remotedialer.NewClientSessionWithDialer(func(string, string) bool { return true }, ws, local)
-	served := make(chan struct{})
-	go func() { sess.Serve(ctx); close(served) }()
-	t.Cleanup(func() {
-		cancel()
-		ws.Close()
-		<-served
-		sess.Close()
-		srv.CloseClientConnections()
-		srv.Close()
-	})
-	deadline := time.Now().Add(waitTimeout)
-	for !rd.HasSession("agent") {
-		if time.Now().After(deadline) {
-			t.Fatal("the agent never connected")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return rd.Dialer("agent"), ws
 }
 
 // control is a remotedialer message without a body (Pause 6, Resume 7).

@@ -22,6 +22,14 @@ import (
 // dials it with local.
 func tunnel(t *testing.T, local remotedialer.Dialer) remotedialer.Dialer {
 	t.Helper()
+	dial, _ := tunnelWS(t, local)
+	return dial
+}
+
+// tunnelWS is tunnel that also returns the agent's websocket, to write
+// messages a compromised agent would send.
+func tunnelWS(t *testing.T, local remotedialer.Dialer) (remotedialer.Dialer, *websocket.Conn) {
+	t.Helper()
 	logrus.SetOutput(io.Discard)
 	rd := remotedialer.New(func(*http.Request) (string, bool, error) { return "agent", true, nil }, remotedialer.DefaultErrorWriter)
 	srv := httptest.NewServer(rd)
@@ -48,7 +56,7 @@ func tunnel(t *testing.T, local remotedialer.Dialer) remotedialer.Dialer {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return rd.Dialer("agent")
+	return rd.Dialer("agent"), ws
 }
 
 // farEnd listens on loopback; each connection reads everything and writes
