@@ -24,6 +24,10 @@ func TestNormalizeURL(t *testing.T) {
 		{in: "https://drover.example.com?x=1", err: "only scheme, host and port"},
 		{in: "https://", err: "no host"},
 		{in: "https://:8443", err: "no host"},
+		{in: "..", err: "neither a host name nor an IP address"},
+		{in: "https://a..b", err: "neither a host name nor an IP address"},
+		{in: "https://drover.example.com.", want: "https://drover.example.com"},
+		{in: "https://dröver.example.com", err: "neither a host name nor an IP address"},
 	} {
 		got, err := NormalizeURL(c.in)
 		if c.err != "" {
@@ -42,6 +46,7 @@ func FuzzNormalizeURL(f *testing.F) {
 	f.Add("https://drover.example.com:8443/")
 	f.Add("drover.example.com")
 	f.Add("https://[::1]:1/x?y#z")
+	f.Add("..")
 	f.Fuzz(func(t *testing.T, in string) {
 		got, err := NormalizeURL(in)
 		if err != nil {

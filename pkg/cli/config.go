@@ -232,6 +232,8 @@ func NormalizeURL(raw string) (string, error) {
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		host = ip.Unmap().String()
+	} else if !validHostName(host) {
+		return "", fmt.Errorf("server URL %q: %q is neither a host name nor an IP address", raw, host)
 	}
 	port := u.Port()
 	if port != "" {
@@ -248,4 +250,23 @@ func NormalizeURL(raw string) (string, error) {
 		return "https://" + host, nil
 	}
 	return "https://" + net.JoinHostPort(host, port), nil
+}
+
+// validHostName reports whether host is a DNS name: labels of letters,
+// digits, '-' and '_', none empty, none over 63 bytes, 253 bytes in all.
+func validHostName(host string) bool {
+	if len(host) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
