@@ -56,7 +56,7 @@ func run(ctx context.Context, o *Options) error {
 		DataDir: o.DataDir, Listen: o.Listen, MetricsListen: o.MetricsListen, ServerURL: o.ServerURL,
 		Hostnames: o.hostnames(), TLS: o.tlsFiles(),
 		AdminUsername: o.AdminUsername, BootstrapPasswordFile: o.BootstrapPasswordFile, SessionTTL: o.SessionTTL, KubeconfigTTL: o.KubeconfigTTL,
-		MaxTokenTTL: o.MaxTokenTTL, RegistrationTTL: o.RegistrationTTL,
+		MaxTokenTTL: o.MaxTokenTTL, PluginTTL: o.PluginTTL, PluginACETTL: o.PluginACETTL, RegistrationTTL: o.RegistrationTTL,
 		RegistrationGrace: o.RegistrationGrace, AgentImage: o.AgentImage,
 		Logger: logger, Stdout: os.Stdout,
 		DriverDir: o.DriverDir, SecretsKeyFile: o.SecretsKeyFile, DriverAnswerTimeout: o.DriverAnswerTimeout,

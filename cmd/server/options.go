@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/drover-dev/drover/pkg/api"
 	"github.com/drover-dev/drover/pkg/audit"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/connlimit"
@@ -39,7 +40,11 @@ type Options struct {
 	SessionTTL            time.Duration
 	KubeconfigTTL         time.Duration
 	MaxTokenTTL           time.Duration
-	RegistrationTTL       time.Duration
+	// PluginTTL and PluginACETTL are the lifetimes of the drover credential
+	// plugin's tokens for the proxy and the authorized cluster endpoint.
+	PluginTTL       time.Duration
+	PluginACETTL    time.Duration
+	RegistrationTTL time.Duration
 	// RegistrationGrace keeps rotated-out registration tokens valid.
 	RegistrationGrace time.Duration
 	AgentImage        string
@@ -92,6 +97,8 @@ func NewOptions() *Options {
 		SessionTTL:         16 * time.Hour,
 		KubeconfigTTL:      30 * 24 * time.Hour,
 		MaxTokenTTL:        90 * 24 * time.Hour,
+		PluginTTL:          api.DefaultPluginTTL,
+		PluginACETTL:       api.DefaultPluginACETTL,
 		RegistrationTTL:    0,
 		RegistrationGrace:  time.Hour,
 		AgentImage:         "ghcr.io/drover-dev/drover-agent:v0.1.0",
@@ -131,6 +138,8 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.SessionTTL, "session-ttl", o.SessionTTL, "lifetime of a login session token")
 	fs.DurationVar(&o.KubeconfigTTL, "kubeconfig-ttl", o.KubeconfigTTL, "default lifetime of kubeconfig and API tokens")
 	fs.DurationVar(&o.MaxTokenTTL, "max-token-ttl", o.MaxTokenTTL, "longest lifetime a user may request for a token")
+	fs.DurationVar(&o.PluginTTL, "plugin-token-ttl", o.PluginTTL, "lifetime of the cluster tokens the drover credential plugin hands kubectl (10s-1h; never past the login session)")
+	fs.DurationVar(&o.PluginACETTL, "plugin-ace-token-ttl", o.PluginACETTL, "lifetime of the tokens the drover credential plugin keeps for a cluster's authorized endpoint, which work while the server is down (at least --plugin-token-ttl, at most --max-token-ttl; never past the login session)")
 	fs.DurationVar(&o.RegistrationTTL, "registration-ttl", o.RegistrationTTL, "lifetime of agent registration tokens (0: no expiry)")
 	fs.DurationVar(&o.RegistrationGrace, "registration-grace", o.RegistrationGrace, "how long rotated-out registration tokens stay valid")
 	fs.StringVar(&o.AgentImage, "agent-image", o.AgentImage, "image the import manifests run for the agents")
@@ -209,6 +218,12 @@ func (o *Options) Validate() error {
 	}
 	if o.KubeconfigTTL > o.MaxTokenTTL {
 		errs = append(errs, errors.New("--kubeconfig-ttl must not exceed --max-token-ttl"))
+	}
+	if o.PluginTTL < 10*time.Second || o.PluginTTL > time.Hour {
+		errs = append(errs, errors.New("--plugin-token-ttl must be between 10s and 1h"))
+	}
+	if o.PluginACETTL < o.PluginTTL || o.PluginACETTL > o.MaxTokenTTL {
+		errs = append(errs, errors.New("--plugin-ace-token-ttl must be at least --plugin-token-ttl and at most --max-token-ttl"))
 	}
 	if o.RegistrationGrace < 0 {
 		errs = append(errs, errors.New("--registration-grace must not be negative"))

@@ -42,12 +42,13 @@ func (a *API) mintToken(ctx context.Context, userID, kind, clusterID, desc strin
 // mint stores a new token shaped like t, expiring ttl from now (or when t
 // already says, if sooner).
 func (a *API) mint(ctx context.Context, t store.Token, ttl time.Duration) (string, store.Token, error) {
-	return a.mintReplacing(ctx, t, ttl, false)
+	return a.mintReplacing(ctx, t, ttl, false, 0)
 }
 
 // mintReplacing is mint; with replace, the new token takes the place of
-// the user's tokens of its kind, cluster and parent, which end at once.
-func (a *API) mintReplacing(ctx context.Context, t store.Token, ttl time.Duration, replace bool) (string, store.Token, error) {
+// the user's tokens of its kind, cluster and parent but the keep newest,
+// which end at once.
+func (a *API) mintReplacing(ctx context.Context, t store.Token, ttl time.Duration, replace bool, keep int) (string, store.Token, error) {
 	tok, err := token.New(ids.Token)
 	if err != nil {
 		return "", store.Token{}, err
@@ -67,7 +68,7 @@ func (a *API) mintReplacing(ctx context.Context, t store.Token, ttl time.Duratio
 		}
 		return tok.String(), t, nil
 	}
-	gone, err := a.opts.Store.ReplaceToken(ctx, t)
+	gone, err := a.opts.Store.ReplaceToken(ctx, t, keep)
 	if err != nil {
 		return "", store.Token{}, err
 	}
@@ -117,18 +118,24 @@ func (a *API) issue(w http.ResponseWriter, r *http.Request, kind, clusterID, des
 		return "", store.Token{}, false
 	}
 	t := store.Token{UserID: caller.UserID, Kind: kind, ClusterID: clusterID, Description: desc}
-	replace := false
+	replace, keep := false, 0
 	switch {
 	case caller.TokenKind != store.KindSession:
 		t.ParentID, t.ExpiresAt = caller.TokenID, caller.ExpiresAt
 	case kind == store.KindKubeconfig:
 		// One live kubeconfig token per login session and cluster: a
-		// client that fetches its kubeconfig again and again (a credential
-		// plugin, a script) replaces its token instead of filling the
-		// user's MaxLiveTokens. It keeps its own expiry.
+		// script that fetches its kubeconfig again and again replaces its
+		// token instead of filling the user's MaxLiveTokens. It keeps its
+		// own expiry, and outlives the session (store.deleteTokens).
 		t.ParentID, replace = caller.TokenID, true
+	case kind == store.KindPlugin || kind == store.KindPluginACE:
+		// The credential plugin's tokens end with their session, and at
+		// most two live per session and cluster: the new one, and the one
+		// before, which kubectl processes may still hold until shortly
+		// before it expires (package cli refreshes ahead of that).
+		t.ParentID, t.ExpiresAt, replace, keep = caller.TokenID, caller.ExpiresAt, true, 1
 	}
-	secret, rec, err := a.mintReplacing(ctx, t, ttl, replace)
+	secret, rec, err := a.mintReplacing(ctx, t, ttl, replace, keep)
 	if err != nil {
 		a.storeError(w, "token", err)
 		return "", store.Token{}, false
@@ -323,11 +330,13 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request, u store.User)
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 	id := identity(r.Context())
-	if err := a.opts.Store.DeleteToken(r.Context(), id.TokenID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	gone, err := a.opts.Store.DeleteToken(r.Context(), id.TokenID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.storeError(w, "token", err)
 		return
 	}
 	a.opts.Tokens.Invalidate(id.TokenID)
+	a.invalidate(gone)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -432,13 +441,21 @@ func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, "token", err)
 		return
 	}
-	if err := a.opts.Store.DeleteToken(r.Context(), tokenID); err != nil {
+	gone, err := a.opts.Store.DeleteToken(r.Context(), tokenID)
+	if err != nil {
 		a.storeError(w, fmt.Sprintf("token %q", tokenID), err)
 		return
 	}
-	a.opts.Tokens.Invalidate(tokenID)
-	a.opts.Logger.Info("token revoked", "token_id", tokenID, "by", caller.Username)
+	a.invalidate(gone)
+	a.opts.Logger.Info("token revoked", "token_id", tokenID, "by", caller.Username, "with_it", gone[1:])
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// invalidate makes the deletion of tokens hold at once on this server.
+func (a *API) invalidate(tokenIDs []string) {
+	for _, id := range tokenIDs {
+		a.opts.Tokens.Invalidate(id)
+	}
 }
 
 func nonNil[T any](s []T) []T {

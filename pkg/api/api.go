@@ -95,6 +95,14 @@ type Options struct {
 	// Credentials are the per-identity credentials cached for each
 	// cluster's proxy (*accounts.Manager); nil: none are cached.
 	Credentials CredentialCache
+	// PluginTTL and PluginACETTL are the lifetimes of the credential
+	// plugin's tokens for the proxy and for the authorized endpoint
+	// (default DefaultPluginTTL, DefaultPluginACETTL; never past their
+	// session).
+	PluginTTL, PluginACETTL time.Duration
+	// AuthEndpoints are told of a new plugin-ace token; nil: they learn at
+	// the next resync.
+	AuthEndpoints AuthEndpointSync
 }
 
 // LocalUsers log in, create and hash the passwords of Drover's own users;
@@ -139,6 +147,12 @@ type API struct {
 func New(opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.PluginTTL <= 0 {
+		opts.PluginTTL = DefaultPluginTTL
+	}
+	if opts.PluginACETTL <= 0 {
+		opts.PluginACETTL = DefaultPluginACETTL
 	}
 	if opts.MaxLiveTokens <= 0 {
 		opts.MaxLiveTokens = defaultMaxLiveTokens
@@ -194,6 +208,7 @@ func (a *API) Routes(r *access.Routes) {
 	r.Handle(http.MethodPost, "/v3/tokens", access.Unscoped, a.createToken)
 	r.Handle(http.MethodDelete, "/v3/tokens/{id}", access.OwnToken, a.deleteToken)
 	r.Handle(http.MethodPost, "/v3/kubeconfig", access.Unscoped, a.kubeconfig)
+	r.Handle(http.MethodPost, "/v3/clusters/{id}/credentials", access.Unscoped, a.clusterCredential)
 	a.accessRoutes(r)
 	a.providerRoutes(r)
 }

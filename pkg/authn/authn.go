@@ -32,6 +32,20 @@ type Identity struct {
 	ClusterID string
 	// ExpiresAt is when the credential expires (zero: never).
 	ExpiresAt time.Time
+	// StreamOwner is the token whose life bounds the caller's open
+	// streams (watches, logs, exec): the credential itself, except for the
+	// credential plugin's short-lived tokens, whose streams belong to the
+	// login session they were minted from (a watch outlives the token of
+	// minutes it started with, and ends when the session does).
+	StreamOwner string
+}
+
+// streamOwner is the one owner of Identity.StreamOwner's rule.
+func streamOwner(t store.Token) string {
+	if (t.Kind == store.KindPlugin || t.Kind == store.KindPluginACE) && t.ParentID != "" {
+		return t.ParentID
+	}
+	return t.ID
 }
 
 // ErrUnauthenticated covers every reason a token is refused; the reason is
@@ -196,6 +210,7 @@ func (a *Authenticator) lookup(ctx context.Context, tokenID string, digest [sha2
 	id := Identity{
 		UserID: user.ID, Username: user.Username, Admin: user.Admin, Groups: Groups(user),
 		TokenID: rec.ID, TokenKind: rec.Kind, ClusterID: rec.ClusterID, ExpiresAt: rec.ExpiresAt,
+		StreamOwner: streamOwner(rec),
 	}
 	a.mu.Lock()
 	a.cache[tokenID] = &entry{digest: digest, identity: id, expiresAt: rec.ExpiresAt, cachedAt: now, touchedAt: rec.LastUsedAt}

@@ -68,9 +68,9 @@ func TestAuthenticateToken(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "admin", raw: admin, want: Identity{UserID: "u-root", Username: "root", Admin: true,
-			Groups: []string{downstream.AdminGroup}, TokenID: adminTok.ID, TokenKind: store.KindAPI, ExpiresAt: future}},
+			Groups: []string{downstream.AdminGroup}, TokenID: adminTok.ID, TokenKind: store.KindAPI, ExpiresAt: future, StreamOwner: adminTok.ID}},
 		{name: "scoped user", raw: scoped, want: Identity{UserID: "u-alice", Username: "alice",
-			TokenID: scopedTok.ID, TokenKind: store.KindAPI, ClusterID: "c-aaaaa", ExpiresAt: future}},
+			TokenID: scopedTok.ID, TokenKind: store.KindAPI, ClusterID: "c-aaaaa", ExpiresAt: future, StreamOwner: scopedTok.ID}},
 		{name: "malformed", raw: "nope", wantErr: true},
 		{name: "unknown id", raw: "t-unknown00:" + adminTok.Secret, wantErr: true},
 		{name: "wrong secret", raw: adminTok.ID + ":" + scopedTok.Secret, wantErr: true},
@@ -106,7 +106,7 @@ func TestAuthenticateToken(t *testing.T) {
 		if _, err := a.AuthenticateToken(ctx, admin); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.DeleteToken(ctx, adminTok.ID); err != nil {
+		if _, err := st.DeleteToken(ctx, adminTok.ID); err != nil {
 			t.Fatal(err)
 		}
 		a.Invalidate(adminTok.ID)

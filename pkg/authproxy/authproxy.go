@@ -148,7 +148,7 @@ func (p *Proxy) planAndCluster(w http.ResponseWriter, r *http.Request) (*plan, s
 func assemble(r *http.Request) (*target, authn.Identity, *request.Info, error) {
 	ctx := r.Context()
 	ident, ok := authn.FromContext(ctx)
-	if !ok || ident.Username == "" {
+	if !ok || ident.Username == "" || ident.StreamOwner == "" {
 		return nil, ident, nil, fmt.Errorf("%w: no identity", errIncomplete)
 	}
 	info, ok := request.FromContext(ctx)
@@ -217,7 +217,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.opts.Streams != nil {
 		// A revoked token's request ends here; for upgrades ReverseProxy
 		// closes the hijacked connections when this context ends.
-		defer p.opts.Streams.track(ident.TokenID, Owner{UserID: ident.UserID, ClusterID: info.ClusterID}, cancel)()
+		defer p.opts.Streams.track(ident.StreamOwner, Owner{UserID: ident.UserID, ClusterID: info.ClusterID}, cancel)()
 	}
 	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, targetKey{}, t)))
 }

@@ -19,7 +19,7 @@ import (
 // leaves one step out (or lets it decide about another cluster, credential
 // or identity); each must get 500 and reach no transport.
 func TestProxyRefusesIncompleteChain(t *testing.T) {
-	ident := authn.Identity{UserID: "u-1", Username: "ada", TokenID: "t-1"}
+	ident := authn.Identity{UserID: "u-1", Username: "ada", TokenID: "t-1", StreamOwner: "t-1"}
 	info := &request.Info{Kind: request.KindProxy, ClusterID: "c-1", Path: "/api", Verb: "get"}
 	sess := &tunnel.Session{ClusterID: "c-1"}
 	good := func() (authn.Identity, *request.Info, *access.Decision, *plan) {
@@ -28,7 +28,10 @@ func TestProxyRefusesIncompleteChain(t *testing.T) {
 			&plan{identity: impersonation.Identity{User: "ada"}, session: sess, credential: "cred"}
 	}
 	tests := map[string]func(id *authn.Identity, in **request.Info, d **access.Decision, p **plan){
-		"no identity":     func(id *authn.Identity, _ **request.Info, _ **access.Decision, _ **plan) { *id = authn.Identity{} },
+		"no identity": func(id *authn.Identity, _ **request.Info, _ **access.Decision, _ **plan) { *id = authn.Identity{} },
+		"no owner of its streams": func(id *authn.Identity, _ **request.Info, _ **access.Decision, _ **plan) {
+			id.StreamOwner = ""
+		},
 		"no request info": func(_ *authn.Identity, in **request.Info, _ **access.Decision, _ **plan) { *in = nil },
 		"request info of the API": func(_ *authn.Identity, in **request.Info, _ **access.Decision, _ **plan) {
 			(*in).Kind = request.KindAPI

@@ -52,7 +52,7 @@ func TestStreams(t *testing.T) {
 		}
 	}
 	go s.Run(ctx)
-	if err := st.DeleteToken(ctx, "t-deleted"); err != nil {
+	if _, err := st.DeleteToken(ctx, "t-deleted"); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.After(5 * time.Second)

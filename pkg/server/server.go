@@ -56,7 +56,9 @@ type Config struct {
 	SessionTTL            time.Duration
 	KubeconfigTTL         time.Duration
 	MaxTokenTTL           time.Duration
-	RegistrationTTL       time.Duration
+	// PluginTTL and PluginACETTL: see api.Options.
+	PluginTTL, PluginACETTL time.Duration
+	RegistrationTTL         time.Duration
 	// RegistrationGrace keeps rotated-out registration tokens valid this long.
 	RegistrationGrace time.Duration
 	// AgentImage is what import manifests run.
@@ -183,7 +185,7 @@ func Run(ctx context.Context, cfg Config) error {
 		MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
 		RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
 		Drivers: drivers, Provisioning: prov, Access: access, Reach: checker, Providers: authProviders, Local: localUsers,
-		Credentials: accts,
+		Credentials: accts, PluginTTL: cfg.PluginTTL, PluginACETTL: cfg.PluginACETTL, AuthEndpoints: ctrl,
 	})
 	handler := chain.NewHandler(chain.Handlers{
 		Client:  cfg.Client,

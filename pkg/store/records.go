@@ -16,6 +16,12 @@ const (
 	KindSession    = "session"
 	KindKubeconfig = "kubeconfig"
 	KindAPI        = "api"
+	// KindPlugin is a short-lived cluster token minted from a login
+	// session for the drover credential plugin; KindPluginACE the longer
+	// one the plugin hands out for the cluster's authorized endpoint while
+	// Drover is down. Both end with their session.
+	KindPlugin    = "plugin"
+	KindPluginACE = "plugin-ace"
 )
 
 // Token is a user's bearer token, as stored.
@@ -50,10 +56,12 @@ type Cluster struct {
 }
 
 // ReplaceToken inserts t (t.ParentID set) and deletes, in the same
-// transaction, the user's other tokens of t's kind, cluster and parent: a
-// client that asks again through the same credential gets a new token in
-// place of the old one, not one more. It returns the ids deleted.
-func (s *Store) ReplaceToken(ctx context.Context, t Token) ([]string, error) {
+// transaction, the user's other tokens of t's kind, cluster and parent but
+// the keep newest: a client that asks again through the same credential
+// gets a new token in place of the old ones, not one more. A client that
+// hands its token to other processes keeps the one before (keep 1), which
+// they may still hold until its expiry. It returns the ids deleted.
+func (s *Store) ReplaceToken(ctx context.Context, t Token, keep int) ([]string, error) {
 	if t.ParentID == "" {
 		return nil, errors.New("replace token: no parent")
 	}
@@ -63,8 +71,10 @@ func (s *Store) ReplaceToken(ctx context.Context, t Token) ([]string, error) {
 		// first write would have to upgrade its lock, which SQLite refuses
 		// while another connection writes.
 		var err error
-		gone, err = deleteTokens(ctx, tx, `user_id = ? AND kind = ? AND cluster_id = ? AND parent_id = ?`,
-			t.UserID, t.Kind, t.ClusterID, t.ParentID)
+		gone, err = deleteTokens(ctx, tx, `user_id = ? AND kind = ? AND cluster_id = ? AND parent_id = ? AND id NOT IN (
+			SELECT id FROM tokens WHERE user_id = ? AND kind = ? AND cluster_id = ? AND parent_id = ?
+			ORDER BY created_at DESC, rowid DESC LIMIT ?)`,
+			t.UserID, t.Kind, t.ClusterID, t.ParentID, t.UserID, t.Kind, t.ClusterID, t.ParentID, keep)
 		if err != nil {
 			return err
 		}
@@ -152,18 +162,38 @@ func (s *Store) ListTokens(ctx context.Context, userID string) ([]Token, error) 
 	return out, rows.Err()
 }
 
-// DeleteToken removes a token; ErrNotFound if there was none.
-func (s *Store) DeleteToken(ctx context.Context, id string) error {
-	return s.deleteByID(ctx, "tokens", id)
+// DeleteToken deletes a user token and the tokens minted with it
+// (deleteTokens), and returns the ids deleted, id first.
+func (s *Store) DeleteToken(ctx context.Context, id string) ([]string, error) {
+	var gone []string
+	err := s.tx(ctx, fmt.Sprintf("delete token %q", id), func(tx *sql.Tx) error {
+		var err error
+		gone, err = deleteTokens(ctx, tx, `id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(gone, id) {
+		return nil, fmt.Errorf("delete token %q: %w", id, ErrNotFound)
+	}
+	gone = slices.DeleteFunc(gone, func(g string) bool { return g == id })
+	return append([]string{id}, gone...), nil
 }
 
-// DeleteExpiredTokens removes tokens that expired before now.
+// DeleteExpiredTokens removes tokens that expired before now, and the
+// tokens minted with them, and returns how many went.
 func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM tokens WHERE expires_at > 0 AND expires_at < ?`, unix(now))
+	var n int64
+	err := s.tx(ctx, "delete expired tokens", func(tx *sql.Tx) error {
+		gone, err := deleteTokens(ctx, tx, `expires_at > 0 AND expires_at < ?`, unix(now))
+		n = int64(len(gone))
+		return err
+	})
 	if err != nil {
-		return 0, fmt.Errorf("delete expired tokens: %w", err)
+		return 0, err
 	}
-	return res.RowsAffected()
+	return n, nil
 }
 
 // TouchToken records when a token was last used.

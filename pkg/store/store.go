@@ -219,6 +219,10 @@ UPDATE registration_tokens SET generation = (SELECT COUNT(*) FROM registration_t
 	WHERE c.cluster_id = registration_tokens.cluster_id AND c.kind = 'cluster' AND c.created_at <= registration_tokens.created_at);
 CREATE UNIQUE INDEX registration_tokens_child ON registration_tokens(parent_id, kind) WHERE parent_id != '';
 CREATE INDEX registration_tokens_generation ON registration_tokens(cluster_id, generation);
+`, `
+-- Deleting a token deletes the tokens minted with it (deleteTokens), found
+-- by their parent.
+CREATE INDEX tokens_parent ON tokens(parent_id) WHERE parent_id != '';
 `}
 
 // Open opens (creating if needed) the database file at path and migrates it.

@@ -367,9 +367,24 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange) ([]stri
 	return slices.Compact(deleted), nil
 }
 
-// deleteTokens deletes the tokens matching where and returns their ids.
+// deleteTokens deletes the tokens matching where and returns their ids,
+// sorted.
+//
+// It is the one place tokens are deleted, and the one owner of the rule
+// that a token ends with the token it was minted with (its parent_id): the
+// tokens minted with a deleted token go too, and theirs, to any depth. The
+// exception is a kubeconfig downloaded in a login session (POST
+// /v3/kubeconfig): a file handed to a script or a colleague lives its own
+// TTL, and logging out of the session it came from does not end it; its
+// parent only makes the next download replace it (ReplaceToken).
 func deleteTokens(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `DELETE FROM tokens WHERE `+where+` RETURNING id`, args...)
+	rows, err := tx.QueryContext(ctx, `DELETE FROM tokens WHERE id IN (
+		WITH RECURSIVE doomed(id, kind) AS (
+			SELECT id, kind FROM tokens WHERE `+where+`
+			UNION
+			SELECT t.id, t.kind FROM tokens t JOIN doomed d ON t.parent_id = d.id
+			WHERE t.parent_id != '' AND NOT (d.kind = '`+KindSession+`' AND t.kind = '`+KindKubeconfig+`')
+		) SELECT id FROM doomed) RETURNING id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -382,6 +397,7 @@ func deleteTokens(ctx context.Context, tx *sql.Tx, where string, args ...any) ([
 		}
 		ids = append(ids, id)
 	}
+	slices.Sort(ids)
 	return ids, rows.Err()
 }
 
