@@ -46,7 +46,8 @@ func newCommand(stdin io.Reader) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.ConfigDir, "config-dir", "", "directory of drover's state (default $XDG_CONFIG_HOME/drover or ~/.config/drover)")
 	root.PersistentFlags().StringVar(&g.Server, "server", "", "the Drover server (default: the one last logged in to)")
-	root.AddCommand(newLoginCommand(g, stdin), newLogoutCommand(g), newWhoamiCommand(g))
+	root.AddCommand(newLoginCommand(g, stdin), newLogoutCommand(g), newWhoamiCommand(g),
+		newKubeconfigCommand(g), newCredentialCommand(g, stdin))
 	cmdline.Setup(root)
 	return root
 }

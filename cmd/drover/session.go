@@ -61,6 +61,10 @@ func runLogout(ctx context.Context, o *LogoutOptions) error {
 	if err := cfg.Save(dir); err != nil {
 		return err
 	}
+	// The cluster credentials ended with the session on the server.
+	if err := cli.ForgetCredentials(dir, s.URL); err != nil {
+		return err
+	}
 	if lerr != nil {
 		return lerr
 	}

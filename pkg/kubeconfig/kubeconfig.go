@@ -33,6 +33,10 @@ type Options struct {
 	Clusters []Cluster
 	// Current names the cluster id of the current context; empty: the first.
 	Current string
+	// Exec, when set, gives each context's user an exec credential plugin
+	// (ace: for the "-ace" context) in place of a token: the file then
+	// holds no secret, and the clusters need no Token.
+	Exec func(clusterID string, ace bool) *clientcmdapi.ExecConfig
 }
 
 // Build returns the kubeconfig: per cluster a context named after it
@@ -55,7 +59,7 @@ func Build(opts Options) (*clientcmdapi.Config, error) {
 		cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: user}
 	}
 	for _, c := range opts.Clusters {
-		if c.Token == "" {
+		if c.Token == "" && opts.Exec == nil {
 			return nil, fmt.Errorf("cluster %s has no token", c.ID)
 		}
 		name := c.Name
@@ -66,10 +70,19 @@ func Build(opts Options) (*clientcmdapi.Config, error) {
 			name = name + "-" + c.ID
 		}
 		user := opts.Username + "@" + name
-		cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: c.Token}
+		if opts.Exec == nil {
+			cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: c.Token}
+		} else {
+			cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Exec: opts.Exec(c.ID, false)}
+		}
 		add(name, strings.TrimRight(base.String(), "/")+"/k8s/clusters/"+c.ID, opts.CAPEM, user)
 		if c.DirectURL != "" {
-			add(name+"-ace", c.DirectURL, c.DirectCA, user)
+			aceUser := user
+			if opts.Exec != nil {
+				aceUser = opts.Username + "@" + name + "-ace"
+				cfg.AuthInfos[aceUser] = &clientcmdapi.AuthInfo{Exec: opts.Exec(c.ID, true)}
+			}
+			add(name+"-ace", c.DirectURL, c.DirectCA, aceUser)
 		}
 		if cfg.CurrentContext == "" || c.ID == opts.Current {
 			cfg.CurrentContext = name

@@ -94,7 +94,8 @@ func setup(ctx context.Context, dir string) (*env, error) {
 	}
 	e.metricsURL = "http://" + maddr + "/metrics"
 	if e.server, err = harness.StartServer(ctx, harness.ServerOptions{Bin: e.bins.Server, DataDir: filepath.Join(dir, "server"),
-		Args: []string{"--audit-log", filepath.Join(dir, "audit.log"), "--metrics-listen", maddr}}); err != nil {
+		Args: []string{"--audit-log", filepath.Join(dir, "audit.log"), "--metrics-listen", maddr,
+			"--plugin-token-ttl", pluginTTL.String()}}); err != nil {
 		return e, err
 	}
 	if e.adminToken, err = e.server.Login(ctx, "admin", e.server.AdminPassword); err != nil {
