@@ -125,8 +125,10 @@ func (c *Conn) receive(n int) error {
 			return err
 		}
 		c.mu.Lock()
-		c.in.Write(c.scratch[:k])
-		c.cond.Broadcast()
+		if !c.closed { // after Close, nobody may read what still comes
+			c.in.Write(c.scratch[:k])
+			c.cond.Broadcast()
+		}
 		c.mu.Unlock()
 		n -= k
 	}
@@ -171,6 +173,13 @@ func (c *Conn) wait(dl time.Time) error {
 // back as credit.
 func (c *Conn) Read(b []byte) (int, error) {
 	c.mu.Lock()
+	if c.closed {
+		// Like a net.Conn: nothing is read after Close, not even what
+		// arrived before it. A proxy that closed a stream (a revoked
+		// credential) must not pass on the peer's answer to the close.
+		c.mu.Unlock()
+		return 0, net.ErrClosed
+	}
 	for c.in.Len() == 0 {
 		var err error
 		switch {

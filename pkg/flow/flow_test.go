@@ -215,6 +215,23 @@ func TestEnds(t *testing.T) {
 			}
 		}
 	})
+	t.Run("nothing is read after Close", func(t *testing.T) {
+		// A proxy closes a stream it ended (a revoked credential); what the
+		// peer sent before or answers after must not reach its client.
+		ca, cb := pair(t)
+		if _, err := cb.Write([]byte("before")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the data to arrive", func() bool { ca.mu.Lock(); defer ca.mu.Unlock(); return ca.in.Len() > 0 })
+		ca.Close()
+		cb.Write([]byte("after"))
+		for range 3 {
+			if n, err := ca.Read(make([]byte, 64)); n != 0 || !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("Read after Close = %d, %v; want 0, net.ErrClosed", n, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 	t.Run("the peer's close is an EOF after the data", func(t *testing.T) {
 		ca, cb := pair(t)
 		go func() { cb.Write([]byte("last words")); cb.Close() }()
