@@ -6,6 +6,7 @@ package main
 import (
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,8 @@ func main() { os.Exit(cmdline.Main(newCommand(os.Stdin))) }
 type global struct {
 	ConfigDir string
 	Server    string
+	// now is the clock of ages and expiries shown.
+	now func() time.Time
 }
 
 // streams are a command's standard streams, set when it runs.
@@ -32,8 +35,11 @@ func (s *streams) set(cmd *cobra.Command, stdin io.Reader) {
 
 // newCommand is the drover command line; stdin is what --password-stdin
 // and the prompts read.
-func newCommand(stdin io.Reader) *cobra.Command {
-	g := &global{}
+func newCommand(stdin io.Reader) *cobra.Command { return newCommandAt(stdin, time.Now) }
+
+// newCommandAt is newCommand with the clock of what it shows.
+func newCommandAt(stdin io.Reader, now func() time.Time) *cobra.Command {
+	g := &global{now: now}
 	root := &cobra.Command{
 		Use:   "drover",
 		Short: "Drover's command-line client",
@@ -47,7 +53,9 @@ func newCommand(stdin io.Reader) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.ConfigDir, "config-dir", "", "directory of drover's state (default $XDG_CONFIG_HOME/drover or ~/.config/drover)")
 	root.PersistentFlags().StringVar(&g.Server, "server", "", "the Drover server (default: the one last logged in to)")
 	root.AddCommand(newLoginCommand(g, stdin), newLogoutCommand(g), newWhoamiCommand(g),
-		newKubeconfigCommand(g), newCredentialCommand(g, stdin))
+		newKubeconfigCommand(g), newCredentialCommand(g, stdin), newClustersCommand(g), newTokensCommand(g),
+		newUsersCommand(g, stdin), newBindingsCommand(g), newProvidersCommand(g), newDriversCommand(g),
+		newCompletionCommand())
 	cmdline.Setup(root)
 	return root
 }
