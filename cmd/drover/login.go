@@ -85,8 +85,11 @@ func runLogin(ctx context.Context, o *LoginOptions) error {
 		if lo.Password, err = cli.ReadPassword(o.in); err != nil {
 			return err
 		}
-	} else if lo.Username, lo.Password, err = prompt(o); err != nil {
-		return err
+	} else {
+		if o.CAChecksum == "" {
+			lo.ConfirmCA = o.confirmCA
+		}
+		lo.Ask = func() (string, []byte, error) { return prompt(o) }
 	}
 	s, err := cli.Login(ctx, cfg, lo)
 	clear(lo.Password)
@@ -123,6 +126,26 @@ func prompt(o *LoginOptions) (string, []byte, error) {
 		return "", nil, err
 	}
 	return user, pw, nil
+}
+
+// confirmCA asks the person on the terminal to trust a server's CA by
+// its checksum; only the word yes trusts it.
+func (o *LoginOptions) confirmCA(serverURL, sum string) error {
+	f, ok := o.in.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return cli.ErrNoPin
+	}
+	fmt.Fprintf(o.err, "This is the first login to %s. Its CA has the checksum\n\n  %s\n\n"+
+		"Compare it with the one the server's administrator gave you (drover-server prints it at start).\n"+
+		"Trust this CA for %s? Type yes to trust it: ", serverURL, sum, serverURL)
+	answer, err := cli.ReadLine(f)
+	if err != nil {
+		return err
+	}
+	if answer != "yes" {
+		return fmt.Errorf("the CA of %s was not trusted: nothing was sent to it (log in with --ca-checksum <sum> to pin it without a question)", serverURL)
+	}
+	return nil
 }
 
 // configOf loads the config of g's directory.

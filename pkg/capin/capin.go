@@ -39,6 +39,26 @@ func Fetch(ctx context.Context, serverURL, sum string) ([]byte, *x509.CertPool, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("CA checksum %w", err)
 	}
+	return fetch(ctx, serverURL, func(got string) error {
+		if got != want {
+			return fmt.Errorf("%w: got %s", ErrMismatch, got)
+		}
+		return nil
+	})
+}
+
+// FetchConfirmed is Fetch for a person who has no checksum yet: confirm
+// is shown the checksum of the bundle the server serves (a person compares
+// it with what the server's administrator published, or accepts it
+// explicitly) and returns nil to trust it. Everything else is as Fetch: no
+// credential, the certificate of the very connection chains to the bundle.
+func FetchConfirmed(ctx context.Context, serverURL string, confirm func(sum string) error) ([]byte, *x509.CertPool, error) {
+	return fetch(ctx, serverURL, confirm)
+}
+
+// fetch downloads the bundle, has check accept its checksum, and verifies
+// the connection's certificate against it.
+func fetch(ctx context.Context, serverURL string, check func(sum string) error) ([]byte, *x509.CertPool, error) {
 	u, err := url.Parse(serverURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("server URL: %w", err)
@@ -74,9 +94,6 @@ func Fetch(ctx context.Context, serverURL, sum string) ([]byte, *x509.CertPool, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("fetch server CA: %w", err)
 	}
-	if got := checksum.Of(body); got != want {
-		return nil, nil, fmt.Errorf("%w: got %s", ErrMismatch, got)
-	}
 	pool, err := agentapi.CertPool(body)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrMismatch, err)
@@ -92,6 +109,11 @@ func Fetch(ctx context.Context, serverURL, sum string) ([]byte, *x509.CertPool, 
 		Roots: pool, Intermediates: inter, DNSName: u.Hostname(),
 	}); err != nil {
 		return nil, nil, fmt.Errorf("%w: the server's certificate does not chain to it: %v", ErrMismatch, err)
+	}
+	// Last: a person asked to confirm sees only a bundle the connection
+	// chains to.
+	if err := check(checksum.Of(body)); err != nil {
+		return nil, nil, err
 	}
 	return body, pool, nil
 }

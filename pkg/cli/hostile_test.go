@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"encoding/pem"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/drover-dev/drover/pkg/checksum"
 )
@@ -198,5 +201,44 @@ func TestAttackLoadSymlinkRace(t *testing.T) {
 		if err == nil && c.Servers["https://a.example"].CA == "attacker CA" {
 			t.Fatalf("Load returned the attacker's config through a symlink swapped in after its Lstat")
 		}
+	}
+}
+
+// TestConfirmFirstCA: without --ca-checksum, a first login trusts the
+// server's CA only when the person confirms the checksum shown, which is
+// the bundle's; refused, nothing is sent, and the password is not even
+// asked for.
+func TestConfirmFirstCA(t *testing.T) {
+	srv := newFakeServer(t)
+	var steps []string
+	login := func(confirm error) (*Server, error) {
+		steps = nil
+		c := &Config{Servers: map[string]*Server{}}
+		return Login(t.Context(), c, LoginOptions{Server: srv.URL,
+			ConfirmCA: func(_, sum string) error {
+				steps = append(steps, "confirm "+sum)
+				return confirm
+			},
+			Ask: func() (string, []byte, error) {
+				steps = append(steps, "ask")
+				return "alice", []byte("a-password-of-alice"), nil
+			}})
+	}
+	sum := checksum.Of(srv.caPEM)
+	if _, err := login(errors.New("not trusted")); err == nil || len(srv.logins) != 0 {
+		t.Fatalf("a refused CA: %v, %d logins sent", err, len(srv.logins))
+	}
+	if diff := cmp.Diff([]string{"confirm " + sum}, steps); diff != "" {
+		t.Errorf("steps of a refused CA (-want +got):\n%s", diff)
+	}
+	s, err := login(nil)
+	if err != nil || s.CA != string(srv.caPEM) {
+		t.Fatalf("a confirmed CA: %v", err)
+	}
+	if diff := cmp.Diff([]string{"confirm " + sum, "ask"}, steps); diff != "" {
+		t.Errorf("steps of a confirmed CA (-want +got):\n%s", diff)
+	}
+	if body := <-srv.logins; !strings.Contains(string(body), "a-password-of-alice") {
+		t.Errorf("login body %s", body)
 	}
 }

@@ -24,6 +24,15 @@ type LoginOptions struct {
 	Provider   string // "local" or the name of an LDAP provider
 	Username   string
 	Password   []byte
+	// ConfirmCA, when set, lets a person trust a first server without
+	// --ca-checksum: it is shown the checksum of the CA the server serves
+	// and returns nil to trust it (an explicit confirmation, never a
+	// silent trust on first use).
+	ConfirmCA func(serverURL, sum string) error
+	// Ask, when set and Password is nil, asks for the username and the
+	// password once the server's CA is settled (a person confirms the CA
+	// before typing a password for that server).
+	Ask func() (username string, password []byte, err error)
 }
 
 type loginRequest struct {
@@ -50,11 +59,6 @@ func Login(ctx context.Context, c *Config, o LoginOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !utf8.Valid(o.Password) || !utf8.ValidString(o.Username) {
-		// JSON would send U+FFFD in place of each invalid byte: another
-		// password than the one given.
-		return nil, errors.New("the username and the password must be UTF-8")
-	}
 	known := c.Servers[key]
 	var caPEM []byte
 	switch {
@@ -71,8 +75,23 @@ func Login(ctx context.Context, c *Config, o LoginOptions) (*Server, error) {
 		}
 	case known != nil && known.CA != "":
 		caPEM = []byte(known.CA)
+	case o.ConfirmCA != nil:
+		if caPEM, _, err = capin.FetchConfirmed(ctx, key, func(sum string) error { return o.ConfirmCA(key, sum) }); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, ErrNoPin
+	}
+	if o.Password == nil && o.Ask != nil {
+		if o.Username, o.Password, err = o.Ask(); err != nil {
+			return nil, err
+		}
+		defer clear(o.Password)
+	}
+	if !utf8.Valid(o.Password) || !utf8.ValidString(o.Username) {
+		// JSON would send U+FFFD in place of each invalid byte: another
+		// password than the one given.
+		return nil, errors.New("the username and the password must be UTF-8")
 	}
 	client, err := NewClient(key, caPEM, "")
 	if err != nil {
