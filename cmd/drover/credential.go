@@ -112,12 +112,8 @@ func interactive() bool {
 func relogin(ctx context.Context, o *CredentialOptions, dir string, cfg *cli.Config, s *cli.Server) error {
 	fmt.Fprintf(o.err, "drover: your login session on %s has ended; log in again.\n", s.URL)
 	lo := &LoginOptions{global: o.global, streams: o.streams, Username: s.Username}
-	user, pw, err := prompt(lo)
-	if err != nil {
-		return err
-	}
-	_, err = cli.Login(ctx, cfg, cli.LoginOptions{Server: s.URL, Provider: s.Provider, Username: user, Password: pw})
-	clear(pw)
+	_, err := cli.Login(ctx, cfg, cli.LoginOptions{Server: s.URL, Provider: s.Provider, Username: s.Username,
+		Ask: func() (string, []byte, error) { return prompt(lo) }, Browser: lo.browserLogin()})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -23,6 +24,9 @@ type LoginOptions struct {
 	Provider      string
 	Username      string
 	PasswordStdin bool
+	// NoBrowser and Paste shape a browser login (OIDC, GitHub).
+	NoBrowser bool
+	Paste     bool
 }
 
 func (o *LoginOptions) Flags(fs *pflag.FlagSet) {
@@ -30,6 +34,8 @@ func (o *LoginOptions) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Provider, "provider", "local", "the auth provider: local, or the name of an LDAP/Active Directory provider")
 	fs.StringVar(&o.Username, "username", "", "the username (asked for when not given)")
 	fs.BoolVar(&o.PasswordStdin, "password-stdin", false, "read the password from stdin (one trailing newline is dropped)")
+	fs.BoolVar(&o.NoBrowser, "no-browser", false, "OIDC and GitHub: print the login URL instead of opening a browser")
+	fs.BoolVar(&o.Paste, "paste", false, "OIDC and GitHub, on a machine without a browser: open the URL on any machine and paste the code it shows")
 }
 
 func (o *LoginOptions) Validate() error {
@@ -53,10 +59,15 @@ func newLoginCommand(g *global, stdin io.Reader) *cobra.Command {
 		Long: "Log in to a Drover server and keep the session for later commands.\n\n" +
 			"The first login to a server pins its CA: give its checksum with --ca-checksum\n" +
 			"(the administrator has it). Later logins use the pinned CA. The password is\n" +
-			"asked for on the terminal, never echoed, or read from stdin with --password-stdin.",
+			"asked for on the terminal, never echoed, or read from stdin with --password-stdin.\n" +
+			"At an OIDC or GitHub provider you log in through a browser: drover opens it (or prints\n" +
+			"the URL with --no-browser) and the login comes back to drover on 127.0.0.1; on a machine\n" +
+			"without a browser, --paste lets you open the URL anywhere and paste the code it shows.",
 		Example: "  drover login https://drover.example.com --ca-checksum 3f9c…\n" +
 			"  echo \"$PASSWORD\" | drover login drover.example.com --username ci --password-stdin\n" +
-			"  drover login --provider corp-ldap   # again, to the server last logged in to",
+			"  drover login --provider corp-ldap   # again, to the server last logged in to\n" +
+			"  drover login --provider sso         # OIDC: in the browser\n" +
+			"  drover login --provider sso --paste # OIDC, from a machine without a browser",
 		Args: cobra.MaximumNArgs(1),
 	}
 	o.Flags(cmd.Flags())
@@ -90,6 +101,7 @@ func runLogin(ctx context.Context, o *LoginOptions) error {
 			lo.ConfirmCA = o.confirmCA
 		}
 		lo.Ask = func() (string, []byte, error) { return prompt(o) }
+		lo.Browser = o.browserLogin()
 	}
 	s, err := cli.Login(ctx, cfg, lo)
 	clear(lo.Password)
@@ -126,6 +138,38 @@ func prompt(o *LoginOptions) (string, []byte, error) {
 		return "", nil, err
 	}
 	return user, pw, nil
+}
+
+// browserLogin is how this command finishes a login through a browser.
+func (o *LoginOptions) browserLogin() *cli.BrowserLogin {
+	b := &cli.BrowserLogin{Open: func(u string) error {
+		fmt.Fprintf(o.err, "Log in to Drover in your browser; if it does not open, open this URL:\n\n  %s\n\n", u)
+		if !o.NoBrowser && !o.Paste {
+			openBrowser(u)
+		}
+		return nil
+	}}
+	if o.Paste {
+		b.Paste = func() (string, error) {
+			fmt.Fprint(o.err, "Paste the code the page shows: ")
+			return cli.ReadLine(o.in)
+		}
+	}
+	return b
+}
+
+// openBrowser starts the person's browser on u ($BROWSER, else
+// xdg-open), without waiting for it; the URL is printed anyway.
+func openBrowser(u string) {
+	name := os.Getenv("BROWSER")
+	if name == "" {
+		name = "xdg-open"
+	}
+	cmd := exec.Command(name, u)
+	cmd.Stdout, cmd.Stderr = nil, nil
+	if cmd.Start() == nil {
+		go cmd.Wait()
+	}
 }
 
 // confirmCA asks the person on the terminal to trust a server's CA by

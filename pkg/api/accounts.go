@@ -298,20 +298,28 @@ func (a *API) loginFailed(w http.ResponseWriter, r *http.Request, provider, user
 // completeLogin records what a provider said about the user and starts a
 // session, unless the user is disabled.
 func (a *API) completeLogin(w http.ResponseWriter, r *http.Request, p providers.Principal) {
+	if u, ok := a.recordLogin(w, r, p); ok {
+		a.startSession(w, r, u)
+	}
+}
+
+// recordLogin records what a provider said about the user, unless the
+// user is disabled; it answers refusals itself and returns ok false.
+func (a *API) recordLogin(w http.ResponseWriter, r *http.Request, p providers.Principal) (store.User, bool) {
 	u, changed, err := a.opts.Providers.Record(r.Context(), p)
 	if err != nil {
 		if !errors.Is(err, providers.ErrInvalidCredentials) {
 			a.opts.Logger.Error("record login", "provider", p.Provider, "id", p.ID, "err", err)
 			apierr.Internal(w)
-			return
+			return store.User{}, false
 		}
 		a.loginFailed(w, r, p.Provider, p.Username, err)
-		return
+		return store.User{}, false
 	}
 	if changed {
 		a.accessChanged()
 	}
-	a.startSession(w, r, u)
+	return u, true
 }
 
 // startSession mints a login session for u and answers its token.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -30,8 +31,12 @@ type ProviderSource interface {
 
 	// Logins.
 	PasswordProvider(ctx context.Context, name string) (providers.PasswordProvider, error)
-	Begin(ctx context.Context, name string) (registry.Begun, error)
-	Finish(ctx context.Context, name string, callback url.Values, claim string) (providers.Principal, error)
+	Begin(ctx context.Context, name string, cli *registry.CLILogin) (registry.Begun, error)
+	Finish(ctx context.Context, name string, callback url.Values, claim string) (providers.Principal, *registry.CLILogin, error)
+	// Logins of the drover command (see registry.CLILogin).
+	Start(name, claim string) (authURL string, err error)
+	HandOff(userID string, cli registry.CLILogin) (code string, err error)
+	Redeem(code, verifier string) (userID string, err error)
 	Record(ctx context.Context, p providers.Principal) (u store.User, changed bool, err error)
 
 	// Refresh re-reads a user from its provider now.
@@ -46,6 +51,8 @@ func (a *API) providerPublicRoutes(r *mux.Router) {
 	r.HandleFunc("/v3/login/providers", a.listLoginProviders).Methods(http.MethodGet)
 	r.HandleFunc("/v3/login/{provider}/begin", a.beginLogin).Methods(http.MethodPost)
 	r.HandleFunc("/v3/login/{provider}/callback", a.finishLogin).Methods(http.MethodGet)
+	r.HandleFunc("/v3/login/{provider}/browser", a.startCLILogin).Methods(http.MethodGet)
+	r.HandleFunc("/v3/login/exchange", a.exchangeCLILogin).Methods(http.MethodPost)
 }
 
 // providerRoutes registers provider configuration and user administration.
@@ -182,20 +189,42 @@ const (
 	ClaimHeader = "X-Drover-Login-Claim"
 )
 
+// beginRequest is begin's optional body: a login of the drover command
+// (registry.CLILogin).
+type beginRequest struct {
+	CLIRedirect   string `json:"cliRedirect"`
+	CodeChallenge string `json:"codeChallenge"`
+}
+
 // beginLogin starts a redirect login (OIDC, GitHub).
 func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["provider"]
 	if a.noProviders(w) || !a.allowAddress(w, r, "") {
 		return
 	}
+	var req beginRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	var cli *registry.CLILogin
+	if req.CLIRedirect != "" || req.CodeChallenge != "" {
+		cli = &registry.CLILogin{Redirect: req.CLIRedirect, Challenge: req.CodeChallenge}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), providerTimeout)
 	defer cancel()
-	b, err := a.opts.Providers.Begin(ctx, name)
+	b, err := a.opts.Providers.Begin(ctx, name, cli)
 	switch {
+	case err == nil && cli != nil:
+		// The person's browser starts at /browser, which gives it the
+		// claim; the command keeps nothing but its verifier.
+		writeJSON(w, http.StatusOK, map[string]string{"browserUrl": strings.TrimRight(a.opts.ServerURL, "/") +
+			"/v3/login/" + url.PathEscape(name) + "/browser?" + url.Values{"claim": {b.Claim}}.Encode()})
 	case err == nil:
 		http.SetCookie(w, &http.Cookie{Name: ClaimCookie, Value: b.Claim, Path: "/v3/login/", MaxAge: 600,
 			HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 		writeJSON(w, http.StatusOK, beginResponse{AuthURL: b.AuthURL, State: b.State, Claim: b.Claim})
+	case errors.Is(err, registry.ErrCLILogin):
+		apierr.Invalid(w, "%s", strings.TrimPrefix(err.Error(), registry.ErrCLILogin.Error()+": "))
 	case errors.Is(err, registry.ErrNotFound):
 		apierr.NotFound(w, "auth provider %q not found; GET /v3/login/providers lists them", name)
 	case errors.Is(err, registry.ErrWrongFlow):
@@ -227,7 +256,7 @@ func (a *API) finishLogin(w http.ResponseWriter, r *http.Request) {
 	// The claim is single-use like the state: the browser drops it.
 	http.SetCookie(w, &http.Cookie{Name: ClaimCookie, Path: "/v3/login/", MaxAge: -1, HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteLaxMode})
-	p, err := a.opts.Providers.Finish(ctx, name, r.URL.Query(), claim)
+	p, cli, err := a.opts.Providers.Finish(ctx, name, r.URL.Query(), claim)
 	if errors.Is(err, registry.ErrTooManyPending) {
 		a.opts.Logger.Warn("redirect login refused: too many finished logins remembered", "provider", name)
 		apierr.TooManyRequests(w, time.Minute, "too many logins finishing; try again in a minute")
@@ -238,5 +267,13 @@ func (a *API) finishLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	audit.SetUser(r.Context(), name+":"+p.Username)
-	a.completeLogin(w, r, p)
+	u, ok := a.recordLogin(w, r, p)
+	if !ok {
+		return
+	}
+	if cli == nil {
+		a.startSession(w, r, u)
+		return
+	}
+	a.handOff(w, r, u, *cli)
 }

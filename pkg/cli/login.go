@@ -33,6 +33,9 @@ type LoginOptions struct {
 	// password once the server's CA is settled (a person confirms the CA
 	// before typing a password for that server).
 	Ask func() (username string, password []byte, err error)
+	// Browser finishes a login at an OIDC or GitHub provider; nil: only
+	// providers that take a password.
+	Browser *BrowserLogin
 }
 
 type loginRequest struct {
@@ -55,32 +58,21 @@ var ErrNoPin = errors.New("the first login to a server needs its CA checksum (--
 // c). The server's CA is pinned by o.CAChecksum on the first login; later
 // logins use the pinned CA, and a checksum given again must match it.
 func Login(ctx context.Context, c *Config, o LoginOptions) (*Server, error) {
-	key, err := NormalizeURL(o.Server)
+	key, caPEM, err := settleCA(ctx, c, o)
 	if err != nil {
 		return nil, err
 	}
-	known := c.Servers[key]
-	var caPEM []byte
-	switch {
-	case o.CAChecksum != "":
-		if caPEM, _, err = capin.Fetch(ctx, key, o.CAChecksum); err != nil {
+	if o.Provider != "" && o.Provider != "local" {
+		redirect, err := isRedirectProvider(ctx, key, caPEM, o.Provider)
+		switch {
+		case err != nil:
 			return nil, err
+		case redirect && (o.Browser == nil || o.Password != nil):
+			return nil, fmt.Errorf("auth provider %q logs in through a browser, not with a password: run drover login --provider %s on a terminal",
+				o.Provider, o.Provider)
+		case redirect:
+			return loginBrowser(ctx, c, key, caPEM, o, *o.Browser)
 		}
-		if known != nil && known.CA != "" && !bytes.Equal([]byte(known.CA), caPEM) {
-			// The checksum matched what the server serves now, which is not
-			// what was pinned: a CA rotation, or another server.
-			return nil, fmt.Errorf("%w: %s serves a CA other than the one pinned at the first login (checksum %s); "+
-				"if its administrator rotated it, remove the server with drover logout --forget and log in again",
-				capin.ErrMismatch, key, checksum.Of([]byte(known.CA)))
-		}
-	case known != nil && known.CA != "":
-		caPEM = []byte(known.CA)
-	case o.ConfirmCA != nil:
-		if caPEM, _, err = capin.FetchConfirmed(ctx, key, func(sum string) error { return o.ConfirmCA(key, sum) }); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, ErrNoPin
 	}
 	if o.Password == nil && o.Ask != nil {
 		if o.Username, o.Password, err = o.Ask(); err != nil {
@@ -103,12 +95,73 @@ func Login(ctx context.Context, c *Config, o LoginOptions) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log in to %s: %w", key, err)
 	}
+	return c.adopt(ctx, key, caPEM, o.Provider, o.Username, resp)
+}
+
+// isRedirectProvider says whether the server's provider name logs in
+// through a browser (OIDC, GitHub).
+func isRedirectProvider(ctx context.Context, key string, caPEM []byte, name string) (bool, error) {
+	client, err := NewClient(key, caPEM, "")
+	if err != nil {
+		return false, err
+	}
+	var list struct {
+		Items []struct{ Name, Type string }
+	}
+	if err := client.Do(ctx, http.MethodGet, "/v3/login/providers", nil, &list); err != nil {
+		return false, fmt.Errorf("the auth providers of %s: %w", key, err)
+	}
+	for _, p := range list.Items {
+		if p.Name == name {
+			return p.Type == "oidc" || p.Type == "github", nil
+		}
+	}
+	return false, fmt.Errorf("%s has no auth provider %q (drover providers lists them)", key, Printable(name))
+}
+
+// settleCA returns the server's key and the CA to trust it with: pinned by
+// o.CAChecksum on the first login (or confirmed by a person, o.ConfirmCA),
+// the pinned one later; a checksum given again must match the pin.
+func settleCA(ctx context.Context, c *Config, o LoginOptions) (string, []byte, error) {
+	key, err := NormalizeURL(o.Server)
+	if err != nil {
+		return "", nil, err
+	}
+	known := c.Servers[key]
+	var caPEM []byte
+	switch {
+	case o.CAChecksum != "":
+		if caPEM, _, err = capin.Fetch(ctx, key, o.CAChecksum); err != nil {
+			return "", nil, err
+		}
+		if known != nil && known.CA != "" && !bytes.Equal([]byte(known.CA), caPEM) {
+			// The checksum matched what the server serves now, which is not
+			// what was pinned: a CA rotation, or another server.
+			return "", nil, fmt.Errorf("%w: %s serves a CA other than the one pinned at the first login (checksum %s); "+
+				"if its administrator rotated it, remove the server with drover logout --forget and log in again",
+				capin.ErrMismatch, key, checksum.Of([]byte(known.CA)))
+		}
+	case known != nil && known.CA != "":
+		caPEM = []byte(known.CA)
+	case o.ConfirmCA != nil:
+		if caPEM, _, err = capin.FetchConfirmed(ctx, key, func(sum string) error { return o.ConfirmCA(key, sum) }); err != nil {
+			return "", nil, err
+		}
+	default:
+		return "", nil, ErrNoPin
+	}
+	return key, caPEM, nil
+}
+
+// adopt records a new login session of the server key in c, and ends the
+// session it replaces.
+func (c *Config) adopt(ctx context.Context, key string, caPEM []byte, provider, username string, resp sessionResponse) (*Server, error) {
 	if resp.Token == "" {
 		return nil, fmt.Errorf("log in to %s: the server answered no session", key)
 	}
-	s := &Server{URL: key, CA: string(caPEM), Provider: o.Provider, Username: o.Username,
+	s := &Server{URL: key, CA: string(caPEM), Provider: provider, Username: username,
 		Session: resp.Token, SessionID: resp.ID, ExpiresAt: resp.ExpiresAt}
-	if known != nil && known.Session != "" {
+	if known := c.Servers[key]; known != nil && known.Session != "" {
 		// The session this login replaces is ended, not left valid and
 		// known to no one; if the server cannot be told, it expires.
 		if old, err := NewClient(key, caPEM, known.Session); err == nil {

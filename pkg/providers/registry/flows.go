@@ -93,13 +93,18 @@ type claim struct {
 	StateDigest []byte    `json:"s"`
 	Verifier    string    `json:"v"`
 	Expires     time.Time `json:"e"`
+	// CLI is set for a login begun by the drover command (see CLILogin);
+	// AuthURL is then kept too, for Start.
+	CLI     *CLILogin `json:"c,omitempty"`
+	AuthURL string    `json:"a,omitempty"`
 }
 
 // claimPurpose binds a sealed claim to its provider.
 func claimPurpose(provider string) string { return "drover/login-claim/" + provider }
 
-// maxClaim bounds a claim's length before anything is done with it.
-const maxClaim = 2048
+// maxClaim bounds a claim's length before anything is done with it (a
+// CLI login's claim carries the identity provider's URL).
+const maxClaim = 4096
 
 // newState returns 256 random bits, base64url.
 func newState() (string, error) {
@@ -154,7 +159,16 @@ type Begun struct {
 
 // Begin starts a redirect login at the named provider. It keeps nothing in
 // memory: what Finish needs is sealed into the claim.
-func (r *Registry) Begin(ctx context.Context, name string) (Begun, error) {
+//
+// With cli set (checked by CheckCLILogin), the login was begun by the
+// drover command: Finish says so, and the person's browser starts at
+// Start, which gives it the claim.
+func (r *Registry) Begin(ctx context.Context, name string, cli *CLILogin) (Begun, error) {
+	if cli != nil {
+		if err := CheckCLILogin(*cli); err != nil {
+			return Begun{}, err
+		}
+	}
 	rp, err := r.redirectProvider(ctx, name)
 	if err != nil {
 		return Begun{}, err
@@ -169,8 +183,12 @@ func (r *Registry) Begin(ctx context.Context, name string) (Begun, error) {
 	}
 	b.AuthURL = authURL
 	digest := sha256.Sum256([]byte(b.State))
-	plain, err := json.Marshal(claim{Provider: name, StateDigest: digest[:], Verifier: verifier,
-		Expires: r.opts.Now().Add(r.opts.PendingTTL).UTC()})
+	c := claim{Provider: name, StateDigest: digest[:], Verifier: verifier,
+		Expires: r.opts.Now().Add(r.opts.PendingTTL).UTC()}
+	if cli != nil {
+		c.CLI, c.AuthURL = cli, authURL
+	}
+	plain, err := json.Marshal(c)
 	if err != nil {
 		return Begun{}, fmt.Errorf("begin login at %q: %w", name, err)
 	}
@@ -190,35 +208,39 @@ func (r *Registry) Begin(ctx context.Context, name string) (Begun, error) {
 // spent before anything else: whatever happens next, it cannot be used
 // again. Every refusal wraps providers.ErrInvalidCredentials (a full table
 // of spent states also ErrTooManyPending).
-func (r *Registry) Finish(ctx context.Context, name string, callback url.Values, sealedClaim string) (providers.Principal, error) {
+//
+// For a login begun by the drover command it also returns its CLILogin:
+// the caller hands the login off (HandOff) instead of answering a session.
+func (r *Registry) Finish(ctx context.Context, name string, callback url.Values, sealedClaim string) (providers.Principal, *CLILogin, error) {
 	states := callback["state"]
 	if len(states) != 1 || states[0] == "" {
-		return providers.Principal{}, providers.InvalidCredentials("callback for %q without exactly one state", name)
+		return providers.Principal{}, nil, providers.InvalidCredentials("callback for %q without exactly one state", name)
 	}
 	state := states[0]
 	c, err := r.openClaim(name, sealedClaim)
 	if err != nil {
-		return providers.Principal{}, providers.InvalidCredentials("callback for %q without the claim of the client that began the login: %v", name, err)
+		return providers.Principal{}, nil, providers.InvalidCredentials("callback for %q without the claim of the client that began the login: %v", name, err)
 	}
 	digest := sha256.Sum256([]byte(state))
 	now := r.opts.Now()
 	switch {
 	case subtle.ConstantTimeCompare(digest[:], c.StateDigest) != 1:
-		return providers.Principal{}, providers.InvalidCredentials("callback for %q: the claim is of another login", name)
+		return providers.Principal{}, nil, providers.InvalidCredentials("callback for %q: the claim is of another login", name)
 	case !now.Before(c.Expires):
-		return providers.Principal{}, providers.InvalidCredentials("callback for %q: state expired", name)
+		return providers.Principal{}, nil, providers.InvalidCredentials("callback for %q: state expired", name)
 	}
 	switch err := r.spent.spend(digest, now); {
 	case errors.Is(err, errSpent):
-		return providers.Principal{}, providers.InvalidCredentials("callback for %q: used state", name)
+		return providers.Principal{}, nil, providers.InvalidCredentials("callback for %q: used state", name)
 	case err != nil:
-		return providers.Principal{}, fmt.Errorf("%w: callback for %q: %w", providers.ErrInvalidCredentials, name, err)
+		return providers.Principal{}, nil, fmt.Errorf("%w: callback for %q: %w", providers.ErrInvalidCredentials, name, err)
 	}
 	rp, err := r.redirectProvider(ctx, name)
 	if err != nil {
-		return providers.Principal{}, err
+		return providers.Principal{}, nil, err
 	}
-	return rp.Finish(ctx, callback, state, c.Verifier)
+	p, err := rp.Finish(ctx, callback, state, c.Verifier)
+	return p, c.CLI, err
 }
 
 // openClaim unseals a claim made by Begin for provider name.

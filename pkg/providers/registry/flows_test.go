@@ -15,7 +15,7 @@ import (
 
 func begin(t *testing.T, b *bed, provider string) Begun {
 	t.Helper()
-	bg, err := b.reg.Begin(context.Background(), provider)
+	bg, err := b.reg.Begin(context.Background(), provider, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestRedirectLogin(t *testing.T) {
 		strings.Contains(bg.AuthURL, "verifier") || strings.Contains(bg.AuthURL, bg.Claim) {
 		t.Fatalf("begin: %+v", bg)
 	}
-	p, err := b.reg.Finish(ctx, "sso", url.Values{"state": {state}, "code": {"alice"}}, bg.Claim)
+	p, _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {state}, "code": {"alice"}}, bg.Claim)
 	if err != nil || p.Username != "alice" || p.RefreshToken.Reveal() != "refresh-alice" {
 		t.Fatalf("finish: %+v %v", p, err)
 	}
@@ -56,27 +56,27 @@ func TestRedirectLogin(t *testing.T) {
 		{"identity provider refused", "sso", url.Values{"state": {refused.State}, "error": {"access_denied"}}, refused.Claim},
 		{"after a refusal", "sso", url.Values{"state": {refused.State}, "code": {"alice"}}, refused.Claim},
 	} {
-		if _, err := b.reg.Finish(ctx, tc.provider, tc.cb, tc.claim); !errors.Is(err, providers.ErrInvalidCredentials) {
+		if _, _, err := b.reg.Finish(ctx, tc.provider, tc.cb, tc.claim); !errors.Is(err, providers.ErrInvalidCredentials) {
 			t.Errorf("%s: got %v, want ErrInvalidCredentials", tc.name, err)
 		}
 	}
 	// Presented at the wrong provider, the claim did not open: nothing
 	// was spent, and the login completes where it began.
-	if p, err := b.reg.Finish(ctx, "other", url.Values{"state": {other.State}, "code": {"alice"}}, other.Claim); err != nil || p.Username != "alice" {
+	if p, _, err := b.reg.Finish(ctx, "other", url.Values{"state": {other.State}, "code": {"alice"}}, other.Claim); err != nil || p.Username != "alice" {
 		t.Errorf("the other provider's login: %+v %v", p, err)
 	}
 	b.clock.Add(11 * time.Minute)
-	if _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {expired.State}, "code": {"alice"}}, expired.Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
+	if _, _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {expired.State}, "code": {"alice"}}, expired.Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
 		t.Errorf("expired state: %v", err)
 	}
 
-	if _, err := b.reg.Begin(ctx, "corp"); !errors.Is(err, ErrWrongFlow) {
+	if _, err := b.reg.Begin(ctx, "corp", nil); !errors.Is(err, ErrWrongFlow) {
 		t.Errorf("begin at a password provider: %v", err)
 	}
 	if _, err := b.reg.PasswordProvider(ctx, "sso"); !errors.Is(err, ErrWrongFlow) {
 		t.Errorf("password login at a redirect provider: %v", err)
 	}
-	if _, err := b.reg.Begin(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := b.reg.Begin(ctx, "nope", nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("begin at an unknown provider: %v", err)
 	}
 }
@@ -103,7 +103,7 @@ func TestRedirectLoginClaim(t *testing.T) {
 		{"an oversized claim", strings.Repeat("a", maxClaim+1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := b.reg.Finish(ctx, "sso", url.Values{"state": {bg.State}, "code": {"alice"}}, tc.claim)
+			_, _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {bg.State}, "code": {"alice"}}, tc.claim)
 			if !errors.Is(err, providers.ErrInvalidCredentials) {
 				t.Errorf("got %v, want ErrInvalidCredentials", err)
 			}
@@ -112,10 +112,10 @@ func TestRedirectLoginClaim(t *testing.T) {
 	if n := b.reg.spent.len(); n != 0 {
 		t.Errorf("%d states spent by callbacks without their claim", n)
 	}
-	if p, err := b.reg.Finish(ctx, "sso", url.Values{"state": {bg.State}, "code": {"alice"}}, bg.Claim); err != nil || p.Username != "alice" {
+	if p, _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {bg.State}, "code": {"alice"}}, bg.Claim); err != nil || p.Username != "alice" {
 		t.Fatalf("with its claim: %+v %v", p, err)
 	}
-	if _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {bg.State}, "code": {"alice"}}, bg.Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
+	if _, _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {bg.State}, "code": {"alice"}}, bg.Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
 		t.Errorf("replayed with its claim: %v", err)
 	}
 }
@@ -135,20 +135,20 @@ func TestBeginHoldsNothing(t *testing.T) {
 		t.Fatalf("%d entries after 1000 begins, want 0", n)
 	}
 	for i := range 4 {
-		if _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {begun[i].State}, "code": {"alice"}}, begun[i].Claim); err != nil {
+		if _, _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {begun[i].State}, "code": {"alice"}}, begun[i].Claim); err != nil {
 			t.Fatalf("login %d: %v", i, err)
 		}
 	}
-	_, err := b.reg.Finish(ctx, "sso", url.Values{"state": {begun[4].State}, "code": {"alice"}}, begun[4].Claim)
+	_, _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {begun[4].State}, "code": {"alice"}}, begun[4].Claim)
 	if !errors.Is(err, ErrTooManyPending) || !errors.Is(err, providers.ErrInvalidCredentials) {
 		t.Fatalf("fifth login with a full table: %v, want ErrTooManyPending", err)
 	}
 	b.clock.Add(11 * time.Minute) // the spent states expire and are swept; so have the claims
-	if _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {begun[5].State}, "code": {"alice"}}, begun[5].Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
+	if _, _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {begun[5].State}, "code": {"alice"}}, begun[5].Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
 		t.Errorf("a claim older than the ttl: %v", err)
 	}
 	late := begin(t, b, "sso")
-	if _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {late.State}, "code": {"alice"}}, late.Claim); err != nil {
+	if _, _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {late.State}, "code": {"alice"}}, late.Claim); err != nil {
 		t.Errorf("a login after the sweep: %v", err)
 	}
 	if n := b.reg.spent.len(); n != 1 {
@@ -180,12 +180,12 @@ func FuzzFinish(f *testing.F) {
 				q["code"] = []string{"alice"}
 			}
 		}
-		p, err := b.reg.Finish(context.Background(), "sso", q, lb.Claim)
+		p, _, err := b.reg.Finish(context.Background(), "sso", q, lb.Claim)
 		if err == nil {
 			if !withLive || q.Get("state") != live || p.Username != "alice" {
 				t.Fatalf("login from %q (live state %v): %+v", raw, withLive, p)
 			}
-			if _, err := b.reg.Finish(context.Background(), "sso", q, lb.Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
+			if _, _, err := b.reg.Finish(context.Background(), "sso", q, lb.Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
 				t.Fatalf("the state was honoured twice: %v", err)
 			}
 			return

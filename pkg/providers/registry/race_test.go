@@ -31,7 +31,7 @@ func TestRefreshRaceDoesNotDisable(t *testing.T) {
 	ctx := context.Background()
 	b.save(t, "sso", "fake-redirect", map[string]any{"realm": "r"})
 	bg := begin(t, b, "sso")
-	p, err := b.reg.Finish(ctx, "sso", url.Values{"state": {bg.State}, "code": {"alice"}}, bg.Claim)
+	p, _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {bg.State}, "code": {"alice"}}, bg.Claim)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,104 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+
+	"github.com/gorilla/mux"
+
+	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/audit"
+	"github.com/drover-dev/drover/pkg/providers"
+	"github.com/drover-dev/drover/pkg/providers/registry"
+	"github.com/drover-dev/drover/pkg/store"
+)
+
+// The browser login of the drover command (registry.CLILogin): the
+// command begins with a loopback redirect (or "paste") and the S256
+// challenge of a verifier it keeps; the person's browser starts at
+// startCLILogin, goes through the identity provider to Drover's callback,
+// which hands the login off to the command as a one-time code; the command
+// trades the code and its verifier for a session (exchangeCLILogin).
+
+// startCLILogin gives the person's browser the login's claim (as the
+// cookie the callback reads) and sends it on to the identity provider.
+func (a *API) startCLILogin(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["provider"]
+	if a.noProviders(w) || !a.allowAddress(w, r, "") {
+		return
+	}
+	claim := r.URL.Query().Get("claim")
+	authURL, err := a.opts.Providers.Start(name, claim)
+	if err != nil {
+		a.opts.Logger.Info("drover command login refused at start", "provider", name, "remote", r.RemoteAddr, "err", err)
+		apierr.BadRequest(w, "this login link is not valid (expired, or not made by this server): run drover login again")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: ClaimCookie, Value: claim, Path: "/v3/login/", MaxAge: 600,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, authURL, http.StatusFound)
+}
+
+// handOff ends a finished login begun by the drover command: the browser
+// is sent to the command's loopback address with a one-time code, or shown
+// the code to paste. The code is no session: only the command's verifier
+// makes it one.
+func (a *API) handOff(w http.ResponseWriter, r *http.Request, u store.User, cli registry.CLILogin) {
+	code, err := a.opts.Providers.HandOff(u.ID, cli)
+	if err != nil {
+		a.opts.Logger.Error("hand a login off to the drover command", "err", err)
+		apierr.Internal(w)
+		return
+	}
+	a.opts.Logger.Info("login handed off to the drover command", "user", u.Username, "provider", u.Provider, "remote", r.RemoteAddr)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if cli.Redirect == registry.PasteCode {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'")
+		fmt.Fprintf(w, `<!doctype html><meta charset="utf-8"><title>Drover login</title>`+
+			`<p>Logged in as %s. Paste this code into drover (it works once, within two minutes):</p>`+
+			`<pre style="white-space:pre-wrap;word-break:break-all">%s</pre>`, html.EscapeString(u.Username), html.EscapeString(code))
+		return
+	}
+	// Checked at begin (registry.CheckCLILogin): a loopback address.
+	http.Redirect(w, r, cli.Redirect+"?"+url.Values{"code": {code}}.Encode(), http.StatusFound)
+}
+
+type exchangeRequest struct {
+	Code     string `json:"code"`
+	Verifier string `json:"verifier"`
+}
+
+// exchangeCLILogin trades a handed-off login's code and the command's
+// verifier for a login session, answered like POST /v3/login.
+func (a *API) exchangeCLILogin(w http.ResponseWriter, r *http.Request) {
+	if a.noProviders(w) || !a.allowAddress(w, r, "") {
+		return
+	}
+	var req exchangeRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	userID, err := a.opts.Providers.Redeem(req.Code, req.Verifier)
+	if err != nil {
+		a.loginFailed(w, r, "drover-command", "", err)
+		return
+	}
+	u, err := a.opts.Store.UserByID(r.Context(), userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && u.Disabled:
+		a.loginFailed(w, r, "drover-command", u.Username, providers.InvalidCredentials("user %s is gone or disabled", userID))
+		return
+	case err != nil:
+		a.storeError(w, "user", err)
+		return
+	}
+	audit.SetUser(r.Context(), u.Username)
+	a.startSession(w, r, u)
+}
