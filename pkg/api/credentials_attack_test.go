@@ -202,4 +202,3 @@ func TestAttackClusterCredentials(t *testing.T) {
 		}
 	})
 }
-
