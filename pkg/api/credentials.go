@@ -26,7 +26,7 @@ type AuthEndpointSync interface {
 type credentialRequest struct {
 	// AuthEndpoint asks for the token of the cluster's authorized
 	// endpoint, which works while Drover is down: kind plugin-ace, living
-	// Options.PluginACETTL.
+	// Options.PluginACETTL. A cluster without one answers 409.
 	AuthEndpoint bool `json:"authEndpoint"`
 }
 
@@ -55,6 +55,13 @@ func (a *API) clusterCredential(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, ttl := store.KindPlugin, a.opts.PluginTTL
 	if req.AuthEndpoint {
+		// The longer token is for an endpoint that works while Drover is
+		// down; without one it would only be a longer-lived token for the
+		// proxy.
+		if c.AuthEndpointURL == "" {
+			apierr.Conflict(w, "cluster %q has no authorized endpoint; ask without authEndpoint", c.ID)
+			return
+		}
 		kind, ttl = store.KindPluginACE, a.opts.PluginACETTL
 	}
 	secret, rec, ok := a.issue(w, r, kind, c.ID, "drover credential for "+c.Name, ttl)

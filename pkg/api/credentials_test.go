@@ -34,6 +34,9 @@ func TestClusterCredentials(t *testing.T) {
 		json.Unmarshal([]byte(body), &cl)
 	}
 	cid := cl.Cluster.ID
+	if err := f.st.SetAuthEndpoint(context.Background(), cid, "https://prod.example.com:6443", "ca"); err != nil {
+		t.Fatal(err)
+	}
 	path := "/v3/clusters/" + cid + "/credentials"
 	mint := func(t *testing.T, bearer, body string) tokenResponse {
 		t.Helper()
@@ -193,6 +196,33 @@ func TestClusterCredentials(t *testing.T) {
 		n := len(after) - len(before)
 		if n != 2 || !slices.ContainsFunc(after, func(t store.Token) bool { return t.Kind == store.KindPlugin }) {
 			t.Errorf("twenty credentials in one session left %d more tokens, want 2", n)
+		}
+	})
+
+	t.Run("no authorized endpoint, no token for one", func(t *testing.T) {
+		// A red-team finding, now fixed: the test keeps it so. A member of
+		// a cluster without an authorized endpoint got, by asking for
+		// authEndpoint, a token of eight hours in place of one of minutes,
+		// which the proxy accepts like any other: a copy lifted from the
+		// cache lived 32 times longer, for nothing the cluster offers.
+		var other struct{ Cluster struct{ ID string } }
+		if code, body := f.do(t, "POST", "/v3/clusters", f.admin, `{"name":"dev"}`); code != 201 {
+			t.Fatalf("%d %s", code, body)
+		} else {
+			json.Unmarshal([]byte(body), &other)
+		}
+		session := f.login(t, "root")
+		before, _ := f.st.ListTokens(context.Background(), f.userID(t, "root"))
+		code, body := f.do(t, "POST", "/v3/clusters/"+other.Cluster.ID+"/credentials", session, `{"authEndpoint":true}`)
+		if code != 409 || !strings.Contains(body, "authorized endpoint") {
+			t.Errorf("an authorized endpoint credential for a cluster without one: %d %s; want 409", code, body)
+		}
+		after, _ := f.st.ListTokens(context.Background(), f.userID(t, "root"))
+		if len(after) != len(before) {
+			t.Errorf("the refusal left %d more tokens", len(after)-len(before))
+		}
+		if code, body := f.do(t, "POST", "/v3/clusters/"+other.Cluster.ID+"/credentials", session, `{}`); code != 201 {
+			t.Errorf("a proxy credential for it: %d %s", code, body)
 		}
 	})
 }

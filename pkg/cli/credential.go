@@ -16,14 +16,16 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/pkg/ids"
+	"github.com/drover-dev/drover/pkg/token"
 )
 
 // Credential is a cluster token the credential plugin hands kubectl, as
 // cached between kubectl invocations.
 type Credential struct {
-	Token     string    `json:"token"`
-	ID        string    `json:"id"`
-	SessionID string    `json:"sessionId"`
+	Token     string `json:"token"`
+	ID        string `json:"id"`
+	SessionID string `json:"sessionId"`
+	// CreatedAt and ExpiresAt are by the local clock (mintCredential).
 	CreatedAt time.Time `json:"createdAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
 }
@@ -85,7 +87,7 @@ func GetCredential(ctx context.Context, dir string, s *Server, req CredentialReq
 	if s.Session == "" {
 		return Credential{}, nil, ErrSessionEnded
 	}
-	fresh, err := mintCredential(ctx, s, req)
+	fresh, err := mintCredential(ctx, s, req, now)
 	switch {
 	case err == nil:
 		if werr := writeCredential(path, fresh); werr != nil {
@@ -103,8 +105,14 @@ func GetCredential(ctx context.Context, dir string, s *Server, req CredentialReq
 	return Credential{}, nil, err
 }
 
-// mintCredential asks the server for a new credential.
-func mintCredential(ctx context.Context, s *Server, req CredentialRequest) (Credential, error) {
+// mintCredential asks the server for a new credential, asked for at now
+// (the local clock). The server says how long the token lives (its
+// expiresAt less its createdAt, never past the session's expiry); when it
+// started is now: the local clock need not agree with the server's, and a
+// credential is refreshed and handed out by the local clock (RefreshAt).
+// A token that is not one of Drover's, or not the one the answer names, is
+// refused: it would reach kubectl's Authorization header as it is.
+func mintCredential(ctx context.Context, s *Server, req CredentialRequest, now time.Time) (Credential, error) {
 	client, err := NewClient(s.URL, []byte(s.CA), s.Session)
 	if err != nil {
 		return Credential{}, err
@@ -120,10 +128,17 @@ func mintCredential(ctx context.Context, s *Server, req CredentialRequest) (Cred
 	if err != nil {
 		return Credential{}, err
 	}
-	if resp.Token == "" || !resp.ExpiresAt.After(resp.CreatedAt) {
+	if tok, err := token.Parse(resp.Token); err != nil || tok.ID != resp.ID {
+		return Credential{}, fmt.Errorf("%s answered a malformed credential for cluster %s", s.URL, req.ClusterID)
+	}
+	life := resp.ExpiresAt.Sub(resp.CreatedAt)
+	if !s.ExpiresAt.IsZero() {
+		life = min(life, s.ExpiresAt.Sub(resp.CreatedAt))
+	}
+	if life <= 0 {
 		return Credential{}, fmt.Errorf("%s answered no usable credential for cluster %s", s.URL, req.ClusterID)
 	}
-	return Credential{Token: resp.Token, ID: resp.ID, SessionID: s.SessionID, CreatedAt: resp.CreatedAt, ExpiresAt: resp.ExpiresAt}, nil
+	return Credential{Token: resp.Token, ID: resp.ID, SessionID: s.SessionID, CreatedAt: now, ExpiresAt: now.Add(life)}, nil
 }
 
 // credentialsDir holds the cached credentials, in dir.

@@ -66,8 +66,19 @@ func Build(opts Options) (*clientcmdapi.Config, error) {
 		if name == "" {
 			name = c.ID
 		}
-		if _, dup := cfg.Contexts[name]; dup {
+		// A name is free when neither it nor, with an authorized endpoint,
+		// its "-ace" context is taken: a context must never take the
+		// place of another cluster's.
+		taken := func(name string) bool {
+			_, dup := cfg.Contexts[name]
+			_, dupACE := cfg.Contexts[name+"-ace"]
+			return dup || c.DirectURL != "" && dupACE
+		}
+		if taken(name) {
 			name = name + "-" + c.ID
+		}
+		if taken(name) {
+			return nil, fmt.Errorf("cluster %s: no free context name for %q", c.ID, c.Name)
 		}
 		user := opts.Username + "@" + name
 		if opts.Exec == nil {

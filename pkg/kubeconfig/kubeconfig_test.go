@@ -1,10 +1,13 @@
 package kubeconfig
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 func TestBuildRoundTrip(t *testing.T) {
@@ -74,5 +77,65 @@ func TestBuildRejects(t *testing.T) {
 	}
 	if _, err := Build(ok); err != nil {
 		t.Errorf("Build(valid) = %v", err)
+	}
+}
+
+// TestAttackAuthEndpointNameTaken (a red-team finding, now fixed: the test
+// keeps it so) was: a cluster's "<name>-ace" context took the place of a
+// cluster named "<name>-ace" listed before it, context, user and all:
+// kubectl --context prod-ace, meant for the cluster named prod-ace, went
+// to the cluster named prod (with the exec plugin, the user entry of
+// prod-ace asked for prod's credential too). Each context still reaches
+// its own cluster, whichever order the server lists them in.
+func TestAttackAuthEndpointNameTaken(t *testing.T) {
+	named := Cluster{ID: "c-aaaaa", Name: "prod-ace"}
+	withACE := Cluster{ID: "c-bbbbb", Name: "prod", DirectURL: "https://prod.example:6443"}
+	for _, exec := range []bool{false, true} {
+		for _, order := range [][]Cluster{{named, withACE}, {withACE, named}} {
+			opts := Options{ServerURL: "https://drover.example", Username: "alice", Clusters: order}
+			if exec {
+				opts.Exec = func(id string, ace bool) *clientcmdapi.ExecConfig {
+					args := []string{"--cluster", id}
+					if ace {
+						args = append(args, "--ace")
+					}
+					return &clientcmdapi.ExecConfig{Command: "/bin/drover", Args: args}
+				}
+			} else {
+				for i := range opts.Clusters {
+					opts.Clusters[i].Token = "t-" + opts.Clusters[i].ID
+				}
+			}
+			cfg, err := Build(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What each context reaches, and with whose credential.
+			var got []string
+			for _, c := range cfg.Contexts {
+				u := cfg.AuthInfos[c.AuthInfo]
+				cred := u.Token
+				if u.Exec != nil {
+					cred = strings.Join(u.Exec.Args, " ")
+				}
+				got = append(got, cfg.Clusters[c.Cluster].Server+" with "+cred)
+			}
+			slices.Sort(got)
+			want := []string{
+				"https://drover.example/k8s/clusters/c-aaaaa with t-c-aaaaa",
+				"https://drover.example/k8s/clusters/c-bbbbb with t-c-bbbbb",
+				"https://prod.example:6443 with t-c-bbbbb",
+			}
+			if exec {
+				want = []string{
+					"https://drover.example/k8s/clusters/c-aaaaa with --cluster c-aaaaa",
+					"https://drover.example/k8s/clusters/c-bbbbb with --cluster c-bbbbb",
+					"https://prod.example:6443 with --cluster c-bbbbb --ace",
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("exec %v, %s first: what the contexts reach (-want +got):\n%s", exec, order[0].Name, diff)
+			}
+		}
 	}
 }

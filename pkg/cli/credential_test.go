@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/drover-dev/drover/pkg/ids"
+	"github.com/drover-dev/drover/pkg/token"
+)
+
+// credentialServer is a Drover server that answers POST
+// /v3/clusters/{id}/credentials with what answer says, counting the calls.
+type credentialServer struct {
+	*httptest.Server
+	caPEM  []byte
+	mints  atomic.Int32
+	answer func(now time.Time) map[string]any
+}
+
+func newCredentialServer(t *testing.T, answer func(now time.Time) map[string]any) *credentialServer {
+	t.Helper()
+	c := &credentialServer{answer: answer}
+	c.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/credentials") {
+			http.NotFound(w, r)
+			return
+		}
+		c.mints.Add(1)
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(c.answer(time.Now()))
+	}))
+	c.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate().Raw})
+	t.Cleanup(c.Close)
+	return c
+}
+
+func (c *credentialServer) server(t *testing.T) *Server {
+	t.Helper()
+	key, err := NormalizeURL(c.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Server{URL: key, CA: string(c.caPEM), Session: "session-jwt", SessionID: "s-1", ExpiresAt: time.Now().Add(8 * time.Hour)}
+}
+
+func newPluginToken(t *testing.T) token.Token {
+	t.Helper()
+	tok, err := token.New(ids.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestAttackCredentialServerClock (a red-team finding, now fixed: the test
+// keeps it so) was: the plugin compared the server's createdAt and
+// expiresAt with the local clock. On a machine whose clock runs 15 minutes
+// ahead of the server's (or with a server that answers times in the past),
+// every cached credential was already due for refresh: each kubectl request
+// ran the plugin (kubectl was told the token had expired), each run minted
+// a token, and the server's two-live rule ended the tokens other kubectl
+// processes still held. Behind the server, the plugin handed out a token
+// the server had ended. The token's life is the server's; when it started
+// is the local clock's.
+func TestAttackCredentialServerClock(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		skew time.Duration
+	}{
+		{"server behind", -20 * time.Minute},
+		{"server ahead", 20 * time.Minute},
+		{"in step", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tok := newPluginToken(t)
+			srv := newCredentialServer(t, func(now time.Time) map[string]any {
+				now = now.Add(c.skew)
+				return map[string]any{"token": tok.String(), "id": tok.ID, "createdAt": now, "expiresAt": now.Add(15 * time.Minute)}
+			})
+			dir := t.TempDir()
+			s := srv.server(t)
+			var got []time.Duration
+			for range 3 {
+				before := time.Now()
+				cred, _, err := GetCredential(context.Background(), dir, s, CredentialRequest{ClusterID: "c-abc12"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, cred.RefreshAt().Sub(before).Round(time.Minute))
+			}
+			if n := srv.mints.Load(); n != 1 {
+				t.Errorf("three kubectl runs minted %d tokens; want 1", n)
+			}
+			if diff := cmp.Diff([]time.Duration{11 * time.Minute, 11 * time.Minute, 11 * time.Minute}, got); diff != "" {
+				t.Errorf("when kubectl is told the token expires, from now, rounded (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestAttackCredentialServerAnswer (a red-team finding, now fixed: the test
+// keeps it so) was: the plugin cached and handed kubectl whatever token
+// string the server answered: one with a line break (a header of the
+// server's choosing in every kubectl request, or a transport error), one
+// of megabytes (over what the cache reads back, so each run minted
+// again), one whose id is not the token's. And an expiry past the end of
+// the session kept a credential of an ended session "fresh".
+func TestAttackCredentialServerAnswer(t *testing.T) {
+	good := newPluginToken(t)
+	for _, c := range []struct {
+		name   string
+		answer func(now time.Time) map[string]any
+		err    string
+		life   time.Duration
+	}{
+		{name: "a token", answer: func(now time.Time) map[string]any {
+			return map[string]any{"token": good.String(), "id": good.ID, "createdAt": now, "expiresAt": now.Add(time.Hour)}
+		}, life: time.Hour},
+		{name: "a header in the token", answer: func(now time.Time) map[string]any {
+			return map[string]any{"token": good.String() + "\r\nX-Evil: 1", "id": good.ID, "createdAt": now, "expiresAt": now.Add(time.Hour)}
+		}, err: "malformed"},
+		{name: "a huge token", answer: func(now time.Time) map[string]any {
+			return map[string]any{"token": good.ID + ":" + strings.Repeat("a", 1<<20), "id": good.ID, "createdAt": now, "expiresAt": now.Add(time.Hour)}
+		}, err: "malformed"},
+		{name: "another id", answer: func(now time.Time) map[string]any {
+			return map[string]any{"token": good.String(), "id": "t-other", "createdAt": now, "expiresAt": now.Add(time.Hour)}
+		}, err: "malformed"},
+		{name: "expired at birth", answer: func(now time.Time) map[string]any {
+			return map[string]any{"token": good.String(), "id": good.ID, "createdAt": now, "expiresAt": now}
+		}, err: "no usable credential"},
+		{name: "past the session", answer: func(now time.Time) map[string]any {
+			return map[string]any{"token": good.String(), "id": good.ID, "createdAt": now, "expiresAt": now.Add(100 * 365 * 24 * time.Hour)}
+		}, life: 8 * time.Hour},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := newCredentialServer(t, c.answer)
+			before := time.Now()
+			cred, _, err := GetCredential(context.Background(), t.TempDir(), srv.server(t), CredentialRequest{ClusterID: "c-abc12"})
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) || strings.Contains(err.Error(), good.Secret) {
+					t.Errorf("got a token of %d bytes, error %v; want an error saying %q, without the secret", len(cred.Token), err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cred.ExpiresAt.Sub(before).Round(time.Minute); d != c.life {
+				t.Errorf("the credential lives %v; want %v", d, c.life)
+			}
+		})
+	}
+}
