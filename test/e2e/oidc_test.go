@@ -127,6 +127,8 @@ func TestOIDCLogin(t *testing.T) {
 		}
 	})
 
+	t.Run("the drover command, through the browser", func(t *testing.T) { cliBrowserLogin(ctx, t, dex) })
+
 	t.Run("refresh with the refresh token", func(t *testing.T) {
 		u, result, err := srv.RefreshUser(ctx, admin, me.ID)
 		if err != nil {
