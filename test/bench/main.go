@@ -25,6 +25,10 @@
 //     endpoint (the `-ace` context: straight to kube-apiserver, which asks
 //     kube-api-auth about Drover tokens over TLS and caches the answer) vs
 //     through Drover vs direct, and the first request of fresh tokens;
+//   - plugin: the wall time of the machine's `kubectl get ns` straight,
+//     through Drover with a static token, and through Drover with the
+//     kubeconfig of `drover kubeconfig` (kubectl runs `drover credential`,
+//     a cached token): what the credential plugin adds per command;
 //   - failover: a node agent next to the cluster agent, a client sending
 //     GETs back to back through Drover, the cluster agent SIGKILLed
 //     (-failover-reps times) and SIGSTOPped (once): time to the first
@@ -179,6 +183,7 @@ func runEnvSections(ctx context.Context, o *Options, dir string, log *slog.Logge
 	}
 	section(secWatch, func() (err error) { r.watch, err = measureWatch(ctx, o, e); return err })
 	section(secACE, func() (err error) { r.ace, err = measureACE(ctx, o, e); return err })
+	section(secPlugin, func() (err error) { r.plugin, err = measurePlugin(ctx, o, e); return err })
 	section(secFailover, func() (err error) { r.failover, err = measureFailover(ctx, o, e); return err })
 	section(secReconnect, func() (err error) { r.reconnect, err = measureReconnect(ctx, o, e); return err })
 	return nil

@@ -23,16 +23,19 @@ const (
 	// secWatch is the added latency of a watch event, JSON and protobuf,
 	// with one and many watches.
 	secWatch = "watch"
+	// secPlugin is what the drover credential plugin adds to a kubectl
+	// command.
+	secPlugin = "plugin"
 	// secNodes streams (exec, port-forward, logs -f) on a cluster with
 	// real nodes, imported the real way; it needs root.
 	secNodes = "nodes"
 )
 
-var sections = []string{secThroughput, secWatch, secACE, secFailover, secReconnect, secNodes}
+var sections = []string{secThroughput, secWatch, secACE, secPlugin, secFailover, secReconnect, secNodes}
 
 // envSections are the sections that share the bench cluster (env.go); the
 // nodes section brings up its own.
-var envSections = []string{secThroughput, secWatch, secACE, secFailover, secReconnect}
+var envSections = []string{secThroughput, secWatch, secACE, secPlugin, secFailover, secReconnect}
 
 // Options are the bench's flags. The defaults keep `make bench` to six or
 // seven minutes on two cores: about two the throughput section, under one
@@ -77,6 +80,9 @@ type Options struct {
 	ReconnectPauses durationList
 	// ACEColdTokens fresh tokens each make one first (uncached) request.
 	ACEColdTokens int
+	// PluginRuns are the kubectl commands timed per path in the plugin
+	// section.
+	PluginRuns int
 	// WatchEvents events are timed per watch measurement, written
 	// WatchRate a second; WatchWatchers are the numbers of concurrent
 	// watches per path and WatchEncodings the watch encodings (watchJSON,
@@ -116,6 +122,7 @@ func NewOptions() *Options {
 		ReconnectAgents: 50,
 		ReconnectPauses: durationList{0, 5 * time.Second},
 		ACEColdTokens:   20,
+		PluginRuns:      30,
 		WatchEvents:     400,
 		WatchRate:       50,
 		WatchWatchers:   intList{1, 100},
@@ -166,6 +173,7 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.FailoverReps, "failover-reps", o.FailoverReps, "SIGKILLs of the cluster agent in the failover section (plus one SIGSTOP)")
 	fs.IntVar(&o.ReconnectAgents, "reconnect-agents", o.ReconnectAgents, "node agents connected when the server is restarted")
 	fs.Var(&o.ReconnectPauses, "reconnect-pauses", "comma-separated times the server stays down before each restart (0: restarted at once)")
+	fs.IntVar(&o.PluginRuns, "plugin-runs", o.PluginRuns, "plugin section: kubectl commands timed per path")
 	fs.IntVar(&o.ACEColdTokens, "ace-cold-tokens", o.ACEColdTokens, "fresh tokens whose first request is timed through the authorized endpoint and through Drover")
 	fs.IntVar(&o.WatchEvents, "watch-events", o.WatchEvents, "watch section: events timed per measurement (after a few unmeasured)")
 	fs.IntVar(&o.WatchRate, "watch-rate", o.WatchRate, "watch section: ConfigMap patches a second")
@@ -240,6 +248,9 @@ func (o *Options) Validate() error {
 		if d < 0 || d > time.Minute {
 			errs = append(errs, fmt.Errorf("-reconnect-pauses: %v must be between 0 and 1m", d))
 		}
+	}
+	if o.PluginRuns < 1 || o.PluginRuns > 1000 {
+		errs = append(errs, fmt.Errorf("-plugin-runs %d must be between 1 and 1000", o.PluginRuns))
 	}
 	if o.ACEColdTokens < 1 || o.ACEColdTokens > 100 {
 		errs = append(errs, fmt.Errorf("-ace-cold-tokens %d must be between 1 and 100", o.ACEColdTokens))

@@ -36,6 +36,7 @@ type report struct {
 	// The sections after the throughput comparison; nil when not run.
 	watch     *watchResult
 	ace       *aceResult
+	plugin    *pluginResult
 	failover  *failoverResult
 	reconnect *reconnectResult
 	nodes     *nodesResult
@@ -65,6 +66,7 @@ func (r *report) print(w io.Writer) {
 	}
 	r.printWatch(w)
 	r.printACE(w)
+	r.printPlugin(w)
 	r.printFailover(w)
 	r.printReconnect(w)
 	r.printNodes(w)

@@ -86,7 +86,7 @@ func waitSynced(ctx context.Context, t *testing.T, id string, before time.Time) 
 // apiserver still works as the same user (the kube-api-auth pod answers the
 // apiserver), the context through Drover does not; then the server comes
 // back on the same address and the agent pods reconnect.
-func aceServerDown(ctx context.Context, t *testing.T, u aceUser, want, id string) {
+func aceServerDown(ctx context.Context, t *testing.T, u aceUser, want, id string, alsoWhileDown func(*testing.T)) {
 	e := shared
 	e.Server.Kill()
 	down := time.Now()
@@ -99,6 +99,7 @@ func aceServerDown(ctx context.Context, t *testing.T, u aceUser, want, id string
 	if _, _, err := kubectlOut(ctx, u.kc, "--context", u.viaDrover, "--request-timeout", "5s", "get", "ns", "kube-system"); err == nil {
 		t.Error("the context through Drover worked while Drover was down")
 	}
+	alsoWhileDown(t)
 	if err := e.Server.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,10 @@ func testAuthEndpoint(t *testing.T, id string) (expired func(*testing.T)) {
 	u := aceUser{kc: kc, direct: direct, viaDrover: viaDrover, cfg: cfg, name: user, session: tok, tokenID: tokenID}
 	// Minted now, checked last: its expiry passes while the rest runs.
 	shortKC, expires := shortToken(ctx, t, u, id, 20*time.Second)
-	t.Run("drover-server down", func(t *testing.T) { aceServerDown(ctx, t, u, user+` ["`+tokenID+`"]`, id) })
+	plugin := startACEPlugin(ctx, t, user, password, id, u)
+	t.Run("drover-server down", func(t *testing.T) {
+		aceServerDown(ctx, t, u, user+` ["`+tokenID+`"]`, id, func(t *testing.T) { plugin.whileDown(ctx, t, user) })
+	})
 	t.Run("revoked token refused", func(t *testing.T) { aceRevoked(ctx, t, u) })
 	t.Run("members only", func(t *testing.T) { aceMembersOnly(ctx, t, id) })
 	if log := kubectl(ctx, t, e.Direct, "-n", downstream.Namespace, "logs", pods.Items[0].Name); strings.Contains(log, strings.SplitN(userToken, ":", 2)[1]) {
