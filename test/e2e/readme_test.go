@@ -136,6 +136,17 @@ func TestReadmeQuickstart(t *testing.T) {
 				t.Fatalf("drover whoami printed %q", out)
 			}
 		}},
+		{has: "bin/drover clusters", check: func(t *testing.T, out string) {
+			if !regexp.MustCompile(`(?m)^prod\s+` + regexp.QuoteMeta(clusterID) + `\s+active\s+cluster\s`).MatchString(out) {
+				t.Fatalf("drover clusters printed %q", out)
+			}
+		}},
+		{has: "bin/drover kubeconfig > drover-kubeconfig"},
+		{has: "kubectl --kubeconfig drover-kubeconfig get ns", check: func(t *testing.T, out string) {
+			if !regexp.MustCompile(`(?m)^default\s+Active\s`).MatchString(out) {
+				t.Fatalf("kubectl get ns through the credential plugin does not list default:\n%s", out)
+			}
+		}},
 		{has: "bin/drover logout", check: func(t *testing.T, out string) {
 			if !strings.Contains(out, "Logged out of https://"+quickstartListen) {
 				t.Fatalf("drover logout printed %q", out)
