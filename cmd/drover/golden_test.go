@@ -9,12 +9,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-dev/drover/pkg/cli"
 	"github.com/drover-dev/drover/pkg/cmdline"
@@ -107,9 +109,10 @@ var goldenAnswers = map[string]string{
 		"name":{"type":"string","description":"a name","create":true}}}`,
 }
 
-// TestTablesGolden: the tables of the list commands, from fixed answers
-// (a server's control characters shown as U+FFFD).
-func TestTablesGolden(t *testing.T) {
+// goldenServer serves goldenAnswers to the session "the-session", and
+// returns a config directory logged in to it.
+func goldenServer(t *testing.T) (*httptest.Server, string) {
+	t.Helper()
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := goldenAnswers[r.URL.Path]
 		if !ok || r.Header.Get("Authorization") != "Bearer the-session" {
@@ -119,7 +122,7 @@ func TestTablesGolden(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(body))
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	cfg := &cli.Config{Current: srv.URL, Servers: map[string]*cli.Server{
@@ -127,6 +130,13 @@ func TestTablesGolden(t *testing.T) {
 	if err := cfg.Save(dir); err != nil {
 		t.Fatal(err)
 	}
+	return srv, dir
+}
+
+// TestTablesGolden: the tables of the list commands, from fixed answers
+// (a server's control characters shown as U+FFFD).
+func TestTablesGolden(t *testing.T) {
+	_, dir := goldenServer(t)
 	for _, args := range [][]string{
 		{"clusters"}, {"tokens"}, {"users"}, {"bindings"}, {"providers"}, {"drivers"}, {"drivers", "schema", "local"},
 	} {
@@ -140,5 +150,47 @@ func TestTablesGolden(t *testing.T) {
 			}
 			golden(t, name, out.String())
 		})
+	}
+}
+
+// TestKubeconfigMerge: --merge keeps the other entries of the user's
+// kubeconfig, replaces its own, makes the first connected cluster current,
+// and leaves the file private; the contexts hold no secret.
+func TestKubeconfigMerge(t *testing.T) {
+	_, dir := goldenServer(t)
+	path := filepath.Join(t.TempDir(), "kube", "config")
+	os.MkdirAll(filepath.Dir(path), 0o700)
+	existing := "apiVersion: v1\nkind: Config\ncurrent-context: other\nclusters:\n- name: other\n  cluster: {server: https://other.example}\n" +
+		"contexts:\n- name: other\n  context: {cluster: other, user: other}\nusers:\n- name: other\n  user: {token: keep-me}\n"
+	if err := os.WriteFile(path, []byte(existing), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := cmdline.Execute(context.Background(), newCommandAt(strings.NewReader(""), func() time.Time { return goldenNow }),
+		[]string{"--config-dir", dir, "kubeconfig", "--merge", "--kubeconfig", path, "--command", "/usr/local/bin/drover"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var contexts []string
+	for name := range cfg.Contexts {
+		contexts = append(contexts, name)
+	}
+	slices.Sort(contexts)
+	if diff := cmp.Diff([]string{"edge", "lab\x1b[2J", "other", "prod"}, contexts); diff != "" {
+		t.Errorf("contexts (-want +got):\n%s", diff)
+	}
+	if cfg.CurrentContext != "prod" || cfg.AuthInfos["other"].Token != "keep-me" {
+		t.Errorf("current %q, the other user %+v", cfg.CurrentContext, cfg.AuthInfos["other"])
+	}
+	ex := cfg.AuthInfos["admin@prod"].Exec
+	if ex == nil || ex.Command != "/usr/local/bin/drover" || !slices.Contains(ex.Args, "c-prod1") || cfg.AuthInfos["admin@prod"].Token != "" {
+		t.Errorf("prod's user: %+v", cfg.AuthInfos["admin@prod"])
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the kubeconfig's mode: %v %v", fi.Mode(), err)
 	}
 }

@@ -160,3 +160,69 @@ func TestAttackCredentialServerAnswer(t *testing.T) {
 		})
 	}
 }
+
+// liveAnswer is a credential of ttl, as the server answers it.
+func liveAnswer(t *testing.T, ttl time.Duration) func(now time.Time) map[string]any {
+	return func(now time.Time) map[string]any {
+		tok := newPluginToken(t)
+		time.Sleep(50 * time.Millisecond) // a mint that takes a while: others queue on the lock
+		return map[string]any{"token": tok.String(), "id": tok.ID, "createdAt": now, "expiresAt": now.Add(ttl)}
+	}
+}
+
+// TestCredentialLock: kubectl processes that ask at once share one token:
+// the cache's file lock lets one mint while the others wait, and they find
+// its token. Each caller opens the lock on its own, as processes do.
+func TestCredentialLock(t *testing.T) {
+	srv := newCredentialServer(t, liveAnswer(t, 15*time.Minute))
+	dir, s := t.TempDir(), srv.server(t)
+	const callers = 8
+	tokens := make(chan string, callers)
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			c, _, err := GetCredential(context.Background(), dir, s, CredentialRequest{ClusterID: "c-abcde"})
+			tokens <- c.Token
+			errs <- err
+		}()
+	}
+	seen := map[string]bool{}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		seen[<-tokens] = true
+	}
+	if n := srv.mints.Load(); n != 1 || len(seen) != 1 {
+		t.Errorf("%d callers at once: %d mints, %d distinct tokens; want 1 and 1", callers, n, len(seen))
+	}
+}
+
+// TestCredentialOffline: the authorized endpoint's credential is handed out
+// from the cache when its refresh is due and the server cannot be reached,
+// until it expires; the proxy's credential is not; a refused session drops
+// the cache and says the session ended.
+func TestCredentialOffline(t *testing.T) {
+	srv := newCredentialServer(t, liveAnswer(t, time.Hour))
+	dir, s := t.TempDir(), srv.server(t)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	for _, ace := range []bool{false, true} {
+		if _, _, err := GetCredential(context.Background(), dir, s, CredentialRequest{ClusterID: "c-abcde", AuthEndpoint: ace, Now: clock}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Close() // the server is down
+	now = now.Add(50 * time.Minute) // past the refresh (45 min), before the expiry
+	c, off, err := GetCredential(context.Background(), dir, s, CredentialRequest{ClusterID: "c-abcde", AuthEndpoint: true, Now: clock})
+	if err != nil || off == nil || c.Token == "" {
+		t.Errorf("-ace with the server down: %v, offline %v", err, off)
+	}
+	if _, _, err := GetCredential(context.Background(), dir, s, CredentialRequest{ClusterID: "c-abcde", Now: clock}); err == nil {
+		t.Error("the proxy's credential was handed out from the cache with its refresh due and the server down")
+	}
+	now = now.Add(20 * time.Minute) // past the expiry
+	if _, _, err := GetCredential(context.Background(), dir, s, CredentialRequest{ClusterID: "c-abcde", AuthEndpoint: true, Now: clock}); err == nil {
+		t.Error("an expired -ace credential was handed out")
+	}
+}
