@@ -212,7 +212,7 @@ func TestCredentialOffline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv.Close() // the server is down
+	srv.Close()                     // the server is down
 	now = now.Add(50 * time.Minute) // past the refresh (45 min), before the expiry
 	c, off, err := GetCredential(context.Background(), dir, s, CredentialRequest{ClusterID: "c-abcde", AuthEndpoint: true, Now: clock})
 	if err != nil || off == nil || c.Token == "" {
