@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -51,11 +52,11 @@ func TestCredentialPlugin(t *testing.T) {
 	}
 	session := cfg.Servers[srv.URL]
 
-	code, kc, stderr := drover("", "kubeconfig")
+	code, kc, stderr := drover("", "kubeconfig", "--cluster", shared.clusterID)
 	if code != 0 {
 		t.Fatalf("drover kubeconfig: exit %d\n%s", code, stderr)
 	}
-	if strings.Contains(kc, session.Session) || strings.Contains(kc, "token") {
+	if strings.Contains(kc, session.Session) || regexp.MustCompile(`(?m)^\s*(token|tokenFile|password):`).MatchString(kc) {
 		t.Errorf("the kubeconfig holds a secret:\n%s", kc)
 	}
 	var parsed struct {

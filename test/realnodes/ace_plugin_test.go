@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func startACEPlugin(ctx context.Context, t *testing.T, user, password, id string
 	}
 	drover(password+"\n", "login", e.Server.URL, "--ca-checksum", e.Server.CAChecksum, "--username", user, "--password-stdin")
 	kc := drover("", "kubeconfig", "--cluster", id)
-	if strings.Contains(kc, "token") {
+	if regexp.MustCompile(`(?m)^\s*(token|tokenFile|password):`).MatchString(kc) {
 		t.Fatalf("drover kubeconfig holds a token:\n%s", kc)
 	}
 	p.kc = filepath.Join(t.TempDir(), "plugin-kubeconfig")
