@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -51,6 +52,8 @@ func NewClient(baseURL string, caPEM []byte, session string) (*Client, error) {
 type APIError struct {
 	Code    int
 	Message string
+	// retryAfter is the server's Retry-After, if any.
+	retryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -69,22 +72,46 @@ func IsUnauthorized(err error) bool {
 // maxResponse bounds what is read of an answer.
 const maxResponse = 16 << 20
 
+// maxRetryWait bounds the wait Do honours on a 429 (a login limit
+// refusing this address for a few seconds); a longer one is the error.
+const maxRetryWait = 10 * time.Second
+
 // Do sends in (JSON, if not nil) to path and decodes the answer into out
-// (if not nil).
+// (if not nil). A refusal for too many requests that names a short
+// Retry-After (a login limit) is waited out and sent again, twice at most:
+// the server refused it before doing anything.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var b []byte
 	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(in); err != nil {
 			return err
 		}
+	}
+	for attempt := 0; ; attempt++ {
+		err := c.do(ctx, method, path, b, in != nil, out)
+		var e *APIError
+		if attempt == 2 || !errors.As(err, &e) || e.Code != http.StatusTooManyRequests || e.retryAfter <= 0 || e.retryAfter > maxRetryWait {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(e.retryAfter):
+		}
+	}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, b []byte, hasBody bool, out any) error {
+	var body io.Reader
+	if hasBody {
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
 	}
-	if in != nil {
+	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
@@ -96,22 +123,25 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("%s %s: %w", method, c.base+path, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	ans, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, c.base+path, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		var st metav1.Status
 		e := &APIError{Code: resp.StatusCode}
-		if json.Unmarshal(b, &st) == nil {
+		if json.Unmarshal(ans, &st) == nil {
 			e.Message = Printable(st.Message)
+		}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			e.retryAfter = time.Duration(secs) * time.Second
 		}
 		return e
 	}
-	if out == nil || len(b) == 0 {
+	if out == nil || len(ans) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(b, out); err != nil {
+	if err := json.Unmarshal(ans, out); err != nil {
 		return fmt.Errorf("%s %s: the answer is not what drover expects: %w", method, c.base+path, err)
 	}
 	return nil
