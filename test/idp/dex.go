@@ -328,10 +328,11 @@ func (d *Dex) Login(ctx context.Context, authURL, connectorID, username, passwor
 }
 
 type page struct {
-	status   string
-	url      *url.URL
-	location string
-	body     []byte
+	status     string
+	url        *url.URL
+	location   string
+	body       []byte
+	retryAfter string
 }
 
 func (d *Dex) do(ctx context.Context, client *http.Client, method, target string, form url.Values) (*page, error) {
@@ -355,7 +356,8 @@ func (d *Dex) do(ctx context.Context, client *http.Client, method, target string
 	if err != nil {
 		return nil, err
 	}
-	return &page{status: resp.Status, url: resp.Request.URL, location: resp.Header.Get("Location"), body: b}, nil
+	return &page{status: resp.Status, url: resp.Request.URL, location: resp.Header.Get("Location"), body: b,
+		retryAfter: resp.Header.Get("Retry-After")}, nil
 }
 
 // callback reports whether p is the redirect to the client, with its query.
