@@ -340,6 +340,12 @@ func (a *API) kubeconfig(w http.ResponseWriter, r *http.Request) {
 	for _, c := range all {
 		byID[c.ID] = c
 	}
+	// The current context: the first cluster asked for, else the first
+	// connected one (never a disconnected one by the accident of its name).
+	current := ""
+	if len(req.Clusters) > 0 {
+		current = req.Clusters[0]
+	}
 	var picked []store.Cluster
 	if len(req.Clusters) == 0 {
 		for _, c := range all {
@@ -389,8 +395,16 @@ func (a *API) kubeconfig(w http.ResponseWriter, r *http.Request) {
 		entries = append(entries, kubeconfig.Cluster{ID: c.ID, Name: c.Name, Token: secret,
 			DirectURL: c.AuthEndpointURL, DirectCA: []byte(c.AuthEndpointCA)})
 	}
+	if current == "" {
+		for _, c := range picked {
+			if a.opts.Tunnel.Status(c.ID).Connected {
+				current = c.ID
+				break
+			}
+		}
+	}
 	cfg, err := kubeconfig.Build(kubeconfig.Options{
-		ServerURL: a.opts.ServerURL, CAPEM: a.opts.CAPEM, Username: caller.Username, Clusters: entries,
+		ServerURL: a.opts.ServerURL, CAPEM: a.opts.CAPEM, Username: caller.Username, Clusters: entries, Current: current,
 	})
 	if err == nil {
 		var b []byte

@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/tunnel"
 )
 
 type kickCounter struct{ n atomic.Int32 }
@@ -225,4 +226,38 @@ func TestClusterCredentials(t *testing.T) {
 			t.Errorf("a proxy credential for it: %d %s", code, body)
 		}
 	})
+}
+
+// connectedTunnel reports the clusters in ids as connected.
+type connectedTunnel struct{ ids map[string]bool }
+
+func (c connectedTunnel) Status(id string) tunnel.Status { return tunnel.Status{Connected: c.ids[id]} }
+func (connectedTunnel) CloseCluster(string) int          { return 0 }
+
+// TestKubeconfigCurrentContext: a downloaded kubeconfig's current context
+// is the first cluster asked for, else the first connected one, never a
+// disconnected cluster because its name sorts first.
+func TestKubeconfigCurrentContext(t *testing.T) {
+	tun := connectedTunnel{ids: map[string]bool{}}
+	f := newFixture(t, func(o *Options) { o.Tunnel = tun })
+	ids := map[string]string{}
+	for _, name := range []string{"alpha", "beta", "gamma"} {
+		var cl struct{ Cluster struct{ ID string } }
+		code, body := f.do(t, "POST", "/v3/clusters", f.admin, `{"name":"`+name+`"}`)
+		if code != 201 {
+			t.Fatalf("%d %s", code, body)
+		}
+		json.Unmarshal([]byte(body), &cl)
+		ids[name] = cl.Cluster.ID
+	}
+	tun.ids[ids["beta"]] = true
+	for _, c := range []struct{ body, want string }{
+		{`{}`, "beta"},
+		{`{"clusters":["` + ids["gamma"] + `","` + ids["alpha"] + `"]}`, "gamma"},
+	} {
+		code, kc := f.do(t, "POST", "/v3/kubeconfig", f.admin, c.body)
+		if code != 200 || !strings.Contains(kc, "current-context: "+c.want+"\n") {
+			t.Errorf("kubeconfig %s: %d, want current context %s:\n%s", c.body, code, c.want, kc)
+		}
+	}
 }
