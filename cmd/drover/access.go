@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,14 +41,11 @@ func newUsersCommand(g *global, stdin io.Reader) *cobra.Command {
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		o.set(c, nil)
 		return cmdline.RunE(o, func(ctx context.Context, o *apiOptions) error {
-			var raw json.RawMessage
-			if err := o.call(ctx, http.MethodGet, "/v3/users", nil, &raw); err != nil {
+			var list struct{ Items []userView }
+			m, err := o.fetch(ctx, http.MethodGet, "/v3/users", nil, &list)
+			if err != nil {
 				return err
 			}
-			var list struct{ Items []userView }
-			var m any
-			json.Unmarshal(raw, &list)
-			json.Unmarshal(raw, &m)
 			rows := make([][]string, 0, len(list.Items))
 			for _, u := range list.Items {
 				state := "enabled"
@@ -170,14 +166,11 @@ func listBindings(ctx context.Context, o *bindingsOptions) error {
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var raw json.RawMessage
-	if err := o.call(ctx, http.MethodGet, path, nil, &raw); err != nil {
+	var list struct{ Items []bindingView }
+	m, err := o.fetch(ctx, http.MethodGet, path, nil, &list)
+	if err != nil {
 		return err
 	}
-	var list struct{ Items []bindingView }
-	var m any
-	json.Unmarshal(raw, &list)
-	json.Unmarshal(raw, &m)
 	rows := make([][]string, 0, len(list.Items))
 	for _, b := range list.Items {
 		subject := b.Subject

@@ -53,6 +53,21 @@ func (o *apiOptions) call(ctx context.Context, method, path string, in, out any)
 	return sessionErr(s, c.Do(ctx, method, path, in, out))
 }
 
+// fetch is call, decoding the answer both into typed (what the table
+// shows) and as it came (what -o json and yaml show).
+func (o *apiOptions) fetch(ctx context.Context, method, path string, in, typed any) (any, error) {
+	var raw json.RawMessage
+	if err := o.call(ctx, method, path, in, &raw); err != nil {
+		return nil, err
+	}
+	var m any
+	if err := json.Unmarshal(raw, typed); err != nil {
+		return nil, fmt.Errorf("%s %s: the answer is not what drover expects: %w", method, path, err)
+	}
+	json.Unmarshal(raw, &m)
+	return m, nil
+}
+
 // print writes v as JSON or YAML (the API's own fields), or as the table
 // of header and rows, every cell made printable.
 func (o *apiOptions) print(v any, header []string, rows [][]string) error {

@@ -153,14 +153,11 @@ func newClusterGetCommand(o *apiOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var raw json.RawMessage
-			if err := a.call(ctx, http.MethodGet, "/v3/clusters/"+id, nil, &raw); err != nil {
+			var v clusterView
+			m, err := a.fetch(ctx, http.MethodGet, "/v3/clusters/"+id, nil, &v)
+			if err != nil {
 				return err
 			}
-			var v clusterView
-			var m any
-			json.Unmarshal(raw, &v)
-			json.Unmarshal(raw, &m)
 			return a.print(m, clusterHeader, clusterRows(a.apiOptions, []clusterView{v}))
 		})
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -27,14 +26,11 @@ func newProvidersCommand(g *global) *cobra.Command {
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		o.set(c, nil)
 		return cmdline.RunE(o, func(ctx context.Context, o *apiOptions) error {
-			var raw json.RawMessage
-			if err := o.call(ctx, http.MethodGet, "/v3/login/providers", nil, &raw); err != nil {
+			var list struct{ Items []struct{ Name, Type string } }
+			m, err := o.fetch(ctx, http.MethodGet, "/v3/login/providers", nil, &list)
+			if err != nil {
 				return err
 			}
-			var list struct{ Items []struct{ Name, Type string } }
-			var m any
-			json.Unmarshal(raw, &list)
-			json.Unmarshal(raw, &m)
 			rows := make([][]string, 0, len(list.Items))
 			for _, p := range list.Items {
 				how := "drover login --provider " + p.Name
@@ -85,10 +81,6 @@ func newDriversCommand(g *global) *cobra.Command {
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		o.set(c, nil)
 		return cmdline.RunE(o, func(ctx context.Context, o *apiOptions) error {
-			var raw json.RawMessage
-			if err := o.call(ctx, http.MethodGet, "/v3/drivers", nil, &raw); err != nil {
-				return err
-			}
 			var list struct {
 				Items []struct {
 					Name      string `json:"name"`
@@ -98,9 +90,10 @@ func newDriversCommand(g *global) *cobra.Command {
 					Checksum  string `json:"checksum"`
 				}
 			}
-			var m any
-			json.Unmarshal(raw, &list)
-			json.Unmarshal(raw, &m)
+			m, err := o.fetch(ctx, http.MethodGet, "/v3/drivers", nil, &list)
+			if err != nil {
+				return err
+			}
 			rows := make([][]string, 0, len(list.Items))
 			for _, d := range list.Items {
 				sum := d.Checksum
@@ -122,10 +115,6 @@ func newDriversCommand(g *global) *cobra.Command {
 		o.set(c, nil)
 		name := args[0]
 		return cmdline.RunE(o, func(ctx context.Context, o *apiOptions) error {
-			var raw json.RawMessage
-			if err := o.call(ctx, http.MethodGet, "/v3/drivers/"+pathSegment(name)+"/schema", nil, &raw); err != nil {
-				return err
-			}
 			var s struct {
 				ResourceFields map[string]struct {
 					Type        string `json:"type"`
@@ -135,9 +124,10 @@ func newDriversCommand(g *global) *cobra.Command {
 					Update      bool   `json:"update"`
 				} `json:"resourceFields"`
 			}
-			var m any
-			json.Unmarshal(raw, &s)
-			json.Unmarshal(raw, &m)
+			m, err := o.fetch(ctx, http.MethodGet, "/v3/drivers/"+pathSegment(name)+"/schema", nil, &s)
+			if err != nil {
+				return err
+			}
 			names := make([]string, 0, len(s.ResourceFields))
 			for n := range s.ResourceFields {
 				names = append(names, n)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -57,14 +56,11 @@ func newTokensCommand(g *global) *cobra.Command {
 }
 
 func listTokens(ctx context.Context, o *apiOptions) error {
-	var raw json.RawMessage
-	if err := o.call(ctx, http.MethodGet, "/v3/tokens", nil, &raw); err != nil {
+	var list struct{ Items []tokenView }
+	m, err := o.fetch(ctx, http.MethodGet, "/v3/tokens", nil, &list)
+	if err != nil {
 		return err
 	}
-	var list struct{ Items []tokenView }
-	var m any
-	json.Unmarshal(raw, &list)
-	json.Unmarshal(raw, &m)
 	return o.print(m, tokenHeader, tokenRows(o, list.Items))
 }
 
@@ -101,17 +97,14 @@ func createToken(ctx context.Context, o *tokenCreateOptions) error {
 		}
 		body["clusterId"] = id
 	}
-	var raw json.RawMessage
-	if err := o.call(ctx, http.MethodPost, "/v3/tokens", body, &raw); err != nil {
-		return err
-	}
 	var t struct {
 		tokenView
 		Token string `json:"token"`
 	}
-	var m any
-	json.Unmarshal(raw, &t)
-	json.Unmarshal(raw, &m)
+	m, err := o.fetch(ctx, http.MethodPost, "/v3/tokens", body, &t)
+	if err != nil {
+		return err
+	}
 	if o.Output != "table" {
 		return o.print(m, nil, nil)
 	}
