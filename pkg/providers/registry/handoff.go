@@ -55,7 +55,7 @@ func CheckCLILogin(c CLILogin) error {
 	n, perr := strconv.Atoi(port)
 	switch {
 	case u.Scheme != "http" || err != nil || (host != "127.0.0.1" && host != "::1"):
-		return fmt.Errorf("%w: cliRedirect must be http://127.0.0.1:<port>/... or http://[::1]:<port>/...", ErrCLILogin)
+		return fmt.Errorf("%w: cliRedirect must be http://127.0.0.1:<port>/<path> or http://[::1]:<port>/<path>", ErrCLILogin)
 	case perr != nil || n < 1 || n > 65535:
 		return fmt.Errorf("%w: cliRedirect needs a port", ErrCLILogin)
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
