@@ -17,22 +17,30 @@ import (
 // TestEveryFlag passes every flag the command registers, in each form, and
 // checks that it set exactly one option to its value.
 func TestEveryFlag(t *testing.T) {
-	cases := cmdlinetest.FlagCases(t, newCommand(NewOptions(), nil, NewResetOptions(), nil))
+	fresh := func() commands {
+		return commands{Server: NewOptions(), Reset: NewResetOptions(), Backup: &BackupOptions{}, Restore: &BackupOptions{}}
+	}
+	cases := cmdlinetest.FlagCases(t, newCommand(fresh()))
 	if !slices.ContainsFunc(cases, func(c cmdlinetest.Case) bool { return c.Args[0] == "reset-admin-password" }) {
 		t.Fatal("no reset-admin-password flags enumerated")
 	}
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
-			o, ro := NewOptions(), NewResetOptions()
-			cmd := newCommand(o, nil, ro, nil)
+			c := fresh()
+			cmd := newCommand(c)
 			cmdlinetest.Stub(cmd)
 			var stderr bytes.Buffer
 			if code := cmdline.Execute(context.Background(), cmd, tc.Args, &bytes.Buffer{}, &stderr); code != 0 {
 				t.Fatalf("exit code %d, stderr:\n%s", code, stderr.String())
 			}
-			got := cmdlinetest.Changed(NewOptions(), o)
-			for k, v := range cmdlinetest.Changed(NewResetOptions(), ro) {
+			got := cmdlinetest.Changed(NewOptions(), c.Server)
+			for k, v := range cmdlinetest.Changed(NewResetOptions(), c.Reset) {
 				got["reset-admin-password."+k] = v
+			}
+			for name, o := range map[string]*BackupOptions{"backup": c.Backup, "restore": c.Restore} {
+				for k, v := range cmdlinetest.Changed(&BackupOptions{DataDir: NewOptions().DataDir}, o) {
+					got[name+"."+k] = v
+				}
 			}
 			if len(got) != 1 {
 				t.Fatalf("changed options %v, want exactly one", got)
@@ -92,7 +100,8 @@ func TestCommandLine(t *testing.T) {
 			run := func(context.Context, *Options) error { ran = true; return tc.runErr }
 			runReset := func(context.Context, *ResetOptions) error { reset = true; return tc.runErr }
 			var stdout, stderr bytes.Buffer
-			code := cmdline.Execute(context.Background(), newCommand(NewOptions(), run, NewResetOptions(), runReset), tc.args, &stdout, &stderr)
+			code := cmdline.Execute(context.Background(), newCommand(commands{Server: NewOptions(), Run: run, Reset: NewResetOptions(),
+				RunReset: runReset, Backup: &BackupOptions{}, Restore: &BackupOptions{}}), tc.args, &stdout, &stderr)
 			if diff := cmp.Diff(tc.wantCode, code); diff != "" {
 				t.Errorf("exit code (-want +got):\n%s\nstderr:\n%s", diff, stderr.String())
 			}

@@ -19,24 +19,46 @@ func main() {
 	// Started as the driver sandbox's helper, the binary never gets past
 	// this: it confines and execs a driver.
 	sandbox.Init()
-	os.Exit(cmdline.Main(newCommand(NewOptions(), run, NewResetOptions(), runReset)))
+	os.Exit(cmdline.Main(newCommand(commands{
+		Server: NewOptions(), Run: run,
+		Reset: NewResetOptions(), RunReset: runReset,
+		Backup: &BackupOptions{}, RunBackup: func(ctx context.Context, o *BackupOptions) error {
+			return runBackup(ctx, o, os.Stdout, os.Stderr)
+		},
+		Restore: &BackupOptions{}, RunRestore: func(ctx context.Context, o *BackupOptions) error {
+			return runRestore(ctx, o, os.Stdout)
+		},
+	})))
 }
 
-// newCommand is the drover-server command line: its flags set o, and a
-// valid o is passed to run; its one subcommand, reset-admin-password, is
-// set by ro's flags and runs runReset.
-func newCommand(o *Options, run func(context.Context, *Options) error,
-	ro *ResetOptions, runReset func(context.Context, *ResetOptions) error) *cobra.Command {
+// commands are the command line's options and what runs with them: the
+// server, and its offline subcommands.
+type commands struct {
+	Server     *Options
+	Run        func(context.Context, *Options) error
+	Reset      *ResetOptions
+	RunReset   func(context.Context, *ResetOptions) error
+	Backup     *BackupOptions
+	RunBackup  func(context.Context, *BackupOptions) error
+	Restore    *BackupOptions
+	RunRestore func(context.Context, *BackupOptions) error
+}
+
+// newCommand is the drover-server command line: its flags set c.Server,
+// and a valid one is passed to c.Run; its subcommands (reset-admin-password,
+// backup, restore) likewise.
+func newCommand(c commands) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drover-server",
 		Short: "Drover management server",
 		Long: "drover-server serves the Drover API, authenticates users and forwards\n" +
 			"their Kubernetes requests to downstream clusters through their agents' tunnels.",
 		Args: cmdline.NoArgs,
-		RunE: cmdline.RunE(o, run),
+		RunE: cmdline.RunE(c.Server, c.Run),
 	}
-	o.Flags(cmd.Flags())
-	cmd.AddCommand(newResetCommand(ro, runReset))
+	c.Server.Flags(cmd.Flags())
+	cmd.AddCommand(newResetCommand(c.Reset, c.RunReset),
+		newBackupCommand(c.Backup, c.RunBackup), newRestoreCommand(c.Restore, c.RunRestore))
 	return cmd
 }
 
