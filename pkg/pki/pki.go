@@ -16,8 +16,13 @@ import (
 type Material struct {
 	// CAPEM is the CA certificate as served at /cacerts; agents pin its checksum.
 	CAPEM []byte
-	// Certificate is the serving certificate with its key.
+	// Certificate is the serving certificate with its key, as loaded.
 	Certificate tls.Certificate
+	// Keeper serves the serving certificate and issues it anew.
+	Keeper *Keeper
+	// Renewed says why LoadOrCreate issued the serving certificate anew
+	// ("" when it did not).
+	Renewed string
 }
 
 // Checksum is the checksum (package checksum: lower-case hex SHA-256) of
@@ -32,9 +37,17 @@ type Files struct {
 // LoadOrCreate loads user-supplied files if given; otherwise it loads the
 // material under dir, generating a CA and a serving certificate for hosts
 // (DNS names or IPs) on first start.
+//
+// The generated serving certificate is issued anew from the same CA when
+// it does not name every host or nears its expiry (Keeper).
 func LoadOrCreate(dir string, hosts []string, files Files, now time.Time) (*Material, error) {
 	if files.Cert != "" {
-		return load(files.CACert, files.Cert, files.Key)
+		m, err := load(files.CACert, files.Cert, files.Key)
+		if err != nil {
+			return nil, err
+		}
+		m.Keeper = &Keeper{cert: &m.Certificate}
+		return m, nil
 	}
 	caCert, caKey := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
 	cert, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
@@ -46,7 +59,16 @@ func LoadOrCreate(dir string, hosts []string, files Files, now time.Time) (*Mate
 			return nil, err
 		}
 	}
-	return load(caCert, cert, key)
+	m, err := load(caCert, cert, key)
+	if err != nil {
+		return nil, err
+	}
+	m.Keeper = &Keeper{dir: dir, hosts: hosts, own: true, cert: &m.Certificate}
+	if m.Renewed, err = m.Keeper.Renew(now); err != nil {
+		return nil, fmt.Errorf("issue the serving certificate anew: %w", err)
+	}
+	m.Certificate = *m.Keeper.Current()
+	return m, nil
 }
 
 func load(caFile, certFile, keyFile string) (*Material, error) {

@@ -128,6 +128,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer closeAudit()
 	mat, err := pki.LoadOrCreate(filepath.Join(cfg.DataDir, "tls"), cfg.Hostnames, cfg.TLS, cfg.Now())
+	if err == nil && mat.Renewed != "" {
+		cfg.Logger.Info("serving certificate issued anew from the same CA", "reason", mat.Renewed)
+	}
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
@@ -144,7 +147,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	keys, err := session.Open(session.Options{Dir: cfg.DataDir, Issuer: cfg.ServerURL, TTL: cfg.SessionTTL,
+	keys, err := session.Open(session.Options{Dir: cfg.DataDir, TTL: cfg.SessionTTL,
 		RotateEvery: 7 * 24 * time.Hour, Now: cfg.Now})
 	if err != nil {
 		return err
@@ -218,12 +221,14 @@ func Run(ctx context.Context, cfg Config) error {
 		ConnContext:    ln.ConnContext,
 		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 		TLSConfig: &tls.Config{
-			Certificates: []tls.Certificate{mat.Certificate},
+			// The Keeper issues the certificate anew before it expires.
+			GetCertificate: mat.Keeper.GetCertificate,
 			MinVersion:   tls.VersionTLS12,
 			NextProtos:   []string{"h2", "http/1.1"},
 		},
 	}
 	go gcTokens(ctx, st, cfg)
+	go renewCertificate(ctx, mat.Keeper, cfg)
 	go tun.RecheckTokens(ctx, 5*time.Second) // agents of ended registration tokens lose their tunnels
 	go authProviders.RunRefresh(ctx, cfg.GroupRefreshInterval)
 	go streams.Run(ctx)
@@ -255,6 +260,25 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// renewCertificate issues the serving certificate anew when it is due
+// (pki.Keeper), checking twice a day, until ctx ends.
+func renewCertificate(ctx context.Context, k *pki.Keeper, cfg Config) {
+	t := time.NewTicker(12 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if why, err := k.Renew(cfg.Now()); err != nil {
+			cfg.Logger.Error("issue the serving certificate anew", "err", err)
+		} else if why != "" {
+			cfg.Logger.Info("serving certificate issued anew from the same CA", "reason", why)
+		}
+	}
 }
 
 func gcTokens(ctx context.Context, st *store.Store, cfg Config) {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -20,8 +21,6 @@ import (
 type Options struct {
 	// Dir holds keys.json.
 	Dir string
-	// Issuer is the iss claim (the server URL).
-	Issuer string
 	// TTL is the lifetime of a session token.
 	TTL time.Duration
 	// RotateEvery makes a new signing key once the newest is this old.
@@ -151,7 +150,7 @@ func (k *Keys) Sign(userID, sessionID string) (string, time.Time, error) {
 	now := k.opts.Now()
 	exp := now.Add(k.opts.TTL)
 	t := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{jwt.RegisteredClaims{
-		Issuer: k.opts.Issuer, Subject: userID, ID: sessionID,
+		Issuer: Issuer, Subject: userID, ID: sessionID,
 		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
 		ExpiresAt: jwt.NewNumericDate(exp),
 	}})
@@ -162,6 +161,12 @@ func (k *Keys) Sign(userID, sessionID string) (string, time.Time, error) {
 	}
 	return s, exp, nil
 }
+
+// Issuer is the iss claim of a session token: what it is, not where the
+// server is, so that a new --server-url ends no session. Tokens of servers
+// before it name the server's URL (an https URL), which Verify accepts too:
+// only this server's keys sign either.
+const Issuer = "drover/session"
 
 // Verify checks a token's signature, algorithm, issuer and lifetime and
 // returns its session and user ids.
@@ -178,9 +183,12 @@ func (k *Keys) Verify(raw string) (sessionID, userID string, err error) {
 		}
 		return nil, errors.New("unknown or retired signing key")
 	}, jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithExpirationRequired(),
-		jwt.WithIssuer(k.opts.Issuer), jwt.WithTimeFunc(k.opts.Now))
+		jwt.WithTimeFunc(k.opts.Now))
 	if err != nil {
 		return "", "", fmt.Errorf("session token: %w", err)
+	}
+	if c.Issuer != Issuer && !strings.HasPrefix(c.Issuer, "https://") {
+		return "", "", fmt.Errorf("session token: issuer %q is not a Drover server's", c.Issuer)
 	}
 	if !ids.Session.Valid(c.ID) || !ids.User.Valid(c.Subject) {
 		return "", "", errors.New("session token names no session and user")

@@ -14,7 +14,7 @@ import (
 func TestSessions(t *testing.T) {
 	clk := fake.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	dir := t.TempDir()
-	opts := Options{Dir: dir, Issuer: "https://drover", TTL: time.Hour, RotateEvery: 24 * time.Hour, Now: clk.Now}
+	opts := Options{Dir: dir, TTL: time.Hour, RotateEvery: 24 * time.Hour, Now: clk.Now}
 	k, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +82,7 @@ func TestSessions(t *testing.T) {
 
 func TestVerifyRejects(t *testing.T) {
 	now := time.Now()
-	k, err := Open(Options{Dir: t.TempDir(), Issuer: "https://drover", TTL: time.Hour, RotateEvery: time.Hour})
+	k, err := Open(Options{Dir: t.TempDir(), TTL: time.Hour, RotateEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestVerifyRejects(t *testing.T) {
 	noExp := base()
 	delete(noExp, "exp")
 	otherIss := base()
-	otherIss["iss"] = "https://evil"
+	otherIss["iss"] = "evil"
 	noJTI := base()
 	delete(noJTI, "jti")
 	noSub := base()
@@ -116,19 +116,19 @@ func TestVerifyRejects(t *testing.T) {
 	shortSub["sub"] = "u-1"
 	parts := strings.Split(good, ".")
 	tests := map[string]string{
-		"alg none":         sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, base(), signer.ID),
-		"HS512":            sign(jwt.SigningMethodHS512, signer.Secret, base(), signer.ID),
-		"wrong key":        sign(jwt.SigningMethodHS256, []byte("0123456789abcdef0123456789abcdef"), base(), signer.ID),
-		"unknown kid":      sign(jwt.SigningMethodHS256, signer.Secret, base(), "k-other"),
-		"no kid":           sign(jwt.SigningMethodHS256, signer.Secret, base(), ""),
-		"no expiry":        sign(jwt.SigningMethodHS256, signer.Secret, noExp, signer.ID),
-		"other issuer":     sign(jwt.SigningMethodHS256, signer.Secret, otherIss, signer.ID),
-		"no session":       sign(jwt.SigningMethodHS256, signer.Secret, noJTI, signer.ID),
-		"no user":          sign(jwt.SigningMethodHS256, signer.Secret, noSub, signer.ID),
-		"not a session id": sign(jwt.SigningMethodHS256, signer.Secret, tokenJTI, signer.ID),
-		"not a user id":    sign(jwt.SigningMethodHS256, signer.Secret, shortSub, signer.ID),
-		"tampered claims":  parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://drover","sub":"u-admin","jti":"s-0000000001","exp":9999999999}`)) + "." + parts[2],
-		"garbage":          "a.b.c",
+		"alg none":              sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, base(), signer.ID),
+		"HS512":                 sign(jwt.SigningMethodHS512, signer.Secret, base(), signer.ID),
+		"wrong key":             sign(jwt.SigningMethodHS256, []byte("0123456789abcdef0123456789abcdef"), base(), signer.ID),
+		"unknown kid":           sign(jwt.SigningMethodHS256, signer.Secret, base(), "k-other"),
+		"no kid":                sign(jwt.SigningMethodHS256, signer.Secret, base(), ""),
+		"no expiry":             sign(jwt.SigningMethodHS256, signer.Secret, noExp, signer.ID),
+		"not a server's issuer": sign(jwt.SigningMethodHS256, signer.Secret, otherIss, signer.ID),
+		"no session":            sign(jwt.SigningMethodHS256, signer.Secret, noJTI, signer.ID),
+		"no user":               sign(jwt.SigningMethodHS256, signer.Secret, noSub, signer.ID),
+		"not a session id":      sign(jwt.SigningMethodHS256, signer.Secret, tokenJTI, signer.ID),
+		"not a user id":         sign(jwt.SigningMethodHS256, signer.Secret, shortSub, signer.ID),
+		"tampered claims":       parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://drover","sub":"u-admin","jti":"s-0000000001","exp":9999999999}`)) + "." + parts[2],
+		"garbage":               "a.b.c",
 	}
 	for name, raw := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -149,7 +149,7 @@ func kid(t *testing.T, raw string) string {
 }
 
 func FuzzVerify(f *testing.F) {
-	k, err := Open(Options{Dir: f.TempDir(), Issuer: "https://drover", TTL: time.Hour, RotateEvery: time.Hour})
+	k, err := Open(Options{Dir: f.TempDir(), TTL: time.Hour, RotateEvery: time.Hour})
 	if err != nil {
 		f.Fatal(err)
 	}
