@@ -146,7 +146,9 @@ func TestAttackBrowserURL(t *testing.T) {
 		{"an escape sequence", func(base string) string { return base + "/v3/login/sso/browser?claim=c\x1b[2J\x1b]0;title\x07" }},
 		{"a C1 control", func(base string) string { return base + "/v3/login/sso/browser?claim=c\u009b2J" }},
 		{"a bidi override", func(base string) string { return base + "/v3/login/sso/browser?claim=c\u202eexe.lmth" }},
-		{"a newline", func(base string) string { return base + "/v3/login/sso/browser?claim=c\nOpen https://evil.example instead" }},
+		{"a newline", func(base string) string {
+			return base + "/v3/login/sso/browser?claim=c\nOpen https://evil.example instead"
+		}},
 		{"a space", func(base string) string { return base + "/v3/login/sso/browser?claim=c https://evil.example" }},
 		{"too long", func(base string) string { return base + "/v3/login/sso/browser?claim=" + strings.Repeat("c", 16<<10) }},
 	} {
