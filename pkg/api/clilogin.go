@@ -61,16 +61,30 @@ func (a *API) handOff(w http.ResponseWriter, r *http.Request, u store.User, cli 
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	if cli.Redirect == registry.PasteCode {
+		// Anyone can begin a login and send its link to someone: the page
+		// says whom the code is for (the code is worth nothing without
+		// the verifier of whoever began the login). No script, no framing.
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'")
-		fmt.Fprintf(w, `<!doctype html><meta charset="utf-8"><title>Drover login</title>`+
-			`<p>Logged in as %s. Paste this code into drover (it works once, within two minutes):</p>`+
-			`<pre style="white-space:pre-wrap;word-break:break-all">%s</pre>`, html.EscapeString(u.Username), html.EscapeString(code))
+		w.Header().Set("Content-Security-Policy", pastePageCSP)
+		w.Header().Set("X-Frame-Options", "DENY")
+		fmt.Fprintf(w, `<!doctype html><meta charset="utf-8"><title>Drover login</title><style>%s</style>`+
+			`<p>Logged in as %s. Paste this code into the drover login command you started yourself `+
+			`(it works once, within two minutes):</p><pre>%s</pre>`+
+			`<p>If you did not just run drover login --paste yourself, close this page. `+
+			`Never give this code to anyone: it logs in as you.</p>`, pastePageStyle, html.EscapeString(u.Username), html.EscapeString(code))
 		return
 	}
 	// Checked at begin (registry.CheckCLILogin): a loopback address.
 	http.Redirect(w, r, cli.Redirect+"?"+url.Values{"code": {code}}.Encode(), http.StatusFound)
 }
+
+// pastePageStyle is the paste page's only style; pastePageCSP allows it
+// by its digest (TestPastePageCSP), and nothing else.
+const (
+	pastePageStyle = `pre{white-space:pre-wrap;word-break:break-all}`
+	pastePageCSP   = "default-src 'none'; style-src 'sha256-0xfsg+OrNfm7MMK4F66u3p9KT6ZDhEVD271NJXUgB3I='; " +
+		"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 
 type exchangeRequest struct {
 	Code     string `json:"code"`

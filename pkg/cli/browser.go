@@ -62,9 +62,7 @@ func loginBrowser(ctx context.Context, c *Config, key string, caPEM []byte, o Lo
 	if err != nil {
 		return nil, fmt.Errorf("log in to %s with %s: %w", key, o.Provider, err)
 	}
-	// Only a page of the pinned server is shown: a server's answer must
-	// not send the person elsewhere first.
-	if !strings.HasPrefix(begun.BrowserURL, key+"/v3/login/") {
+	if !ownLoginPage(key, begun.BrowserURL) {
 		return nil, fmt.Errorf("log in to %s: the server answered no login page of its own", key)
 	}
 	if err := b.Open(begun.BrowserURL); err != nil {
@@ -99,6 +97,23 @@ func loginBrowser(ctx context.Context, c *Config, key string, caPEM []byte, o Lo
 		return nil, fmt.Errorf("log in to %s: %w", key, err)
 	}
 	return c.adopt(ctx, key, caPEM, o.Provider, me.Username, resp)
+}
+
+// maxBrowserURL bounds the login page's URL (the server's claim is at
+// most 4 KiB).
+const maxBrowserURL = 8 << 10
+
+// ownLoginPage says whether u, a server's answer, is a login page of the
+// server key: only such a page is shown, so a server's answer does not
+// send the person elsewhere first. It is printed on the terminal and given
+// to a browser as it is, so it must be a URL as the server makes one:
+// printable ASCII, no space (no terminal control sequence, no second
+// URL, nothing a reader or a browser could take otherwise).
+func ownLoginPage(key, u string) bool {
+	if len(u) > maxBrowserURL || !strings.HasPrefix(u, key+"/v3/login/") {
+		return false
+	}
+	return strings.IndexFunc(u, func(r rune) bool { return r <= ' ' || r > '~' }) < 0
 }
 
 // PasteRedirect asks the server to show the login code for the person to

@@ -81,6 +81,19 @@
 // The state is bound to the browser that began the login through the
 // claim (login CSRF: see docs/auth-providers.md).
 //
+// # Logins of the drover command
+//
+// A redirect login begun with a CLILogin (handoff.go; CheckCLILogin owns
+// what its loopback redirect may be) also seals the command's redirect,
+// its PKCE challenge and the identity provider's URL into the claim:
+// Start gives that URL only for such a claim. Finish returns the
+// CLILogin, and the caller hands the login off (HandOff) as a sealed code
+// of two minutes bound to the challenge; Redeem honours it once, with the
+// verifier, spending it in the same table as the states (kept as long as
+// a claim or a code lives). As for states, another replica or a restart
+// would take a code once more within its two minutes, and only with the
+// verifier that never left the command.
+//
 // What this package must never do: log or return a secret (bind password,
 // client secret, refresh token, verifier, code); store a configuration or a
 // refresh credential unsealed; treat a provider outage as a logout; key a

@@ -126,7 +126,10 @@ func New(opts Options) *Registry {
 	return &Registry{
 		opts:  opts,
 		cache: map[string]cached{},
-		spent: newSpentStates(opts.MaxSpent, opts.PendingTTL),
+		// A spent state or code is remembered as long as anything spent
+		// lives: a claim (PendingTTL) or a login code (handOffTTL), so
+		// none is forgotten while it could still be honoured.
+		spent: newSpentStates(opts.MaxSpent, max(opts.PendingTTL, handOffTTL)),
 		locks: newKeyedMutex(),
 	}
 }
