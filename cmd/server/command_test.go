@@ -67,7 +67,8 @@ func TestCommandLine(t *testing.T) {
 	}{
 		{name: "defaults run", wantRun: true},
 		{name: "flags as the helm chart passes them", args: []string{"--data-dir=/data", "--listen=:8443", "--server-url=https://drover.example.com"}, wantRun: true},
-		{name: "single-dash flags of old scripts", args: []string{"-data-dir", "/data", "-listen=:8443"}, wantRun: true},
+		{name: "single-dash flags of old scripts", args: []string{"-data-dir", "/data", "-listen=:8443", "-server-url", "https://drover.example.com"}, wantRun: true},
+		{name: "listening for others with a loopback URL", args: []string{"--listen=:8443"}, wantCode: 2, wantStderr: "loopback address"},
 		{name: "stray argument", args: []string{"version"}, wantCode: 2, wantStderr: `"version"`},
 		{name: "stray argument names the flag", args: []string{"version"}, wantCode: 2, wantStderr: "did you mean --version?"},
 		{name: "version", args: []string{"--version"}, wantStdout: "drover-server version "},

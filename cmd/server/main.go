@@ -69,6 +69,10 @@ func run(ctx context.Context, o *Options) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	logger.Info("drover-server starting", version.Get().LogAttrs()...)
+	if o.LoopbackOnly() {
+		logger.Warn("the server listens on loopback and gives agents a loopback URL: only this machine can reach it; "+
+			"for clusters elsewhere, listen on their network and set --server-url to the address they reach", "listen", o.Listen, "url", o.ServerURL)
+	}
 	// remotedialer logs through logrus; keep only its warnings and errors.
 	logrus.SetLevel(logrus.WarnLevel)
 	conns, body, client := o.limits()

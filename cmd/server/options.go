@@ -29,11 +29,14 @@ type Options struct {
 	Listen        string
 	MetricsListen string
 	ServerURL     string
-	Hostnames     string
-	TLSCert       string
-	TLSKey        string
-	CACert        string
-	AdminUsername string
+	// AllowLoopbackServerURL lets a server that listens for others give
+	// agents a loopback URL (a port-forward, a sidecar).
+	AllowLoopbackServerURL bool
+	Hostnames              string
+	TLSCert                string
+	TLSKey                 string
+	CACert                 string
+	AdminUsername          string
 	// BootstrapPasswordFile holds the first admin's password (a mounted
 	// Secret); empty: a random one, printed once.
 	BootstrapPasswordFile string
@@ -128,7 +131,8 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for the SQLite store and generated TLS material")
 	fs.StringVar(&o.Listen, "listen", o.Listen, "host:port to serve HTTPS on")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "host:port for Prometheus /metrics over plain HTTP (empty: off)")
-	fs.StringVar(&o.ServerURL, "server-url", o.ServerURL, "external https URL of this server (default https://<listen>)")
+	fs.StringVar(&o.ServerURL, "server-url", o.ServerURL, "external https URL of this server, which agents and users reach it by (default https://<listen>)")
+	fs.BoolVar(&o.AllowLoopbackServerURL, "allow-loopback-server-url", o.AllowLoopbackServerURL, "allow a loopback --server-url while listening on other addresses (agents that reach the server through a local port-forward or sidecar)")
 	fs.StringVar(&o.Hostnames, "hostnames", o.Hostnames, "comma-separated extra DNS names/IPs for a generated serving certificate")
 	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "serving certificate (PEM); with --tls-key and --ca-cert, replaces the generated one")
 	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "serving certificate key (PEM)")
@@ -196,6 +200,10 @@ func (o *Options) Validate() error {
 	}
 	if u, err := url.Parse(o.ServerURL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		errs = append(errs, fmt.Errorf("--server-url %q must be an https URL with no path", o.ServerURL))
+	} else if err == nil && !api.LoopbackHost(host) && api.LoopbackHost(u.Hostname()) && !o.AllowLoopbackServerURL {
+		errs = append(errs, fmt.Errorf("--server-url %s is a loopback address, but the server listens on %s for others: "+
+			"agents and users elsewhere would connect to themselves; set --server-url to the address they reach the server by "+
+			"(or --allow-loopback-server-url)", o.ServerURL, o.Listen))
 	}
 	if o.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(o.MetricsListen); err != nil {
@@ -321,6 +329,15 @@ func (o *Options) driverSandbox() driver.SandboxOptions {
 }
 
 // hostnames returns the SANs for a generated certificate.
+// LoopbackOnly says whether the server is reachable from this machine only
+// (it listens on loopback, and its URL is loopback): fine for a trial, not
+// for agents in real clusters.
+func (o *Options) LoopbackOnly() bool {
+	host, _, err := net.SplitHostPort(o.Listen)
+	u, uerr := url.Parse(o.ServerURL)
+	return err == nil && uerr == nil && api.LoopbackHost(host) && api.LoopbackHost(u.Hostname())
+}
+
 func (o *Options) hostnames() []string {
 	out := []string{"localhost", "127.0.0.1", "::1"}
 	if u, err := url.Parse(o.ServerURL); err == nil {

@@ -23,7 +23,8 @@ func TestValidate(t *testing.T) {
 		wantStateDir string
 	}{
 		{name: "defaults", mod: func(*Options) {}, wantURL: "https://127.0.0.1:8443"},
-		{name: "wildcard listen gets localhost URL", mod: func(o *Options) { o.Listen = "0.0.0.0:443" }, wantURL: "https://localhost:443"},
+		{name: "wildcard listen gets localhost URL, when allowed", mod: func(o *Options) { o.Listen, o.AllowLoopbackServerURL = "0.0.0.0:443", true },
+			wantURL: "https://localhost:443"},
 		{name: "explicit URL kept", mod: func(o *Options) { o.ServerURL = "https://drover.example.com" }, wantURL: "https://drover.example.com"},
 		{name: "bad listen", mod: func(o *Options) { o.Listen = "8443" }, wantErr: "--listen"},
 		{name: "http URL", mod: func(o *Options) { o.ServerURL = "http://x" }, wantErr: "--server-url"},
@@ -32,6 +33,12 @@ func TestValidate(t *testing.T) {
 		{name: "empty data dir", mod: func(o *Options) { o.DataDir = "" }, wantErr: "--data-dir"},
 		{name: "zero session ttl", mod: func(o *Options) { o.SessionTTL = 0 }, wantErr: "--session-ttl"},
 		{name: "kubeconfig ttl above max", mod: func(o *Options) { o.KubeconfigTTL = 100 * 24 * time.Hour }, wantErr: "must not exceed"},
+		{name: "every interface, a loopback URL", mod: func(o *Options) { o.Listen, o.ServerURL = ":8443", "" }, wantErr: "loopback address"},
+		{name: "an address, a loopback URL", mod: func(o *Options) { o.Listen, o.ServerURL = "10.1.2.3:8443", "https://127.0.0.1:8443" }, wantErr: "loopback address"},
+		{name: "a loopback URL allowed", mod: func(o *Options) {
+			o.Listen, o.ServerURL, o.AllowLoopbackServerURL = ":8443", "https://localhost:8443", true
+		}},
+		{name: "every interface, the URL of the machine", mod: func(o *Options) { o.Listen, o.ServerURL = ":8443", "https://drover.example.com" }},
 		{name: "plugin ttl too short", mod: func(o *Options) { o.PluginTTL = time.Second }, wantErr: "--plugin-token-ttl must be between"},
 		{name: "plugin ttl too long", mod: func(o *Options) { o.PluginTTL = 2 * time.Hour }, wantErr: "--plugin-token-ttl must be between"},
 		{name: "plugin ace ttl below plugin ttl", mod: func(o *Options) { o.PluginACETTL = time.Minute }, wantErr: "--plugin-ace-token-ttl"},

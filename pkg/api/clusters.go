@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -141,6 +143,9 @@ type registration struct {
 	// checking the server's CA against its checksum.
 	ImportURL     string `json:"importUrl"`
 	ImportCommand string `json:"importCommand"`
+	// Warning says what stands in the way of agents elsewhere (a
+	// loopback server URL).
+	Warning string `json:"warning,omitempty"`
 }
 
 func (a *API) createCluster(w http.ResponseWriter, r *http.Request) {
@@ -231,10 +236,26 @@ func (a *API) newRegistration(r *http.Request, clusterID string) (registration, 
 	if !rec.ExpiresAt.IsZero() {
 		reg.ExpiresAt = &rec.ExpiresAt
 	}
+	if u, err := url.Parse(a.opts.ServerURL); err == nil {
+		if LoopbackHost(u.Hostname()) {
+			reg.Warning = "the server URL " + a.opts.ServerURL + " is a loopback address: agents in a cluster on another machine " +
+				"(or in pods) would connect to themselves; start drover-server with --server-url set to the address they reach it by"
+		}
+	}
 	reg.ImportURL = a.opts.ServerURL + "/v3/import/" + tok.String() + ".yaml"
 	reg.ImportCommand = fmt.Sprintf("curl -sfk %s/cacerts -o drover-ca.pem && echo '%s  drover-ca.pem' | sha256sum -c - && "+
 		"curl -sf --cacert drover-ca.pem %s | kubectl apply -f -", a.opts.ServerURL, a.opts.CASum, reg.ImportURL)
 	return reg, nil
+}
+
+// LoopbackHost says whether host (a name or an address; empty is every
+// interface, not loopback) reaches this machine only.
+func LoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // mintRegistrationToken mints the cluster token that starts a new

@@ -261,3 +261,20 @@ func TestKubeconfigCurrentContext(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistrationWarnsOfLoopback: a registration whose server URL is a
+// loopback address says agents elsewhere cannot use it.
+func TestRegistrationWarnsOfLoopback(t *testing.T) {
+	for _, c := range []struct {
+		url  string
+		warn bool
+	}{{"https://drover.test", false}, {"https://127.0.0.1:8443", true}, {"https://localhost:8443", true}, {"https://[::1]:8443", true}} {
+		f := newFixture(t, func(o *Options) { o.ServerURL = c.url })
+		_, body := f.do(t, "POST", "/v3/clusters", f.admin, `{"name":"prod"}`)
+		var ans struct{ Registration struct{ Warning string } }
+		json.Unmarshal([]byte(body), &ans)
+		if got := strings.Contains(ans.Registration.Warning, "loopback"); got != c.warn {
+			t.Errorf("%s: warning %q", c.url, ans.Registration.Warning)
+		}
+	}
+}
