@@ -223,8 +223,8 @@ func Run(ctx context.Context, cfg Config) error {
 		TLSConfig: &tls.Config{
 			// The Keeper issues the certificate anew before it expires.
 			GetCertificate: mat.Keeper.GetCertificate,
-			MinVersion:   tls.VersionTLS12,
-			NextProtos:   []string{"h2", "http/1.1"},
+			MinVersion:     tls.VersionTLS12,
+			NextProtos:     []string{"h2", "http/1.1"},
 		},
 	}
 	go gcTokens(ctx, st, cfg)
