@@ -69,9 +69,9 @@ func (b *cliBed) get(t *testing.T, path string, cookies ...*http.Cookie) (*http.
 // identity provider (as login) to the callback's answer.
 func (b *cliBed) browse(t *testing.T, claim, login string) (*http.Response, string) {
 	t.Helper()
-	start, _ := b.get(t, "/v3/login/sso/browser?"+url.Values{"claim": {claim}}.Encode())
+	start := confirmLogin(t, b.f.srv.URL, "/v3/login/sso/browser?"+url.Values{"claim": {claim}}.Encode())
 	loc, err := url.Parse(start.Header.Get("Location"))
-	if start.StatusCode != http.StatusFound || err != nil {
+	if start.StatusCode != http.StatusSeeOther || err != nil {
 		t.Fatalf("/browser: %d to %v", start.StatusCode, loc)
 	}
 	return b.get(t, "/v3/login/sso/callback?"+url.Values{"state": {loc.Query().Get("state")}, "code": {login}}.Encode(),

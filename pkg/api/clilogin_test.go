@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -54,9 +55,9 @@ func TestCLIBrowserLogin(t *testing.T) {
 		if strings.Contains(body, `"claim"`) || !strings.HasPrefix(begun.BrowserURL, "https://drover.test/v3/login/sso/browser?claim=") {
 			t.Fatalf("begin answered %s", body)
 		}
-		start := get(t, strings.TrimPrefix(begun.BrowserURL, "https://drover.test"), nil)
+		start := confirmLogin(t, f.srv.URL, strings.TrimPrefix(begun.BrowserURL, "https://drover.test"))
 		loc := start.Header.Get("Location")
-		if start.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "https://idp.test/auth?state=") || len(start.Cookies()) != 1 {
+		if start.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "https://idp.test/auth?state=") || len(start.Cookies()) != 1 {
 			t.Fatalf("browser start: %d to %q, cookies %v", start.StatusCode, loc, start.Cookies())
 		}
 		u, _ := url.Parse(loc)
@@ -135,4 +136,64 @@ func TestCLIBrowserLogin(t *testing.T) {
 			t.Errorf("a forged code: %d %s", st, body)
 		}
 	})
+}
+
+// confirmLogin plays the person at the /browser page of a command's login
+// (path on the server at base): it loads the page, which asks to go on,
+// and submits its form from the page's origin; it returns the answer.
+func confirmLogin(t *testing.T, base, path string) *http.Response {
+	t.Helper()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page, err := noFollow.Get(base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	m := regexp.MustCompile(`name="claim" value="([^"]+)"`).FindSubmatch(body)
+	if page.StatusCode != 200 || m == nil || len(page.Cookies()) != 0 || !strings.Contains(string(body), "close this page") {
+		t.Fatalf("the /browser page: %d, cookies %v\n%s", page.StatusCode, page.Cookies(), body)
+	}
+	u, _ := url.Parse(base + path)
+	req, _ := http.NewRequest(http.MethodPost, base+u.Path, strings.NewReader(url.Values{"claim": {html.UnescapeString(string(m[1]))}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// TestCLILoginConfirmed: the /browser page goes on only through its own
+// form: a form posted from another site, or without an Origin, is refused
+// and sets no claim.
+func TestCLILoginConfirmed(t *testing.T) {
+	f, _, _, _ := newProviderFixture(t)
+	sum := sha256.Sum256([]byte(strings.Repeat("v", 43)))
+	b, _ := json.Marshal(map[string]string{"cliRedirect": "http://127.0.0.1:5555/x", "codeChallenge": base64.RawURLEncoding.EncodeToString(sum[:])})
+	_, body := f.do(t, "POST", "/v3/login/sso/begin", "", string(b))
+	var begun struct{ BrowserURL string }
+	json.Unmarshal([]byte(body), &begun)
+	claim, _ := url.Parse(begun.BrowserURL)
+	for _, origin := range []string{"https://evil.example", "", "null", f.srv.URL + "/x"} {
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/v3/login/sso/browser",
+			strings.NewReader(url.Values{"claim": {claim.Query().Get("claim")}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 || resp.Header.Get("Location") != "" {
+			t.Errorf("a form from %q: %d, cookies %v, to %q", origin, resp.StatusCode, resp.Cookies(), resp.Header.Get("Location"))
+		}
+	}
+	if resp := confirmLogin(t, f.srv.URL, strings.TrimPrefix(begun.BrowserURL, "https://drover.test")); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the page's own form: %d", resp.StatusCode)
+	}
 }

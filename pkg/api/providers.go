@@ -51,7 +51,7 @@ func (a *API) providerPublicRoutes(r *mux.Router) {
 	r.HandleFunc("/v3/login/providers", a.listLoginProviders).Methods(http.MethodGet)
 	r.HandleFunc("/v3/login/{provider}/begin", a.beginLogin).Methods(http.MethodPost)
 	r.HandleFunc("/v3/login/{provider}/callback", a.finishLogin).Methods(http.MethodGet)
-	r.HandleFunc("/v3/login/{provider}/browser", a.startCLILogin).Methods(http.MethodGet)
+	r.HandleFunc("/v3/login/{provider}/browser", a.startCLILogin).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/v3/login/exchange", a.exchangeCLILogin).Methods(http.MethodPost)
 }
 

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/html"
 )
 
 // Page is where Browse ended: the last answer that was no redirect.
@@ -36,7 +38,7 @@ func (d *Dex) Browse(ctx context.Context, startURL string, extraCA []byte, conne
 		Transport:     &http.Transport{TLSClientConfig: tlsConfig},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	auth := d.Issuer + "/auth"
-	target, method, form, submitted := startURL, http.MethodGet, url.Values(nil), false
+	target, method, form, submitted, confirmed := startURL, http.MethodGet, url.Values(nil), false, false
 	for range 30 {
 		if strings.HasPrefix(target, auth) && !strings.Contains(target, "connector_id=") {
 			u, err := url.Parse(target)
@@ -67,6 +69,29 @@ func (d *Dex) Browse(ctx context.Context, startURL string, extraCA []byte, conne
 			target = loc.String()
 			continue
 		}
+		if claim, ok := confirmClaim(p); ok && !confirmed {
+			// Drover's page asking the person to go on: its form, posted
+			// from the page's origin as a browser posts it.
+			confirmed = true
+			body := url.Values{"claim": {claim}}.Encode()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url.String(), strings.NewReader(body))
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", p.url.Scheme+"://"+p.url.Host)
+			resp, err := client.Do(req)
+			if err != nil {
+				return nil, err
+			}
+			resp.Body.Close()
+			loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+			if resp.StatusCode/100 != 3 || err != nil {
+				return nil, fmt.Errorf("idp: Drover's login page answered %s to its own form", resp.Status)
+			}
+			target, method, form = loc.String(), http.MethodGet, nil
+			continue
+		}
 		if f, err := loginForm(p); err == nil && strings.HasPrefix(p.url.String(), d.Issuer) {
 			if submitted {
 				return nil, ErrLoginRefused
@@ -81,4 +106,25 @@ func (d *Dex) Browse(ctx context.Context, startURL string, extraCA []byte, conne
 		return &Page{URL: p.url, Status: status, Body: p.body}, nil
 	}
 	return nil, errors.New("idp: more than 20 steps in the browser")
+}
+
+// confirmClaim finds the claim in Drover's page that asks the person to go
+// on with a login of the drover command.
+func confirmClaim(p *page) (string, bool) {
+	doc, err := html.Parse(strings.NewReader(string(p.body)))
+	if err != nil {
+		return "", false
+	}
+	var claim string
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "input" && attr(n, "name") == "claim" {
+			claim = attr(n, "value")
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	return claim, claim != ""
 }
