@@ -105,30 +105,8 @@ func TestServerRestartAgentReconnects(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: filepath.Join(dir, "server")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop(10 * time.Second)
-	admin, err := srv.Login(ctx, "admin", srv.AdminPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, reg, err := srv.CreateCluster(ctx, admin, "restart")
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent, err := harness.StartAgent(harness.AgentOptions{
-		Bin: shared.bins.Agent, Dir: dir, ServerURL: srv.URL, CAChecksum: reg.CAChecksum, Token: reg.Token,
-		Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: "cluster",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer agent.Stop(5 * time.Second)
-	if err := srv.WaitConnected(ctx, admin, id, "cluster"); err != nil {
-		t.Fatal(err)
-	}
+	own := startOwnServer(ctx, t, dir, "restart")
+	srv, admin, id := own.srv, own.admin, own.id
 	if err := srv.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -23,30 +23,8 @@ func TestBackupRestore(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: filepath.Join(dir, "server")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Stop(10 * time.Second) }()
-	admin, err := srv.Login(ctx, "admin", srv.AdminPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, reg, err := srv.CreateCluster(ctx, admin, "backup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent, err := harness.StartAgent(harness.AgentOptions{
-		Bin: shared.bins.Agent, Dir: dir, ServerURL: srv.URL, CAChecksum: reg.CAChecksum, Token: reg.Token,
-		Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: "cluster",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer agent.Stop(5 * time.Second)
-	if err := srv.WaitConnected(ctx, admin, id, "cluster"); err != nil {
-		t.Fatal(err)
-	}
+	own := startOwnServer(ctx, t, dir, "backup")
+	srv, admin, id, reg := own.srv, own.admin, own.id, own.reg
 	kc, err := srv.Kubeconfig(ctx, admin, []string{id}, "1h")
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +63,7 @@ func TestBackupRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv = restored // stopped by the deferred Stop
+	own.srv = restored // stopped at the test's end
 	if restored.AdminPassword != "" || restored.CAChecksum != reg.CAChecksum {
 		t.Errorf("the restored server: a new admin password %v, CA checksum %s (want %s)", restored.AdminPassword != "", restored.CAChecksum, reg.CAChecksum)
 	}
@@ -99,4 +77,43 @@ func TestBackupRestore(t *testing.T) {
 	if err := restored.Do(ctx, http.MethodGet, "/v3/users/me", admin, nil, nil); err != nil {
 		t.Errorf("the old login session against the restored server: %v", err)
 	}
+}
+
+// ownServer is a server of a test's own (the shared one must stay up for
+// the other tests) with a cluster name whose cluster agent is connected.
+// Both stop when the test ends (o.srv: whichever server the test ends up
+// with).
+type ownServer struct {
+	srv   *harness.Server
+	admin string // an admin login session
+	id    string // the cluster
+	reg   harness.Registration
+}
+
+func startOwnServer(ctx context.Context, t *testing.T, dir, name string) *ownServer {
+	t.Helper()
+	srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: filepath.Join(dir, "server")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &ownServer{srv: srv}
+	t.Cleanup(func() { o.srv.Stop(10 * time.Second) })
+	if o.admin, err = srv.Login(ctx, "admin", srv.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	if o.id, o.reg, err = srv.CreateCluster(ctx, o.admin, name); err != nil {
+		t.Fatal(err)
+	}
+	agent, err := harness.StartAgent(harness.AgentOptions{
+		Bin: shared.bins.Agent, Dir: dir, ServerURL: srv.URL, CAChecksum: o.reg.CAChecksum, Token: o.reg.Token,
+		Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: "cluster",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Stop(5 * time.Second) })
+	if err := srv.WaitConnected(ctx, o.admin, o.id, "cluster"); err != nil {
+		t.Fatal(err)
+	}
+	return o
 }

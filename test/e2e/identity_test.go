@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,31 +20,8 @@ import (
 func TestServerRenamed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: filepath.Join(dir, "server")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Stop(10 * time.Second) }()
-	admin, err := srv.Login(ctx, "admin", srv.AdminPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, reg, err := srv.CreateCluster(ctx, admin, "renamed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent, err := harness.StartAgent(harness.AgentOptions{
-		Bin: shared.bins.Agent, Dir: dir, ServerURL: srv.URL, CAChecksum: reg.CAChecksum, Token: reg.Token,
-		Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: "cluster",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer agent.Stop(5 * time.Second)
-	if err := srv.WaitConnected(ctx, admin, id, "cluster"); err != nil {
-		t.Fatal(err)
-	}
+	own := startOwnServer(ctx, t, t.TempDir(), "renamed")
+	srv, admin, id, reg := own.srv, own.admin, own.id, own.reg
 
 	srv.Stop(10 * time.Second)
 	_, port, _ := strings.Cut(srv.Listen, ":")
@@ -54,7 +30,7 @@ func TestServerRenamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv = renamed
+	own.srv = renamed
 	if renamed.CAChecksum != reg.CAChecksum {
 		t.Fatalf("the CA changed: %s, was %s", renamed.CAChecksum, reg.CAChecksum)
 	}
