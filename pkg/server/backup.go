@@ -321,8 +321,11 @@ func Restore(ctx context.Context, opts RestoreOptions) (res RestoreResult, err e
 		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 			return RestoreResult{}, err
 		}
-		written = append(written, dst)
-		if err := restoreFile(dst, io.LimitReader(tr, f.Size), f); err != nil {
+		created, err := restoreFile(dst, io.LimitReader(tr, f.Size), f)
+		if created {
+			written = append(written, dst) // removed again if the restore fails
+		}
+		if err != nil {
 			return RestoreResult{}, err
 		}
 		res.Files = append(res.Files, hdr.Name)
@@ -346,12 +349,13 @@ func Restore(ctx context.Context, opts RestoreOptions) (res RestoreResult, err e
 	return res, nil
 }
 
-// restoreFile writes r to dst (which must not exist), 0600, checking f's
-// digest.
-func restoreFile(dst string, r io.Reader, f backupFile) error {
+// restoreFile writes r to dst (which must not exist: a file already there
+// is left alone), 0600, checking f's digest; created says whether it made
+// dst.
+func restoreFile(dst string, r io.Reader, f backupFile) (created bool, err error) {
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("restore %s: %w", path.Base(dst), err)
+		return false, fmt.Errorf("restore %s: %w", path.Base(dst), err)
 	}
 	h := sha256.New()
 	n, err := io.Copy(out, io.TeeReader(r, h))
@@ -360,9 +364,9 @@ func restoreFile(dst string, r io.Reader, f backupFile) error {
 	}
 	switch {
 	case err != nil:
-		return fmt.Errorf("restore %s: %w", f.Name, err)
+		return true, fmt.Errorf("restore %s: %w", f.Name, err)
 	case n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256:
-		return fmt.Errorf("the backup's %s does not match its manifest (damaged or altered)", f.Name)
+		return true, fmt.Errorf("the backup's %s does not match its manifest (damaged or altered)", f.Name)
 	}
-	return nil
+	return true, nil
 }

@@ -128,6 +128,20 @@ func TestBackupRestore(t *testing.T) {
 			t.Errorf("restore over a store: %v", err)
 		}
 	})
+	t.Run("a secrets key already there is left alone", func(t *testing.T) {
+		key := filepath.Join(t.TempDir(), "key")
+		os.WriteFile(key, []byte("another server's key"), 0o600)
+		other := filepath.Join(t.TempDir(), "d")
+		if _, err := Restore(ctx, RestoreOptions{DataDir: other, SecretsKeyFile: key, In: bytes.NewReader(buf.Bytes())}); err == nil {
+			t.Fatal("restored over an existing secrets key")
+		}
+		if b, err := os.ReadFile(key); err != nil || string(b) != "another server's key" {
+			t.Errorf("the existing key: %q %v", b, err)
+		}
+		if _, err := os.Stat(filepath.Join(other, storeFile)); err == nil {
+			t.Error("the refused restore left a store")
+		}
+	})
 	t.Run("elsewhere, the secrets key", func(t *testing.T) {
 		key := filepath.Join(t.TempDir(), "key")
 		other := filepath.Join(t.TempDir(), "d")
