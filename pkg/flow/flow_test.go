@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,6 +64,7 @@ func TestBothWays(t *testing.T) {
 		}
 		up, down := randomBytes(t, n), randomBytes(t, n)
 		var wg sync.WaitGroup
+		var moved atomic.Int64 // bytes read so far, both ways
 		errs := make(chan error, 4)
 		got := make([][32]byte, 2)
 		for i, x := range []struct {
@@ -75,12 +77,14 @@ func TestBothWays(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				h := sha256.New()
-				_, err := io.CopyN(h, x.r, int64(len(x.data)))
+				_, err := io.CopyN(progressWriter{h, &moved}, x.r, int64(len(x.data)))
 				copy(got[i][:], h.Sum(nil))
 				errs <- err
 			}()
 		}
-		waitGroup(t, &wg)
+		// A stall is no progress for waitTimeout; a slow machine (the race
+		// detector, other tests) is no stall.
+		waitProgress(t, &wg, moved.Load)
 		close(errs)
 		for err := range errs {
 			if err != nil {
@@ -89,6 +93,39 @@ func TestBothWays(t *testing.T) {
 		}
 		if got[0] != sha256.Sum256(up) || got[1] != sha256.Sum256(down) {
 			t.Fatalf("writes of up to %d bytes: the data that arrived differs from what was sent", max)
+		}
+	}
+}
+
+// progressWriter counts what passes through it into n.
+type progressWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.n.Add(int64(n))
+	return n, err
+}
+
+// waitProgress waits for wg, failing when progress stays the same for
+// waitTimeout.
+func waitProgress(t *testing.T, wg *sync.WaitGroup, progress func() int64) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	last, since := progress(), time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if p := progress(); p != last {
+			last, since = p, time.Now()
+		} else if time.Since(since) > waitTimeout {
+			t.Fatalf("stalled: no progress for %v after %d bytes", waitTimeout, p)
 		}
 	}
 }
@@ -249,10 +286,15 @@ func TestEnds(t *testing.T) {
 		if _, err := ca.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Errorf("Read: %v, want a deadline error", err)
 		}
+		// The window fills (nobody reads), however long the machine takes;
+		// then a write past it waits for credit until its deadline.
+		if n, err := ca.Write(make([]byte, Window)); err != nil || n != Window {
+			t.Fatalf("Write of the window = %d, %v", n, err)
+		}
 		ca.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
-		n, err := ca.Write(make([]byte, 2*Window))
-		if !errors.Is(err, os.ErrDeadlineExceeded) || n != Window {
-			t.Errorf("Write = %d, %v; want %d (the window), then a deadline error", n, err, Window)
+		n, err := ca.Write(make([]byte, Window))
+		if !errors.Is(err, os.ErrDeadlineExceeded) || n != 0 {
+			t.Errorf("Write past the window = %d, %v; want 0, then a deadline error", n, err)
 		}
 		ca.SetDeadline(time.Time{})
 	})
