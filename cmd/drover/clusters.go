@@ -240,7 +240,9 @@ func createCluster(ctx context.Context, o *createOptions) error {
 	var resp struct {
 		Cluster      clusterView `json:"cluster"`
 		Registration *struct {
-			Command string `json:"command"`
+			ImportCommand string `json:"importCommand"`
+			Command       string `json:"command"`
+			Warning       string `json:"warning"`
 		} `json:"registration"`
 	}
 	var raw json.RawMessage
@@ -255,10 +257,14 @@ func createCluster(ctx context.Context, o *createOptions) error {
 		json.Unmarshal(raw, &m)
 		return o.print(m, nil, nil)
 	}
-	if resp.Registration != nil {
-		fmt.Fprintf(o.out, "Cluster %s (%s) created. Run this with a kubeconfig of the cluster to import it\n"+
-			"(the registration token in it is shown only now):\n\n  %s\n", cli.Printable(resp.Cluster.Name), resp.Cluster.ID,
-			cli.Printable(resp.Registration.Command))
+	if reg := resp.Registration; reg != nil {
+		fmt.Fprintf(o.out, "Cluster %s (%s) created. To import it, run this where kubectl reaches the cluster\n"+
+			"(it checks Drover's CA, then applies the agents; the registration token in it is shown only now):\n\n  %s\n",
+			cli.Printable(resp.Cluster.Name), resp.Cluster.ID, cli.Printable(reg.ImportCommand))
+		fmt.Fprintf(o.out, "\nOr run the agent outside the cluster:\n\n  %s\n", cli.Printable(reg.Command))
+		if reg.Warning != "" {
+			fmt.Fprintf(o.err, "\nWarning: %s\n", cli.Printable(reg.Warning))
+		}
 		return nil
 	}
 	fmt.Fprintf(o.out, "Cluster %s (%s) is being provisioned by driver %s.\n", cli.Printable(resp.Cluster.Name), resp.Cluster.ID, cli.Printable(o.Driver))

@@ -102,6 +102,10 @@ var goldenAnswers = map[string]string{
 	"/v3/bindings": `{"items":[
 		{"id":"b-1","scope":"global","role":"admin","subjectKind":"user","subject":"u-admin","username":"admin","createdAt":"2026-10-01T12:00:00Z"},
 		{"id":"b-2","scope":"cluster","clusterId":"c-prod1","role":"read-only","subjectKind":"group","subject":"ldap:ops","createdAt":"2026-12-07T10:00:00Z"}]}`,
+	"POST /v3/clusters": `{"cluster":{"id":"c-new01","name":"staging","state":"disconnected"},
+		"registration":{"token":"r-x:secret","command":"printf %s 'r-x:secret' > token && drover-agent --server https://drover.test ...",
+		"importCommand":"curl -sfk https://drover.test/cacerts -o drover-ca.pem && ... | kubectl apply -f -",
+		"warning":"the server URL https://127.0.0.1:8443 is a loopback address"}}`,
 	"/v3/login/providers": `{"items":[{"name":"local","type":"local"},{"name":"corp","type":"ldap"},{"name":"sso","type":"oidc"}]}`,
 	"/v3/drivers":         `{"items":[{"name":"local","builtin":true,"sandboxed":true,"address":"port","checksum":"0123456789abcdef0123"}]}`,
 	"/v3/drivers/local/schema": `{"driver":"local","resourceFields":{
@@ -114,7 +118,11 @@ var goldenAnswers = map[string]string{
 func goldenServer(t *testing.T) (*httptest.Server, string) {
 	t.Helper()
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, ok := goldenAnswers[r.URL.Path]
+		key := r.URL.Path
+		if r.Method != http.MethodGet {
+			key = r.Method + " " + key
+		}
+		body, ok := goldenAnswers[key]
 		if !ok || r.Header.Get("Authorization") != "Bearer the-session" {
 			http.NotFound(w, r)
 			return
@@ -138,7 +146,7 @@ func goldenServer(t *testing.T) (*httptest.Server, string) {
 func TestTablesGolden(t *testing.T) {
 	_, dir := goldenServer(t)
 	for _, args := range [][]string{
-		{"clusters"}, {"tokens"}, {"users"}, {"bindings"}, {"providers"}, {"drivers"}, {"drivers", "schema", "local"},
+		{"clusters"}, {"clusters", "create", "staging"}, {"tokens"}, {"users"}, {"bindings"}, {"providers"}, {"drivers"}, {"drivers", "schema", "local"},
 	} {
 		name := "table_" + strings.Join(args, "_") + ".golden"
 		t.Run(name, func(t *testing.T) {
