@@ -193,6 +193,8 @@ type createOptions struct {
 	Set        []string
 	ConfigFile string
 	Wait       time.Duration
+	// poll is how often the progress is read (--poll, hidden; default 2 s).
+	poll time.Duration
 }
 
 func (o *createOptions) Validate() error {
@@ -220,6 +222,8 @@ func newClusterCreateCommand(ao *apiOptions) *cobra.Command {
 	cmd.Flags().StringArrayVar(&o.Set, "set", nil, "a driver config field, field=value (repeatable; numbers and true/false are typed)")
 	cmd.Flags().StringVar(&o.ConfigFile, "config-file", "", "the driver config as a JSON object (--set overrides its fields)")
 	cmd.Flags().DurationVar(&o.Wait, "wait", 15*time.Minute, "with --driver, how long to show progress (0: do not wait)")
+	cmd.Flags().DurationVar(&o.poll, "poll", 2*time.Second, "how often the progress is read")
+	cmd.Flags().MarkHidden("poll")
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		o.set(c, nil)
 		o.Name = args[0]
@@ -271,7 +275,7 @@ func createCluster(ctx context.Context, o *createOptions) error {
 	if o.Wait <= 0 {
 		return nil
 	}
-	return followProvisioning(ctx, o.apiOptions, resp.Cluster.ID, o.Wait)
+	return followProvisioning(ctx, o.apiOptions, resp.Cluster.ID, o.Wait, o.poll)
 }
 
 // driverConfig merges a JSON config file and field=value settings.
@@ -307,7 +311,10 @@ func driverConfig(file string, set []string) (map[string]any, error) {
 
 // followProvisioning prints each new phase of a driver's cluster until it
 // is active, fails, or wait passes.
-func followProvisioning(ctx context.Context, o *apiOptions, id string, wait time.Duration) error {
+func followProvisioning(ctx context.Context, o *apiOptions, id string, wait, poll time.Duration) error {
+	if poll <= 0 {
+		poll = 2 * time.Second
+	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	start, last := time.Now(), ""
@@ -337,7 +344,7 @@ func followProvisioning(ctx context.Context, o *apiOptions, id string, wait time
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("cluster %s is still %s after %v (drover clusters get %s shows its progress)", id, last, wait, id)
-		case <-time.After(2 * time.Second):
+		case <-time.After(poll):
 		}
 	}
 }

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/pem"
 	"flag"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,5 +203,59 @@ func TestKubeconfigMerge(t *testing.T) {
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the kubeconfig's mode: %v %v", fi.Mode(), err)
+	}
+}
+
+// TestProvisioningProgress: clusters create --driver shows each new phase
+// of the long operation until the cluster is active, and fails with the
+// driver's error when it fails.
+func TestProvisioningProgress(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		phases []string
+		code   int
+		want   []string
+	}{
+		{"active", []string{"provisioning", "provisioning", "waiting-for-agent", "active"}, 0,
+			[]string{"provisioning: step", "waiting-for-agent: step", "active: step"}},
+		{"error", []string{"provisioning", "error"}, 1, []string{"provisioning: step", "error: step"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost {
+					w.WriteHeader(http.StatusCreated)
+					io.WriteString(w, `{"cluster":{"id":"c-lab01","name":"lab","provisioning":{"phase":"provisioning"}}}`)
+					return
+				}
+				i := min(int(calls.Add(1))-1, len(c.phases)-1)
+				fmt.Fprintf(w, `{"id":"c-lab01","name":"lab","provisioning":{"driver":"local","phase":%q,"message":"step","error":"the driver's words"}}`, c.phases[i])
+			}))
+			defer srv.Close()
+			dir := t.TempDir()
+			ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+			cfg := &cli.Config{Current: srv.URL, Servers: map[string]*cli.Server{srv.URL: {URL: srv.URL, CA: string(ca), Session: "s"}}}
+			if err := cfg.Save(dir); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			code := cmdline.Execute(context.Background(), newCommand(strings.NewReader("")),
+				[]string{"--config-dir", dir, "clusters", "create", "lab", "--driver", "local", "--wait", "1m", "--poll", "10ms"}, &out, &errb)
+			if code != c.code {
+				t.Fatalf("exit %d, stderr %s", code, errb.String())
+			}
+			var phases []string
+			for _, l := range strings.Split(out.String(), "\n") {
+				if f := strings.Fields(l); len(f) >= 3 {
+					phases = append(phases, strings.Join(f[1:], " "))
+				}
+			}
+			if diff := cmp.Diff(c.want, phases[1:]); diff != "" {
+				t.Errorf("progress (-want +got):\n%s\n%s", diff, out.String())
+			}
+			if c.code != 0 && !strings.Contains(errb.String(), "the driver's words") {
+				t.Errorf("the failure says %q", errb.String())
+			}
+		})
 	}
 }
