@@ -33,8 +33,8 @@ func newUsersCommand(g *global, stdin io.Reader) *cobra.Command {
 	o := &apiOptions{global: g}
 	cmd := &cobra.Command{
 		Use:     "users",
-		Short:   "List and create users (admins)",
-		Example: "  drover users\n  echo \"$PASSWORD\" | drover users create bob --password-stdin",
+		Short:   "List, create, disable, enable and delete users (admins)",
+		Example: "  drover users\n  echo \"$PASSWORD\" | drover users create bob --password-stdin\n  drover users disable bob",
 		Args:    cmdline.NoArgs,
 	}
 	o.Flags(cmd.PersistentFlags())
@@ -58,6 +58,7 @@ func newUsersCommand(g *global, stdin io.Reader) *cobra.Command {
 		})(c, args)
 	}
 	cmd.AddCommand(newUserCreateCommand(o, stdin))
+	cmd.AddCommand(newUserStateCommands(o)...)
 	return cmd
 }
 
@@ -275,4 +276,65 @@ func newBindingRevokeCommand(o *apiOptions) *cobra.Command {
 		})(c, args)
 	}
 	return cmd
+}
+
+// resolveUser returns the id of the user named by username or id.
+func resolveUser(ctx context.Context, o *apiOptions, name string) (userView, error) {
+	var list struct{ Items []userView }
+	if _, err := o.fetch(ctx, http.MethodGet, "/v3/users", nil, &list); err != nil {
+		return userView{}, err
+	}
+	for _, u := range list.Items {
+		if u.ID == name || u.Username == name {
+			return u, nil
+		}
+	}
+	return userView{}, fmt.Errorf("no user %q (drover users lists them)", cli.Printable(name))
+}
+
+// userChange is a subcommand of users that acts on one user (admins).
+func userChange(o *apiOptions, use, short, example string, act func(ctx context.Context, o *apiOptions, u userView) (string, error)) *cobra.Command {
+	cmd := &cobra.Command{Use: use + " <username or id>", Short: short, Example: example, Args: cobra.ExactArgs(1)}
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		o.set(c, nil)
+		name := args[0]
+		return cmdline.RunE(o, func(ctx context.Context, o *apiOptions) error {
+			u, err := resolveUser(ctx, o, name)
+			if err != nil {
+				return err
+			}
+			said, err := act(ctx, o, u)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(o.out, said)
+			return nil
+		})(c, args)
+	}
+	return cmd
+}
+
+func newUserStateCommands(o *apiOptions) []*cobra.Command {
+	set := func(disabled bool) func(ctx context.Context, o *apiOptions, u userView) (string, error) {
+		return func(ctx context.Context, o *apiOptions, u userView) (string, error) {
+			if err := o.call(ctx, http.MethodPut, "/v3/users/"+pathSegment(u.ID), map[string]bool{"disabled": disabled}, nil); err != nil {
+				return "", err
+			}
+			if disabled {
+				return fmt.Sprintf("User %s (%s) disabled: its tokens are revoked and its open streams ended.", cli.Printable(u.Username), u.ID), nil
+			}
+			return fmt.Sprintf("User %s (%s) enabled: it logs in anew (no old token comes back).", cli.Printable(u.Username), u.ID), nil
+		}
+	}
+	return []*cobra.Command{
+		userChange(o, "disable", "Disable a user: every token of it ends at once (admins)", "  drover users disable bob", set(true)),
+		userChange(o, "enable", "Enable a disabled user again (admins)", "  drover users enable bob", set(false)),
+		userChange(o, "delete", "Delete a user with its tokens and bindings (admins)", "  drover users delete bob",
+			func(ctx context.Context, o *apiOptions, u userView) (string, error) {
+				if err := o.call(ctx, http.MethodDelete, "/v3/users/"+pathSegment(u.ID), nil, nil); err != nil {
+					return "", err
+				}
+				return fmt.Sprintf("User %s (%s) deleted.", cli.Printable(u.Username), u.ID), nil
+			}),
+	}
 }

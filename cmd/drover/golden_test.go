@@ -109,8 +109,10 @@ var goldenAnswers = map[string]string{
 		"registration":{"token":"r-x:secret","command":"printf %s 'r-x:secret' > token && drover-agent --server https://drover.test ...",
 		"importCommand":"curl -sfk https://drover.test/cacerts -o drover-ca.pem && ... | kubectl apply -f -",
 		"warning":"the server URL https://127.0.0.1:8443 is a loopback address"}}`,
-	"/v3/login/providers": `{"items":[{"name":"local","type":"local"},{"name":"corp","type":"ldap"},{"name":"sso","type":"oidc"}]}`,
-	"/v3/drivers":         `{"items":[{"name":"local","builtin":true,"sandboxed":true,"address":"port","checksum":"0123456789abcdef0123"}]}`,
+	"PUT /v3/users/u-alice":    `{}`,
+	"DELETE /v3/users/u-alice": ``,
+	"/v3/login/providers":      `{"items":[{"name":"local","type":"local"},{"name":"corp","type":"ldap"},{"name":"sso","type":"oidc"}]}`,
+	"/v3/drivers":              `{"items":[{"name":"local","builtin":true,"sandboxed":true,"address":"port","checksum":"0123456789abcdef0123"}]}`,
 	"/v3/drivers/local/schema": `{"driver":"local","resourceFields":{
 		"etcdQuotaMb":{"type":"int","default":512,"description":"etcd quota","create":true,"update":true},
 		"name":{"type":"string","description":"a name","create":true}}}`,
@@ -149,9 +151,10 @@ func goldenServer(t *testing.T) (*httptest.Server, string) {
 func TestTablesGolden(t *testing.T) {
 	_, dir := goldenServer(t)
 	for _, args := range [][]string{
-		{"clusters"}, {"clusters", "create", "staging"}, {"tokens"}, {"users"}, {"bindings"}, {"providers"}, {"drivers"}, {"drivers", "schema", "local"},
+		{"clusters"}, {"clusters", "create", "staging"}, {"tokens"},
+		{"users", "disable", "ldap:alice"}, {"users", "enable", "u-alice"}, {"users", "delete", "ldap:alice"}, {"users"}, {"bindings"}, {"providers"}, {"drivers"}, {"drivers", "schema", "local"},
 	} {
-		name := "table_" + strings.Join(args, "_") + ".golden"
+		name := "table_" + strings.NewReplacer(":", "_").Replace(strings.Join(args, "_")) + ".golden"
 		t.Run(name, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			cmd := newCommandAt(strings.NewReader(""), func() time.Time { return goldenNow })
