@@ -11,6 +11,7 @@ include mk/testbed.mk
 include mk/conformance.mk
 include mk/helm.mk
 include mk/idp.mk
+include mk/ha.mk
 include mk/proto.mk
 include mk/lint.mk
 
@@ -70,7 +71,7 @@ lint: $(STATICCHECK) ## gofmt, import groups, go vet and staticcheck
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
-unit: idp ## fast tests that need no real cluster
+unit: idp ha-tools ## fast tests that need no real cluster (the store ones on a real PostgreSQL too)
 	$(GO) test $(RACE) -count=1 ./pkg/... ./cmd/...
 
 fuzz: ## run each fuzz target for $(FUZZTIME)
@@ -81,7 +82,7 @@ fuzz: ## run each fuzz target for $(FUZZTIME)
 	  done; \
 	done
 
-test: tools testbed helm idp lint ## everything: vet, race-enabled unit and integration tests on real clusters, fuzzing
+test: tools testbed helm idp ha-tools lint ## everything: vet, race-enabled unit and integration tests on real clusters, fuzzing
 	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz
 

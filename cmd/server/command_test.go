@@ -18,7 +18,7 @@ import (
 // checks that it set exactly one option to its value.
 func TestEveryFlag(t *testing.T) {
 	fresh := func() commands {
-		return commands{Server: NewOptions(), Reset: NewResetOptions(), Backup: &BackupOptions{}, Restore: &BackupOptions{}}
+		return commands{Server: NewOptions(), Reset: NewResetOptions(), Backup: &BackupOptions{}, Restore: &BackupOptions{}, Copy: &CopyOptions{}}
 	}
 	cases := cmdlinetest.FlagCases(t, newCommand(fresh()))
 	if !slices.ContainsFunc(cases, func(c cmdlinetest.Case) bool { return c.Args[0] == "reset-admin-password" }) {
@@ -42,6 +42,9 @@ func TestEveryFlag(t *testing.T) {
 					got[name+"."+k] = v
 				}
 			}
+			for k, v := range cmdlinetest.Changed(&CopyOptions{DataDir: NewOptions().DataDir}, c.Copy) {
+				got["copy-to-postgres."+k] = v
+			}
 			if len(got) != 1 {
 				t.Fatalf("changed options %v, want exactly one", got)
 			}
@@ -64,7 +67,18 @@ func TestCommandLine(t *testing.T) {
 		wantReset  bool
 		wantStdout string // substring
 		wantStderr string // substring
+		env        string // $DROVER_DATABASE_URL
 	}{
+		{name: "a PostgreSQL store", args: []string{"--database-url=postgres://drover@db:5432/drover?sslmode=verify-full"}, wantRun: true},
+		{name: "a password in the URL on the command line", args: []string{"--database-url=postgres://drover:hunter2@db/drover"},
+			wantCode: 2, wantStderr: "process list"},
+		{name: "a password in the URL's query on the command line", args: []string{"--database-url=postgres://db/drover?password=hunter2"},
+			wantCode: 2, wantStderr: "password in its query"},
+		{name: "a password in the URL from the environment", env: "postgres://drover:hunter2@db/drover", wantRun: true},
+		{name: "not a PostgreSQL URL", args: []string{"--database-url=mysql://db/x"}, wantCode: 2, wantStderr: "must be postgres://"},
+		{name: "a password file without a database", args: []string{"--database-password-file=/run/pw"}, wantCode: 2,
+			wantStderr: "needs --database-url"},
+		{name: "copy-to-postgres needs a database", args: []string{"copy-to-postgres"}, wantCode: 2, wantStderr: "--database-url (or $DROVER_DATABASE_URL) is required"},
 		{name: "defaults run", wantRun: true},
 		{name: "flags as the helm chart passes them", args: []string{"--data-dir=/data", "--listen=:8443", "--server-url=https://drover.example.com"}, wantRun: true},
 		{name: "single-dash flags of old scripts", args: []string{"-data-dir", "/data", "-listen=:8443", "-server-url", "https://drover.example.com"}, wantRun: true},
@@ -97,12 +111,13 @@ func TestCommandLine(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(EnvDatabaseURL, tc.env)
 			ran, reset := false, false
 			run := func(context.Context, *Options) error { ran = true; return tc.runErr }
 			runReset := func(context.Context, *ResetOptions) error { reset = true; return tc.runErr }
 			var stdout, stderr bytes.Buffer
 			code := cmdline.Execute(context.Background(), newCommand(commands{Server: NewOptions(), Run: run, Reset: NewResetOptions(),
-				RunReset: runReset, Backup: &BackupOptions{}, Restore: &BackupOptions{}}), tc.args, &stdout, &stderr)
+				RunReset: runReset, Backup: &BackupOptions{}, Restore: &BackupOptions{}, Copy: &CopyOptions{}}), tc.args, &stdout, &stderr)
 			if diff := cmp.Diff(tc.wantCode, code); diff != "" {
 				t.Errorf("exit code (-want +got):\n%s\nstderr:\n%s", diff, stderr.String())
 			}
@@ -111,6 +126,9 @@ func TestCommandLine(t *testing.T) {
 			}
 			if !strings.Contains(stdout.String(), tc.wantStdout) {
 				t.Errorf("stdout %q does not contain %q", stdout.String(), tc.wantStdout)
+			}
+			if tc.env == "" && strings.Contains(strings.Join(tc.args, " "), "database-url") && strings.Contains(stderr.String(), "hunter2") {
+				t.Errorf("stderr repeats the password: %s", stderr.String())
 			}
 			if !strings.Contains(stderr.String(), tc.wantStderr) {
 				t.Errorf("stderr %q does not contain %q", stderr.String(), tc.wantStderr)

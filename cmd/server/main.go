@@ -28,6 +28,9 @@ func main() {
 		Restore: &BackupOptions{}, RunRestore: func(ctx context.Context, o *BackupOptions) error {
 			return runRestore(ctx, o, os.Stdout)
 		},
+		Copy: &CopyOptions{}, RunCopy: func(ctx context.Context, o *CopyOptions) error {
+			return runCopy(ctx, o, os.Stdout)
+		},
 	})))
 }
 
@@ -42,11 +45,13 @@ type commands struct {
 	RunBackup  func(context.Context, *BackupOptions) error
 	Restore    *BackupOptions
 	RunRestore func(context.Context, *BackupOptions) error
+	Copy       *CopyOptions
+	RunCopy    func(context.Context, *CopyOptions) error
 }
 
 // newCommand is the drover-server command line: its flags set c.Server,
 // and a valid one is passed to c.Run; its subcommands (reset-admin-password,
-// backup, restore) likewise.
+// backup, restore, copy-to-postgres) likewise.
 func newCommand(c commands) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drover-server",
@@ -58,7 +63,8 @@ func newCommand(c commands) *cobra.Command {
 	}
 	c.Server.Flags(cmd.Flags())
 	cmd.AddCommand(newResetCommand(c.Reset, c.RunReset),
-		newBackupCommand(c.Backup, c.RunBackup), newRestoreCommand(c.Restore, c.RunRestore))
+		newBackupCommand(c.Backup, c.RunBackup), newRestoreCommand(c.Restore, c.RunRestore),
+		newCopyCommand(c.Copy, c.RunCopy))
 	return cmd
 }
 
@@ -76,8 +82,13 @@ func run(ctx context.Context, o *Options) error {
 	// remotedialer logs through logrus; keep only its warnings and errors.
 	logrus.SetLevel(logrus.WarnLevel)
 	conns, body, client := o.limits()
+	database, err := o.Database.Postgres()
+	if err != nil {
+		return err
+	}
 	return server.Run(ctx, server.Config{
-		Conns: conns, Body: body, Client: client,
+		Database: database,
+		Conns:    conns, Body: body, Client: client,
 		Audit: o.audit(), MaxRequestsPerUser: o.MaxRequestsPerUser,
 		DataDir: o.DataDir, Listen: o.Listen, MetricsListen: o.MetricsListen, ServerURL: o.ServerURL,
 		Hostnames: o.hostnames(), TLS: o.tlsFiles(),

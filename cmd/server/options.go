@@ -80,6 +80,9 @@ type Options struct {
 	// before the server reads them again; 0 disables the refresh.
 	GroupRefreshInterval time.Duration
 
+	// Database is where the store lives (default: SQLite in DataDir).
+	Database DatabaseOptions
+
 	// Limits of what one client may hold (package connlimit), and whose
 	// word is taken for the client's address (package request).
 	MaxConnections           int
@@ -128,7 +131,8 @@ func NewOptions() *Options {
 
 // Flags registers the options on fs.
 func (o *Options) Flags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for the SQLite store and generated TLS material")
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for the SQLite store (unless --database-url), the keys and generated TLS material")
+	o.Database.Flags(fs)
 	fs.StringVar(&o.Listen, "listen", o.Listen, "host:port to serve HTTPS on")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "host:port for Prometheus /metrics over plain HTTP (empty: off)")
 	fs.StringVar(&o.ServerURL, "server-url", o.ServerURL, "external https URL of this server, which agents and users reach it by (default https://<listen>)")
@@ -238,6 +242,9 @@ func (o *Options) Validate() error {
 	}
 	if o.AgentImage == "" {
 		errs = append(errs, errors.New("--agent-image must not be empty"))
+	}
+	if err := o.Database.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.GroupRefreshInterval != 0 && o.GroupRefreshInterval < time.Minute {
 		errs = append(errs, errors.New("--group-refresh-interval must be 0 (off) or at least 1m"))

@@ -39,7 +39,10 @@ const MaxHeaderBytes = 64 << 10
 // Config is everything the server needs; cmd/server fills it from flags.
 type Config struct {
 	DataDir string
-	Listen  string // host:port
+	// Database is the PostgreSQL database of the store; no URL: the
+	// embedded SQLite store in DataDir.
+	Database store.PostgresOptions
+	Listen   string // host:port
 	// MetricsListen serves /metrics (Prometheus) on its own plain-HTTP
 	// listener when set; keep it on loopback or a private network.
 	MetricsListen string
@@ -134,7 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, storeFile))
+	st, err := openStore(ctx, cfg.DataDir, cfg.Database, cfg.Logger)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -58,7 +57,7 @@ func (s *Store) CreateBinding(ctx context.Context, b Binding) error {
 	return nil
 }
 
-const bindingCols = `id, scope, ifnull(cluster_id, ''), ifnull(project_id, ''), role, subject_kind, subject, created_at`
+const bindingCols = `id, scope, coalesce(cluster_id, ''), coalesce(project_id, ''), role, subject_kind, subject, created_at`
 
 func scanBinding(row interface{ Scan(...any) error }) (Binding, error) {
 	var b Binding
@@ -184,7 +183,7 @@ func (s *Store) CallerBindings(ctx context.Context, userID, clusterID string) ([
 // CreateProject inserts a project; ErrConflict when the name or one of its
 // namespaces is taken in the cluster.
 func (s *Store) CreateProject(ctx context.Context, p Project) error {
-	return s.tx(ctx, fmt.Sprintf("create project %q", p.Name), func(tx *sql.Tx) error {
+	return s.tx(ctx, fmt.Sprintf("create project %q", p.Name), func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO projects (id, cluster_id, name, namespaces, created_at) VALUES (?, ?, ?, ?, ?)`,
 			p.ID, p.ClusterID, p.Name, strings.Join(p.Namespaces, "\n"), unix(p.CreatedAt)); err != nil {
 			return err
@@ -194,7 +193,7 @@ func (s *Store) CreateProject(ctx context.Context, p Project) error {
 }
 
 // claimNamespaces makes namespaces exactly the project's claimed ones.
-func claimNamespaces(ctx context.Context, tx *sql.Tx, projectID, clusterID string, namespaces []string) error {
+func claimNamespaces(ctx context.Context, tx *txn, projectID, clusterID string, namespaces []string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM project_namespaces WHERE project_id = ?`, projectID); err != nil {
 		return err
 	}
@@ -260,7 +259,7 @@ func (s *Store) ListProjects(ctx context.Context, clusterID string) ([]Project, 
 // SetProjectNamespaces replaces a project's namespaces; ErrConflict when
 // one belongs to another project of the cluster.
 func (s *Store) SetProjectNamespaces(ctx context.Context, id string, namespaces []string) error {
-	return s.tx(ctx, fmt.Sprintf("update project %q", id), func(tx *sql.Tx) error {
+	return s.tx(ctx, fmt.Sprintf("update project %q", id), func(tx *txn) error {
 		var clusterID string
 		if err := tx.QueryRowContext(ctx, `SELECT cluster_id FROM projects WHERE id = ?`, id).Scan(&clusterID); err != nil {
 			return err

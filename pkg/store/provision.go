@@ -65,26 +65,23 @@ func (s *Store) ListDrivers(ctx context.Context) ([]Driver, error) {
 // DeleteDriver removes an installed driver; ErrConflict while a cluster
 // uses it.
 func (s *Store) DeleteDriver(ctx context.Context, name string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM cluster_provisioning WHERE driver = ?`, name).Scan(&n); err != nil {
-		return fmt.Errorf("delete driver %q: %w", name, err)
-	}
-	if n > 0 {
-		return fmt.Errorf("delete driver %q: %d clusters use it: %w", name, n, ErrConflict)
-	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM drivers WHERE name = ?`, name)
-	if err != nil {
-		return fmt.Errorf("delete driver %q: %w", name, err)
-	}
-	if k, _ := res.RowsAffected(); k == 0 {
-		return fmt.Errorf("delete driver %q: %w", name, ErrNotFound)
-	}
-	return tx.Commit()
+	return s.tx(ctx, fmt.Sprintf("delete driver %q", name), func(tx *txn) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM cluster_provisioning WHERE driver = ?`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%d clusters use it: %w", n, ErrConflict)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM drivers WHERE name = ?`, name)
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 }
 
 // Provisioning is a driver-provisioned cluster's state. Error, Config and
@@ -105,21 +102,18 @@ type Provisioning struct {
 // CreateProvisionedCluster inserts a cluster and its provisioning row in one
 // transaction.
 func (s *Store) CreateProvisionedCluster(ctx context.Context, c Cluster, p Provisioning) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO clusters (id, name, created_at) VALUES (?, ?, ?)`,
-		c.ID, c.Name, unix(c.CreatedAt)); err != nil {
-		return fmt.Errorf("create cluster %q: %w", c.Name, mapErr(err))
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO cluster_provisioning
-		(cluster_id, driver, generation, op, phase, message, error, config, info, updated_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, p.Driver, p.Op, p.Phase, p.Message, p.Error, p.Config, p.Info, unix(p.UpdatedAt)); err != nil {
-		return fmt.Errorf("create provisioning of cluster %q: %w", c.ID, mapErr(err))
-	}
-	return tx.Commit()
+	return s.tx(ctx, fmt.Sprintf("create cluster %q", c.Name), func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO clusters (id, name, created_at) VALUES (?, ?, ?)`,
+			c.ID, c.Name, unix(c.CreatedAt)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cluster_provisioning
+			(cluster_id, driver, generation, op, phase, message, error, config, info, updated_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, p.Driver, p.Op, p.Phase, p.Message, p.Error, p.Config, p.Info, unix(p.UpdatedAt)); err != nil {
+			return fmt.Errorf("provisioning: %w", err)
+		}
+		return nil
+	})
 }
 
 const provCols = `cluster_id, driver, generation, op, phase, message, error, config, info, updated_at`

@@ -66,14 +66,14 @@ func (s *Store) ReplaceToken(ctx context.Context, t Token, keep int) ([]string, 
 		return nil, errors.New("replace token: no parent")
 	}
 	var gone []string
-	err := s.tx(ctx, "replace token", func(tx *sql.Tx) error {
+	err := s.tx(ctx, "replace token", func(tx *txn) error {
 		// Write first (deleteTokens: DELETE … RETURNING): a read before the
 		// first write would have to upgrade its lock, which SQLite refuses
 		// while another connection writes.
 		var err error
 		gone, err = deleteTokens(ctx, tx, `user_id = ? AND kind = ? AND cluster_id = ? AND parent_id = ? AND id NOT IN (
 			SELECT id FROM tokens WHERE user_id = ? AND kind = ? AND cluster_id = ? AND parent_id = ?
-			ORDER BY created_at DESC, rowid DESC LIMIT ?)`,
+			ORDER BY created_at DESC, id DESC LIMIT ?)`,
 			t.UserID, t.Kind, t.ClusterID, t.ParentID, t.UserID, t.Kind, t.ClusterID, t.ParentID, keep)
 		if err != nil {
 			return err
@@ -166,7 +166,7 @@ func (s *Store) ListTokens(ctx context.Context, userID string) ([]Token, error) 
 // (deleteTokens), and returns the ids deleted, id first.
 func (s *Store) DeleteToken(ctx context.Context, id string) ([]string, error) {
 	var gone []string
-	err := s.tx(ctx, fmt.Sprintf("delete token %q", id), func(tx *sql.Tx) error {
+	err := s.tx(ctx, fmt.Sprintf("delete token %q", id), func(tx *txn) error {
 		var err error
 		gone, err = deleteTokens(ctx, tx, `id = ?`, id)
 		return err
@@ -185,7 +185,7 @@ func (s *Store) DeleteToken(ctx context.Context, id string) ([]string, error) {
 // tokens minted with them, and returns how many went.
 func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
-	err := s.tx(ctx, "delete expired tokens", func(tx *sql.Tx) error {
+	err := s.tx(ctx, "delete expired tokens", func(tx *txn) error {
 		gone, err := deleteTokens(ctx, tx, `expires_at > 0 AND expires_at < ?`, unix(now))
 		n = int64(len(gone))
 		return err
@@ -299,7 +299,7 @@ type ClusterRemoval struct {
 // leave its caches. A missing cluster is ErrNotFound and changes nothing.
 func (s *Store) RemoveCluster(ctx context.Context, id string) (ClusterRemoval, error) {
 	var out ClusterRemoval
-	err := s.tx(ctx, fmt.Sprintf("delete cluster %q", id), func(tx *sql.Tx) error {
+	err := s.tx(ctx, fmt.Sprintf("delete cluster %q", id), func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM clusters WHERE id = ?`, id)
 		if err != nil {
 			return err

@@ -47,14 +47,15 @@ func (s *Store) CreateRegistrationToken(ctx context.Context, r RegistrationToken
 	if r.Kind == "" {
 		r.Kind = AgentCluster
 	}
-	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO registration_tokens (id, cluster_id, kind, salt, hash, created_at, expires_at, parent_id, generation)
-		 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '', ifnull(MAX(generation), 0) + 1 FROM registration_tokens WHERE cluster_id = ?2`,
-		r.ID, r.ClusterID, r.Kind, r.Hashed.Salt, r.Hashed.Hash, unix(r.CreatedAt), unix(r.ExpiresAt))
-	if err = mapErr(err); err != nil {
-		return fmt.Errorf("create registration token for cluster %q: %w", r.ClusterID, err)
-	}
-	return nil
+	// In a transaction: on PostgreSQL, concurrent mints would otherwise
+	// read the same MAX(generation).
+	return s.tx(ctx, fmt.Sprintf("create registration token for cluster %q", r.ClusterID), func(tx *txn) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO registration_tokens (id, cluster_id, kind, salt, hash, created_at, expires_at, parent_id, generation)
+			 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '', coalesce(MAX(generation), 0) + 1 FROM registration_tokens WHERE cluster_id = ?2`,
+			r.ID, r.ClusterID, r.Kind, r.Hashed.Salt, r.Hashed.Hash, unix(r.CreatedAt), unix(r.ExpiresAt))
+		return err
+	})
 }
 
 // RegistrationChild returns parent's child of the child's kind, creating it

@@ -43,4 +43,4 @@ func SchemaVersion(ctx context.Context, path string) (int, error) {
 }
 
 // LatestSchema is the schema version this build migrates to.
-func LatestSchema() int { return len(migrations) }
+func LatestSchema() int { return len(sqliteMigrations) }

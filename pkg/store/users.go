@@ -45,7 +45,8 @@ const adminExpr = `EXISTS (SELECT 1 FROM bindings b WHERE b.scope = 'global' AND
 	 (b.subject_kind = 'group' AND b.subject IN (SELECT grp FROM user_groups g WHERE g.user_id = u.id))))`
 
 const userCols = `u.id, u.username, ` + adminExpr + `, u.created_at, u.provider, u.external_id, u.login, u.display_name,
-	u.groups_at, u.disabled, (SELECT group_concat(grp, char(10)) FROM (SELECT grp FROM user_groups g WHERE g.user_id = u.id ORDER BY grp))`
+	u.groups_at, u.disabled, (SELECT string_agg(grp, '
+' ORDER BY grp) FROM user_groups g WHERE g.user_id = u.id)`
 
 func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
 	var u User
@@ -72,7 +73,7 @@ func (s *Store) CreateUser(ctx context.Context, u User, passwordHash []byte) err
 	if passwordHash == nil {
 		passwordHash = []byte{}
 	}
-	return s.tx(ctx, fmt.Sprintf("create user %q", u.Username), func(tx *sql.Tx) error {
+	return s.tx(ctx, fmt.Sprintf("create user %q", u.Username), func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO users (id, username, password_hash, created_at, provider, external_id, login, display_name, groups_at, disabled)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -105,12 +106,12 @@ func (s *Store) CreateExternalUser(ctx context.Context, u User, refresh []byte) 
 	if u.Provider == LocalProvider || u.Provider == "" || u.ExternalID == "" {
 		return fmt.Errorf("create user %q: an external user needs a provider and an external id", u.Username)
 	}
-	return s.tx(ctx, fmt.Sprintf("create user %q", u.Username), func(tx *sql.Tx) error {
+	return s.tx(ctx, fmt.Sprintf("create user %q", u.Username), func(tx *txn) error {
 		// One statement, writing first: no read lock to upgrade.
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO users (id, username, password_hash, created_at, provider, external_id, login, display_name, groups_at, refresh)
-			 SELECT ?, ?, x'', ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM auth_providers WHERE name = ?)`,
-			u.ID, u.Username, unix(u.CreatedAt), u.Provider, u.ExternalID, u.Login, u.DisplayName, unix(u.GroupsAt),
+			 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM auth_providers WHERE name = ?)`,
+			u.ID, u.Username, []byte{}, unix(u.CreatedAt), u.Provider, u.ExternalID, u.Login, u.DisplayName, unix(u.GroupsAt),
 			refresh, u.Provider)
 		if err != nil {
 			return err
@@ -122,30 +123,14 @@ func (s *Store) CreateExternalUser(ctx context.Context, u User, refresh []byte) 
 	})
 }
 
-func setGroups(ctx context.Context, tx *sql.Tx, userID string, groups []string) error {
+func setGroups(ctx context.Context, tx *txn, userID string, groups []string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM user_groups WHERE user_id = ?`, userID); err != nil {
 		return err
 	}
 	for _, g := range groups {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO user_groups (user_id, grp) VALUES (?, ?)`, userID, g); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO user_groups (user_id, grp) VALUES (?, ?) ON CONFLICT DO NOTHING`, userID, g); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// tx runs f in a transaction, mapping its error and naming what failed.
-func (s *Store) tx(ctx context.Context, what string, f func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		return fmt.Errorf("%s: %w", what, mapErr(err))
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s: %w", what, mapErr(err))
 	}
 	return nil
 }
@@ -209,9 +194,9 @@ func (s *Store) listUsers(ctx context.Context, q string, args ...any) ([]User, e
 // created. A missing or disabled user is ErrNotFound: a login or refresh
 // racing a disable does not write over it.
 func (s *Store) UpdateExternalUser(ctx context.Context, u User, refresh []byte) error {
-	return s.tx(ctx, fmt.Sprintf("update user %q", u.ID), func(tx *sql.Tx) error {
+	return s.tx(ctx, fmt.Sprintf("update user %q", u.ID), func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET login = ?, display_name = ?, groups_at = ?,
-			refresh = CASE WHEN ? THEN ? ELSE refresh END WHERE id = ? AND provider != 'local' AND disabled = 0`,
+			refresh = CASE WHEN ? = 1 THEN ? ELSE refresh END WHERE id = ? AND provider != 'local' AND disabled = 0`,
 			u.Login, u.DisplayName, unix(u.GroupsAt), refresh != nil, refresh, u.ID)
 		if err != nil {
 			return err
@@ -313,7 +298,7 @@ type UserChange struct {
 // ErrNotFound, and so is a password for an external user (it has none).
 func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange) ([]string, error) {
 	var deleted []string
-	err := s.tx(ctx, fmt.Sprintf("update user %q", id), func(tx *sql.Tx) error {
+	err := s.tx(ctx, fmt.Sprintf("update user %q", id), func(tx *txn) error {
 		deleted = nil
 		// Writes first (no read lock to upgrade); no row is ErrNotFound.
 		update := func(q string, args ...any) error {
@@ -377,7 +362,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange) ([]stri
 // /v3/kubeconfig): a file handed to a script or a colleague lives its own
 // TTL, and logging out of the session it came from does not end it; its
 // parent only makes the next download replace it (ReplaceToken).
-func deleteTokens(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]string, error) {
+func deleteTokens(ctx context.Context, tx *txn, where string, args ...any) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, `DELETE FROM tokens WHERE id IN (
 		WITH RECURSIVE doomed(id, kind) AS (
 			SELECT id, kind FROM tokens WHERE `+where+`
@@ -428,7 +413,7 @@ type ProviderRemoval struct {
 // with the rest. A missing provider is ErrNotFound and changes nothing.
 func (s *Store) RemoveAuthProvider(ctx context.Context, name string) (ProviderRemoval, error) {
 	var out ProviderRemoval
-	err := s.tx(ctx, fmt.Sprintf("remove auth provider %q", name), func(tx *sql.Tx) error {
+	err := s.tx(ctx, fmt.Sprintf("remove auth provider %q", name), func(tx *txn) error {
 		out = ProviderRemoval{}
 		res, err := tx.ExecContext(ctx, `DELETE FROM auth_providers WHERE name = ?`, name)
 		if err != nil {

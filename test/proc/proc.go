@@ -45,6 +45,12 @@ func childEnv() []string {
 // child exits; Go only ends threads of goroutines that exit while locked to
 // their thread, so do not call Start from such a goroutine.)
 func Start(name, bin string, args []string, dir, logPath string) (*Process, error) {
+	return StartAs(nil, name, bin, args, dir, logPath)
+}
+
+// StartAs is Start with the child running as cred's user (nil: as this
+// process), for servers that refuse to run as root (PostgreSQL).
+func StartAs(cred *syscall.Credential, name, bin string, args []string, dir, logPath string) (*Process, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
@@ -57,7 +63,7 @@ func Start(name, bin string, args []string, dir, logPath string) (*Process, erro
 	cmd.Dir = dir
 	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -106,6 +112,15 @@ func (p *Process) Stop(grace time.Duration) {
 	}
 }
 
+// Signal sends sig to the process group (SIGINT is PostgreSQL's fast
+// shutdown, SIGSTOP freezes a server). An ended process is left alone.
+func (p *Process) Signal(sig syscall.Signal) error {
+	if p.Exited() {
+		return nil
+	}
+	return syscall.Kill(-p.cmd.Process.Pid, sig)
+}
+
 // ExitError describes how the process ended, with the tail of its log.
 func (p *Process) ExitError() error {
 	return fmt.Errorf("%s exited early (%v); last lines of %s:\n%s",
@@ -120,7 +135,12 @@ func (p *Process) PortInUse() bool {
 
 // Run runs a short-lived tool to completion, its output in logPath.
 func Run(name, bin string, args []string, dir, logPath string, timeout time.Duration) error {
-	p, err := Start(name, bin, args, dir, logPath)
+	return RunAs(nil, name, bin, args, dir, logPath, timeout)
+}
+
+// RunAs is Run with the tool running as cred's user (see StartAs).
+func RunAs(cred *syscall.Credential, name, bin string, args []string, dir, logPath string, timeout time.Duration) error {
+	p, err := StartAs(cred, name, bin, args, dir, logPath)
 	if err != nil {
 		return err
 	}

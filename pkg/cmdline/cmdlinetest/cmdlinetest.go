@@ -85,15 +85,25 @@ func Stub(cmd *cobra.Command) {
 // Changed returns the fields of two structs (or pointers to them) that
 // differ, by name, with their value in after as fmt.Sprint prints it.
 func Changed(before, after any) map[string]string {
-	b, a := reflect.Indirect(reflect.ValueOf(before)), reflect.Indirect(reflect.ValueOf(after))
 	out := map[string]string{}
+	changed(reflect.Indirect(reflect.ValueOf(before)), reflect.Indirect(reflect.ValueOf(after)), "", out)
+	return out
+}
+
+// changed adds the exported fields that differ to out, by their path
+// (nested option structs, such as a shared set of flags, by Outer.Inner).
+func changed(b, a reflect.Value, prefix string, out map[string]string) {
 	for i := range a.NumField() {
-		if !a.Type().Field(i).IsExported() {
+		f := a.Type().Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() != "time" {
+			changed(b.Field(i), a.Field(i), prefix+f.Name+".", out)
 			continue
 		}
 		if !reflect.DeepEqual(b.Field(i).Interface(), a.Field(i).Interface()) {
-			out[a.Type().Field(i).Name] = fmt.Sprint(a.Field(i).Interface())
+			out[prefix+f.Name] = fmt.Sprint(a.Field(i).Interface())
 		}
 	}
-	return out
 }
