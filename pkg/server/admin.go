@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/drover-dev/drover/pkg/api"
@@ -107,15 +105,9 @@ func ResetAdminPassword(ctx context.Context, opts ResetOptions) (ResetResult, er
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	path := filepath.Join(opts.DataDir, storeFile)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return ResetResult{}, fmt.Errorf("no Drover store in %s (is it the server's --data-dir?)", opts.DataDir)
-	} else if err != nil {
-		return ResetResult{}, err
-	}
-	unlock, err := lockDataDir(opts.DataDir, opts.Logger)
+	path, unlock, err := lockStoppedStore(opts.DataDir, opts.Logger, "")
 	if err != nil {
-		return ResetResult{}, fmt.Errorf("%w; stop the server first", err)
+		return ResetResult{}, err
 	}
 	defer unlock()
 	st, err := store.Open(ctx, path)

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/drover-dev/drover/pkg/store"
 )
@@ -43,15 +42,9 @@ func CopyToPostgres(ctx context.Context, opts CopyOptions) (CopyResult, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	path := filepath.Join(opts.DataDir, storeFile)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return CopyResult{}, fmt.Errorf("no SQLite store in %s (is it the server's --data-dir, or was it copied already?)", opts.DataDir)
-	} else if err != nil {
-		return CopyResult{}, err
-	}
-	unlock, err := lockDataDir(opts.DataDir, opts.Logger)
+	path, unlock, err := lockStoppedStore(opts.DataDir, opts.Logger, ", or was it copied already?")
 	if err != nil {
-		return CopyResult{}, fmt.Errorf("%w; stop the server first", err)
+		return CopyResult{}, err
 	}
 	defer unlock()
 	src, err := store.Open(ctx, path)

@@ -34,3 +34,20 @@ func openStore(ctx context.Context, dataDir string, db store.PostgresOptions, lo
 	logger.Info("store on PostgreSQL", "schema", store.LatestSchema())
 	return st, nil
 }
+
+// lockStoppedStore takes the lock of the data directory of a stopped
+// server for an offline command, and returns the path of its SQLite store,
+// which must exist (hint ends the error that says it does not).
+func lockStoppedStore(dataDir string, logger *slog.Logger, hint string) (path string, unlock func(), err error) {
+	path = filepath.Join(dataDir, storeFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return "", nil, fmt.Errorf("no Drover store in %s (is it the server's --data-dir%s)", dataDir, hint)
+	} else if err != nil {
+		return "", nil, err
+	}
+	unlock, err = lockDataDir(dataDir, logger)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w; stop the server first", err)
+	}
+	return path, unlock, nil
+}
