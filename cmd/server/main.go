@@ -87,8 +87,8 @@ func run(ctx context.Context, o *Options) error {
 		return err
 	}
 	return server.Run(ctx, server.Config{
-		Database: database,
-		Conns:    conns, Body: body, Client: client,
+		Database: database, PeerURL: o.PeerURL,
+		Conns: conns, Body: body, Client: client,
 		Audit: o.audit(), MaxRequestsPerUser: o.MaxRequestsPerUser,
 		DataDir: o.DataDir, Listen: o.Listen, MetricsListen: o.MetricsListen, ServerURL: o.ServerURL,
 		Hostnames: o.hostnames(), TLS: o.tlsFiles(),

@@ -82,6 +82,9 @@ type Options struct {
 
 	// Database is where the store lives (default: SQLite in DataDir).
 	Database DatabaseOptions
+	// PeerURL is where the other server replicas on the database reach
+	// this one.
+	PeerURL string
 
 	// Limits of what one client may hold (package connlimit), and whose
 	// word is taken for the client's address (package request).
@@ -133,6 +136,8 @@ func NewOptions() *Options {
 func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for the SQLite store (unless --database-url), the keys and generated TLS material")
 	o.Database.Flags(fs)
+	fs.StringVar(&o.PeerURL, "peer-url", o.PeerURL, "with --database-url: the https URL other server replicas reach this one by, e.g. https://$(POD_IP):8443 "+
+		"(default https://<listen> when --listen names an address)")
 	fs.StringVar(&o.Listen, "listen", o.Listen, "host:port to serve HTTPS on")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "host:port for Prometheus /metrics over plain HTTP (empty: off)")
 	fs.StringVar(&o.ServerURL, "server-url", o.ServerURL, "external https URL of this server, which agents and users reach it by (default https://<listen>)")
@@ -244,6 +249,9 @@ func (o *Options) Validate() error {
 		errs = append(errs, errors.New("--agent-image must not be empty"))
 	}
 	if err := o.Database.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := o.validatePeerURL(); err != nil {
 		errs = append(errs, err)
 	}
 	if o.GroupRefreshInterval != 0 && o.GroupRefreshInterval < time.Minute {
@@ -367,6 +375,33 @@ func (o *Options) hostnames() []string {
 		}
 	}
 	return uniq
+}
+
+// validatePeerURL defaults --peer-url to the listen address on a database
+// server and checks it.
+func (o *Options) validatePeerURL() error {
+	if o.Database.URL == "" {
+		if o.PeerURL != "" {
+			return errors.New("--peer-url needs --database-url: a server on SQLite has no peers")
+		}
+		return nil
+	}
+	if o.PeerURL == "" {
+		host, port, err := net.SplitHostPort(o.Listen)
+		if err != nil {
+			return nil // --listen's own error says it
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			return fmt.Errorf("--peer-url is required with --database-url when --listen %s names no address: "+
+				"the URL the other server replicas reach this one by, e.g. https://$(POD_IP)%s", o.Listen, ":"+port)
+		}
+		o.PeerURL = "https://" + net.JoinHostPort(host, port)
+	}
+	if u, err := url.Parse(o.PeerURL); err != nil || u.Scheme != "https" || u.Hostname() == "" || (u.Path != "" && u.Path != "/") ||
+		u.User != nil || u.RawQuery != "" {
+		return fmt.Errorf("--peer-url %q must be an https URL with no path", o.PeerURL)
+	}
+	return nil
 }
 
 func (o *Options) tlsFiles() pki.Files {

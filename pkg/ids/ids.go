@@ -23,6 +23,7 @@ const (
 	Registration                 // r- and 10: cluster and node registration tokens
 	Session                      // s- and 10: the row of a login session whose credential is a JWT
 	SigningKey                   // k- and 10: a session signing key (the JWT's kid)
+	Replica                      // i- and 10: a server replica (instance) and its peer credential
 )
 
 // format returns the kind's prefix and the length of its random part; n is
@@ -45,6 +46,8 @@ func (k Kind) format() (prefix string, n int) {
 		return "s-", 10
 	case SigningKey:
 		return "k-", 10
+	case Replica:
+		return "i-", 10
 	}
 	return "", 0
 }
@@ -68,6 +71,8 @@ func (k Kind) String() string {
 		return "session"
 	case SigningKey:
 		return "signing key"
+	case Replica:
+		return "replica"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // kinds is every kind, in order.
-var kinds = []Kind{Cluster, User, Project, Binding, Token, Registration, Session, SigningKey}
+var kinds = []Kind{Cluster, User, Project, Binding, Token, Registration, Session, SigningKey, Replica}
 
 // TestFormats pins each kind's wire format: changing one refuses ids that
 // are already stored, in kubeconfigs and in tokens.
@@ -20,6 +20,7 @@ func TestFormats(t *testing.T) {
 	want := []format{
 		{"cluster", "c-", 7}, {"user", "u-", 12}, {"project", "p-", 10}, {"binding", "b-", 10},
 		{"token", "t-", 12}, {"registration token", "r-", 12}, {"session", "s-", 12}, {"signing key", "k-", 12},
+		{"replica", "i-", 12},
 	}
 	var got []format
 	for _, k := range kinds {
@@ -57,7 +58,7 @@ func TestNewIsValid(t *testing.T) {
 }
 
 func TestNewUnknownKind(t *testing.T) {
-	for _, k := range []Kind{0, SigningKey + 1, 255} {
+	for _, k := range []Kind{0, Replica + 1, 255} {
 		if id, err := k.New(); err == nil || id != "" {
 			t.Errorf("Kind(%d).New() = %q, %v; want an error", k, id, err)
 		}
@@ -109,6 +110,8 @@ func TestValid(t *testing.T) {
 		{Session, "s-abcdefghij", true},
 		{SigningKey, "k-abcdefghij", true},
 		{SigningKey, "k-abcdefghi-", false},
+		{Replica, "i-abcdefghij", true},
+		{Replica, "i-abcdefghijk", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.kind.String()+" "+tc.id, func(t *testing.T) {

@@ -62,6 +62,13 @@ type Server struct {
 	// readiness. Both are removed when the cluster's controller stops.
 	APIServerReady *prometheus.GaugeVec
 	Nodes          *prometheus.GaugeVec
+
+	// Relayed counts kubectl requests relayed between server replicas by
+	// direction: "out" (sent to the replica holding the cluster's tunnel)
+	// or "in" (served for a peer); LiveReplicas is how many replicas this
+	// one sees beating, itself included.
+	Relayed      *prometheus.CounterVec
+	LiveReplicas prometheus.Gauge
 }
 
 // NewServer registers the server's metrics and the Go runtime collectors on
@@ -128,10 +135,16 @@ func NewServer() *Server {
 		Nodes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drover_cluster_nodes", Help: "The cluster's nodes by readiness, as its controller last saw them.",
 		}, []string{"cluster", "ready"}),
+		Relayed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_replica_relayed_requests_total", Help: "kubectl requests relayed between server replicas, by direction (out: to the replica holding the tunnel; in: served for a peer).",
+		}, []string{"direction"}),
+		LiveReplicas: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "drover_replicas_live", Help: "Server replicas beating on the shared database, this one included (0: a single server on SQLite).",
+		}),
 	}
 	r.MustRegister(m.Sessions, m.Connects, m.Disconnects, m.Dials, m.Failovers, m.Requests, m.Latency, m.Bytes,
 		m.Connections, m.ConnectionsRefused, m.APIRequests, m.APILatency, m.Logins,
-		m.Controllers, m.ControllerPass, m.ControllerErrors, m.APIServerReady, m.Nodes)
+		m.Controllers, m.ControllerPass, m.ControllerErrors, m.APIServerReady, m.Nodes, m.Relayed, m.LiveReplicas)
 	return m
 }
 

@@ -2,6 +2,7 @@ package pki
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -57,6 +58,13 @@ func LoadOrCreate(dir string, hosts []string, files Files, now time.Time) (*Mate
 		}
 		if err := generate(caCert, caKey, cert, key, hosts, now); err != nil {
 			return nil, err
+		}
+	}
+	if _, err := os.Stat(cert); errors.Is(err, os.ErrNotExist) {
+		// A CA with no serving certificate: one the server replicas share
+		// (InstallCA), installed in a new data directory.
+		if _, err := reissue(dir, &x509.Certificate{}, hosts, now); err != nil {
+			return nil, fmt.Errorf("issue a serving certificate: %w", err)
 		}
 	}
 	m, err := load(caCert, cert, key)
@@ -139,6 +147,39 @@ func generate(caCertFile, caKeyFile, certFile, keyFile string, hosts []string, n
 		}
 	}
 	return nil
+}
+
+// ReadCA returns the PEM of the CA certificate and key in dir; os.ErrNotExist
+// when there is none.
+func ReadCA(dir string) (certPEM, keyPEM []byte, err error) {
+	if certPEM, err = os.ReadFile(filepath.Join(dir, "ca.crt")); err != nil {
+		return nil, nil, err
+	}
+	if keyPEM, err = os.ReadFile(filepath.Join(dir, "ca.key")); err != nil {
+		return nil, nil, err
+	}
+	return certPEM, keyPEM, nil
+}
+
+// InstallCA writes a CA certificate and key into dir (made if missing),
+// which must hold no CA: LoadOrCreate then issues the serving certificate
+// from it. The pair must parse and match.
+func InstallCA(dir string, certPEM, keyPEM []byte) error {
+	if _, err := os.Stat(filepath.Join(dir, "ca.crt")); err == nil {
+		return errors.New("install CA: the directory holds a CA already")
+	}
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		return fmt.Errorf("install CA: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create tls dir: %w", err)
+	}
+	// The key first: a crash in between leaves no CA, and the next start
+	// installs it again.
+	if err := writeAtomic(filepath.Join(dir, "ca.key"), keyPEM, 0o600); err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, "ca.crt"), certPEM, 0o600)
 }
 
 func writeAtomic(path string, b []byte, mode os.FileMode) error {

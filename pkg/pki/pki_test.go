@@ -113,3 +113,52 @@ func TestGenerate(t *testing.T) {
 		t.Errorf("serving pair: %v", err)
 	}
 }
+
+// TestInstallCA: a CA installed in an empty directory is the one
+// LoadOrCreate serves a certificate from, for the hosts asked; a directory
+// with a CA refuses another; a key that is not the certificate's is
+// refused.
+func TestInstallCA(t *testing.T) {
+	now := time.Now()
+	g, err := Generate([]string{"first"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "tls")
+	if err := InstallCA(dir, g.CACert, g.CAKey); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadOrCreate(dir, []string{"replica-2", "10.1.2.3"}, Files{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.CAPEM) != string(g.CACert) {
+		t.Error("LoadOrCreate serves another CA")
+	}
+	leaf := m.Certificate.Leaf
+	if leaf == nil {
+		if leaf, err = x509.ParseCertificate(m.Certificate.Certificate[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := leaf.VerifyHostname("replica-2"); err != nil {
+		t.Error(err)
+	}
+	if err := leaf.VerifyHostname("10.1.2.3"); err != nil {
+		t.Error(err)
+	}
+	if err := InstallCA(dir, g.CACert, g.CAKey); err == nil {
+		t.Error("a second CA installed over the first")
+	}
+	other, err := Generate(nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := InstallCA(t.TempDir(), g.CACert, other.CAKey); err == nil {
+		t.Error("a CA with another CA's key installed")
+	}
+	cert, key, err := ReadCA(dir)
+	if err != nil || string(cert) != string(g.CACert) || string(key) != string(g.CAKey) {
+		t.Errorf("ReadCA: %v", err)
+	}
+}

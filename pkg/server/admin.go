@@ -38,7 +38,12 @@ func bootstrapAdmin(ctx context.Context, st *store.Store, localUsers *local.Prov
 	} else if password, err = api.RandomPassword(); err != nil {
 		return err
 	}
-	if _, err := localUsers.CreateUser(ctx, local.NewUser{Username: cfg.AdminUsername, Password: password, Admin: true}); err != nil {
+	if _, err := localUsers.CreateUser(ctx, local.NewUser{Username: cfg.AdminUsername, Password: password, Admin: true}); errors.Is(err, store.ErrConflict) {
+		// Server replicas started together on one empty database: another
+		// one made the admin first, and printed its password.
+		cfg.Logger.Info("the bootstrap admin was created by another server replica", "user", cfg.AdminUsername)
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("create bootstrap admin: %w", err)
 	}
 	if fromFile {

@@ -25,6 +25,7 @@ import (
 	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/provision"
+	"github.com/drover-dev/drover/pkg/replica"
 	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/server/chain"
@@ -39,6 +40,10 @@ const MaxHeaderBytes = 64 << 10
 // Config is everything the server needs; cmd/server fills it from flags.
 type Config struct {
 	DataDir string
+	// PeerURL is where other server replicas on the same database reach
+	// this one (https; its host goes into the serving certificate). Used
+	// with Database only.
+	PeerURL string
 	// Database is the PostgreSQL database of the store; no URL: the
 	// embedded SQLite store in DataDir.
 	Database store.PostgresOptions
@@ -130,18 +135,27 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer closeAudit()
-	mat, err := pki.LoadOrCreate(filepath.Join(cfg.DataDir, "tls"), cfg.Hostnames, cfg.TLS, cfg.Now())
+	st, err := openStore(ctx, cfg.DataDir, cfg.Database, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sealer, err := loadSealer(cfg)
+	if err != nil {
+		return err
+	}
+	sessionOpts := session.Options{Dir: cfg.DataDir, TTL: cfg.SessionTTL, RotateEvery: 7 * 24 * time.Hour, Now: cfg.Now}
+	hosts, err := joinService(ctx, cfg, st, sealer, &sessionOpts)
+	if err != nil {
+		return err
+	}
+	mat, err := pki.LoadOrCreate(filepath.Join(cfg.DataDir, "tls"), hosts, cfg.TLS, cfg.Now())
 	if err == nil && mat.Renewed != "" {
 		cfg.Logger.Info("serving certificate issued anew from the same CA", "reason", mat.Renewed)
 	}
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
-	st, err := openStore(ctx, cfg.DataDir, cfg.Database, cfg.Logger)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	localUsers, err := local.New(st, local.Options{Now: cfg.Now})
 	if err != nil {
 		return err
@@ -150,27 +164,37 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	keys, err := session.Open(session.Options{Dir: cfg.DataDir, TTL: cfg.SessionTTL,
-		RotateEvery: 7 * 24 * time.Hour, Now: cfg.Now})
+	keys, err := session.Open(sessionOpts)
 	if err != nil {
 		return err
 	}
-	go maintainKeys(ctx, keys, cfg.Logger)
+	// Replicas sharing the keys learn of one another's rotation within a
+	// minute (and at once for a token signed with a key they do not know).
+	keysEvery := time.Hour
+	if sessionOpts.Shared != nil {
+		keysEvery = time.Minute
+	}
+	go maintainKeys(ctx, keys, cfg.Logger, keysEvery)
 	m := metrics.NewServer()
 	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Sessions: keys})
 	defer auth.Wait() // before the store closes
+	var rep *replicas // set before anything serves
 	tun := tunnel.New(tunnel.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m,
-		Admit: func(r *http.Request) error { return connlimit.MoveToAgents(r.Context()) }})
+		Admit: func(r *http.Request) error { return connlimit.MoveToAgents(r.Context()) },
+		Changed: func(clusterID string) {
+			if rep != nil {
+				rep.index.Changed(clusterID)
+			}
+		}})
+	if rep, err = startReplica(ctx, cfg, st, tun, mat.CAPEM, m); err != nil {
+		return err
+	}
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
 	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now, Instance: mat.Checksum()[:32]})
 	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Accounts: accts,
 		Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL, Metrics: m})
 	m.WatchStore(st.Stats)
-	sealer, err := loadSealer(cfg)
-	if err != nil {
-		return err
-	}
 	// The provisioning controller's cluster deletions hold at once as the
 	// API's do; apiHandler is set below, before anything runs.
 	var apiHandler *api.API
@@ -179,13 +203,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	tokens := revoker{auth, streams, ctrl}
+	tokens := revoker{auth: auth, streams: streams, ctrl: ctrl}
 	access := accessListener{auth: auth, checker: checker, ctrl: ctrl, recheck: make(chan struct{}, 1)}
+	// Replicas tell one another of each revocation and access change, and
+	// apply the others' here (package replica).
+	tokens.bus = rep.listen(ctx, st, replica.Apply{Revoked: tokens.local, AccessChanged: access.local,
+		ClusterRemoved: func(id string) { tun.CloseCluster(id); accts.Forget(id) }}, cfg.Logger)
+	access.bus = tokens.bus
 	go access.recheckStreams(ctx, streams, st, cfg.Logger)
 	authProviders := registry.New(registry.Options{Store: st, Sealer: sealer, Logger: cfg.Logger, Now: cfg.Now,
 		Tokens: tokens, Access: access, MaxStale: maxStale(cfg.GroupRefreshInterval)})
 	apiHandler = api.New(api.Options{
-		Store: st, Tokens: tokens, Tunnel: tun, CAPEM: mat.CAPEM, CASum: mat.Checksum(),
+		Store: st, Tokens: tokens, Tunnel: rep.tunnels(tun), CAPEM: mat.CAPEM, CASum: mat.Checksum(),
 		ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
 		SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
 		MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
@@ -204,7 +233,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Connect: tun,
 		Proxy: authproxy.New(authproxy.Options{Sessions: tun, Credentials: accts, Logger: cfg.Logger, Metrics: m,
 			Streams: streams, NoteImpersonation: audit.SetImpersonation, MaxRequestsPerUser: cfg.MaxRequestsPerUser}),
-		API: apiHandler,
+		API:      apiHandler,
+		Replicas: rep.relayer(),
 	})
 
 	conns := cfg.Conns
@@ -308,9 +338,19 @@ type revoker struct {
 	auth    *authn.Authenticator
 	streams *authproxy.Streams
 	ctrl    *controller.Manager
+	// bus tells the other replicas; nil alone.
+	bus *replica.Bus
 }
 
 func (r revoker) Invalidate(tokenID string) {
+	r.local(tokenID)
+	if r.bus != nil {
+		r.bus.Revoked(tokenID)
+	}
+}
+
+// local is Invalidate on this server only (a peer's revocation).
+func (r revoker) local(tokenID string) {
 	r.auth.Invalidate(tokenID)
 	r.streams.Revoke(tokenID)
 	r.ctrl.Kick() // authorized endpoints drop the token's Secret now
@@ -326,9 +366,19 @@ type accessListener struct {
 	// recheck asks recheckStreams for a pass; a pass already asked for
 	// covers every change made before it starts.
 	recheck chan struct{}
+	// bus tells the other replicas; nil alone.
+	bus *replica.Bus
 }
 
 func (l accessListener) AccessChanged() {
+	l.local()
+	if l.bus != nil {
+		l.bus.AccessChanged()
+	}
+}
+
+// local is AccessChanged on this server only (a peer's change).
+func (l accessListener) local() {
 	l.auth.InvalidateAll()
 	l.checker.Invalidate()
 	l.ctrl.Kick()
@@ -371,8 +421,8 @@ func (l accessListener) recheckStreams(ctx context.Context, streams *authproxy.S
 
 // maintainKeys rotates the session signing key when due and drops retired
 // keys, hourly.
-func maintainKeys(ctx context.Context, keys *session.Keys, logger *slog.Logger) {
-	t := time.NewTicker(time.Hour)
+func maintainKeys(ctx context.Context, keys *session.Keys, logger *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

@@ -26,13 +26,36 @@ type Options struct {
 	// RotateEvery makes a new signing key once the newest is this old.
 	RotateEvery time.Duration
 	Now         func() time.Time
+	// Shared, when set, keeps the key set where every server replica
+	// reads it (the database, sealed: package replica) instead of the file
+	// in Dir; a key set still in the file moves there.
+	Shared Shared
 }
+
+// Shared stores the key set for several servers. Load returns nil when
+// none is stored; Swap stores next if the stored set is still prev (nil:
+// none) and reports whether it was.
+type Shared interface {
+	Load() ([]byte, error)
+	Swap(prev, next []byte) (bool, error)
+}
+
+// sharedSlack keeps a retired key verifying this much past the lifetime of
+// its last token when replicas share the keys: a replica signs with the
+// newest key it knows, and learns of a newer one within a Maintain period.
+const sharedSlack = 10 * time.Minute
+
+// reloadEvery bounds how often an unknown kid makes a replica read the
+// shared key set again.
+const reloadEvery = time.Second
 
 // Keys signs and verifies session tokens.
 type Keys struct {
 	opts Options
 	mu   sync.RWMutex
 	keys []key // oldest first; the last one signs
+	// loadedAt is when the shared set was last read.
+	loadedAt time.Time
 }
 
 type key struct {
@@ -56,15 +79,48 @@ func Open(opts Options) (*Keys, error) {
 	case err != nil:
 		return nil, fmt.Errorf("read session keys: %w", err)
 	default:
-		if err := json.Unmarshal(b, &k.keys); err != nil {
+		if k.keys, err = parseKeys(b); err != nil {
 			return nil, fmt.Errorf("session keys file %s is corrupt: %w", k.path(), err)
 		}
-		sort.Slice(k.keys, func(i, j int) bool { return k.keys[i].Created.Before(k.keys[j].Created) })
+	}
+	if opts.Shared != nil {
+		if err := k.share(); err != nil {
+			return nil, err
+		}
 	}
 	if err := k.Maintain(); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+func parseKeys(b []byte) ([]key, error) {
+	var keys []key
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return nil, err
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Created.Before(keys[j].Created) })
+	return keys, nil
+}
+
+// share moves the keys of the file (k.keys) to the shared store when it
+// holds none: sessions signed before the server moved go on verifying.
+func (k *Keys) share() error {
+	b, err := k.opts.Shared.Load()
+	if err != nil {
+		return fmt.Errorf("read shared session keys: %w", err)
+	}
+	if b != nil || len(k.keys) == 0 {
+		return nil
+	}
+	next, err := json.Marshal(k.keys)
+	if err != nil {
+		return err
+	}
+	if _, err := k.opts.Shared.Swap(nil, next); err != nil {
+		return fmt.Errorf("store shared session keys: %w", err)
+	}
+	return nil
 }
 
 func (k *Keys) path() string { return filepath.Join(k.opts.Dir, "session-keys.json") }
@@ -74,35 +130,102 @@ func (k *Keys) path() string { return filepath.Join(k.opts.Dir, "session-keys.js
 func (k *Keys) Maintain() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.opts.Shared != nil {
+		return k.maintainSharedLocked()
+	}
+	if changed, err := k.maintainLocked(k.opts.TTL); err != nil || !changed {
+		return err
+	}
+	return k.saveLocked()
+}
+
+// maintainLocked rotates and retires keys in k.keys; it reports whether it
+// changed them.
+func (k *Keys) maintainLocked(retireAfter time.Duration) (bool, error) {
 	now := k.opts.Now()
 	changed := false
 	if len(k.keys) == 0 || now.Sub(k.keys[len(k.keys)-1].Created) >= k.opts.RotateEvery {
 		if err := k.addLocked(now); err != nil {
-			return err
+			return false, err
 		}
 		changed = true
 	}
 	// A key stopped signing when its successor was made; its last token
 	// expires TTL later.
-	kept := k.keys[:0]
+	kept := make([]key, 0, len(k.keys))
 	for i, key := range k.keys {
-		if i < len(k.keys)-1 && now.Sub(k.keys[i+1].Created) > k.opts.TTL {
+		if i < len(k.keys)-1 && now.Sub(k.keys[i+1].Created) > retireAfter {
 			changed = true
 			continue
 		}
 		kept = append(kept, key)
 	}
 	k.keys = kept
-	if !changed {
-		return nil
+	return changed, nil
+}
+
+// maintainSharedLocked reads the shared set, rotates and retires in it, and
+// stores it back unless another replica changed it meanwhile (then it
+// starts over from that replica's set).
+func (k *Keys) maintainSharedLocked() error {
+	for range 5 {
+		prev, err := k.opts.Shared.Load()
+		if err != nil {
+			return fmt.Errorf("read shared session keys: %w", err)
+		}
+		k.keys = nil
+		if prev != nil {
+			if k.keys, err = parseKeys(prev); err != nil {
+				return fmt.Errorf("shared session keys are corrupt: %w", err)
+			}
+		}
+		k.loadedAt = k.opts.Now()
+		if changed, err := k.maintainLocked(k.opts.TTL + sharedSlack); err != nil || !changed {
+			return err
+		}
+		next, err := json.Marshal(k.keys)
+		if err != nil {
+			return err
+		}
+		ok, err := k.opts.Shared.Swap(prev, next)
+		if err != nil {
+			return fmt.Errorf("store shared session keys: %w", err)
+		}
+		if ok {
+			return nil
+		}
 	}
-	return k.saveLocked()
+	return errors.New("store shared session keys: other replicas kept changing them")
+}
+
+// reload reads the shared set again for a kid this replica does not know
+// (another replica rotated), at most once per reloadEvery.
+func (k *Keys) reload() {
+	if k.opts.Shared == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.opts.Now().Sub(k.loadedAt) < reloadEvery {
+		return
+	}
+	k.loadedAt = k.opts.Now()
+	b, err := k.opts.Shared.Load()
+	if err != nil || b == nil {
+		return
+	}
+	if keys, err := parseKeys(b); err == nil && len(keys) > 0 {
+		k.keys = keys
+	}
 }
 
 // Rotate makes a new signing key now.
 func (k *Keys) Rotate() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.opts.Shared != nil {
+		return errors.New("session keys shared by replicas rotate with Maintain")
+	}
 	if err := k.addLocked(k.opts.Now()); err != nil {
 		return err
 	}
@@ -111,9 +234,7 @@ func (k *Keys) Rotate() error {
 
 func (k *Keys) addLocked(now time.Time) error {
 	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return fmt.Errorf("session key: %w", err)
-	}
+	rand.Read(secret) // never fails (crypto/rand)
 	id, err := ids.SigningKey.New()
 	if err != nil {
 		return err
@@ -162,6 +283,17 @@ func (k *Keys) Sign(userID, sessionID string) (string, time.Time, error) {
 	return s, exp, nil
 }
 
+func (k *Keys) secret(kid string) ([]byte, bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	for _, key := range k.keys {
+		if key.ID == kid {
+			return key.Secret, true
+		}
+	}
+	return nil, false
+}
+
 // Issuer is the iss claim of a session token: what it is, not where the
 // server is, so that a new --server-url ends no session. Tokens of servers
 // before it name the server's URL (an https URL), which Verify accepts too:
@@ -174,11 +306,13 @@ func (k *Keys) Verify(raw string) (sessionID, userID string, err error) {
 	var c Claims
 	_, err = jwt.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
-		k.mu.RLock()
-		defer k.mu.RUnlock()
-		for _, key := range k.keys {
-			if key.ID == kid {
-				return key.Secret, nil
+		if secret, ok := k.secret(kid); ok {
+			return secret, nil
+		}
+		if ids.SigningKey.Valid(kid) {
+			k.reload()
+			if secret, ok := k.secret(kid); ok {
+				return secret, nil
 			}
 		}
 		return nil, errors.New("unknown or retired signing key")

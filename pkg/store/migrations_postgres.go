@@ -139,4 +139,36 @@ CREATE TABLE project_namespaces (
 	namespace  TEXT COLLATE "C" NOT NULL,
 	PRIMARY KEY (cluster_id, namespace)
 );
+`, `
+-- Server replicas sharing one database: each process registers with the
+-- URL its peers reach it by and the hash of its peer credential, beats
+-- every second (the database's clock, so replicas' clocks do not matter),
+-- and is forgotten a few seconds after its last beat.
+CREATE TABLE replicas (
+	id           TEXT COLLATE "C" PRIMARY KEY,
+	url          TEXT COLLATE "C" NOT NULL,
+	peer_salt    BYTEA NOT NULL,
+	peer_hash    BYTEA NOT NULL,
+	version      TEXT COLLATE "C" NOT NULL DEFAULT '',
+	started_at   BIGINT NOT NULL,
+	heartbeat_at BIGINT NOT NULL
+);
+-- Which replica holds a cluster's agent tunnels, by agent kind, so that a
+-- request reaching another replica goes to it.
+CREATE TABLE cluster_tunnels (
+	cluster_id   TEXT COLLATE "C" NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+	replica_id   TEXT COLLATE "C" NOT NULL REFERENCES replicas(id) ON DELETE CASCADE,
+	kind         TEXT COLLATE "C" NOT NULL,
+	sessions     INTEGER NOT NULL,
+	connected_at BIGINT NOT NULL,
+	PRIMARY KEY (cluster_id, replica_id, kind)
+);
+CREATE INDEX cluster_tunnels_replica ON cluster_tunnels(replica_id);
+-- What every replica of the service shares, sealed with the secrets key:
+-- the CA, the session signing keys, a check that the key is the same.
+CREATE TABLE service_identity (
+	name       TEXT COLLATE "C" PRIMARY KEY,
+	value      BYTEA NOT NULL,
+	updated_at BIGINT NOT NULL
+);
 `}

@@ -196,4 +196,36 @@ CREATE INDEX registration_tokens_generation ON registration_tokens(cluster_id, g
 -- Deleting a token deletes the tokens minted with it (deleteTokens), found
 -- by their parent.
 CREATE INDEX tokens_parent ON tokens(parent_id) WHERE parent_id != '';
+`, `
+-- Server replicas sharing one database: each process registers with the
+-- URL its peers reach it by and the hash of its peer credential, beats
+-- every second (the database's clock, so replicas' clocks do not matter),
+-- and is forgotten a few seconds after its last beat.
+CREATE TABLE replicas (
+	id           TEXT PRIMARY KEY,
+	url          TEXT NOT NULL,
+	peer_salt    BLOB NOT NULL,
+	peer_hash    BLOB NOT NULL,
+	version      TEXT NOT NULL DEFAULT '',
+	started_at   INTEGER NOT NULL,
+	heartbeat_at INTEGER NOT NULL
+);
+-- Which replica holds a cluster's agent tunnels, by agent kind, so that a
+-- request reaching another replica goes to it.
+CREATE TABLE cluster_tunnels (
+	cluster_id   TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+	replica_id   TEXT NOT NULL REFERENCES replicas(id) ON DELETE CASCADE,
+	kind         TEXT NOT NULL,
+	sessions     INTEGER NOT NULL,
+	connected_at INTEGER NOT NULL,
+	PRIMARY KEY (cluster_id, replica_id, kind)
+);
+CREATE INDEX cluster_tunnels_replica ON cluster_tunnels(replica_id);
+-- What every replica of the service shares, sealed with the secrets key:
+-- the CA, the session signing keys, a check that the key is the same.
+CREATE TABLE service_identity (
+	name       TEXT PRIMARY KEY,
+	value      BLOB NOT NULL,
+	updated_at INTEGER NOT NULL
+);
 `}

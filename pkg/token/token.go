@@ -42,7 +42,8 @@ type Hashed struct {
 }
 
 // New returns a fresh token whose id is of kind: ids.Token (user API,
-// kubeconfig and opaque session tokens), ids.Registration or ids.Session.
+// kubeconfig and opaque session tokens), ids.Registration, ids.Session or
+// ids.Replica (a replica's peer credential).
 func New(kind ids.Kind) (Token, error) {
 	if !tokenKind(kind) {
 		return Token{}, fmt.Errorf("new token: %v ids do not name tokens", kind)
@@ -60,12 +61,12 @@ func New(kind ids.Kind) (Token, error) {
 
 // tokenKind reports whether ids of kind name tokens.
 func tokenKind(kind ids.Kind) bool {
-	return kind == ids.Token || kind == ids.Registration || kind == ids.Session
+	return kind == ids.Token || kind == ids.Registration || kind == ids.Session || kind == ids.Replica
 }
 
 // validID reports whether id is the id of a token of any kind.
 func validID(id string) bool {
-	return ids.Token.Valid(id) || ids.Registration.Valid(id) || ids.Session.Valid(id)
+	return ids.Token.Valid(id) || ids.Registration.Valid(id) || ids.Session.Valid(id) || ids.Replica.Valid(id)
 }
 
 // Parse splits "<id>:<secret>" and checks both parts' alphabets and lengths.

@@ -51,6 +51,11 @@ type Options struct {
 	// (connlimit.MoveToAgents); an error refuses the agent with 503. nil:
 	// every verified agent is admitted.
 	Admit func(r *http.Request) error
+	// Changed, when set, is called after a cluster's sessions changed (one
+	// opened or ended), outside the server's lock: replicas record which
+	// of them holds which cluster's tunnels (package replica). It must not
+	// block.
+	Changed func(clusterID string)
 }
 
 // Server accepts agent tunnels and hands out sessions by cluster.
@@ -155,12 +160,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info("agent connected", "token_id", rec.ID)
+	s.changed(clusterID)
 	m := s.opts.Metrics
 	m.Connects.WithLabelValues(clusterID, params.Kind).Inc()
 	m.Sessions.WithLabelValues(params.Kind).Inc()
 	var silent atomic.Bool
 	defer func() {
 		s.remove(sess)
+		s.changed(clusterID)
 		sess.close()
 		reason := "closed"
 		if silent.Load() {
@@ -256,6 +263,36 @@ func (s *Server) remove(sess *Session) {
 	} else {
 		s.sessions[sess.ClusterID] = list
 	}
+}
+
+func (s *Server) changed(clusterID string) {
+	if s.opts.Changed != nil {
+		s.opts.Changed(clusterID)
+	}
+}
+
+// Held is how many sessions of each agent kind the server holds for a
+// cluster, and since when the oldest of each kind has been connected.
+type Held struct {
+	Sessions int
+	Since    time.Time
+}
+
+// Holding reports the cluster's sessions by agent kind (none: an empty
+// map).
+func (s *Server) Holding(clusterID string) map[string]Held {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]Held{}
+	for _, sess := range s.sessions[clusterID] {
+		h := out[sess.Params.Kind]
+		if h.Sessions == 0 || sess.ConnectedAt.Before(h.Since) {
+			h.Since = sess.ConnectedAt
+		}
+		h.Sessions++
+		out[sess.Params.Kind] = h
+	}
+	return out
 }
 
 // Session returns the session that should carry a new request for the

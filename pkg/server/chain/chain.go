@@ -39,6 +39,17 @@ type Handlers struct {
 	Body connlimit.BodyOptions
 	// Metrics counts the API's calls and logins; nil: not counted.
 	Metrics *metrics.Server
+	// Replicas relays kubectl requests to the server replica holding the
+	// cluster's tunnel (package replica); nil: a server alone.
+	Replicas Relayer
+}
+
+// Relayer is the relay between server replicas: WithPeer recognises (and
+// strips) a peer's credential on every request, WithRelay sends a request
+// on to the replica holding its cluster's tunnel.
+type Relayer interface {
+	WithPeer(next http.Handler) http.Handler
+	WithRelay(next http.Handler) http.Handler
 }
 
 // API registers the JSON API's routes: PublicRoutes need no credential,
@@ -56,6 +67,10 @@ type API interface {
 //	WithPanicRecovery        a panic answers 500, never a stack trace
 //	request.WithRequestInfo  what the request is about, parsed once,
 //	                         including the client's address (Handlers.Client)
+//	Relayer.WithPeer         replicas only: a peer replica's credential
+//	                         removed from the request and, if valid, the
+//	                         request marked as relayed (the client address
+//	                         the peer names believed)
 //	metrics.WithAPIMetrics   API calls by route template, method and code;
 //	                         logins by kind and result
 //	audit.WithAudit          one entry per request, refusals included
@@ -101,6 +116,9 @@ func NewHandler(h Handlers) http.Handler {
 	}
 	handler = audit.WithAudit(handler, h.Audit)
 	handler = h.Metrics.WithAPIMetrics(handler)
+	if h.Replicas != nil {
+		handler = h.Replicas.WithPeer(handler)
+	}
 	handler = request.WithRequestInfo(handler, h.Client)
 	handler = WithPanicRecovery(handler, h.Logger)
 	handler = connlimit.WithBodyDeadline(handler, h.Body)
@@ -113,6 +131,9 @@ func NewHandler(h Handlers) http.Handler {
 //	audit.WithIdentity            the identity into the audit entry
 //	access.WithClusterAccess      may this caller reach the cluster in the
 //	                              path (scope, membership, existence), or 403/404
+//	Relayer.WithRelay             replicas only: the cluster's tunnel is on
+//	                              another replica: relayed there, with the
+//	                              caller's credential, to run this chain again
 //	Proxy.WithClientIdentity      who the cluster will see: the caller, or a
 //	                              canonical --as request; other identity headers 400
 //	Proxy.WithClusterSession      the cluster's tunnel session, or 503
@@ -127,6 +148,9 @@ func proxyChain(h Handlers) http.Handler {
 	handler = h.Proxy.WithNestedApproval(handler)
 	handler = h.Proxy.WithClusterSession(handler)
 	handler = h.Proxy.WithClientIdentity(handler)
+	if h.Replicas != nil {
+		handler = h.Replicas.WithRelay(handler)
+	}
 	handler = access.WithClusterAccess(handler, h.Access, h.Logger)
 	handler = audit.WithIdentity(handler)
 	handler = authn.WithAuthentication(handler, h.Auth, h.Logger)

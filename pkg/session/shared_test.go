@@ -1,0 +1,95 @@
+package session
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drover-dev/drover/test/fake"
+)
+
+// memShared is a Shared in memory, with the compare-and-swap of the real
+// one.
+type memShared struct {
+	mu    sync.Mutex
+	b     []byte
+	swaps int
+}
+
+func (m *memShared) Load() ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return bytes.Clone(m.b), nil
+}
+
+func (m *memShared) Swap(prev, next []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !bytes.Equal(prev, m.b) || (prev == nil) != (m.b == nil) {
+		return false, nil
+	}
+	m.b = bytes.Clone(next)
+	m.swaps++
+	return true, nil
+}
+
+// TestSharedKeys: replicas sharing the key set verify each other's tokens,
+// also after one of them rotated (the other reads the set again for the
+// unknown kid); a key set in a file moves to the shared store, so sessions
+// made before verify; a rotation made by two replicas at once happens once.
+func TestSharedKeys(t *testing.T) {
+	clk := fake.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	dir := t.TempDir()
+	single, err := Open(Options{Dir: dir, TTL: time.Hour, RotateEvery: 24 * time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _, err := single.Sign("u-0000000001", "s-0000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	shared := &memShared{}
+	opts := Options{Dir: dir, TTL: time.Hour, RotateEvery: 24 * time.Hour, Now: clk.Now, Shared: shared}
+	a, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Dir = t.TempDir() // b has no file of its own
+	b, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, k := range map[string]*Keys{"a": a, "b": b} {
+		if _, _, err := k.Verify(old); err != nil {
+			t.Errorf("%s: a session signed before the move: %v", name, err)
+		}
+	}
+
+	clk.Add(25 * time.Hour)
+	if err := a.Maintain(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Maintain(); err != nil { // due too, but a rotated first
+		t.Fatal(err)
+	}
+	if shared.swaps != 2 { // the move, then one rotation
+		t.Errorf("%d stores of the shared set, want 2", shared.swaps)
+	}
+	clk.Add(23 * time.Hour)
+	if err := a.Maintain(); err != nil { // a rotates again; b does not know yet
+		t.Fatal(err)
+	}
+	tok, _, err := a.Sign("u-0000000002", "s-0000000002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(2 * time.Second)
+	if sid, _, err := b.Verify(tok); err != nil || sid != "s-0000000002" {
+		t.Errorf("b verifies a's token signed with a key it had not read: %q, %v", sid, err)
+	}
+	if err := b.Rotate(); err == nil {
+		t.Error("Rotate of a shared set outside Maintain")
+	}
+}

@@ -1,0 +1,372 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/drover-dev/drover/test/haproxy"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drover-dev/drover/test/harness"
+	"github.com/drover-dev/drover/test/postgres"
+)
+
+// replicaSet is server replicas on one real PostgreSQL behind a real
+// HAProxy, for the high-availability tests.
+type replicaSet struct {
+	pg        *postgres.Server
+	db        string
+	lb        *haproxy.LB
+	servers   []*harness.Server
+	metrics   []string // each replica's metrics address
+	front     *harness.Server
+	dbArgs    []string
+	keyFile   string
+	serverURL string
+}
+
+// startReplicas starts n replicas sharing one secrets key (the one secret
+// an operator hands every replica), the first alone (it makes the CA and
+// the admin), then the rest, and HAProxy in front of them.
+func startReplicas(ctx context.Context, t *testing.T, n int) *replicaSet {
+	t.Helper()
+	dir := t.TempDir()
+	rs := &replicaSet{pg: postgres.StartT(t)}
+	rs.db = rs.pg.NewDatabaseT(t)
+	pwFile := filepath.Join(dir, "db-password")
+	writeFile(t, pwFile, []byte(rs.pg.Password+"\n"))
+	rs.keyFile = filepath.Join(dir, "secrets.key")
+	rs.dbArgs = []string{"--database-url", rs.pg.URL(rs.db), "--database-password-file", pwFile, "--secrets-key-file", rs.keyFile}
+	addrs := make([]string, n)
+	for i := range addrs {
+		a, err := harness.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = a
+	}
+	lbPort, err := harness.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.serverURL = "https://" + lbPort
+	for i := range n {
+		m, err := harness.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := append(append([]string{}, rs.dbArgs...), "--server-url", rs.serverURL, "--peer-url", "https://"+addrs[i],
+			"--metrics-listen", m)
+		srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: filepath.Join(dir, fmt.Sprintf("r%d", i+1)),
+			Listen: addrs[i], Args: args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			srv.Stop(5 * time.Second)
+			if t.Failed() {
+				keep := filepath.Join(os.TempDir(), fmt.Sprintf("drover-replica-%d-%d.log", os.Getpid(), i+1))
+				if b, err := os.ReadFile(srv.LogPath); err == nil && os.WriteFile(keep, b, 0o600) == nil {
+					t.Logf("replica %d's log kept in %s", i+1, keep)
+				}
+			}
+		})
+		rs.servers = append(rs.servers, srv)
+		rs.metrics = append(rs.metrics, m)
+		if srv.CAChecksum != rs.servers[0].CAChecksum {
+			t.Fatalf("replica %d serves another CA than replica 1", i+1)
+		}
+	}
+	caFile := filepath.Join(dir, "ca.crt")
+	writeFile(t, caFile, rs.servers[0].CAPEM)
+	// The load balancer takes the port the replicas were told is theirs.
+	rs.lb = startLB(t, lbPort, addrs, caFile)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := rs.lb.WaitUp(wctx, n); err != nil {
+		t.Fatal(err)
+	}
+	rs.front = &harness.Server{URL: rs.serverURL, CAPEM: rs.servers[0].CAPEM, CAChecksum: rs.servers[0].CAChecksum,
+		AdminPassword: rs.servers[0].AdminPassword}
+	return rs
+}
+
+func startLB(t *testing.T, addr string, backends []string, caFile string) *haproxy.LB {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		lb, err := haproxy.StartAt(context.Background(), addr, haproxy.Options{Backends: backends, CAFile: caFile})
+		if err == nil {
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("haproxy log:\n%s", readTail(lb.LogPath()))
+				}
+				lb.Stop()
+			})
+			return lb
+		}
+		if attempt == 2 {
+			t.Fatal(err)
+		}
+	}
+}
+
+func readTail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// relayed reads a replica's count of relayed requests in a direction.
+func (rs *replicaSet) relayed(t *testing.T, i int, direction string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + rs.metrics[i] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	want := `drover_replica_relayed_requests_total{direction="` + direction + `"} `
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), want); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return int(n)
+		}
+	}
+	return 0
+}
+
+// holder returns the index of the replica holding the cluster agent's
+// tunnel, from the database.
+func (rs *replicaSet) holder(ctx context.Context, t *testing.T, clusterID string) int {
+	t.Helper()
+	c, err := rs.pg.Connect(ctx, rs.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var url string
+	if err := c.QueryRow(ctx, `SELECT r.url FROM cluster_tunnels t JOIN replicas r ON r.id = t.replica_id
+		WHERE t.cluster_id = $1 AND t.kind = 'cluster' ORDER BY t.connected_at DESC LIMIT 1`, clusterID).Scan(&url); err != nil {
+		t.Fatalf("the replica holding the tunnel: %v", err)
+	}
+	for i, s := range rs.servers {
+		if "https://"+s.Listen == url {
+			return i
+		}
+	}
+	t.Fatalf("no replica has the URL %s", url)
+	return -1
+}
+
+// TestReplicas runs three replicas on a real PostgreSQL behind a real
+// HAProxy that kubectl and the agent both use. Every replica serves: a
+// kubectl request that lands on a replica without the cluster's tunnel is
+// relayed to the one that has it (the counts show the peer hop). Then the
+// replica holding the tunnel is killed (SIGKILL) while a watch is open:
+// kubectl through the load balancer works again once the agent reconnected
+// to a survivor, nothing created before is lost, and a new watch sees a
+// new event.
+func TestReplicas(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rs := startReplicas(ctx, t, 3)
+	admin, err := rs.front.Login(ctx, "admin", rs.front.AdminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, reg, err := rs.front.CreateCluster(ctx, admin, "ha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	agent, err := harness.StartAgent(harness.AgentOptions{
+		Bin: shared.bins.Agent, Dir: dir, ServerURL: rs.serverURL, CAChecksum: reg.CAChecksum, Token: reg.Token,
+		Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: "cluster",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Stop(5 * time.Second) })
+	if err := rs.front.WaitConnected(ctx, admin, id, "cluster"); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := rs.front.Kubeconfig(ctx, admin, []string{id}, "1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcPath := filepath.Join(dir, "kubeconfig")
+	writeFile(t, kcPath, kc)
+
+	// Every kubectl is a new connection: round robin spreads them.
+	for i := range 9 {
+		if _, err := kubectl(ctx, t, kcPath, "get", "ns", "default", "-o", "name"); err != nil {
+			t.Fatalf("kubectl %d through the load balancer: %v", i, err)
+		}
+	}
+	h := rs.holder(ctx, t, id)
+	in, out := rs.relayed(t, h, "in"), 0
+	for i := range rs.servers {
+		if i != h {
+			out += rs.relayed(t, i, "out")
+		}
+	}
+	t.Logf("replica %d holds the tunnel; it served %d requests relayed by its peers, which relayed %d", h+1, in, out)
+	if in == 0 || out == 0 || in != out {
+		t.Errorf("relayed: %d in on the holder, %d out on the others; want the same, more than 0", in, out)
+	}
+	if _, err := kubectl(ctx, t, kcPath, "create", "namespace", "before-kill"); err != nil {
+		t.Fatal(err)
+	}
+	revokeAcrossReplicas(ctx, t, rs, admin, id, h)
+
+	// A watch open through the load balancer when the holder dies.
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	watch := exec.CommandContext(wctx, "kubectl", "--kubeconfig", kcPath, "get", "ns", "-w", "-o", "name")
+	watch.Env = append(os.Environ(), "KUBECONFIG=")
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	watchDone := make(chan error, 1)
+	go func() { watchDone <- watch.Wait() }()
+	time.Sleep(500 * time.Millisecond)
+
+	killed := time.Now()
+	if err := syscall.Kill(rs.servers[h].PID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var back time.Duration
+	for {
+		if _, err := kubectlQuiet(ctx, kcPath, "get", "ns", "before-kill", "-o", "name"); err == nil {
+			back = time.Since(killed)
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("kubectl through the load balancer never worked again after the holder was killed")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("kubectl worked again %v after the replica holding the tunnel was killed", back.Round(time.Millisecond))
+	if back > 60*time.Second {
+		t.Errorf("kubectl came back after %v (goal 5s, bound 60s)", back)
+	}
+	select {
+	case err := <-watchDone:
+		t.Logf("the watch open during the kill ended: %v", err)
+	case <-time.After(time.Second):
+		t.Log("the watch open during the kill goes on (it was relayed by a survivor to the killed replica, or not through it)")
+	}
+	wcancel()
+
+	// Every request of a fresh kubectl works; a new watch sees a new event.
+	for i := range 6 {
+		if _, err := kubectl(ctx, t, kcPath, "get", "ns", "before-kill", "-o", "name"); err != nil {
+			t.Fatalf("kubectl %d after the kill: %v", i, err)
+		}
+	}
+	w2ctx, w2cancel := context.WithTimeout(ctx, time.Minute)
+	defer w2cancel()
+	watch2 := exec.CommandContext(w2ctx, "kubectl", "--kubeconfig", kcPath, "get", "ns", "-w", "-o", "name", "--watch-only")
+	watch2.Env = append(os.Environ(), "KUBECONFIG=")
+	stdout, err := watch2.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := watch2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { w2cancel(); watch2.Wait() }()
+	time.Sleep(time.Second)
+	if _, err := kubectl(ctx, t, kcPath, "create", "namespace", "after-kill"); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	seen := false
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "namespace/after-kill" {
+			seen = true
+			break
+		}
+	}
+	if !seen {
+		t.Error("a watch opened after the kill did not see the namespace created after it")
+	}
+	for _, ns := range []string{"before-kill", "after-kill"} {
+		kubectlQuiet(ctx, kcPath, "delete", "namespace", ns, "--wait=false")
+	}
+}
+
+// kubectlQuiet is kubectl without logging a failure (for polls).
+func kubectlQuiet(ctx context.Context, kubeconfig string, args ...string) (string, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, "kubectl", append([]string{"--kubeconfig", kubeconfig, "--request-timeout", "5s"}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG=")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// revokeAcrossReplicas: a watch open on replica b (relayed to the holder
+// h) ends when the token is revoked through replica a, and replica b,
+// which had just verified the token (a cache entry good for seconds),
+// refuses it at once: revocations are pushed between replicas.
+func revokeAcrossReplicas(ctx context.Context, t *testing.T, rs *replicaSet, admin, clusterID string, h int) {
+	t.Helper()
+	a, b := (h+1)%len(rs.servers), (h+2)%len(rs.servers)
+	// A session of its own: a session's next download replaces its last.
+	session, err := rs.front.Login(ctx, "admin", rs.front.AdminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := rs.front.Kubeconfig(ctx, session, []string{clusterID}, "1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Straight to replica b, past the load balancer.
+	kc = []byte(strings.ReplaceAll(string(kc), rs.serverURL, "https://"+rs.servers[b].Listen))
+	kcPath := filepath.Join(t.TempDir(), "kubeconfig-b")
+	writeFile(t, kcPath, kc)
+	cfg, err := clientcmd.LoadFromFile(kcPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokenID string
+	for _, u := range cfg.AuthInfos {
+		tokenID, _, _ = strings.Cut(u.Token, ":")
+	}
+	if _, err := kubectl(ctx, t, kcPath, "get", "ns", "default", "-o", "name"); err != nil {
+		t.Fatalf("kubectl straight to replica %d: %v", b+1, err)
+	}
+	watch := startKubectlWatch(ctx, t, kcPath, "get", "ns", "-w")
+	watch.waitListed(t, 30*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if err := rs.servers[a].Do(ctx, http.MethodDelete, "/v3/tokens/"+tokenID, admin, nil, nil); err != nil {
+		t.Fatalf("revoke through replica %d: %v", a+1, err)
+	}
+	revoked := time.Now()
+	_, err = kubectlQuiet(ctx, kcPath, "get", "ns", "default", "-o", "name")
+	refusedAfter := time.Since(revoked)
+	if err == nil {
+		t.Errorf("replica %d accepted the token %v after replica %d revoked it", b+1, refusedAfter, a+1)
+	}
+	select {
+	case <-watch.ended:
+		t.Logf("revoked through replica %d: replica %d refused the token %v later; the watch open through it ended %v after",
+			a+1, b+1, refusedAfter.Round(time.Millisecond), time.Since(revoked).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		watch.cmd.Process.Kill()
+		t.Fatal("the watch outlived its token, revoked on another replica, by 10s")
+	}
+}
