@@ -46,7 +46,7 @@ HELM_LDFLAGS := -s -w \
 
 helm: $(HELM) ## build the pinned helm into $(HELM_DIR)
 
-deploy-manifests: $(HELM) ## regenerate deploy/manifests/server.yaml from the Helm chart
+deploy-manifests: $(HELM) ## regenerate deploy/manifests/server.yaml and server-replicas.yaml from the Helm chart
 	cd $(HELM_REPO) && HELM=$(HELM) GOTOOLCHAIN=local $(HELM_GO) test ./test/deploy -run '^TestServerManifest$$' -count=1 -update
 
 helm-clean: ## remove the pinned helm in $(HELM_DIR)

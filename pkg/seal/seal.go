@@ -86,8 +86,11 @@ func loadOrCreateKey(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets key: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("secrets key %s has mode %o; it must be readable by its owner only (chmod 600)", path, fi.Mode().Perm())
+	// Owner only (0600), or also its group for reading (0440: a Kubernetes
+	// Secret mounted for a pod's fsGroup); never others, never a writer but
+	// the owner.
+	if fi.Mode().Perm()&0o027 != 0 {
+		return nil, fmt.Errorf("secrets key %s has mode %o; others must not read it, nor anyone but its owner write it (chmod 600)", path, fi.Mode().Perm())
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

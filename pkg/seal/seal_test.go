@@ -133,12 +133,22 @@ func TestLoadOrCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A Secret mounted for the pod's group (fsGroup): 0440 is fine.
+	mounted := filepath.Join(t.TempDir(), "secrets.key")
+	if err := os.WriteFile(mounted, content, 0o440); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreate(mounted); err != nil {
+		t.Errorf("a key readable by its group only: %v", err)
+	}
 	for _, tc := range []struct {
 		name    string
 		content string
 		mode    os.FileMode
 	}{
 		{"readable by others", string(content), 0o644},
+		{"readable by others, not its group", string(content), 0o604},
+		{"writable by its group", string(content), 0o660},
 		{"short key", "AAAA\n", 0o600},
 		{"not base64", "!!!" + string(content), 0o600},
 	} {

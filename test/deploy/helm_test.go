@@ -21,11 +21,12 @@ import (
 	"github.com/drover-dev/drover/test/harness"
 )
 
-var update = flag.Bool("update", false, "regenerate deploy/manifests/server.yaml from the chart")
+var update = flag.Bool("update", false, "regenerate deploy/manifests/*.yaml from the chart")
 
 const (
-	chartDir       = "deploy/helm/drover"
-	serverManifest = "deploy/manifests/server.yaml"
+	chartDir         = "deploy/helm/drover"
+	serverManifest   = "deploy/manifests/server.yaml"
+	replicasManifest = "deploy/manifests/server-replicas.yaml"
 	// The plain manifests' release: name, namespace and the one value the
 	// chart requires.
 	releaseName      = "drover"
@@ -283,6 +284,61 @@ func TestHelmTemplateTLSSecret(t *testing.T) {
 	}
 }
 
+// TestHelmTemplateReplicas: with a database, replicas roll one at a time,
+// get the database URL (password included) from a Secret through the
+// environment, never argv, reach one another at their pod IP, share the
+// secrets key from a Secret (that key only, read-only), and keep no volume
+// claim (the store is the database).
+func TestHelmTemplateReplicas(t *testing.T) {
+	out, err := helmTemplate(t, "serverURL="+exampleServerURL, "replicas=3", "database.existingSecret=drover-db",
+		"secretsKey.existingSecret=drover-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := decodeAll(t, out)
+	if diff := cmp.Diff([]string{"Deployment", "Service", "ServiceAccount"}, kinds(objs)); diff != "" {
+		t.Errorf("kinds (-want +got):\n%s", diff)
+	}
+	d := one[*appsv1.Deployment](t, objs)
+	if *d.Spec.Replicas != 3 || d.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType ||
+		d.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() != 0 {
+		t.Errorf("replicas %d, strategy %+v", *d.Spec.Replicas, d.Spec.Strategy)
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	for _, a := range []string{"--peer-url=https://$(POD_IP):8443", "--secrets-key-file=/etc/drover/secrets/secrets.key"} {
+		if !slices.Contains(c.Args, a) {
+			t.Errorf("args %q lack %s", c.Args, a)
+		}
+	}
+	for _, a := range c.Args {
+		if strings.Contains(a, "postgres") || strings.Contains(a, "database-url") {
+			t.Errorf("the database URL is on the command line: %s", a)
+		}
+	}
+	wantEnv := []corev1.EnvVar{
+		{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+		{Name: "DROVER_DATABASE_URL", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "drover-db"}, Key: "url"}}},
+	}
+	if diff := cmp.Diff(wantEnv, c.Env); diff != "" {
+		t.Errorf("env (-want +got):\n%s", diff)
+	}
+	if !slices.Contains(c.VolumeMounts, corev1.VolumeMount{Name: "secrets-key", MountPath: "/etc/drover/secrets", ReadOnly: true}) {
+		t.Errorf("mounts %+v lack the secrets key, read-only", c.VolumeMounts)
+	}
+	mode := int32(0o400)
+	want := corev1.Volume{Name: "secrets-key", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "drover-key",
+		DefaultMode: &mode, Items: []corev1.KeyToPath{{Key: "secrets.key", Path: "secrets.key"}}}}}
+	if !slices.ContainsFunc(d.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return cmp.Equal(v, want) }) {
+		t.Errorf("volumes %+v lack %+v", d.Spec.Template.Spec.Volumes, want)
+	}
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			t.Errorf("volume %s is a claim: replicas on a database need none", v.Name)
+		}
+	}
+}
+
 // TestHelmTemplateBootstrapSecret: the first admin's password comes from a
 // Secret, mounted read-only (that one key only) and passed as a file, so it
 // never reaches the log.
@@ -377,9 +433,9 @@ func TestHelmTemplateRefuses(t *testing.T) {
 		{"http serverURL", []string{"serverURL=http://drover.example.com"}, "must be an https URL"},
 		{"serverURL with path", []string{"serverURL=https://drover.example.com/x"}, "must be an https URL"},
 		{"two replicas on SQLite", []string{"serverURL=" + exampleServerURL, "replicas=2"},
-			"replicas is 2, but without postgres.dsn the store is SQLite on a ReadWriteOnce volume, which only one server pod may use"},
-		{"postgres not there yet", []string{"serverURL=" + exampleServerURL, "replicas=2", "postgres.dsn=postgres://db/drover"},
-			"no PostgreSQL store yet"},
+			"replicas is 2, but without database.existingSecret the store is SQLite on a ReadWriteOnce volume, which only one server pod may use"},
+		{"a database without the shared secrets key", []string{"serverURL=" + exampleServerURL, "replicas=2", "database.existingSecret=db"},
+			"every replica must have the same secrets key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := helmTemplate(t, tc.set...)
@@ -393,17 +449,18 @@ func TestHelmTemplateRefuses(t *testing.T) {
 	}
 }
 
-// renderServerManifest is deploy/manifests/server.yaml: the chart's defaults
-// (with the example server URL) as plain manifests, preceded by their
-// namespace.
-func renderServerManifest(t *testing.T) []byte {
-	t.Helper()
-	out, err := helmTemplate(t, "serverURL="+exampleServerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	b.WriteString(`# Drover server as plain manifests: the Helm chart deploy/helm/drover with its
+// plainManifest is a plain-manifest rendering of the chart: where it goes, the
+// values it is rendered with, and what its header says.
+type plainManifest struct {
+	path   string
+	set    []string
+	header string
+	kinds  []string
+}
+
+var manifests = []plainManifest{
+	{path: serverManifest, set: []string{"serverURL=" + exampleServerURL},
+		header: `# Drover server as plain manifests: the Helm chart deploy/helm/drover with its
 # default values, release "` + releaseName + `" in namespace ` + releaseNamespace + `.
 # Generated by ` + "`make -f mk/helm.mk deploy-manifests`" + `; do not edit (test/deploy
 # fails when it is stale).
@@ -412,7 +469,35 @@ func renderServerManifest(t *testing.T) []byte {
 # server's external URL:
 #   sed 's#` + exampleServerURL + `#https://drover.your.domain#' server.yaml | kubectl apply -f -
 # The admin password is printed once to the server's log.
----
+`, kinds: []string{"Deployment", "Namespace", "PersistentVolumeClaim", "Service", "ServiceAccount"}},
+	{path: replicasManifest, set: []string{"serverURL=" + exampleServerURL, "replicas=3",
+		"database.existingSecret=drover-database", "secretsKey.existingSecret=drover-secrets-key"},
+		header: `# Drover server replicas on PostgreSQL as plain manifests: the Helm chart
+# deploy/helm/drover with replicas=3, database.existingSecret=drover-database and
+# secretsKey.existingSecret=drover-secrets-key, release "` + releaseName + `" in namespace
+# ` + releaseNamespace + `. Generated by ` + "`make -f mk/helm.mk deploy-manifests`" + `; do not edit.
+#
+# Before applying, create the two Secrets and replace ` + exampleServerURL + `:
+#   kubectl create namespace ` + releaseNamespace + `
+#   kubectl -n ` + releaseNamespace + ` create secret generic drover-database \
+#     --from-literal=url='postgres://drover:PASSWORD@db.example.com:5432/drover?sslmode=verify-full'
+#   kubectl -n ` + releaseNamespace + ` create secret generic drover-secrets-key \
+#     --from-literal=secrets.key="$(head -c32 /dev/urandom | base64)"
+#   sed 's#` + exampleServerURL + `#https://drover.your.domain#' server-replicas.yaml | kubectl apply -f -
+# Put a load balancer that passes TLS through (TCP) in front of the Service for
+# kubectl and agents alike; see docs/operations.md.
+`, kinds: []string{"Deployment", "Namespace", "Service", "ServiceAccount"}},
+}
+
+// render is the manifest: its header, the namespace, then the chart.
+func (m plainManifest) render(t *testing.T) []byte {
+	t.Helper()
+	out, err := helmTemplate(t, m.set...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.WriteString(m.header + `---
 apiVersion: v1
 kind: Namespace
 metadata:
@@ -422,28 +507,31 @@ metadata:
 	return b.Bytes()
 }
 
-// TestServerManifest checks deploy/manifests/server.yaml is what the chart
-// renders; -update rewrites it.
+// TestServerManifest checks deploy/manifests/*.yaml are what the chart
+// renders; -update rewrites them.
 func TestServerManifest(t *testing.T) {
-	want := renderServerManifest(t)
-	path := filepath.Join(harness.RepoRoot(), serverManifest)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v: run `make -f mk/helm.mk deploy-manifests`", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s is stale; run `make -f mk/helm.mk deploy-manifests` (-want +got):\n%s", serverManifest, diff)
-	}
-	objs := decodeAll(t, string(got))
-	if diff := cmp.Diff([]string{"Deployment", "Namespace", "PersistentVolumeClaim", "Service", "ServiceAccount"}, kinds(objs)); diff != "" {
-		t.Errorf("kinds (-want +got):\n%s", diff)
+	for _, m := range manifests {
+		t.Run(filepath.Base(m.path), func(t *testing.T) {
+			want := m.render(t)
+			path := filepath.Join(harness.RepoRoot(), m.path)
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, want, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v: run `make -f mk/helm.mk deploy-manifests`", err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("%s is stale; run `make -f mk/helm.mk deploy-manifests` (-want +got):\n%s", m.path, diff)
+			}
+			if diff := cmp.Diff(m.kinds, kinds(decodeAll(t, string(got)))); diff != "" {
+				t.Errorf("kinds (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

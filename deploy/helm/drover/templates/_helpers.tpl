@@ -28,11 +28,11 @@ a message saying what to change.
 {{- if not (regexMatch "^https://[^/?#@]+/?$" $url) -}}
 {{- fail (printf "serverURL %q must be an https URL with no path, query or credentials" $url) -}}
 {{- end -}}
-{{- if .Values.postgres.dsn -}}
-{{- fail "postgres.dsn is set, but this drover-server has no PostgreSQL store yet (a later feature): leave it empty and run 1 replica on SQLite" -}}
+{{- if and (gt (int .Values.replicas) 1) (not .Values.database.existingSecret) -}}
+{{- fail (printf "replicas is %d, but without database.existingSecret the store is SQLite on a ReadWriteOnce volume, which only one server pod may use: set replicas to 1, or give the replicas a PostgreSQL database" (int .Values.replicas)) -}}
 {{- end -}}
-{{- if gt (int .Values.replicas) 1 -}}
-{{- fail (printf "replicas is %d, but without postgres.dsn the store is SQLite on a ReadWriteOnce volume, which only one server pod may use: set replicas to 1 (HA needs PostgreSQL, a later feature)" (int .Values.replicas)) -}}
+{{- if and .Values.database.existingSecret (not .Values.secretsKey.existingSecret) -}}
+{{- fail "database.existingSecret is set but secretsKey.existingSecret is not: every replica must have the same secrets key (a Secret with the base64 of 32 random bytes)" -}}
 {{- end -}}
 {{- if lt (int .Values.replicas) 0 -}}
 {{- fail "replicas must not be negative" -}}
