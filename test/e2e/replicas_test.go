@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drover-dev/drover/test/haproxy"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/drover-dev/drover/test/haproxy"
 	"github.com/drover-dev/drover/test/harness"
 	"github.com/drover-dev/drover/test/postgres"
 )
