@@ -34,6 +34,9 @@ type Sessions interface {
 // Store keeps gathered status and knows each cluster's scoped tokens.
 type Store interface {
 	SaveClusterStatus(ctx context.Context, clusterID string, status []byte, at time.Time) error
+	// SaveClusterStatusFenced writes only while the lease is current
+	// (server replicas).
+	SaveClusterStatusFenced(ctx context.Context, clusterID string, status []byte, at time.Time, l store.Lease) (bool, error)
 	ClusterScopedTokens(ctx context.Context, clusterID string, now time.Time) ([]store.ScopedToken, error)
 	// Drover's bindings, projects and users, which the controller writes
 	// downstream as RBAC (rbac.go).
@@ -63,7 +66,26 @@ type Options struct {
 	Resync time.Duration
 	// Metrics receives the controllers' figures; nil: a private registry.
 	Metrics *metrics.Server
+	// Leases make a cluster's controller run on one server replica at a
+	// time, even when two replicas hold tunnels of its cluster agents
+	// (package replica); nil: a server alone runs them all.
+	Leases Leases
 }
+
+// Leases hand out named leases across server replicas (replica.Leases).
+type Leases interface {
+	// Hold takes the named lease and keeps it; held ends when ctx ends or
+	// the lease is lost, release lets it go. ok is false when another
+	// replica holds it.
+	Hold(ctx context.Context, name string) (held context.Context, lease store.Lease, release func(), ok bool, err error)
+}
+
+// leaseName is the lease of a cluster's controller.
+func leaseName(clusterID string) string { return "controller/" + clusterID }
+
+// leaseRetry is how often a replica with a cluster agent's tunnel but not
+// the lease of its controller asks for it again.
+const leaseRetry = 2 * time.Second
 
 // Reacher answers whether a user may reach a cluster (access.Checker).
 type Reacher interface {
@@ -75,7 +97,10 @@ type Manager struct {
 	opts    Options
 	mu      sync.Mutex
 	running map[string]*running // cluster id
-	wg      sync.WaitGroup
+	// asked is when the lease of a cluster's controller was last asked
+	// for and refused.
+	asked map[string]time.Time
+	wg    sync.WaitGroup
 }
 
 type running struct {
@@ -111,7 +136,7 @@ func New(opts Options) *Manager {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.NewServer()
 	}
-	return &Manager{opts: opts, running: map[string]*running{}}
+	return &Manager{opts: opts, running: map[string]*running{}, asked: map[string]time.Time{}}
 }
 
 // Run keeps controllers in step with the live sessions until ctx is done,
@@ -145,36 +170,95 @@ func (m *Manager) sync(ctx context.Context) {
 		}
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for id, r := range m.running {
 		if live[id] != r.session {
 			r.cancel()
 			delete(m.running, id)
 		}
 	}
-	for id, s := range live {
-		if _, ok := m.running[id]; ok {
-			continue
+	var start []string
+	for id := range live {
+		if _, ok := m.running[id]; !ok {
+			start = append(start, id)
 		}
-		cctx, cancel := context.WithCancel(ctx)
-		trigger := make(chan struct{}, 1)
-		m.running[id] = &running{session: s, cancel: cancel, trigger: trigger}
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			defer m.forget(id)
-			c := &clusterController{opts: m.opts, session: s, trigger: trigger, log: m.opts.Logger.With("cluster", id)}
-			c.run(cctx)
-		}()
 	}
+	for id := range m.asked {
+		if live[id] == nil {
+			delete(m.asked, id)
+		}
+	}
+	m.mu.Unlock()
+
+	for _, id := range start {
+		m.start(ctx, id, live[id])
+	}
+	m.mu.Lock()
 	m.opts.Metrics.Controllers.Set(float64(len(m.running)))
+	m.mu.Unlock()
+}
+
+// start runs a controller on the cluster agent's session s, once this
+// server holds the lease of the cluster's controller (with Leases).
+func (m *Manager) start(ctx context.Context, id string, s *tunnel.Session) {
+	cctx, cancel := context.WithCancel(ctx)
+	lease, release := store.Lease{}, func() {}
+	if m.opts.Leases != nil {
+		m.mu.Lock()
+		recent := m.opts.Now().Sub(m.asked[id]) < leaseRetry
+		m.mu.Unlock()
+		if recent {
+			cancel()
+			return
+		}
+		held, l, rel, ok, err := m.opts.Leases.Hold(cctx, leaseName(id))
+		if err != nil || !ok {
+			if err != nil && ctx.Err() == nil {
+				m.opts.Logger.Warn("ask for the lease of a cluster's controller", "cluster", id, "err", err)
+			}
+			m.mu.Lock()
+			m.asked[id] = m.opts.Now()
+			m.mu.Unlock()
+			cancel()
+			return
+		}
+		cctx, lease, release = held, l, rel
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.running[id]; ok || ctx.Err() != nil {
+		cancel()
+		release()
+		return
+	}
+	trigger := make(chan struct{}, 1)
+	r := &running{session: s, cancel: cancel, trigger: trigger}
+	m.running[id] = r
+	delete(m.asked, id)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer m.forget(id)
+		defer release()
+		c := &clusterController{opts: m.opts, session: s, trigger: trigger, lease: lease, log: m.opts.Logger.With("cluster", id)}
+		c.run(cctx)
+		// Stopped by a lost lease rather than the manager: the next sync
+		// may start it again once the lease is back.
+		m.mu.Lock()
+		if m.running[id] == r {
+			delete(m.running, id)
+		}
+		m.mu.Unlock()
+		cancel()
+	}()
 }
 
 type clusterController struct {
 	opts    Options
 	session *tunnel.Session
 	trigger chan struct{}
-	log     *slog.Logger
+	// lease is the lease it runs under (zero: a server alone).
+	lease store.Lease
+	log   *slog.Logger
 }
 
 func (c *clusterController) run(ctx context.Context) {
@@ -282,7 +366,7 @@ func (c *clusterController) gatherAndSave(ctx context.Context, cs kubernetes.Int
 		c.log.Error("encode status", "err", err)
 		return
 	}
-	if err := c.opts.Store.SaveClusterStatus(ctx, c.session.ClusterID, b, st.GatheredAt); err != nil && ctx.Err() == nil {
+	if err := c.saveStatus(ctx, b, st.GatheredAt); err != nil && ctx.Err() == nil {
 		c.failed("save_status", "save status", "err", err)
 	}
 }
@@ -317,6 +401,19 @@ func adminBindingOK(b *rbacv1.ClusterRoleBinding) bool {
 
 // forget removes a stopped controller's per-cluster series, unless a
 // controller for a new session of the cluster already runs (it sets them).
+// saveStatus writes the gathered status: under the lease when there is
+// one, so that nothing is written once another replica took over.
+func (c *clusterController) saveStatus(ctx context.Context, b []byte, at time.Time) error {
+	if c.lease.Name == "" {
+		return c.opts.Store.SaveClusterStatus(ctx, c.session.ClusterID, b, at)
+	}
+	ok, err := c.opts.Store.SaveClusterStatusFenced(ctx, c.session.ClusterID, b, at, c.lease)
+	if err == nil && !ok {
+		c.log.Warn("the lease of this cluster's controller went to another replica: status not written")
+	}
+	return err
+}
+
 func (m *Manager) forget(id string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

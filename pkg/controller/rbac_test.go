@@ -30,6 +30,9 @@ type fakeStore struct {
 }
 
 func (f *fakeStore) SaveClusterStatus(context.Context, string, []byte, time.Time) error { return nil }
+func (f *fakeStore) SaveClusterStatusFenced(context.Context, string, []byte, time.Time, store.Lease) (bool, error) {
+	return true, nil
+}
 func (f *fakeStore) ClusterScopedTokens(context.Context, string, time.Time) ([]store.ScopedToken, error) {
 	return nil, nil
 }

@@ -136,6 +136,46 @@ func (r *Registry) Install(ctx context.Context, q InstallRequest) (Info, error) 
 	return info, nil
 }
 
+// fetch downloads the binary of an installed driver that this server does
+// not have (another server replica on the same database installed it):
+// from the URL it was installed from, kept only if its checksum is the
+// one recorded then. A binary that is there is left to the launcher's
+// own check.
+func (r *Registry) fetch(ctx context.Context, info Info) error {
+	if info.Builtin || info.URL == "" {
+		return nil
+	}
+	r.fetching.Lock()
+	defer r.fetching.Unlock()
+	if _, err := os.Stat(info.path); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(info.path), "."+info.Name+".fetch-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	sum, err := r.download(ctx, info.URL, tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("driver %q: this server does not have its binary, and fetching it failed: %s", info.Name, safeDownloadError(err))
+	}
+	if !checksum.Equal(sum, info.Checksum) {
+		return fmt.Errorf("driver %q: the file at its URL now has sha256 %s, not the %s it was installed with: %w",
+			info.Name, sum, info.Checksum, ErrChecksum)
+	}
+	if err := os.Chmod(tmp.Name(), 0o700); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), info.path); err != nil {
+		return err
+	}
+	r.opts.Logger.Info("fetched an installed cluster driver this server did not have", "driver", info.Name, "sha256", sum)
+	return nil
+}
+
 // download writes the body at rawURL to w and returns its hex SHA-256.
 func (r *Registry) download(ctx context.Context, rawURL string, w io.Writer) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -233,7 +234,9 @@ func TestDriverInstall(t *testing.T) {
 	sum := sha256.Sum256(bin)
 	good := hex.EncodeToString(sum[:])
 	mux := http.NewServeMux()
-	mux.HandleFunc("/driver", func(w http.ResponseWriter, r *http.Request) { w.Write(bin) })
+	var served atomic.Value
+	served.Store(bin)
+	mux.HandleFunc("/driver", func(w http.ResponseWriter, r *http.Request) { w.Write(served.Load().([]byte)) })
 	mux.HandleFunc("/elsewhere", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "ftp://example.invalid/driver", http.StatusFound)
 	})
@@ -278,6 +281,25 @@ func TestDriverInstall(t *testing.T) {
 	}
 	if _, err := r.Schema(ctx, "fake2"); err != nil {
 		t.Fatal(err)
+	}
+	// A server replica that did not install it fetches it, checked
+	// against the checksum recorded at install.
+	path := filepath.Join(r.opts.Dir, "bin", "fake2")
+	os.Remove(path)
+	r.schemas = map[string]cachedSchema{}
+	served.Store(append(bin[:len(bin):len(bin)], 0))
+	if _, err := r.Schema(ctx, "fake2"); !errors.Is(err, ErrChecksum) {
+		t.Errorf("a changed file at the URL: %v, want ErrChecksum", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the refused file was kept: %v", err)
+	}
+	served.Store(bin)
+	if _, err := r.Schema(ctx, "fake2"); err != nil {
+		t.Fatalf("fetched again: %v", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the fetched binary: %v", err)
 	}
 	if err := r.Delete(ctx, "fake2"); err != nil {
 		t.Fatal(err)

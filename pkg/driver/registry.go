@@ -96,6 +96,8 @@ type Registry struct {
 
 	mu      sync.Mutex
 	schemas map[string]cachedSchema
+	// fetching serialises fetches of installed binaries this server lacks.
+	fetching sync.Mutex
 }
 
 type cachedSchema struct {
@@ -262,6 +264,9 @@ func (r *Registry) launch(ctx context.Context, info Info) (*Client, error) {
 }
 
 func (r *Registry) start(ctx context.Context, info Info, logPath string) (*Client, error) {
+	if err := r.fetch(ctx, info); err != nil {
+		return nil, err
+	}
 	if err := prepareStateRoots(r.opts.StateDir, r.conf.sandbox); err != nil {
 		return nil, fmt.Errorf("driver %q: state directory: %w", info.Name, err)
 	}

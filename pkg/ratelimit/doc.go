@@ -1,4 +1,4 @@
-// Package ratelimit owns keyed rate limiting in one process's memory: a
+// Package ratelimit owns keyed rate limiting: in one process's memory, a
 // token bucket (golang.org/x/time/rate) per key, such as a username or a
 // client address, as the login endpoints use.
 //
@@ -10,6 +10,7 @@
 // grow without bound, nor log the keys (usernames may be passwords typed in
 // the wrong field).
 //
-// Replicas each keep their own buckets; a limiter shared between replicas
-// would implement the same Allow method on a shared store.
+// Shared is the same Allow for server replicas on one database: the limit
+// is counted there, once for all of them (GCRA in SQL, package store), and
+// keys are stored as digests only.
 package ratelimit

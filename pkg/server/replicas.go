@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/pkg/api"
+	"github.com/drover-dev/drover/pkg/controller"
 	"github.com/drover-dev/drover/pkg/metrics"
+	"github.com/drover-dev/drover/pkg/providers/registry"
+	"github.com/drover-dev/drover/pkg/ratelimit"
 	"github.com/drover-dev/drover/pkg/replica"
 	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/server/chain"
@@ -23,10 +26,11 @@ import (
 // serve as one of several: it is nil for a server on SQLite, which is
 // alone by construction.
 type replicas struct {
-	reg   *replica.Registry
-	index *replica.Index
-	relay *replica.Relay
-	bus   *replica.Bus
+	reg    *replica.Registry
+	index  *replica.Index
+	relay  *replica.Relay
+	bus    *replica.Bus
+	leases *replica.Leases
 }
 
 // joinService makes this server's identity the service's before anything
@@ -80,7 +84,26 @@ func startReplica(ctx context.Context, cfg Config, st *store.Store, tun *tunnel.
 	go idx.Run(ctx)
 	cfg.Logger.Info("joined the server replicas on the database", "replica", reg.ID(), "peer_url", cfg.PeerURL,
 		"live", len(reg.Live())+1)
-	return &replicas{reg: reg, index: idx, relay: relay}, nil
+	return &replicas{reg: reg, index: idx, relay: relay, leases: replica.NewLeases(st, reg, cfg.Logger)}, nil
+}
+
+// controllerLeases make each cluster's controller run on one replica;
+// nil alone.
+func (r *replicas) controllerLeases() controller.Leases {
+	if r == nil {
+		return nil
+	}
+	return r.leases
+}
+
+// once runs f on one replica at a time (the holder of the named lease),
+// until ctx ends; alone, it just runs f.
+func (r *replicas) once(ctx context.Context, name string, f func(context.Context)) {
+	if r == nil {
+		f(ctx)
+		return
+	}
+	r.leases.RunExclusive(ctx, name, f)
 }
 
 // listen starts applying the other replicas' events here and returns the
@@ -124,4 +147,22 @@ func (r *replicas) relayer() chain.Relayer {
 		return nil
 	}
 	return r.relay
+}
+
+// spent is where redirect logins' states and the drover command's codes
+// are spent: the database replicas share; nil alone (this process).
+func (r *replicas) spent(st *store.Store) registry.Spent {
+	if r == nil {
+		return nil
+	}
+	return st
+}
+
+// loginLimit is a login rate limit counted once for all replicas; nil
+// alone (the API's own, in memory).
+func (r *replicas) loginLimit(st *store.Store, name string, burst int, logger *slog.Logger) api.LoginLimiter {
+	if r == nil {
+		return nil
+	}
+	return ratelimit.NewShared(st, name, burst, time.Minute, logger)
 }

@@ -192,7 +192,7 @@ func Run(ctx context.Context, cfg Config) error {
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
 	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now, Instance: mat.Checksum()[:32]})
-	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Accounts: accts,
+	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Accounts: accts, Leases: rep.controllerLeases(),
 		Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL, Metrics: m})
 	m.WatchStore(st.Stats)
 	// The provisioning controller's cluster deletions hold at once as the
@@ -211,7 +211,7 @@ func Run(ctx context.Context, cfg Config) error {
 		ClusterRemoved: func(id string) { tun.CloseCluster(id); accts.Forget(id) }}, cfg.Logger)
 	access.bus = tokens.bus
 	go access.recheckStreams(ctx, streams, st, cfg.Logger)
-	authProviders := registry.New(registry.Options{Store: st, Sealer: sealer, Logger: cfg.Logger, Now: cfg.Now,
+	authProviders := registry.New(registry.Options{Store: st, Sealer: sealer, Logger: cfg.Logger, Now: cfg.Now, Spent: rep.spent(st),
 		Tokens: tokens, Access: access, MaxStale: maxStale(cfg.GroupRefreshInterval)})
 	apiHandler = api.New(api.Options{
 		Store: st, Tokens: tokens, Tunnel: rep.tunnels(tun), CAPEM: mat.CAPEM, CASum: mat.Checksum(),
@@ -221,6 +221,9 @@ func Run(ctx context.Context, cfg Config) error {
 		RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
 		Drivers: drivers, Provisioning: prov, Access: access, Reach: checker, Providers: authProviders, Local: localUsers,
 		Credentials: accts, PluginTTL: cfg.PluginTTL, PluginACETTL: cfg.PluginACETTL, AuthEndpoints: ctrl,
+		LoginsPerAddress:     rep.loginLimit(st, "login-address", api.DefaultLoginsPerAddress, cfg.Logger),
+		LoginsPerUserAddress: rep.loginLimit(st, "login-user-address", api.DefaultLoginsPerUserAddress, cfg.Logger),
+		LoginsPerUser:        rep.loginLimit(st, "login-user", api.DefaultLoginsPerUser, cfg.Logger),
 	})
 	handler := chain.NewHandler(chain.Handlers{
 		Client:  cfg.Client,
@@ -260,10 +263,14 @@ func Run(ctx context.Context, cfg Config) error {
 			NextProtos:     []string{"h2", "http/1.1"},
 		},
 	}
-	go gcTokens(ctx, st, cfg)
+	go rep.once(ctx, "token-gc", func(ctx context.Context) { gcTokens(ctx, st, cfg) })
 	go renewCertificate(ctx, mat.Keeper, cfg)
 	go tun.RecheckTokens(ctx, 5*time.Second) // agents of ended registration tokens lose their tunnels
-	go authProviders.RunRefresh(ctx, cfg.GroupRefreshInterval)
+	if cfg.GroupRefreshInterval > 0 {
+		go rep.once(ctx, "group-refresh", func(ctx context.Context) { authProviders.RunRefresh(ctx, cfg.GroupRefreshInterval) })
+	} else {
+		authProviders.RunRefresh(ctx, 0) // says it is off
+	}
 	go streams.Run(ctx)
 	if lns.metrics != nil {
 		defer serveMetrics(lns.metrics, m, cfg.Logger)()
@@ -273,7 +280,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { ctrl.Run(ctrlCtx); close(ctrlDone) }()
 	defer func() { stopCtrl(); <-ctrlDone }()
 	provDone := make(chan struct{})
-	go func() { prov.Run(ctrlCtx); close(provDone) }()
+	go func() { rep.once(ctrlCtx, "provisioning", prov.Run); close(provDone) }()
 	defer func() { stopCtrl(); <-provDone }()
 
 	errc := make(chan error, 1)

@@ -15,9 +15,10 @@ var copyOrder = []string{
 	"service_identity",
 }
 
-// notCopied are the tables of running replicas: who is alive and which
-// tunnels each holds. A copy is made from a stopped server.
-var notCopied = []string{"replicas", "cluster_tunnels"}
+// notCopied are the tables of running servers: who is alive, which
+// tunnels each holds, leases, spent login states and rate limits (all
+// short-lived). A copy is made from a stopped server.
+var notCopied = []string{"replicas", "cluster_tunnels", "leases", "spent_secrets", "rate_limits"}
 
 // CopyTo copies every row of s, an SQLite store, into dst, an empty
 // PostgreSQL store of the same schema version, in one transaction of dst:

@@ -171,4 +171,30 @@ CREATE TABLE service_identity (
 	value      BYTEA NOT NULL,
 	updated_at BIGINT NOT NULL
 );
+`, `
+-- Leases: what must run on one server replica at a time (a cluster's
+-- controller, the group refresh, provisioning) is done by the holder of
+-- its lease. fence grows with every new holder; writes made under a lease
+-- name it, and a fence that is no longer current writes nothing.
+CREATE TABLE leases (
+	name       TEXT COLLATE "C" PRIMARY KEY,
+	holder     TEXT COLLATE "C" NOT NULL,
+	fence      BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL
+);
+-- Secrets spent once (the states of redirect logins, the codes of the
+-- drover command's logins), by digest, until they could no longer be
+-- presented anyway: shared, so that no replica honours one twice.
+CREATE TABLE spent_secrets (
+	digest     BYTEA PRIMARY KEY,
+	expires_at BIGINT NOT NULL
+);
+CREATE INDEX spent_secrets_expiry ON spent_secrets(expires_at);
+-- Rate limits shared by replicas (GCRA): per key (a digest: keys may be
+-- usernames), the theoretical arrival time of the next request.
+CREATE TABLE rate_limits (
+	digest BYTEA PRIMARY KEY,
+	tat    BIGINT NOT NULL
+);
+CREATE INDEX rate_limits_tat ON rate_limits(tat);
 `}

@@ -75,9 +75,13 @@
 // one ttl each and swept oldest first (no scan of the table); a spent
 // state needs a claim of this server's, so filling the table takes a
 // begun and finished login each, both limited per client address by the
-// API. They are kept in this process: another replica, or this one after
-// a restart, would take a state once more within its ten minutes, where
-// the identity provider's own single-use code still refuses the exchange.
+// API. They are kept in this process, or, with Options.Spent (server
+// replicas on one database), in the database, where every replica sees
+// them: a login begun through one replica finishes through any (the
+// claim is sealed with the secrets key they share), once. A server alone
+// after a restart would take a state once more within its ten minutes,
+// where the identity provider's own single-use code still refuses the
+// exchange.
 // The state is bound to the browser that began the login through the
 // claim (login CSRF: see docs/auth-providers.md).
 //
@@ -90,7 +94,7 @@
 // CLILogin, and the caller hands the login off (HandOff) as a sealed code
 // of two minutes bound to the challenge; Redeem honours it once, with the
 // verifier, spending it in the same table as the states (kept as long as
-// a claim or a code lives). As for states, another replica or a restart
+// a claim or a code lives). As for states, a restart of a server alone
 // would take a code once more within its two minutes, and only with the
 // verifier that never left the command.
 //

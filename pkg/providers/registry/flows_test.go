@@ -109,7 +109,7 @@ func TestRedirectLoginClaim(t *testing.T) {
 			}
 		})
 	}
-	if n := b.reg.spent.len(); n != 0 {
+	if n := b.reg.spent.(*spentStates).len(); n != 0 {
 		t.Errorf("%d states spent by callbacks without their claim", n)
 	}
 	if p, _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {bg.State}, "code": {"alice"}}, bg.Claim); err != nil || p.Username != "alice" {
@@ -131,7 +131,7 @@ func TestBeginHoldsNothing(t *testing.T) {
 	for range 1000 {
 		begun = append(begun, begin(t, b, "sso"))
 	}
-	if n := b.reg.spent.len(); n != 0 {
+	if n := b.reg.spent.(*spentStates).len(); n != 0 {
 		t.Fatalf("%d entries after 1000 begins, want 0", n)
 	}
 	for i := range 4 {
@@ -151,7 +151,7 @@ func TestBeginHoldsNothing(t *testing.T) {
 	if _, _, err := b.reg.Finish(ctx, "sso", url.Values{"state": {late.State}, "code": {"alice"}}, late.Claim); err != nil {
 		t.Errorf("a login after the sweep: %v", err)
 	}
-	if n := b.reg.spent.len(); n != 1 {
+	if n := b.reg.spent.(*spentStates).len(); n != 1 {
 		t.Errorf("%d spent after the sweep, want 1", n)
 	}
 }
@@ -238,6 +238,34 @@ func BenchmarkSpentFull(b *testing.B) {
 	for b.Loop() {
 		if err := p.spend(x, now); !errors.Is(err, ErrTooManyPending) {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestRedirectLoginAcrossReplicas: replicas share the secrets key and the
+// store: a login begun through one finishes through another, and its
+// state, spent there, is refused by the first (Options.Spent).
+func TestRedirectLoginAcrossReplicas(t *testing.T) {
+	b := newBed(t)
+	ctx := context.Background()
+	b.save(t, "sso", "fake-redirect", map[string]any{"realm": "r"})
+	replica := func() *Registry {
+		o := b.reg.opts
+		o.Spent = b.st
+		return New(o)
+	}
+	one, two := replica(), replica()
+	bg, err := one.Begin(ctx, "sso", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := url.Values{"state": {bg.State}, "code": {"alice"}}
+	if p, _, err := two.Finish(ctx, "sso", cb, bg.Claim); err != nil || p.Username != "alice" {
+		t.Fatalf("finished on the other replica: %+v %v", p, err)
+	}
+	for name, r := range map[string]*Registry{"the first replica": one, "the second": two} {
+		if _, _, err := r.Finish(ctx, "sso", cb, bg.Claim); !errors.Is(err, providers.ErrInvalidCredentials) {
+			t.Errorf("the state again on %s: %v", name, err)
 		}
 	}
 }

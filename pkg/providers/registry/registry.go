@@ -77,6 +77,16 @@ type Options struct {
 	MaxSpent int
 	// PendingTTL is how long a redirect login may take; default 10m.
 	PendingTTL time.Duration
+	// Spent, when set, remembers spent states and codes where every server
+	// replica sees them (the database), instead of this process's memory:
+	// a state spent through one replica is refused by all.
+	Spent Spent
+}
+
+// Spent records secrets spent once (store.Store): fresh is false when the
+// digest was spent already, by any server.
+type Spent interface {
+	SpendSecret(ctx context.Context, digest []byte, expires, now time.Time) (fresh bool, err error)
 }
 
 // Registry builds and caches providers from stored configurations, records
@@ -87,7 +97,7 @@ type Registry struct {
 	mu    sync.Mutex
 	cache map[string]cached
 
-	spent *spentStates
+	spent spender
 	locks *keyedMutex
 }
 
@@ -123,15 +133,44 @@ func New(opts Options) *Registry {
 	if opts.PendingTTL <= 0 {
 		opts.PendingTTL = 10 * time.Minute
 	}
+	// A spent state or code is remembered as long as anything spent
+	// lives: a claim (PendingTTL) or a login code (handOffTTL), so none is
+	// forgotten while it could still be honoured.
+	keep := max(opts.PendingTTL, handOffTTL)
+	var spent spender = newSpentStates(opts.MaxSpent, keep)
+	if opts.Spent != nil {
+		spent = sharedSpent{opts.Spent, keep}
+	}
 	return &Registry{
 		opts:  opts,
 		cache: map[string]cached{},
-		// A spent state or code is remembered as long as anything spent
-		// lives: a claim (PendingTTL) or a login code (handOffTTL), so
-		// none is forgotten while it could still be honoured.
-		spent: newSpentStates(opts.MaxSpent, max(opts.PendingTTL, handOffTTL)),
+		spent: spent,
 		locks: newKeyedMutex(),
 	}
+}
+
+// spender spends a state or code: errSpent when it was spent already.
+type spender interface {
+	spend(key [sha256.Size]byte, now time.Time) error
+}
+
+// sharedSpent spends in the store every replica shares.
+type sharedSpent struct {
+	s    Spent
+	keep time.Duration
+}
+
+func (p sharedSpent) spend(key [sha256.Size]byte, now time.Time) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fresh, err := p.s.SpendSecret(ctx, key[:], now.Add(p.keep), now)
+	switch {
+	case err != nil:
+		return fmt.Errorf("spend: %w", err) // not honoured: fail closed
+	case !fresh:
+		return errSpent
+	}
+	return nil
 }
 
 func configPurpose(name string) string { return "drover/auth-provider/" + name + "/config" }
