@@ -20,10 +20,13 @@ const ProbeAddress = "probe.drover.invalid:1"
 // closes it.
 const (
 	// AgentIdleTimeout is the agent's limit. remotedialer's client pings
-	// every 5 s and the server answers each ping, so a healthy tunnel is
-	// never silent for more than about 5 s towards the agent; three missed
-	// pings mean the server is gone or frozen (a half-open connection).
-	AgentIdleTimeout = 15 * time.Second
+	// every 5 s and the server answers each ping, and a live server that
+	// hears nothing for ServerIdleTimeout*3/8 (1.5 s) probes the agent, so
+	// a healthy tunnel is never silent for more than about 1.5 s towards
+	// the agent. 6 s of silence mean the server is gone or frozen (a
+	// half-open connection): with server replicas, the agent then moves to
+	// a live one through the load balancer within seconds.
+	AgentIdleTimeout = 6 * time.Second
 	// ServerIdleTimeout is the server's default limit. It can be shorter
 	// than the agent's because the server does not wait for pings: after
 	// part of it (3/8 by default) has passed in silence it dials

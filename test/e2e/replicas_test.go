@@ -131,15 +131,21 @@ func readTail(path string) string {
 // relayed reads a replica's count of relayed requests in a direction.
 func (rs *replicaSet) relayed(t *testing.T, i int, direction string) int {
 	t.Helper()
+	return rs.metric(t, i, `drover_replica_relayed_requests_total{direction="`+direction+`"}`)
+}
+
+// metric reads a replica's metric (name with its labels, as exposed); 0
+// when it is not there.
+func (rs *replicaSet) metric(t *testing.T, i int, name string) int {
+	t.Helper()
 	resp, err := http.Get("http://" + rs.metrics[i] + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	want := `drover_replica_relayed_requests_total{direction="` + direction + `"} `
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), want); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 			n, _ := strconv.ParseFloat(v, 64)
 			return int(n)
 		}
@@ -177,7 +183,8 @@ func (rs *replicaSet) holder(ctx context.Context, t *testing.T, clusterID string
 // replica holding the tunnel is killed (SIGKILL) while a watch is open:
 // kubectl through the load balancer works again once the agent reconnected
 // to a survivor, nothing created before is lost, and a new watch sees a
-// new event.
+// new event. Then the new holder is frozen (SIGSTOP), down to one replica
+// serving: the same; thawed, it joins again without a second controller.
 func TestReplicas(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -303,6 +310,54 @@ func TestReplicas(t *testing.T) {
 	if !seen {
 		t.Error("a watch opened after the kill did not see the namespace created after it")
 	}
+
+	// A frozen replica (SIGSTOP) still accepts TCP connections: HAProxy's
+	// TLS health check takes it out, its agent moves on, its peers forget
+	// it. Freeze the holder among the two left; the last one serves.
+	h2 := rs.holder(ctx, t, id)
+	if h2 == h {
+		t.Fatalf("the killed replica %d still holds the tunnel", h+1)
+	}
+	frozen := time.Now()
+	if err := syscall.Kill(rs.servers[h2].PID(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(rs.servers[h2].PID(), syscall.SIGCONT) })
+	for {
+		if _, err := kubectlQuiet(ctx, kcPath, "get", "ns", "after-kill", "-o", "name"); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("kubectl through the load balancer never worked again after the holder was frozen")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("kubectl worked again %v after the replica holding the tunnel was frozen", time.Since(frozen).Round(time.Millisecond))
+	// Thawed, it finds itself forgotten, joins again and serves; the
+	// cluster's controller is not run twice.
+	if err := syscall.Kill(rs.servers[h2].PID(), syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	wctx2, wcancel2 := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel2()
+	if _, err := rs.lb.WaitUp(wctx2, 2); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if _, err := kubectl(ctx, t, kcPath, "get", "ns", "after-kill", "-o", "name"); err != nil {
+			t.Fatalf("kubectl %d after the thaw: %v", i, err)
+		}
+	}
+	time.Sleep(3 * time.Second) // the thawed replica's lease and controller settle
+	total := 0
+	for i := range rs.servers {
+		if i != h {
+			total += rs.metric(t, i, "drover_controllers")
+		}
+	}
+	if total != 1 {
+		t.Errorf("%d cluster controllers run across the replicas after the thaw, want 1", total)
+	}
 	for _, ns := range []string{"before-kill", "after-kill"} {
 		kubectlQuiet(ctx, kcPath, "delete", "namespace", ns, "--wait=false")
 	}
@@ -369,4 +424,79 @@ func revokeAcrossReplicas(ctx context.Context, t *testing.T, rs *replicaSet, adm
 		watch.cmd.Process.Kill()
 		t.Fatal("the watch outlived its token, revoked on another replica, by 10s")
 	}
+}
+
+// TestReplicaController: two cluster agents of one cluster connect to two
+// different replicas (a rollout of the agent Deployment does that), so two
+// replicas hold a cluster agent's tunnel; the cluster's controller runs on
+// one of them only (its lease). When that replica dies, the other takes
+// the lease once it expires and runs the controller.
+func TestReplicaController(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rs := startReplicas(ctx, t, 2)
+	admin, err := rs.front.Login(ctx, "admin", rs.front.AdminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, reg, err := rs.front.CreateCluster(ctx, admin, "ha-controller")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for i, srv := range rs.servers {
+		agent, err := harness.StartAgent(harness.AgentOptions{
+			Bin: shared.bins.Agent, Dir: filepath.Join(dir, fmt.Sprint(i)), ServerURL: srv.URL, CAChecksum: reg.CAChecksum, Token: reg.Token,
+			Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: "cluster",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { agent.Stop(5 * time.Second) })
+		if err := srv.WaitConnected(ctx, admin, id, "cluster"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	controllers := func() []int {
+		out := make([]int, len(rs.servers))
+		for i := range rs.servers {
+			if exited, _ := rs.servers[i].Exited(); !exited {
+				out[i] = rs.metric(t, i, "drover_controllers")
+			}
+		}
+		return out
+	}
+	// Both replicas hold a cluster agent's tunnel; for 3 s (more than
+	// their lease retries) exactly one runs the controller.
+	var holder int
+	deadline := time.Now().Add(30 * time.Second)
+	for stable := 0; stable < 6; {
+		c := controllers()
+		if c[0]+c[1] == 1 {
+			stable++
+			holder = 1 - c[0]
+		} else {
+			stable = 0
+			if c[0]+c[1] > 1 {
+				t.Fatalf("controllers per replica %v: the cluster's controller runs twice", c)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("controllers per replica %v, want 1 in all", c)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	killed := time.Now()
+	if err := syscall.Kill(rs.servers[holder].PID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	other := 1 - holder
+	for rs.metric(t, other, "drover_controllers") != 1 {
+		if time.Since(killed) > time.Minute {
+			t.Fatal("the controller did not move to the surviving replica within a minute")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("the controller moved to replica %d %v after replica %d was killed (lease %v)", other+1,
+		time.Since(killed).Round(time.Millisecond), holder+1, 10*time.Second)
 }
