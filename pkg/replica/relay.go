@@ -120,8 +120,12 @@ func (rl *Relay) WithRelay(next http.Handler) http.Handler {
 			return
 		}
 		h, relay, err := rl.index.route(r.Context(), info.ClusterID)
-		if err != nil {
+		if err != nil && len(rl.index.local.Holding(info.ClusterID)) == 0 {
+			// Nothing here to serve it with, and no way to find who has it.
 			rl.log.Warn("find the replica holding the cluster's tunnel", "cluster", info.ClusterID, "err", err)
+			w.Header().Set("Retry-After", "1")
+			apierr.Unavailable(w, "the database cannot be reached to find the server replica holding cluster %q's tunnel; retry", info.ClusterID)
+			return
 		}
 		if !relay {
 			next.ServeHTTP(w, r)

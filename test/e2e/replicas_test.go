@@ -500,3 +500,131 @@ func TestReplicaController(t *testing.T) {
 	t.Logf("the controller moved to replica %d %v after replica %d was killed (lease %v)", other+1,
 		time.Since(killed).Round(time.Millisecond), holder+1, 10*time.Second)
 }
+
+// TestReplicasPostgresRestart restarts PostgreSQL under kubectl load
+// through two replicas. While it is down, requests either go on (cached
+// identities, the tunnel on the replica reached) or fail fast with a 503
+// that says why; once it is back, everything works again without
+// restarting a replica: requests, the replicas' view of each other, and
+// revocations pushed between them.
+func TestReplicasPostgresRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rs := startReplicas(ctx, t, 2)
+	admin, err := rs.front.Login(ctx, "admin", rs.front.AdminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, reg, err := rs.front.CreateCluster(ctx, admin, "ha-pg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	agent, err := harness.StartAgent(harness.AgentOptions{
+		Bin: shared.bins.Agent, Dir: dir, ServerURL: rs.serverURL, CAChecksum: reg.CAChecksum, Token: reg.Token,
+		Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: "cluster",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Stop(5 * time.Second) })
+	if err := rs.front.WaitConnected(ctx, admin, id, "cluster"); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := rs.front.Kubeconfig(ctx, admin, []string{id}, "1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcPath := filepath.Join(dir, "kubeconfig")
+	writeFile(t, kcPath, kc)
+	if _, err := kubectl(ctx, t, kcPath, "get", "ns", "default", "-o", "name"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Load: one GET after the other through the load balancer.
+	type result struct {
+		ok  bool
+		out string
+	}
+	results := make(chan result, 1000)
+	lctx, stopLoad := context.WithCancel(ctx)
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		for lctx.Err() == nil {
+			out, err := kubectlQuiet(lctx, kcPath, "get", "ns", "default", "-o", "name")
+			if lctx.Err() == nil {
+				results <- result{err == nil, out}
+			}
+		}
+	}()
+	time.Sleep(time.Second)
+	restarted := time.Now()
+	if err := rs.pg.Restart(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("PostgreSQL was down for %v", time.Since(restarted).Round(time.Millisecond))
+	time.Sleep(3 * time.Second)
+	stopLoad()
+	<-loadDone
+	close(results)
+	okN, failed := 0, map[string]int{}
+	for r := range results {
+		if r.ok {
+			okN++
+			continue
+		}
+		msg := strings.TrimSpace(r.out)
+		if i := strings.LastIndex(msg, "\n"); i >= 0 {
+			msg = msg[i+1:]
+		}
+		failed[msg]++
+	}
+	t.Logf("during the restart: %d requests answered, failures by message: %v", okN, failed)
+	for msg := range failed {
+		if !strings.Contains(msg, "ServiceUnavailable") && !strings.Contains(msg, "503") && !strings.Contains(msg, "retry") &&
+			!strings.Contains(msg, "database") && !strings.Contains(msg, "not connected") {
+			t.Errorf("a failure that is not a clear 503: %q", msg)
+		}
+	}
+
+	// Recovered without a restart of any replica.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := kubectlQuiet(ctx, kcPath, "get", "ns", "default", "-o", "name")
+		live0, live1 := rs.metric(t, 0, "drover_replicas_live"), rs.metric(t, 1, "drover_replicas_live")
+		if err == nil && live0 == 2 && live1 == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after the restart: kubectl %v, replicas live as seen by each: %d, %d", err, live0, live1)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for i := range 4 {
+		if _, err := kubectl(ctx, t, kcPath, "get", "ns", "default", "-o", "name"); err != nil {
+			t.Fatalf("kubectl %d after the restart: %v", i, err)
+		}
+	}
+	// Revocations are pushed again: revoked through replica 1, refused at
+	// once by replica 2 (which verified the token just before).
+	cfg, err := clientcmd.LoadFromFile(kcPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokenID string
+	for _, u := range cfg.AuthInfos {
+		tokenID, _, _ = strings.Cut(u.Token, ":")
+	}
+	direct2 := filepath.Join(dir, "kubeconfig-2")
+	writeFile(t, direct2, []byte(strings.ReplaceAll(string(kc), rs.serverURL, "https://"+rs.servers[1].Listen)))
+	if _, err := kubectl(ctx, t, direct2, "get", "ns", "default", "-o", "name"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.servers[0].Do(ctx, http.MethodDelete, "/v3/tokens/"+tokenID, admin, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kubectlQuiet(ctx, direct2, "get", "ns", "default", "-o", "name"); err == nil {
+		t.Error("replica 2 accepted a token revoked through replica 1 after the database restart")
+	}
+}
