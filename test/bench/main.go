@@ -184,6 +184,7 @@ func runEnvSections(ctx context.Context, o *Options, dir string, log *slog.Logge
 	section(secWatch, func() (err error) { r.watch, err = measureWatch(ctx, o, e); return err })
 	section(secACE, func() (err error) { r.ace, err = measureACE(ctx, o, e); return err })
 	section(secPlugin, func() (err error) { r.plugin, err = measurePlugin(ctx, o, e); return err })
+	section(secReplicas, func() (err error) { r.replicas, err = measureReplicas(ctx, o, e); return err })
 	section(secFailover, func() (err error) { r.failover, err = measureFailover(ctx, o, e); return err })
 	section(secReconnect, func() (err error) { r.reconnect, err = measureReconnect(ctx, o, e); return err })
 	return nil

@@ -37,6 +37,7 @@ type report struct {
 	watch     *watchResult
 	ace       *aceResult
 	plugin    *pluginResult
+	replicas  *replicasResult
 	failover  *failoverResult
 	reconnect *reconnectResult
 	nodes     *nodesResult
@@ -67,6 +68,9 @@ func (r *report) print(w io.Writer) {
 	r.printWatch(w)
 	r.printACE(w)
 	r.printPlugin(w)
+	if r.replicas != nil {
+		r.replicas.print(w)
+	}
 	r.printFailover(w)
 	r.printReconnect(w)
 	r.printNodes(w)
