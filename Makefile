@@ -93,9 +93,9 @@ bench: testbed ## direct vs through-Drover throughput and latency on a real clus
 	$(GO) build -o $(BIN)/drover-bench ./test/bench
 	./$(BIN)/drover-bench $(BENCH_FLAGS)
 
-demo: testbed ## as root: a cluster with two real nodes imported into a server (agents as pods), a hello Deployment; kubeconfigs in .demo/; Ctrl-C cleans up
+demo: testbed ha-tools ## as root: a cluster with two real nodes imported into a server (agents as pods), a hello Deployment; kubeconfigs in .demo/; Ctrl-C cleans up; REPLICAS=3: three servers on a PostgreSQL behind HAProxy (.demo/replicas lists them)
 	$(GO) build -o $(BIN)/drover-demo ./test/demo
-	./$(BIN)/drover-demo
+	./$(BIN)/drover-demo $(if $(REPLICAS),-replicas $(REPLICAS))
 
 # Not part of `make test`: two runs of the upstream e2e tests take tens of
 # minutes here. Needs no root (the cluster has a controller-manager, no

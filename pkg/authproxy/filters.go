@@ -127,6 +127,12 @@ func (p *Proxy) WithClientIdentity(next http.Handler) http.Handler {
 	})
 }
 
+// reconnectGrace is how long after a cluster's last agent left a 503 says
+// Retry-After: an agent reconnects within a second or two (it moved to
+// another server replica, or this server restarted), and client-go retries
+// such answers by itself.
+const reconnectGrace = 10 * time.Second
+
 // WithClusterSession picks the tunnel session that will carry the request
 // (the cluster agent's, else a node agent's), or answers 503 saying since
 // when the cluster has had no agent.
@@ -148,6 +154,11 @@ func (p *Proxy) WithClusterSession(next http.Handler) http.Handler {
 					"so they carry nothing until a cluster agent connects"
 			case st.DisconnectedAt != nil:
 				msg += "; no agent connected since " + st.DisconnectedAt.UTC().Format(time.RFC3339)
+				if time.Since(*st.DisconnectedAt) < reconnectGrace {
+					// It left moments ago, as an agent does when it moves
+					// to another server replica: clients may retry.
+					w.Header().Set("Retry-After", "1")
+				}
 			default:
 				msg += "; no agent has connected since the server started " +
 					"(node agents carry traffic only for a cluster whose cluster agent has connected)"

@@ -20,6 +20,7 @@ type Store interface {
 	Heartbeat(ctx context.Context, id string) error
 	LiveReplicas(ctx context.Context, window time.Duration) ([]store.Replica, error)
 	ForgetReplicas(ctx context.Context, after time.Duration) ([]string, error)
+	RemoveReplica(ctx context.Context, id string) error
 	SetTunnels(ctx context.Context, replicaID, clusterID, kind string, sessions int, connectedAt time.Time) error
 	ClearTunnels(ctx context.Context, replicaID string) error
 	TunnelHolders(ctx context.Context, clusterID string, window time.Duration) ([]store.TunnelHolder, error)
@@ -171,6 +172,13 @@ func (r *Registry) Live() []store.Replica {
 		}
 	}
 	return out
+}
+
+// Leave takes this replica out of the database at once (with its tunnel
+// records): its peers stop relaying to it within their lookup's life, not
+// after its beat went stale.
+func (r *Registry) Leave(ctx context.Context) error {
+	return r.opts.Store.RemoveReplica(ctx, r.self.ID)
 }
 
 // credential is the value of the peer header this replica sends.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/drover-dev/drover/pkg/api"
@@ -165,4 +166,34 @@ func (r *replicas) loginLimit(st *store.Store, name string, burst int, logger *s
 		return nil
 	}
 	return ratelimit.NewShared(st, name, burst, time.Minute, logger)
+}
+
+// drainDelay is how long a replica on its way out answers /readyz 503
+// before it lets its agents go: load balancers check readiness every
+// second or so (HAProxy's check above: 500 ms, two failures), and agents
+// that reconnect must not land on it again.
+const drainDelay = 3 * time.Second
+
+// drain hands a stopping replica's work to the others: /readyz says 503
+// (so the load balancer sends nobody more), then the replica leaves the
+// database (its peers stop relaying to it) and closes its agents' tunnels
+// (they reconnect through the load balancer to a live replica); the
+// server then finishes the requests it has. Alone, it does nothing.
+func (r *replicas) drain(draining *atomic.Bool, tun *tunnel.Server, logger *slog.Logger) {
+	if r == nil {
+		return
+	}
+	draining.Store(true)
+	logger.Info("draining: /readyz answers 503; the agents move to the other replicas next", "after", drainDelay)
+	time.Sleep(drainDelay)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.reg.Leave(ctx); err != nil {
+		logger.Warn("leave the replicas", "err", err)
+	}
+	n := 0
+	for _, id := range tun.Clusters() {
+		n += tun.CloseCluster(id)
+	}
+	logger.Info("drained: closed the agents' tunnels", "tunnels", n)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/drover-dev/drover/pkg/access"
@@ -179,6 +180,8 @@ func Run(ctx context.Context, cfg Config) error {
 	auth := authn.New(authn.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Sessions: keys})
 	defer auth.Wait() // before the store closes
 	var rep *replicas // set before anything serves
+	// draining: a replica on its way out answers /readyz 503 (drain).
+	var draining atomic.Bool
 	tun := tunnel.New(tunnel.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m,
 		Admit: func(r *http.Request) error { return connlimit.MoveToAgents(r.Context()) },
 		Changed: func(clusterID string) {
@@ -238,6 +241,7 @@ func Run(ctx context.Context, cfg Config) error {
 			Streams: streams, NoteImpersonation: audit.SetImpersonation, MaxRequestsPerUser: cfg.MaxRequestsPerUser}),
 		API:      apiHandler,
 		Replicas: rep.relayer(),
+		Ready:    func() bool { return !draining.Load() },
 	})
 
 	conns := cfg.Conns
@@ -294,6 +298,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	rep.drain(&draining, tun, cfg.Logger)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

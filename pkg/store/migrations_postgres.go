@@ -7,6 +7,15 @@ package store
 // (TestDialectsAgree).
 const postgresBase = 12
 
+// postgresAdditive are the schema versions whose migration only adds
+// (tables, indexes, columns with a default): a server that predates one
+// still runs on a database that has it, which a rolling upgrade needs (old
+// and new replicas on one database, and an old one restarting mid-roll).
+// Anything else (dropping, renaming, rewriting rows) is left out, and
+// servers older than it refuse the database. TestAdditiveMigrations checks
+// the claim statement by statement.
+var postgresAdditive = map[int]bool{13: true, 14: true}
+
 // postgresMigrations are PostgreSQL's migrations; drover_schema records the
 // logical version reached. Times are Unix milliseconds (BIGINT), flags 0 or
 // 1 (INTEGER), as in SQLite, so the same queries serve both. Text compares

@@ -112,11 +112,14 @@ func applyPostgres(ctx context.Context, tx *txn, latest int) error {
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(migrationLock)); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS drover_schema (version INTEGER NOT NULL)`); err != nil {
+	// compatible_from: the oldest schema a server may have and still run
+	// on this database (see postgresAdditive).
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS drover_schema (version INTEGER NOT NULL);
+		ALTER TABLE drover_schema ADD COLUMN IF NOT EXISTS compatible_from INTEGER NOT NULL DEFAULT 0`); err != nil {
 		return err
 	}
-	var version int
-	switch err := tx.QueryRowContext(ctx, `SELECT version FROM drover_schema`).Scan(&version); {
+	var version, from int
+	switch err := tx.QueryRowContext(ctx, `SELECT version, compatible_from FROM drover_schema`).Scan(&version, &from); {
 	case mapErr(err) == ErrNotFound:
 		if _, err := tx.ExecContext(ctx, `INSERT INTO drover_schema (version) VALUES (0)`); err != nil {
 			return err
@@ -125,15 +128,31 @@ func applyPostgres(ctx context.Context, tx *txn, latest int) error {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	if version > latest {
-		return fmt.Errorf("database schema version %d is newer than this server (%d)", version, latest)
+		if from > 0 && from <= latest {
+			return nil // a newer server's additions, which this one ignores (a rolling upgrade)
+		}
+		return fmt.Errorf("database schema version %d is newer than this server (%d), and servers before version %d cannot run on it: "+
+			"upgrade this server", version, latest, from)
 	}
 	for v := max(version+1, postgresBase); v <= latest; v++ {
 		if _, err := tx.ExecContext(ctx, postgresMigrations[v-postgresBase]); err != nil {
 			return fmt.Errorf("apply migration %d: %w", v, err)
 		}
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE drover_schema SET version = ?`, latest)
+	_, err := tx.ExecContext(ctx, `UPDATE drover_schema SET version = ?, compatible_from = ?`, latest, compatibleFrom(latest))
 	return err
+}
+
+// compatibleFrom is the oldest schema version a server may have to run on
+// a database at version v: the last migration up to v that is not
+// additive.
+func compatibleFrom(v int) int {
+	for ; v > postgresBase; v-- {
+		if !postgresAdditive[v] {
+			return v
+		}
+	}
+	return postgresBase
 }
 
 // Dialect names the store's SQL engine: "sqlite" or "postgres".

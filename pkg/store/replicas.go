@@ -99,6 +99,15 @@ func (s *Store) ForgetReplicas(ctx context.Context, after time.Duration) ([]stri
 	return ids, rows.Err()
 }
 
+// RemoveReplica deletes a replica that is leaving, with its tunnel
+// records.
+func (s *Store) RemoveReplica(ctx context.Context, id string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM replicas WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("remove replica %q: %w", id, err)
+	}
+	return nil
+}
+
 // TunnelHolder is a replica holding agent tunnels of a cluster.
 type TunnelHolder struct {
 	ReplicaID   string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -220,5 +221,59 @@ func TestPostgresURLNotEchoed(t *testing.T) {
 	_, err := OpenPostgres(context.Background(), PostgresOptions{URL: "postgres://u:sekrit@[::1"})
 	if err == nil || strings.Contains(err.Error(), "sekrit") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestAdditiveMigrations: every migration marked additive only creates
+// tables, indexes and functions or adds columns with a default; the
+// database records the oldest server schema that may still run on it.
+func TestAdditiveMigrations(t *testing.T) {
+	allowed := regexp.MustCompile(`(?is)^(CREATE (UNIQUE )?(TABLE|INDEX) |ALTER TABLE \w+ ADD COLUMN \w+ [^;]*DEFAULT )`)
+	comment := regexp.MustCompile(`(?m)^\s*--.*$`)
+	for v := range postgresAdditive {
+		if v < postgresBase || v-postgresBase >= len(postgresMigrations) {
+			t.Errorf("additive version %d is no migration", v)
+			continue
+		}
+		for _, stmt := range strings.Split(comment.ReplaceAllString(postgresMigrations[v-postgresBase], ""), ";") {
+			if stmt = strings.TrimSpace(stmt); stmt != "" && !allowed.MatchString(stmt) {
+				t.Errorf("migration %d is marked additive but has %q", v, stmt)
+			}
+		}
+	}
+	st := postgresDB(t).open(t)
+	var version, from int
+	must(t, st.db.QueryRowContext(context.Background(), `SELECT version, compatible_from FROM drover_schema`).Scan(&version, &from))
+	if version != LatestSchema() || from != compatibleFrom(version) || from > version {
+		t.Errorf("schema %d compatible from %d; want %d from %d", version, from, LatestSchema(), compatibleFrom(LatestSchema()))
+	}
+}
+
+// TestNewerCompatibleSchema: a server opens a database a newer server
+// migrated with additive changes only (a rolling upgrade), and refuses one
+// whose changes it cannot run on.
+func TestNewerCompatibleSchema(t *testing.T) {
+	ctx := context.Background()
+	pg := postgresDB(t)
+	where := pg.fresh(t)
+	st, err := pg.openAt(ctx, where)
+	must(t, err)
+	latest := LatestSchema()
+	_, err = st.db.ExecContext(ctx, `CREATE TABLE from_the_future (x INTEGER); UPDATE drover_schema SET version = `+
+		fmt.Sprint(latest+1)+`, compatible_from = `+fmt.Sprint(compatibleFrom(latest)))
+	must(t, err)
+	st.Close()
+	again, err := pg.openAt(ctx, where)
+	if err != nil {
+		t.Fatalf("a newer, compatible schema: %v", err)
+	}
+	again.Close()
+	st, err = pg.openAt(ctx, where)
+	must(t, err)
+	_, err = st.db.ExecContext(ctx, `UPDATE drover_schema SET compatible_from = `+fmt.Sprint(latest+1))
+	must(t, err)
+	st.Close()
+	if _, err := pg.openAt(ctx, where); err == nil || !strings.Contains(err.Error(), "upgrade this server") {
+		t.Errorf("a newer schema this server cannot run on: %v", err)
 	}
 }

@@ -37,7 +37,7 @@ func parsePrinted(t *testing.T, text string) *printedText {
 		if pw, ok := strings.CutPrefix(cmd, "admin login: username admin, password "); ok {
 			p.password = pw
 		}
-		for _, start := range []string{"kubectl ", "curl ", "export ", "POD="} {
+		for _, start := range []string{"kubectl ", "curl ", "export ", "POD=", "kill "} {
 			if strings.HasPrefix(cmd, start) {
 				p.commands = append(p.commands, cmd)
 			}

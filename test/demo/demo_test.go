@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -32,60 +33,8 @@ import (
 // that mentions the demo's directory. Like `make demo`, it needs root and
 // fails without it.
 func TestDemoWorksAsPrinted(t *testing.T) {
-	began := time.Now()
-	// Short (unix socket paths live under it) and kept when the test
-	// fails, with the logs.
-	base, err := os.MkdirTemp("", "drover-demo-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := NewOptions(base)
-	o.Dir = filepath.Join(base, "demo")
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(base, "demo.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
-	ctx, interrupt := context.WithCancel(t.Context())
-	stdoutR, stdoutW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, o, stdoutW, log)
-		stdoutW.Close()
-		done <- err
-	}()
-	stopped := false
-	stop := func() error {
-		interrupt()
-		if stopped {
-			return nil
-		}
-		stopped = true
-		return <-done
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("demo: %v", err)
-		}
-		t.Logf("the demo's log (its last lines):\n%s", proc.LogTail(logPath, 30))
-		if t.Failed() {
-			t.Logf("logs kept in %s", base)
-		} else {
-			os.RemoveAll(base)
-		}
-	})
-
-	text, err := readUntilReady(stdoutR)
-	if err != nil {
-		stopErr := stop()
-		t.Fatalf("demo printed no \"demo ready\": %v (run: %v)\n%s", err, stopErr, text)
-	}
+	d := startDemo(t, 1)
+	began, o, text, stop := d.began, d.o, d.text, d.stop
 	ready := time.Since(began)
 	t.Logf("demo ready after %v; it printed:\n%s", ready.Round(time.Millisecond), text)
 	leftovers := ourLeftovers(t, o.Dir)
@@ -235,6 +184,77 @@ func checkCommands(t *testing.T, p *printedText) {
 	})
 }
 
+// demoRun is a demo started by a test.
+type demoRun struct {
+	began time.Time
+	o     *Options
+	text  string // what it printed up to "demo ready"
+	stop  func() error
+}
+
+// startDemo runs the demo as `make demo` does (run, with a directory of its
+// own; replicas as REPLICAS=) until it prints "demo ready". Its stop (also
+// at the test's end) interrupts it as a signal does and returns what run
+// returned.
+func startDemo(t *testing.T, replicas int) *demoRun {
+	began := time.Now()
+	// Short (unix socket paths live under it) and kept when the test
+	// fails, with the logs.
+	base, err := os.MkdirTemp("", "drover-demo-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := NewOptions(base)
+	o.Dir = filepath.Join(base, "demo")
+	o.Replicas = replicas
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(base, "demo.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	ctx, interrupt := context.WithCancel(t.Context())
+	stdoutR, stdoutW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, o, stdoutW, log)
+		stdoutW.Close()
+		done <- err
+	}()
+	stopped := false
+	stop := func() error {
+		interrupt()
+		if stopped {
+			return nil
+		}
+		stopped = true
+		return <-done
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("demo: %v", err)
+		}
+		t.Logf("the demo's log (its last lines):\n%s", proc.LogTail(logPath, 30))
+		if t.Failed() {
+			t.Logf("logs kept in %s", base)
+		} else {
+			os.RemoveAll(base)
+		}
+	})
+
+	text, err := readUntilReady(stdoutR)
+	if err != nil {
+		stopErr := stop()
+		t.Fatalf("demo printed no \"demo ready\": %v (run: %v)\n%s", err, stopErr, text)
+	}
+	return &demoRun{began: began, o: o, text: text, stop: stop}
+}
+
 // readUntilReady reads the demo's output until its "demo ready" line,
 // then drains the rest in the background.
 func readUntilReady(r io.Reader) (string, error) {
@@ -250,5 +270,52 @@ func readUntilReady(r io.Reader) (string, error) {
 		if err != nil {
 			return text.String(), err
 		}
+	}
+}
+
+// TestDemoReplicas runs `make demo REPLICAS=3`: three servers on a
+// PostgreSQL behind HAProxy. It kills them as printed, one after another,
+// down to one, each time running the printed `kubectl get nodes` with the
+// Drover kubeconfig; then an exec through the last replica, and the viewer
+// still refused what it may not do.
+func TestDemoReplicas(t *testing.T) {
+	d := startDemo(t, 3)
+	t.Logf("demo with replicas ready after %v", time.Since(d.began).Round(time.Millisecond))
+	p := parsePrinted(t, d.text)
+	b, err := os.ReadFile(filepath.Join(d.o.Dir, "replicas"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 3 ||
+		!regexp.MustCompile(`^[0-9]+ https://[0-9.]+:[0-9]+$`).MatchString(lines[0]) {
+		t.Fatalf("%s: %q, want 3 lines of <pid> <https URL>", filepath.Join(d.o.Dir, "replicas"), lines)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	for i := 1; i <= 2; i++ {
+		cmd := p.find(t, fmt.Sprintf(`^kill \$\(sed -n %dp .*kubectl get nodes$`, i))
+		killed := time.Now()
+		var out, stderr string
+		for {
+			if out, stderr, err = p.run(ctx, cmd); err == nil && strings.Count(out, " Ready ") == 2 {
+				break
+			}
+			if time.Since(killed) > time.Minute {
+				t.Fatalf("after killing replica %d: %s: %v\n%s%s", i, cmd, err, out, stderr)
+			}
+			cmd = `kubectl get nodes` // killed already: only the check again
+			time.Sleep(500 * time.Millisecond)
+		}
+		t.Logf("killed replica %d: kubectl get nodes answered %v later", i, time.Since(killed).Round(time.Millisecond))
+	}
+	out := p.mustRun(ctx, t, `^kubectl -n demo exec deploy/hello -- cat /www/index\.html$`)
+	if out != helloPage+"\n" {
+		t.Errorf("exec through the last replica: %q", out)
+	}
+	if _, stderr, err := p.run(ctx, p.find(t, `create namespace nope`)); err == nil || !strings.Contains(stderr, "forbidden") {
+		t.Errorf("the viewer's forbidden line through the last replica: %v %s", err, stderr)
+	}
+	if err := d.stop(); err != nil {
+		t.Errorf("demo after the stop: %v", err)
 	}
 }

@@ -71,6 +71,10 @@ type printed struct {
 	CopyFile, CopyBack       string
 	Dir                      string
 	ServerLog                string
+	// Replicas is the file listing the server replicas (empty: one
+	// server), NReplicas how many there are.
+	Replicas  string
+	NReplicas int
 }
 
 // print writes the instructions. Every command in it is run as printed by
@@ -123,11 +127,28 @@ The server's JSON API (log in first):
 Logs: the server's in %[16]s; the control plane's, kubelets' and
 containerd's under %[17]s; the pods' (agents, kube-api-auth) with kubectl:
   kubectl --kubeconfig %[14]s -n cattle-system logs deploy/cattle-cluster-agent
-Ctrl-C stops the server and the cluster (nodes, pods) and leaves nothing running.
+%[18]sCtrl-C stops the server and the cluster (nodes, pods) and leaves nothing running.
 demo ready
 `, p.ServerURL, p.AdminPassword, p.ClusterID, joinAnd(p.Nodes), q(p.Kubeconfig), helloPort, p.LocalPort,
 		q(p.CopyFile), q(p.CopyBack), p.ACEContext, p.Viewer.Username, p.Viewer.Password, q(p.Viewer.Kubeconfig),
-		q(p.Direct), q(p.CA), q(p.ServerLog), q(p.Dir+"/cluster/"))
+		q(p.Direct), q(p.CA), q(p.ServerLog), q(p.Dir+"/cluster/"), p.replicasText())
+}
+
+// replicasText says how to try the replicas, when there are some.
+func (p printed) replicasText() string {
+	if p.Replicas == "" {
+		return ""
+	}
+	var kills strings.Builder
+	for i := 1; i < p.NReplicas; i++ {
+		fmt.Fprintf(&kills, "  kill $(sed -n %dp %s | cut -d' ' -f1); sleep 1; kubectl get nodes\n", i, shellQuote(p.Replicas))
+	}
+	return fmt.Sprintf(`
+The server is %d replicas on a PostgreSQL behind HAProxy (the server URL
+above); one line per replica, "<pid> <its own URL>", in %s.
+Kill them one after another, down to one; the kubeconfigs go on working:
+%s
+`, p.NReplicas, shellQuote(p.Replicas), kills.String())
 }
 
 // joinAnd joins names as "a, b and c".

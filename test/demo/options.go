@@ -21,6 +21,9 @@ type Options struct {
 	KubeconfigTTL time.Duration
 	// LogLevel of the server (the agent pods log at the manifest's level).
 	LogLevel string
+	// Replicas, when more than 1, runs that many servers on a PostgreSQL
+	// of the demo's own behind HAProxy (which takes Port).
+	Replicas int
 }
 
 // NewOptions returns the defaults; repo is the module root.
@@ -29,6 +32,7 @@ func NewOptions(repo string) *Options {
 		Dir:           filepath.Join(repo, ".demo"),
 		KubeconfigTTL: 24 * time.Hour,
 		LogLevel:      "info",
+		Replicas:      1,
 	}
 }
 
@@ -38,6 +42,7 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Port, "port", o.Port, "the server's port on the cluster's host address (0: a free port)")
 	fs.DurationVar(&o.KubeconfigTTL, "kubeconfig-ttl", o.KubeconfigTTL, "lifetime of the token in the Drover kubeconfig")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level of the server: debug, info, warn or error")
+	fs.IntVar(&o.Replicas, "replicas", o.Replicas, "server replicas on a PostgreSQL of the demo's own, behind HAProxy (1: one server on SQLite)")
 }
 
 // Validate checks the options and makes Dir absolute.
@@ -60,6 +65,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Port < 0 || o.Port > 65535 {
 		errs = append(errs, fmt.Errorf("-port %d must be between 0 (a free port) and 65535", o.Port))
+	}
+	if o.Replicas < 0 || o.Replicas > 9 {
+		errs = append(errs, fmt.Errorf("-replicas %d must be between 1 and 9", o.Replicas))
 	}
 	if o.KubeconfigTTL < time.Minute {
 		errs = append(errs, errors.New("-kubeconfig-ttl must be at least 1m"))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -36,7 +37,7 @@ func run(ctx context.Context, o *Options, out io.Writer, log *slog.Logger) (err 
 
 	log.Info("building drover-server, drover-agent and the images; starting a cluster with two real nodes and the server")
 	e, err := realcluster.Start(ctx, realcluster.Options{Dir: o.Dir, Name: "demo", Port: o.Port, Logger: log,
-		ServerArgs: []string{"--log-level", o.LogLevel}})
+		ServerArgs: []string{"--log-level", o.LogLevel}, Replicas: o.Replicas})
 	if err != nil {
 		return err // Start stopped what it had started
 	}
@@ -100,14 +101,36 @@ func run(ctx context.Context, o *Options, out io.Writer, log *slog.Logger) (err 
 	if p.LocalPort, err = localPort(); err != nil {
 		return err
 	}
+	if len(e.Replicas) > 0 {
+		if p.Replicas, err = writeReplicas(filepath.Join(o.Dir, "replicas"), e); err != nil {
+			return err
+		}
+		p.NReplicas = len(e.Replicas)
+	}
 	p.print(out)
 
+	// With replicas the demo runs until the signal, whichever of them are
+	// killed.
+	var serverDone <-chan struct{}
+	if len(e.Replicas) == 0 {
+		serverDone = e.Server.Done()
+	}
 	select {
 	case <-ctx.Done():
 		log.Info("signal received")
 		return nil
-	case <-e.Server.Done():
+	case <-serverDone:
 		_, exitErr := e.Server.Exited()
 		return fmt.Errorf("drover-server exited: %v (log %s)", exitErr, e.Server.LogPath)
 	}
+}
+
+// writeReplicas writes one line per replica, "<pid> <https URL>", and
+// returns the file's path.
+func writeReplicas(path string, e *realcluster.Env) (string, error) {
+	var b strings.Builder
+	for _, r := range e.Replicas {
+		fmt.Fprintf(&b, "%d %s\n", r.PID(), r.URL)
+	}
+	return path, os.WriteFile(path, []byte(b.String()), 0o600)
 }

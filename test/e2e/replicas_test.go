@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -626,5 +627,126 @@ func TestReplicasPostgresRestart(t *testing.T) {
 	}
 	if _, err := kubectlQuiet(ctx, direct2, "get", "ns", "default", "-o", "name"); err == nil {
 		t.Error("replica 2 accepted a token revoked through replica 1 after the database restart")
+	}
+}
+
+// TestRollingUpgrade rolls two replicas, one at a time, from this build to
+// the next release's (this source built with -tags drover_next_schema: one
+// more, additive, migration) while kubectl runs through the load balancer
+// and the agent stays connected. Each replica stops as it would in a
+// rollout (SIGTERM: it drains, then its agent moves), and its successor
+// migrates the database on start while the other, old one goes on serving
+// on the newer schema; an old replica restarting mid-roll does too. No
+// kubectl request fails.
+func TestRollingUpgrade(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	next := filepath.Join(t.TempDir(), "drover-server-next")
+	build := exec.CommandContext(ctx, "go", "build", "-tags", "drover_next_schema", "-o", next, "./cmd/server")
+	build.Dir = harness.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the next release: %v\n%s", err, out)
+	}
+	rs := startReplicas(ctx, t, 2)
+	admin, err := rs.front.Login(ctx, "admin", rs.front.AdminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, reg, err := rs.front.CreateCluster(ctx, admin, "ha-roll")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	agent, err := harness.StartAgent(harness.AgentOptions{
+		Bin: shared.bins.Agent, Dir: dir, ServerURL: rs.serverURL, CAChecksum: reg.CAChecksum, Token: reg.Token,
+		Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: "cluster",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Stop(5 * time.Second) })
+	if err := rs.front.WaitConnected(ctx, admin, id, "cluster"); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := rs.front.Kubeconfig(ctx, admin, []string{id}, "1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcPath := filepath.Join(dir, "kubeconfig")
+	writeFile(t, kcPath, kc)
+	schema := func() int {
+		c, err := rs.pg.Connect(ctx, rs.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		var v int
+		if err := c.QueryRow(ctx, `SELECT version FROM drover_schema`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := schema()
+
+	var total, failed atomic.Int64
+	var firstFailure atomic.Value
+	lctx, stopLoad := context.WithCancel(ctx)
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		for lctx.Err() == nil {
+			out, err := kubectlQuiet(lctx, kcPath, "get", "ns", "default", "-o", "name")
+			if lctx.Err() != nil {
+				return
+			}
+			total.Add(1)
+			if err != nil {
+				failed.Add(1)
+				firstFailure.CompareAndSwap(nil, strings.TrimSpace(out))
+			}
+		}
+	}()
+	// roll replaces replica i's process with bin on the same address and
+	// data directory; the load balancer takes it back once it is ready.
+	roll := func(i int, bin string) {
+		t.Helper()
+		s := rs.servers[i]
+		began := time.Now()
+		if err := s.Stop(20 * time.Second); err != nil {
+			t.Logf("replica %d stopped: %v", i+1, err)
+		}
+		n, err := harness.StartServer(ctx, harness.ServerOptions{Bin: bin, DataDir: s.DataDir, Listen: s.Listen,
+			Args: s.Args()})
+		if err != nil {
+			t.Fatalf("replica %d with %s: %v", i+1, filepath.Base(bin), err)
+		}
+		rs.servers[i] = n
+		t.Cleanup(func() { n.Stop(5 * time.Second) })
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if _, err := rs.lb.WaitUp(wctx, len(rs.servers)); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("replica %d is %s now (%v, schema %d)", i+1, filepath.Base(bin), time.Since(began).Round(time.Millisecond), schema())
+	}
+	time.Sleep(time.Second)
+	roll(0, next)
+	if got := schema(); got != before+1 {
+		t.Errorf("schema %d after the first new replica started, want %d", got, before+1)
+	}
+	roll(1, shared.bins.Server) // an old replica restarting mid-roll runs on the newer schema
+	roll(1, next)
+	time.Sleep(time.Second)
+	stopLoad()
+	<-loadDone
+	t.Logf("kubectl during the roll: %d requests, %d failed", total.Load(), failed.Load())
+	if total.Load() < 5 {
+		t.Errorf("only %d requests during the roll", total.Load())
+	}
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d kubectl requests failed during the roll; the first: %v", failed.Load(), total.Load(), firstFailure.Load())
+	}
+	if _, err := kubectl(ctx, t, kcPath, "get", "ns", "default", "-o", "name"); err != nil {
+		t.Fatalf("after the roll: %v", err)
 	}
 }

@@ -7,11 +7,12 @@
 // What this package owns: finding the binary ($HAPROXY, else
 // /usr/sbin/haproxy; `make ha-tools` installs it), writing its
 // configuration into a temporary directory, running it in the foreground
-// as a child on a free 127.0.0.1 port, and reporting which backends it
+// as a child on a free 127.0.0.1 port (or the address a test gives), and reporting which backends it
 // sees up (its stats socket).
 //
 // What this package must never do: listen on or forward to any address
-// other than 127.0.0.1, touch the machine's own HAProxy configuration or
+// that is not this machine's (127.0.0.1, or the end of a test network
+// namespace's link that is in the root namespace), touch the machine's own HAProxy configuration or
 // service, or install anything (a missing binary is an error telling to
 // run `make ha-tools`).
 package haproxy

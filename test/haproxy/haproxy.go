@@ -73,9 +73,9 @@ func StartAt(ctx context.Context, addr string, o Options) (_ *LB, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range o.Backends {
-		if h, _, err := net.SplitHostPort(b); err != nil || h != "127.0.0.1" {
-			return nil, fmt.Errorf("haproxy: backend %q is not on 127.0.0.1", b)
+	for _, b := range append([]string{addr}, o.Backends...) {
+		if b != "" && !localAddr(b) {
+			return nil, fmt.Errorf("haproxy: %q is not an address of this machine", b)
 		}
 	}
 	dir, err := os.MkdirTemp("", "drover-haproxy-")
@@ -88,9 +88,6 @@ func StartAt(ctx context.Context, addr string, o Options) (_ *LB, err error) {
 			lb.Stop()
 		}
 	}()
-	if h, _, err := net.SplitHostPort(addr); addr != "" && (err != nil || h != "127.0.0.1") {
-		return nil, fmt.Errorf("haproxy: address %q is not on 127.0.0.1", addr)
-	}
 	const attempts = 3
 	for i := 1; ; i++ {
 		lb.Addr = addr
@@ -113,6 +110,30 @@ func StartAt(ctx context.Context, addr string, o Options) (_ *LB, err error) {
 		}
 		lb.proc.Stop(time.Second)
 	}
+}
+
+// localAddr reports whether hostport is an IP address of this machine
+// (loopback, or an interface a test made: a test network namespace's
+// link).
+func localAddr(hostport string) bool {
+	h, _, err := net.SplitHostPort(hostport)
+	ip := net.ParseIP(h)
+	if err != nil || ip == nil {
+		return false
+	}
+	if ip.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // config is the HAProxy configuration: TCP passthrough, round robin, and

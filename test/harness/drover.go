@@ -112,6 +112,10 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 // written, and after a Restart leave the new one running.
 func (s *Server) Stop(grace time.Duration) error { return s.Process.Stop(grace) }
 
+// Args are the extra flags the server was started with
+// (ServerOptions.Args), for starting another build in its place.
+func (s *Server) Args() []string { return append([]string{}, s.opts.Args...) }
+
 // Restart starts the server again on the same address and data dir.
 func (s *Server) Restart(ctx context.Context) error {
 	s.Stop(10 * time.Second)

@@ -13,7 +13,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/drover-dev/drover/pkg/manifest"
+	"github.com/drover-dev/drover/test/haproxy"
 	"github.com/drover-dev/drover/test/harness"
+	"github.com/drover-dev/drover/test/postgres"
 	"github.com/drover-dev/drover/test/testbed"
 )
 
@@ -37,6 +39,10 @@ type Options struct {
 	// Images are OCI archives imported into every node beside the three
 	// BuildImages writes (e.g. the upstream e2e test images).
 	Images []string
+	// Replicas, when more than 1, runs that many servers on a PostgreSQL
+	// of their own behind HAProxy, which takes Port: agents and users reach
+	// the servers through it.
+	Replicas int
 }
 
 // Env is a running cluster with two real nodes and a server, with the
@@ -45,7 +51,14 @@ type Env struct {
 	Dir     string
 	Bins    harness.Binaries
 	Cluster *testbed.Cluster
-	Server  *harness.Server
+	// Server is the server, or with replicas the load balancer in front of
+	// them (its Process, DataDir and log are the first replica's).
+	Server *harness.Server
+	// Replicas are the servers behind the load balancer (with
+	// Options.Replicas); Postgres and LB are what they run on.
+	Replicas []*harness.Server
+	Postgres *postgres.Server
+	LB       *haproxy.LB
 	// Admin is the server admin's API token.
 	Admin string
 	// Direct is a kubeconfig straight to the cluster as its own admin.
@@ -108,8 +121,13 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 			return nil, err
 		}
 	}
-	if e.Server, err = harness.StartServer(ctx, harness.ServerOptions{Bin: e.Bins.Server, DataDir: filepath.Join(o.Dir, "server"),
-		Listen: listen, Args: append([]string{"--agent-image", AgentImage}, o.ServerArgs...)}); err != nil {
+	args := append([]string{"--agent-image", AgentImage}, o.ServerArgs...)
+	if o.Replicas > 1 {
+		if err := e.startReplicas(ctx, o, listen, args); err != nil {
+			return nil, err
+		}
+	} else if e.Server, err = harness.StartServer(ctx, harness.ServerOptions{Bin: e.Bins.Server, DataDir: filepath.Join(o.Dir, "server"),
+		Listen: listen, Args: args}); err != nil {
 		return nil, err
 	}
 	if e.Admin, err = e.Server.Login(ctx, "admin", e.Server.AdminPassword); err != nil {
@@ -120,9 +138,14 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 
 // Stop stops the server and the cluster; it leaves nothing running.
 func (e *Env) Stop() error {
-	if e.Server != nil {
+	if e.Server != nil && len(e.Replicas) == 0 {
 		e.Server.Stop(10 * time.Second)
 	}
+	for _, r := range e.Replicas {
+		r.Stop(10 * time.Second)
+	}
+	e.LB.Stop()
+	e.Postgres.Stop()
 	if e.Cluster != nil {
 		if err := e.Cluster.Stop(); err != nil {
 			return fmt.Errorf("stop cluster: %w", err)

@@ -42,6 +42,9 @@ type Handlers struct {
 	// Replicas relays kubectl requests to the server replica holding the
 	// cluster's tunnel (package replica); nil: a server alone.
 	Replicas Relayer
+	// Ready says whether /readyz answers 200 (false: 503, a replica
+	// draining before it stops); nil: always.
+	Ready func() bool
 }
 
 // Relayer is the relay between server replicas: WithPeer recognises (and
@@ -92,7 +95,13 @@ func NewHandler(h Handlers) http.Handler {
 	r := NewRouter()
 	ok := func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }
 	r.HandleFunc("/healthz", ok).Methods(http.MethodGet)
-	r.HandleFunc("/readyz", ok).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if h.Ready != nil && !h.Ready() {
+			apierr.Unavailable(w, "draining: this server is stopping")
+			return
+		}
+		ok(w, r)
+	}).Methods(http.MethodGet)
 	if h.API != nil {
 		h.API.PublicRoutes(r)
 	}
