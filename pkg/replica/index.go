@@ -170,21 +170,22 @@ func (x *Index) route(ctx context.Context, clusterID string) (store.TunnelHolder
 	return store.TunnelHolder{}, false, nil
 }
 
-// Status is the cluster's connection state across replicas: this
-// replica's when it holds a tunnel, else the best peer's.
+// Status is the cluster's connection state across replicas, as the relay
+// routes: a cluster agent's tunnel (here, else a peer's) before a node
+// agent's (here, else a peer's).
 func (x *Index) Status(clusterID string) tunnel.Status {
 	st := x.local.Status(clusterID)
-	if st.Connected {
+	if st.Connected && st.Via == agentapi.KindCluster {
 		return st
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	remote, err := x.Remote(ctx, clusterID)
-	if err != nil || len(remote) == 0 {
+	if err != nil || len(remote) == 0 || (st.Connected && remote[0].Kind != agentapi.KindCluster) {
 		return st
 	}
 	since := remote[0].ConnectedAt
-	out := tunnel.Status{Connected: true, Via: remote[0].Kind, Since: &since, Refused: st.Refused}
+	out := tunnel.Status{Connected: true, Via: remote[0].Kind, Since: &since, Refused: st.Refused, Sessions: st.Sessions}
 	for _, h := range remote {
 		out.Sessions += h.Sessions
 	}

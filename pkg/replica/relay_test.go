@@ -218,3 +218,40 @@ func TestRelay(t *testing.T) {
 		}
 	})
 }
+
+// TestStatusAcrossReplicas: a replica holding a node agent's tunnel says
+// the cluster is connected through its cluster agent when a peer holds
+// that: the state is the service's, as the relay routes.
+func TestStatusAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	must(t, err)
+	defer st.Close()
+	must(t, st.CreateCluster(ctx, store.Cluster{ID: "c-aaaaa", Name: "a"}))
+	log := slog.New(slog.DiscardHandler)
+	a, err := New(Options{Store: st, Logger: log, URL: "https://127.0.0.1:1"})
+	must(t, err)
+	b, err := New(Options{Store: st, Logger: log, URL: "https://127.0.0.1:2"})
+	must(t, err)
+	must(t, a.Join(ctx))
+	must(t, b.Join(ctx))
+	must(t, st.SetTunnels(ctx, a.ID(), "c-aaaaa", agentapi.KindCluster, 1, time.Now()))
+	must(t, st.SetTunnels(ctx, b.ID(), "c-aaaaa", agentapi.KindNode, 1, time.Now()))
+	nodeHere := nodeTunnels{}
+	x := NewIndex(b, nodeHere, st, log)
+	if got := x.Status("c-aaaaa"); !got.Connected || got.Via != agentapi.KindCluster || got.Sessions != 2 {
+		t.Errorf("status on the replica with the node agent: %+v, want connected via the peer's cluster agent, 2 sessions", got)
+	}
+}
+
+// nodeTunnels holds a node agent's tunnel of every cluster.
+type nodeTunnels struct{}
+
+func (nodeTunnels) Holding(string) map[string]tunnel.Held {
+	return map[string]tunnel.Held{agentapi.KindNode: {Sessions: 1, Since: time.Now()}}
+}
+func (nodeTunnels) Clusters() []string { return nil }
+func (nodeTunnels) Status(string) tunnel.Status {
+	return tunnel.Status{Connected: true, Via: agentapi.KindNode, Sessions: 1}
+}
+func (nodeTunnels) CloseCluster(string) int { return 0 }
