@@ -16,7 +16,9 @@
 //
 // What this package must never do:
 //   - relay a request that has not been authenticated and authorized on
-//     this replica, or relay a request that came from a peer;
+//     this replica, or relay a request that carried a peer credential,
+//     valid or not (a peer this replica does not know yet may have sent
+//     it: relaying it again could bounce it between replicas);
 //   - skip the verification of a peer's certificate (peers are verified
 //     against the service's CA, by the name in their URL), or send the
 //     peer credential anywhere but to a live replica's URL;
