@@ -124,9 +124,15 @@ type SessionKeys struct {
 	Now    func() time.Time
 }
 
+// sessionKeysTimeout bounds each read or write of the key set: a read for
+// an unknown kid is the one the request that named it waits for.
+const sessionKeysTimeout = 5 * time.Second
+
 // Load returns the key set, nil when none is stored.
 func (k SessionKeys) Load() ([]byte, error) {
-	sealed, err := k.Store.Identity(k.Ctx, identitySession)
+	ctx, cancel := context.WithTimeout(k.Ctx, sessionKeysTimeout)
+	defer cancel()
+	sealed, err := k.Store.Identity(ctx, identitySession)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -138,17 +144,19 @@ func (k SessionKeys) Load() ([]byte, error) {
 
 // Swap stores next if the stored set is still prev (nil: none).
 func (k SessionKeys) Swap(prev, next []byte) (bool, error) {
+	ctx, cancel := context.WithTimeout(k.Ctx, sessionKeysTimeout)
+	defer cancel()
 	sealed, err := k.Sealer.Seal(next, identitySession)
 	if err != nil {
 		return false, err
 	}
 	if prev == nil {
-		stored, err := k.Store.PutIdentityIfAbsent(k.Ctx, identitySession, sealed, k.Now())
+		stored, err := k.Store.PutIdentityIfAbsent(ctx, identitySession, sealed, k.Now())
 		return err == nil && bytes.Equal(stored, sealed), err
 	}
 	// The stored blob is compared, not the plaintext: seal it is not
 	// deterministic, so find the blob that holds prev.
-	cur, err := k.Store.Identity(k.Ctx, identitySession)
+	cur, err := k.Store.Identity(ctx, identitySession)
 	if err != nil {
 		return false, err
 	}
@@ -156,5 +164,5 @@ func (k SessionKeys) Swap(prev, next []byte) (bool, error) {
 	if err != nil || !bytes.Equal(plain, prev) {
 		return false, err
 	}
-	return k.Store.SwapIdentity(k.Ctx, identitySession, cur, sealed, k.Now())
+	return k.Store.SwapIdentity(ctx, identitySession, cur, sealed, k.Now())
 }
