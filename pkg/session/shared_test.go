@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -171,5 +172,48 @@ func TestSharedKeysSlowStore(t *testing.T) {
 			close(shared.release)
 			<-slowDone
 		})
+	}
+}
+
+// failingShared is a memShared whose Swap fails once failing is set.
+type failingShared struct {
+	memShared
+	failing bool
+}
+
+func (f *failingShared) Swap(prev, next []byte) (bool, error) {
+	if f.failing {
+		return false, errors.New("the database is away")
+	}
+	return f.memShared.Swap(prev, next)
+}
+
+// TestSharedKeysFailedRotation: a rotation the store did not take leaves
+// this replica signing with the key every replica knows, not with one
+// only it has.
+func TestSharedKeysFailedRotation(t *testing.T) {
+	clk := fake.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	shared := &failingShared{}
+	opts := Options{Dir: t.TempDir(), TTL: time.Hour, RotateEvery: 24 * time.Hour, Now: clk.Now, Shared: shared}
+	a, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(25 * time.Hour)
+	shared.failing = true
+	if err := a.Maintain(); err == nil {
+		t.Fatal("Maintain with a failing store: no error")
+	}
+	tok, _, err := a.Sign("u-0000000001", "s-0000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(2 * time.Second)
+	if _, _, err := b.Verify(tok); err != nil {
+		t.Errorf("another replica verifies a token signed after a failed rotation: %v", err)
 	}
 }
