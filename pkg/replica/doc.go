@@ -5,7 +5,10 @@
 // (Registry); records which replica holds which cluster's agent tunnels
 // (Index); and sends a kubectl request that reached a replica without the
 // cluster's tunnel to the replica that has it (WithRelay), where it is
-// authenticated and authorized again (WithPeer recognises the peer).
+// authenticated and authorized again (WithPeer recognises the peer). It
+// also keeps the service's identity one: the secrets key (CheckSecretsKey),
+// the CA, shared or given, that every replica serves (ShareCA, CheckCA),
+// and the session signing keys (SessionKeys).
 //
 // An agent keeps one tunnel, to whichever replica the load balancer gave
 // it; every replica reaches every cluster through the replica holding its

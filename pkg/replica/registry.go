@@ -41,6 +41,12 @@ type Options struct {
 	Metrics *metrics.Server
 }
 
+// The defaults of Options.Beat and Options.Dead (5 beats).
+const (
+	DefaultBeat = time.Second
+	DefaultDead = 5 * DefaultBeat
+)
+
 // Registry is this replica's membership in the set of replicas.
 type Registry struct {
 	opts   Options
@@ -58,7 +64,7 @@ type Registry struct {
 // process.
 func New(opts Options) (*Registry, error) {
 	if opts.Beat <= 0 {
-		opts.Beat = time.Second
+		opts.Beat = DefaultBeat
 	}
 	if opts.Dead <= opts.Beat {
 		opts.Dead = 5 * opts.Beat
