@@ -60,6 +60,16 @@ func TestAuthenticateToken(t *testing.T) {
 	expiring := mint(t, st, "alice", false, "", clk.Now().Add(time.Minute))
 	adminTok, _ := token.Parse(admin)
 	scopedTok, _ := token.Parse(scoped)
+	// A server replica's peer credential, registered as replicas do: it
+	// says which replica relayed a request, never who the user is.
+	peer, err := token.New(ids.Replica)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerHash, _ := token.Hash(peer)
+	if err := st.RegisterReplica(ctx, store.Replica{ID: peer.ID, URL: "https://127.0.0.1:1", Peer: peerHash}); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name    string
@@ -74,6 +84,7 @@ func TestAuthenticateToken(t *testing.T) {
 		{name: "malformed", raw: "nope", wantErr: true},
 		{name: "unknown id", raw: "t-unknown00:" + adminTok.Secret, wantErr: true},
 		{name: "wrong secret", raw: adminTok.ID + ":" + scopedTok.Secret, wantErr: true},
+		{name: "a replica's peer credential", raw: peer.String(), wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

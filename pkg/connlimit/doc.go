@@ -12,7 +12,10 @@
 // authenticated on (the tunnel of /v3/connect, which lives as long as the
 // agent) moves to the agent pool (MoveToAgents): it then counts against
 // the agents' cap only, so a flood of ordinary connections never closes an
-// agent's, and agents never use up the users' connections.
+// agent's, and agents never use up the users' connections. A connection
+// on which another server replica proved itself (package replica) leaves
+// its address's count (LeaveAddressCap), not the total: replicas relay
+// many users' requests from one address.
 //
 // WithBodyDeadline gives the body of every ordinary request (not an
 // upgrade, whose connection is handed to the handler) a read deadline:

@@ -176,7 +176,7 @@ type Conn struct {
 	net.Conn
 	l      *Listener
 	key    string
-	exempt bool
+	exempt bool // from the per-address cap; guarded by l.mu once accepted
 	pool   pool // guarded by l.mu
 }
 
@@ -236,6 +236,33 @@ func MoveToAgents(ctx context.Context) error {
 		return nil
 	}
 	return conn.moveToAgents()
+}
+
+// leaveAddressCap uncounts c from its address's count; it stays in the
+// ordinary pool's total.
+func (c *Conn) leaveAddressCap() {
+	l := c.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.pool != poolOrdinary || c.exempt {
+		return
+	}
+	if l.perAddr[c.key]--; l.perAddr[c.key] <= 0 {
+		delete(l.perAddr, c.key)
+	}
+	c.exempt = true
+}
+
+// LeaveAddressCap takes the connection a request came on (ctx is the
+// request's) out of its address's count, for the rest of its life; it
+// still counts in the total. Call it once a request proved the connection
+// is another server replica's (package replica): a replica carries many
+// users' relayed requests from one address, as a trusted proxy does. A
+// request on no counted connection: nothing.
+func LeaveAddressCap(ctx context.Context) {
+	if conn, ok := ctx.Value(connKey{}).(*Conn); ok {
+		conn.leaveAddressCap()
+	}
 }
 
 // peer is a connection's peer address; invalid when it is not IP.

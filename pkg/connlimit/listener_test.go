@@ -144,3 +144,55 @@ func TestMoveToAgents(t *testing.T) {
 		t.Errorf("a request on no counted connection: %v", err)
 	}
 }
+
+// TestLeaveAddressCap: a connection a peer replica proved itself on stops
+// counting against its address (which has room again) but not against the
+// total; leaving twice, or closing, uncounts once.
+func TestLeaveAddressCap(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewListener(ln, Options{MaxConns: 3, MaxConnsPerAddress: 1, Logger: slog.New(slog.DiscardHandler)})
+	defer l.Close()
+	type counts struct{ Ordinary, OfAddress int }
+	count := func() counts {
+		o, _, n := l.Counts("127.0.0.2")
+		return counts{o, n}
+	}
+	accept := func() *Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+		cc, err := d.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cc.Close() })
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.(*Conn)
+	}
+	a := accept()
+	ctx := l.ConnContext(context.Background(), a)
+	LeaveAddressCap(ctx)
+	LeaveAddressCap(ctx)
+	if diff := cmp.Diff(counts{1, 0}, count()); diff != "" {
+		t.Errorf("after leaving (-want +got):\n%s", diff)
+	}
+	b := accept() // the address has its slot back
+	if diff := cmp.Diff(counts{2, 1}, count()); diff != "" {
+		t.Errorf("another connection of the address (-want +got):\n%s", diff)
+	}
+	a.Close()
+	if diff := cmp.Diff(counts{1, 1}, count()); diff != "" {
+		t.Errorf("after the peer's connection closed (-want +got):\n%s", diff)
+	}
+	b.Close()
+	if diff := cmp.Diff(counts{0, 0}, count()); diff != "" {
+		t.Errorf("after both closed (-want +got):\n%s", diff)
+	}
+	LeaveAddressCap(context.Background()) // no counted connection: nothing
+}

@@ -5,7 +5,10 @@
 // (Registry); records which replica holds which cluster's agent tunnels
 // (Index); and sends a kubectl request that reached a replica without the
 // cluster's tunnel to the replica that has it (WithRelay), where it is
-// authenticated and authorized again (WithPeer recognises the peer).
+// authenticated and authorized again (WithPeer recognises the peer). It
+// also keeps the service's identity one: the secrets key (CheckSecretsKey),
+// the CA, shared or given, that every replica serves (ShareCA, CheckCA),
+// and the session signing keys (SessionKeys).
 //
 // An agent keeps one tunnel, to whichever replica the load balancer gave
 // it; every replica reaches every cluster through the replica holding its
@@ -16,7 +19,9 @@
 //
 // What this package must never do:
 //   - relay a request that has not been authenticated and authorized on
-//     this replica, or relay a request that came from a peer;
+//     this replica, or relay a request that carried a peer credential,
+//     valid or not (a peer this replica does not know yet may have sent
+//     it: relaying it again could bounce it between replicas);
 //   - skip the verification of a peer's certificate (peers are verified
 //     against the service's CA, by the name in their URL), or send the
 //     peer credential anywhere but to a live replica's URL;

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"time"
 
+	"github.com/drover-dev/drover/pkg/checksum"
 	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/pkg/store"
 )
@@ -21,6 +23,7 @@ import (
 const (
 	identityCheck   = "secrets-key-check"
 	identityCA      = "ca"
+	identityCASum   = "ca-checksum"
 	identitySession = "session-keys"
 )
 
@@ -115,6 +118,47 @@ func ShareCA(ctx context.Context, st IdentityStore, s Sealer, dir string, now ti
 	return pki.InstallCA(dir, ca.Cert, ca.Key)
 }
 
+// CAStore is what CheckCA needs of the database.
+type CAStore interface {
+	IdentityStore
+	LiveReplicas(ctx context.Context, window time.Duration) ([]store.Replica, error)
+}
+
+// CheckCA makes sure this replica serves the CA the service serves,
+// whether it is the shared one (ShareCA) or one the operator gave every
+// replica (--ca-cert with --tls-cert): agents pin its checksum and the
+// replicas verify one another against it, so a replica of another CA
+// would split the service without a word. The first replica records the
+// checksum of its CA (caPEM, as served at /cacerts); a later one of
+// another CA is refused while a replica is live (beat within window), and
+// makes its CA the service's when none is (the operator replaced the CA
+// of every replica). Call it before this replica joins.
+func CheckCA(ctx context.Context, st CAStore, caPEM []byte, window time.Duration, now time.Time, logger *slog.Logger) error {
+	sum := []byte(checksum.Of(caPEM))
+	stored, err := st.PutIdentityIfAbsent(ctx, identityCASum, sum, now)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(stored, sum) {
+		return nil
+	}
+	live, err := st.LiveReplicas(ctx, window)
+	if err != nil {
+		return err
+	}
+	if len(live) == 0 {
+		if ok, err := st.SwapIdentity(ctx, identityCASum, stored, sum, now); err != nil || !ok {
+			return errors.Join(errors.New("record the service's new CA: another replica changed it meanwhile; start again"), err)
+		}
+		logger.Warn("this server's CA is now the service's: no other server replica was running; agents pinned to the old CA "+
+			"will not connect", "ca_checksum", string(sum), "old_ca_checksum", string(stored))
+		return nil
+	}
+	return fmt.Errorf("this server serves another CA (checksum %s) than the %d server replicas running on this database (%s): "+
+		"agents pin one CA; give every replica the same --ca-cert, --tls-cert and --tls-key (or none: the shared CA), "+
+		"or stop them all to replace the CA", sum, len(live), stored)
+}
+
 // SessionKeys keeps the session signing keys in the database, sealed
 // (session.Shared).
 type SessionKeys struct {
@@ -124,9 +168,15 @@ type SessionKeys struct {
 	Now    func() time.Time
 }
 
+// sessionKeysTimeout bounds each read or write of the key set: a read for
+// an unknown kid is the one the request that named it waits for.
+const sessionKeysTimeout = 5 * time.Second
+
 // Load returns the key set, nil when none is stored.
 func (k SessionKeys) Load() ([]byte, error) {
-	sealed, err := k.Store.Identity(k.Ctx, identitySession)
+	ctx, cancel := context.WithTimeout(k.Ctx, sessionKeysTimeout)
+	defer cancel()
+	sealed, err := k.Store.Identity(ctx, identitySession)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -138,17 +188,19 @@ func (k SessionKeys) Load() ([]byte, error) {
 
 // Swap stores next if the stored set is still prev (nil: none).
 func (k SessionKeys) Swap(prev, next []byte) (bool, error) {
+	ctx, cancel := context.WithTimeout(k.Ctx, sessionKeysTimeout)
+	defer cancel()
 	sealed, err := k.Sealer.Seal(next, identitySession)
 	if err != nil {
 		return false, err
 	}
 	if prev == nil {
-		stored, err := k.Store.PutIdentityIfAbsent(k.Ctx, identitySession, sealed, k.Now())
+		stored, err := k.Store.PutIdentityIfAbsent(ctx, identitySession, sealed, k.Now())
 		return err == nil && bytes.Equal(stored, sealed), err
 	}
 	// The stored blob is compared, not the plaintext: seal it is not
 	// deterministic, so find the blob that holds prev.
-	cur, err := k.Store.Identity(k.Ctx, identitySession)
+	cur, err := k.Store.Identity(ctx, identitySession)
 	if err != nil {
 		return false, err
 	}
@@ -156,5 +208,5 @@ func (k SessionKeys) Swap(prev, next []byte) (bool, error) {
 	if err != nil || !bytes.Equal(plain, prev) {
 		return false, err
 	}
-	return k.Store.SwapIdentity(k.Ctx, identitySession, cur, sealed, k.Now())
+	return k.Store.SwapIdentity(ctx, identitySession, cur, sealed, k.Now())
 }

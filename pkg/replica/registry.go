@@ -42,6 +42,12 @@ type Options struct {
 	Metrics *metrics.Server
 }
 
+// The defaults of Options.Beat and Options.Dead (5 beats).
+const (
+	DefaultBeat = time.Second
+	DefaultDead = 5 * DefaultBeat
+)
+
 // Registry is this replica's membership in the set of replicas.
 type Registry struct {
 	opts   Options
@@ -51,6 +57,7 @@ type Registry struct {
 	mu      sync.Mutex
 	live    map[string]store.Replica // by id, as of liveAt
 	liveAt  time.Time
+	missAt  time.Time                   // when an unknown peer last made it read them again
 	rejoins []func(ctx context.Context) // called after registering again
 }
 
@@ -58,7 +65,7 @@ type Registry struct {
 // process.
 func New(opts Options) (*Registry, error) {
 	if opts.Beat <= 0 {
-		opts.Beat = time.Second
+		opts.Beat = DefaultBeat
 	}
 	if opts.Dead <= opts.Beat {
 		opts.Dead = 5 * opts.Beat
@@ -184,16 +191,42 @@ func (r *Registry) Leave(ctx context.Context) error {
 // credential is the value of the peer header this replica sends.
 func (r *Registry) credential() string { return r.self.String() }
 
-// verifyPeer returns the id of the live replica whose credential raw is;
-// false for anything else.
-func (r *Registry) verifyPeer(raw string) (string, bool) {
+// rereadEvery bounds how often a credential of a replica this one does not
+// know makes it read the live replicas again (a peer that joined since the
+// last beat relays at once): whoever sends such credentials costs the
+// database one query a second at most.
+const rereadEvery = time.Second
+
+// verifyPeer returns the id of the live replica whose credential raw is
+// (this replica's own included: a relay that came back); false for
+// anything else. A well-formed credential of a replica it does not know
+// makes it read the live replicas again, at most every rereadEvery.
+func (r *Registry) verifyPeer(ctx context.Context, raw string) (string, bool) {
 	t, err := token.Parse(raw)
-	if err != nil || !ids.Replica.Valid(t.ID) || t.ID == r.self.ID {
+	if err != nil || !ids.Replica.Valid(t.ID) {
 		return "", false
+	}
+	if t.ID == r.self.ID {
+		return t.ID, token.Verify(t, r.hashed)
 	}
 	r.mu.Lock()
 	p, ok := r.live[t.ID]
+	reread := !ok && time.Since(r.missAt) >= rereadEvery
+	if reread {
+		r.missAt = time.Now()
+	}
 	r.mu.Unlock()
+	if reread {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		err := r.refresh(cctx)
+		cancel()
+		if err != nil {
+			r.opts.Logger.Warn("list live replicas", "err", err)
+		}
+		r.mu.Lock()
+		p, ok = r.live[t.ID]
+		r.mu.Unlock()
+	}
 	if !ok || !token.Verify(t, p.Peer) {
 		return "", false
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/pkg/apierr"
+	"github.com/drover-dev/drover/pkg/connlimit"
 	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/request"
 )
@@ -70,6 +71,9 @@ func NewRelay(o RelayOptions) (*Relay, error) {
 
 type peerKey struct{}
 
+// claimedKey marks a request that carried a peer credential, valid or not.
+type claimedKey struct{}
+
 // PeerFrom returns the id of the replica a request was relayed from.
 func PeerFrom(ctx context.Context) (string, bool) {
 	id, ok := ctx.Value(peerKey{}).(string)
@@ -77,10 +81,13 @@ func PeerFrom(ctx context.Context) (string, bool) {
 }
 
 // WithPeer removes the peer headers from every request and, when they
-// carry a live peer's credential, records the peer in the context and
-// takes the client's address from it. An invalid credential is ignored:
-// the request goes on as anyone's. Put it right inside
-// request.WithRequestInfo.
+// carry a live peer's credential, records the peer in the context, takes
+// the client's address from it, and takes the connection out of its
+// address's cap (package connlimit: a replica carries many users'
+// requests from one address). An invalid credential is ignored: the
+// request goes on as anyone's, but is not relayed (a replica this one does
+// not know yet may have sent it: relaying it could send it back). Put it
+// right inside request.WithRequestInfo.
 func (rl *Relay) WithPeer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, client := r.Header.Get(PeerHeader), r.Header.Get(PeerClientHeader)
@@ -90,32 +97,39 @@ func (rl *Relay) WithPeer(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		id, ok := rl.reg.verifyPeer(raw)
+		ctx := context.WithValue(r.Context(), claimedKey{}, true)
+		id, ok := rl.reg.verifyPeer(ctx, raw)
 		if !ok {
 			rl.log.Debug("a request carried a peer credential that is no live replica's; ignored", "remote", r.RemoteAddr)
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
-		if info, ok := request.FromContext(r.Context()); ok {
+		if id == rl.reg.ID() {
+			rl.log.Warn("a request this replica relayed came back to it: its --peer-url must reach this replica alone, "+
+				"not a load balancer", "peer_url", rl.reg.URL())
+		}
+		connlimit.LeaveAddressCap(ctx)
+		if info, ok := request.FromContext(ctx); ok {
 			if ap, err := netip.ParseAddr(client); err == nil {
 				info.Client = ap.Unmap()
 			}
 		}
 		rl.metrics.Relayed.WithLabelValues("in").Inc()
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), peerKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, peerKey{}, id)))
 	})
 }
 
 // WithRelay sends a kubectl request for a cluster whose tunnel this
 // replica does not hold to the replica that holds it, with the client's
-// credential and the peer credential; anything else (a request from a
-// peer, a cluster whose tunnel is here or nowhere) goes on here. Put it
+// credential and the peer credential; anything else (a request that
+// carried a peer credential, valid or not; a cluster whose tunnel is here
+// or nowhere) goes on here. Put it
 // after authentication and the access check, before anything that needs
 // the tunnel.
 func (rl *Relay) WithRelay(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info, ok := request.FromContext(r.Context())
-		if _, fromPeer := PeerFrom(r.Context()); fromPeer || !ok || info.ClusterID == "" {
+		if claimed, _ := r.Context().Value(claimedKey{}).(bool); claimed || !ok || info.ClusterID == "" {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
+	"github.com/drover-dev/drover/pkg/connlimit"
 	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/pkg/request"
@@ -77,9 +78,33 @@ func (r *testReplica) got() *seen {
 // with a certificate from ca.
 func startReplica(t *testing.T, ctx context.Context, name string, st *store.Store, ca *pki.CA, caPEM []byte, held map[string]bool) *testReplica {
 	t.Helper()
+	return startReplicaWith(t, ctx, name, st, ca, caPEM, held, replicaOptions{})
+}
+
+// replicaOptions vary a test replica.
+type replicaOptions struct {
+	// conns, when set, caps the replica's connections as the server's
+	// listener does.
+	conns *connlimit.Options
+	// hold, when set, keeps the last handler from answering until it is
+	// closed (a watch).
+	hold chan struct{}
+}
+
+func startReplicaWith(t *testing.T, ctx context.Context, name string, st *store.Store, ca *pki.CA, caPEM []byte,
+	held map[string]bool, o replicaOptions) *testReplica {
+	t.Helper()
+	var ln net.Listener
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	var capped *connlimit.Listener
+	if o.conns != nil {
+		opts := *o.conns
+		opts.Logger = slog.New(slog.DiscardHandler)
+		capped = connlimit.NewListener(ln, opts)
+		ln = capped
 	}
 	leaf, err := ca.Issue(pki.CertOptions{CommonName: name, Usage: pki.ServerAuth, Hosts: []string{"127.0.0.1"},
 		Now: time.Now(), NotAfter: time.Now().Add(time.Hour)})
@@ -114,6 +139,14 @@ func startReplica(t *testing.T, ctx context.Context, name string, st *store.Stor
 		r.mu.Lock()
 		r.last = s
 		r.mu.Unlock()
+		if o.hold != nil {
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			select {
+			case <-o.hold:
+			case <-req.Context().Done():
+			}
+		}
 		io.WriteString(w, name)
 	})
 	handler := request.WithRequestInfo(r.relay.WithPeer(r.relay.WithRelay(last)), request.ClientOptions{})
@@ -121,6 +154,9 @@ func startReplica(t *testing.T, ctx context.Context, name string, st *store.Stor
 	r.srv.Listener.Close()
 	r.srv.Listener = ln
 	r.srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Cert.Raw}, PrivateKey: leaf.Key}}}
+	if capped != nil {
+		r.srv.Config.ConnContext = capped.ConnContext
+	}
 	r.srv.StartTLS()
 	t.Cleanup(r.srv.Close)
 	return r
@@ -137,7 +173,8 @@ func must(t *testing.T, err error) {
 // relayed to the one with it, with the client's own credential and the
 // client's address, and the peer headers never reach a handler: not the
 // real ones, not ones a client forged in any spelling. A request from a
-// peer is never relayed again, and a forged peer credential is nobody's.
+// peer is never relayed again, and a forged peer credential is nobody's
+// (and, as it might be a peer's this replica does not know, not relayed).
 func TestRelay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -177,10 +214,21 @@ func TestRelay(t *testing.T) {
 	user := "Bearer t-0123456789:secret"
 	spellings := []string{"Drover-Peer", "drover-peer", "DROVER-PEER", "dRoVeR-pEeR"}
 	for _, sp := range spellings {
-		t.Run("relayed, with a forged peer header "+sp, func(t *testing.T) {
+		t.Run("not relayed, with a forged peer header "+sp, func(t *testing.T) {
 			h := http.Header{"Authorization": {user}}
 			h[sp] = []string{"i-0123456789:forged"}
 			h["Drover-Peer-Client"] = []string{"203.0.113.9"}
+			got := get(b, "/k8s/clusters/c-aaaaa/api", h)
+			want := &seen{Replica: "b", Client: "127.0.0.1", Authorization: user}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	for _, sp := range []string{"Drover-Peer-Client", "drover-peer-client"} {
+		t.Run("relayed, with a forged peer client header "+sp, func(t *testing.T) {
+			h := http.Header{"Authorization": {user}}
+			h[sp] = []string{"203.0.113.9"}
 			got := get(b, "/k8s/clusters/c-aaaaa/api", h)
 			want := &seen{Replica: "a", Peer: b.reg.ID(), Client: "127.0.0.1", Authorization: user}
 			if diff := cmp.Diff(want, got); diff != "" {

@@ -66,6 +66,12 @@ func startReplica(ctx context.Context, cfg Config, st *store.Store, tun *tunnel.
 	if cfg.Database.URL == "" {
 		return nil, nil
 	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err := replica.CheckCA(cctx, st, caPEM, replica.DefaultDead, cfg.Now(), cfg.Logger)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
 	reg, err := replica.New(replica.Options{Store: st, Logger: cfg.Logger, URL: cfg.PeerURL, Version: version.Get().Version,
 		Metrics: m})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -54,8 +55,11 @@ type Keys struct {
 	opts Options
 	mu   sync.RWMutex
 	keys []key // oldest first; the last one signs
-	// loadedAt is when the shared set was last read.
+	// loadedAt is when the shared set was last read (or a read begun).
 	loadedAt time.Time
+	// shared is held while the shared set is read or written, never with
+	// mu: signing and verifying with known keys never wait for the store.
+	shared sync.Mutex
 }
 
 type key struct {
@@ -128,94 +132,116 @@ func (k *Keys) path() string { return filepath.Join(k.opts.Dir, "session-keys.js
 // Maintain makes a new key when the newest is due for rotation and drops
 // keys that can no longer have live tokens. Call it periodically.
 func (k *Keys) Maintain() error {
+	if k.opts.Shared != nil {
+		return k.maintainShared()
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.opts.Shared != nil {
-		return k.maintainSharedLocked()
-	}
-	if changed, err := k.maintainLocked(k.opts.TTL); err != nil || !changed {
+	keys, changed, err := k.maintained(k.keys, k.opts.TTL)
+	if err != nil || !changed {
 		return err
 	}
+	k.keys = keys
 	return k.saveLocked()
 }
 
-// maintainLocked rotates and retires keys in k.keys; it reports whether it
-// changed them.
-func (k *Keys) maintainLocked(retireAfter time.Duration) (bool, error) {
+// maintained returns keys rotated and retired as due, and whether that
+// changed them; keys itself is not modified.
+func (k *Keys) maintained(keys []key, retireAfter time.Duration) ([]key, bool, error) {
 	now := k.opts.Now()
 	changed := false
-	if len(k.keys) == 0 || now.Sub(k.keys[len(k.keys)-1].Created) >= k.opts.RotateEvery {
-		if err := k.addLocked(now); err != nil {
-			return false, err
+	keys = slices.Clone(keys)
+	if len(keys) == 0 || now.Sub(keys[len(keys)-1].Created) >= k.opts.RotateEvery {
+		nk, err := newKey(now)
+		if err != nil {
+			return nil, false, err
 		}
+		keys = append(keys, nk)
 		changed = true
 	}
 	// A key stopped signing when its successor was made; its last token
 	// expires TTL later.
-	kept := make([]key, 0, len(k.keys))
-	for i, key := range k.keys {
-		if i < len(k.keys)-1 && now.Sub(k.keys[i+1].Created) > retireAfter {
+	kept := make([]key, 0, len(keys))
+	for i, key := range keys {
+		if i < len(keys)-1 && now.Sub(keys[i+1].Created) > retireAfter {
 			changed = true
 			continue
 		}
 		kept = append(kept, key)
 	}
-	k.keys = kept
-	return changed, nil
+	return kept, changed, nil
 }
 
-// maintainSharedLocked reads the shared set, rotates and retires in it, and
+// maintainShared reads the shared set, rotates and retires in it, and
 // stores it back unless another replica changed it meanwhile (then it
-// starts over from that replica's set).
-func (k *Keys) maintainSharedLocked() error {
+// starts over from that replica's set). The keys in use change only once
+// that is done.
+func (k *Keys) maintainShared() error {
+	k.shared.Lock()
+	defer k.shared.Unlock()
 	for range 5 {
 		prev, err := k.opts.Shared.Load()
 		if err != nil {
 			return fmt.Errorf("read shared session keys: %w", err)
 		}
-		k.keys = nil
+		var keys []key
 		if prev != nil {
-			if k.keys, err = parseKeys(prev); err != nil {
+			if keys, err = parseKeys(prev); err != nil {
 				return fmt.Errorf("shared session keys are corrupt: %w", err)
 			}
 		}
-		k.loadedAt = k.opts.Now()
-		if changed, err := k.maintainLocked(k.opts.TTL + sharedSlack); err != nil || !changed {
-			return err
-		}
-		next, err := json.Marshal(k.keys)
+		at := k.opts.Now()
+		keys, changed, err := k.maintained(keys, k.opts.TTL+sharedSlack)
 		if err != nil {
 			return err
 		}
-		ok, err := k.opts.Shared.Swap(prev, next)
-		if err != nil {
-			return fmt.Errorf("store shared session keys: %w", err)
+		if changed {
+			next, err := json.Marshal(keys)
+			if err != nil {
+				return err
+			}
+			ok, err := k.opts.Shared.Swap(prev, next)
+			if err != nil {
+				return fmt.Errorf("store shared session keys: %w", err)
+			}
+			if !ok {
+				continue
+			}
 		}
-		if ok {
-			return nil
-		}
+		k.mu.Lock()
+		k.keys, k.loadedAt = keys, at
+		k.mu.Unlock()
+		return nil
 	}
 	return errors.New("store shared session keys: other replicas kept changing them")
 }
 
 // reload reads the shared set again for a kid this replica does not know
-// (another replica rotated), at most once per reloadEvery.
+// (another replica rotated), at most once per reloadEvery. Only the
+// caller waits for the store.
 func (k *Keys) reload() {
 	if k.opts.Shared == nil {
 		return
 	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.opts.Now().Sub(k.loadedAt) < reloadEvery {
+	due := k.opts.Now().Sub(k.loadedAt) >= reloadEvery
+	if due {
+		k.loadedAt = k.opts.Now()
+	}
+	k.mu.Unlock()
+	if !due {
 		return
 	}
-	k.loadedAt = k.opts.Now()
+	k.shared.Lock()
+	defer k.shared.Unlock()
 	b, err := k.opts.Shared.Load()
 	if err != nil || b == nil {
 		return
 	}
 	if keys, err := parseKeys(b); err == nil && len(keys) > 0 {
+		k.mu.Lock()
 		k.keys = keys
+		k.mu.Unlock()
 	}
 }
 
@@ -226,21 +252,22 @@ func (k *Keys) Rotate() error {
 	if k.opts.Shared != nil {
 		return errors.New("session keys shared by replicas rotate with Maintain")
 	}
-	if err := k.addLocked(k.opts.Now()); err != nil {
+	nk, err := newKey(k.opts.Now())
+	if err != nil {
 		return err
 	}
+	k.keys = append(k.keys, nk)
 	return k.saveLocked()
 }
 
-func (k *Keys) addLocked(now time.Time) error {
+func newKey(now time.Time) (key, error) {
 	secret := make([]byte, 32)
 	rand.Read(secret) // never fails (crypto/rand)
 	id, err := ids.SigningKey.New()
 	if err != nil {
-		return err
+		return key{}, err
 	}
-	k.keys = append(k.keys, key{ID: id, Secret: secret, Created: now.UTC()})
-	return nil
+	return key{ID: id, Secret: secret, Created: now.UTC()}, nil
 }
 
 func (k *Keys) saveLocked() error {

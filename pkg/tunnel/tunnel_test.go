@@ -94,6 +94,14 @@ func TestConnectRefusedWithoutValidToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrongSecret := token.Token{ID: regTok.ID, Secret: unknown.Secret}.String()
+	peer, err := token.New(ids.Replica) // a server replica's peer credential
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerHash, _ := token.Hash(peer)
+	if err := f.store.RegisterReplica(t.Context(), store.Replica{ID: peer.ID, URL: "https://127.0.0.1:1", Peer: peerHash}); err != nil {
+		t.Fatal(err)
+	}
 
 	p := f.params(agentapi.KindCluster, "", "sa-secret-value-0123456789")
 	enc, err := p.Encode()
@@ -109,6 +117,7 @@ func TestConnectRefusedWithoutValidToken(t *testing.T) {
 		{"malformed", []string{"Bearer not-a-token"}},
 		{"unknown id", []string{"Bearer " + unknown.String()}},
 		{"wrong secret", []string{"Bearer " + wrongSecret}},
+		{"a replica's peer credential", []string{"Bearer " + peer.String()}},
 		{"expired", []string{"Bearer " + expired}},
 		{"expires this instant", []string{"Bearer " + expiresNow}},
 		{"cluster deleted", []string{"Bearer " + deleted}},

@@ -73,7 +73,9 @@ type API interface {
 //	Relayer.WithPeer         replicas only: a peer replica's credential
 //	                         removed from the request and, if valid, the
 //	                         request marked as relayed (the client address
-//	                         the peer names believed)
+//	                         the peer names believed, the connection out of
+//	                         its address's cap); valid or not, such a
+//	                         request is never relayed again
 //	metrics.WithAPIMetrics   API calls by route template, method and code;
 //	                         logins by kind and result
 //	audit.WithAudit          one entry per request, refusals included
