@@ -174,14 +174,24 @@ func PodProblem(p corev1.Pod) string {
 }
 
 // WaitNodeSessions returns the node names of the node agents' sessions of
-// cluster id, from the server's log ("agent connected", kind=node), once
-// there are n different ones.
+// cluster id, from the servers' logs ("agent connected", kind=node; every
+// replica's), once there are n different ones.
 func (e *Env) WaitNodeSessions(ctx context.Context, id string, n int) ([]string, error) {
-	logPath := filepath.Join(e.Server.DataDir, "server.log")
+	logPaths := []string{filepath.Join(e.Server.DataDir, "server.log")}
+	if len(e.Replicas) > 0 {
+		logPaths = nil
+		for _, r := range e.Replicas {
+			logPaths = append(logPaths, filepath.Join(r.DataDir, "server.log"))
+		}
+	}
 	for {
-		b, err := os.ReadFile(logPath)
-		if err != nil {
-			return nil, err
+		var b []byte
+		for _, p := range logPaths {
+			one, err := os.ReadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			b = append(append(b, one...), '\n')
 		}
 		seen := map[string]bool{}
 		for _, line := range bytes.Split(b, []byte("\n")) {
