@@ -129,6 +129,47 @@ func readTail(path string) string {
 	return string(b)
 }
 
+// imported is a cluster created through the load balancer, its agent
+// connected through it, and the admin's kubeconfig for it.
+type imported struct {
+	admin, id, dir string
+	kc             []byte
+	kcPath         string
+}
+
+// importCluster creates a cluster through the load balancer, starts its
+// cluster agent against it, waits until it is connected and writes the
+// admin's kubeconfig (a login session of its own).
+func (rs *replicaSet) importCluster(ctx context.Context, t *testing.T, name string) imported {
+	t.Helper()
+	c := imported{dir: t.TempDir()}
+	var err error
+	if c.admin, err = rs.front.Login(ctx, "admin", rs.front.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	var reg harness.Registration
+	if c.id, reg, err = rs.front.CreateCluster(ctx, c.admin, name); err != nil {
+		t.Fatal(err)
+	}
+	agent, err := harness.StartAgent(harness.AgentOptions{
+		Bin: shared.bins.Agent, Dir: c.dir, ServerURL: rs.serverURL, CAChecksum: reg.CAChecksum, Token: reg.Token,
+		Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: "cluster",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Stop(5 * time.Second) })
+	if err := rs.front.WaitConnected(ctx, c.admin, c.id, "cluster"); err != nil {
+		t.Fatal(err)
+	}
+	if c.kc, err = rs.front.Kubeconfig(ctx, c.admin, []string{c.id}, "1h"); err != nil {
+		t.Fatal(err)
+	}
+	c.kcPath = filepath.Join(c.dir, "kubeconfig")
+	writeFile(t, c.kcPath, c.kc)
+	return c
+}
+
 // relayed reads a replica's count of relayed requests in a direction.
 func (rs *replicaSet) relayed(t *testing.T, i int, direction string) int {
 	t.Helper()
@@ -190,32 +231,8 @@ func TestReplicas(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	rs := startReplicas(ctx, t, 3)
-	admin, err := rs.front.Login(ctx, "admin", rs.front.AdminPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, reg, err := rs.front.CreateCluster(ctx, admin, "ha")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	agent, err := harness.StartAgent(harness.AgentOptions{
-		Bin: shared.bins.Agent, Dir: dir, ServerURL: rs.serverURL, CAChecksum: reg.CAChecksum, Token: reg.Token,
-		Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: "cluster",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { agent.Stop(5 * time.Second) })
-	if err := rs.front.WaitConnected(ctx, admin, id, "cluster"); err != nil {
-		t.Fatal(err)
-	}
-	kc, err := rs.front.Kubeconfig(ctx, admin, []string{id}, "1h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kcPath := filepath.Join(dir, "kubeconfig")
-	writeFile(t, kcPath, kc)
+	c := rs.importCluster(ctx, t, "ha")
+	admin, id, kcPath := c.admin, c.id, c.kcPath
 
 	// Every kubectl is a new connection: round robin spreads them.
 	for i := range 9 {
@@ -512,32 +529,8 @@ func TestReplicasPostgresRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	rs := startReplicas(ctx, t, 2)
-	admin, err := rs.front.Login(ctx, "admin", rs.front.AdminPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, reg, err := rs.front.CreateCluster(ctx, admin, "ha-pg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	agent, err := harness.StartAgent(harness.AgentOptions{
-		Bin: shared.bins.Agent, Dir: dir, ServerURL: rs.serverURL, CAChecksum: reg.CAChecksum, Token: reg.Token,
-		Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: "cluster",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { agent.Stop(5 * time.Second) })
-	if err := rs.front.WaitConnected(ctx, admin, id, "cluster"); err != nil {
-		t.Fatal(err)
-	}
-	kc, err := rs.front.Kubeconfig(ctx, admin, []string{id}, "1h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kcPath := filepath.Join(dir, "kubeconfig")
-	writeFile(t, kcPath, kc)
+	c := rs.importCluster(ctx, t, "ha-pg")
+	admin, dir, kc, kcPath := c.admin, c.dir, c.kc, c.kcPath
 	if _, err := kubectl(ctx, t, kcPath, "get", "ns", "default", "-o", "name"); err != nil {
 		t.Fatal(err)
 	}
@@ -648,32 +641,8 @@ func TestRollingUpgrade(t *testing.T) {
 		t.Fatalf("build the next release: %v\n%s", err, out)
 	}
 	rs := startReplicas(ctx, t, 2)
-	admin, err := rs.front.Login(ctx, "admin", rs.front.AdminPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, reg, err := rs.front.CreateCluster(ctx, admin, "ha-roll")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	agent, err := harness.StartAgent(harness.AgentOptions{
-		Bin: shared.bins.Agent, Dir: dir, ServerURL: rs.serverURL, CAChecksum: reg.CAChecksum, Token: reg.Token,
-		Kubeconfig: filepath.Join(shared.dir, "direct-kubeconfig"), Kind: "cluster",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { agent.Stop(5 * time.Second) })
-	if err := rs.front.WaitConnected(ctx, admin, id, "cluster"); err != nil {
-		t.Fatal(err)
-	}
-	kc, err := rs.front.Kubeconfig(ctx, admin, []string{id}, "1h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kcPath := filepath.Join(dir, "kubeconfig")
-	writeFile(t, kcPath, kc)
+	c := rs.importCluster(ctx, t, "ha-roll")
+	kcPath := c.kcPath
 	schema := func() int {
 		c, err := rs.pg.Connect(ctx, rs.db)
 		if err != nil {
