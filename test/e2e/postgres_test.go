@@ -20,6 +20,7 @@ import (
 // by itself, the kubeconfig and the session work, no new admin password
 // is printed, and the server writes to the new store.
 func TestCopyToPostgres(t *testing.T) {
+	t.Parallel() // with the replica tests: its own server and database
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

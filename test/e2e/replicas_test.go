@@ -228,6 +228,7 @@ func (rs *replicaSet) holder(ctx context.Context, t *testing.T, clusterID string
 // new event. Then the new holder is frozen (SIGSTOP), down to one replica
 // serving: the same; thawed, it joins again without a second controller.
 func TestReplicas(t *testing.T) {
+	t.Parallel() // with the other replica tests, after the rest of the package: each has its own database and servers
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	rs := startReplicas(ctx, t, 3)
@@ -450,6 +451,7 @@ func revokeAcrossReplicas(ctx context.Context, t *testing.T, rs *replicaSet, adm
 // one of them only (its lease). When that replica dies, the other takes
 // the lease once it expires and runs the controller.
 func TestReplicaController(t *testing.T) {
+	t.Parallel() // with the other replica tests, after the rest of the package: each has its own database and servers
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	rs := startReplicas(ctx, t, 2)
@@ -526,6 +528,7 @@ func TestReplicaController(t *testing.T) {
 // restarting a replica: requests, the replicas' view of each other, and
 // revocations pushed between them.
 func TestReplicasPostgresRestart(t *testing.T) {
+	t.Parallel() // with the other replica tests, after the rest of the package: each has its own database and servers
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	rs := startReplicas(ctx, t, 2)
@@ -632,6 +635,7 @@ func TestReplicasPostgresRestart(t *testing.T) {
 // on the newer schema; an old replica restarting mid-roll does too. No
 // kubectl request fails.
 func TestRollingUpgrade(t *testing.T) {
+	t.Parallel() // with the other replica tests, after the rest of the package: each has its own database and servers
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	next := filepath.Join(t.TempDir(), "drover-server-next")
