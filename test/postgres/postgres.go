@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -271,7 +272,21 @@ func (s *Server) Restart(ctx context.Context, kill bool) error {
 	} else {
 		s.shutdown()
 	}
-	return s.start(ctx)
+	// After a kill the postmaster's children may still hold its shared
+	// memory for a moment, and a new postmaster refuses to start beside
+	// it ("pre-existing shared memory block is still in use"): try again.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := s.start(ctx)
+		if err == nil || !strings.Contains(err.Error(), "pre-existing shared memory block") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // Process is the running postmaster, for tests that signal it.
