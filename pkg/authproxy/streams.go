@@ -190,6 +190,12 @@ func causeStatus(cause error) (st metav1.Status, ok bool) {
 	return st, false
 }
 
+// isProxyEnd reports whether cause is the proxy ending a request on purpose.
+func isProxyEnd(cause error) bool {
+	_, ok := causeStatus(cause)
+	return ok
+}
+
 // errRevoked is the cause of a request ended by revocation.
 var errRevoked = errors.New("the token was revoked or expired")
 

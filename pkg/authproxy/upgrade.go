@@ -70,7 +70,19 @@ func (c *upgradedConn) Read(b []byte) (int, error) {
 		return c.handOn(b)
 	}
 	n, err := c.ReadWriteCloser.Read(b)
-	c.frames.feed(b[:n])
+	if cause := context.Cause(c.ctx); isProxyEnd(cause) {
+		// The proxy ended the stream: only the frame in progress is handed
+		// on, then the farewell. What the apiserver sends from here on is
+		// not: among it may be its close frame in answer to the proxy
+		// closing the connection, which would leave the client without
+		// the reason (and an exec that exits 0).
+		n = c.frames.finish(b[:n])
+		if err == nil && c.frames.atBoundary() {
+			err = cause
+		}
+	} else {
+		c.frames.feed(b[:n])
+	}
 	if err == nil {
 		return n, nil
 	}

@@ -39,8 +39,24 @@ type wsFrames struct {
 }
 
 // feed follows b, the next bytes of the stream.
-func (f *wsFrames) feed(b []byte) {
+func (f *wsFrames) feed(b []byte) { f.follow(b, false) }
+
+// finish follows b only as far as the frame in progress goes and returns
+// how many bytes of b that is: 0 at a boundary, len(b) when the frame goes
+// on past b (or the framing is not followed).
+func (f *wsFrames) finish(b []byte) int { return f.follow(b, true) }
+
+// follow follows b, stopping at the end of a frame when stop is set, and
+// returns how many bytes it followed.
+func (f *wsFrames) follow(b []byte, stop bool) int {
+	if f.invalid {
+		return len(b)
+	}
+	all := len(b)
 	for len(b) > 0 && !f.invalid {
+		if stop && f.atBoundary() {
+			return all - len(b)
+		}
 		if f.remain > 0 {
 			n := uint64(len(b))
 			if n > f.remain {
@@ -64,6 +80,10 @@ func (f *wsFrames) feed(b []byte) {
 			f.startPayload()
 		}
 	}
+	if f.invalid {
+		return all
+	}
+	return all - len(b)
 }
 
 // headerLen is the length of the current frame's header, as far as the

@@ -304,8 +304,8 @@ func rawServer(t *testing.T, raw []byte) *websocket.Conn {
 	return conn
 }
 
-// FuzzWSFrames: however a stream is cut into reads, the reader ends in the
-// same state; a stream of frames written by wsFrame ends on a boundary.
+// FuzzWSFrames: however a stream is cut into reads, or followed frame by
+// frame, the reader ends in the same state; a stream of frames written by wsFrame ends on a boundary.
 func FuzzWSFrames(f *testing.F) {
 	f.Add([]byte{0x82, 0x03, 1, 2, 3, 0x88, 0x02, 0x03, 0xe8}, uint64(1))
 	f.Add(wsFrame(opBinary, bytes.Repeat([]byte{1}, 300)), uint64(7))
@@ -322,6 +322,23 @@ func FuzzWSFrames(f *testing.F) {
 		}
 		if whole != cut {
 			t.Fatalf("whole %+v, cut %+v", whole, cut)
+		}
+		// Finishing frame by frame follows the same bytes: each call
+		// stops at a boundary, or takes all when the frame goes on.
+		var byFrame wsFrames
+		for rest := stream; len(rest) > 0; {
+			n := byFrame.finish(rest)
+			if n < len(rest) && !byFrame.atBoundary() {
+				t.Fatalf("finish stopped at %d of %d off a boundary: %+v", n, len(rest), byFrame)
+			}
+			if n == 0 {
+				byFrame.feed(rest[:1]) // at a boundary: start the next frame
+				n = 1
+			}
+			rest = rest[n:]
+		}
+		if whole != byFrame {
+			t.Fatalf("whole %+v, frame by frame %+v", whole, byFrame)
 		}
 		if len(stream) > 0 {
 			var own wsFrames
