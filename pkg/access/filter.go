@@ -8,6 +8,7 @@ import (
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/request"
+	"github.com/drover-dev/drover/pkg/store"
 )
 
 // Decision records that WithClusterAccess let a request through to a
@@ -56,6 +57,11 @@ func WithClusterAccess(next http.Handler, c *Checker, logger *slog.Logger) http.
 		v, err := c.MayReach(r.Context(), CallerOf(ident), id)
 		if err != nil {
 			logger.Error("check cluster access", "cluster", id, "user", ident.UserID, "err", err)
+			if store.Unavailable(err) {
+				w.Header().Set("Retry-After", "1")
+				apierr.Unavailable(w, "the database cannot be reached to check your access to cluster %q; retry", id)
+				return
+			}
 			apierr.Internal(w)
 			return
 		}

@@ -291,6 +291,13 @@ func authenticate(w http.ResponseWriter, r *http.Request, raw string, auth Token
 	id, err := auth.AuthenticateToken(r.Context(), raw)
 	if err != nil {
 		logger.Info("authentication failed", "path", request.LogPath(r), "remote", r.RemoteAddr, "err", err)
+		if store.Unavailable(err) {
+			// Refused all the same, but as what it is: the client retries
+			// rather than asking its user for new credentials.
+			w.Header().Set("Retry-After", "1")
+			apierr.Unavailable(w, "the database cannot be reached to check your credential; retry")
+			return Identity{}, false
+		}
 		apierr.Unauthorized(w)
 		return Identity{}, false
 	}

@@ -3,7 +3,9 @@ package authn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/ids"
@@ -167,6 +170,43 @@ func TestWithAuthentication(t *testing.T) {
 			}
 			if tc.code != 200 && got != nil {
 				t.Errorf("handler ran for a refused request")
+			}
+		})
+	}
+}
+
+// failing is a TokenAuthenticator whose store fails with err.
+type failing struct{ err error }
+
+func (f failing) AuthenticateToken(context.Context, string) (Identity, error) {
+	return Identity{}, fmt.Errorf("%w: %w", ErrUnauthenticated, f.err)
+}
+
+// TestWithAuthenticationStoreDown: a credential that cannot be checked
+// because the database cannot be reached is refused with 503 and
+// Retry-After (the client retries), not 401 (which asks for new
+// credentials); any other failure stays 401. Neither goes further.
+func TestWithAuthenticationStoreDown(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		err   error
+		code  int
+		retry string
+	}{
+		{"database starting up", &pgconn.PgError{Code: "57P03"}, 503, "1"},
+		{"database unreachable", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, 503, "1"},
+		{"unknown token", store.ErrNotFound, 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := WithAuthentication(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+				t.Error("the handler ran for a refused request")
+			}), failing{tc.err}, slog.New(slog.DiscardHandler))
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Authorization", "Bearer t-abcdefghij:secret")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.code || w.Header().Get("Retry-After") != tc.retry {
+				t.Errorf("code %d Retry-After %q, want %d %q", w.Code, w.Header().Get("Retry-After"), tc.code, tc.retry)
 			}
 		})
 	}
