@@ -12,6 +12,7 @@ import (
 	"github.com/drover-dev/drover/pkg/cmdline"
 	"github.com/drover-dev/drover/pkg/driver/sandbox"
 	"github.com/drover-dev/drover/pkg/server"
+	"github.com/drover-dev/drover/pkg/tracing"
 	"github.com/drover-dev/drover/pkg/version"
 )
 
@@ -99,5 +100,14 @@ func run(ctx context.Context, o *Options) error {
 		DriverDir: o.DriverDir, SecretsKeyFile: o.SecretsKeyFile, DriverAnswerTimeout: o.DriverAnswerTimeout,
 		DriverStateDir: o.DriverStateDir, DriverSandbox: o.driverSandbox(), AllowUnsandboxedDrivers: o.AllowUnsandboxedDrivers,
 		GroupRefreshInterval: o.GroupRefreshInterval,
+		Tracing: tracing.Options{Endpoint: o.TraceEndpoint, CAFile: o.TraceCAFile, SampleRatio: o.TraceSampleRatio,
+			Service: "drover-server", Version: version.Get().Version, Instance: instanceName(o), Logger: logger},
 	})
+}
+
+// instanceName names this process in its traces: the host and the
+// listening address, which tell replicas apart.
+func instanceName(o *Options) string {
+	host, _ := os.Hostname()
+	return host + "/" + o.Listen
 }

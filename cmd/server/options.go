@@ -21,6 +21,7 @@ import (
 	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/pkg/request"
+	"github.com/drover-dev/drover/pkg/tracing"
 )
 
 // Options are the server's command-line options.
@@ -58,7 +59,11 @@ type Options struct {
 	AuditMaxBackups   int
 	// MaxRequestsPerUser bounds one user's requests open through the proxy.
 	MaxRequestsPerUser int
-	LogLevel           string
+	// TraceEndpoint, TraceCAFile and TraceSampleRatio configure the
+	// OpenTelemetry traces of the request path (off without an endpoint).
+	TraceEndpoint, TraceCAFile string
+	TraceSampleRatio           float64
+	LogLevel                   string
 
 	// Cluster drivers: built-in drivers, the key sealing what provisioned
 	// clusters' drivers return, and how long a started driver may take to
@@ -116,6 +121,7 @@ func NewOptions() *Options {
 		AuditMaxSize:       audit.DefaultMaxBytes >> 20,
 		AuditMaxBackups:    audit.DefaultBackups,
 		MaxRequestsPerUser: authproxy.DefaultMaxRequestsPerUser,
+		TraceSampleRatio:   1,
 		LogLevel:           "info",
 
 		DriverAnswerTimeout:  10 * time.Second,
@@ -171,6 +177,9 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.AuditMaxSize, "audit-max-size", o.AuditMaxSize, "MiB an audit log file may reach before it is rotated")
 	fs.IntVar(&o.AuditMaxBackups, "audit-max-backups", o.AuditMaxBackups, "rotated audit log files kept (audit.log.1 ...); 0: none")
 	fs.IntVar(&o.MaxRequestsPerUser, "max-requests-per-user", o.MaxRequestsPerUser, "most requests one user may have open through the proxy at once (watches, logs and exec sessions included); more get 429")
+	fs.StringVar(&o.TraceEndpoint, "trace-endpoint", o.TraceEndpoint, "OTLP/HTTP URL to send OpenTelemetry traces of the request path to (e.g. http://127.0.0.1:4318); empty: no traces. Collector headers come from $OTEL_EXPORTER_OTLP_HEADERS")
+	fs.StringVar(&o.TraceCAFile, "trace-ca-file", o.TraceCAFile, "CA certificates (PEM) an https --trace-endpoint is verified with (default: the system's)")
+	fs.Float64Var(&o.TraceSampleRatio, "trace-sample-ratio", o.TraceSampleRatio, "share of requests traced, in (0, 1]")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	fs.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "most connections open at once, agent tunnels aside; more are closed as they come")
 	fs.IntVar(&o.MaxConnectionsPerAddress, "max-connections-per-address", o.MaxConnectionsPerAddress, "most connections of one client address (an IPv6 /64) at once, agent tunnels and --trusted-proxies aside")
@@ -271,6 +280,14 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxRequestsPerUser < 1 {
 		errs = append(errs, errors.New("--max-requests-per-user must be at least 1"))
+	}
+	if o.TraceEndpoint != "" {
+		if _, err := tracing.ParseEndpoint(o.TraceEndpoint); err != nil {
+			errs = append(errs, fmt.Errorf("--trace-endpoint: %w", err))
+		}
+	}
+	if !(o.TraceSampleRatio > 0 && o.TraceSampleRatio <= 1) {
+		errs = append(errs, errors.New("--trace-sample-ratio must be more than 0 and at most 1"))
 	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":

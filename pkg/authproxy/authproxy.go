@@ -72,6 +72,16 @@ type Options struct {
 	// MaxRequestsPerUser bounds the requests one user may have open
 	// through the proxy at once; more get 429 (0: DefaultMaxRequestsPerUser).
 	MaxRequestsPerUser int
+	// Tracer traces each forwarded request and hands its trace context to
+	// the apiserver; nil: not traced (package tracing).
+	Tracer ForwardTracer
+}
+
+// ForwardTracer starts the span of a request forwarded through the tunnel
+// of cluster by the agent of kind via, writing its trace context into
+// req's headers; end records the answer.
+type ForwardTracer interface {
+	StartForward(req *http.Request, cluster, via string) (end func(code int, err error))
 }
 
 // Proxy serves /k8s/clusters/{id}/... as the last step of the chain that
@@ -276,7 +286,18 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.Clone(req.Context())
 		strip = askTimestamps(req)
 	}
+	var end func(int, error)
+	if rt.p != nil && rt.p.opts.Tracer != nil {
+		end = rt.p.opts.Tracer.StartForward(req, t.session.ClusterID, t.session.Params.Kind)
+	}
 	resp, err := t.session.Transport(t.upgrade != "").RoundTrip(req)
+	if end != nil {
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		end(code, err)
+	}
 	switch {
 	case err != nil || rt.p == nil:
 		return resp, err

@@ -32,6 +32,7 @@ import (
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/session"
 	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/pkg/tracing"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
 
@@ -78,6 +79,9 @@ type Config struct {
 	// MaxRequestsPerUser bounds one user's requests open through the
 	// proxy at once (0: authproxy.DefaultMaxRequestsPerUser).
 	MaxRequestsPerUser int
+	// Tracing configures OpenTelemetry traces of the request path (off
+	// without an endpoint).
+	Tracing tracing.Options
 	// DriverDir holds built-in cluster drivers (driver-<name>); empty: none.
 	DriverDir string
 	// SecretsKeyFile is the key that seals provisioned clusters'
@@ -192,6 +196,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if rep, err = startReplica(ctx, cfg, st, tun, mat.CAPEM, m); err != nil {
 		return err
 	}
+	tracer, err := tracing.New(ctx, cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tracer.Shutdown(sctx); err != nil {
+			cfg.Logger.Warn("traces not all sent", "err", err)
+		}
+	}()
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
 	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now, Instance: mat.Checksum()[:32]})
@@ -238,7 +253,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Access:  checker,
 		Connect: tun,
 		Proxy: authproxy.New(authproxy.Options{Sessions: tun, Credentials: accts, Logger: cfg.Logger, Metrics: m,
-			Streams: streams, NoteImpersonation: audit.SetImpersonation, MaxRequestsPerUser: cfg.MaxRequestsPerUser}),
+			Streams: streams, NoteImpersonation: audit.SetImpersonation, MaxRequestsPerUser: cfg.MaxRequestsPerUser,
+			Tracer: forwardTracer(tracer)}),
+		Tracer: tracer, FromPeer: replica.PeerFrom,
 		API:      apiHandler,
 		Replicas: rep.relayer(),
 		Ready:    func() bool { return !draining.Load() },
@@ -500,4 +517,13 @@ func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *se
 		Now: cfg.Now, ServerURL: cfg.ServerURL, CAChecksum: caSum, AgentImage: cfg.AgentImage,
 		RegistrationTTL: cfg.RegistrationTTL, RegistrationGrace: cfg.RegistrationGrace, Removed: removed})
 	return reg, prov, nil
+}
+
+// forwardTracer is tr for the proxy, or nil (an interface holding a nil
+// *Tracer would still be called on every request).
+func forwardTracer(tr *tracing.Tracer) authproxy.ForwardTracer {
+	if tr == nil {
+		return nil
+	}
+	return tr
 }

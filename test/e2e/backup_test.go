@@ -90,9 +90,9 @@ type ownServer struct {
 	reg   harness.Registration
 }
 
-func startOwnServer(ctx context.Context, t *testing.T, dir, name string) *ownServer {
+func startOwnServer(ctx context.Context, t *testing.T, dir, name string, args ...string) *ownServer {
 	t.Helper()
-	srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: filepath.Join(dir, "server")})
+	srv, err := harness.StartServer(ctx, harness.ServerOptions{Bin: shared.bins.Server, DataDir: filepath.Join(dir, "server"), Args: args})
 	if err != nil {
 		t.Fatal(err)
 	}

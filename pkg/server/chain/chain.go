@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/drover-dev/drover/pkg/connlimit"
 	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/request"
+	"github.com/drover-dev/drover/pkg/tracing"
 )
 
 // Handlers is everything the request path is composed of.
@@ -45,6 +47,12 @@ type Handlers struct {
 	// Ready says whether /readyz answers 200 (false: 503, a replica
 	// draining before it stops); nil: always.
 	Ready func() bool
+	// Tracer makes the spans of the request path; nil: no traces, and no
+	// tracing filter in the chain.
+	Tracer *tracing.Tracer
+	// FromPeer says which verified peer replica relayed a request (the
+	// only trace context a request may bring); nil: none.
+	FromPeer func(context.Context) (string, bool)
 }
 
 // Relayer is the relay between server replicas: WithPeer recognises (and
@@ -76,6 +84,8 @@ type API interface {
 //	                         the peer names believed, the connection out of
 //	                         its address's cap); valid or not, such a
 //	                         request is never relayed again
+//	tracing.WithServerSpan   with --trace-endpoint only: the request's span
+//	                         (a trace context only from a verified peer)
 //	metrics.WithAPIMetrics   API calls by route template, method and code;
 //	                         logins by kind and result
 //	audit.WithAudit          one entry per request, refusals included
@@ -127,6 +137,7 @@ func NewHandler(h Handlers) http.Handler {
 	}
 	handler = audit.WithAudit(handler, h.Audit)
 	handler = h.Metrics.WithAPIMetrics(handler)
+	handler = h.Tracer.WithServerSpan(handler, h.FromPeer)
 	if h.Replicas != nil {
 		handler = h.Replicas.WithPeer(handler)
 	}
@@ -153,18 +164,30 @@ func NewHandler(h Handlers) http.Handler {
 //	                              exactly that identity (pkg/accounts), or 403/503
 //	Proxy                         checks every step above ran, then forwards
 //	                              (strip, impersonate, verify, tunnel)
+//
+// With --trace-endpoint, each step that can wait (authentication, access,
+// relay, session, nested, credential) has a span of its own (tracing.Step)
+// and the forwarded request a client span (authproxy.Options.Tracer).
 func proxyChain(h Handlers) http.Handler {
+	tr := h.Tracer
 	var handler http.Handler = h.Proxy
-	handler = h.Proxy.WithDownstreamCredential(handler)
-	handler = h.Proxy.WithNestedApproval(handler)
-	handler = h.Proxy.WithClusterSession(handler)
+	handler = tr.Step("drover credential", h.Proxy.WithDownstreamCredential, handler)
+	handler = tr.Step("drover nested", h.Proxy.WithNestedApproval, handler)
+	handler = tr.Step("drover session", h.Proxy.WithClusterSession, handler)
 	handler = h.Proxy.WithClientIdentity(handler)
 	if h.Replicas != nil {
-		handler = h.Replicas.WithRelay(handler)
+		handler = tr.Step("drover relay", func(next http.Handler) http.Handler {
+			return tr.WithPropagation(h.Replicas.WithRelay(next))
+		}, handler)
 	}
-	handler = access.WithClusterAccess(handler, h.Access, h.Logger)
+	handler = tr.Step("drover access", func(next http.Handler) http.Handler {
+		return access.WithClusterAccess(next, h.Access, h.Logger)
+	}, handler)
+	handler = tr.WithIdentity(handler)
 	handler = audit.WithIdentity(handler)
-	handler = authn.WithAuthentication(handler, h.Auth, h.Logger)
+	handler = tr.Step("drover authn", func(next http.Handler) http.Handler {
+		return authn.WithAuthentication(next, h.Auth, h.Logger)
+	}, handler)
 	return handler
 }
 
@@ -183,8 +206,11 @@ func apiChain(h Handlers) http.Handler {
 	h.API.Routes(routes)
 	routes.Router().Use(metrics.RecordRoute, routes.WithScope(h.Logger))
 	var handler http.Handler = routes.Router()
+	handler = h.Tracer.WithIdentity(handler)
 	handler = audit.WithIdentity(handler)
-	handler = authn.WithAuthentication(handler, h.Auth, h.Logger)
+	handler = h.Tracer.Step("drover authn", func(next http.Handler) http.Handler {
+		return authn.WithAuthentication(next, h.Auth, h.Logger)
+	}, handler)
 	return handler
 }
 
