@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/checksum"
 )
 
@@ -28,7 +29,7 @@ type Material struct {
 	// TrustPEM is what clients are told to trust: the CA, and while a CA
 	// rotation is prepared the next one too (kubeconfigs embed it).
 	TrustPEM []byte
-	// LineagePEM is the CA lineage (Lineage), served beside /cacerts; empty
+	// LineagePEM is the CA lineage (agentapi.Lineage), served beside /cacerts; empty
 	// when the CA was never rotated.
 	LineagePEM []byte
 	// Rotation is the state of the CA rotation.
@@ -39,7 +40,7 @@ type Material struct {
 // lineage): it names this installation and, unlike Checksum, does not
 // change when the CA is rotated.
 func (m *Material) Instance() string {
-	if l, err := ParseLineage(m.LineagePEM); err == nil && len(l.CAs) > 0 {
+	if l, err := agentapi.ParseLineage(m.LineagePEM); err == nil && len(l.CAs) > 0 {
 		return checksum.Of(CertPEM(l.CAs[0]))
 	}
 	return m.Checksum()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/checksum"
 )
 
@@ -115,7 +116,7 @@ func TestRotation(t *testing.T) {
 	if diff := cmp.Diff(hosts, append(leaf.DNSNames, leaf.IPAddresses[0].String())); diff != "" {
 		t.Errorf("the names of the new serving certificate (-want +got):\n%s", diff)
 	}
-	lin, err := ParseLineage(done.LineagePEM)
+	lin, err := agentapi.ParseLineage(done.LineagePEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,12 +150,12 @@ func TestLineageFollow(t *testing.T) {
 		}
 		return x
 	}
-	good := Lineage{CAs: []*x509.Certificate{a.Cert, b.Cert, c.Cert}, Cross: []*x509.Certificate{cross(a, b), cross(b, c)}}
-	forged := Lineage{CAs: []*x509.Certificate{a.Cert, evil.Cert}, Cross: []*x509.Certificate{cross(evil, evil)}}
-	swapped := Lineage{CAs: []*x509.Certificate{a.Cert, evil.Cert}, Cross: []*x509.Certificate{cross(a, b)}}
+	good := agentapi.Lineage{CAs: []*x509.Certificate{a.Cert, b.Cert, c.Cert}, Cross: []*x509.Certificate{cross(a, b), cross(b, c)}}
+	forged := agentapi.Lineage{CAs: []*x509.Certificate{a.Cert, evil.Cert}, Cross: []*x509.Certificate{cross(evil, evil)}}
+	swapped := agentapi.Lineage{CAs: []*x509.Certificate{a.Cert, evil.Cert}, Cross: []*x509.Certificate{cross(a, b)}}
 	for _, tc := range []struct {
 		name    string
-		l       Lineage
+		l       agentapi.Lineage
 		trusted []*x509.Certificate
 		want    []*x509.Certificate
 	}{
@@ -170,7 +171,7 @@ func TestLineageFollow(t *testing.T) {
 			if diff := cmp.Diff(sums(tc.want), sums(got)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
-			parsed, err := ParseLineage(tc.l.PEM())
+			parsed, err := agentapi.ParseLineage(tc.l.PEM())
 			if err != nil {
 				t.Fatal(err)
 			}
