@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/drover-dev/drover/pkg/capin"
 )
 
 // fileName is the config file in Dir.
@@ -269,4 +272,27 @@ func validHostName(host string) bool {
 		}
 	}
 	return true
+}
+
+// FollowCA fetches the server's CA again, pinned by s.CA (capin.FetchPinned),
+// and stores in s what to trust when a CA rotation changed it: the next CA
+// while a rotation is prepared, the new one alone once it is finished. It
+// says whether s changed; the caller saves the configuration. A server out
+// of reach leaves s as it is (the request that follows says why); a server
+// whose CA the pin does not prove is an error (capin.ErrMismatch).
+func FollowCA(ctx context.Context, s *Server) (bool, error) {
+	if s.CA == "" {
+		return false, nil
+	}
+	trust, _, err := capin.FetchPinned(ctx, s.URL, []byte(s.CA))
+	switch {
+	case errors.Is(err, capin.ErrMismatch):
+		return false, fmt.Errorf("%s: %w", s.URL, err)
+	case err != nil:
+		return false, nil
+	case string(trust) == s.CA:
+		return false, nil
+	}
+	s.CA = string(trust)
+	return true, nil
 }
