@@ -45,20 +45,20 @@ type CredentialCache interface {
 
 // Options configure the API.
 type Options struct {
-	Store     *store.Store
-	Tokens    Invalidator
-	Tunnel    Tunnels
-	CAPEM     []byte
-	CASum     string
+	Store  *store.Store
+	Tokens Invalidator
+	Tunnel Tunnels
+	CAPEM  []byte
+	CASum  string
 	// CATrustPEM is what kubeconfigs embed: CAPEM, and the next CA while a
 	// CA rotation is prepared; empty: CAPEM.
 	CATrustPEM []byte
 	// CALineagePEM is the CA lineage served at agentapi.CALineagePath
 	// (404 when empty: the CA was never rotated).
 	CALineagePEM []byte
-	ServerURL string
-	Logger    *slog.Logger
-	Now       func() time.Time
+	ServerURL    string
+	Logger       *slog.Logger
+	Now          func() time.Time
 
 	SessionTTL      time.Duration // login sessions
 	KubeconfigTTL   time.Duration // default for kubeconfig and API tokens

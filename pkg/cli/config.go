@@ -278,19 +278,16 @@ func validHostName(host string) bool {
 // and stores in s what to trust when a CA rotation changed it: the next CA
 // while a rotation is prepared, the new one alone once it is finished. It
 // says whether s changed; the caller saves the configuration. A server out
-// of reach leaves s as it is (the request that follows says why); a server
-// whose CA the pin does not prove is an error (capin.ErrMismatch).
+// of reach, or whose CA the pin does not prove, leaves s as it is: the
+// request that follows, verified against the pin, says why.
 func FollowCA(ctx context.Context, s *Server) (bool, error) {
 	if s.CA == "" {
 		return false, nil
 	}
 	trust, _, err := capin.FetchPinned(ctx, s.URL, []byte(s.CA))
-	switch {
-	case errors.Is(err, capin.ErrMismatch):
-		return false, fmt.Errorf("%s: %w", s.URL, err)
-	case err != nil:
-		return false, nil
-	case string(trust) == s.CA:
+	if err != nil || string(trust) == s.CA {
+		// The request that follows is verified against the pin as it
+		// is, and fails if the server's CA is not one of it.
 		return false, nil
 	}
 	s.CA = string(trust)
