@@ -30,12 +30,8 @@ func (o *apiOptions) Flags(fs *pflag.FlagSet) {
 func (o *apiOptions) Validate() error { return checkOutput(o.Output) }
 
 // session returns the logged-in server and a client of its API.
-func (o *apiOptions) session() (*cli.Server, *cli.Client, error) {
-	_, cfg, err := configOf(o.global)
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := cfg.Lookup(o.Server)
+func (o *apiOptions) session(ctx context.Context) (*cli.Server, *cli.Client, error) {
+	s, err := serverOf(ctx, o.global, o.Server)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -46,7 +42,7 @@ func (o *apiOptions) session() (*cli.Server, *cli.Client, error) {
 // call sends in to path and decodes the answer into out; a refused
 // session becomes the message to log in again.
 func (o *apiOptions) call(ctx context.Context, method, path string, in, out any) error {
-	s, c, err := o.session()
+	s, c, err := o.session(ctx)
 	if err != nil {
 		return err
 	}

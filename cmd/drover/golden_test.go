@@ -226,6 +226,11 @@ func TestProvisioningProgress(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var calls atomic.Int32
 			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasPrefix(r.URL.Path, "/cacerts") {
+					// The command checks the CA first (cli.FollowCA); not a poll.
+					http.NotFound(w, r)
+					return
+				}
 				if r.Method == http.MethodPost {
 					w.WriteHeader(http.StatusCreated)
 					io.WriteString(w, `{"cluster":{"id":"c-lab01","name":"lab","provisioning":{"phase":"provisioning"}}}`)

@@ -81,11 +81,7 @@ type clusterItem struct {
 }
 
 func runKubeconfig(ctx context.Context, o *KubeconfigOptions) error {
-	_, cfg, err := configOf(o.global)
-	if err != nil {
-		return err
-	}
-	s, err := cfg.Lookup(o.Server)
+	s, err := serverOf(ctx, o.global, o.Server)
 	if err != nil {
 		return err
 	}

@@ -202,6 +202,29 @@ func configOf(g *global) (string, *cli.Config, error) {
 	return dir, cfg, err
 }
 
+// serverOf returns the server of the configuration (serverURL, or the
+// current one) after following a CA rotation of it (cli.FollowCA), saved.
+func serverOf(ctx context.Context, g *global, serverURL string) (*cli.Server, error) {
+	dir, cfg, err := configOf(g)
+	if err != nil {
+		return nil, err
+	}
+	s, err := cfg.Lookup(serverURL)
+	if err != nil {
+		return nil, err
+	}
+	changed, err := cli.FollowCA(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		if err := cfg.Save(dir); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
 func loadConfig(g *global) (*cli.Config, error) {
 	_, cfg, err := configOf(g)
 	return cfg, err

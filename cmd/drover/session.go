@@ -119,11 +119,7 @@ type me struct {
 }
 
 func runWhoami(ctx context.Context, o *WhoamiOptions) error {
-	_, cfg, err := configOf(o.global)
-	if err != nil {
-		return err
-	}
-	s, err := cfg.Lookup(o.Server)
+	s, err := serverOf(ctx, o.global, o.Server)
 	if err != nil {
 		return err
 	}

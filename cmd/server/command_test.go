@@ -18,7 +18,7 @@ import (
 // checks that it set exactly one option to its value.
 func TestEveryFlag(t *testing.T) {
 	fresh := func() commands {
-		return commands{Server: NewOptions(), Reset: NewResetOptions(), Backup: &BackupOptions{}, Restore: &BackupOptions{}, Copy: &CopyOptions{}}
+		return commands{Server: NewOptions(), Reset: NewResetOptions(), Backup: &BackupOptions{}, Restore: &BackupOptions{}, Copy: &CopyOptions{}, Rotate: &RotateOptions{}}
 	}
 	cases := cmdlinetest.FlagCases(t, newCommand(fresh()))
 	if !slices.ContainsFunc(cases, func(c cmdlinetest.Case) bool { return c.Args[0] == "reset-admin-password" }) {
@@ -45,6 +45,9 @@ func TestEveryFlag(t *testing.T) {
 			for k, v := range cmdlinetest.Changed(&CopyOptions{DataDir: NewOptions().DataDir}, c.Copy) {
 				got["copy-to-postgres."+k] = v
 			}
+			for k, v := range cmdlinetest.Changed(&RotateOptions{DataDir: NewOptions().DataDir, Step: c.Rotate.Step}, c.Rotate) {
+				got["rotate-ca."+k] = v
+			}
 			if len(got) != 1 {
 				t.Fatalf("changed options %v, want exactly one", got)
 			}
@@ -69,6 +72,7 @@ func TestCommandLine(t *testing.T) {
 		wantStderr string // substring
 		env        string // $DROVER_DATABASE_URL
 	}{
+		{name: "rotate-ca with an unknown step", args: []string{"rotate-ca", "spin"}, wantCode: 2, wantStderr: "prepare, finish, abort or status"},
 		{name: "a PostgreSQL store", args: []string{"--database-url=postgres://drover@db:5432/drover?sslmode=verify-full"}, wantRun: true},
 		{name: "a password in the URL on the command line", args: []string{"--database-url=postgres://drover:hunter2@db/drover"},
 			wantCode: 2, wantStderr: "process list"},
@@ -124,7 +128,7 @@ func TestCommandLine(t *testing.T) {
 			runReset := func(context.Context, *ResetOptions) error { reset = true; return tc.runErr }
 			var stdout, stderr bytes.Buffer
 			code := cmdline.Execute(context.Background(), newCommand(commands{Server: NewOptions(), Run: run, Reset: NewResetOptions(),
-				RunReset: runReset, Backup: &BackupOptions{}, Restore: &BackupOptions{}, Copy: &CopyOptions{}}), tc.args, &stdout, &stderr)
+				RunReset: runReset, Backup: &BackupOptions{}, Restore: &BackupOptions{}, Copy: &CopyOptions{}, Rotate: &RotateOptions{}}), tc.args, &stdout, &stderr)
 			if diff := cmp.Diff(tc.wantCode, code); diff != "" {
 				t.Errorf("exit code (-want +got):\n%s\nstderr:\n%s", diff, stderr.String())
 			}

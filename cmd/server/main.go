@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -32,6 +33,9 @@ func main() {
 		Copy: &CopyOptions{}, RunCopy: func(ctx context.Context, o *CopyOptions) error {
 			return runCopy(ctx, o, os.Stdout)
 		},
+		Rotate: &RotateOptions{}, RunRotate: func(_ context.Context, o *RotateOptions) error {
+			return runRotate(o, os.Stdout, time.Now())
+		},
 	})))
 }
 
@@ -48,6 +52,8 @@ type commands struct {
 	RunRestore func(context.Context, *BackupOptions) error
 	Copy       *CopyOptions
 	RunCopy    func(context.Context, *CopyOptions) error
+	Rotate     *RotateOptions
+	RunRotate  func(context.Context, *RotateOptions) error
 }
 
 // newCommand is the drover-server command line: its flags set c.Server,
@@ -65,7 +71,7 @@ func newCommand(c commands) *cobra.Command {
 	c.Server.Flags(cmd.Flags())
 	cmd.AddCommand(newResetCommand(c.Reset, c.RunReset),
 		newBackupCommand(c.Backup, c.RunBackup), newRestoreCommand(c.Restore, c.RunRestore),
-		newCopyCommand(c.Copy, c.RunCopy))
+		newCopyCommand(c.Copy, c.RunCopy), newRotateCommand(c.Rotate, c.RunRotate))
 	return cmd
 }
 

@@ -169,6 +169,11 @@ func Run(ctx context.Context, opts Options) error {
 				continue
 			}
 		}
+		// The pin again before each tunnel: a CA rotation (the server's CA
+		// lineage) is followed from the pinned CA.
+		if err := a.repin(ctx, log); err != nil {
+			return err
+		}
 		connected, regToken, err := a.connectOnce(ctx, sa, log)
 		a.ready.Store(false)
 		opts.Metrics.Connected.Set(0)
@@ -195,6 +200,25 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		b.sleep(ctx)
 	}
+}
+
+// repin fetches the server's CA again and trusts what the pin (followed
+// through a CA rotation) accepts. A mismatch is fatal, as at start; a
+// server out of reach is not (the tunnel's dial says so).
+func (a *Agent) repin(ctx context.Context, log *slog.Logger) error {
+	if a.opts.CAChecksum == "" {
+		return nil
+	}
+	_, pool, err := capin.Fetch(ctx, a.opts.ServerURL, a.opts.CAChecksum)
+	switch {
+	case err == nil:
+		a.serverCA = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	case errors.Is(err, capin.ErrMismatch):
+		return err
+	case ctx.Err() == nil:
+		log.Warn("server CA not fetched again; keeping the one pinned", "err", err)
+	}
+	return nil
 }
 
 // waitRefused waits RefusedBackoff after a permanent refusal of token, or

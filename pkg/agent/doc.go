@@ -5,7 +5,9 @@
 // unless the SHA-256 of what it got equals the configured checksum and the
 // server's certificate chains to that CA. Only then does it send its
 // registration token, over TLS verified against the pinned CA (without a
-// configured checksum it trusts the system's roots instead). The cluster
+// configured checksum it trusts the system's roots instead). It pins again
+// before each tunnel, and so follows a CA rotation: a CA the server's CA
+// lineage proves from the pinned one is trusted (package capin). The cluster
 // agent then ensures Drover's objects downstream (package downstream): the
 // controller's ServiceAccount and roles, and the binding of Drover admins to
 // cluster-admin. It requests a short-lived token of the controller's account

@@ -16,7 +16,11 @@
 //     (AgentIdleTimeout, ServerIdleTimeout) and the connection watch that
 //     enforces it (Watch);
 //   - CertPool, the PEM CA bundle parser both ends use to trust a CA the
-//     other one sent.
+//     other one sent;
+//   - the CA lineage (Lineage, served at CALineagePath): how a client that
+//     trusts one CA of the server checks, by signature, the CAs that
+//     followed it in a rotation (package pki makes it, package capin
+//     follows it).
 //
 // The agent links this package, so it must stay small: it imports only the
 // standard library and apimachinery's name rules (util/validation, which the

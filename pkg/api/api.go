@@ -45,14 +45,20 @@ type CredentialCache interface {
 
 // Options configure the API.
 type Options struct {
-	Store     *store.Store
-	Tokens    Invalidator
-	Tunnel    Tunnels
-	CAPEM     []byte
-	CASum     string
-	ServerURL string
-	Logger    *slog.Logger
-	Now       func() time.Time
+	Store  *store.Store
+	Tokens Invalidator
+	Tunnel Tunnels
+	CAPEM  []byte
+	CASum  string
+	// CATrustPEM is what kubeconfigs embed: CAPEM, and the next CA while a
+	// CA rotation is prepared; empty: CAPEM.
+	CATrustPEM []byte
+	// CALineagePEM is the CA lineage served at agentapi.CALineagePath
+	// (404 when empty: the CA was never rotated).
+	CALineagePEM []byte
+	ServerURL    string
+	Logger       *slog.Logger
+	Now          func() time.Time
 
 	SessionTTL      time.Duration // login sessions
 	KubeconfigTTL   time.Duration // default for kubeconfig and API tokens
@@ -176,6 +182,7 @@ func New(opts Options) *API {
 func (a *API) PublicRoutes(r *mux.Router) {
 	r.HandleFunc("/v3/login", a.login).Methods(http.MethodPost)
 	r.HandleFunc(agentapi.CACertsPath, a.cacerts).Methods(http.MethodGet)
+	r.HandleFunc(agentapi.CALineagePath, a.caLineage).Methods(http.MethodGet)
 	r.HandleFunc("/v3/import/{token}", a.importManifest).Methods(http.MethodGet)
 	a.providerPublicRoutes(r)
 }
@@ -234,6 +241,17 @@ func (a *API) admin(h http.HandlerFunc) http.HandlerFunc {
 func (a *API) cacerts(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Write(a.opts.CAPEM)
+}
+
+// caLineage serves the CA lineage: public, every link is checked by
+// signature (agentapi.Lineage).
+func (a *API) caLineage(w http.ResponseWriter, r *http.Request) {
+	if len(a.opts.CALineagePEM) == 0 {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Write(a.opts.CALineagePEM)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

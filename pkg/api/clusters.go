@@ -424,8 +424,12 @@ func (a *API) kubeconfig(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	trust := a.opts.CATrustPEM
+	if len(trust) == 0 {
+		trust = a.opts.CAPEM
+	}
 	cfg, err := kubeconfig.Build(kubeconfig.Options{
-		ServerURL: a.opts.ServerURL, CAPEM: a.opts.CAPEM, Username: caller.Username, Clusters: entries, Current: current,
+		ServerURL: a.opts.ServerURL, CAPEM: trust, Username: caller.Username, Clusters: entries, Current: current,
 	})
 	if err == nil {
 		var b []byte

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/drover-dev/drover/pkg/capin"
 )
 
 // fileName is the config file in Dir.
@@ -269,4 +272,24 @@ func validHostName(host string) bool {
 		}
 	}
 	return true
+}
+
+// FollowCA fetches the server's CA again, pinned by s.CA (capin.FetchPinned),
+// and stores in s what to trust when a CA rotation changed it: the next CA
+// while a rotation is prepared, the new one alone once it is finished. It
+// says whether s changed; the caller saves the configuration. A server out
+// of reach, or whose CA the pin does not prove, leaves s as it is: the
+// request that follows, verified against the pin, says why.
+func FollowCA(ctx context.Context, s *Server) (bool, error) {
+	if s.CA == "" {
+		return false, nil
+	}
+	trust, _, err := capin.FetchPinned(ctx, s.URL, []byte(s.CA))
+	if err != nil || string(trust) == s.CA {
+		// The request that follows is verified against the pin as it
+		// is, and fails if the server's CA is not one of it.
+		return false, nil
+	}
+	s.CA = string(trust)
+	return true, nil
 }

@@ -9,6 +9,9 @@
 //   - LoadOrCreate is the server's CA and serving certificate, generated on
 //     first start and persisted in the data directory (or supplied by the
 //     user), and the CA checksum that agents pin.
+//   - PrepareRotation, FinishRotation and AbortRotation rotate the
+//     generated CA in two steps (trust both, then switch), recording each
+//     new CA in the lineage, signed by the one before (rotate.go).
 //
 // Private keys are written with mode 0600. This package must never log a key
 // or weaken verification (no InsecureSkipVerify) for anyone.

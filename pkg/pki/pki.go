@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/pkg/checksum"
 )
 
@@ -24,6 +26,24 @@ type Material struct {
 	// Renewed says why LoadOrCreate issued the serving certificate anew
 	// ("" when it did not).
 	Renewed string
+	// TrustPEM is what clients are told to trust: the CA, and while a CA
+	// rotation is prepared the next one too (kubeconfigs embed it).
+	TrustPEM []byte
+	// LineagePEM is the CA lineage (agentapi.Lineage), served beside /cacerts; empty
+	// when the CA was never rotated.
+	LineagePEM []byte
+	// Rotation is the state of the CA rotation.
+	Rotation Rotation
+}
+
+// Instance is the checksum of the service's first CA (the first of the
+// lineage): it names this installation and, unlike Checksum, does not
+// change when the CA is rotated.
+func (m *Material) Instance() string {
+	if l, err := agentapi.ParseLineage(m.LineagePEM); err == nil && len(l.CAs) > 0 {
+		return checksum.Of(CertPEM(l.CAs[0]))
+	}
+	return m.Checksum()
 }
 
 // Checksum is the checksum (package checksum: lower-case hex SHA-256) of
@@ -48,6 +68,8 @@ func LoadOrCreate(dir string, hosts []string, files Files, now time.Time) (*Mate
 			return nil, err
 		}
 		m.Keeper = &Keeper{cert: &m.Certificate}
+		m.TrustPEM = m.CAPEM
+		m.Rotation = Rotation{Current: m.Checksum(), Generations: 1}
 		return m, nil
 	}
 	caCert, caKey := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
@@ -76,7 +98,35 @@ func LoadOrCreate(dir string, hosts []string, files Files, now time.Time) (*Mate
 		return nil, fmt.Errorf("issue the serving certificate anew: %w", err)
 	}
 	m.Certificate = *m.Keeper.Current()
+	if err := m.loadRotation(dir); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// loadRotation reads the next CA and the lineage of dir into m.
+func (m *Material) loadRotation(dir string) error {
+	var err error
+	if m.Rotation, err = RotationOf(dir); err != nil {
+		return fmt.Errorf("the CA rotation: %w", err)
+	}
+	m.TrustPEM = m.CAPEM
+	if m.Rotation.Next != "" {
+		next, err := os.ReadFile(filepath.Join(dir, NextCertFile))
+		if err != nil {
+			return fmt.Errorf("the next CA: %w", err)
+		}
+		m.TrustPEM = bytes.Clone(m.CAPEM)
+		if !bytes.HasSuffix(m.TrustPEM, []byte("\n")) {
+			m.TrustPEM = append(m.TrustPEM, '\n')
+		}
+		m.TrustPEM = append(m.TrustPEM, next...)
+	}
+	m.LineagePEM, err = os.ReadFile(filepath.Join(dir, LineageFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("the CA lineage: %w", err)
+	}
+	return nil
 }
 
 func load(caFile, certFile, keyFile string) (*Material, error) {

@@ -63,6 +63,16 @@ func (k *Keeper) Renew(now time.Time) (string, error) {
 	}
 	why := renewReason(leaf, k.hosts, now)
 	if why == "" {
+		// The CA was rotated (FinishRotation): issue from the new one.
+		ca, err := loadCA(filepath.Join(k.dir, "ca.crt"), filepath.Join(k.dir, "ca.key"))
+		if err != nil {
+			return "", err
+		}
+		if leaf.CheckSignatureFrom(ca.Cert) != nil {
+			why = "the CA was rotated"
+		}
+	}
+	if why == "" {
 		return "", nil
 	}
 	cert, err := reissue(k.dir, leaf, k.hosts, now)
@@ -150,6 +160,11 @@ func loadCA(certFile, keyFile string) (*CA, error) {
 	keyPEM, err := os.ReadFile(keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("the CA key, to issue the serving certificate anew: %w", err)
+	}
+	// A key that is not the certificate's: a CA rotation that stopped
+	// half-way (FinishRotation completes it).
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		return nil, fmt.Errorf("the CA key does not match the CA certificate (if a CA rotation was being finished, run rotate-ca finish again): %w", err)
 	}
 	cb, _ := pem.Decode(certPEM)
 	kb, _ := pem.Decode(keyPEM)

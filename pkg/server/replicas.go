@@ -12,6 +12,7 @@ import (
 	"github.com/drover-dev/drover/pkg/api"
 	"github.com/drover-dev/drover/pkg/controller"
 	"github.com/drover-dev/drover/pkg/metrics"
+	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/ratelimit"
 	"github.com/drover-dev/drover/pkg/replica"
@@ -62,12 +63,12 @@ func joinService(ctx context.Context, cfg Config, st *store.Store, sealer *seal.
 // startReplica registers the server as a replica, records its tunnels and
 // relays requests for clusters whose tunnels another replica holds; nil
 // for a server on SQLite.
-func startReplica(ctx context.Context, cfg Config, st *store.Store, tun *tunnel.Server, caPEM []byte, m *metrics.Server) (*replicas, error) {
+func startReplica(ctx context.Context, cfg Config, st *store.Store, tun *tunnel.Server, mat *pki.Material, m *metrics.Server) (*replicas, error) {
 	if cfg.Database.URL == "" {
 		return nil, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err := replica.CheckCA(cctx, st, caPEM, replica.DefaultDead, cfg.Now(), cfg.Logger)
+	err := replica.CheckCA(cctx, st, mat.CAPEM, replica.DefaultDead, cfg.Now(), cfg.Logger)
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
@@ -83,7 +84,7 @@ func startReplica(ctx context.Context, cfg Config, st *store.Store, tun *tunnel.
 		return nil, err
 	}
 	idx := replica.NewIndex(reg, tun, st, cfg.Logger)
-	relay, err := replica.NewRelay(replica.RelayOptions{Registry: reg, Index: idx, Logger: cfg.Logger, Metrics: m, CAPEM: caPEM})
+	relay, err := replica.NewRelay(replica.RelayOptions{Registry: reg, Index: idx, Logger: cfg.Logger, Metrics: m, CAPEM: mat.TrustPEM})
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,7 @@ func TestReplicaOfAnotherCA(t *testing.T) {
 		c := cfg
 		c.PeerURL = peer
 		tun := tunnel.New(tunnel.Options{Store: st, Logger: log, Now: time.Now, Metrics: metrics.NewServer()})
-		_, err = startReplica(ctx, c, st, tun, caPEM, metrics.NewServer())
+		_, err = startReplica(ctx, c, st, tun, &pki.Material{CAPEM: caPEM, TrustPEM: caPEM}, metrics.NewServer())
 		return err
 	}
 	first, stop := context.WithCancel(ctx)

@@ -156,7 +156,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	mat, err := pki.LoadOrCreate(filepath.Join(cfg.DataDir, "tls"), hosts, cfg.TLS, cfg.Now())
 	if err == nil && mat.Renewed != "" {
-		cfg.Logger.Info("serving certificate issued anew from the same CA", "reason", mat.Renewed)
+		cfg.Logger.Info("serving certificate issued anew", "reason", mat.Renewed)
+	}
+	if err == nil && mat.Rotation.Next != "" {
+		cfg.Logger.Warn("a CA rotation is prepared: kubeconfigs and the drover command trust both CAs, agents learn the next one; "+
+			"finish it with drover-server rotate-ca finish", "ca_checksum", mat.Checksum(), "next_ca_checksum", mat.Rotation.Next)
 	}
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
@@ -193,7 +197,7 @@ func Run(ctx context.Context, cfg Config) error {
 				rep.index.Changed(clusterID)
 			}
 		}})
-	if rep, err = startReplica(ctx, cfg, st, tun, mat.CAPEM, m); err != nil {
+	if rep, err = startReplica(ctx, cfg, st, tun, mat, m); err != nil {
 		return err
 	}
 	tracer, err := tracing.New(ctx, cfg.Tracing)
@@ -209,7 +213,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
-	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now, Instance: mat.Checksum()[:32]})
+	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now, Instance: mat.Instance()[:32]})
 	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Accounts: accts, Leases: rep.controllerLeases(),
 		Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL, Metrics: m})
 	m.WatchStore(st.Stats)
@@ -232,7 +236,7 @@ func Run(ctx context.Context, cfg Config) error {
 	authProviders := registry.New(registry.Options{Store: st, Sealer: sealer, Logger: cfg.Logger, Now: cfg.Now, Spent: rep.spent(st),
 		Tokens: tokens, Access: access, MaxStale: maxStale(cfg.GroupRefreshInterval)})
 	apiHandler = api.New(api.Options{
-		Store: st, Tokens: tokens, Tunnel: rep.tunnels(tun), CAPEM: mat.CAPEM, CASum: mat.Checksum(),
+		Store: st, Tokens: tokens, Tunnel: rep.tunnels(tun), CAPEM: mat.CAPEM, CASum: mat.Checksum(), CATrustPEM: mat.TrustPEM, CALineagePEM: mat.LineagePEM,
 		ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
 		SessionTTL: cfg.SessionTTL, KubeconfigTTL: cfg.KubeconfigTTL,
 		MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
