@@ -66,7 +66,7 @@ func byName(spans tracetest.SpanStubs) map[string]tracetest.SpanStub {
 func attrs(s tracetest.SpanStub) map[string]string {
 	m := map[string]string{}
 	for _, kv := range s.Attributes {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
