@@ -90,8 +90,8 @@ func (a action) String() string {
 
 // flight is a roll in flight, as recorded on the Deployment.
 type flight struct {
-	target, targetVersion string
-	started               time.Time
+	target, targetVersion  string
+	started                time.Time
 	previous, previousNode string
 }
 

@@ -102,6 +102,9 @@ func deploymentProgress(d *appsv1.Deployment) string {
 	if d.Spec.Replicas != nil {
 		want = *d.Spec.Replicas
 	}
+	if d.Status.ObservedGeneration < d.Generation {
+		return "its controller has not seen the new spec yet"
+	}
 	return fmt.Sprintf("%d/%d updated, %d available, %d pods", d.Status.UpdatedReplicas, want,
 		d.Status.AvailableReplicas, d.Status.Replicas)
 }
@@ -114,6 +117,9 @@ func daemonSetDone(ds *appsv1.DaemonSet) bool {
 
 func daemonSetProgress(ds *appsv1.DaemonSet) string {
 	s := ds.Status
+	if s.ObservedGeneration < ds.Generation {
+		return "its controller has not seen the new spec yet"
+	}
 	return fmt.Sprintf("%d/%d updated, %d available", s.UpdatedNumberScheduled, s.DesiredNumberScheduled, s.NumberAvailable)
 }
 
