@@ -15,7 +15,9 @@ func TestDecide(t *testing.T) {
 		newImg = "reg/drover-agent:b"
 	)
 	target := Target{Image: newImg, Version: "b"}
-	done := func(img string) *workload { return &workload{image: img, done: true, progress: "1/1 updated, 1 available"} }
+	done := func(img string) *workload {
+		return &workload{image: img, done: true, progress: "1/1 updated, 1 available"}
+	}
 	pending := func(img string) *workload { return &workload{image: img, progress: "0/1 updated, 1 available"} }
 	inFlight := func(version string) map[string]string {
 		return map[string]string{AnnotationTarget: newImg, AnnotationTargetVersion: version,
@@ -39,39 +41,39 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "both workloads run the target", target: target,
-			o:    observed{now: t0, deploy: done(newImg), nodes: done(newImg), agentVersion: "b"}, slotFree: true,
+			o: observed{now: t0, deploy: done(newImg), nodes: done(newImg), agentVersion: "b"}, slotFree: true,
 			want: actNone, wantSt: State{Phase: PhaseUpToDate, Image: newImg, NodeImage: newImg, AgentVersion: "b", Target: newImg, TargetVersion: "b"},
 		},
 		{
 			name: "an old agent that reports no version: start", target: target,
-			o:    observed{now: t0, deploy: done(oldImg), nodes: done(oldImg)}, slotFree: true, asked: true,
+			o: observed{now: t0, deploy: done(oldImg), nodes: done(oldImg)}, slotFree: true, asked: true,
 			want: actStart, wantSt: State{Phase: PhaseRolling, Image: oldImg, NodeImage: oldImg, Target: newImg, TargetVersion: "b", Since: &t0},
 		},
 		{
 			name: "only the DaemonSet is behind: start", target: target,
-			o:    observed{now: t0, deploy: done(newImg), nodes: done(oldImg), agentVersion: "b"}, slotFree: true, asked: true,
+			o: observed{now: t0, deploy: done(newImg), nodes: done(oldImg), agentVersion: "b"}, slotFree: true, asked: true,
 			want: actStart, wantSt: State{Phase: PhaseRolling, Image: newImg, NodeImage: oldImg, AgentVersion: "b", Target: newImg, TargetVersion: "b", Since: &t0},
 		},
 		{
 			name: "no node agents: the Deployment alone", target: target,
-			o:    observed{now: t0, deploy: done(oldImg), agentVersion: "a"}, slotFree: true, asked: true,
+			o: observed{now: t0, deploy: done(oldImg), agentVersion: "a"}, slotFree: true, asked: true,
 			want: actStart, wantSt: State{Phase: PhaseRolling, Image: oldImg, AgentVersion: "a", Target: newImg, TargetVersion: "b", Since: &t0},
 		},
 		{
 			name: "no free slot: wait", target: target,
-			o:    observed{now: t0, deploy: done(oldImg), nodes: done(oldImg), agentVersion: "a"}, slotFree: false, asked: true,
+			o: observed{now: t0, deploy: done(oldImg), nodes: done(oldImg), agentVersion: "a"}, slotFree: false, asked: true,
 			want: actNone, wantSt: State{Phase: PhaseWaiting, Image: oldImg, NodeImage: oldImg, AgentVersion: "a", Target: newImg, TargetVersion: "b",
 				Reason: "other clusters' roll-outs take every slot"},
 		},
 		{
 			name: "this image was rolled back here: hold, and ask for no slot", target: target,
-			o:    observed{now: t0, deploy: done(oldImg), nodes: done(oldImg), agentVersion: "a", annotations: failed}, slotFree: true,
+			o: observed{now: t0, deploy: done(oldImg), nodes: done(oldImg), agentVersion: "a", annotations: failed}, slotFree: true,
 			want: actNone, wantSt: State{Phase: PhaseRolledBack, Image: oldImg, NodeImage: oldImg, AgentVersion: "a", Target: newImg, TargetVersion: "b",
 				Since: &failedAt, Reason: "did not connect"},
 		},
 		{
 			name: "another image than the one rolled back: start", target: Target{Image: "reg/drover-agent:c", Version: "c"},
-			o:    observed{now: t0, deploy: done(oldImg), nodes: done(oldImg), agentVersion: "a", annotations: failed}, slotFree: true, asked: true,
+			o: observed{now: t0, deploy: done(oldImg), nodes: done(oldImg), agentVersion: "a", annotations: failed}, slotFree: true, asked: true,
 			want: actStart, wantSt: State{Phase: PhaseRolling, Image: oldImg, NodeImage: oldImg, AgentVersion: "a", Target: "reg/drover-agent:c", TargetVersion: "c", Since: &t0},
 		},
 		{

@@ -226,4 +226,3 @@ func generation(t *testing.T, c apiCluster) int64 {
 	}
 	return d.Generation
 }
-
