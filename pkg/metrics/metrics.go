@@ -74,7 +74,8 @@ type Server struct {
 	// rolled_back); AgentRolloutsInFlight is how many this server has in
 	// flight; AgentOutdated is 1 for a connected cluster whose agents do
 	// not run the image the server ships (waiting, rolling, rolled back,
-	// roll-out off or failing), 0 when they do (package rollout).
+	// or failing), 0 when they do; not set while roll-out is off (package
+	// rollout).
 	AgentRollouts         *prometheus.CounterVec
 	AgentRolloutsInFlight prometheus.Gauge
 	AgentOutdated         *prometheus.GaugeVec

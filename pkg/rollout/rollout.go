@@ -90,6 +90,8 @@ type look struct {
 	at          time.Time
 	connectedAt time.Time
 	state       State
+	// granted: the roll-out's rights were written on this session.
+	granted bool
 }
 
 // New returns a Rollout.
@@ -136,20 +138,26 @@ func (r *Rollout) Step(ctx context.Context, cs kubernetes.Interface, a Agent) St
 	r.mu.Lock()
 	prev, seen := r.last[a.ClusterID]
 	r.mu.Unlock()
-	idle := seen && prev.state.Phase != PhaseRolling && prev.state.Phase != PhaseWaiting && prev.state.Phase != PhaseError
-	if idle && prev.connectedAt.Equal(a.ConnectedAt) && now.Sub(prev.at) < r.opts.Recheck {
+	same := seen && prev.connectedAt.Equal(a.ConnectedAt)
+	// Nothing in flight or waiting: look again every Recheck only (an
+	// error too, so that a cluster where the roll-out cannot work is not
+	// asked, nor logged, every pass).
+	idle := prev.state.Phase != PhaseRolling && prev.state.Phase != PhaseWaiting
+	if same && idle && now.Sub(prev.at) < r.opts.Recheck {
 		return prev.state
 	}
-	if !seen || !prev.connectedAt.Equal(a.ConnectedAt) {
-		// A new session (a new controller): make sure the controller holds
-		// the roll-out's rights before it reads.
+	// Once per session (a new controller): make sure the controller holds
+	// the roll-out's rights before it reads.
+	granted := same && prev.granted
+	if !granted {
 		if err := ensureRights(ctx, cs); err != nil {
-			return r.remember(a, now, errState(r.opts.Target, a, "grant the roll-out's rights", err))
+			return r.remember(a, now, errState(r.opts.Target, a, "grant the roll-out's rights", err), false)
 		}
+		granted = true
 	}
 	o, err := observe(ctx, cs, now)
 	if err != nil {
-		return r.remember(a, now, errState(r.opts.Target, a, "read the agent workloads", err))
+		return r.remember(a, now, errState(r.opts.Target, a, "read the agent workloads", err), granted)
 	}
 	o.agentVersion, o.connectedAt = a.Version, a.ConnectedAt
 	_, inFlight := flightOf(o.annotations)
@@ -162,14 +170,14 @@ func (r *Rollout) Step(ctx context.Context, cs kubernetes.Interface, a Agent) St
 	case actStart:
 		if err := start(ctx, cs, r.opts.Target, o); err != nil {
 			r.release(a.ClusterID)
-			return r.remember(a, now, errState(r.opts.Target, a, "patch the agent workloads", err))
+			return r.remember(a, now, errState(r.opts.Target, a, "patch the agent workloads", err), granted)
 		}
 		m.AgentRollouts.WithLabelValues("started").Inc()
 		log.Info("agent roll-out started", "from", st.Image, "from_nodes", st.NodeImage, "to", st.Target,
 			"to_version", st.TargetVersion, "agent_version", a.Version)
 	case actFinish:
 		if err := finish(ctx, cs); err != nil {
-			return r.remember(a, now, errState(r.opts.Target, a, "record the finished roll-out", err))
+			return r.remember(a, now, errState(r.opts.Target, a, "record the finished roll-out", err), granted)
 		}
 		r.release(a.ClusterID)
 		m.AgentRollouts.WithLabelValues("succeeded").Inc()
@@ -179,7 +187,7 @@ func (r *Rollout) Step(ctx context.Context, cs kubernetes.Interface, a Agent) St
 		f, _ := flightOf(o.annotations)
 		st.Reason = shorten(st.Reason + podProblems(ctx, cs, f.target))
 		if err := rollBack(ctx, cs, f, o, st.Reason, now); err != nil {
-			return r.remember(a, now, errState(r.opts.Target, a, "roll back the agent workloads", err))
+			return r.remember(a, now, errState(r.opts.Target, a, "roll back the agent workloads", err), granted)
 		}
 		r.release(a.ClusterID)
 		st.Image, st.NodeImage = f.previous, f.previousNode
@@ -190,12 +198,7 @@ func (r *Rollout) Step(ctx context.Context, cs kubernetes.Interface, a Agent) St
 	if st.Phase != PhaseRolling {
 		r.release(a.ClusterID)
 	}
-	outdated := 0.0
-	if st.Phase != PhaseUpToDate && st.Phase != PhaseUnmanaged {
-		outdated = 1
-	}
-	m.AgentOutdated.WithLabelValues(a.ClusterID).Set(outdated)
-	return r.remember(a, now, st)
+	return r.remember(a, now, st, granted)
 }
 
 // Forget drops what the Rollout keeps of a cluster whose controller
@@ -207,10 +210,17 @@ func (r *Rollout) Forget(clusterID string) {
 	delete(r.last, clusterID)
 }
 
-func (r *Rollout) remember(a Agent, now time.Time, st State) State {
+// remember keeps the look and exports whether the cluster's agents are
+// outdated.
+func (r *Rollout) remember(a Agent, now time.Time, st State, granted bool) State {
+	outdated := 0.0
+	if st.Phase != PhaseUpToDate && st.Phase != PhaseUnmanaged {
+		outdated = 1
+	}
+	r.opts.Metrics.AgentOutdated.WithLabelValues(a.ClusterID).Set(outdated)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.last[a.ClusterID] = look{at: now, connectedAt: a.ConnectedAt, state: st}
+	r.last[a.ClusterID] = look{at: now, connectedAt: a.ConnectedAt, state: st, granted: granted}
 	return st
 }
 

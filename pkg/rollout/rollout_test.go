@@ -7,8 +7,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/metrics"
@@ -76,5 +80,37 @@ func TestOff(t *testing.T) {
 	}
 	if n := len(cs.Actions()); n != 0 {
 		t.Errorf("%d calls downstream with roll-out off: %v", n, cs.Actions())
+	}
+}
+
+// TestGrantRetried: when the roll-out's rights cannot be written, the
+// cluster shows an Error, is not asked again every pass, and the grant is
+// tried again at the next look on the same session.
+func TestGrantRetried(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	cs := fakeCluster("x:a")
+	fail := true
+	cs.PrependReactor("patch", "clusterroles", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if fail {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}, downstream.RolloutRole, nil)
+		}
+		return false, nil, nil
+	})
+	r := New(Options{Target: Target{Image: "x:b"}, Enabled: true, Now: func() time.Time { return now }})
+	a := Agent{ClusterID: "c-1", ConnectedAt: now.Add(-time.Hour)}
+	var got []string
+	step := func() { got = append(got, r.Step(t.Context(), cs, a).Phase) }
+	step()
+	calls := len(cs.Actions())
+	now = now.Add(5 * time.Second)
+	step() // within Recheck: not asked again
+	if n := len(cs.Actions()); n != calls {
+		t.Errorf("%d calls within Recheck after an error, want none", n-calls)
+	}
+	fail = false
+	now = now.Add(DefaultRecheck)
+	step()
+	if diff := cmp.Diff([]string{PhaseError, PhaseError, PhaseRolling}, got); diff != "" {
+		t.Errorf("phases (-want +got):\n%s", diff)
 	}
 }
