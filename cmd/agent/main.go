@@ -56,6 +56,7 @@ func run(ctx context.Context, o *Options) error {
 	return agent.Run(ctx, agent.Options{
 		ServerURL: o.ServerURL, CAChecksum: o.CAChecksum, TokenFile: o.TokenFile,
 		Kubeconfig: o.Kubeconfig, Kind: o.Kind, NodeName: o.NodeName, HealthListen: o.HealthListen,
+		Version:    version.Get().Version,
 		BackoffMax: o.BackoffMax, TokenTTL: o.TokenTTL, Logger: logger,
 	})
 }

@@ -101,7 +101,7 @@ func run(ctx context.Context, o *Options) error {
 		Hostnames: o.hostnames(), TLS: o.tlsFiles(),
 		AdminUsername: o.AdminUsername, BootstrapPasswordFile: o.BootstrapPasswordFile, SessionTTL: o.SessionTTL, KubeconfigTTL: o.KubeconfigTTL,
 		MaxTokenTTL: o.MaxTokenTTL, PluginTTL: o.PluginTTL, PluginACETTL: o.PluginACETTL, RegistrationTTL: o.RegistrationTTL,
-		RegistrationGrace: o.RegistrationGrace, AgentImage: o.AgentImage,
+		RegistrationGrace: o.RegistrationGrace, AgentImage: o.AgentImage, Rollout: o.Rollout.options(o.AgentImage),
 		Logger: logger, Stdout: os.Stdout,
 		DriverDir: o.DriverDir, SecretsKeyFile: o.SecretsKeyFile, DriverAnswerTimeout: o.DriverAnswerTimeout,
 		DriverStateDir: o.DriverStateDir, DriverSandbox: o.driverSandbox(), AllowUnsandboxedDrivers: o.AllowUnsandboxedDrivers,

@@ -87,6 +87,8 @@ type Options struct {
 
 	// Database is where the store lives (default: SQLite in DataDir).
 	Database DatabaseOptions
+	// Rollout rolls AgentImage out to connected clusters (rollout.go).
+	Rollout RolloutOptions
 	// PeerURL is where the other server replicas on the database reach
 	// this one.
 	PeerURL string
@@ -135,6 +137,7 @@ func NewOptions() *Options {
 		ClientAddressHeader:      request.HeaderXForwardedFor,
 		RequestBodyTimeout:       connlimit.DefaultBodyTimeout,
 		RequestBodyMinRate:       connlimit.DefaultBodyMinRate,
+		Rollout:                  NewRolloutOptions(),
 	}
 }
 
@@ -161,7 +164,8 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.PluginACETTL, "plugin-ace-token-ttl", o.PluginACETTL, "lifetime of the tokens the drover credential plugin keeps for a cluster's authorized endpoint, which work while the server is down (at least --plugin-token-ttl, at most --max-token-ttl; never past the login session)")
 	fs.DurationVar(&o.RegistrationTTL, "registration-ttl", o.RegistrationTTL, "lifetime of agent registration tokens (0: no expiry)")
 	fs.DurationVar(&o.RegistrationGrace, "registration-grace", o.RegistrationGrace, "how long rotated-out registration tokens stay valid")
-	fs.StringVar(&o.AgentImage, "agent-image", o.AgentImage, "image the import manifests run for the agents")
+	fs.StringVar(&o.AgentImage, "agent-image", o.AgentImage, "image the import manifests run for the agents, and that connected clusters' agents are rolled to (--agent-rollout)")
+	o.Rollout.Flags(fs)
 	fs.StringVar(&o.DriverDir, "driver-dir", o.DriverDir, "directory of built-in cluster drivers (executables named driver-<name>); empty: none")
 	fs.StringVar(&o.SecretsKeyFile, "secrets-key-file", o.SecretsKeyFile, "key sealing stored secrets: provisioned clusters' credentials, auth provider configs, refresh credentials (default <data-dir>/secrets.key, made on first start)")
 	fs.DurationVar(&o.DriverAnswerTimeout, "driver-answer-timeout", o.DriverAnswerTimeout, "how long a started cluster driver may take to answer")
@@ -256,6 +260,9 @@ func (o *Options) Validate() error {
 	}
 	if o.AgentImage == "" {
 		errs = append(errs, errors.New("--agent-image must not be empty"))
+	}
+	if err := o.Rollout.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := o.Database.Validate(); err != nil {
 		errs = append(errs, err)

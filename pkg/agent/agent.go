@@ -47,6 +47,10 @@ type Options struct {
 	Kubeconfig string
 	Kind       string // agentapi.KindCluster or agentapi.KindNode
 	NodeName   string
+	// Version is this agent's build version (package version), sent in
+	// agentapi.VersionHeader at every connect: the server's roll-out waits
+	// for the version it ships. Empty sends none.
+	Version string
 	// HealthListen serves /healthz, /readyz and /metrics when set (e.g. ":8090").
 	HealthListen string
 	// Metrics records the agent's metrics; nil: a fresh registry.
@@ -253,6 +257,9 @@ func (a *Agent) connectOnce(ctx context.Context, sa saToken, log *slog.Logger) (
 	headers := http.Header{}
 	headers.Set("Authorization", "Bearer "+regToken)
 	headers.Set(agentapi.ParamsHeader, params)
+	if a.opts.Version != "" {
+		headers.Set(agentapi.VersionHeader, a.opts.Version)
+	}
 
 	sessCtx, cancel := context.WithCancel(ctx)
 	if sa.value != "" {

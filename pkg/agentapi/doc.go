@@ -7,6 +7,8 @@
 //     the CA bundle's path (CACertsPath) it pins first;
 //   - the parameters header (ParamsHeader) and its AgentParams, their
 //     encoding (base64url JSON), parsing and validation;
+//   - the version header (VersionHeader), apart from the parameters so
+//     that servers which predate it still admit agents that send it;
 //   - the agent kinds (KindCluster, KindNode);
 //   - the protocol version (Protocol) and the networks the server dials
 //     through a tunnel (NetworkTCP, NetworkFlow); pkg/flow owns

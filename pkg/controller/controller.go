@@ -19,6 +19,7 @@ import (
 	"github.com/drover-dev/drover/pkg/accounts"
 	"github.com/drover-dev/drover/pkg/downstream"
 	"github.com/drover-dev/drover/pkg/metrics"
+	"github.com/drover-dev/drover/pkg/rollout"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -70,6 +71,10 @@ type Options struct {
 	// time, even when two replicas hold tunnels of its cluster agents
 	// (package replica); nil: a server alone runs them all.
 	Leases Leases
+	// Rollout rolls the agent image the server ships out to the cluster,
+	// one step a pass (package rollout); nil: the controller leaves the
+	// agents' workloads alone.
+	Rollout *rollout.Rollout
 }
 
 // Leases hand out named leases across server replicas (replica.Leases).
@@ -322,7 +327,7 @@ func (c *clusterController) run(ctx context.Context) {
 		if rbac.hasSynced() {
 			c.reconcileRBAC(ctx, cs, rbac)
 		}
-		c.gatherAndSave(ctx, cs)
+		c.gatherAndSave(ctx, cs, c.rollout(ctx, cs))
 		if !synced && inf.HasSynced() {
 			synced = true
 		}
@@ -353,10 +358,24 @@ func (c *clusterController) run(ctx context.Context) {
 	}
 }
 
-func (c *clusterController) gatherAndSave(ctx context.Context, cs kubernetes.Interface) {
+// rollout runs a step of the agent roll-out; nil without one.
+func (c *clusterController) rollout(ctx context.Context, cs kubernetes.Interface) *rollout.State {
+	if c.opts.Rollout == nil {
+		return nil
+	}
+	st := c.opts.Rollout.Step(ctx, cs, rollout.Agent{ClusterID: c.session.ClusterID,
+		Version: c.session.AgentVersion, ConnectedAt: c.session.ConnectedAt})
+	if st.Phase == rollout.PhaseError && ctx.Err() == nil {
+		c.failed("rollout", "agent roll-out", "err", st.Reason)
+	}
+	return &st
+}
+
+func (c *clusterController) gatherAndSave(ctx context.Context, cs kubernetes.Interface, agent *rollout.State) {
 	gctx, cancel := context.WithTimeout(ctx, c.opts.Interval)
 	defer cancel()
 	st := gather(gctx, cs, c.opts.Now())
+	st.Agent = agent
 	if ctx.Err() != nil {
 		return // stopping: do not record a half-gathered status
 	}
@@ -419,6 +438,9 @@ func (m *Manager) forget(id string) {
 	defer m.mu.Unlock()
 	if _, running := m.running[id]; !running {
 		m.opts.Metrics.ForgetCluster(id)
+		if m.opts.Rollout != nil {
+			m.opts.Rollout.Forget(id)
+		}
 	}
 }
 

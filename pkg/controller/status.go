@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/drover-dev/drover/pkg/rollout"
 )
 
 // Status is what Drover shows about a cluster.
@@ -25,6 +27,9 @@ type Status struct {
 	Warnings          []Warning `json:"warnings"`
 	// Errors lists what could not be gathered this time.
 	Errors []string `json:"errors,omitempty"`
+	// Agent is the agents' roll-out state (package rollout); absent when
+	// the server runs none.
+	Agent *rollout.State `json:"agent,omitempty"`
 }
 
 // Health is the apiserver's /readyz answer.

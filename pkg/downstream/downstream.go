@@ -197,3 +197,39 @@ func ApplyRules(rules []rbacv1.PolicyRule) []*rbacv1apply.PolicyRuleApplyConfigu
 	}
 	return out
 }
+
+// The agents' workloads in Namespace, as the import manifest names them:
+// the cluster agent's Deployment and the node agents' DaemonSet. The
+// server's agent roll-out (package rollout) patches their images.
+const (
+	ClusterAgentWorkload = "cattle-cluster-agent"
+	NodeAgentWorkload    = "cattle-node-agent"
+	// AgentContainer is the agents' container in both.
+	AgentContainer = "agent"
+)
+
+// RolloutRole names the ClusterRole of RolloutRules and the RoleBinding
+// in Namespace that grants it to the controller's ServiceAccount there
+// only. The controller writes both itself, with the rights on ClusterRoles
+// and RoleBindings it already holds (ControllerRules: escalate and bind on
+// any ClusterRole), so that clusters whose agents predate the roll-out get
+// them too; the agents' own rights do not change.
+const RolloutRole = "drover-controller-rollout"
+
+// RolloutRules are what the agent roll-out may do, bound in Namespace only:
+// read and patch the cluster agent's Deployment and the node agents'
+// DaemonSet, by name; no create, no delete, no other workload. A patch of
+// a pod template can change more than its image (any pod, as any
+// ServiceAccount of Namespace), so these rules alone are worth what the
+// cluster agent's ServiceAccount is worth: cluster-admin. The controller
+// that holds them was cluster-admin-equivalent already (escalate and bind
+// on any ClusterRole), so they widen nothing it could do; the roll-out
+// only ever writes the agent container's image and its own annotations.
+func RolloutRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"},
+			ResourceNames: []string{ClusterAgentWorkload}, Verbs: []string{"get", "patch"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"daemonsets"},
+			ResourceNames: []string{NodeAgentWorkload}, Verbs: []string{"get", "patch"}},
+	}
+}

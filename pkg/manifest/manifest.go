@@ -20,8 +20,8 @@ import (
 
 // Names of the workloads, Secrets and paths in the manifest.
 const (
-	ClusterAgentName = "cattle-cluster-agent"
-	NodeAgentName    = "cattle-node-agent"
+	ClusterAgentName = downstream.ClusterAgentWorkload
+	NodeAgentName    = downstream.NodeAgentWorkload
 	ACEName          = "kube-api-auth"
 
 	CredentialsSecret     = "cattle-credentials"
@@ -267,7 +267,7 @@ func agentPod(o Options, name, kind, sa, secret string) corev1.PodTemplateSpec {
 		}
 	}
 	c := corev1.Container{
-		Name:            "agent",
+		Name:            downstream.AgentContainer,
 		Image:           o.Image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Args:            []string{"--health-listen", fmt.Sprintf(":%d", HealthPort)},

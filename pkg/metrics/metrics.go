@@ -69,6 +69,16 @@ type Server struct {
 	// one sees beating, itself included.
 	Relayed      *prometheus.CounterVec
 	LiveReplicas prometheus.Gauge
+
+	// AgentRollouts counts agent roll-outs by result (started, succeeded,
+	// rolled_back); AgentRolloutsInFlight is how many this server has in
+	// flight; AgentOutdated is 1 for a connected cluster whose agents do
+	// not run the image the server ships (waiting, rolling, rolled back,
+	// or failing), 0 when they do; not set while roll-out is off (package
+	// rollout).
+	AgentRollouts         *prometheus.CounterVec
+	AgentRolloutsInFlight prometheus.Gauge
+	AgentOutdated         *prometheus.GaugeVec
 }
 
 // NewServer registers the server's metrics and the Go runtime collectors on
@@ -141,10 +151,20 @@ func NewServer() *Server {
 		LiveReplicas: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "drover_replicas_live", Help: "Server replicas beating on the shared database, this one included (0: a single server on SQLite).",
 		}),
+		AgentRollouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_agent_rollouts_total", Help: "Agent roll-outs by result (started, succeeded, rolled_back).",
+		}, []string{"result"}),
+		AgentRolloutsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "drover_agent_rollouts_in_flight", Help: "Agent roll-outs this server has in flight.",
+		}),
+		AgentOutdated: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drover_cluster_agent_outdated", Help: "1 when the cluster's agents do not run the image the server ships, as its controller last saw them.",
+		}, []string{"cluster"}),
 	}
 	r.MustRegister(m.Sessions, m.Connects, m.Disconnects, m.Dials, m.Failovers, m.Requests, m.Latency, m.Bytes,
 		m.Connections, m.ConnectionsRefused, m.APIRequests, m.APILatency, m.Logins,
-		m.Controllers, m.ControllerPass, m.ControllerErrors, m.APIServerReady, m.Nodes, m.Relayed, m.LiveReplicas)
+		m.Controllers, m.ControllerPass, m.ControllerErrors, m.APIServerReady, m.Nodes, m.Relayed, m.LiveReplicas,
+		m.AgentRollouts, m.AgentRolloutsInFlight, m.AgentOutdated)
 	return m
 }
 
@@ -169,4 +189,5 @@ func (m *Server) ForgetCluster(id string) {
 	m.APIServerReady.DeleteLabelValues(id)
 	m.Nodes.DeleteLabelValues(id, "true")
 	m.Nodes.DeleteLabelValues(id, "false")
+	m.AgentOutdated.DeleteLabelValues(id)
 }

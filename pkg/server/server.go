@@ -28,6 +28,7 @@ import (
 	"github.com/drover-dev/drover/pkg/provision"
 	"github.com/drover-dev/drover/pkg/replica"
 	"github.com/drover-dev/drover/pkg/request"
+	"github.com/drover-dev/drover/pkg/rollout"
 	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/session"
@@ -73,6 +74,9 @@ type Config struct {
 	RegistrationGrace time.Duration
 	// AgentImage is what import manifests run.
 	AgentImage string
+	// Rollout rolls the agent image out to connected clusters (package
+	// rollout; its Logger, Now and Metrics are the server's).
+	Rollout rollout.Options
 	// Audit says where the audit log goes (opened once the data
 	// directory is ours; an empty path is DefaultFile in it) and how.
 	Audit audit.Options
@@ -214,8 +218,10 @@ func Run(ctx context.Context, cfg Config) error {
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
 	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now, Instance: mat.Instance()[:32]})
+	ro := cfg.Rollout
+	ro.Logger, ro.Now, ro.Metrics = cfg.Logger, cfg.Now, m
 	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Accounts: accts, Leases: rep.controllerLeases(),
-		Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL, Metrics: m})
+		Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL, Metrics: m, Rollout: rollout.New(ro)})
 	m.WatchStore(st.Stats)
 	// The provisioning controller's cluster deletions hold at once as the
 	// API's do; apiHandler is set below, before anything runs.

@@ -154,6 +154,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sess.dials = s.opts.Metrics.Dials.WithLabelValues(clusterID, params.Kind)
 	sess.tokenID = rec.ID
 	log := s.opts.Logger.With("cluster", clusterID, "kind", params.Kind, "node", params.Node, "remote", r.RemoteAddr)
+	// The version only informs the roll-out: one that is not well formed
+	// is dropped, not refused.
+	if v, err := agentapi.ParseVersion(r.Header.Get(agentapi.VersionHeader)); err != nil {
+		log.Warn("agent version ignored", "err", err)
+	} else {
+		sess.AgentVersion = v
+	}
+	if sess.AgentVersion != "" {
+		log = log.With("agent_version", sess.AgentVersion)
+	}
 	if err := s.add(sess); err != nil {
 		log.Warn("agent connect refused", "err", err)
 		apierr.Conflict(w, "%v", err)
@@ -350,6 +360,9 @@ type Status struct {
 	// Refused says why the cluster's last agent was refused, when its
 	// operator must act (an agent older than the server).
 	Refused string `json:"refused,omitempty"`
+	// AgentVersion is the build version the live session's agent sent;
+	// empty for agents that do not send one.
+	AgentVersion string `json:"agentVersion,omitempty"`
 }
 
 // Status reports the cluster's connection state.
@@ -360,7 +373,7 @@ func (s *Server) Status(clusterID string) Status {
 	st := Status{Sessions: len(s.sessions[clusterID]), Refused: s.refused[clusterID]}
 	if ok {
 		since := sess.ConnectedAt
-		st.Connected, st.Via, st.Since = true, sess.Params.Kind, &since
+		st.Connected, st.Via, st.Since, st.AgentVersion = true, sess.Params.Kind, &since, sess.AgentVersion
 	} else if t, gone := s.lastGone[clusterID]; gone {
 		st.DisconnectedAt = &t
 	}

@@ -23,6 +23,9 @@ type Session struct {
 	ClusterID   string
 	Params      agentapi.AgentParams
 	ConnectedAt time.Time
+	// AgentVersion is the build version the agent sent
+	// (agentapi.VersionHeader); empty for agents that predate it.
+	AgentVersion string
 
 	key    string
 	dial   remotedialer.Dialer

@@ -127,6 +127,13 @@ func (s *Server) Restart(ctx context.Context) error {
 	return nil
 }
 
+// RestartWith restarts the server as Restart does, with args as its extra
+// flags from now on (an upgrade: another --agent-image, say).
+func (s *Server) RestartWith(ctx context.Context, args []string) error {
+	s.opts.Args = append([]string{}, args...)
+	return s.Restart(ctx)
+}
+
 // HTTPClient trusts the server's CA. It is made once per server, so API
 // calls reuse connections instead of leaving one idle per call.
 func (s *Server) HTTPClient() *http.Client {

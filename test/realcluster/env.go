@@ -36,7 +36,7 @@ type Options struct {
 	Port int
 	// ServerArgs are extra drover-server flags.
 	ServerArgs []string
-	// Images are OCI archives imported into every node beside the three
+	// Images are OCI archives imported into every node beside the four
 	// BuildImages writes (e.g. the upstream e2e test images).
 	Images []string
 	// Replicas, when more than 1, runs that many servers on a PostgreSQL

@@ -12,7 +12,10 @@
 // same user with drover-server killed, while revoked and expired tokens
 // and former members' tokens are refused there. A registration token
 // rotation reaches the agent pods through their Secret volumes and each
-// agent reconnects with its new token without a restart. Last, the faults: the cluster agent pod
+// agent reconnects with its new token without a restart. An upgraded server
+// (restarted with a second agent build, the same source stamped with another
+// version) rolls both agent workloads to it while GETs through Drover go on,
+// and rolls back an image no node can pull. Last, the faults: the cluster agent pod
 // deleted under load, its container frozen (ctr tasks pause) with streams
 // open on its tunnel, and its node stopped; open watches (kubectl get -w, a
 // protobuf informer) and a kubectl logs -f go on through a node agent

@@ -32,6 +32,9 @@ func TestImportAndStream(t *testing.T) {
 	if expired != nil {
 		t.Run("authorized endpoint: expired token refused", expired)
 	}
+	// An upgraded server rolls its agent build out (it restarts the server
+	// twice and leaves the cluster on a second agent build).
+	t.Run("agent roll-out", func(t *testing.T) { testRollout(t, kubeconfig, id) })
 	// Last: these break and mend the tunnels.
 	t.Run("faults", func(t *testing.T) { testFaults(t, kubeconfig, id) })
 }

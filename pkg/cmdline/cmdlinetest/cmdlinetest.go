@@ -20,9 +20,10 @@ type Case struct {
 	Value string
 }
 
-// FlagCases returns three cases for every flag registered on cmd or its
-// subcommands (cobra's help flag aside), enumerated from the flag sets, so
-// a flag added later is covered without editing the test. A flag of a type
+// FlagCases returns three cases (two for a bool flag on by default) for
+// every flag registered on cmd or its subcommands (cobra's help flag
+// aside), enumerated from the flag sets, so a flag added later is covered
+// without editing the test. A flag of a type
 // it has no sample value for fails t.
 func FlagCases(t testing.TB, cmd *cobra.Command) []Case {
 	t.Helper()
@@ -38,7 +39,12 @@ func FlagCases(t testing.TB, cmd *cobra.Command) []Case {
 		}
 		prefix := strings.Join(append(path, ""), " ")
 		forms := [][]string{{"--" + f.Name + "=" + value}, {"--" + f.Name, value}, {"-" + f.Name, value}}
-		if f.Value.Type() == "bool" {
+		switch {
+		case f.Value.Type() == "bool" && f.DefValue == "true":
+			// A flag on by default is turned off; only the = forms can.
+			value = "false"
+			forms = [][]string{{"--" + f.Name + "=false"}, {"-" + f.Name + "=false"}}
+		case f.Value.Type() == "bool":
 			forms = [][]string{{"--" + f.Name + "=true"}, {"--" + f.Name}, {"-" + f.Name}}
 		}
 		for _, form := range forms {
