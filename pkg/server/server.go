@@ -204,17 +204,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if rep, err = startReplica(ctx, cfg, st, tun, mat, m); err != nil {
 		return err
 	}
-	tracer, err := tracing.New(ctx, cfg.Tracing)
+	tracer, stopTracing, err := startTracing(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := tracer.Shutdown(sctx); err != nil {
-			cfg.Logger.Warn("traces not all sent", "err", err)
-		}
-	}()
+	defer stopTracing()
 	streams := authproxy.NewStreams(st, 2*time.Second, cfg.Now, cfg.Logger)
 	checker := access.NewChecker(access.CheckerOptions{Store: st, Now: cfg.Now})
 	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now, Instance: mat.Instance()[:32]})
@@ -527,13 +521,4 @@ func newProvisioning(cfg Config, st *store.Store, tun *tunnel.Server, sealer *se
 		Now: cfg.Now, ServerURL: cfg.ServerURL, CAChecksum: caSum, AgentImage: cfg.AgentImage,
 		RegistrationTTL: cfg.RegistrationTTL, RegistrationGrace: cfg.RegistrationGrace, Removed: removed})
 	return reg, prov, nil
-}
-
-// forwardTracer is tr for the proxy, or nil (an interface holding a nil
-// *Tracer would still be called on every request).
-func forwardTracer(tr *tracing.Tracer) authproxy.ForwardTracer {
-	if tr == nil {
-		return nil
-	}
-	return tr
 }
