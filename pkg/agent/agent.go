@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,6 +79,10 @@ type Agent struct {
 	endpoint string
 	apiCA    []byte
 	serverCA *tls.Config
+	// trust is what the last pin accepted (PEM): the CAs the agent
+	// trusts from then on, narrowed as it follows a CA rotation, so that
+	// a rotated-away CA (its key maybe leaked) is not trusted again.
+	trust []byte
 	// ready is true while a tunnel is open.
 	ready atomic.Bool
 }
@@ -132,9 +137,10 @@ func Run(ctx context.Context, opts Options) error {
 	b := backoff{min: opts.BackoffMin, max: opts.BackoffMax}
 	// Pin the server first; a mismatch is fatal, an unreachable server is not.
 	for {
-		_, pool, err := capin.Fetch(ctx, opts.ServerURL, opts.CAChecksum)
+		trust, pool, err := capin.Fetch(ctx, opts.ServerURL, opts.CAChecksum)
 		if err == nil {
 			a.serverCA = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+			a.trust = trust
 			break
 		}
 		if errors.Is(err, capin.ErrMismatch) || errors.Is(err, checksum.ErrMalformed) {
@@ -208,15 +214,26 @@ func Run(ctx context.Context, opts Options) error {
 
 // repin fetches the server's CA again and trusts what the pin (followed
 // through a CA rotation) accepts. A mismatch is fatal, as at start; a
-// server out of reach is not (the tunnel's dial says so).
+// server out of reach is not (the tunnel's dial says so). The pin is what
+// the last one accepted, not the checksum again: once the agent followed a
+// finished rotation, the old CA is no longer trusted by this process (its
+// key may be why the CA was rotated). A restart starts from the checksum.
 func (a *Agent) repin(ctx context.Context, log *slog.Logger) error {
 	if a.opts.CAChecksum == "" {
 		return nil
 	}
-	_, pool, err := capin.Fetch(ctx, a.opts.ServerURL, a.opts.CAChecksum)
+	var trust []byte
+	var pool *x509.CertPool
+	var err error
+	if a.trust != nil {
+		trust, pool, err = capin.FetchPinned(ctx, a.opts.ServerURL, a.trust)
+	} else {
+		trust, pool, err = capin.Fetch(ctx, a.opts.ServerURL, a.opts.CAChecksum)
+	}
 	switch {
 	case err == nil:
 		a.serverCA = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		a.trust = trust
 	case errors.Is(err, capin.ErrMismatch):
 		return err
 	case ctx.Err() == nil:

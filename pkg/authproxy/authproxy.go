@@ -236,6 +236,13 @@ func rewrite(pr *httputil.ProxyRequest) {
 	t := pr.In.Context().Value(targetKey{}).(*target)
 	out := pr.Out
 	impersonation.Strip(out.Header)
+	// A client's trace context never reaches the apiserver, tracing on or
+	// off: it could force sampling there or graft the call onto another
+	// trace under Drover's credential. With tracing on, the round tripper
+	// writes the forward span's own (StartForward).
+	for _, h := range []string{"Traceparent", "Tracestate", "Baggage"} {
+		out.Header.Del(h)
+	}
 	if t.upgrade != "" {
 		// ReverseProxy re-adds these after dropping hop-by-hop headers;
 		// Strip removed them again with the rest of Connection's list.

@@ -219,6 +219,16 @@ func TestHostileHeaders(t *testing.T) {
 			code: 200, want: adaWant,
 		},
 		{
+			// With tracing off no span replaces them: a client's trace
+			// context must not reach the apiserver (which would sample
+			// and graft the call under Drover's credential) either.
+			name: "client trace context",
+			lines: []string{"Authorization: Bearer " + adaTok,
+				"Traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate: x=1", "Baggage: user=evil"},
+			also: []string{"Traceparent", "Tracestate", "Baggage"},
+			code: 200, want: adaWant,
+		},
+		{
 			name: "Connection names several in mixed case, twice",
 			lines: []string{"Authorization: Bearer " + adaTok,
 				"connection: keep-alive, IMPERSONATE-GROUP, x-remote-user", "CONNECTION: X-Other",

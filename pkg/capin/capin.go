@@ -46,7 +46,7 @@ func Fetch(ctx context.Context, serverURL, sum string) ([]byte, *x509.CertPool, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("CA checksum %w", err)
 	}
-	return fetch(ctx, serverURL, func(got string, _ *x509.Certificate, lin agentapi.Lineage) ([]*x509.Certificate, error) {
+	return fetch(ctx, serverURL, func(got string, _ []*x509.Certificate, lin agentapi.Lineage) ([]*x509.Certificate, error) {
 		if got == want {
 			return nil, nil
 		}
@@ -65,11 +65,17 @@ func FetchPinned(ctx context.Context, serverURL string, pinnedPEM []byte) ([]byt
 	if err != nil {
 		return nil, nil, fmt.Errorf("the pinned CA: %w", err)
 	}
-	return fetch(ctx, serverURL, func(got string, current *x509.Certificate, lin agentapi.Lineage) ([]*x509.Certificate, error) {
-		for _, p := range pinned {
-			if p.Equal(current) {
-				return nil, nil
+	return fetch(ctx, serverURL, func(got string, served []*x509.Certificate, lin agentapi.Lineage) ([]*x509.Certificate, error) {
+		current := served[0]
+		if slices.ContainsFunc(pinned, current.Equal) {
+			// Nothing vouches for the rest of the body: it is not hashed
+			// against a pin, as Fetch's is. Only the pinned CAs of it are
+			// trusted (or the lineage from the current one), never a
+			// certificate a man in the middle appended.
+			if followed := lin.Follow([]*x509.Certificate{current}); len(followed) > 0 {
+				return followed, nil
 			}
+			return pinnedOf(served, pinned), nil
 		}
 		if followed := lin.Follow(pinned); len(followed) > 0 {
 			return followed, nil
@@ -84,16 +90,17 @@ func FetchPinned(ctx context.Context, serverURL string, pinnedPEM []byte) ([]byt
 // explicitly) and returns nil to trust it. Everything else is as Fetch: no
 // credential, the certificate of the very connection chains to the CA.
 func FetchConfirmed(ctx context.Context, serverURL string, confirm func(sum string) error) ([]byte, *x509.CertPool, error) {
-	return fetch(ctx, serverURL, func(sum string, _ *x509.Certificate, _ agentapi.Lineage) ([]*x509.Certificate, error) {
+	return fetch(ctx, serverURL, func(sum string, _ []*x509.Certificate, _ agentapi.Lineage) ([]*x509.Certificate, error) {
 		return nil, confirm(sum)
 	})
 }
 
-// accept decides whether the server's CA (current, its PEM's checksum
-// sum) is trusted: nil error to trust it. It returns the CAs of the
-// lineage it followed to get there (in lineage order) or nil when the CA
-// is trusted as it is.
-type accept func(sum string, current *x509.Certificate, lin agentapi.Lineage) ([]*x509.Certificate, error)
+// accept decides whether the server's CA (served[0]; served is the
+// bundle /cacerts holds, sum its checksum) is trusted: nil error to trust
+// it. It returns the CAs to trust from served[0] on (those of the lineage
+// it followed, in lineage order) or nil when the whole bundle is trusted
+// as it is, which only a check of sum itself may decide.
+type accept func(sum string, served []*x509.Certificate, lin agentapi.Lineage) ([]*x509.Certificate, error)
 
 // fetch downloads the CA and the lineage, has check accept the CA, and
 // verifies the connection's certificate against what is trusted: the
@@ -135,7 +142,7 @@ func fetch(ctx context.Context, serverURL string, check accept) ([]byte, *x509.C
 		}
 	}
 	sum := checksum.Of(body)
-	followed, err := check(sum, current, lin)
+	followed, err := check(sum, certs, lin)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -174,6 +181,18 @@ func fetch(ctx context.Context, serverURL string, check accept) ([]byte, *x509.C
 		trustPEM = body
 	}
 	return trustPEM, pool, nil
+}
+
+// pinnedOf returns the CAs of served that pinned holds, in served's
+// order.
+func pinnedOf(served, pinned []*x509.Certificate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, c := range served {
+		if slices.ContainsFunc(pinned, c.Equal) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // after returns the CAs of followed from current on; nil when current is
