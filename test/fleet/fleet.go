@@ -51,6 +51,10 @@ type Options struct {
 	// read that costs the server nothing, and 10,000 of them every 10s
 	// would load the simulator).
 	TokenPoll time.Duration
+	// DumpGoroutines ends the run by making the server dump its goroutines
+	// (SIGQUIT) with the fleet connected and settled, and counts them by
+	// the function that started them (Result.Goroutines).
+	DumpGoroutines bool
 	// Logger gets the simulator's own diagnostics; Progress a line per
 	// phase (nil: none).
 	Logger   *slog.Logger
@@ -188,6 +192,14 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	if opts.Restart {
 		if err := f.restart(ctx, &res); err != nil {
+			return res, err
+		}
+	}
+	if opts.DumpGoroutines {
+		if err := sleep(ctx, opts.Settle); err != nil {
+			return res, err
+		}
+		if res.Goroutines, err = dumpGoroutines(f.server.Process); err != nil {
 			return res, err
 		}
 	}

@@ -39,11 +39,14 @@ type Result struct {
 	Soak []Sample
 	// Restart figures: how long the server took to serve again
 	// (RestartDown), and each agent's return after it did.
-	Restarted                        bool
-	RestartDown                      time.Duration
-	Returned                         int
-	ReturnP50, ReturnP99, ReturnMax  time.Duration
+	Restarted                            bool
+	RestartDown                          time.Duration
+	Returned                             int
+	ReturnP50, ReturnP99, ReturnMax      time.Duration
 	ReturnFromStopP50, ReturnFromStopP99 time.Duration
+	// Goroutines is the server's goroutines by the function that started
+	// them, most first (Options.DumpGoroutines).
+	Goroutines string
 	// AgentWarnings counts the agents' warning lines.
 	AgentWarnings int
 }
@@ -90,6 +93,9 @@ func (r Result) Report() string {
 			r.RestartDown.Round(time.Millisecond), r.Returned, r.Clusters, r.ReturnP50.Round(time.Millisecond),
 			r.ReturnP99.Round(time.Millisecond), r.ReturnMax.Round(time.Millisecond),
 			r.ReturnFromStopP50.Round(time.Millisecond), r.ReturnFromStopP99.Round(time.Millisecond))
+	}
+	if r.Goroutines != "" {
+		fmt.Fprintf(&b, "fleet: server goroutines by creator: %s\n", r.Goroutines)
 	}
 	fmt.Fprintf(&b, "fleet: agent warnings=%d\n", r.AgentWarnings)
 	return b.String()

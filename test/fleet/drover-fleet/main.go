@@ -31,6 +31,7 @@ func run() int {
 	flag.DurationVar(&o.Window, "window", 30*time.Second, "window over which idle CPU and controller requests are measured")
 	flag.IntVar(&o.RampPerSecond, "ramp", 500, "agents started per second")
 	flag.BoolVar(&restart, "restart", true, "restart the server at the end and time the agents' return")
+	flag.BoolVar(&o.DumpGoroutines, "dump-goroutines", false, "end by making the server dump its goroutines (SIGQUIT) and count them by creator")
 	flag.StringVar(&o.ServerBin, "server-bin", "", "drover-server binary (default: built)")
 	flag.StringVar(&dir, "dir", "", "work directory (default: a temporary one, removed)")
 	flag.DurationVar(&limit, "timeout", 0, "bound on the whole run (default: 10m + soak + 100ms a cluster)")
