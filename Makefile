@@ -39,7 +39,7 @@ TEST_TIMEOUT ?= 20m
 # that uses both is still instrumented; drop this when remotedialer moves.
 RACE := -race -gcflags='github.com/gorilla/websocket=-race=false' -gcflags='github.com/rancher/remotedialer=-race=false'
 
-.PHONY: help build images run test unit fuzz lint bench demo conformance conformance-nodes clean tools
+.PHONY: help build images run test unit fuzz lint bench bench-scale demo conformance conformance-nodes clean tools
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -92,6 +92,20 @@ BENCH_FLAGS ?=
 bench: testbed ## direct vs through-Drover throughput and latency on a real cluster (nodes section: root); see docs/benchmarks.md
 	$(GO) build -o $(BIN)/drover-bench ./test/bench
 	./$(BIN)/drover-bench $(BENCH_FLAGS)
+
+# The fleet simulator: CLUSTERS real agents in one process against one
+# drover-server (see test/fleet). The short run measures, restarts the server
+# and stops; SOAK=30m keeps the fleet up that long first. The last line of
+# its output is the one a script reads (fleet: clusters=...).
+CLUSTERS ?= 100
+SOAK ?= 0
+FLEET_FLAGS ?=
+
+bench-scale: ## a fleet of CLUSTERS simulated clusters (default 100) on one server: RSS and goroutines per tunnel, idle CPU, restart; SOAK=30m for the soak; see docs/benchmarks.md
+	$(GO) build -trimpath -o $(BIN)/drover-server ./cmd/server
+	$(GO) build -o $(BIN)/drover-fleet ./test/fleet/drover-fleet
+	ulimit -n $$(( 8 * $(CLUSTERS) + 4096 )) 2>/dev/null || true; \
+	  ./$(BIN)/drover-fleet -clusters $(CLUSTERS) -soak $(SOAK) -server-bin $(BIN)/drover-server $(FLEET_FLAGS)
 
 demo: testbed ha-tools ## as root: a cluster with two real nodes imported into a server (agents as pods), a hello Deployment; kubeconfigs in .demo/; Ctrl-C cleans up; REPLICAS=3: three servers on a PostgreSQL behind HAProxy (.demo/replicas lists them)
 	$(GO) build -o $(BIN)/drover-demo ./test/demo
