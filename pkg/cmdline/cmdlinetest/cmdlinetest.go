@@ -73,6 +73,8 @@ func sample(f *pflag.Flag) (string, bool) {
 		return "true", true
 	case "int", "int64", "uint", "uint64":
 		return "4242", true
+	case "float64":
+		return "0.25", true
 	}
 	return "", false
 }
