@@ -13,6 +13,7 @@ import (
 	rbacv1apply "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/drover-dev/drover/pkg/access"
@@ -267,9 +268,22 @@ type clusterController struct {
 }
 
 func (c *clusterController) run(ctx context.Context) {
-	cs, err := kubernetes.NewForConfig(c.session.ControllerConfig())
+	cfg := c.session.ControllerConfig()
+	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		c.log.Error("controller client", "err", err)
+		return
+	}
+	// The informers' client has no request timeout: client-go applies
+	// rest.Config.Timeout to watches too, which cut every informer watch
+	// after 10 s and opened it again (0.4 requests a second per cluster,
+	// test/fleet). Their watches end when the apiserver's timeoutSeconds
+	// (5-10 min) does, or with the tunnel.
+	wcfg := rest.CopyConfig(cfg)
+	wcfg.Timeout = 0
+	wcs, err := kubernetes.NewForConfig(wcfg)
+	if err != nil {
+		c.log.Error("controller watch client", "err", err)
 		return
 	}
 	c.log.Info("cluster controller started")
@@ -282,7 +296,7 @@ func (c *clusterController) run(ctx context.Context) {
 		default:
 		}
 	}
-	factory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute,
+	factory := informers.NewSharedInformerFactoryWithOptions(wcs, 10*time.Minute,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.LabelSelector = downstream.ManagedByLabel + "=" + downstream.ManagedByValue
 		}))
@@ -291,9 +305,9 @@ func (c *clusterController) run(ctx context.Context) {
 		UpdateFunc: func(_, _ any) { kick() },
 		DeleteFunc: func(any) { kick() },
 	})
-	rbac := newRBACSync(cs, factory, kick)
+	rbac := newRBACSync(wcs, factory, kick)
 	// Token Secrets for the authorized cluster endpoint, in cattle-system.
-	nsFactory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute,
+	nsFactory := informers.NewSharedInformerFactoryWithOptions(wcs, 10*time.Minute,
 		informers.WithNamespace(downstream.Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = downstream.TokenSecretLabel }))
 	secretInf := nsFactory.Core().V1().Secrets()

@@ -48,7 +48,8 @@ type rbacSync struct {
 
 // newRBACSync registers its informers on managed, the factory of
 // Drover-labelled objects, and on a factory of its own for namespaces;
-// kick is called whenever one of them changes.
+// kick is called whenever one of them changes. cs is the client its own
+// factory watches with (one without a request timeout).
 func newRBACSync(cs kubernetes.Interface, managed informers.SharedInformerFactory, kick func()) *rbacSync {
 	handler := cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(_, _ any) { kick() },
