@@ -94,7 +94,7 @@ func (r *report) printSetup(w io.Writer) {
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), cpuModel(), memTotal(), kernel(), r.loadBefore)
 	fmt.Fprintf(tw, "software:\t%s %s/%s, kube-apiserver %s; client-go REST client (HTTP/2, JSON, no client rate limit)\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, testbed.KubernetesVersion)
-	where := "kube-apiserver, etcd, drover-server, drover-agent each a process; client in the bench process; all on 127.0.0.1"
+	where := "kube-apiserver, etcd, drover-server, drover-agent each a process (and kubectl proxy for the throughput section); client in the bench process; all on 127.0.0.1"
 	if r.inProcess {
 		where = "PROFILING MODE: drover-server and drover-agent run inside the bench process (figures not comparable to a normal run)"
 	}
