@@ -185,11 +185,11 @@ func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ 
 	if err != nil {
 		return nil, fmt.Errorf("parse the server's kubeconfig: %w", err)
 	}
-	if e.direct, err = newTarget("direct", e.cluster.RESTConfig()); err != nil {
+	if e.direct, err = newTarget(pathDirect, e.cluster.RESTConfig()); err != nil {
 		return nil, err
 	}
 	e.droverCfg = droverCfg
-	if e.drover, err = newTarget("Drover", droverCfg); err != nil {
+	if e.drover, err = newTarget(pathDrover, droverCfg); err != nil {
 		return nil, err
 	}
 	// What the Drover path sends the apiserver, sent straight: a token of
@@ -223,7 +223,7 @@ func startEnv(ctx context.Context, o *Options, dir string, log *slog.Logger) (_ 
 			downstream.ExtraUserID:  {me.ID},
 		},
 	}
-	if e.directImp, err = newTarget("direct+imp", imp); err != nil {
+	if e.directImp, err = newTarget(pathDirectImp, imp); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -266,6 +266,10 @@ const (
 	// transport to the apiserver did not add gzip by itself.
 	encIdentityHeader = "identity-header"
 )
+
+// pathDirectImp is the direct path with what the Drover path sends the
+// apiserver (pathDirect and pathDrover are in nodes.go).
+const pathDirectImp = "direct+imp"
 
 // target is one way to reach the cluster, with a client per encoding.
 type target struct {

@@ -1,19 +1,23 @@
 // Command bench compares kubectl-style traffic straight to a kube-apiserver
 // with the same traffic through Drover (server, authentication, impersonating
-// proxy, remotedialer tunnel, cluster agent), in one run, in one process, on
-// one real cluster from `make testbed`:
+// proxy, remotedialer tunnel, cluster agent) and through the machine's
+// `kubectl proxy` (the anchor: one plain local hop), in one run, in one
+// process, on one real cluster from `make testbed`:
 //
 //   - GET of one small ConfigMap by 1 and 32 concurrent workers: req/s, p50,
 //     p99;
 //   - LIST of a namespace of large ConfigMaps (about 55 MB of JSON) by 1 and 16
 //     concurrent streams, with gzip negotiated (client-go's and kubectl's
 //     default) and without: MB/s of JSON delivered;
-//   - the CPU each process (client, kube-apiserver, etcd, drover-server,
-//     drover-agent) spent per request or per MB, from /proc.
+//   - the CPU each process (client, kube-apiserver, etcd, kubectl proxy,
+//     drover-server, drover-agent) spent per request or per MB, from /proc.
 //
-// Both paths use the same client-go REST client built from a rest.Config
-// (HTTP/2, as kubectl), with client-side rate limiting off. The server and
-// the agent are the real binaries, started as the e2e tests start them.
+// Every path uses the same client-go REST client built from a rest.Config
+// (HTTP/2 over TLS, as kubectl; plain HTTP/1.1 to kubectl proxy, which
+// serves nothing else), with client-side rate limiting off. The server and
+// the agent are the real binaries, started as the e2e tests start them;
+// kubectl proxy runs with the direct path's kubeconfig for the throughput
+// section only.
 //
 // Then, each skippable with -skip:
 //
@@ -167,19 +171,13 @@ func runEnvSections(ctx context.Context, o *Options, dir string, log *slog.Logge
 		return err
 	}
 	log.Info("objects created", "took", time.Since(t).Round(time.Millisecond))
-	if r.payload, err = checkPaths(ctx, e, throughput); err != nil {
-		return err
-	}
 	if throughput {
-		if o.CPUProfileDir != "" {
-			r.inProcess = true
-			err = profileDrover(ctx, o, e, r)
-		} else {
-			err = measureAll(ctx, o, e, r, []target{e.direct, e.directImp, e.drover}, "")
-		}
-		if err != nil {
-			return err
-		}
+		err = measureThroughput(ctx, o, e, r)
+	} else {
+		_, err = checkPaths(ctx, []target{e.direct, e.directImp, e.drover}, false)
+	}
+	if err != nil {
+		return err
 	}
 	section(secWatch, func() (err error) { r.watch, err = measureWatch(ctx, o, e); return err })
 	section(secACE, func() (err error) { r.ace, err = measureACE(ctx, o, e); return err })
@@ -190,11 +188,12 @@ func runEnvSections(ctx context.Context, o *Options, dir string, log *slog.Logge
 	return nil
 }
 
-// checkPaths makes sure every path serves the same objects, and returns
-// the size of the bulk LIST in bytes (without gzip).
-func checkPaths(ctx context.Context, e *env, bulk bool) (int64, error) {
+// checkPaths makes sure every path serves the same objects as the first,
+// and with bulk set returns the size of the bulk LIST in bytes (without
+// gzip); direct+imp is left out of the LIST, as of the LIST measurements.
+func checkPaths(ctx context.Context, paths []target, bulk bool) (int64, error) {
 	var uid string
-	for _, t := range []target{e.direct, e.directImp, e.drover} {
+	for _, t := range paths {
 		cm, err := t.clients[encGzip].CoreV1().ConfigMaps(getNamespace).Get(ctx, getName, metav1.GetOptions{})
 		if err != nil {
 			return 0, fmt.Errorf("GET through the %s path: %w", t.name, err)
@@ -202,23 +201,29 @@ func checkPaths(ctx context.Context, e *env, bulk bool) (int64, error) {
 		if uid == "" {
 			uid = string(cm.UID)
 		} else if string(cm.UID) != uid {
-			return 0, fmt.Errorf("the paths disagree on the ConfigMap: %s path uid %q, direct uid %q", t.name, cm.UID, uid)
+			return 0, fmt.Errorf("the paths disagree on the ConfigMap: %s path uid %q, %s uid %q", t.name, cm.UID, paths[0].name, uid)
 		}
 	}
 	if !bulk {
 		return 0, nil
 	}
-	var sizes []int64
-	for _, t := range []target{e.direct, e.drover} {
+	var first int64 = -1
+	for _, t := range paths {
+		if t.name == pathDirectImp {
+			continue
+		}
 		n, err := listOnce(ctx, t.clients[encIdentity].CoreV1().RESTClient())
 		if err != nil {
 			return 0, fmt.Errorf("LIST through the %s path: %w", t.name, err)
 		}
-		sizes = append(sizes, n)
+		if first < 0 {
+			first = n
+			continue
+		}
+		// The answers differ only in resourceVersion digits, if at all.
+		if d := first - n; d < -64 || d > 64 {
+			return 0, fmt.Errorf("the paths disagree on the LIST: %s %d bytes, %s %d bytes", paths[0].name, first, t.name, n)
+		}
 	}
-	// The two answers differ only in resourceVersion digits, if at all.
-	if d := sizes[0] - sizes[1]; d < -64 || d > 64 {
-		return 0, fmt.Errorf("the paths disagree on the LIST: direct %d bytes, Drover %d bytes", sizes[0], sizes[1])
-	}
-	return sizes[0], nil
+	return first, nil
 }

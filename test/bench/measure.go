@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 )
 
@@ -20,6 +21,37 @@ type result struct {
 	list     listStats
 	cpu      cpuSnapshot
 	profile  string // CPU profile file, in profiling mode
+}
+
+// measureThroughput is the throughput section: every path checked, then
+// measured. kubectl proxy runs for the section only, its CPU accounted; if
+// it cannot start, the other paths are still measured and the run fails at
+// the end. Profiling mode measures the Drover path alone.
+func measureThroughput(ctx context.Context, o *Options, e *env, r *report) (err error) {
+	paths := []target{e.direct, e.directImp, e.drover}
+	if o.CPUProfileDir == "" {
+		kp, err := startKubectlProxy(ctx, e.directKubeconfig, filepath.Join(e.dir, "kubectl-proxy.log"), e.log)
+		if err != nil {
+			e.log.Error("kubectl proxy not measured", "err", err)
+			r.failed = append(r.failed, fmt.Sprintf("%s: the %s path was not measured: %v", secThroughput, pathKubectlProxy, err))
+		} else {
+			procs := e.procs
+			e.procs = append(slices.Clone(procs), proc{name: procKubectlProxy, pid: kp.proc.PID()})
+			defer func() {
+				kp.stop()
+				e.procs = procs
+			}()
+			paths = []target{e.direct, e.directImp, kp.target, e.drover}
+		}
+	}
+	if r.payload, err = checkPaths(ctx, paths, true); err != nil {
+		return err
+	}
+	if o.CPUProfileDir != "" {
+		r.inProcess = true
+		return profileDrover(ctx, o, e, r)
+	}
+	return measureAll(ctx, o, e, r, paths, "")
 }
 
 // measureAll runs every measurement on every target, GETs first. With

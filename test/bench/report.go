@@ -94,7 +94,7 @@ func (r *report) printSetup(w io.Writer) {
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), cpuModel(), memTotal(), kernel(), r.loadBefore)
 	fmt.Fprintf(tw, "software:\t%s %s/%s, kube-apiserver %s; client-go REST client (HTTP/2, JSON, no client rate limit)\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, testbed.KubernetesVersion)
-	where := "kube-apiserver, etcd, drover-server, drover-agent each a process; client in the bench process; all on 127.0.0.1"
+	where := "kube-apiserver, etcd, drover-server, drover-agent each a process (and kubectl proxy for the throughput section); client in the bench process; all on 127.0.0.1"
 	if r.inProcess {
 		where = "PROFILING MODE: drover-server and drover-agent run inside the bench process (figures not comparable to a normal run)"
 	}
@@ -133,85 +133,6 @@ func (r *report) printSetup(w io.Writer) {
 	}
 }
 
-func (r *report) printComparison(w io.Writer) {
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "measurement\tmetric\tdirect\tdirect+imp\tDrover\tDrover vs direct\ttarget\t\t")
-	var errs []string
-	var missed int
-	verdict := func(ok bool) string {
-		if ok {
-			return "ok"
-		}
-		missed++
-		return "MISSED"
-	}
-	for _, n := range r.opts.GetConcurrency {
-		d, ok1 := r.find("get", "", n, "direct")
-		p, ok2 := r.find("get", "", n, "Drover")
-		if !ok1 || !ok2 {
-			continue
-		}
-		i, ok := r.find("get", "", n, "direct+imp")
-		imp := func(f func(result) string) string {
-			if !ok {
-				return "-"
-			}
-			return f(i)
-		}
-		label := d.label()
-		ratio := p.get.RPS() / d.get.RPS()
-		fmt.Fprintf(tw, "%s\treq/s\t%.0f\t%s\t%.0f\t%.2f×\t≥ %.2f×\t%s\t\n", label, d.get.RPS(),
-			imp(func(i result) string { return fmt.Sprintf("%.0f", i.get.RPS()) }),
-			p.get.RPS(), ratio, targetRPSRatio, verdict(ratio >= targetRPSRatio))
-		added := p.get.P50 - d.get.P50
-		target, v := "(queueing)", ""
-		if n == 1 {
-			target, v = fmt.Sprintf("≤ +%.1f ms", ms(targetAddedP50)), verdict(added <= targetAddedP50)
-		}
-		fmt.Fprintf(tw, "%s\tp50 ms\t%.3f\t%s\t%.3f\t%+.3f ms\t%s\t%s\t\n", label, ms(d.get.P50),
-			imp(func(i result) string { return fmt.Sprintf("%.3f", ms(i.get.P50)) }),
-			ms(p.get.P50), ms(added), target, v)
-		fmt.Fprintf(tw, "%s\tp99 ms\t%.3f\t%s\t%.3f\t%+.3f ms\t\t\t\n", label, ms(d.get.P99),
-			imp(func(i result) string { return fmt.Sprintf("%.3f", ms(i.get.P99)) }),
-			ms(p.get.P99), ms(p.get.P99-d.get.P99))
-		errs = appendErrors(errs, d, p)
-		if ok {
-			errs = appendErrors(errs, i)
-		}
-	}
-	for _, enc := range r.opts.ListEncodings {
-		for _, n := range r.opts.ListStreams {
-			d, ok1 := r.find("list", enc, n, "direct")
-			p, ok2 := r.find("list", enc, n, "Drover")
-			if !ok1 || !ok2 {
-				continue
-			}
-			ratio := p.list.MBps() / d.list.MBps()
-			fmt.Fprintf(tw, "%s\tMB/s\t%.1f\t-\t%.1f\t%.2f×\t≥ %.2f×\t%s\t\n", d.label(), d.list.MBps(), p.list.MBps(), ratio, targetBulk, verdict(ratio >= targetBulk))
-			errs = appendErrors(errs, d, p)
-		}
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "targets missed: %d (direct+imp: straight to the apiserver with the agent's impersonator ServiceAccount token and the Impersonate-* headers Drover sends)\n", missed)
-	for _, e := range errs {
-		fmt.Fprintln(w, "errors:", e)
-	}
-}
-
-func appendErrors(errs []string, rs ...result) []string {
-	for _, r := range rs {
-		n, first := r.get.Errors, r.get.FirstError
-		if r.kind == "list" {
-			n, first = r.list.Errors, r.list.FirstError
-		}
-		if n > 0 {
-			errs = append(errs, fmt.Sprintf("%s %s: %d failed, first: %s", r.label(), r.path, n, first))
-		}
-	}
-	return errs
-}
-
 func (r *report) printProfiles(w io.Writer) {
 	fmt.Fprintln(w)
 	for _, res := range r.results {
@@ -228,7 +149,7 @@ func (r *report) printProfiles(w io.Writer) {
 func (r *report) printCPU(w io.Writer) {
 	var names []string
 	seen := map[string]bool{}
-	for _, want := range []string{"client", "kube-apiserver", "etcd", "drover-server", "drover-agent"} {
+	for _, want := range []string{"client", "kube-apiserver", "etcd", procKubectlProxy, "drover-server", "drover-agent"} {
 		for _, res := range r.results {
 			if _, ok := res.cpu[want]; ok && !seen[want] {
 				seen[want] = true
