@@ -22,6 +22,7 @@ import (
 	"github.com/drover-dev/drover/pkg/providers/registry"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
+	"github.com/drover-dev/drover/pkg/websession"
 )
 
 // RandomPassword returns a password with 144 bits from crypto/rand.
@@ -177,6 +178,9 @@ type loginRequest struct {
 	// Provider is "" or "local" for Drover's own users, else the name of
 	// a configured password provider (LDAP).
 	Provider string `json:"provider,omitempty"`
+	// Session is "" (the session token in the answer) or "cookie" (the
+	// console's session cookie; see console.go).
+	Session string `json:"session,omitempty"`
 }
 
 // checkLogin normalises req.Provider and refuses what must not reach a
@@ -221,6 +225,10 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
+	how, ok := deliveryOf(w, r, req.Session)
+	if !ok {
+		return
+	}
 	checkErr := checkLogin(&req)
 	if req.Provider == store.LocalProvider {
 		audit.SetUser(r.Context(), req.Username)
@@ -236,7 +244,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Provider == store.LocalProvider {
 		if a.allowUser(w, r, req.Username, local.LoginKey(req.Username)) {
-			a.localLogin(w, r, req)
+			a.localLogin(w, r, req, how)
 		}
 		return
 	}
@@ -265,11 +273,11 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.loginFailed(w, r, req.Provider, req.Username, err)
 		return
 	}
-	a.completeLogin(w, r, p)
+	a.completeLogin(w, r, p, how)
 }
 
 // localLogin is the login of Drover's own users (package local).
-func (a *API) localLogin(w http.ResponseWriter, r *http.Request, req loginRequest) {
+func (a *API) localLogin(w http.ResponseWriter, r *http.Request, req loginRequest, how delivery) {
 	u, err := a.opts.Local.Authenticate(r.Context(), req.Username, req.Password)
 	switch {
 	case errors.Is(err, providers.ErrInvalidCredentials):
@@ -280,7 +288,7 @@ func (a *API) localLogin(w http.ResponseWriter, r *http.Request, req loginReques
 		apierr.Internal(w)
 		return
 	}
-	a.startSession(w, r, u)
+	a.startSession(w, r, u, how)
 }
 
 // loginFailed answers every failed login alike; why goes to the log only
@@ -297,9 +305,9 @@ func (a *API) loginFailed(w http.ResponseWriter, r *http.Request, provider, user
 
 // completeLogin records what a provider said about the user and starts a
 // session, unless the user is disabled.
-func (a *API) completeLogin(w http.ResponseWriter, r *http.Request, p providers.Principal) {
+func (a *API) completeLogin(w http.ResponseWriter, r *http.Request, p providers.Principal, how delivery) {
 	if u, ok := a.recordLogin(w, r, p); ok {
-		a.startSession(w, r, u)
+		a.startSession(w, r, u, how)
 	}
 }
 
@@ -322,8 +330,9 @@ func (a *API) recordLogin(w http.ResponseWriter, r *http.Request, p providers.Pr
 	return u, true
 }
 
-// startSession mints a login session for u and answers its token.
-func (a *API) startSession(w http.ResponseWriter, r *http.Request, u store.User) {
+// startSession mints a login session for u and answers it as how says:
+// its token, or the console's cookie (console.go).
+func (a *API) startSession(w http.ResponseWriter, r *http.Request, u store.User, how delivery) {
 	secret, rec, err := a.newSession(r.Context(), u.ID)
 	if err != nil {
 		a.opts.Logger.Error("mint session", "err", err)
@@ -331,6 +340,10 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request, u store.User)
 		return
 	}
 	a.opts.Logger.Info("login", "user", u.Username, "provider", u.Provider, "token_id", rec.ID, "remote", r.RemoteAddr)
+	if how != deliverToken {
+		a.answerCookieSession(w, r, u, secret, rec, how)
+		return
+	}
 	resp := tokenView(rec)
 	resp.Token = secret
 	writeJSON(w, http.StatusOK, resp)
@@ -345,14 +358,21 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	a.opts.Tokens.Invalidate(id.TokenID)
 	a.invalidate(gone)
+	if id.Cookie {
+		websession.ClearCookie(w)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
 	id := identity(r.Context())
-	writeJSON(w, http.StatusOK, map[string]any{
+	me := map[string]any{
 		"id": id.UserID, "username": id.Username, "admin": id.Admin, "groups": id.Groups, "tokenId": id.TokenID,
-	})
+	}
+	if csrf, ok := csrfOf(r, id); ok {
+		me["csrfToken"] = csrf
+	}
+	writeJSON(w, http.StatusOK, me)
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {

@@ -109,6 +109,9 @@ type Options struct {
 	// AuthEndpoints are told of a new plugin-ace token; nil: they learn at
 	// the next resync.
 	AuthEndpoints AuthEndpointSync
+	// Changes wakes the live views (GET /v3/watch/clusters); nil: they
+	// re-read every few seconds only.
+	Changes Changes
 }
 
 // LocalUsers log in, create and hash the passwords of Drover's own users;
@@ -146,7 +149,8 @@ type SessionSigner interface {
 
 // API serves /v3.
 type API struct {
-	opts Options
+	opts    Options
+	watches *watchLimit
 }
 
 // New returns the API.
@@ -175,7 +179,7 @@ func New(opts Options) *API {
 			*l.limiter = ratelimit.New(ratelimit.Options{Burst: l.burst, Per: time.Minute, Now: opts.Now})
 		}
 	}
-	return &API{opts: opts}
+	return &API{opts: opts, watches: &watchLimit{}}
 }
 
 // PublicRoutes registers what needs no token.
@@ -218,6 +222,7 @@ func (a *API) Routes(r *access.Routes) {
 	r.Handle(http.MethodPost, "/v3/clusters/{id}/credentials", access.Unscoped, a.clusterCredential)
 	a.accessRoutes(r)
 	a.providerRoutes(r)
+	a.watchRoutes(r)
 }
 
 // admin wraps a handler that only global admins may call.

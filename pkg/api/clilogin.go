@@ -160,5 +160,5 @@ func (a *API) exchangeCLILogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	audit.SetUser(r.Context(), u.Username)
-	a.startSession(w, r, u)
+	a.startSession(w, r, u, deliverToken)
 }

@@ -194,6 +194,9 @@ const (
 type beginRequest struct {
 	CLIRedirect   string `json:"cliRedirect"`
 	CodeChallenge string `json:"codeChallenge"`
+	// Session "cookie": the console begins the login, and the callback
+	// answers with its session cookie and a redirect to it (console.go).
+	Session string `json:"session,omitempty"`
 }
 
 // beginLogin starts a redirect login (OIDC, GitHub).
@@ -206,8 +209,16 @@ func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
+	how, ok := deliveryOf(w, r, req.Session)
+	if !ok {
+		return
+	}
 	var cli *registry.CLILogin
 	if req.CLIRedirect != "" || req.CodeChallenge != "" {
+		if how != deliverToken {
+			apierr.BadRequest(w, "a login for the drover command (cliRedirect, codeChallenge) cannot ask for the console's session cookie")
+			return
+		}
 		cli = &registry.CLILogin{Redirect: req.CLIRedirect, Challenge: req.CodeChallenge}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), providerTimeout)
@@ -222,6 +233,9 @@ func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		http.SetCookie(w, &http.Cookie{Name: ClaimCookie, Value: b.Claim, Path: "/v3/login/", MaxAge: 600,
 			HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+		if how != deliverToken {
+			markConsoleLogin(w)
+		}
 		writeJSON(w, http.StatusOK, beginResponse{AuthURL: b.AuthURL, State: b.State, Claim: b.Claim})
 	case errors.Is(err, registry.ErrCLILogin):
 		apierr.Invalid(w, "%s", strings.TrimPrefix(err.Error(), registry.ErrCLILogin.Error()+": "))
@@ -238,6 +252,15 @@ func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 // finishLogin is the redirect URI: it completes the login and answers the
 // session token like POST /v3/login.
 func (a *API) finishLogin(w http.ResponseWriter, r *http.Request) {
+	how := deliverToken
+	if consoleLogin(w, r) {
+		// A refusal lands the person on the console's login page with
+		// its message.
+		how = deliverCookieRedirect
+		f := &failureRedirect{ResponseWriter: w}
+		defer f.finish(r)
+		w = f
+	}
 	name := mux.Vars(r)["provider"]
 	audit.SetUser(r.Context(), name+":")
 	if !a.allowAddress(w, r, "") {
@@ -272,7 +295,7 @@ func (a *API) finishLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cli == nil {
-		a.startSession(w, r, u)
+		a.startSession(w, r, u, how)
 		return
 	}
 	a.handOff(w, r, u, *cli)

@@ -17,6 +17,7 @@ import (
 	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/token"
+	"github.com/drover-dev/drover/pkg/websession"
 )
 
 // Identity is an authenticated caller.
@@ -38,6 +39,9 @@ type Identity struct {
 	// login session they were minted from (a watch outlives the token of
 	// minutes it started with, and ends when the session does).
 	StreamOwner string
+	// Cookie says the credential came in the console's session cookie
+	// (WithSessionAuthentication), not a bearer token.
+	Cookie bool
 }
 
 // streamOwner is the one owner of Identity.StreamOwner's rule.
@@ -274,15 +278,53 @@ type TokenAuthenticator interface {
 // WithAuthentication requires a valid bearer token and puts its Identity in
 // the request context. Anything else gets 401 and goes no further.
 func WithAuthentication(next http.Handler, auth TokenAuthenticator, logger *slog.Logger) http.Handler {
+	return withAuthentication(next, auth, logger, false)
+}
+
+// WithSessionAuthentication is WithAuthentication that also takes the
+// console's session cookie (package websession) when the request has no
+// bearer token: the request must first pass websession.Check (else 403,
+// before the credential is looked at), and the cookie must hold a login
+// session (else 401). Its Identity says Cookie. Only the JSON API's chain
+// uses it.
+func WithSessionAuthentication(next http.Handler, auth TokenAuthenticator, logger *slog.Logger) http.Handler {
+	return withAuthentication(next, auth, logger, true)
+}
+
+func withAuthentication(next http.Handler, auth TokenAuthenticator, logger *slog.Logger, cookies bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := token.Bearer(r)
+		fromCookie := false
+		if !ok && cookies && len(r.Header.Values("Authorization")) == 0 {
+			raw, fromCookie = websession.Credential(r)
+			ok = fromCookie
+		}
 		if !ok {
 			apierr.Unauthorized(w)
 			return
 		}
-		if id, ok := authenticate(w, r, raw, auth, logger); ok {
-			next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
+		if fromCookie {
+			if err := websession.Check(r, raw); err != nil {
+				logger.Info("session cookie refused", "path", request.LogPath(r), "remote", r.RemoteAddr, "err", err)
+				apierr.Forbidden(w, "refused: a request with the console's session cookie must come from the console "+
+					"(this server's Origin and the X-CSRF-Token header); other clients send a bearer token")
+				return
+			}
 		}
+		id, ok := authenticate(w, r, raw, auth, logger)
+		if !ok {
+			return
+		}
+		if fromCookie {
+			if id.TokenKind != store.KindSession {
+				logger.Info("authentication failed", "path", request.LogPath(r), "remote", r.RemoteAddr,
+					"err", "a session cookie holding a "+id.TokenKind+" token")
+				apierr.Unauthorized(w)
+				return
+			}
+			id.Cookie = true
+		}
+		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 	})
 }
 

@@ -185,9 +185,11 @@ func (x *Index) Status(clusterID string) tunnel.Status {
 		return st
 	}
 	since := remote[0].ConnectedAt
-	out := tunnel.Status{Connected: true, Via: remote[0].Kind, Since: &since, Refused: st.Refused, Sessions: st.Sessions}
+	out := tunnel.Status{Connected: true, Via: remote[0].Kind, Since: &since, Refused: st.Refused, Sessions: st.Sessions,
+		ClusterAgents: st.ClusterAgents, NodeAgents: st.NodeAgents}
 	for _, h := range remote {
 		out.Sessions += h.Sessions
+		out.Count(h.Kind, h.Sessions)
 	}
 	return out
 }

@@ -19,9 +19,11 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/connlimit"
+	"github.com/drover-dev/drover/pkg/console"
 	"github.com/drover-dev/drover/pkg/controller"
 	"github.com/drover-dev/drover/pkg/driver"
 	"github.com/drover-dev/drover/pkg/metrics"
+	"github.com/drover-dev/drover/pkg/notify"
 	"github.com/drover-dev/drover/pkg/pki"
 	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/providers/registry"
@@ -194,12 +196,16 @@ func Run(ctx context.Context, cfg Config) error {
 	var rep *replicas // set before anything serves
 	// draining: a replica on its way out answers /readyz 503 (drain).
 	var draining atomic.Bool
+	// changes wakes the console's live views (tunnels, statuses,
+	// revocations, access, and every change made through the API).
+	changes := notify.New()
 	tun := tunnel.New(tunnel.Options{Store: st, Logger: cfg.Logger, Now: cfg.Now, Metrics: m,
 		Admit: func(r *http.Request) error { return connlimit.MoveToAgents(r.Context()) },
 		Changed: func(clusterID string) {
 			if rep != nil {
 				rep.index.Changed(clusterID)
 			}
+			changes.Notify()
 		}})
 	if rep, err = startReplica(ctx, cfg, st, tun, mat, m); err != nil {
 		return err
@@ -214,7 +220,7 @@ func Run(ctx context.Context, cfg Config) error {
 	accts := accounts.New(accounts.Options{Agents: tun, Logger: cfg.Logger, Now: cfg.Now, Instance: mat.Instance()[:32]})
 	ro := cfg.Rollout
 	ro.Logger, ro.Now, ro.Metrics = cfg.Logger, cfg.Now, m
-	ctrl := controller.New(controller.Options{Sessions: tun, Store: st, Reach: checker, Accounts: accts, Leases: rep.controllerLeases(),
+	ctrl := controller.New(controller.Options{Sessions: tun, Store: statusNotifier{Store: st, changes: changes}, Reach: checker, Accounts: accts, Leases: rep.controllerLeases(),
 		Logger: cfg.Logger, Now: cfg.Now, ServerURL: cfg.ServerURL, Metrics: m, Rollout: rollout.New(ro)})
 	m.WatchStore(st.Stats)
 	// The provisioning controller's cluster deletions hold at once as the
@@ -225,8 +231,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	tokens := revoker{auth: auth, streams: streams, ctrl: ctrl}
-	access := accessListener{auth: auth, checker: checker, ctrl: ctrl, recheck: make(chan struct{}, 1)}
+	tokens := revoker{auth: auth, streams: streams, ctrl: ctrl, changes: changes}
+	access := accessListener{auth: auth, checker: checker, ctrl: ctrl, recheck: make(chan struct{}, 1), changes: changes}
 	// Replicas tell one another of each revocation and access change, and
 	// apply the others' here (package replica).
 	tokens.bus = rep.listen(ctx, st, replica.Apply{Revoked: tokens.local, AccessChanged: access.local,
@@ -242,7 +248,7 @@ func Run(ctx context.Context, cfg Config) error {
 		MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
 		RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
 		Drivers: drivers, Provisioning: prov, Access: access, Reach: checker, Providers: authProviders, Local: localUsers,
-		Credentials: accts, PluginTTL: cfg.PluginTTL, PluginACETTL: cfg.PluginACETTL, AuthEndpoints: ctrl,
+		Credentials: accts, PluginTTL: cfg.PluginTTL, PluginACETTL: cfg.PluginACETTL, AuthEndpoints: ctrl, Changes: changes,
 		LoginsPerAddress:     rep.loginLimit(st, "login-address", api.DefaultLoginsPerAddress, cfg.Logger),
 		LoginsPerUserAddress: rep.loginLimit(st, "login-user-address", api.DefaultLoginsPerUserAddress, cfg.Logger),
 		LoginsPerUser:        rep.loginLimit(st, "login-user", api.DefaultLoginsPerUser, cfg.Logger),
@@ -263,6 +269,7 @@ func Run(ctx context.Context, cfg Config) error {
 		API:      apiHandler,
 		Replicas: rep.relayer(),
 		Ready:    func() bool { return !draining.Load() },
+		Console:  console.New(),
 	})
 
 	conns := cfg.Conns
@@ -361,94 +368,6 @@ func gcTokens(ctx context.Context, st *store.Store, cfg Config) {
 			return
 		case <-t.C:
 		}
-	}
-}
-
-// revoker makes a revocation hold everywhere at once: the token cache
-// forgets the token, its open streams end, and the clusters' authorized
-// endpoints are told.
-type revoker struct {
-	auth    *authn.Authenticator
-	streams *authproxy.Streams
-	ctrl    *controller.Manager
-	// bus tells the other replicas; nil alone.
-	bus *replica.Bus
-}
-
-func (r revoker) Invalidate(tokenID string) {
-	r.local(tokenID)
-	if r.bus != nil {
-		r.bus.Revoked(tokenID)
-	}
-}
-
-// local is Invalidate on this server only (a peer's revocation).
-func (r revoker) local(tokenID string) {
-	r.auth.Invalidate(tokenID)
-	r.streams.Revoke(tokenID)
-	r.ctrl.Kick() // authorized endpoints drop the token's Secret now
-}
-
-// accessListener makes a change to bindings, projects or users hold at
-// once on this server: identities and membership answers are recomputed,
-// and every cluster's downstream RBAC is reconciled now.
-type accessListener struct {
-	auth    *authn.Authenticator
-	checker *access.Checker
-	ctrl    *controller.Manager
-	// recheck asks recheckStreams for a pass; a pass already asked for
-	// covers every change made before it starts.
-	recheck chan struct{}
-	// bus tells the other replicas; nil alone.
-	bus *replica.Bus
-}
-
-func (l accessListener) AccessChanged() {
-	l.local()
-	if l.bus != nil {
-		l.bus.AccessChanged()
-	}
-}
-
-// local is AccessChanged on this server only (a peer's change).
-func (l accessListener) local() {
-	l.auth.InvalidateAll()
-	l.checker.Invalidate()
-	l.ctrl.Kick()
-	select {
-	case l.recheck <- struct{}{}:
-	default:
-	}
-}
-
-// recheckStreams ends the open watches, logs and exec sessions of users who
-// lost access to their cluster (a binding removed, a group gone, no longer a
-// global admin), after each change, until ctx ends.
-func (l accessListener) recheckStreams(ctx context.Context, streams *authproxy.Streams, st *store.Store, logger *slog.Logger) {
-	allowed := func(ctx context.Context, o authproxy.Owner) (bool, error) {
-		u, err := st.UserByID(ctx, o.UserID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return false, nil
-		case err != nil:
-			return false, err
-		}
-		// The stream's credential was in scope when it opened; only the
-		// user's own standing can have changed.
-		v, err := l.checker.MayReach(ctx, access.Caller{UserID: u.ID, Admin: u.Admin, Disabled: u.Disabled}, o.ClusterID)
-		return v == access.Allowed, err
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-l.recheck:
-		}
-		pass, cancel := context.WithTimeout(ctx, 30*time.Second)
-		if n := streams.Recheck(pass, allowed); n > 0 {
-			logger.Info("access changed: closed open streams", "streams", n)
-		}
-		cancel()
 	}
 }
 

@@ -357,6 +357,9 @@ type Status struct {
 	// DisconnectedAt is when the last session ended, if none is live.
 	DisconnectedAt *time.Time `json:"disconnectedAt,omitempty"`
 	Sessions       int        `json:"sessions"`
+	// ClusterAgents and NodeAgents are the live sessions by agent kind.
+	ClusterAgents int `json:"clusterAgents"`
+	NodeAgents    int `json:"nodeAgents"`
 	// Refused says why the cluster's last agent was refused, when its
 	// operator must act (an agent older than the server).
 	Refused string `json:"refused,omitempty"`
@@ -365,12 +368,25 @@ type Status struct {
 	AgentVersion string `json:"agentVersion,omitempty"`
 }
 
+// Count adds n sessions of an agent kind to ClusterAgents or NodeAgents.
+func (st *Status) Count(kind string, n int) {
+	switch kind {
+	case agentapi.KindCluster:
+		st.ClusterAgents += n
+	case agentapi.KindNode:
+		st.NodeAgents += n
+	}
+}
+
 // Status reports the cluster's connection state.
 func (s *Server) Status(clusterID string) Status {
 	sess, ok := s.Session(clusterID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{Sessions: len(s.sessions[clusterID]), Refused: s.refused[clusterID]}
+	for _, sess := range s.sessions[clusterID] {
+		st.Count(sess.Params.Kind, 1)
+	}
 	if ok {
 		since := sess.ConnectedAt
 		st.Connected, st.Via, st.Since, st.AgentVersion = true, sess.Params.Kind, &since, sess.AgentVersion

@@ -365,7 +365,7 @@ func TestStatusReportsDisconnect(t *testing.T) {
 	t0 := f.clock.Now()
 	a := f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-1"))
 	f.waitLive(id, 1)
-	if diff := cmp.Diff(Status{Connected: true, Via: agentapi.KindCluster, Since: &t0, Sessions: 1}, f.tun.Status(id)); diff != "" {
+	if diff := cmp.Diff(Status{Connected: true, Via: agentapi.KindCluster, Since: &t0, Sessions: 1, ClusterAgents: 1}, f.tun.Status(id)); diff != "" {
 		t.Errorf("Status while connected (-want +got):\n%s", diff)
 	}
 
@@ -384,7 +384,7 @@ func TestStatusReportsDisconnect(t *testing.T) {
 	t2 := f.clock.Now()
 	f.startAgent(reg, f.params(agentapi.KindCluster, "", "sa-2"))
 	f.waitLive(id, 1)
-	if diff := cmp.Diff(Status{Connected: true, Via: agentapi.KindCluster, Since: &t2, Sessions: 1}, f.tun.Status(id)); diff != "" {
+	if diff := cmp.Diff(Status{Connected: true, Via: agentapi.KindCluster, Since: &t2, Sessions: 1, ClusterAgents: 1}, f.tun.Status(id)); diff != "" {
 		t.Errorf("Status after reconnect (-want +got):\n%s", diff)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/connlimit"
+	"github.com/drover-dev/drover/pkg/console"
 	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/tracing"
@@ -53,6 +54,9 @@ type Handlers struct {
 	// FromPeer says which verified peer replica relayed a request (the
 	// only trace context a request may bring); nil: none.
 	FromPeer func(context.Context) (string, bool)
+	// Console serves the web console's page and assets (package
+	// console) at console.Paths and console.AssetsPrefix; nil: none.
+	Console http.Handler
 }
 
 // Relayer is the relay between server replicas: WithPeer recognises (and
@@ -94,6 +98,8 @@ type API interface {
 //	                         under /k8s/clusters/{id} (an unverifiable
 //	                         token there: 401)
 //	router:
+//	  console  / /index.html /favicon.ico /assets/...  (package console;
+//	           no credential read)
 //	  public   /healthz /readyz /cacerts /v3/login /v3/login/providers
 //	           /v3/login/{provider}/begin|callback /v3/import/{token}
 //	           (the logins rate limited per user and client address; see pkg/api)
@@ -116,6 +122,12 @@ func NewHandler(h Handlers) http.Handler {
 	}).Methods(http.MethodGet)
 	if h.API != nil {
 		h.API.PublicRoutes(r)
+	}
+	if h.Console != nil {
+		for _, p := range console.Paths {
+			r.Handle(p, h.Console).Methods(http.MethodGet, http.MethodHead)
+		}
+		r.PathPrefix(console.AssetsPrefix).Handler(h.Console).Methods(http.MethodGet, http.MethodHead)
 	}
 	if h.Connect != nil {
 		r.Handle(agentapi.ConnectPath, h.Connect)
@@ -193,7 +205,12 @@ func proxyChain(h Handlers) http.Handler {
 
 // apiChain is the path of an authenticated API call, outermost first:
 //
-//	authn.WithAuthentication   bearer token → Identity, or 401
+//	authn.WithSessionAuthentication
+//	                           bearer token → Identity, or else the
+//	                           console's session cookie: a state-changing
+//	                           request (or a websocket) from another Origin
+//	                           or without the CSRF token 403 (package
+//	                           websession), then → Identity; or 401
 //	audit.WithIdentity         the identity into the audit entry
 //	router                     the matched route, then
 //	  access.Routes.WithScope  does the route admit this credential? a
@@ -209,7 +226,7 @@ func apiChain(h Handlers) http.Handler {
 	handler = h.Tracer.WithIdentity(handler)
 	handler = audit.WithIdentity(handler)
 	handler = h.Tracer.Step("drover authn", func(next http.Handler) http.Handler {
-		return authn.WithAuthentication(next, h.Auth, h.Logger)
+		return authn.WithSessionAuthentication(next, h.Auth, h.Logger)
 	}, handler)
 	return handler
 }
