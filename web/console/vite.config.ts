@@ -25,9 +25,59 @@ function keepPlaceholder(): Plugin {
   };
 }
 
+/**
+ * What in an HTML page the console's CSP would block (an inline script or
+ * style, a style or event-handler attribute, a javascript: URL), or would
+ * load from elsewhere; empty when there is nothing.
+ */
+export function cspProblems(html: string): string[] {
+  const problems: string[] = [];
+  for (const m of html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)) {
+    const attrs = m[1] ?? "";
+    if (!/\bsrc=/i.test(attrs) || (m[2] ?? "").trim() !== "") {
+      problems.push("an inline <script>");
+    }
+  }
+  if (/<style\b/i.test(html)) {
+    problems.push("a <style> element");
+  }
+  if (/\sstyle\s*=/i.test(html)) {
+    problems.push("a style attribute");
+  }
+  if (/\son[a-z]+\s*=/i.test(html)) {
+    problems.push("an event-handler attribute");
+  }
+  if (/javascript:/i.test(html)) {
+    problems.push("a javascript: URL");
+  }
+  for (const m of html.matchAll(/\b(?:src|href)\s*=\s*["']?((?:https?:)?\/\/[^"'\s>]+)/gi)) {
+    problems.push(`a resource from another origin (${m[1] ?? ""})`);
+  }
+  return problems;
+}
+
+// Fails the build when index.html would break under the CSP.
+function checkCSP(): Plugin {
+  return {
+    name: "drover-check-csp",
+    apply: "build",
+    enforce: "post",
+    generateBundle(_options, bundle) {
+      for (const out of Object.values(bundle)) {
+        if (out.type === "asset" && out.fileName.endsWith(".html")) {
+          const problems = cspProblems(String(out.source));
+          if (problems.length > 0) {
+            this.error(`${out.fileName} would break the console's CSP: ${problems.join(", ")}`);
+          }
+        }
+      }
+    },
+  };
+}
+
 export default defineConfig({
   base: "/",
-  plugins: [preact(), keepPlaceholder()],
+  plugins: [preact(), checkCSP(), keepPlaceholder()],
   build: {
     outDir,
     emptyOutDir: true,
