@@ -35,6 +35,12 @@ describe("placeError", () => {
       want: { "import-name": "name must be a DNS label: 1-63 of a-z 0-9 -" },
     },
     {
+      name: "a value that looks like a field name is not one",
+      err: new ApiError(409, "AlreadyExists", 'user "name" already exists'),
+      primary: "import-name",
+      want: { "import-name": 'user "name" already exists' },
+    },
+    {
       name: "a conflict naming no field goes to the primary field",
       err: new ApiError(409, "AlreadyExists", 'cluster named "prod" already exists'),
       primary: "import-name",
@@ -69,6 +75,15 @@ describe("mentionedField", () => {
     expect(mentionedField("cluster named x", { name: "n" })).toBeUndefined();
     expect(mentionedField("ttl and name", { name: "n", ttl: "t" })).toBe("t");
     expect(mentionedField("config.diskSizeGb: bad", { diskSizeGb: "plain", "config.diskSizeGb": "full" })).toBe("full");
+  });
+  it("reads a quoted value as a value, not a field", () => {
+    const fields = { username: "u", password: "p", admin: "a" };
+    expect(mentionedField('user "admin" already exists', fields)).toBeUndefined();
+    expect(mentionedField('username "admin\\"x" taken; password fine', fields)).toBe("u");
+  });
+  it("takes the decoder's field \"x\"", () => {
+    expect(mentionedField('request body: field "ttl" must be a string, not a number', { ttl: "t", description: "d" })).toBe("t");
+    expect(mentionedField('unknown field "bogus"; description is fine', { ttl: "t", description: "d" })).toBe("d");
   });
 });
 

@@ -70,8 +70,24 @@ function fieldId(path: string, fields: Record<string, string>): string | undefin
   }
 }
 
-/** The field named earliest in message, as a whole word (config.x or x). */
+/**
+ * The field a message names: the one in `field "x"` (the API's decoder says
+ * so), else the earliest named as a whole word (config.x or x) outside
+ * quotes, since quotes hold values ("user \"admin\" already exists" is not
+ * about an admin field).
+ */
 export function mentionedField(message: string, fields: Record<string, string>): string | undefined {
+  const quotedField = /\bfield "([^"]+)"/.exec(message);
+  if (quotedField) {
+    const id = fields[quotedField[1] ?? ""];
+    if (id !== undefined) {
+      return id;
+    }
+  }
+  return earliestField(message.replace(/"(?:[^"\\]|\\.)*"/g, '""'), fields);
+}
+
+function earliestField(message: string, fields: Record<string, string>): string | undefined {
   let best: { at: number; len: number; id: string } | undefined;
   for (const [name, id] of Object.entries(fields)) {
     const re = new RegExp(`(^|[^A-Za-z0-9_.])${escapeRegExp(name)}(?![A-Za-z0-9_])`);
