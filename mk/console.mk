@@ -7,7 +7,9 @@
 # go build, vet and test work on a fresh clone before any npm step (the
 # server then serves no console).
 #
-# The build is skipped while nothing it reads changed: a content hash of
+# A rebuild also runs the console's unit tests (vitest, a few seconds), so
+# make test runs them whenever the console changed, and always on a fresh
+# machine. The build is skipped while nothing it reads changed: a content hash of
 # package-lock.json, the config files and every file under src is kept
 # under $(CONSOLE_STAMP_DIR), outside the repository, per checkout; mtimes
 # are not used, as a fresh clone changes them all. `npm ci` runs only when
@@ -45,7 +47,7 @@ define console_check_node
 	  echo "console: Node.js $$(node --version) is too old: the console's build (Vite 8) needs $(CONSOLE_NODE_MIN) or newer" >&2; exit 1; }
 endef
 
-console: ## build the web console (web/console) into pkg/console/dist for the server to embed; skipped while its sources are unchanged
+console: ## build the web console (web/console) into pkg/console/dist for the server to embed, and run its unit tests; skipped while its sources are unchanged
 	@set -e; cd $(CONSOLE_DIR); \
 	sum=$$( { find src -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; sha256sum $(CONSOLE_CONFIG); } | sha256sum | cut -c1-32); \
 	if [ -f $(CONSOLE_DIST)/index.html ] && [ "$$(cat $(CONSOLE_STAMP) 2>/dev/null)" = "$$sum" ]; then exit 0; fi; \
@@ -60,6 +62,8 @@ console: ## build the web console (web/console) into pkg/console/dist for the se
 	fi; \
 	echo "console: building into pkg/console/dist"; \
 	$(NPM) run --silent build; \
+	echo "console: unit tests (vitest)"; \
+	NO_COLOR=1 $(NPM) test --silent -- --reporter=dot; \
 	mkdir -p $(CONSOLE_STAMP_DIR); \
 	echo "$$sum" > $(CONSOLE_STAMP); \
 	echo "console: built in $$(( $$(date +%s) - start ))s"
