@@ -14,6 +14,7 @@ include mk/idp.mk
 include mk/ha.mk
 include mk/proto.mk
 include mk/lint.mk
+include mk/console.mk
 
 BIN := bin
 DATA_DIR ?= data
@@ -60,7 +61,7 @@ images: ## build the server and agent images with BuildKit, stamped like `make b
 	$(DOCKER) build -f deploy/docker/Dockerfile.server --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE_PREFIX)-server:$(VERSION) .
 	$(DOCKER) build -f deploy/docker/Dockerfile.agent --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE_PREFIX)-agent:$(VERSION) .
 
-run: ## run the server on an embedded SQLite store in $(DATA_DIR); prints the admin login on first start
+run: console ## run the server on an embedded SQLite store in $(DATA_DIR); prints the admin login on first start
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/drover-server ./cmd/server
 	./$(BIN)/drover-server --data-dir $(DATA_DIR) --listen $(LISTEN)
 
@@ -84,7 +85,7 @@ fuzz: ## run each fuzz target for $(FUZZTIME)
 	  done; \
 	done
 
-test: tools testbed helm idp ha-tools lint ## everything: vet, race-enabled unit and integration tests on real clusters, fuzzing
+test: tools testbed helm idp ha-tools lint console ## everything: vet, race-enabled unit and integration tests on real clusters, fuzzing
 	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz
 
@@ -109,7 +110,7 @@ bench-scale: ## a fleet of CLUSTERS simulated clusters (default 100) on one serv
 	ulimit -n $$(( 8 * $(CLUSTERS) + 4096 )) 2>/dev/null || true; \
 	  ./$(BIN)/drover-fleet -clusters $(CLUSTERS) -soak $(SOAK) -server-bin $(BIN)/drover-server $(FLEET_FLAGS)
 
-demo: testbed ha-tools ## as root: a cluster with two real nodes imported into a server (agents as pods), a hello Deployment; kubeconfigs in .demo/; Ctrl-C cleans up; REPLICAS=3: three servers on a PostgreSQL behind HAProxy (.demo/replicas lists them)
+demo: console testbed ha-tools ## as root: a cluster with two real nodes imported into a server (agents as pods), a hello Deployment; kubeconfigs in .demo/; Ctrl-C cleans up; REPLICAS=3: three servers on a PostgreSQL behind HAProxy (.demo/replicas lists them)
 	$(GO) build -o $(BIN)/drover-demo ./test/demo
 	./$(BIN)/drover-demo $(if $(REPLICAS),-replicas $(REPLICAS))
 
