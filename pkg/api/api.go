@@ -109,6 +109,9 @@ type Options struct {
 	// AuthEndpoints are told of a new plugin-ace token; nil: they learn at
 	// the next resync.
 	AuthEndpoints AuthEndpointSync
+	// Audit reads this server's audit log for GET /v3/audit
+	// (*audit.Reader); nil: the log is not kept in a file (404).
+	Audit AuditReader
 }
 
 // LocalUsers log in, create and hash the passwords of Drover's own users;
@@ -218,6 +221,7 @@ func (a *API) Routes(r *access.Routes) {
 	r.Handle(http.MethodPost, "/v3/clusters/{id}/credentials", access.Unscoped, a.clusterCredential)
 	a.accessRoutes(r)
 	a.providerRoutes(r)
+	a.auditRoutes(r)
 }
 
 // admin wraps a handler that only global admins may call.
