@@ -112,6 +112,9 @@ type Options struct {
 	// Changes wakes the live views (GET /v3/watch/clusters); nil: they
 	// re-read every few seconds only.
 	Changes Changes
+	// Audit reads this server's audit log for GET /v3/audit
+	// (*audit.Reader); nil: the log is not kept in a file (404).
+	Audit AuditReader
 }
 
 // LocalUsers log in, create and hash the passwords of Drover's own users;
@@ -223,6 +226,7 @@ func (a *API) Routes(r *access.Routes) {
 	a.accessRoutes(r)
 	a.providerRoutes(r)
 	a.watchRoutes(r)
+	a.auditRoutes(r)
 }
 
 // admin wraps a handler that only global admins may call.

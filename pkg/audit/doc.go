@@ -7,6 +7,14 @@
 // existing pipelines parse it. Where it goes is its own too (Options,
 // Open): a file rotated by size with bounded backups (File), or stdout.
 //
+// A file is read back too (Reader, for the API's audit query): from the
+// end of the file and then of its backups, while they are written and
+// renamed, a line of either format at a time (ParseLine), as an Entry.
+// A query is bounded whatever the log holds: it reads at most
+// MaxScanBytes, through one buffer (a line longer than MaxLineBytes is
+// skipped, never held), and says where it stopped (Cursor: a file known
+// by its first bytes, which rotation does not change, and an offset).
+//
 // It records who did what, never with what: it must never write a token, a
 // password, a request or response body, or any header (Authorization
 // included). Paths that carry a secret (the import URL) are redacted; the
