@@ -14,6 +14,7 @@ include mk/idp.mk
 include mk/ha.mk
 include mk/proto.mk
 include mk/lint.mk
+include mk/browser.mk
 
 BIN := bin
 DATA_DIR ?= data
@@ -84,8 +85,10 @@ fuzz: ## run each fuzz target for $(FUZZTIME)
 	  done; \
 	done
 
-test: tools testbed helm idp ha-tools lint ## everything: vet, race-enabled unit and integration tests on real clusters, fuzzing
-	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
+# DROVER_REQUIRE_BROWSER: the browser tests (test/browser, test/console)
+# fail instead of skipping when Chromium or the built console is missing.
+test: tools testbed helm idp ha-tools browser-tools lint ## everything: vet, race-enabled unit and integration tests on real clusters, browser tests, fuzzing
+	DROVER_REQUIRE_BROWSER=1 $(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz
 
 # Flags for drover-bench, e.g. BENCH_FLAGS='-skip nodes' without root.
