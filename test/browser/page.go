@@ -284,3 +284,15 @@ func (p *Page) Screenshot(ctx context.Context, dir, name string) (string, error)
 func (p *Page) browserContextID() cdp.BrowserContextID {
 	return chromedp.FromContext(p.ctx).BrowserContextID
 }
+
+// Cookies are the cookies the page's browser context would send to url,
+// HttpOnly ones included, with their attributes.
+func (p *Page) Cookies(ctx context.Context, url string) ([]*network.Cookie, error) {
+	return Run(ctx, p, func(ctx context.Context, t *chromedp.Target) ([]*network.Cookie, error) {
+		r, err := cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
+		if err != nil {
+			return nil, fmt.Errorf("browser: cookies for %s: %w", url, err)
+		}
+		return r.Cookies, nil
+	})
+}
