@@ -15,6 +15,7 @@ include mk/ha.mk
 include mk/proto.mk
 include mk/lint.mk
 include mk/console.mk
+include mk/browser.mk
 
 BIN := bin
 DATA_DIR ?= data
@@ -47,7 +48,7 @@ RACE := -race -gcflags='github.com/gorilla/websocket=-race=false' -gcflags='gith
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## build bin/drover-server, bin/drover-agent, bin/drover (the command-line client) and bin/driver-local, stamped with VERSION and COMMIT (--version)
+build: console ## build bin/drover-server, bin/drover-agent, bin/drover (the command-line client) and bin/driver-local, stamped with VERSION and COMMIT (--version)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/drover-server ./cmd/server
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/drover ./cmd/drover
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/drover-agent ./cmd/agent
@@ -85,8 +86,10 @@ fuzz: ## run each fuzz target for $(FUZZTIME)
 	  done; \
 	done
 
-test: tools testbed helm idp ha-tools lint console ## everything: vet, race-enabled unit and integration tests on real clusters, fuzzing
-	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
+# DROVER_REQUIRE_BROWSER: the browser tests (test/browser, test/console)
+# fail instead of skipping when Chromium or the built console is missing.
+test: tools testbed helm idp ha-tools browser-tools console lint ## everything: vet, race-enabled unit and integration tests on real clusters, the console's tests in a real browser, fuzzing
+	DROVER_REQUIRE_BROWSER=1 $(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz
 
 # Flags for drover-bench, e.g. BENCH_FLAGS='-skip nodes' without root.
