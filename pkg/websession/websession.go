@@ -98,10 +98,10 @@ func SameOrigin(r *http.Request) error {
 	}
 	u, err := url.Parse(vals[0])
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return errors.Join(ErrForbidden, errors.New("Origin is not an https origin"))
+		return errors.Join(ErrForbidden, errors.New("the Origin header is not an https origin"))
 	}
 	if !strings.EqualFold(u.Host, r.Host) {
-		return errors.Join(ErrForbidden, errors.New("Origin is another site"))
+		return errors.Join(ErrForbidden, errors.New("the Origin header names another site"))
 	}
 	return nil
 }
