@@ -105,13 +105,16 @@ func (a *API) watchClusters(w http.ResponseWriter, r *http.Request) {
 	var last []byte
 	for {
 		wake := a.changes()
-		if err := a.credentialStands(ctx, id); err != nil {
+		now, err := a.credentialStands(ctx, id)
+		if err != nil {
 			a.opts.Logger.Info("live view ended", "user", id.Username, "token_id", id.TokenID, "why", err)
 			fmt.Fprintf(w, "event: end\ndata: {\"reason\": \"Unauthorized\"}\n\n")
 			rc.Flush()
 			return
 		}
-		b, err := a.clusterList(ctx)
+		// Who the caller is now (a global admin binding removed, a group
+		// gone), not who they were when the view opened.
+		b, err := a.clusterList(authn.WithIdentity(ctx, now))
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -173,26 +176,30 @@ func (a *API) clusterList(ctx context.Context) ([]byte, error) {
 }
 
 // credentialStands says whether the credential a live view opened with is
-// still good: its token not revoked or expired, its user not disabled.
-func (a *API) credentialStands(ctx context.Context, id authn.Identity) error {
+// still good: its token not revoked or expired, its user not disabled. It
+// returns the caller as they stand now: id with the user's current role
+// and groups (id itself when the store cannot say).
+func (a *API) credentialStands(ctx context.Context, id authn.Identity) (authn.Identity, error) {
 	if !id.ExpiresAt.IsZero() && !a.opts.Now().Before(id.ExpiresAt) {
-		return errors.New("credential expired")
+		return id, errors.New("credential expired")
 	}
 	tok, err := a.opts.Store.Token(ctx, id.TokenID)
 	if errors.Is(err, store.ErrNotFound) {
-		return errors.New("credential revoked")
+		return id, errors.New("credential revoked")
 	}
 	if err != nil {
-		return nil // the store is down: keep the view, the next read retries
+		return id, nil // the store is down: keep the view, the next read retries
 	}
 	u, err := a.opts.Store.UserByID(ctx, tok.UserID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errors.New("user deleted")
+		return id, errors.New("user deleted")
 	case err == nil && u.Disabled:
-		return errors.New("user disabled")
+		return id, errors.New("user disabled")
+	case err == nil:
+		id.Admin, id.Groups = u.Admin, authn.Groups(u)
 	}
-	return nil
+	return id, nil
 }
 
 // watchRoutes registers the live views.
