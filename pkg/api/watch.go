@@ -12,6 +12,7 @@ import (
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -69,8 +70,11 @@ func (l *watchLimit) release(userID string) {
 // (one owner, rather than a call in each handler).
 func (a *API) notifyChanges(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r)
-		if a.opts.Changes != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		rec := request.NewRecorder(w)
+		next.ServeHTTP(rec, r)
+		// A refused call changed nothing: it must not make every open
+		// view of every user read the store again.
+		if a.opts.Changes != nil && r.Method != http.MethodGet && r.Method != http.MethodHead && rec.Status(r) < 400 {
 			a.opts.Changes.Notify()
 		}
 	})
