@@ -12,6 +12,7 @@ import (
 	"github.com/drover-dev/drover/pkg/access"
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
+	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -69,8 +70,11 @@ func (l *watchLimit) release(userID string) {
 // (one owner, rather than a call in each handler).
 func (a *API) notifyChanges(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r)
-		if a.opts.Changes != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		rec := request.NewRecorder(w)
+		next.ServeHTTP(rec, r)
+		// A refused call changed nothing: it must not make every open
+		// view of every user read the store again.
+		if a.opts.Changes != nil && r.Method != http.MethodGet && r.Method != http.MethodHead && rec.Status(r) < 400 {
 			a.opts.Changes.Notify()
 		}
 	})
@@ -105,13 +109,16 @@ func (a *API) watchClusters(w http.ResponseWriter, r *http.Request) {
 	var last []byte
 	for {
 		wake := a.changes()
-		if err := a.credentialStands(ctx, id); err != nil {
+		now, err := a.credentialStands(ctx, id)
+		if err != nil {
 			a.opts.Logger.Info("live view ended", "user", id.Username, "token_id", id.TokenID, "why", err)
 			fmt.Fprintf(w, "event: end\ndata: {\"reason\": \"Unauthorized\"}\n\n")
 			rc.Flush()
 			return
 		}
-		b, err := a.clusterList(ctx)
+		// Who the caller is now (a global admin binding removed, a group
+		// gone), not who they were when the view opened.
+		b, err := a.clusterList(authn.WithIdentity(ctx, now))
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -173,26 +180,30 @@ func (a *API) clusterList(ctx context.Context) ([]byte, error) {
 }
 
 // credentialStands says whether the credential a live view opened with is
-// still good: its token not revoked or expired, its user not disabled.
-func (a *API) credentialStands(ctx context.Context, id authn.Identity) error {
+// still good: its token not revoked or expired, its user not disabled. It
+// returns the caller as they stand now: id with the user's current role
+// and groups (id itself when the store cannot say).
+func (a *API) credentialStands(ctx context.Context, id authn.Identity) (authn.Identity, error) {
 	if !id.ExpiresAt.IsZero() && !a.opts.Now().Before(id.ExpiresAt) {
-		return errors.New("credential expired")
+		return id, errors.New("credential expired")
 	}
 	tok, err := a.opts.Store.Token(ctx, id.TokenID)
 	if errors.Is(err, store.ErrNotFound) {
-		return errors.New("credential revoked")
+		return id, errors.New("credential revoked")
 	}
 	if err != nil {
-		return nil // the store is down: keep the view, the next read retries
+		return id, nil // the store is down: keep the view, the next read retries
 	}
 	u, err := a.opts.Store.UserByID(ctx, tok.UserID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errors.New("user deleted")
+		return id, errors.New("user deleted")
 	case err == nil && u.Disabled:
-		return errors.New("user disabled")
+		return id, errors.New("user disabled")
+	case err == nil:
+		id.Admin, id.Groups = u.Admin, authn.Groups(u)
 	}
-	return nil
+	return id, nil
 }
 
 // watchRoutes registers the live views.

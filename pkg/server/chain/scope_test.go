@@ -91,6 +91,9 @@ func (s *server) do(method, path, bearer string, body any) (int, string) {
 		s.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if resp.Header.Get("Content-Type") == "text/event-stream" {
+		return resp.StatusCode, "" // a live view answers for as long as it is read
+	}
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }

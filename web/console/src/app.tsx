@@ -2,7 +2,7 @@
 // layout (header, navigation, the page of the route).
 
 import type { ComponentChildren } from "preact";
-import { useEffect } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 
 import { Page } from "./components/page";
 import { useServices } from "./lib/services";
@@ -81,6 +81,16 @@ function Layout(p: { me: Me; route: Route }) {
   const { session, feed } = useServices();
   const fs = useStore(feed.state);
   const section = p.route.parts[0] ?? "clusters";
+  const [logoutError, setLogoutError] = useState("");
+  const logout = async () => {
+    setLogoutError("");
+    try {
+      await session.logout();
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      setLogoutError(`You are still logged in: logging out failed (${why}). Try again.`);
+    }
+  };
   return (
     <>
       <a
@@ -112,11 +122,18 @@ function Layout(p: { me: Me; route: Route }) {
           <span class="visually-hidden">Logged in as </span>
           <span id="whoami">{p.me.username}</span>
           {p.me.admin ? <span class="tag">admin</span> : null}
-          <button type="button" id="logout" onClick={() => void session.logout()}>
+          <button type="button" id="logout" onClick={() => void logout()}>
             Log out
           </button>
         </div>
       </header>
+      <div class="banner-region">
+        {logoutError ? (
+          <p id="logout-error" class="banner" role="alert">
+            {logoutError}
+          </p>
+        ) : null}
+      </div>
       <div class="banner-region" role="status" aria-live="polite">
         {fs.interrupted && !fs.live ? (
           <p id="live-banner" class="banner">

@@ -56,13 +56,21 @@ export class Session {
     void this.load();
   }
 
+  /**
+   * Ends the session. Only an answer that it ended (204, or 401: it had
+   * already) says "logged out"; any other failure leaves the session as it
+   * is and throws, since the cookie may still log this browser in.
+   */
   async logout(): Promise<void> {
     try {
       await this.api.logout();
-    } finally {
-      this.csrf = undefined;
-      this.state.set({ status: "anonymous", notice: "You have logged out." });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 401)) {
+        throw err;
+      }
     }
+    this.csrf = undefined;
+    this.state.set({ status: "anonymous", notice: "You have logged out." });
   }
 
   ended(notice: string): void {
