@@ -29,8 +29,10 @@ const (
 	// covers (a change on another replica, provisioning progress) shows
 	// within it.
 	watchResync = 5 * time.Second
-	// watchCoalesce groups a burst of changes into one read.
-	watchCoalesce = 100 * time.Millisecond
+	// watchCoalesce groups a burst of changes into one read, and so
+	// bounds how often anyone's changes can make a view re-read (four
+	// times a second).
+	watchCoalesce = 250 * time.Millisecond
 	// watchPing keeps idle streams open through proxies.
 	watchPing = 30 * time.Second
 	// maxWatchesPerUser bounds a user's open live views (browser tabs).
