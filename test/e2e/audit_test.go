@@ -85,6 +85,27 @@ func TestAuditLog(t *testing.T) {
 	}
 	t.Logf("%d audit lines so far", lines)
 
+	// The admins' query over the same log (GET /v3/audit) finds the
+	// proxied request by its filters; a cluster-scoped credential may not
+	// query.
+	var page struct{ Items []audit.Entry }
+	q := "/v3/audit?cluster=" + shared.clusterID + "&verb=get&status=4xx&limit=1000"
+	if err := shared.server.Do(ctx, "GET", q, shared.adminToken, nil, &page); err != nil {
+		t.Fatalf("GET /v3/audit: %v", err)
+	}
+	found := 0
+	for _, e := range page.Items {
+		if e.Name == marker && e.Status == 404 && e.User == "admin" {
+			found++
+		}
+	}
+	if found != 1 {
+		t.Errorf("the query found the proxied GET %d times in %d entries, want once", found, len(page.Items))
+	}
+	if err := shared.server.Do(ctx, "GET", "/v3/audit", kubeToken, nil, nil); !errors.As(err, &apiErr) || apiErr.Code != 403 {
+		t.Errorf("a kubeconfig token queried the audit log: %v", err)
+	}
+
 	// No secret in any log: not the admin password, not a token's secret.
 	secrets := map[string]string{
 		"admin password": shared.server.AdminPassword,
