@@ -90,6 +90,14 @@ func TestBrowser(t *testing.T) {
 		if diff := cmp.Diff(want, p.Requests()); diff != "" {
 			t.Errorf("requests of a page that does not poll (-want +got):\n%s", diff)
 		}
+		var logged []string
+		for _, r := range p.RequestLog() {
+			logged = append(logged, r.String())
+		}
+		slices.Sort(logged)
+		if diff := cmp.Diff([]string{"GET /", "GET /api/once", "GET /app.js", "GET /style.css"}, logged); diff != "" {
+			t.Errorf("the request log (-want +got):\n%s", diff)
+		}
 
 		poll := b.PageT(t)
 		if err := poll.Navigate(ctx, srv.URL+"/poll.html"); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,7 @@ type Page struct {
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced whenever a download ends
 	requests  map[string]int
+	log       []Request
 	problems  []string
 	netErrors []string
 	dlNames   map[string]string   // download guid -> the name the page gave it
@@ -171,6 +173,9 @@ func (p *Page) onEvent(ev any) {
 		}
 		p.mu.Lock()
 		p.requests[u.Path]++
+		if len(p.log) < maxLogged {
+			p.log = append(p.log, Request{Method: e.Request.Method, Path: u.Path, At: time.Now()})
+		}
 		p.mu.Unlock()
 	case *runtime.EventConsoleAPICalled:
 		if e.Type != runtime.ConsoleAPICalledTypeError && e.Type != runtime.ConsoleAPICalledTypeAssert {
@@ -234,6 +239,27 @@ func (p *Page) Requests() map[string]int {
 	return maps.Clone(p.requests)
 }
 
+// Request is one request a page made.
+type Request struct {
+	Method string
+	Path   string // the URL's path, without the query
+	At     time.Time
+}
+
+func (r Request) String() string { return r.Method + " " + r.Path }
+
+// maxLogged bounds RequestLog: a page that polls runs for minutes.
+const maxLogged = 10000
+
+// RequestLog lists the page's requests in the order the browser sent them
+// since it opened (or since ResetRequests), at most maxLogged of them: the
+// method tells the POST that creates something from a GET that polls.
+func (p *Page) RequestLog() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.log)
+}
+
 // RequestCount is Requests()[path].
 func (p *Page) RequestCount(path string) int {
 	p.mu.Lock()
@@ -246,6 +272,7 @@ func (p *Page) ResetRequests() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(p.requests)
+	p.log = nil
 }
 
 // Problems are the page's console errors, uncaught exceptions and the
