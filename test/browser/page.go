@@ -149,17 +149,39 @@ func (p *Page) Navigate(ctx context.Context, url string) error {
 }
 
 // WaitJS waits until the JavaScript expression is truthy in the page,
-// checking every 50ms.
+// checking every 50ms. It waits across navigations (a form submitted, a
+// reload): the expression is asked again in the new document.
 func (p *Page) WaitJS(ctx context.Context, expr string) error {
 	ctx, cancel := p.bound(ctx)
 	defer cancel()
 	d, _ := ctx.Deadline()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(time.Until(d))))
-	if err != nil {
-		return fmt.Errorf("browser: wait for %s: %w", expr, err)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr,
+			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(time.Until(d))))
+		if err == nil {
+			return nil
+		}
+		if !navigatedAway(err) || ctx.Err() != nil {
+			return fmt.Errorf("browser: wait for %s: %w", expr, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("browser: wait for %s: %w", expr, err)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return nil
+}
+
+// navigatedAway tells the errors of a script whose document went away
+// (its execution context destroyed by a navigation) from real ones.
+func navigatedAway(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"Cannot find context with specified id", "Execution context was destroyed", "Inspected target navigated or closed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // onEvent sees every event of the tab, on chromedp's reading goroutine:
