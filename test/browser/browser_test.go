@@ -231,16 +231,23 @@ func TestBrowser(t *testing.T) {
 		if err := p.Navigate(ctx, srv.URL+"/"); err != nil {
 			t.Fatal(err)
 		}
-		path, err := p.Screenshot(ctx, t.TempDir(), "clean")
+		dir := t.TempDir()
+		viewport, err := p.Screenshot(ctx, dir, "clean")
 		if err != nil {
 			t.Fatal(err)
 		}
-		img, err := os.ReadFile(path)
+		full, err := p.FullScreenshot(ctx, dir, "clean-full")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.HasPrefix(img, []byte("\x89PNG\r\n\x1a\n")) {
-			t.Errorf("%s is not a PNG", path)
+		for _, path := range []string{viewport, full} {
+			img, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(img, []byte("\x89PNG\r\n\x1a\n")) {
+				t.Errorf("%s is not a PNG", path)
+			}
 		}
 	})
 }

@@ -318,7 +318,17 @@ func (p *Page) NetworkErrors() []string {
 // Screenshot saves a PNG of the viewport as dir/name.png and returns its
 // path.
 func (p *Page) Screenshot(ctx context.Context, dir, name string) (string, error) {
-	png, err := Run(ctx, p, chromedp.CaptureScreenshot())
+	return p.screenshot(ctx, chromedp.CaptureScreenshot(), dir, name)
+}
+
+// FullScreenshot saves a PNG of the whole page, beyond the viewport, as
+// dir/name.png and returns its path.
+func (p *Page) FullScreenshot(ctx context.Context, dir, name string) (string, error) {
+	return p.screenshot(ctx, chromedp.FullScreenshot(100), dir, name)
+}
+
+func (p *Page) screenshot(ctx context.Context, capture chromedp.Action[[]byte], dir, name string) (string, error) {
+	png, err := Run(ctx, p, capture)
 	if err != nil {
 		return "", fmt.Errorf("browser: screenshot: %w", err)
 	}
