@@ -103,6 +103,14 @@ func TestBrowser(t *testing.T) {
 		if diff := cmp.Diff([]string{"GET /", "GET /api/once", "GET /app.js", "GET /style.css"}, logged); diff != "" {
 			t.Errorf("the request log (-want +got):\n%s", diff)
 		}
+		// Another document in the same page: its requests are its own.
+		if err := p.Navigate(ctx, srv.URL+"/bad.html"); err != nil {
+			t.Fatal(err)
+		}
+		doc := p.DocumentRequests()
+		if len(doc) == 0 || doc[0].String() != "GET /bad.html" || doc[0].Type != "Document" || slices.ContainsFunc(doc, func(r Request) bool { return r.Path == "/api/once" }) {
+			t.Errorf("the second document's requests: %v, want GET /bad.html and what it loads", doc)
+		}
 
 		poll := b.PageT(t)
 		if err := poll.Navigate(ctx, srv.URL+"/poll.html"); err != nil {

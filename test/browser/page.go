@@ -196,7 +196,7 @@ func (p *Page) onEvent(ev any) {
 		p.mu.Lock()
 		p.requests[u.Path]++
 		if len(p.log) < maxLogged {
-			p.log = append(p.log, Request{Method: e.Request.Method, Path: u.Path, At: time.Now()})
+			p.log = append(p.log, Request{Method: e.Request.Method, Path: u.Path, Type: string(e.Type), Loader: string(e.LoaderID), At: time.Now()})
 		}
 		p.mu.Unlock()
 	case *runtime.EventConsoleAPICalled:
@@ -265,6 +265,13 @@ func (p *Page) Requests() map[string]int {
 type Request struct {
 	Method string
 	Path   string // the URL's path, without the query
+	// Type is the resource type as Chromium names it: Document, Script,
+	// Fetch, EventSource...
+	Type string
+	// Loader names the document the request belongs to (a document's own
+	// request carries the loader it starts): a request the previous
+	// document sent as the page navigated away is told apart by it.
+	Loader string
 	At     time.Time
 }
 
@@ -280,6 +287,26 @@ func (p *Page) RequestLog() []Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.log)
+}
+
+// DocumentRequests are the requests of the page's current document, the
+// last one loaded (RequestLog, from its own request on).
+func (p *Page) DocumentRequests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.log) - 1; i >= 0; i-- {
+		if p.log[i].Type == string(network.ResourceTypeDocument) {
+			loader := p.log[i].Loader
+			var out []Request
+			for _, r := range p.log[i:] {
+				if r.Loader == loader {
+					out = append(out, r)
+				}
+			}
+			return out
+		}
+	}
+	return nil
 }
 
 // RequestCount is Requests()[path].

@@ -143,7 +143,11 @@ func TestImport(t *testing.T) {
 	// What the page asked for since it loaded: the one POST that created
 	// the cluster, one live stream, and no cluster read (no polling).
 	var posts, streams int
-	for _, r := range p.RequestLog() {
+	requests := p.DocumentRequests()
+	if len(requests) == 0 || requests[0].Path != "/" {
+		t.Fatalf("the import page's requests %v do not start with its document's", requests)
+	}
+	for _, r := range requests {
 		switch {
 		case r.Path == "/v3/clusters" && r.Method == http.MethodPost:
 			posts++
@@ -154,6 +158,6 @@ func TestImport(t *testing.T) {
 		}
 	}
 	if posts != 1 || streams != 1 {
-		t.Errorf("the import page sent %d POST /v3/clusters and opened %d /v3/watch/clusters streams, want 1 and 1 (%v)", posts, streams, p.RequestLog())
+		t.Errorf("the import page sent %d POST /v3/clusters and opened %d /v3/watch/clusters streams, want 1 and 1 (%v)", posts, streams, requests)
 	}
 }
