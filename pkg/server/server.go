@@ -252,6 +252,9 @@ func Run(ctx context.Context, cfg Config) error {
 		LoginsPerAddress:     rep.loginLimit(st, "login-address", api.DefaultLoginsPerAddress, cfg.Logger),
 		LoginsPerUserAddress: rep.loginLimit(st, "login-user-address", api.DefaultLoginsPerUserAddress, cfg.Logger),
 		LoginsPerUser:        rep.loginLimit(st, "login-user", api.DefaultLoginsPerUser, cfg.Logger),
+		// GET /v3/audit reads the file the log above writes (its queries
+		// answer 404 when it goes to stdout or is off).
+		Audit: audit.NewReader(cfg.Audit),
 	})
 	handler := chain.NewHandler(chain.Handlers{
 		Client:  cfg.Client,

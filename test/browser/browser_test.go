@@ -86,9 +86,30 @@ func TestBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(500 * time.Millisecond)
+		// The browser asks for /favicon.ico by itself, sometimes.
+		got := p.Requests()
+		delete(got, "/favicon.ico")
 		want := map[string]int{"/": 1, "/style.css": 1, "/app.js": 1, "/api/once": 1}
-		if diff := cmp.Diff(want, p.Requests()); diff != "" {
+		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("requests of a page that does not poll (-want +got):\n%s", diff)
+		}
+		var logged []string
+		for _, r := range p.RequestLog() {
+			if r.Path != "/favicon.ico" {
+				logged = append(logged, r.String())
+			}
+		}
+		slices.Sort(logged)
+		if diff := cmp.Diff([]string{"GET /", "GET /api/once", "GET /app.js", "GET /style.css"}, logged); diff != "" {
+			t.Errorf("the request log (-want +got):\n%s", diff)
+		}
+		// Another document in the same page: its requests are its own.
+		if err := p.Navigate(ctx, srv.URL+"/bad.html"); err != nil {
+			t.Fatal(err)
+		}
+		doc := p.DocumentRequests()
+		if len(doc) == 0 || doc[0].String() != "GET /bad.html" || doc[0].Type != "Document" || slices.ContainsFunc(doc, func(r Request) bool { return r.Path == "/api/once" }) {
+			t.Errorf("the second document's requests: %v, want GET /bad.html and what it loads", doc)
 		}
 
 		poll := b.PageT(t)
@@ -223,16 +244,23 @@ func TestBrowser(t *testing.T) {
 		if err := p.Navigate(ctx, srv.URL+"/"); err != nil {
 			t.Fatal(err)
 		}
-		path, err := p.Screenshot(ctx, t.TempDir(), "clean")
+		dir := t.TempDir()
+		viewport, err := p.Screenshot(ctx, dir, "clean")
 		if err != nil {
 			t.Fatal(err)
 		}
-		img, err := os.ReadFile(path)
+		full, err := p.FullScreenshot(ctx, dir, "clean-full")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.HasPrefix(img, []byte("\x89PNG\r\n\x1a\n")) {
-			t.Errorf("%s is not a PNG", path)
+		for _, path := range []string{viewport, full} {
+			img, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(img, []byte("\x89PNG\r\n\x1a\n")) {
+				t.Errorf("%s is not a PNG", path)
+			}
 		}
 	})
 }

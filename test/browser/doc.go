@@ -11,8 +11,10 @@
 // built-in roots stay, but nothing here reaches a non-loopback address.
 //
 // What a Page records from the moment its tab exists, through CDP events:
-//   - every request, counted by URL path, so a test can assert that a page
-//     does not poll;
+//   - every request, counted by URL path and logged with its method,
+//     resource type and document, so a test can assert that a page does not
+//     poll (and tell a create from a read, and one document's requests from
+//     those the previous one sent as it went away);
 //   - problems: console.error calls, uncaught exceptions, and the browser's
 //     own error-level log entries (Content-Security-Policy violations among
 //     them). Failed responses (a 401 before login) are logged by Chromium
@@ -25,7 +27,8 @@
 // And what it checks on demand: axe-core (read from the console's
 // node_modules, see AxePath) run in the page, reporting the critical and
 // serious violations with every rule enabled; keyboard reachability, by
-// pressing Tab and collecting the focused elements; a PNG screenshot.
+// pressing Tab and collecting the focused elements; a PNG screenshot, of
+// the viewport or of the whole page.
 //
 // Each Page lives in a browser context of its own, so pages share no
 // cookies or storage: two pages are two people.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,7 @@ type Page struct {
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced whenever a download ends
 	requests  map[string]int
+	log       []Request
 	problems  []string
 	netErrors []string
 	dlNames   map[string]string   // download guid -> the name the page gave it
@@ -147,17 +149,39 @@ func (p *Page) Navigate(ctx context.Context, url string) error {
 }
 
 // WaitJS waits until the JavaScript expression is truthy in the page,
-// checking every 50ms.
+// checking every 50ms. It waits across navigations (a form submitted, a
+// reload): the expression is asked again in the new document.
 func (p *Page) WaitJS(ctx context.Context, expr string) error {
 	ctx, cancel := p.bound(ctx)
 	defer cancel()
 	d, _ := ctx.Deadline()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(time.Until(d))))
-	if err != nil {
-		return fmt.Errorf("browser: wait for %s: %w", expr, err)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr,
+			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(time.Until(d))))
+		if err == nil {
+			return nil
+		}
+		if !navigatedAway(err) || ctx.Err() != nil {
+			return fmt.Errorf("browser: wait for %s: %w", expr, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("browser: wait for %s: %w", expr, err)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return nil
+}
+
+// navigatedAway tells the errors of a script whose document went away
+// (its execution context destroyed by a navigation) from real ones.
+func navigatedAway(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"Cannot find context with specified id", "Execution context was destroyed", "Inspected target navigated or closed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // onEvent sees every event of the tab, on chromedp's reading goroutine:
@@ -171,6 +195,9 @@ func (p *Page) onEvent(ev any) {
 		}
 		p.mu.Lock()
 		p.requests[u.Path]++
+		if len(p.log) < maxLogged {
+			p.log = append(p.log, Request{Method: e.Request.Method, Path: u.Path, Type: string(e.Type), Loader: string(e.LoaderID), At: time.Now()})
+		}
 		p.mu.Unlock()
 	case *runtime.EventConsoleAPICalled:
 		if e.Type != runtime.ConsoleAPICalledTypeError && e.Type != runtime.ConsoleAPICalledTypeAssert {
@@ -234,6 +261,54 @@ func (p *Page) Requests() map[string]int {
 	return maps.Clone(p.requests)
 }
 
+// Request is one request a page made.
+type Request struct {
+	Method string
+	Path   string // the URL's path, without the query
+	// Type is the resource type as Chromium names it: Document, Script,
+	// Fetch, EventSource...
+	Type string
+	// Loader names the document the request belongs to (a document's own
+	// request carries the loader it starts): a request the previous
+	// document sent as the page navigated away is told apart by it.
+	Loader string
+	At     time.Time
+}
+
+func (r Request) String() string { return r.Method + " " + r.Path }
+
+// maxLogged bounds RequestLog: a page that polls runs for minutes.
+const maxLogged = 10000
+
+// RequestLog lists the page's requests in the order the browser sent them
+// since it opened (or since ResetRequests), at most maxLogged of them: the
+// method tells the POST that creates something from a GET that polls.
+func (p *Page) RequestLog() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.log)
+}
+
+// DocumentRequests are the requests of the page's current document, the
+// last one loaded (RequestLog, from its own request on).
+func (p *Page) DocumentRequests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.log) - 1; i >= 0; i-- {
+		if p.log[i].Type == string(network.ResourceTypeDocument) {
+			loader := p.log[i].Loader
+			var out []Request
+			for _, r := range p.log[i:] {
+				if r.Loader == loader {
+					out = append(out, r)
+				}
+			}
+			return out
+		}
+	}
+	return nil
+}
+
 // RequestCount is Requests()[path].
 func (p *Page) RequestCount(path string) int {
 	p.mu.Lock()
@@ -246,6 +321,7 @@ func (p *Page) ResetRequests() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(p.requests)
+	p.log = nil
 }
 
 // Problems are the page's console errors, uncaught exceptions and the
@@ -269,7 +345,17 @@ func (p *Page) NetworkErrors() []string {
 // Screenshot saves a PNG of the viewport as dir/name.png and returns its
 // path.
 func (p *Page) Screenshot(ctx context.Context, dir, name string) (string, error) {
-	png, err := Run(ctx, p, chromedp.CaptureScreenshot())
+	return p.screenshot(ctx, chromedp.CaptureScreenshot(), dir, name)
+}
+
+// FullScreenshot saves a PNG of the whole page, beyond the viewport, as
+// dir/name.png and returns its path.
+func (p *Page) FullScreenshot(ctx context.Context, dir, name string) (string, error) {
+	return p.screenshot(ctx, chromedp.FullScreenshot(100), dir, name)
+}
+
+func (p *Page) screenshot(ctx context.Context, capture chromedp.Action[[]byte], dir, name string) (string, error) {
+	png, err := Run(ctx, p, capture)
 	if err != nil {
 		return "", fmt.Errorf("browser: screenshot: %w", err)
 	}

@@ -13,33 +13,6 @@ import (
 	"github.com/drover-dev/drover/test/browser"
 )
 
-// login signs in through #/login with the local provider and waits for the
-// clusters page.
-func (f *fixture) login(ctx context.Context, t *testing.T, p *browser.Page, user, password string) {
-	t.Helper()
-	if err := p.Navigate(ctx, f.url("#/login")); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#login-username"))); err != nil {
-		t.Fatalf("login form: %v", err)
-	}
-	provider, err := browser.Eval[string](ctx, p, `document.querySelector('#login-provider').value`)
-	if err != nil || provider != "local" {
-		t.Errorf("#login-provider: got %q (%v), want local selected first", provider, err)
-	}
-	if err := p.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#login-username"), user),
-		chromedp.SendKeys(chromedp.CSS("#login-password"), password),
-		chromedp.Click(chromedp.CSS("#login-submit")),
-	); err != nil {
-		t.Fatalf("fill in the login form: %v", err)
-	}
-	if err := p.WaitJS(ctx, `location.hash === '#/clusters'`); err != nil {
-		msg, _ := browser.Eval[string](ctx, p, `document.querySelector('#login-error')?.textContent ?? ''`)
-		t.Fatalf("after login: %v (#login-error %q)", err, msg)
-	}
-}
-
 // TestLoginClustersLogout: the admin logs in through #/login, lands on
 // #/clusters, sees the fixture's cluster active (from the live stream),
 // and logs out, which ends the session for real.

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,17 +20,33 @@ import (
 )
 
 // fixture is shared by the tests of this package: one downstream cluster,
-// one server with its cluster agent, one browser trusting the server's CA.
+// one server with its cluster agent, one browser trusting the server's CA,
+// and the admin's page, logged in once.
 type fixture struct {
 	dir         string
 	bins        harness.Binaries
 	cluster     *testbed.Cluster
+	direct      string // a kubeconfig reaching cluster directly, as its admin
 	server      *harness.Server
 	agent       *harness.Process
 	adminToken  string
 	clusterID   string
 	clusterName string
 	browser     *browser.Browser
+	// importBed is a second, empty downstream cluster for TestImport: an
+	// agent of another Drover cluster must not share cluster's apiserver
+	// (each cluster's controller owns the Drover-labelled RBAC it finds).
+	importBed    *testbed.Cluster
+	importDirect string
+	// sites is the CA of the other origins TestCSRF serves pages from;
+	// the browser trusts it beside the server's.
+	sites *certAuthority
+
+	mu        sync.Mutex
+	admin     *browser.Page
+	imported  []*harness.Process // agents TestImport started
+	nameSeq   map[string]int
+	setupTook []string
 }
 
 // The fixture starts with the first test that asks for it (none does when
@@ -76,7 +93,7 @@ func env(t *testing.T) *fixture {
 	setupOnce.Do(func() {
 		start := time.Now()
 		shared, setupErr = setup()
-		t.Logf("fixture started in %v", time.Since(start).Round(time.Millisecond))
+		t.Logf("fixture started in %v (%s)", time.Since(start).Round(time.Millisecond), strings.Join(shared.setupTook, ", "))
 	})
 	if setupErr != nil {
 		t.Fatalf("console fixture: %v", setupErr)
@@ -89,23 +106,54 @@ func setup() (*fixture, error) {
 	defer cancel()
 	dir, err := os.MkdirTemp("", "drover-console-")
 	if err != nil {
-		return nil, err
+		return &fixture{}, err
 	}
 	f := &fixture{dir: dir, clusterName: "console"}
-	if f.bins, err = harness.Build(ctx, filepath.Join(dir, "bin"), raceEnabled); err != nil {
+	phase := time.Now()
+	took := func(what string) {
+		f.setupTook = append(f.setupTook, fmt.Sprintf("%s %v", what, time.Since(phase).Round(time.Millisecond)))
+		phase = time.Now()
+	}
+	if f.sites, err = newCA("console test sites"); err != nil {
 		return f, err
 	}
-	if f.cluster, err = testbed.Start(ctx, testbed.Options{Name: "console", Logger: slog.New(slog.DiscardHandler)}); err != nil {
+	// The build and both clusters at once: none needs another.
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() { f.bins, errs[0] = harness.Build(ctx, filepath.Join(dir, "bin"), raceEnabled) })
+	wg.Go(func() {
+		f.cluster, errs[1] = testbed.Start(ctx, testbed.Options{Name: "console", Logger: slog.New(slog.DiscardHandler)})
+	})
+	wg.Go(func() {
+		f.importBed, errs[2] = testbed.Start(ctx, testbed.Options{Name: "imported", Logger: slog.New(slog.DiscardHandler)})
+	})
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return f, err
 	}
-	kubeconfig := filepath.Join(dir, "direct-kubeconfig")
-	if err = f.cluster.WriteKubeconfig(kubeconfig); err != nil {
+	took("build and clusters")
+	f.direct = filepath.Join(dir, "direct-kubeconfig")
+	if err = f.cluster.WriteKubeconfig(f.direct); err != nil {
+		return f, err
+	}
+	f.importDirect = filepath.Join(dir, "import-kubeconfig")
+	if err = f.importBed.WriteKubeconfig(f.importDirect); err != nil {
 		return f, err
 	}
 	if f.server, err = harness.StartServer(ctx, harness.ServerOptions{Bin: f.bins.Server, DataDir: filepath.Join(dir, "server"),
 		Args: []string{"--audit-log", filepath.Join(dir, "audit.log")}}); err != nil {
 		return f, err
 	}
+	took("server")
+	// The browser starts while the agent connects.
+	var browserErr error
+	wg.Go(func() {
+		f.browser, browserErr = browser.Start(ctx, browser.Options{
+			CAPEM: append(append([]byte{}, f.server.CAPEM...), f.sites.pem...),
+			Dir:   filepath.Join(dir, "browser"),
+		})
+	})
+	defer wg.Wait()
 	if f.adminToken, err = f.server.Login(ctx, "admin", f.server.AdminPassword); err != nil {
 		return f, fmt.Errorf("admin login: %w", err)
 	}
@@ -115,17 +163,17 @@ func setup() (*fixture, error) {
 	}
 	if f.agent, err = harness.StartAgent(harness.AgentOptions{
 		Bin: f.bins.Agent, Dir: filepath.Join(dir, "agent"), ServerURL: f.server.URL,
-		CAChecksum: reg.CAChecksum, Token: reg.Token, Kubeconfig: kubeconfig, Kind: "cluster",
+		CAChecksum: reg.CAChecksum, Token: reg.Token, Kubeconfig: f.direct, Kind: "cluster",
 	}); err != nil {
 		return f, err
 	}
 	if err = f.server.WaitConnected(ctx, f.adminToken, f.clusterID, "cluster"); err != nil {
 		return f, err
 	}
-	if f.browser, err = browser.Start(ctx, browser.Options{CAPEM: f.server.CAPEM, Dir: filepath.Join(dir, "browser")}); err != nil {
-		return f, err
-	}
-	return f, nil
+	took("agent")
+	wg.Wait()
+	took("browser")
+	return f, browserErr
 }
 
 func (f *fixture) teardown() error {
@@ -138,14 +186,19 @@ func (f *fixture) teardown() error {
 			errs = append(errs, fmt.Sprintf("browser processes left: %v", left))
 		}
 	}
+	for _, a := range f.imported {
+		a.Stop(5 * time.Second)
+	}
 	if f.agent != nil {
 		f.agent.Stop(5 * time.Second)
 	}
 	if f.server != nil {
 		f.server.Stop(10 * time.Second)
 	}
-	if f.cluster != nil {
-		f.cluster.Stop()
+	for _, c := range []*testbed.Cluster{f.cluster, f.importBed} {
+		if c != nil {
+			c.Stop()
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
@@ -159,18 +212,86 @@ func (f *fixture) teardown() error {
 func (f *fixture) page(t *testing.T) *browser.Page {
 	t.Helper()
 	p := f.browser.PageT(t)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(func() { f.failureShot(t, p) })
+	return p
+}
+
+// adminPage is the admin's page, shared by the tests that act as the
+// admin: it logs in through #/login once (the server allows a user ten
+// password logins a minute from one address, and logging in is
+// TestLoginClustersLogout's subject). t fails on the problems the page has
+// while t runs.
+func (f *fixture) adminPage(t *testing.T) *browser.Page {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.admin == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
-		if path, err := p.Screenshot(ctx, filepath.Join(f.dir, "screenshots"), name); err == nil {
-			t.Logf("screenshot: %s", path)
+		p, err := f.browser.NewPage(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if err := f.loginPage(ctx, p, "admin", f.server.AdminPassword); err != nil {
+			p.Close()
+			t.Fatalf("the admin's page: %v", err)
+		}
+		f.admin = p
+	}
+	p := f.admin
+	seen := len(p.Problems())
+	t.Cleanup(func() {
+		for _, pr := range p.Problems()[seen:] {
+			t.Errorf("page problem: %s", pr)
+		}
+		f.failureShot(t, p)
 	})
 	return p
+}
+
+// failureShot leaves a screenshot of p in the fixture's directory when t
+// failed.
+func (f *fixture) failureShot(t *testing.T, p *browser.Page) {
+	if !t.Failed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	if path, err := p.Screenshot(ctx, filepath.Join(f.dir, "screenshots"), name); err == nil {
+		t.Logf("screenshot: %s", path)
+	}
+}
+
+// EnvScreenshots names the directory the main pages' screenshots go to
+// (TestAccessibility takes them); a relative path is taken from the
+// repository's root. Unset: a temporary directory.
+const EnvScreenshots = "DROVER_SCREENSHOTS_DIR"
+
+func screenshotDir(t *testing.T) string {
+	d := os.Getenv(EnvScreenshots)
+	if d == "" {
+		return t.TempDir()
+	}
+	if !filepath.IsAbs(d) {
+		d = filepath.Join(harness.RepoRoot(), d)
+	}
+	return d
+}
+
+// uniqueName returns prefix, then prefix-2, prefix-3... on later calls in
+// the same process (go test -count=2 reuses the fixture).
+func (f *fixture) uniqueName(prefix string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.nameSeq == nil {
+		f.nameSeq = map[string]int{}
+	}
+	f.nameSeq[prefix]++
+	if n := f.nameSeq[prefix]; n > 1 {
+		return fmt.Sprintf("%s-%d", prefix, n)
+	}
+	return prefix
 }
 
 // url is the console's address for a hash route ("#/clusters").
