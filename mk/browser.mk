@@ -29,3 +29,9 @@ browser-tools: ## apt-install Debian's chromium and libnss3-tools (certutil) whe
 browser-print:
 	@echo CHROMIUM=$(CHROMIUM)
 	@echo CERTUTIL=$(CERTUTIL)
+
+# The console's pages as PNGs for docs/ (the README shows them): the whole
+# console test package runs, so the pages show a console in use. make test
+# writes its screenshots to a temporary directory and leaves the tree clean.
+screenshots: console browser-tools testbed idp ## the console's main pages as PNGs in docs/screenshots (the console tests in a real Chromium)
+	DROVER_SCREENSHOTS_DIR=docs/screenshots DROVER_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 15m ./test/console/

@@ -254,7 +254,6 @@ func Run(ctx context.Context, cfg Config) error {
 		LoginsPerUser:        rep.loginLimit(st, "login-user", api.DefaultLoginsPerUser, cfg.Logger),
 		// GET /v3/audit reads the file the log above writes (its queries
 		// answer 404 when it goes to stdout or is off).
-		Audit: audit.NewReader(cfg.Audit),
 	})
 	handler := chain.NewHandler(chain.Handlers{
 		Client:  cfg.Client,
