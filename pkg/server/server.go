@@ -248,12 +248,13 @@ func Run(ctx context.Context, cfg Config) error {
 		MaxTokenTTL: cfg.MaxTokenTTL, RegistrationTTL: cfg.RegistrationTTL,
 		RegistrationGrace: cfg.RegistrationGrace, AgentImage: cfg.AgentImage, Pusher: ctrl, Sessions: keys,
 		Drivers: drivers, Provisioning: prov, Access: access, Reach: checker, Providers: authProviders, Local: localUsers,
-		Credentials: accts, PluginTTL: cfg.PluginTTL, PluginACETTL: cfg.PluginACETTL, AuthEndpoints: ctrl, Changes: changes, Audit: audit.NewReader(cfg.Audit),
+		Credentials: accts, PluginTTL: cfg.PluginTTL, PluginACETTL: cfg.PluginACETTL, AuthEndpoints: ctrl, Changes: changes,
 		LoginsPerAddress:     rep.loginLimit(st, "login-address", api.DefaultLoginsPerAddress, cfg.Logger),
 		LoginsPerUserAddress: rep.loginLimit(st, "login-user-address", api.DefaultLoginsPerUserAddress, cfg.Logger),
 		LoginsPerUser:        rep.loginLimit(st, "login-user", api.DefaultLoginsPerUser, cfg.Logger),
 		// GET /v3/audit reads the file the log above writes (its queries
 		// answer 404 when it goes to stdout or is off).
+		Audit: audit.NewReader(cfg.Audit),
 	})
 	handler := chain.NewHandler(chain.Handlers{
 		Client:  cfg.Client,
