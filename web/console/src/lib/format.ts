@@ -39,15 +39,19 @@ export function dateTime(iso: string | undefined): string {
   return new Date(t).toLocaleString();
 }
 
-/** Which agents carry the cluster: "cluster agent", "node agent", with the session count. */
+/** Which agents are connected: "1 cluster agent, 3 node agents", or who carries the cluster without one. */
 export function agentsText(c: Cluster): string {
   const t = c.tunnel;
   if (!t.connected) {
     return t.refused ? `none (refused: ${t.refused})` : "none";
   }
-  const who = t.via === "node" ? "node agent only (no cluster agent)" : "cluster agent";
-  const n = t.sessions;
-  return `${who}; ${n} ${n === 1 ? "session" : "sessions"}`;
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  const clusterAgents = t.clusterAgents ?? 0;
+  const nodeAgents = t.nodeAgents ?? 0;
+  if (clusterAgents === 0) {
+    return `no cluster agent; carried by ${count(nodeAgents, "node agent")}`;
+  }
+  return `${count(clusterAgents, "cluster agent")}, ${count(nodeAgents, "node agent")}`;
 }
 
 /** "3/3 ready", or "" when no status was gathered. */

@@ -32,6 +32,8 @@ export interface TunnelStatus {
   since?: string;
   disconnectedAt?: string;
   sessions: number;
+  clusterAgents?: number;
+  nodeAgents?: number;
   refused?: string;
   agentVersion?: string;
 }
