@@ -6,16 +6,14 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
 	"github.com/drover-dev/drover/test/harness"
+	procstat "github.com/drover-dev/drover/test/proc"
 )
 
 // reconnectResult is the server-restart section.
@@ -123,7 +121,7 @@ func measureReconnect(ctx context.Context, o *Options, e *env) (*reconnectResult
 	time.Sleep(time.Second) // let the cluster controller and the agents settle
 	var rss []float64
 	for _, p := range agents {
-		if kb, err := rssKB(p.PID()); err == nil {
+		if kb, err := procstat.RSSKiB(p.PID()); err == nil {
 			rss = append(rss, float64(kb)/1024)
 		}
 	}
@@ -254,18 +252,4 @@ func pollHealthz(ctx context.Context, url string, caPEM []byte, serving chan<- t
 		}
 		time.Sleep(reconnectPoll / 2)
 	}
-}
-
-// rssKB is a process's resident set size.
-func rssKB(pid int) (int, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/drover-dev/drover/test/proc"
 )
 
 // Sample is the server process at one moment.
@@ -104,7 +106,7 @@ func (r Result) Report() string {
 // sample reads the server's RSS, goroutines and sessions.
 func (f *fleet) sample(ctx context.Context) (Sample, error) {
 	s := Sample{At: time.Now()}
-	rss, err := rssKiB(f.server.PID())
+	rss, err := proc.RSSKiB(f.server.PID())
 	if err != nil {
 		return s, err
 	}
@@ -121,7 +123,7 @@ func (f *fleet) sample(ctx context.Context) (Sample, error) {
 // window, then the server's RSS and goroutines.
 func (f *fleet) measureIdle(ctx context.Context, res *Result) error {
 	pid := f.server.PID()
-	cpu0, err := cpuTime(pid)
+	cpu0, err := proc.CPUTime(pid)
 	if err != nil {
 		return err
 	}
@@ -130,7 +132,7 @@ func (f *fleet) measureIdle(ctx context.Context, res *Result) error {
 	if err := sleep(ctx, f.opts.Window); err != nil {
 		return err
 	}
-	cpu1, err := cpuTime(pid)
+	cpu1, err := proc.CPUTime(pid)
 	if err != nil {
 		return err
 	}
