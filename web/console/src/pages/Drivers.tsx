@@ -7,7 +7,7 @@ import { ConfirmButton } from "../components/confirm";
 import { FormError, SelectField, Status, TextField } from "../components/fields";
 import { LoadError, Page } from "../components/page";
 import { DateTime } from "../components/time";
-import { checkDNSLabel, formMessage, placeError, type Errors } from "../lib/forms";
+import { checkDNSLabel, formMessage, placeError, useForm, useListActions, type Errors } from "../lib/forms";
 import { href } from "../lib/router";
 import { useServices } from "../lib/services";
 import type { Driver, Me } from "../lib/types";
@@ -16,8 +16,7 @@ export function Drivers(p: { me: Me }) {
   const { api } = useServices();
   const [drivers, setDrivers] = useState<Driver[] | undefined>();
   const [loadError, setLoadError] = useState("");
-  const [listError, setListError] = useState("");
-  const [said, setSaid] = useState("");
+  const { said, setSaid, listError, act } = useListActions();
 
   const load = async () => {
     try {
@@ -31,17 +30,12 @@ export function Drivers(p: { me: Me }) {
     void load();
   }, [api]);
 
-  const remove = async (d: Driver) => {
-    setListError("");
-    setSaid("");
-    try {
+  const remove = (d: Driver) =>
+    act(async () => {
       await api.del(`/v3/drivers/${encodeURIComponent(d.name)}`);
       setSaid(`Driver ${d.name} was removed.`);
       await load();
-    } catch (err) {
-      setListError(formMessage(err));
-    }
-  };
+    });
 
   return (
     <Page title="Drivers">
@@ -121,9 +115,8 @@ function InstallDriver(p: { onInstalled: () => Promise<void> }) {
   const [url, setUrl] = useState("");
   const [checksum, setChecksum] = useState("");
   const [address, setAddress] = useState("port");
-  const [errors, setErrors] = useState<Errors>({});
+  const { errors, busy, submit: send } = useForm();
   const [said, setSaid] = useState("");
-  const [busy, setBusy] = useState(false);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -148,31 +141,22 @@ function InstallDriver(p: { onInstalled: () => Promise<void> }) {
     if (u && u.protocol === "http:" && checksum.trim() === "") {
       errs["driver-checksum"] = "An http URL needs a checksum.";
     }
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      const body: Record<string, string> = { name: name.trim(), url: url.trim(), address };
-      if (checksum.trim() !== "") {
-        body["checksum"] = checksum.trim();
-      }
-      const d = await api.post<Driver>("/v3/drivers", body);
-      setSaid(`Driver ${d.name} was installed.`);
-      setName("");
-      setUrl("");
-      setChecksum("");
-      await p.onInstalled();
-    } catch (err) {
-      setErrors(
-        placeError(err, { name: "driver-name", url: "driver-url", checksum: "driver-checksum", address: "driver-address" }),
-      );
-    } finally {
-      setBusy(false);
-    }
+    await send(
+      errs,
+      async () => {
+        const body: Record<string, string> = { name: name.trim(), url: url.trim(), address };
+        if (checksum.trim() !== "") {
+          body["checksum"] = checksum.trim();
+        }
+        const d = await api.post<Driver>("/v3/drivers", body);
+        setSaid(`Driver ${d.name} was installed.`);
+        setName("");
+        setUrl("");
+        setChecksum("");
+        await p.onInstalled();
+      },
+      (err) => placeError(err, { name: "driver-name", url: "driver-url", checksum: "driver-checksum", address: "driver-address" }),
+    );
   };
 
   return (

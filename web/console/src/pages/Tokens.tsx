@@ -8,7 +8,7 @@ import { CopyButton } from "../components/copy";
 import { FormError, SelectField, Status, TextField } from "../components/fields";
 import { LoadError, Page } from "../components/page";
 import { DateTime, RelativeTime, useNow } from "../components/time";
-import { checkDuration, formMessage, placeError, type Errors } from "../lib/forms";
+import { checkDuration, formMessage, placeError, useForm, useListActions, type Errors } from "../lib/forms";
 import { useServices } from "../lib/services";
 import type { Cluster, List, Me, Token } from "../lib/types";
 
@@ -26,14 +26,12 @@ export function Tokens(p: { me: Me }) {
   const [tokens, setTokens] = useState<Token[] | undefined>();
   const [clusters, setClusters] = useState<Cluster[]>([]);
   const [loadError, setLoadError] = useState("");
-  const [listError, setListError] = useState("");
-  const [said, setSaid] = useState("");
+  const { said, setSaid, listError, act } = useListActions();
 
   const [description, setDescription] = useState("");
   const [ttl, setTtl] = useState("");
   const [cluster, setCluster] = useState("");
-  const [errors, setErrors] = useState<Errors>({});
-  const [busy, setBusy] = useState(false);
+  const { errors, busy, submit } = useForm();
   const [created, setCreated] = useState<Token | undefined>();
 
   const load = async () => {
@@ -66,41 +64,29 @@ export function Tokens(p: { me: Me }) {
     if (badTtl) {
       errs["token-ttl"] = badTtl;
     }
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      const t = await api.createToken(d, ttl.trim(), cluster);
-      setCreated(t);
-      setDescription("");
-      setTtl("");
-      setCluster("");
-      await load();
-    } catch (err) {
-      setErrors(placeError(err, { description: "token-description", ttl: "token-ttl", clusterId: "token-cluster" }));
-    } finally {
-      setBusy(false);
-    }
+    await submit(
+      errs,
+      async () => {
+        const t = await api.createToken(d, ttl.trim(), cluster);
+        setCreated(t);
+        setDescription("");
+        setTtl("");
+        setCluster("");
+        await load();
+      },
+      (err) => placeError(err, { description: "token-description", ttl: "token-ttl", clusterId: "token-cluster" }),
+    );
   };
 
-  const revoke = async (t: Token) => {
-    setListError("");
-    setSaid("");
-    try {
+  const revoke = (t: Token) =>
+    act(async () => {
       await api.revokeToken(t.id);
       setSaid(`Token ${t.id} was revoked.`);
       if (created?.id === t.id) {
         setCreated(undefined);
       }
       await load();
-    } catch (err) {
-      setListError(formMessage(err));
-    }
-  };
+    });
 
   const clusterName = (id: string | undefined) => (id ? (clusters.find((c) => c.id === id)?.name ?? id) : "all");
 

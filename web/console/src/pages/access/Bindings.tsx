@@ -6,7 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ConfirmButton } from "../../components/confirm";
 import { FormError, SelectField, Status, TextField } from "../../components/fields";
 import { DateTime } from "../../components/time";
-import { formMessage, placeError, type Errors } from "../../lib/forms";
+import { formMessage, placeError, useForm, useListActions, type Errors } from "../../lib/forms";
 import { useServices } from "../../lib/services";
 import type { Binding } from "../../lib/types";
 import type { Directory } from "../Access";
@@ -25,8 +25,7 @@ export function Bindings(p: { dir: Directory; reload: () => Promise<void> }) {
   const { api } = useServices();
   const { users, clusters, projects } = p.dir;
   const [bindings, setBindings] = useState<Binding[] | undefined>();
-  const [listError, setListError] = useState("");
-  const [said, setSaid] = useState("");
+  const { said, setSaid, listError, setListError, act } = useListActions();
 
   const [kind, setKind] = useState("user");
   const [user, setUser] = useState(() => users[0]?.id ?? "");
@@ -34,8 +33,7 @@ export function Bindings(p: { dir: Directory; reload: () => Promise<void> }) {
   const [cluster, setCluster] = useState(() => clusters[0]?.id ?? globalScope);
   const [project, setProject] = useState("");
   const [role, setRole] = useState("cluster-owner");
-  const [errors, setErrors] = useState<Errors>({});
-  const [busy, setBusy] = useState(false);
+  const { errors, busy, submit } = useForm();
 
   const scope = cluster === globalScope ? "global" : project !== "" ? "project" : "cluster";
   const roles = rolesByScope[scope] ?? [];
@@ -82,61 +80,45 @@ export function Bindings(p: { dir: Directory; reload: () => Promise<void> }) {
     if (role === "") {
       errs["binding-role"] = "Choose a role.";
     }
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    const req: Parameters<typeof api.createBinding>[0] = {
-      scope,
-      role,
-      subjectKind: kind,
-      subject: kind === "user" ? user : group.trim(),
-    };
-    if (scope !== "global") {
-      req.clusterId = cluster;
-    }
-    if (scope === "project") {
-      req.projectId = project;
-    }
-    setBusy(true);
-    try {
-      const b = await api.createBinding(req);
-      setSaid(`Granted ${b.role} to ${subject(b)}.`);
-      await load();
-    } catch (err) {
-      setErrors(
-        placeError(
-          err,
-          {
-            subject: kind === "user" ? "binding-user" : "binding-group",
-            user: "binding-user",
-            group: "binding-group",
-            clusterId: "binding-cluster",
-            cluster: "binding-cluster",
-            projectId: "binding-project",
-            project: "binding-project",
-            role: "binding-role",
-          },
-        ),
-      );
-    } finally {
-      setBusy(false);
-    }
+    await submit(
+      errs,
+      async () => {
+        const req: Parameters<typeof api.createBinding>[0] = {
+          scope,
+          role,
+          subjectKind: kind,
+          subject: kind === "user" ? user : group.trim(),
+        };
+        if (scope !== "global") {
+          req.clusterId = cluster;
+        }
+        if (scope === "project") {
+          req.projectId = project;
+        }
+        const b = await api.createBinding(req);
+        setSaid(`Granted ${b.role} to ${subject(b)}.`);
+        await load();
+      },
+      (err) =>
+        placeError(err, {
+          subject: kind === "user" ? "binding-user" : "binding-group",
+          user: "binding-user",
+          group: "binding-group",
+          clusterId: "binding-cluster",
+          cluster: "binding-cluster",
+          projectId: "binding-project",
+          project: "binding-project",
+          role: "binding-role",
+        }),
+    );
   };
 
-  const revoke = async (b: Binding) => {
-    setListError("");
-    setSaid("");
-    try {
+  const revoke = (b: Binding) =>
+    act(async () => {
       await api.revokeBinding(b.id);
       setSaid(`Revoked ${b.role} of ${subject(b)}.`);
       await load();
-    } catch (err) {
-      setListError(formMessage(err));
-    }
-  };
+    });
 
   const clusterProjects = cluster !== globalScope ? (projects[cluster] ?? []) : [];
 

@@ -7,7 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ConfirmButton } from "../../components/confirm";
 import { CheckboxField, FormError, SelectField, Status, TextAreaField, TextField } from "../../components/fields";
 import { DateTime } from "../../components/time";
-import { checkProviderName, formMessage, placeError, type Errors } from "../../lib/forms";
+import { checkProviderName, formMessage, placeError, useForm, useListActions, type Errors } from "../../lib/forms";
 import {
   emptyProviderForm,
   providerBody,
@@ -39,13 +39,11 @@ export function Providers() {
   const { api } = useServices();
   const [list, setList] = useState<AuthProvider[] | undefined>();
   const [loadError, setLoadError] = useState("");
-  const [listError, setListError] = useState("");
-  const [said, setSaid] = useState("");
+  const { said, setSaid, listError, act } = useListActions();
   const [form, setForm] = useState<ProviderFormState>(() => emptyProviderForm());
   /** The stored provider being edited; undefined: a new one. */
   const [editing, setEditing] = useState<AuthProvider | undefined>();
-  const [errors, setErrors] = useState<Errors>({});
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, busy, submit } = useForm();
 
   const load = async () => {
     try {
@@ -85,39 +83,27 @@ export function Providers() {
         errs["provider-name"] = `A provider named ${form.name.trim()} exists; choose Edit in its row to change it.`;
       }
     }
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      const saved = await api.saveAuthProvider(form.name.trim(), form.type, body.config, body.clearSecrets);
-      setSaid(`Provider ${saved.name} was saved.`);
-      reset();
-      await load();
-    } catch (err) {
-      setErrors(placeError(err, providerErrorFields(form.type)));
-    } finally {
-      setBusy(false);
-    }
+    await submit(
+      errs,
+      async () => {
+        const saved = await api.saveAuthProvider(form.name.trim(), form.type, body.config, body.clearSecrets);
+        setSaid(`Provider ${saved.name} was saved.`);
+        reset();
+        await load();
+      },
+      (err) => placeError(err, providerErrorFields(form.type)),
+    );
   };
 
-  const remove = async (p: AuthProvider) => {
-    setListError("");
-    setSaid("");
-    try {
+  const remove = (p: AuthProvider) =>
+    act(async () => {
       const res = await api.deleteAuthProvider(p.name);
       setSaid(`Provider ${p.name} was deleted; ${res.disabledUsers} of its users were disabled.`);
       if (editing?.name === p.name) {
         reset();
       }
       await load();
-    } catch (err) {
-      setListError(formMessage(err));
-    }
-  };
+    });
 
   const setValue = (key: string, v: string | boolean) => setForm((f) => ({ ...f, values: { ...f.values, [key]: v } }));
   const setClear = (key: string, v: boolean) => setForm((f) => ({ ...f, clear: { ...f.clear, [key]: v } }));

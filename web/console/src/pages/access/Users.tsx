@@ -6,7 +6,7 @@ import { useState } from "preact/hooks";
 import { ConfirmButton } from "../../components/confirm";
 import { CheckboxField, FormError, Status, TextField } from "../../components/fields";
 import { DateTime } from "../../components/time";
-import { checkPassword, checkUsername, formMessage, placeError, type Errors } from "../../lib/forms";
+import { checkPassword, checkUsername, placeError, useForm, useListActions, type Errors } from "../../lib/forms";
 import { useServices } from "../../lib/services";
 import type { Me, User } from "../../lib/types";
 
@@ -15,10 +15,8 @@ export function Users(p: { me: Me; users: User[]; reload: () => Promise<void> })
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [admin, setAdmin] = useState(false);
-  const [errors, setErrors] = useState<Errors>({});
-  const [busy, setBusy] = useState(false);
-  const [said, setSaid] = useState("");
-  const [listError, setListError] = useState("");
+  const { errors, busy, submit } = useForm();
+  const { said, setSaid, listError, act } = useListActions();
 
   const create = async (e: Event) => {
     e.preventDefault();
@@ -32,38 +30,26 @@ export function Users(p: { me: Me; users: User[]; reload: () => Promise<void> })
     if (pw) {
       errs["user-password"] = pw;
     }
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      const created = await api.createUser(username.trim(), password, admin);
-      setSaid(`User ${created.username} was created.`);
-      setUsername("");
-      setPassword("");
-      setAdmin(false);
-      await p.reload();
-    } catch (err) {
-      setErrors(placeError(err, { username: "user-username", password: "user-password", admin: "user-admin" }, "user-username"));
-    } finally {
-      setBusy(false);
-    }
+    await submit(
+      errs,
+      async () => {
+        const created = await api.createUser(username.trim(), password, admin);
+        setSaid(`User ${created.username} was created.`);
+        setUsername("");
+        setPassword("");
+        setAdmin(false);
+        await p.reload();
+      },
+      (err) => placeError(err, { username: "user-username", password: "user-password", admin: "user-admin" }, "user-username"),
+    );
   };
 
-  const setDisabled = async (u: User, disabled: boolean) => {
-    setListError("");
-    setSaid("");
-    try {
+  const setDisabled = (u: User, disabled: boolean) =>
+    act(async () => {
       await api.setUserDisabled(u.id, disabled);
       setSaid(`${u.username} is ${disabled ? "disabled; its tokens were deleted" : "enabled again"}.`);
       await p.reload();
-    } catch (err) {
-      setListError(formMessage(err));
-    }
-  };
+    });
 
   const users = [...p.users].sort((a, b) => (a.username < b.username ? -1 : 1));
 
