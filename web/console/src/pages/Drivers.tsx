@@ -7,6 +7,7 @@ import { ConfirmButton } from "../components/confirm";
 import { FormError, SelectField, Status, TextField } from "../components/fields";
 import { LoadError, Page } from "../components/page";
 import { DateTime } from "../components/time";
+import { Table } from "../components/table";
 import { checkDNSLabel, formMessage, placeError, useForm, useListActions, type Errors } from "../lib/forms";
 import { href } from "../lib/router";
 import { useServices } from "../lib/services";
@@ -49,58 +50,38 @@ export function Drivers(p: { me: Me }) {
       {drivers === undefined && !loadError ? <p role="status">Loading…</p> : null}
       {drivers !== undefined && drivers.length === 0 ? <p>No drivers are registered.</p> : null}
       {drivers !== undefined && drivers.length > 0 ? (
-        <div class="table-wrap">
-          <table id="drivers">
-            <caption class="visually-hidden">Registered drivers</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Source</th>
-                <th scope="col">Sandboxed</th>
-                <th scope="col">Address</th>
-                <th scope="col">Checksum</th>
-                <th scope="col">Installed</th>
-                {p.me.admin ? (
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {drivers.map((d) => (
-                <tr key={d.name} data-driver={d.name}>
-                  <th scope="row">{d.name}</th>
-                  <td class="wrap">{d.builtin ? "built in" : (d.url ?? "")}</td>
-                  <td>{d.sandboxed ? "yes" : "no (runs as the server's user, or is refused)"}</td>
-                  <td>{d.address}</td>
-                  <td>
-                    <code title={d.checksum}>{d.checksum.slice(0, 12)}</code>
-                  </td>
-                  <td>{d.createdAt ? <DateTime iso={d.createdAt} /> : ""}</td>
-                  {p.me.admin ? (
-                    <td class="row-actions">
-                      <a class="button" href={href("drivers", d.name, "create")}>
-                        Create a cluster
-                      </a>
-                      {d.builtin ? null : (
-                        <ConfirmButton
-                          label="Remove"
-                          ariaLabel={`Remove driver ${d.name}`}
-                          className="driver-remove"
-                          confirmClassName="driver-remove-confirm"
-                          question={`Remove driver ${d.name}?`}
-                          confirmLabel="Remove driver"
-                          onConfirm={() => remove(d)}
-                        />
-                      )}
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table id="drivers" caption="Registered drivers" columns={["Name", "Source", "Sandboxed", "Address", "Checksum", "Installed"]} actions={p.me.admin}>
+          {drivers.map((d) => (
+            <tr key={d.name} data-driver={d.name}>
+              <th scope="row">{d.name}</th>
+              <td class="wrap">{d.builtin ? "built in" : (d.url ?? "")}</td>
+              <td>{d.sandboxed ? "yes" : "no (runs as the server's user, or is refused)"}</td>
+              <td>{d.address}</td>
+              <td>
+                <code title={d.checksum}>{d.checksum.slice(0, 12)}</code>
+              </td>
+              <td>{d.createdAt ? <DateTime iso={d.createdAt} /> : ""}</td>
+              {p.me.admin ? (
+                <td class="row-actions">
+                  <a class="button" href={href("drivers", d.name, "create")}>
+                    Create a cluster
+                  </a>
+                  {d.builtin ? null : (
+                    <ConfirmButton
+                      label="Remove"
+                      ariaLabel={`Remove driver ${d.name}`}
+                      className="driver-remove"
+                      confirmClassName="driver-remove-confirm"
+                      question={`Remove driver ${d.name}?`}
+                      confirmLabel="Remove driver"
+                      onConfirm={() => remove(d)}
+                    />
+                  )}
+                </td>
+              ) : null}
+            </tr>
+          ))}
+        </Table>
       ) : null}
       {p.me.admin ? <InstallDriver onInstalled={load} /> : null}
     </Page>

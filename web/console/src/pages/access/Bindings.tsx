@@ -6,6 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ConfirmButton } from "../../components/confirm";
 import { FormError, SelectField, Status, TextField } from "../../components/fields";
 import { DateTime } from "../../components/time";
+import { Table } from "../../components/table";
 import { formMessage, placeError, useForm, useListActions, type Errors } from "../../lib/forms";
 import { useServices } from "../../lib/services";
 import type { Binding } from "../../lib/types";
@@ -129,53 +130,34 @@ export function Bindings(p: { dir: Directory; reload: () => Promise<void> }) {
       <FormError id="bindings" error={listError} />
       {bindings === undefined && !listError ? <p role="status">Loading…</p> : null}
       {bindings !== undefined ? (
-        <div class="table-wrap">
-          <table id="bindings">
-            <caption class="visually-hidden">Bindings</caption>
-            <thead>
-              <tr>
-                <th scope="col">Subject</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Role</th>
-                <th scope="col">Scope</th>
-                <th scope="col">Cluster</th>
-                <th scope="col">Project</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {bindings.map((b) => (
-                <tr key={b.id} data-binding-id={b.id}>
-                  <th scope="row" class="wrap">
-                    {subject(b)}
-                  </th>
-                  <td>{b.subjectKind}</td>
-                  <td data-field="role">{b.role}</td>
-                  <td>{b.scope}</td>
-                  <td>{clusterName(b.clusterId)}</td>
-                  <td>{projectName(b)}</td>
-                  <td>
-                    <DateTime iso={b.createdAt} />
-                  </td>
-                  <td>
-                    <ConfirmButton
-                      label="Revoke"
-                      ariaLabel={`Revoke ${b.role} of ${subject(b)}`}
-                      className="binding-revoke"
-                      confirmClassName="binding-revoke-confirm"
-                      question={`Revoke ${b.role} of ${subject(b)}?`}
-                      confirmLabel="Revoke binding"
-                      onConfirm={() => revoke(b)}
-                    />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table id="bindings" caption="Bindings" columns={["Subject", "Kind", "Role", "Scope", "Cluster", "Project", "Created"]} actions>
+          {bindings.map((b) => (
+            <tr key={b.id} data-binding-id={b.id}>
+              <th scope="row" class="wrap">
+                {subject(b)}
+              </th>
+              <td>{b.subjectKind}</td>
+              <td data-field="role">{b.role}</td>
+              <td>{b.scope}</td>
+              <td>{clusterName(b.clusterId)}</td>
+              <td>{projectName(b)}</td>
+              <td>
+                <DateTime iso={b.createdAt} />
+              </td>
+              <td>
+                <ConfirmButton
+                  label="Revoke"
+                  ariaLabel={`Revoke ${b.role} of ${subject(b)}`}
+                  className="binding-revoke"
+                  confirmClassName="binding-revoke-confirm"
+                  question={`Revoke ${b.role} of ${subject(b)}?`}
+                  confirmLabel="Revoke binding"
+                  onConfirm={() => revoke(b)}
+                />
+              </td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
 
       <h3>Grant a role</h3>

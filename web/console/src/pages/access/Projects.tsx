@@ -5,6 +5,7 @@ import { useState } from "preact/hooks";
 
 import { ConfirmButton } from "../../components/confirm";
 import { FormError, SelectField, Status, TextAreaField, TextField } from "../../components/fields";
+import { Table } from "../../components/table";
 import { checkDNSLabel, formMessage, placeError, splitList, useForm, useListActions, type Errors } from "../../lib/forms";
 import { useServices } from "../../lib/services";
 import type { Project } from "../../lib/types";
@@ -83,41 +84,27 @@ export function Projects(p: { dir: Directory; reload: () => Promise<void> }) {
             {list.length === 0 ? (
               <p class="muted">No projects.</p>
             ) : (
-              <div class="table-wrap">
-                <table class="projects">
-                  <caption class="visually-hidden">Projects of {c.name}</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Project</th>
-                      <th scope="col">Namespaces</th>
-                      <th scope="col">
-                        <span class="visually-hidden">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((x) => (
-                      <tr key={x.id} data-project-id={x.id}>
-                        <th scope="row">{x.name}</th>
-                        <td>
-                          <EditNamespaces project={x} reload={p.reload} />
-                        </td>
-                        <td>
-                          <ConfirmButton
-                            label="Delete"
-                            ariaLabel={`Delete project ${x.name}`}
-                            className="project-delete"
-                            confirmClassName="project-delete-confirm"
-                            question={`Delete project ${x.name}? Its bindings go with it.`}
-                            confirmLabel="Delete project"
-                            onConfirm={() => remove(x)}
-                          />
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <Table class="projects" caption={`Projects of ${c.name}`} columns={["Project", "Namespaces"]} actions>
+                {list.map((x) => (
+                  <tr key={x.id} data-project-id={x.id}>
+                    <th scope="row">{x.name}</th>
+                    <td>
+                      <EditNamespaces project={x} reload={p.reload} />
+                    </td>
+                    <td>
+                      <ConfirmButton
+                        label="Delete"
+                        ariaLabel={`Delete project ${x.name}`}
+                        className="project-delete"
+                        confirmClassName="project-delete-confirm"
+                        question={`Delete project ${x.name}? Its bindings go with it.`}
+                        confirmLabel="Delete project"
+                        onConfirm={() => remove(x)}
+                      />
+                    </td>
+                  </tr>
+                ))}
+              </Table>
             )}
           </div>
         );

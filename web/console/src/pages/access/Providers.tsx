@@ -7,6 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ConfirmButton } from "../../components/confirm";
 import { CheckboxField, FormError, SelectField, Status, TextAreaField, TextField } from "../../components/fields";
 import { DateTime } from "../../components/time";
+import { Table } from "../../components/table";
 import { checkProviderName, formMessage, placeError, useForm, useListActions, type Errors } from "../../lib/forms";
 import {
   emptyProviderForm,
@@ -120,54 +121,37 @@ export function Providers() {
       ) : null}
       {list !== undefined && list.length === 0 ? <p>No auth providers: only local users can log in.</p> : null}
       {list !== undefined && list.length > 0 ? (
-        <div class="table-wrap">
-          <table id="auth-providers">
-            <caption class="visually-hidden">Auth providers</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Type</th>
-                <th scope="col">Endpoint</th>
-                <th scope="col">Secrets</th>
-                <th scope="col">Changed</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((p) => (
-                <tr key={p.name} data-provider={p.name}>
-                  <th scope="row">{p.name}</th>
-                  <td>{typeLabel[p.type] ?? p.type}</td>
-                  <td class="wrap">{endpoint(p)}</td>
-                  <td>
-                    {Object.entries(p.secrets ?? {})
-                      .map(([k, v]) => `${k}: ${v}`)
-                      .join(", ")}
-                  </td>
-                  <td>
-                    <DateTime iso={p.updatedAt} />
-                  </td>
-                  <td class="row-actions">
-                    <button type="button" class="provider-edit" aria-label={`Edit ${p.name}`} onClick={() => edit(p)}>
-                      Edit
-                    </button>
-                    <ConfirmButton
-                      label="Delete"
-                      ariaLabel={`Delete ${p.name}`}
-                      className="provider-delete"
-                      confirmClassName="provider-delete-confirm"
-                      question={`Delete ${p.name}? Its users are disabled and all their tokens deleted.`}
-                      confirmLabel="Delete provider"
-                      onConfirm={() => remove(p)}
-                    />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table id="auth-providers" caption="Auth providers" columns={["Name", "Type", "Endpoint", "Secrets", "Changed"]} actions>
+          {list.map((p) => (
+            <tr key={p.name} data-provider={p.name}>
+              <th scope="row">{p.name}</th>
+              <td>{typeLabel[p.type] ?? p.type}</td>
+              <td class="wrap">{endpoint(p)}</td>
+              <td>
+                {Object.entries(p.secrets ?? {})
+                  .map(([k, v]) => `${k}: ${v}`)
+                  .join(", ")}
+              </td>
+              <td>
+                <DateTime iso={p.updatedAt} />
+              </td>
+              <td class="row-actions">
+                <button type="button" class="provider-edit" aria-label={`Edit ${p.name}`} onClick={() => edit(p)}>
+                  Edit
+                </button>
+                <ConfirmButton
+                  label="Delete"
+                  ariaLabel={`Delete ${p.name}`}
+                  className="provider-delete"
+                  confirmClassName="provider-delete-confirm"
+                  question={`Delete ${p.name}? Its users are disabled and all their tokens deleted.`}
+                  confirmLabel="Delete provider"
+                  onConfirm={() => remove(p)}
+                />
+              </td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
 
       <h3 id="provider-form-title" tabIndex={-1}>

@@ -6,6 +6,7 @@ import { useState } from "preact/hooks";
 import { ConfirmButton } from "../../components/confirm";
 import { CheckboxField, FormError, Status, TextField } from "../../components/fields";
 import { DateTime } from "../../components/time";
+import { Table } from "../../components/table";
 import { checkPassword, checkUsername, placeError, useForm, useListActions, type Errors } from "../../lib/forms";
 import { useServices } from "../../lib/services";
 import type { Me, User } from "../../lib/types";
@@ -58,69 +59,50 @@ export function Users(p: { me: Me; users: User[]; reload: () => Promise<void> })
       <h2 id="users-title">Users</h2>
       <Status id="users-status">{said}</Status>
       <FormError id="users" error={listError} />
-      <div class="table-wrap">
-        <table id="users">
-          <caption class="visually-hidden">Users</caption>
-          <thead>
-            <tr>
-              <th scope="col">Username</th>
-              <th scope="col">Provider</th>
-              <th scope="col">Name</th>
-              <th scope="col">Admin</th>
-              <th scope="col">Groups</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {users.map((u) => (
-              <tr key={u.id} data-user-id={u.id}>
-                <th scope="row">{u.username}</th>
-                <td>{u.provider}</td>
-                <td>{u.displayName ?? u.login ?? ""}</td>
-                <td>{u.admin ? "yes" : "no"}</td>
-                <td class="wrap">
-                  {u.groups && u.groups.length > 0 ? (
-                    <ul class="plain">
-                      {u.groups.map((g) => (
-                        <li key={g}>{g}</li>
-                      ))}
-                    </ul>
-                  ) : (
-                    ""
-                  )}
-                </td>
-                <td data-field="status">{u.disabled ? "disabled" : "enabled"}</td>
-                <td>
-                  <DateTime iso={u.createdAt} />
-                </td>
-                <td class="row-actions">
-                  {u.id === p.me.id ? (
-                    <span class="muted">you</span>
-                  ) : u.disabled ? (
-                    <button type="button" class="user-enable" aria-label={`Enable ${u.username}`} onClick={() => void setDisabled(u, false)}>
-                      Enable
-                    </button>
-                  ) : (
-                    <ConfirmButton
-                      label="Disable"
-                      ariaLabel={`Disable ${u.username}`}
-                      className="user-disable"
-                      confirmClassName="user-disable-confirm"
-                      question={`Disable ${u.username}? Every token of the user is deleted at once; enabling again revives none.`}
-                      confirmLabel="Disable user"
-                      onConfirm={() => setDisabled(u, true)}
-                    />
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table id="users" caption="Users" columns={["Username", "Provider", "Name", "Admin", "Groups", "Status", "Created"]} actions>
+        {users.map((u) => (
+          <tr key={u.id} data-user-id={u.id}>
+            <th scope="row">{u.username}</th>
+            <td>{u.provider}</td>
+            <td>{u.displayName ?? u.login ?? ""}</td>
+            <td>{u.admin ? "yes" : "no"}</td>
+            <td class="wrap">
+              {u.groups && u.groups.length > 0 ? (
+                <ul class="plain">
+                  {u.groups.map((g) => (
+                    <li key={g}>{g}</li>
+                  ))}
+                </ul>
+              ) : (
+                ""
+              )}
+            </td>
+            <td data-field="status">{u.disabled ? "disabled" : "enabled"}</td>
+            <td>
+              <DateTime iso={u.createdAt} />
+            </td>
+            <td class="row-actions">
+              {u.id === p.me.id ? (
+                <span class="muted">you</span>
+              ) : u.disabled ? (
+                <button type="button" class="user-enable" aria-label={`Enable ${u.username}`} onClick={() => void setDisabled(u, false)}>
+                  Enable
+                </button>
+              ) : (
+                <ConfirmButton
+                  label="Disable"
+                  ariaLabel={`Disable ${u.username}`}
+                  className="user-disable"
+                  confirmClassName="user-disable-confirm"
+                  question={`Disable ${u.username}? Every token of the user is deleted at once; enabling again revives none.`}
+                  confirmLabel="Disable user"
+                  onConfirm={() => setDisabled(u, true)}
+                />
+              )}
+            </td>
+          </tr>
+        ))}
+      </Table>
 
       <h3>New local user</h3>
       <form id="user" onSubmit={create} noValidate>
