@@ -1,6 +1,8 @@
 // Form errors: the client-side checks that mirror the API's simple rules,
 // and placing the API's own refusal next to the field it is about.
 
+import { useState } from "preact/hooks";
+
 import { ApiError } from "./api";
 
 /** Element id → message. The key "" is the form's own error (no one field). */
@@ -178,4 +180,84 @@ export function splitList(value: string): string[] {
     .split(/[\s,]+/)
     .map((s) => s.trim())
     .filter((s) => s !== "");
+}
+
+// Sending a form and acting on a list row: the one place both are done, so
+// that every page checks, focuses, marks busy and shows refusals alike.
+
+/** What submitForm drives: a form's error and busy state, and focus. */
+export interface FormState {
+  setErrors(errs: Errors): void;
+  setBusy(busy: boolean): void;
+  focus(id: string): void;
+}
+
+/**
+ * Sends a form. checks are the client-side errors: they are shown, and when
+ * there are any the first bad field gets focus and nothing is sent. Else the
+ * form is busy while send runs; if send throws, place(err) says where its
+ * error goes (placeError with the form's fields).
+ */
+export async function submitForm(
+  s: FormState,
+  checks: Errors,
+  send: () => Promise<void>,
+  place: (err: unknown) => Errors,
+): Promise<void> {
+  s.setErrors(checks);
+  const first = Object.keys(checks)[0];
+  if (first !== undefined) {
+    s.focus(first);
+    return;
+  }
+  s.setBusy(true);
+  try {
+    await send();
+  } catch (err) {
+    s.setErrors(place(err));
+  } finally {
+    s.setBusy(false);
+  }
+}
+
+function focusById(id: string): void {
+  document.getElementById(id)?.focus();
+}
+
+/** A form's errors and busy state, and submit (submitForm on them). */
+export function useForm() {
+  const [errors, setErrors] = useState<Errors>({});
+  const [busy, setBusy] = useState(false);
+  const submit = (checks: Errors, send: () => Promise<void>, place: (err: unknown) => Errors) =>
+    submitForm({ setErrors, setBusy, focus: focusById }, checks, send, place);
+  return { errors, setErrors, busy, submit };
+}
+
+/** What runAction drives: a list's status line and its error. */
+export interface ActionState {
+  setSaid(said: string): void;
+  setError(message: string): void;
+}
+
+/**
+ * Runs an action on a list's row (revoke, delete, disable): the list's
+ * status and error are cleared first, and act's error becomes the list's
+ * error. act says what was done (setSaid) and reloads.
+ */
+export async function runAction(s: ActionState, act: () => Promise<void>): Promise<void> {
+  s.setError("");
+  s.setSaid("");
+  try {
+    await act();
+  } catch (err) {
+    s.setError(formMessage(err));
+  }
+}
+
+/** A list's status line and error, and act (runAction on them). */
+export function useListActions() {
+  const [said, setSaid] = useState("");
+  const [listError, setListError] = useState("");
+  const act = (a: () => Promise<void>) => runAction({ setSaid, setError: setListError }, a);
+  return { said, setSaid, listError, setListError, act };
 }

@@ -7,6 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { FormError, SelectField, TextField } from "../components/fields";
 import { LoadError, Page } from "../components/page";
 import { DateTime } from "../components/time";
+import { Table } from "../components/table";
 import { formMessage, placeError, type Errors } from "../lib/forms";
 import { navigate, withQueryString } from "../lib/router";
 import { useServices } from "../lib/services";
@@ -161,42 +162,25 @@ export function Audit(p: { query: URLSearchParams }) {
       </p>
       {loadError ? <LoadError message={loadError} /> : null}
       {entries !== undefined && entries.length > 0 ? (
-        <div class="table-wrap">
-          <table id="audit">
-            <caption class="visually-hidden">Audit entries, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">User</th>
-                <th scope="col">Cluster</th>
-                <th scope="col">Verb</th>
-                <th scope="col">What</th>
-                <th scope="col">Status</th>
-                <th scope="col">Latency</th>
-                <th scope="col">Client</th>
-              </tr>
-            </thead>
-            <tbody>
-              {entries.map((e, i) => (
-                <tr key={`${e.time}-${i}`} class="audit-entry">
-                  <td>
-                    <DateTime iso={e.time} />
-                  </td>
-                  <td>
-                    {e.user ?? ""}
-                    {e.as ? <span class="muted"> as {e.as}</span> : null}
-                  </td>
-                  <td>{e.cluster ?? ""}</td>
-                  <td>{e.verb}</td>
-                  <td class="wrap">{what(e)}</td>
-                  <td class={e.status >= 400 ? "error-text" : undefined}>{String(e.status)}</td>
-                  <td>{`${Math.round(e.latencyMs)} ms`}</td>
-                  <td>{e.client}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table id="audit" caption="Audit entries, newest first" columns={["Time", "User", "Cluster", "Verb", "What", "Status", "Latency", "Client"]}>
+          {entries.map((e, i) => (
+            <tr key={`${e.time}-${i}`} class="audit-entry">
+              <td>
+                <DateTime iso={e.time} />
+              </td>
+              <td>
+                {e.user ?? ""}
+                {e.as ? <span class="muted"> as {e.as}</span> : null}
+              </td>
+              <td>{e.cluster ?? ""}</td>
+              <td>{e.verb}</td>
+              <td class="wrap">{what(e)}</td>
+              <td class={e.status >= 400 ? "error-text" : undefined}>{String(e.status)}</td>
+              <td>{`${Math.round(e.latencyMs)} ms`}</td>
+              <td>{e.client}</td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
     </Page>
   );

@@ -2,6 +2,7 @@
 
 import { RelativeTime, useNow } from "../components/time";
 import { Page, StateBadge } from "../components/page";
+import { Table } from "../components/table";
 import { useClusterFeed } from "../lib/clusters";
 import { agentsText, nodesText, warningCount } from "../lib/format";
 import { href } from "../lib/router";
@@ -57,45 +58,28 @@ export function Clusters(p: { me: Me }) {
         </p>
       ) : null}
       {fs.received && items.length > 0 ? (
-        <div class="table-wrap">
-          <table id="clusters">
-            <caption class="visually-hidden">Clusters, updated live</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">State</th>
-                {anyProvisioning ? <th scope="col">Provisioning</th> : null}
-                <th scope="col">Agents</th>
-                <th scope="col">Kubernetes</th>
-                <th scope="col">Nodes</th>
-                <th scope="col">Warnings</th>
-                <th scope="col">Disconnected since</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((c) => (
-                <tr key={c.id} data-cluster-id={c.id}>
-                  <th scope="row" data-field="name">
-                    <a href={href("clusters", c.id)}>{c.name}</a>
-                  </th>
-                  <td data-field="state">
-                    <StateBadge state={c.state} />
-                  </td>
-                  {anyProvisioning ? (
-                    <td data-field="provisioning">{c.provisioning ? c.provisioning.phase : ""}</td>
-                  ) : null}
-                  <td data-field="agents">{agentsText(c)}</td>
-                  <td data-field="version">{c.status?.kubernetesVersion ?? ""}</td>
-                  <td data-field="nodes">{nodesText(c)}</td>
-                  <td data-field="warnings">{c.status ? String(warningCount(c)) : ""}</td>
-                  <td data-field="since">
-                    <Since c={c} now={now} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table id="clusters" caption="Clusters, updated live" columns={["Name", "State", anyProvisioning && "Provisioning", "Agents", "Kubernetes", "Nodes", "Warnings", "Disconnected since"]}>
+          {items.map((c) => (
+            <tr key={c.id} data-cluster-id={c.id}>
+              <th scope="row" data-field="name">
+                <a href={href("clusters", c.id)}>{c.name}</a>
+              </th>
+              <td data-field="state">
+                <StateBadge state={c.state} />
+              </td>
+              {anyProvisioning ? (
+                <td data-field="provisioning">{c.provisioning ? c.provisioning.phase : ""}</td>
+              ) : null}
+              <td data-field="agents">{agentsText(c)}</td>
+              <td data-field="version">{c.status?.kubernetesVersion ?? ""}</td>
+              <td data-field="nodes">{nodesText(c)}</td>
+              <td data-field="warnings">{c.status ? String(warningCount(c)) : ""}</td>
+              <td data-field="since">
+                <Since c={c} now={now} />
+              </td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
     </Page>
   );

@@ -7,7 +7,7 @@ import { CheckboxField, FormError, SelectField, TextAreaField, TextField } from 
 import { LoadError, Page } from "../components/page";
 import { useNow } from "../components/time";
 import { useClusterFeed } from "../lib/clusters";
-import { checkDNSLabel, formMessage, placeError, type Errors } from "../lib/forms";
+import { checkDNSLabel, formMessage, placeError, useForm, type Errors } from "../lib/forms";
 import { href } from "../lib/router";
 import {
   buildConfig,
@@ -30,8 +30,7 @@ export function DriverCreate(p: { name: string }) {
   const [values, setValues] = useState<FormValues>({});
   const [loadError, setLoadError] = useState("");
   const [name, setName] = useState("");
-  const [errors, setErrors] = useState<Errors>({});
-  const [busy, setBusy] = useState(false);
+  const { errors, busy, submit: send } = useForm();
   const [created, setCreated] = useState<Cluster | undefined>();
 
   useEffect(() => {
@@ -59,20 +58,11 @@ export function DriverCreate(p: { name: string }) {
     if (badName) {
       errs["provision-name"] = badName;
     }
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      setCreated(await api.createDriverCluster(name.trim(), p.name, built.config));
-    } catch (err) {
-      setErrors(placeError(err, errorFields(fields, "provision-name"), "provision-name"));
-    } finally {
-      setBusy(false);
-    }
+    await send(
+      errs,
+      async () => setCreated(await api.createDriverCluster(name.trim(), p.name, built.config)),
+      (err) => placeError(err, errorFields(fields, "provision-name"), "provision-name"),
+    );
   };
 
   const live = created ? fs.items.find((c) => c.id === created.id) : undefined;

@@ -7,7 +7,8 @@ import { ConfirmButton } from "../components/confirm";
 import { FormError, SelectField, Status, TextField } from "../components/fields";
 import { LoadError, Page } from "../components/page";
 import { DateTime } from "../components/time";
-import { checkDNSLabel, formMessage, placeError, type Errors } from "../lib/forms";
+import { Table } from "../components/table";
+import { checkDNSLabel, formMessage, placeError, useForm, useListActions, type Errors } from "../lib/forms";
 import { href } from "../lib/router";
 import { useServices } from "../lib/services";
 import type { Driver, Me } from "../lib/types";
@@ -16,8 +17,7 @@ export function Drivers(p: { me: Me }) {
   const { api } = useServices();
   const [drivers, setDrivers] = useState<Driver[] | undefined>();
   const [loadError, setLoadError] = useState("");
-  const [listError, setListError] = useState("");
-  const [said, setSaid] = useState("");
+  const { said, setSaid, listError, act } = useListActions();
 
   const load = async () => {
     try {
@@ -31,17 +31,12 @@ export function Drivers(p: { me: Me }) {
     void load();
   }, [api]);
 
-  const remove = async (d: Driver) => {
-    setListError("");
-    setSaid("");
-    try {
+  const remove = (d: Driver) =>
+    act(async () => {
       await api.del(`/v3/drivers/${encodeURIComponent(d.name)}`);
       setSaid(`Driver ${d.name} was removed.`);
       await load();
-    } catch (err) {
-      setListError(formMessage(err));
-    }
-  };
+    });
 
   return (
     <Page title="Drivers">
@@ -55,58 +50,38 @@ export function Drivers(p: { me: Me }) {
       {drivers === undefined && !loadError ? <p role="status">Loading…</p> : null}
       {drivers !== undefined && drivers.length === 0 ? <p>No drivers are registered.</p> : null}
       {drivers !== undefined && drivers.length > 0 ? (
-        <div class="table-wrap">
-          <table id="drivers">
-            <caption class="visually-hidden">Registered drivers</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Source</th>
-                <th scope="col">Sandboxed</th>
-                <th scope="col">Address</th>
-                <th scope="col">Checksum</th>
-                <th scope="col">Installed</th>
-                {p.me.admin ? (
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {drivers.map((d) => (
-                <tr key={d.name} data-driver={d.name}>
-                  <th scope="row">{d.name}</th>
-                  <td class="wrap">{d.builtin ? "built in" : (d.url ?? "")}</td>
-                  <td>{d.sandboxed ? "yes" : "no (runs as the server's user, or is refused)"}</td>
-                  <td>{d.address}</td>
-                  <td>
-                    <code title={d.checksum}>{d.checksum.slice(0, 12)}</code>
-                  </td>
-                  <td>{d.createdAt ? <DateTime iso={d.createdAt} /> : ""}</td>
-                  {p.me.admin ? (
-                    <td class="row-actions">
-                      <a class="button" href={href("drivers", d.name, "create")}>
-                        Create a cluster
-                      </a>
-                      {d.builtin ? null : (
-                        <ConfirmButton
-                          label="Remove"
-                          ariaLabel={`Remove driver ${d.name}`}
-                          className="driver-remove"
-                          confirmClassName="driver-remove-confirm"
-                          question={`Remove driver ${d.name}?`}
-                          confirmLabel="Remove driver"
-                          onConfirm={() => remove(d)}
-                        />
-                      )}
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table id="drivers" caption="Registered drivers" columns={["Name", "Source", "Sandboxed", "Address", "Checksum", "Installed"]} actions={p.me.admin}>
+          {drivers.map((d) => (
+            <tr key={d.name} data-driver={d.name}>
+              <th scope="row">{d.name}</th>
+              <td class="wrap">{d.builtin ? "built in" : (d.url ?? "")}</td>
+              <td>{d.sandboxed ? "yes" : "no (runs as the server's user, or is refused)"}</td>
+              <td>{d.address}</td>
+              <td>
+                <code title={d.checksum}>{d.checksum.slice(0, 12)}</code>
+              </td>
+              <td>{d.createdAt ? <DateTime iso={d.createdAt} /> : ""}</td>
+              {p.me.admin ? (
+                <td class="row-actions">
+                  <a class="button" href={href("drivers", d.name, "create")}>
+                    Create a cluster
+                  </a>
+                  {d.builtin ? null : (
+                    <ConfirmButton
+                      label="Remove"
+                      ariaLabel={`Remove driver ${d.name}`}
+                      className="driver-remove"
+                      confirmClassName="driver-remove-confirm"
+                      question={`Remove driver ${d.name}?`}
+                      confirmLabel="Remove driver"
+                      onConfirm={() => remove(d)}
+                    />
+                  )}
+                </td>
+              ) : null}
+            </tr>
+          ))}
+        </Table>
       ) : null}
       {p.me.admin ? <InstallDriver onInstalled={load} /> : null}
     </Page>
@@ -121,9 +96,8 @@ function InstallDriver(p: { onInstalled: () => Promise<void> }) {
   const [url, setUrl] = useState("");
   const [checksum, setChecksum] = useState("");
   const [address, setAddress] = useState("port");
-  const [errors, setErrors] = useState<Errors>({});
+  const { errors, busy, submit: send } = useForm();
   const [said, setSaid] = useState("");
-  const [busy, setBusy] = useState(false);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -148,31 +122,22 @@ function InstallDriver(p: { onInstalled: () => Promise<void> }) {
     if (u && u.protocol === "http:" && checksum.trim() === "") {
       errs["driver-checksum"] = "An http URL needs a checksum.";
     }
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      const body: Record<string, string> = { name: name.trim(), url: url.trim(), address };
-      if (checksum.trim() !== "") {
-        body["checksum"] = checksum.trim();
-      }
-      const d = await api.post<Driver>("/v3/drivers", body);
-      setSaid(`Driver ${d.name} was installed.`);
-      setName("");
-      setUrl("");
-      setChecksum("");
-      await p.onInstalled();
-    } catch (err) {
-      setErrors(
-        placeError(err, { name: "driver-name", url: "driver-url", checksum: "driver-checksum", address: "driver-address" }),
-      );
-    } finally {
-      setBusy(false);
-    }
+    await send(
+      errs,
+      async () => {
+        const body: Record<string, string> = { name: name.trim(), url: url.trim(), address };
+        if (checksum.trim() !== "") {
+          body["checksum"] = checksum.trim();
+        }
+        const d = await api.post<Driver>("/v3/drivers", body);
+        setSaid(`Driver ${d.name} was installed.`);
+        setName("");
+        setUrl("");
+        setChecksum("");
+        await p.onInstalled();
+      },
+      (err) => placeError(err, { name: "driver-name", url: "driver-url", checksum: "driver-checksum", address: "driver-address" }),
+    );
   };
 
   return (

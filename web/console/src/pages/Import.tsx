@@ -8,7 +8,7 @@ import { FormError, TextField } from "../components/fields";
 import { Page, StateBadge } from "../components/page";
 import { useClusterFeed } from "../lib/clusters";
 import { agentsText } from "../lib/format";
-import { checkDNSLabel, placeError, type Errors } from "../lib/forms";
+import { checkDNSLabel, placeError, useForm } from "../lib/forms";
 import { href } from "../lib/router";
 import { useServices } from "../lib/services";
 import type { CreatedCluster } from "../lib/types";
@@ -17,28 +17,20 @@ export function Import() {
   const { api, feed } = useServices();
   const fs = useClusterFeed(feed);
   const [name, setName] = useState("");
-  const [errors, setErrors] = useState<Errors>({});
-  const [busy, setBusy] = useState(false);
+  const { errors, busy, submit: send } = useForm();
   const [created, setCreated] = useState<CreatedCluster | undefined>();
 
   const submit = async (e: Event) => {
     e.preventDefault();
     const bad = checkDNSLabel(name.trim(), "cluster name");
-    if (bad) {
-      setErrors({ "import-name": bad });
-      document.getElementById("import-name")?.focus();
-      return;
-    }
-    setErrors({});
-    setBusy(true);
-    try {
-      setCreated(await api.createCluster(name.trim()));
-      setName("");
-    } catch (err) {
-      setErrors(placeError(err, { name: "import-name" }, "import-name"));
-    } finally {
-      setBusy(false);
-    }
+    await send(
+      bad ? { "import-name": bad } : {},
+      async () => {
+        setCreated(await api.createCluster(name.trim()));
+        setName("");
+      },
+      (err) => placeError(err, { name: "import-name" }, "import-name"),
+    );
   };
 
   const live = created ? fs.items.find((c) => c.id === created.cluster.id) : undefined;

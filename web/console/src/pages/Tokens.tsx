@@ -8,7 +8,8 @@ import { CopyButton } from "../components/copy";
 import { FormError, SelectField, Status, TextField } from "../components/fields";
 import { LoadError, Page } from "../components/page";
 import { DateTime, RelativeTime, useNow } from "../components/time";
-import { checkDuration, formMessage, placeError, type Errors } from "../lib/forms";
+import { Table } from "../components/table";
+import { checkDuration, formMessage, placeError, useForm, useListActions, type Errors } from "../lib/forms";
 import { useServices } from "../lib/services";
 import type { Cluster, List, Me, Token } from "../lib/types";
 
@@ -26,14 +27,12 @@ export function Tokens(p: { me: Me }) {
   const [tokens, setTokens] = useState<Token[] | undefined>();
   const [clusters, setClusters] = useState<Cluster[]>([]);
   const [loadError, setLoadError] = useState("");
-  const [listError, setListError] = useState("");
-  const [said, setSaid] = useState("");
+  const { said, setSaid, listError, act } = useListActions();
 
   const [description, setDescription] = useState("");
   const [ttl, setTtl] = useState("");
   const [cluster, setCluster] = useState("");
-  const [errors, setErrors] = useState<Errors>({});
-  const [busy, setBusy] = useState(false);
+  const { errors, busy, submit } = useForm();
   const [created, setCreated] = useState<Token | undefined>();
 
   const load = async () => {
@@ -66,41 +65,29 @@ export function Tokens(p: { me: Me }) {
     if (badTtl) {
       errs["token-ttl"] = badTtl;
     }
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      const t = await api.createToken(d, ttl.trim(), cluster);
-      setCreated(t);
-      setDescription("");
-      setTtl("");
-      setCluster("");
-      await load();
-    } catch (err) {
-      setErrors(placeError(err, { description: "token-description", ttl: "token-ttl", clusterId: "token-cluster" }));
-    } finally {
-      setBusy(false);
-    }
+    await submit(
+      errs,
+      async () => {
+        const t = await api.createToken(d, ttl.trim(), cluster);
+        setCreated(t);
+        setDescription("");
+        setTtl("");
+        setCluster("");
+        await load();
+      },
+      (err) => placeError(err, { description: "token-description", ttl: "token-ttl", clusterId: "token-cluster" }),
+    );
   };
 
-  const revoke = async (t: Token) => {
-    setListError("");
-    setSaid("");
-    try {
+  const revoke = (t: Token) =>
+    act(async () => {
       await api.revokeToken(t.id);
       setSaid(`Token ${t.id} was revoked.`);
       if (created?.id === t.id) {
         setCreated(undefined);
       }
       await load();
-    } catch (err) {
-      setListError(formMessage(err));
-    }
-  };
+    });
 
   const clusterName = (id: string | undefined) => (id ? (clusters.find((c) => c.id === id)?.name ?? id) : "all");
 
@@ -167,60 +154,41 @@ export function Tokens(p: { me: Me }) {
           tokens.length === 0 ? (
             <p>No tokens.</p>
           ) : (
-            <div class="table-wrap">
-              <table id="tokens">
-                <caption class="visually-hidden">Your tokens</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Id</th>
-                    <th scope="col">Kind</th>
-                    <th scope="col">Description</th>
-                    <th scope="col">Cluster</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">Expires</th>
-                    <th scope="col">Last used</th>
-                    <th scope="col">
-                      <span class="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {tokens.map((t) => (
-                    <tr key={t.id} data-token-id={t.id}>
-                      <th scope="row">
-                        <code>{t.id}</code>
-                        {t.id === p.me.tokenId ? <span class="tag">this session</span> : null}
-                      </th>
-                      <td>{kindText[t.kind] ?? t.kind}</td>
-                      <td>{t.description ?? ""}</td>
-                      <td>{clusterName(t.clusterId)}</td>
-                      <td>
-                        <DateTime iso={t.createdAt} />
-                      </td>
-                      <td>
-                        <RelativeTime iso={t.expiresAt} now={now} />
-                      </td>
-                      <td>{t.lastUsedAt ? <RelativeTime iso={t.lastUsedAt} now={now} /> : "never"}</td>
-                      <td>
-                        <ConfirmButton
-                          label="Revoke"
-                          ariaLabel={`Revoke token ${t.id}`}
-                          className="token-revoke"
-                          confirmClassName="token-revoke-confirm"
-                          question={
-                            t.id === p.me.tokenId
-                              ? `Revoke ${t.id}? This is your current session: you will be logged out.`
-                              : `Revoke ${t.id}? Whatever uses it stops working at once.`
-                          }
-                          confirmLabel="Revoke token"
-                          onConfirm={() => revoke(t)}
-                        />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table id="tokens" caption="Your tokens" columns={["Id", "Kind", "Description", "Cluster", "Created", "Expires", "Last used"]} actions>
+              {tokens.map((t) => (
+                <tr key={t.id} data-token-id={t.id}>
+                  <th scope="row">
+                    <code>{t.id}</code>
+                    {t.id === p.me.tokenId ? <span class="tag">this session</span> : null}
+                  </th>
+                  <td>{kindText[t.kind] ?? t.kind}</td>
+                  <td>{t.description ?? ""}</td>
+                  <td>{clusterName(t.clusterId)}</td>
+                  <td>
+                    <DateTime iso={t.createdAt} />
+                  </td>
+                  <td>
+                    <RelativeTime iso={t.expiresAt} now={now} />
+                  </td>
+                  <td>{t.lastUsedAt ? <RelativeTime iso={t.lastUsedAt} now={now} /> : "never"}</td>
+                  <td>
+                    <ConfirmButton
+                      label="Revoke"
+                      ariaLabel={`Revoke token ${t.id}`}
+                      className="token-revoke"
+                      confirmClassName="token-revoke-confirm"
+                      question={
+                        t.id === p.me.tokenId
+                          ? `Revoke ${t.id}? This is your current session: you will be logged out.`
+                          : `Revoke ${t.id}? Whatever uses it stops working at once.`
+                      }
+                      confirmLabel="Revoke token"
+                      onConfirm={() => revoke(t)}
+                    />
+                  </td>
+                </tr>
+              ))}
+            </Table>
           )
         ) : null}
       </section>

@@ -6,7 +6,8 @@ import { useEffect, useState } from "preact/hooks";
 import { ConfirmButton } from "../../components/confirm";
 import { FormError, SelectField, Status, TextField } from "../../components/fields";
 import { DateTime } from "../../components/time";
-import { formMessage, placeError, type Errors } from "../../lib/forms";
+import { Table } from "../../components/table";
+import { formMessage, placeError, useForm, useListActions, type Errors } from "../../lib/forms";
 import { useServices } from "../../lib/services";
 import type { Binding } from "../../lib/types";
 import type { Directory } from "../Access";
@@ -25,8 +26,7 @@ export function Bindings(p: { dir: Directory; reload: () => Promise<void> }) {
   const { api } = useServices();
   const { users, clusters, projects } = p.dir;
   const [bindings, setBindings] = useState<Binding[] | undefined>();
-  const [listError, setListError] = useState("");
-  const [said, setSaid] = useState("");
+  const { said, setSaid, listError, setListError, act } = useListActions();
 
   const [kind, setKind] = useState("user");
   const [user, setUser] = useState(() => users[0]?.id ?? "");
@@ -34,8 +34,7 @@ export function Bindings(p: { dir: Directory; reload: () => Promise<void> }) {
   const [cluster, setCluster] = useState(() => clusters[0]?.id ?? globalScope);
   const [project, setProject] = useState("");
   const [role, setRole] = useState("cluster-owner");
-  const [errors, setErrors] = useState<Errors>({});
-  const [busy, setBusy] = useState(false);
+  const { errors, busy, submit } = useForm();
 
   const scope = cluster === globalScope ? "global" : project !== "" ? "project" : "cluster";
   const roles = rolesByScope[scope] ?? [];
@@ -82,61 +81,45 @@ export function Bindings(p: { dir: Directory; reload: () => Promise<void> }) {
     if (role === "") {
       errs["binding-role"] = "Choose a role.";
     }
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    const req: Parameters<typeof api.createBinding>[0] = {
-      scope,
-      role,
-      subjectKind: kind,
-      subject: kind === "user" ? user : group.trim(),
-    };
-    if (scope !== "global") {
-      req.clusterId = cluster;
-    }
-    if (scope === "project") {
-      req.projectId = project;
-    }
-    setBusy(true);
-    try {
-      const b = await api.createBinding(req);
-      setSaid(`Granted ${b.role} to ${subject(b)}.`);
-      await load();
-    } catch (err) {
-      setErrors(
-        placeError(
-          err,
-          {
-            subject: kind === "user" ? "binding-user" : "binding-group",
-            user: "binding-user",
-            group: "binding-group",
-            clusterId: "binding-cluster",
-            cluster: "binding-cluster",
-            projectId: "binding-project",
-            project: "binding-project",
-            role: "binding-role",
-          },
-        ),
-      );
-    } finally {
-      setBusy(false);
-    }
+    await submit(
+      errs,
+      async () => {
+        const req: Parameters<typeof api.createBinding>[0] = {
+          scope,
+          role,
+          subjectKind: kind,
+          subject: kind === "user" ? user : group.trim(),
+        };
+        if (scope !== "global") {
+          req.clusterId = cluster;
+        }
+        if (scope === "project") {
+          req.projectId = project;
+        }
+        const b = await api.createBinding(req);
+        setSaid(`Granted ${b.role} to ${subject(b)}.`);
+        await load();
+      },
+      (err) =>
+        placeError(err, {
+          subject: kind === "user" ? "binding-user" : "binding-group",
+          user: "binding-user",
+          group: "binding-group",
+          clusterId: "binding-cluster",
+          cluster: "binding-cluster",
+          projectId: "binding-project",
+          project: "binding-project",
+          role: "binding-role",
+        }),
+    );
   };
 
-  const revoke = async (b: Binding) => {
-    setListError("");
-    setSaid("");
-    try {
+  const revoke = (b: Binding) =>
+    act(async () => {
       await api.revokeBinding(b.id);
       setSaid(`Revoked ${b.role} of ${subject(b)}.`);
       await load();
-    } catch (err) {
-      setListError(formMessage(err));
-    }
-  };
+    });
 
   const clusterProjects = cluster !== globalScope ? (projects[cluster] ?? []) : [];
 
@@ -147,53 +130,34 @@ export function Bindings(p: { dir: Directory; reload: () => Promise<void> }) {
       <FormError id="bindings" error={listError} />
       {bindings === undefined && !listError ? <p role="status">Loading…</p> : null}
       {bindings !== undefined ? (
-        <div class="table-wrap">
-          <table id="bindings">
-            <caption class="visually-hidden">Bindings</caption>
-            <thead>
-              <tr>
-                <th scope="col">Subject</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Role</th>
-                <th scope="col">Scope</th>
-                <th scope="col">Cluster</th>
-                <th scope="col">Project</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {bindings.map((b) => (
-                <tr key={b.id} data-binding-id={b.id}>
-                  <th scope="row" class="wrap">
-                    {subject(b)}
-                  </th>
-                  <td>{b.subjectKind}</td>
-                  <td data-field="role">{b.role}</td>
-                  <td>{b.scope}</td>
-                  <td>{clusterName(b.clusterId)}</td>
-                  <td>{projectName(b)}</td>
-                  <td>
-                    <DateTime iso={b.createdAt} />
-                  </td>
-                  <td>
-                    <ConfirmButton
-                      label="Revoke"
-                      ariaLabel={`Revoke ${b.role} of ${subject(b)}`}
-                      className="binding-revoke"
-                      confirmClassName="binding-revoke-confirm"
-                      question={`Revoke ${b.role} of ${subject(b)}?`}
-                      confirmLabel="Revoke binding"
-                      onConfirm={() => revoke(b)}
-                    />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table id="bindings" caption="Bindings" columns={["Subject", "Kind", "Role", "Scope", "Cluster", "Project", "Created"]} actions>
+          {bindings.map((b) => (
+            <tr key={b.id} data-binding-id={b.id}>
+              <th scope="row" class="wrap">
+                {subject(b)}
+              </th>
+              <td>{b.subjectKind}</td>
+              <td data-field="role">{b.role}</td>
+              <td>{b.scope}</td>
+              <td>{clusterName(b.clusterId)}</td>
+              <td>{projectName(b)}</td>
+              <td>
+                <DateTime iso={b.createdAt} />
+              </td>
+              <td>
+                <ConfirmButton
+                  label="Revoke"
+                  ariaLabel={`Revoke ${b.role} of ${subject(b)}`}
+                  className="binding-revoke"
+                  confirmClassName="binding-revoke-confirm"
+                  question={`Revoke ${b.role} of ${subject(b)}?`}
+                  confirmLabel="Revoke binding"
+                  onConfirm={() => revoke(b)}
+                />
+              </td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
 
       <h3>Grant a role</h3>

@@ -5,7 +5,8 @@ import { useState } from "preact/hooks";
 
 import { ConfirmButton } from "../../components/confirm";
 import { FormError, SelectField, Status, TextAreaField, TextField } from "../../components/fields";
-import { checkDNSLabel, formMessage, placeError, splitList, type Errors } from "../../lib/forms";
+import { Table } from "../../components/table";
+import { checkDNSLabel, formMessage, placeError, splitList, useForm, useListActions, type Errors } from "../../lib/forms";
 import { useServices } from "../../lib/services";
 import type { Project } from "../../lib/types";
 import type { Directory } from "../Access";
@@ -29,10 +30,8 @@ export function Projects(p: { dir: Directory; reload: () => Promise<void> }) {
   const [cluster, setCluster] = useState(() => clusters[0]?.id ?? "");
   const [name, setName] = useState("");
   const [namespaces, setNamespaces] = useState("");
-  const [errors, setErrors] = useState<Errors>({});
-  const [busy, setBusy] = useState(false);
-  const [said, setSaid] = useState("");
-  const [listError, setListError] = useState("");
+  const { errors, busy, submit } = useForm();
+  const { said, setSaid, listError, act } = useListActions();
 
   const create = async (e: Event) => {
     e.preventDefault();
@@ -50,39 +49,26 @@ export function Projects(p: { dir: Directory; reload: () => Promise<void> }) {
     if (badNs) {
       errs["project-namespaces"] = badNs;
     }
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      const created = await api.createProject(cluster, name.trim(), list);
-      setSaid(`Project ${created.name} was created.`);
-      setName("");
-      setNamespaces("");
-      await p.reload();
-    } catch (err) {
-      setErrors(
+    await submit(
+      errs,
+      async () => {
+        const created = await api.createProject(cluster, name.trim(), list);
+        setSaid(`Project ${created.name} was created.`);
+        setName("");
+        setNamespaces("");
+        await p.reload();
+      },
+      (err) =>
         placeError(err, { name: "project-name", namespaces: "project-namespaces", namespace: "project-namespaces" }, "project-name"),
-      );
-    } finally {
-      setBusy(false);
-    }
+    );
   };
 
-  const remove = async (x: Project) => {
-    setListError("");
-    setSaid("");
-    try {
+  const remove = (x: Project) =>
+    act(async () => {
       await api.deleteProject(x.id);
       setSaid(`Project ${x.name} was deleted.`);
       await p.reload();
-    } catch (err) {
-      setListError(formMessage(err));
-    }
-  };
+    });
 
   return (
     <section class="card" aria-labelledby="projects-title">
@@ -98,41 +84,27 @@ export function Projects(p: { dir: Directory; reload: () => Promise<void> }) {
             {list.length === 0 ? (
               <p class="muted">No projects.</p>
             ) : (
-              <div class="table-wrap">
-                <table class="projects">
-                  <caption class="visually-hidden">Projects of {c.name}</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Project</th>
-                      <th scope="col">Namespaces</th>
-                      <th scope="col">
-                        <span class="visually-hidden">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((x) => (
-                      <tr key={x.id} data-project-id={x.id}>
-                        <th scope="row">{x.name}</th>
-                        <td>
-                          <EditNamespaces project={x} reload={p.reload} />
-                        </td>
-                        <td>
-                          <ConfirmButton
-                            label="Delete"
-                            ariaLabel={`Delete project ${x.name}`}
-                            className="project-delete"
-                            confirmClassName="project-delete-confirm"
-                            question={`Delete project ${x.name}? Its bindings go with it.`}
-                            confirmLabel="Delete project"
-                            onConfirm={() => remove(x)}
-                          />
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <Table class="projects" caption={`Projects of ${c.name}`} columns={["Project", "Namespaces"]} actions>
+                {list.map((x) => (
+                  <tr key={x.id} data-project-id={x.id}>
+                    <th scope="row">{x.name}</th>
+                    <td>
+                      <EditNamespaces project={x} reload={p.reload} />
+                    </td>
+                    <td>
+                      <ConfirmButton
+                        label="Delete"
+                        ariaLabel={`Delete project ${x.name}`}
+                        className="project-delete"
+                        confirmClassName="project-delete-confirm"
+                        question={`Delete project ${x.name}? Its bindings go with it.`}
+                        confirmLabel="Delete project"
+                        onConfirm={() => remove(x)}
+                      />
+                    </td>
+                  </tr>
+                ))}
+              </Table>
             )}
           </div>
         );

@@ -7,7 +7,8 @@ import { useEffect, useState } from "preact/hooks";
 import { ConfirmButton } from "../../components/confirm";
 import { CheckboxField, FormError, SelectField, Status, TextAreaField, TextField } from "../../components/fields";
 import { DateTime } from "../../components/time";
-import { checkProviderName, formMessage, placeError, type Errors } from "../../lib/forms";
+import { Table } from "../../components/table";
+import { checkProviderName, formMessage, placeError, useForm, useListActions, type Errors } from "../../lib/forms";
 import {
   emptyProviderForm,
   providerBody,
@@ -39,13 +40,11 @@ export function Providers() {
   const { api } = useServices();
   const [list, setList] = useState<AuthProvider[] | undefined>();
   const [loadError, setLoadError] = useState("");
-  const [listError, setListError] = useState("");
-  const [said, setSaid] = useState("");
+  const { said, setSaid, listError, act } = useListActions();
   const [form, setForm] = useState<ProviderFormState>(() => emptyProviderForm());
   /** The stored provider being edited; undefined: a new one. */
   const [editing, setEditing] = useState<AuthProvider | undefined>();
-  const [errors, setErrors] = useState<Errors>({});
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, busy, submit } = useForm();
 
   const load = async () => {
     try {
@@ -85,39 +84,27 @@ export function Providers() {
         errs["provider-name"] = `A provider named ${form.name.trim()} exists; choose Edit in its row to change it.`;
       }
     }
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      const saved = await api.saveAuthProvider(form.name.trim(), form.type, body.config, body.clearSecrets);
-      setSaid(`Provider ${saved.name} was saved.`);
-      reset();
-      await load();
-    } catch (err) {
-      setErrors(placeError(err, providerErrorFields(form.type)));
-    } finally {
-      setBusy(false);
-    }
+    await submit(
+      errs,
+      async () => {
+        const saved = await api.saveAuthProvider(form.name.trim(), form.type, body.config, body.clearSecrets);
+        setSaid(`Provider ${saved.name} was saved.`);
+        reset();
+        await load();
+      },
+      (err) => placeError(err, providerErrorFields(form.type)),
+    );
   };
 
-  const remove = async (p: AuthProvider) => {
-    setListError("");
-    setSaid("");
-    try {
+  const remove = (p: AuthProvider) =>
+    act(async () => {
       const res = await api.deleteAuthProvider(p.name);
       setSaid(`Provider ${p.name} was deleted; ${res.disabledUsers} of its users were disabled.`);
       if (editing?.name === p.name) {
         reset();
       }
       await load();
-    } catch (err) {
-      setListError(formMessage(err));
-    }
-  };
+    });
 
   const setValue = (key: string, v: string | boolean) => setForm((f) => ({ ...f, values: { ...f.values, [key]: v } }));
   const setClear = (key: string, v: boolean) => setForm((f) => ({ ...f, clear: { ...f.clear, [key]: v } }));
@@ -134,54 +121,37 @@ export function Providers() {
       ) : null}
       {list !== undefined && list.length === 0 ? <p>No auth providers: only local users can log in.</p> : null}
       {list !== undefined && list.length > 0 ? (
-        <div class="table-wrap">
-          <table id="auth-providers">
-            <caption class="visually-hidden">Auth providers</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Type</th>
-                <th scope="col">Endpoint</th>
-                <th scope="col">Secrets</th>
-                <th scope="col">Changed</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((p) => (
-                <tr key={p.name} data-provider={p.name}>
-                  <th scope="row">{p.name}</th>
-                  <td>{typeLabel[p.type] ?? p.type}</td>
-                  <td class="wrap">{endpoint(p)}</td>
-                  <td>
-                    {Object.entries(p.secrets ?? {})
-                      .map(([k, v]) => `${k}: ${v}`)
-                      .join(", ")}
-                  </td>
-                  <td>
-                    <DateTime iso={p.updatedAt} />
-                  </td>
-                  <td class="row-actions">
-                    <button type="button" class="provider-edit" aria-label={`Edit ${p.name}`} onClick={() => edit(p)}>
-                      Edit
-                    </button>
-                    <ConfirmButton
-                      label="Delete"
-                      ariaLabel={`Delete ${p.name}`}
-                      className="provider-delete"
-                      confirmClassName="provider-delete-confirm"
-                      question={`Delete ${p.name}? Its users are disabled and all their tokens deleted.`}
-                      confirmLabel="Delete provider"
-                      onConfirm={() => remove(p)}
-                    />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table id="auth-providers" caption="Auth providers" columns={["Name", "Type", "Endpoint", "Secrets", "Changed"]} actions>
+          {list.map((p) => (
+            <tr key={p.name} data-provider={p.name}>
+              <th scope="row">{p.name}</th>
+              <td>{typeLabel[p.type] ?? p.type}</td>
+              <td class="wrap">{endpoint(p)}</td>
+              <td>
+                {Object.entries(p.secrets ?? {})
+                  .map(([k, v]) => `${k}: ${v}`)
+                  .join(", ")}
+              </td>
+              <td>
+                <DateTime iso={p.updatedAt} />
+              </td>
+              <td class="row-actions">
+                <button type="button" class="provider-edit" aria-label={`Edit ${p.name}`} onClick={() => edit(p)}>
+                  Edit
+                </button>
+                <ConfirmButton
+                  label="Delete"
+                  ariaLabel={`Delete ${p.name}`}
+                  className="provider-delete"
+                  confirmClassName="provider-delete-confirm"
+                  question={`Delete ${p.name}? Its users are disabled and all their tokens deleted.`}
+                  confirmLabel="Delete provider"
+                  onConfirm={() => remove(p)}
+                />
+              </td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
 
       <h3 id="provider-form-title" tabIndex={-1}>

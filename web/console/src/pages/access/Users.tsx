@@ -6,7 +6,8 @@ import { useState } from "preact/hooks";
 import { ConfirmButton } from "../../components/confirm";
 import { CheckboxField, FormError, Status, TextField } from "../../components/fields";
 import { DateTime } from "../../components/time";
-import { checkPassword, checkUsername, formMessage, placeError, type Errors } from "../../lib/forms";
+import { Table } from "../../components/table";
+import { checkPassword, checkUsername, placeError, useForm, useListActions, type Errors } from "../../lib/forms";
 import { useServices } from "../../lib/services";
 import type { Me, User } from "../../lib/types";
 
@@ -15,10 +16,8 @@ export function Users(p: { me: Me; users: User[]; reload: () => Promise<void> })
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [admin, setAdmin] = useState(false);
-  const [errors, setErrors] = useState<Errors>({});
-  const [busy, setBusy] = useState(false);
-  const [said, setSaid] = useState("");
-  const [listError, setListError] = useState("");
+  const { errors, busy, submit } = useForm();
+  const { said, setSaid, listError, act } = useListActions();
 
   const create = async (e: Event) => {
     e.preventDefault();
@@ -32,38 +31,26 @@ export function Users(p: { me: Me; users: User[]; reload: () => Promise<void> })
     if (pw) {
       errs["user-password"] = pw;
     }
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      const created = await api.createUser(username.trim(), password, admin);
-      setSaid(`User ${created.username} was created.`);
-      setUsername("");
-      setPassword("");
-      setAdmin(false);
-      await p.reload();
-    } catch (err) {
-      setErrors(placeError(err, { username: "user-username", password: "user-password", admin: "user-admin" }, "user-username"));
-    } finally {
-      setBusy(false);
-    }
+    await submit(
+      errs,
+      async () => {
+        const created = await api.createUser(username.trim(), password, admin);
+        setSaid(`User ${created.username} was created.`);
+        setUsername("");
+        setPassword("");
+        setAdmin(false);
+        await p.reload();
+      },
+      (err) => placeError(err, { username: "user-username", password: "user-password", admin: "user-admin" }, "user-username"),
+    );
   };
 
-  const setDisabled = async (u: User, disabled: boolean) => {
-    setListError("");
-    setSaid("");
-    try {
+  const setDisabled = (u: User, disabled: boolean) =>
+    act(async () => {
       await api.setUserDisabled(u.id, disabled);
       setSaid(`${u.username} is ${disabled ? "disabled; its tokens were deleted" : "enabled again"}.`);
       await p.reload();
-    } catch (err) {
-      setListError(formMessage(err));
-    }
-  };
+    });
 
   const users = [...p.users].sort((a, b) => (a.username < b.username ? -1 : 1));
 
@@ -72,69 +59,50 @@ export function Users(p: { me: Me; users: User[]; reload: () => Promise<void> })
       <h2 id="users-title">Users</h2>
       <Status id="users-status">{said}</Status>
       <FormError id="users" error={listError} />
-      <div class="table-wrap">
-        <table id="users">
-          <caption class="visually-hidden">Users</caption>
-          <thead>
-            <tr>
-              <th scope="col">Username</th>
-              <th scope="col">Provider</th>
-              <th scope="col">Name</th>
-              <th scope="col">Admin</th>
-              <th scope="col">Groups</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {users.map((u) => (
-              <tr key={u.id} data-user-id={u.id}>
-                <th scope="row">{u.username}</th>
-                <td>{u.provider}</td>
-                <td>{u.displayName ?? u.login ?? ""}</td>
-                <td>{u.admin ? "yes" : "no"}</td>
-                <td class="wrap">
-                  {u.groups && u.groups.length > 0 ? (
-                    <ul class="plain">
-                      {u.groups.map((g) => (
-                        <li key={g}>{g}</li>
-                      ))}
-                    </ul>
-                  ) : (
-                    ""
-                  )}
-                </td>
-                <td data-field="status">{u.disabled ? "disabled" : "enabled"}</td>
-                <td>
-                  <DateTime iso={u.createdAt} />
-                </td>
-                <td class="row-actions">
-                  {u.id === p.me.id ? (
-                    <span class="muted">you</span>
-                  ) : u.disabled ? (
-                    <button type="button" class="user-enable" aria-label={`Enable ${u.username}`} onClick={() => void setDisabled(u, false)}>
-                      Enable
-                    </button>
-                  ) : (
-                    <ConfirmButton
-                      label="Disable"
-                      ariaLabel={`Disable ${u.username}`}
-                      className="user-disable"
-                      confirmClassName="user-disable-confirm"
-                      question={`Disable ${u.username}? Every token of the user is deleted at once; enabling again revives none.`}
-                      confirmLabel="Disable user"
-                      onConfirm={() => setDisabled(u, true)}
-                    />
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table id="users" caption="Users" columns={["Username", "Provider", "Name", "Admin", "Groups", "Status", "Created"]} actions>
+        {users.map((u) => (
+          <tr key={u.id} data-user-id={u.id}>
+            <th scope="row">{u.username}</th>
+            <td>{u.provider}</td>
+            <td>{u.displayName ?? u.login ?? ""}</td>
+            <td>{u.admin ? "yes" : "no"}</td>
+            <td class="wrap">
+              {u.groups && u.groups.length > 0 ? (
+                <ul class="plain">
+                  {u.groups.map((g) => (
+                    <li key={g}>{g}</li>
+                  ))}
+                </ul>
+              ) : (
+                ""
+              )}
+            </td>
+            <td data-field="status">{u.disabled ? "disabled" : "enabled"}</td>
+            <td>
+              <DateTime iso={u.createdAt} />
+            </td>
+            <td class="row-actions">
+              {u.id === p.me.id ? (
+                <span class="muted">you</span>
+              ) : u.disabled ? (
+                <button type="button" class="user-enable" aria-label={`Enable ${u.username}`} onClick={() => void setDisabled(u, false)}>
+                  Enable
+                </button>
+              ) : (
+                <ConfirmButton
+                  label="Disable"
+                  ariaLabel={`Disable ${u.username}`}
+                  className="user-disable"
+                  confirmClassName="user-disable-confirm"
+                  question={`Disable ${u.username}? Every token of the user is deleted at once; enabling again revives none.`}
+                  confirmLabel="Disable user"
+                  onConfirm={() => setDisabled(u, true)}
+                />
+              )}
+            </td>
+          </tr>
+        ))}
+      </Table>
 
       <h3>New local user</h3>
       <form id="user" onSubmit={create} noValidate>

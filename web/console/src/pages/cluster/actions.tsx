@@ -8,37 +8,29 @@ import { CopyButton } from "../../components/copy";
 import { FormError, Status, TextAreaField, TextField } from "../../components/fields";
 import { DateTime } from "../../components/time";
 import { saveText } from "../../lib/download";
-import { checkDuration, formMessage, placeError, type Errors } from "../../lib/forms";
+import { checkDuration, formMessage, placeError, useForm, type Errors } from "../../lib/forms";
 import { useServices } from "../../lib/services";
 import type { Cluster, Rotation } from "../../lib/types";
 
 export function KubeconfigForm(p: { c: Cluster }) {
   const { api } = useServices();
   const [ttl, setTtl] = useState("");
-  const [errors, setErrors] = useState<Errors>({});
+  const { errors, busy, submit } = useForm();
   const [said, setSaid] = useState("");
-  const [busy, setBusy] = useState(false);
 
   const download = async (all: boolean) => {
     setSaid("");
     const bad = checkDuration(ttl.trim());
-    if (bad) {
-      setErrors({ "kubeconfig-ttl": bad });
-      document.getElementById("kubeconfig-ttl")?.focus();
-      return;
-    }
-    setErrors({});
-    setBusy(true);
-    try {
-      const yaml = await api.kubeconfig(all ? [] : [p.c.id], ttl.trim());
-      const file = all ? "drover.yaml" : `${p.c.name}.yaml`;
-      saveText(file, yaml);
-      setSaid(`Saved ${file}.`);
-    } catch (err) {
-      setErrors(placeError(err, { ttl: "kubeconfig-ttl" }));
-    } finally {
-      setBusy(false);
-    }
+    await submit(
+      bad ? { "kubeconfig-ttl": bad } : {},
+      async () => {
+        const yaml = await api.kubeconfig(all ? [] : [p.c.id], ttl.trim());
+        const file = all ? "drover.yaml" : `${p.c.name}.yaml`;
+        saveText(file, yaml);
+        setSaid(`Saved ${file}.`);
+      },
+      (err) => placeError(err, { ttl: "kubeconfig-ttl" }),
+    );
   };
 
   return (
@@ -100,9 +92,8 @@ export function AuthEndpointForm(p: { c: Cluster; admin: boolean }) {
   // Taken once from the cluster: live updates do not overwrite what is being typed.
   const [url, setUrl] = useState(() => p.c.authEndpoint?.url ?? "");
   const [ca, setCa] = useState(() => p.c.authEndpoint?.caCert ?? "");
-  const [errors, setErrors] = useState<Errors>({});
+  const { errors, busy, submit } = useForm();
   const [said, setSaid] = useState("");
-  const [busy, setBusy] = useState(false);
 
   if (!p.admin) {
     return (
@@ -120,22 +111,14 @@ export function AuthEndpointForm(p: { c: Cluster; admin: boolean }) {
   const save = async (e: Event) => {
     e.preventDefault();
     setSaid("");
-    const errs = checkAuthEndpoint(url.trim(), ca);
-    setErrors(errs);
-    const first = Object.keys(errs)[0];
-    if (first !== undefined) {
-      document.getElementById(first)?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      await api.setAuthEndpoint(p.c.id, url.trim(), url.trim() === "" ? "" : ca.trim() === "" ? "" : ca);
-      setSaid(url.trim() === "" ? "The authorized endpoint is off." : "Saved: new kubeconfigs include the direct context.");
-    } catch (err) {
-      setErrors(placeError(err, { url: "ace-url", caCert: "ace-ca" }, "ace-url"));
-    } finally {
-      setBusy(false);
-    }
+    await submit(
+      checkAuthEndpoint(url.trim(), ca),
+      async () => {
+        await api.setAuthEndpoint(p.c.id, url.trim(), url.trim() === "" ? "" : ca.trim() === "" ? "" : ca);
+        setSaid(url.trim() === "" ? "The authorized endpoint is off." : "Saved: new kubeconfigs include the direct context.");
+      },
+      (err) => placeError(err, { url: "ace-url", caCert: "ace-ca" }, "ace-url"),
+    );
   };
 
   return (

@@ -3,6 +3,7 @@
 
 import { DateTime, RelativeTime } from "../../components/time";
 import { StateBadge } from "../../components/page";
+import { Table } from "../../components/table";
 import type { Cluster, Provisioning } from "../../lib/types";
 
 export function AgentsSection(p: { c: Cluster; now: number }) {
@@ -63,35 +64,19 @@ export function NodesSection(p: { c: Cluster }) {
       {nodes.length === 0 ? (
         <p>{p.c.status ? "No nodes." : "No status has been gathered yet."}</p>
       ) : null}
-      <div class="table-wrap">
-        <table id="cluster-nodes" hidden={nodes.length === 0}>
-          <caption class="visually-hidden">Nodes of {p.c.name}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Ready</th>
-              <th scope="col">Roles</th>
-              <th scope="col">Kubelet</th>
-              <th scope="col">CPU</th>
-              <th scope="col">Memory</th>
-              <th scope="col">Pods</th>
-            </tr>
-          </thead>
-          <tbody>
-            {nodes.map((n) => (
-              <tr key={n.name} data-node={n.name}>
-                <th scope="row">{n.name}</th>
-                <td>{n.ready ? "ready" : "not ready"}</td>
-                <td>{(n.roles ?? []).join(", ")}</td>
-                <td>{n.kubeletVersion}</td>
-                <td>{n.capacity?.["cpu"] ?? ""}</td>
-                <td>{n.capacity?.["memory"] ?? ""}</td>
-                <td>{n.capacity?.["pods"] ?? ""}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table id="cluster-nodes" hidden={nodes.length === 0} caption={`Nodes of ${p.c.name}`} columns={["Name", "Ready", "Roles", "Kubelet", "CPU", "Memory", "Pods"]}>
+        {nodes.map((n) => (
+          <tr key={n.name} data-node={n.name}>
+            <th scope="row">{n.name}</th>
+            <td>{n.ready ? "ready" : "not ready"}</td>
+            <td>{(n.roles ?? []).join(", ")}</td>
+            <td>{n.kubeletVersion}</td>
+            <td>{n.capacity?.["cpu"] ?? ""}</td>
+            <td>{n.capacity?.["memory"] ?? ""}</td>
+            <td>{n.capacity?.["pods"] ?? ""}</td>
+          </tr>
+        ))}
+      </Table>
     </section>
   );
 }
@@ -106,35 +91,20 @@ export function WarningsSection(p: { c: Cluster; now: number }) {
         {warnings.length === 0 ? (
           <p>No recent warning events.</p>
         ) : (
-          <div class="table-wrap">
-            <table>
-              <caption class="visually-hidden">Warning events of {p.c.name}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Namespace</th>
-                  <th scope="col">Object</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Message</th>
-                  <th scope="col">Count</th>
-                </tr>
-              </thead>
-              <tbody>
-                {warnings.map((w, i) => (
-                  <tr key={`${w.time}-${w.object}-${i}`} class="warning-event">
-                    <td>
-                      <RelativeTime iso={w.time} now={p.now} />
-                    </td>
-                    <td>{w.namespace}</td>
-                    <td>{w.object}</td>
-                    <td>{w.reason}</td>
-                    <td class="wrap">{w.message}</td>
-                    <td>{w.count !== undefined ? String(w.count) : ""}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table caption={`Warning events of ${p.c.name}`} columns={["When", "Namespace", "Object", "Reason", "Message", "Count"]}>
+            {warnings.map((w, i) => (
+              <tr key={`${w.time}-${w.object}-${i}`} class="warning-event">
+                <td>
+                  <RelativeTime iso={w.time} now={p.now} />
+                </td>
+                <td>{w.namespace}</td>
+                <td>{w.object}</td>
+                <td>{w.reason}</td>
+                <td class="wrap">{w.message}</td>
+                <td>{w.count !== undefined ? String(w.count) : ""}</td>
+              </tr>
+            ))}
+          </Table>
         )}
       </div>
     </section>
