@@ -79,23 +79,32 @@ func (a *API) view(ctx context.Context, c store.Cluster) clusterView {
 }
 
 func (a *API) listClusters(w http.ResponseWriter, r *http.Request) {
-	cs, err := a.opts.Store.ListClusters(r.Context())
+	out, err := a.callerClusters(r.Context())
 	if err != nil {
 		a.storeError(w, "clusters", err)
 		return
 	}
-	visible, err := a.visibleClusters(r.Context())
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+}
+
+// callerClusters are the views of the clusters the caller may see: what
+// GET /v3/clusters answers and every live view sends.
+func (a *API) callerClusters(ctx context.Context) ([]clusterView, error) {
+	cs, err := a.opts.Store.ListClusters(ctx)
 	if err != nil {
-		a.storeError(w, "clusters", err)
-		return
+		return nil, err
+	}
+	visible, err := a.visibleClusters(ctx)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]clusterView, 0, len(cs))
 	for _, c := range cs {
 		if visible(c.ID) {
-			out = append(out, a.view(r.Context(), c))
+			out = append(out, a.view(ctx, c))
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return out, nil
 }
 
 func (a *API) getCluster(w http.ResponseWriter, r *http.Request) {

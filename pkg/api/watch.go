@@ -164,19 +164,9 @@ func (a *API) changes() <-chan struct{} {
 
 // clusterList is the caller's clusters as GET /v3/clusters answers them.
 func (a *API) clusterList(ctx context.Context) ([]byte, error) {
-	cs, err := a.opts.Store.ListClusters(ctx)
+	out, err := a.callerClusters(ctx)
 	if err != nil {
 		return nil, err
-	}
-	visible, err := a.visibleClusters(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]clusterView, 0, len(cs))
-	for _, c := range cs {
-		if visible(c.ID) {
-			out = append(out, a.view(ctx, c))
-		}
 	}
 	return json.Marshal(map[string]any{"items": out})
 }
