@@ -125,6 +125,25 @@ func (p *Page) Do(ctx context.Context, steps ...chromedp.Action[chromedp.Void]) 
 	return chromedp.Do(ctx, steps...)
 }
 
+// Fill clears the input sel and types value into it. When the document is
+// replaced between finding the input and typing (a page still loading), it
+// waits a moment and does it again: clearing first makes that safe.
+func (p *Page) Fill(ctx context.Context, sel, value string) error {
+	ctx, cancel := p.bound(ctx)
+	defer cancel()
+	for {
+		err := chromedp.Do(ctx, chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
+		if err == nil || !navigatedAway(err) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // Run runs one chromedp action in the page's tab and returns its value,
 // bounded by ctx and the timeout.
 func Run[T any](ctx context.Context, p *Page, a chromedp.Action[T]) (T, error) {
@@ -176,7 +195,10 @@ func (p *Page) WaitJS(ctx context.Context, expr string) error {
 // (its execution context destroyed by a navigation) from real ones.
 func navigatedAway(err error) bool {
 	msg := err.Error()
-	for _, s := range []string{"Cannot find context with specified id", "Execution context was destroyed", "Inspected target navigated or closed"} {
+	for _, s := range []string{"Cannot find context with specified id", "Execution context was destroyed", "Inspected target navigated or closed",
+		// chromedp resolved the selector to a node of a document that
+		// was replaced before it acted on it (a page still loading).
+		"Could not find node with given id"} {
 		if strings.Contains(msg, s) {
 			return true
 		}

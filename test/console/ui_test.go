@@ -81,7 +81,7 @@ func click(ctx context.Context, t *testing.T, p *browser.Page, sel string) {
 // fill types value into the input sel after clearing it.
 func fill(ctx context.Context, t *testing.T, p *browser.Page, sel, value string) {
 	t.Helper()
-	if err := p.Do(ctx, chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value)); err != nil {
+	if err := p.Fill(ctx, sel, value); err != nil {
 		t.Fatalf("type into %s: %v", sel, err)
 	}
 	if got := eval[string](ctx, t, p, query(sel)+`.value`); got != value {
@@ -145,12 +145,13 @@ func (f *fixture) loginPage(ctx context.Context, p *browser.Page, user, password
 	if err != nil || provider != "local" {
 		return fmt.Errorf("#login-provider: got %q (%v), want local selected first", provider, err)
 	}
-	if err := p.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#login-username"), user),
-		chromedp.SendKeys(chromedp.CSS("#login-password"), password),
-		chromedp.Click(chromedp.CSS("#login-submit")),
-	); err != nil {
-		return fmt.Errorf("fill in the login form: %w", err)
+	for sel, v := range map[string]string{"#login-username": user, "#login-password": password} {
+		if err := p.Fill(ctx, sel, v); err != nil {
+			return fmt.Errorf("fill in the login form: %w", err)
+		}
+	}
+	if err := p.Do(ctx, chromedp.Click(chromedp.CSS("#login-submit"))); err != nil {
+		return fmt.Errorf("submit the login form: %w", err)
 	}
 	if err := p.WaitJS(ctx, `location.hash === '#/clusters' && !!document.querySelector('#whoami')`); err != nil {
 		msg, _ := browser.Eval[string](ctx, p, `document.querySelector('#login-error')?.textContent ?? ''`)
