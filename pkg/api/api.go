@@ -18,6 +18,7 @@ import (
 	"github.com/drover-dev/drover/pkg/providers/local"
 	"github.com/drover-dev/drover/pkg/ratelimit"
 	"github.com/drover-dev/drover/pkg/request"
+	"github.com/drover-dev/drover/pkg/shell"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -115,6 +116,8 @@ type Options struct {
 	// Audit reads this server's audit log for GET /v3/audit
 	// (*audit.Reader); nil: the log is not kept in a file (404).
 	Audit AuditReader
+	// Shell issues the console's shell tickets; nil: no shell.
+	Shell ShellTickets
 }
 
 // LocalUsers log in, create and hash the passwords of Drover's own users;
@@ -223,6 +226,7 @@ func (a *API) Routes(r *access.Routes) {
 	r.Handle(http.MethodDelete, "/v3/tokens/{id}", access.OwnToken, a.deleteToken)
 	r.Handle(http.MethodPost, "/v3/kubeconfig", access.Unscoped, a.kubeconfig)
 	r.Handle(http.MethodPost, "/v3/clusters/{id}/credentials", access.Unscoped, a.clusterCredential)
+	r.Handle(http.MethodPost, shell.TicketPath, access.Unscoped, a.shellTicket)
 	a.accessRoutes(r)
 	a.providerRoutes(r)
 	a.watchRoutes(r)

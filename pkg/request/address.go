@@ -2,6 +2,7 @@ package request
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/drover-dev/drover/pkg/agentapi"
@@ -23,11 +24,8 @@ func DroverOwned(p string) bool {
 // is for a request whose path lacks the prefix but whose token is scoped
 // to clusterID (a client that built an absolute URL from the kubeconfig's
 // server and lost its path, as `kubectl proxy` does without
-// --append-server-path). The Info in r's context is re-derived in place
-// from the new path (the audit entry, which holds it, describes the
-// request as served); it is the one time an Info changes after Parse.
-// clusterID must be a valid cluster id; ok is false otherwise and r is
-// returned unchanged.
+// --append-server-path). clusterID must be a valid cluster id; ok is false
+// otherwise and r is returned unchanged.
 func Readdress(r *http.Request, clusterID string) (_ *http.Request, ok bool) {
 	if !ids.Cluster.Valid(clusterID) || !strings.HasPrefix(r.URL.Path, "/") || DroverOwned(r.URL.Path) {
 		return r, false
@@ -37,13 +35,23 @@ func Readdress(r *http.Request, clusterID string) (_ *http.Request, ok bool) {
 	if r.URL.RawPath != "" {
 		u.RawPath = ProxyPrefix + clusterID + r.URL.RawPath
 	}
+	return Reroute(r, &u), true
+}
+
+// Reroute returns a clone of r addressed to u, and re-derives the Info in
+// r's context in place from the new URL (the client's address stays), so
+// the audit entry, which holds it, describes the request as served. It is
+// for the filters that turn a request into another before the chain that
+// serves it (Readdress; package shell's websocket into a proxied exec):
+// the only times an Info changes after Parse.
+func Reroute(r *http.Request, u *url.URL) *http.Request {
 	out := r.Clone(r.Context())
-	out.URL = &u
+	out.URL = u
 	out.RequestURI = u.RequestURI()
 	if info, ok := FromContext(r.Context()); ok {
 		parsed := parsePath(out)
 		parsed.Client = info.Client
 		*info = *parsed
 	}
-	return out, true
+	return out
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/server/chain"
 	"github.com/drover-dev/drover/pkg/session"
+	"github.com/drover-dev/drover/pkg/shell"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tracing"
 	"github.com/drover-dev/drover/pkg/tunnel"
@@ -241,6 +242,9 @@ func Run(ctx context.Context, cfg Config) error {
 	go access.recheckStreams(ctx, streams, st, cfg.Logger)
 	authProviders := registry.New(registry.Options{Store: st, Sealer: sealer, Logger: cfg.Logger, Now: cfg.Now, Spent: rep.spent(st),
 		Tokens: tokens, Access: access, MaxStale: maxStale(cfg.GroupRefreshInterval)})
+	// One ticket issuer for both ends of the console's shell: the API
+	// issues, the chain redeems; spent in the store every replica shares.
+	shellTickets := shell.NewTickets(shell.Options{Sealer: sealer, Spent: st, Now: cfg.Now})
 	apiHandler = api.New(api.Options{
 		Store: st, Tokens: tokens, Tunnel: rep.tunnels(tun), CAPEM: mat.CAPEM, CASum: mat.Checksum(), CATrustPEM: mat.TrustPEM, CALineagePEM: mat.LineagePEM,
 		ServerURL: cfg.ServerURL, Logger: cfg.Logger, Now: cfg.Now,
@@ -255,6 +259,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// GET /v3/audit reads the file the log above writes (its queries
 		// answer 404 when it goes to stdout or is off).
 		Audit: audit.NewReader(cfg.Audit),
+		Shell: shellTickets,
 	})
 	handler := chain.NewHandler(chain.Handlers{
 		Client:  cfg.Client,
@@ -273,6 +278,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Replicas: rep.relayer(),
 		Ready:    func() bool { return !draining.Load() },
 		Console:  console.New(),
+		Shell:    shellTickets,
 	})
 
 	conns := cfg.Conns

@@ -17,6 +17,7 @@ import (
 	"github.com/drover-dev/drover/pkg/console"
 	"github.com/drover-dev/drover/pkg/metrics"
 	"github.com/drover-dev/drover/pkg/request"
+	"github.com/drover-dev/drover/pkg/shell"
 	"github.com/drover-dev/drover/pkg/tracing"
 )
 
@@ -57,6 +58,9 @@ type Handlers struct {
 	// Console serves the web console's page and assets (package
 	// console) at console.Paths and console.AssetsPrefix; nil: none.
 	Console http.Handler
+	// Shell redeems the console's shell tickets (package shell) at
+	// shell.Path; nil: no shell.
+	Shell shell.Redeemer
 }
 
 // Relayer is the relay between server replicas: WithPeer recognises (and
@@ -104,6 +108,8 @@ type API interface {
 //	           /v3/login/{provider}/begin|callback /v3/import/{token}
 //	           (the logins rate limited per user and client address; see pkg/api)
 //	  agents   /v3/connect   registration token, checked by pkg/tunnel
+//	  shell    /v3/clusters/{id}/shell   shellChain (a websocket; the
+//	           console's shell into a pod)
 //	  users    /v3/...       apiChain
 //	  kubectl  /k8s/clusters/{id}/...   proxyChain
 //
@@ -134,6 +140,9 @@ func NewHandler(h Handlers) http.Handler {
 	}
 	if h.Proxy != nil {
 		r.PathPrefix(request.ProxyPrefix).Handler(proxyChain(h))
+	}
+	if h.Proxy != nil && h.Shell != nil {
+		r.Handle(shell.Path, shellChain(h)).Methods(http.MethodGet)
 	}
 	if h.API != nil {
 		r.PathPrefix(request.APIPrefix).Handler(apiChain(h))
@@ -229,6 +238,24 @@ func apiChain(h Handlers) http.Handler {
 		return authn.WithSessionAuthentication(next, h.Auth, h.Logger)
 	}, handler)
 	return handler
+}
+
+// shellChain is the path of the console's shell websocket, outermost
+// first:
+//
+//	authn.WithSessionAuthentication  the session cookie, after the Origin
+//	                                 check (websession.Check), or 401/403
+//	audit.WithIdentity               the identity into the audit entry
+//	shell.WithShell                  a websocket with a ticket issued to this
+//	                                 session for this cluster, spent here; the
+//	                                 request becomes the exec it approved, with
+//	                                 the session as its bearer token
+//	proxyChain                       all of it, from authentication on, as
+//	                                 for a kubectl exec
+func shellChain(h Handlers) http.Handler {
+	handler := shell.WithShell(proxyChain(h), h.Shell, h.Logger)
+	handler = audit.WithIdentity(handler)
+	return authn.WithSessionAuthentication(handler, h.Auth, h.Logger)
 }
 
 // WithPanicRecovery answers a panicking handler with a 500 Status and logs
