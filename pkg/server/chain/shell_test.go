@@ -277,7 +277,9 @@ func TestShellTickets(t *testing.T) {
 			if code != tc.want {
 				t.Fatalf("%d %s, want %d", code, b, tc.want)
 			}
-			var st struct{ Details struct{ Causes []struct{ Field string } } }
+			var st struct {
+				Details struct{ Causes []struct{ Field string } }
+			}
 			json.Unmarshal(b, &st)
 			var fields []string
 			for _, c := range st.Details.Causes {
