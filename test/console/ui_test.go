@@ -135,29 +135,7 @@ func (f *fixture) load(ctx context.Context, t *testing.T, p *browser.Page, route
 // loginPage signs in through #/login with the local provider and waits for
 // the clusters page.
 func (f *fixture) loginPage(ctx context.Context, p *browser.Page, user, password string) error {
-	if err := p.Navigate(ctx, f.url("#/login")); err != nil {
-		return err
-	}
-	if err := p.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#login-username"))); err != nil {
-		return fmt.Errorf("login form: %w", err)
-	}
-	provider, err := browser.Eval[string](ctx, p, `document.querySelector('#login-provider').value`)
-	if err != nil || provider != "local" {
-		return fmt.Errorf("#login-provider: got %q (%v), want local selected first", provider, err)
-	}
-	for sel, v := range map[string]string{"#login-username": user, "#login-password": password} {
-		if err := p.Fill(ctx, sel, v); err != nil {
-			return fmt.Errorf("fill in the login form: %w", err)
-		}
-	}
-	if err := p.Do(ctx, chromedp.Click(chromedp.CSS("#login-submit"))); err != nil {
-		return fmt.Errorf("submit the login form: %w", err)
-	}
-	if err := p.WaitJS(ctx, `location.hash === '#/clusters' && !!document.querySelector('#whoami')`); err != nil {
-		msg, _ := browser.Eval[string](ctx, p, `document.querySelector('#login-error')?.textContent ?? ''`)
-		return fmt.Errorf("after login: %w (#login-error %q)", err, msg)
-	}
-	return nil
+	return p.ConsoleLogin(ctx, f.server.URL, user, password)
 }
 
 // login is loginPage for a test.
