@@ -149,3 +149,20 @@ func apiserverView(id Identity) seen {
 	}
 	return s
 }
+
+// FuzzIdentityShaped: the allocation-free identityShaped says exactly what
+// lowering the name, reading underscores as dashes and comparing prefixes
+// says, for every name (any bytes, any case, any script).
+func FuzzIdentityShaped(f *testing.F) {
+	for _, s := range []string{"Impersonate-User", "IMPERSONATE_GROUP", "x_Remote-user", "X-Remote", "Impersonate",
+		"Accept", "", "İmpersonate-User", "\u212a", "impersonate-", "x-remote-", "Impersonate–User"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, k string) {
+		lk := strings.ReplaceAll(strings.ToLower(k), "_", "-")
+		want := strings.HasPrefix(lk, "impersonate-") || strings.HasPrefix(lk, "x-remote-")
+		if got := identityShaped(k); got != want {
+			t.Fatalf("identityShaped(%q) = %v, want %v", k, got, want)
+		}
+	})
+}

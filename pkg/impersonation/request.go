@@ -307,7 +307,36 @@ func Verify(h http.Header, id Identity) error {
 
 // identityShaped reports whether a header name is, in any case and with
 // underscores read as dashes, an Impersonate-* or X-Remote-* name.
+// It runs on every header of every proxied request, so it folds ASCII in
+// place rather than allocating a lowered copy; a name with any other byte
+// (which net/http never lets through) takes the Unicode-aware path.
 func identityShaped(k string) bool {
-	lk := strings.ReplaceAll(strings.ToLower(k), "_", "-")
-	return strings.HasPrefix(lk, "impersonate-") || strings.HasPrefix(lk, "x-remote-")
+	for i := 0; i < len(k); i++ {
+		if k[i] >= utf8.RuneSelf {
+			lk := strings.ReplaceAll(strings.ToLower(k), "_", "-")
+			return strings.HasPrefix(lk, "impersonate-") || strings.HasPrefix(lk, "x-remote-")
+		}
+	}
+	return foldedPrefix(k, "impersonate-") || foldedPrefix(k, "x-remote-")
+}
+
+// foldedPrefix reports whether ASCII k starts with prefix (lower case,
+// dashes) in any case, an underscore read as a dash.
+func foldedPrefix(k, prefix string) bool {
+	if len(k) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := k[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }

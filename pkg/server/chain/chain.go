@@ -117,6 +117,11 @@ type API interface {
 // their own.
 func NewHandler(h Handlers) http.Handler {
 	r := NewRouter()
+	// First: most requests are kubectl's, and the router tries its routes
+	// in order (no other route's path starts with the prefix).
+	if h.Proxy != nil {
+		r.PathPrefix(request.ProxyPrefix).Handler(proxyChain(h))
+	}
 	ok := func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }
 	r.HandleFunc("/healthz", ok).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -137,9 +142,6 @@ func NewHandler(h Handlers) http.Handler {
 	}
 	if h.Connect != nil {
 		r.Handle(agentapi.ConnectPath, h.Connect)
-	}
-	if h.Proxy != nil {
-		r.PathPrefix(request.ProxyPrefix).Handler(proxyChain(h))
 	}
 	if h.Proxy != nil && h.Shell != nil {
 		r.Handle(shell.Path, shellChain(h)).Methods(http.MethodGet)
