@@ -92,26 +92,25 @@ export class ShellSession {
     // Tab goes to the shell (completion) while it runs; Shift+Tab, and
     // Tab once it ended, move focus as everywhere else: no keyboard trap.
     this.term.attachCustomKeyEventHandler((ev) => !(ev.key === "Tab" && (ev.shiftKey || this.ended)));
-    this.styled(() => {
-      this.term.loadAddon(this.fitAddon);
-      this.term.open(o.parent);
-      this.fitAddon.fit();
-    });
-    this.term.textarea?.setAttribute("aria-label", o.label);
-    if (o.describedBy) {
-      this.term.textarea?.setAttribute("aria-describedby", o.describedBy);
-    }
-
-    this.live.push(
-      this.term.onData((d) => this.send(encodeStdin(d))),
-      this.term.onBinary((d) => this.send(encodeStdinBytes(d))),
-      this.term.onResize(({ cols, rows }) => this.send(encodeResize(cols, rows))),
-    );
-    window.addEventListener("resize", this.onWindowResize);
-
     try {
+      this.styled(() => {
+        this.term.loadAddon(this.fitAddon);
+        this.term.open(o.parent);
+        this.fitAddon.fit();
+      });
+      this.term.textarea?.setAttribute("aria-label", o.label);
+      if (o.describedBy) {
+        this.term.textarea?.setAttribute("aria-describedby", o.describedBy);
+      }
+      this.live.push(
+        this.term.onData((d) => this.send(encodeStdin(d))),
+        this.term.onBinary((d) => this.send(encodeStdinBytes(d))),
+        this.term.onResize(({ cols, rows }) => this.send(encodeResize(cols, rows))),
+      );
+      window.addEventListener("resize", this.onWindowResize);
       this.ws = new WebSocket(o.url, [...shellProtocols]);
     } catch (err) {
+      // Nothing left behind: no terminal, no listener.
       this.stop();
       this.term.dispose();
       throw err;
