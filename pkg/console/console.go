@@ -2,7 +2,10 @@ package console
 
 import (
 	"bytes"
+	"crypto/rand"
 	"embed"
+	"encoding/base64"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
@@ -13,9 +16,57 @@ import (
 //go:embed all:dist
 var dist embed.FS
 
-// ContentSecurityPolicy is every console response's policy.
-const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+// ContentSecurityPolicy is the policy of every console response but
+// index.html's, which adds a nonce to style-src (see IndexPolicy).
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; " + styleSrc + "; img-src 'self' data:; " +
 	"font-src 'self'; connect-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// styleSrc is ContentSecurityPolicy's style directive, which index.html's
+// policy extends with its nonce.
+const styleSrc = "style-src 'self'"
+
+// NonceMetaName is the name of the <meta> through which index.html hands
+// its style nonce to the console's script.
+const NonceMetaName = "drover-style-nonce"
+
+// nonceBytes is the nonce's size: 128 bits from crypto/rand.
+const nonceBytes = 16
+
+// IndexPolicy is index.html's policy for one response: ContentSecurityPolicy
+// with 'nonce-<nonce>' added to style-src and nothing else changed. nonce
+// must be a base64 string (newNonce's).
+func IndexPolicy(nonce string) string {
+	return strings.Replace(ContentSecurityPolicy, styleSrc, styleSrc+" 'nonce-"+nonce+"'", 1)
+}
+
+// newNonce returns 16 bytes from crypto/rand in standard base64, checked
+// against base64's alphabet: it goes into a header and an HTML attribute
+// unescaped.
+func newNonce() (string, error) {
+	var b [nonceBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("read a style nonce: %w", err)
+	}
+	n := base64.StdEncoding.EncodeToString(b[:])
+	if !isBase64(n) {
+		return "", fmt.Errorf("style nonce %q is not base64", n)
+	}
+	return n, nil
+}
+
+// isBase64 reports whether s holds only standard base64's characters.
+func isBase64(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
+}
 
 // notBuilt is served at / when the binary was built without the console.
 const notBuilt = `<!doctype html>
@@ -29,8 +80,33 @@ const notBuilt = `<!doctype html>
 // Handler serves the console.
 type Handler struct {
 	files fs.FS
-	index []byte
+	index indexPage
 	built bool
+}
+
+// indexPage is index.html cut where the nonce's <meta> goes: before the
+// first </head>. Without one (an index.html this package does not
+// expect), the page is served whole with ContentSecurityPolicy, no nonce.
+type indexPage struct {
+	head, rest []byte
+	templated  bool
+}
+
+func newIndexPage(b []byte) indexPage {
+	i := bytes.Index(b, []byte("</head>"))
+	if i < 0 {
+		return indexPage{head: b}
+	}
+	return indexPage{head: b[:i], rest: b[i:], templated: true}
+}
+
+// render returns the page for one response with its nonce's <meta>.
+func (p indexPage) render(nonce string) []byte {
+	meta := `<meta name="` + NonceMetaName + `" content="` + nonce + `">`
+	out := make([]byte, 0, len(p.head)+len(meta)+len(p.rest))
+	out = append(out, p.head...)
+	out = append(out, meta...)
+	return append(out, p.rest...)
 }
 
 // New returns the handler of the embedded console.
@@ -43,9 +119,9 @@ func New() *Handler {
 }
 
 func newHandler(files fs.FS) *Handler {
-	h := &Handler{files: files, index: []byte(notBuilt)}
+	h := &Handler{files: files, index: newIndexPage([]byte(notBuilt))}
 	if b, err := fs.ReadFile(files, "index.html"); err == nil {
-		h.index, h.built = b, true
+		h.index, h.built = newIndexPage(b), true
 	}
 	return h
 }
@@ -73,8 +149,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p := r.URL.Path
 	if p == "/" || p == "/index.html" {
-		hdr.Set("Cache-Control", "no-store")
-		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(h.index))
+		h.serveIndex(w, r)
 		return
 	}
 	name := strings.TrimPrefix(p, "/")
@@ -92,4 +167,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Cache-Control", "public, max-age=31536000, immutable")
 	}
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+}
+
+// serveIndex serves index.html with a fresh style nonce in its policy and
+// its <meta>. The page is never cached: each response has its own nonce.
+func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	if !h.index.templated {
+		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(h.index.head))
+		return
+	}
+	nonce, err := newNonce()
+	if err != nil {
+		// Fail closed: no page rather than one with a guessable nonce.
+		http.Error(w, "the console could not be served", http.StatusInternalServerError)
+		return
+	}
+	hdr.Set("Content-Security-Policy", IndexPolicy(nonce))
+	http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(h.index.render(nonce)))
 }

@@ -2,6 +2,9 @@
 // (pkg/console, go:embed all:dist) and serve at / under a strict CSP
 // (script-src 'self'; style-src 'self'): index.html loads one module script
 // and one stylesheet from /assets/, nothing inline, nothing from elsewhere.
+// (The pod shell's terminal loads as a chunk of its own, with its
+// stylesheet; the style nonce the server adds to index.html is for the
+// <style> elements xterm.js creates, never for index.html itself.)
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import preact from "@preact/preset-vite";

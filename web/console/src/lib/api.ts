@@ -18,6 +18,8 @@ import type {
   Me,
   Project,
   Rotation,
+  ShellRequest,
+  ShellTicket,
   Token,
   User,
 } from "./types";
@@ -286,6 +288,11 @@ export class Api {
 
   setAuthEndpoint(id: string, url: string, caCert: string): Promise<Cluster> {
     return this.put<Cluster>(`/v3/clusters/${enc(id)}/auth-endpoint`, { url, caCert });
+  }
+
+  /** A single-use ticket for the pod shell's WebSocket (valid 30 s): one per connection. */
+  shellTicket(id: string, req: ShellRequest): Promise<ShellTicket> {
+    return this.post<ShellTicket>(`/v3/clusters/${enc(id)}/shell-tickets`, req);
   }
 
   /** The kubeconfig YAML for these clusters (none: every cluster the caller may use). */

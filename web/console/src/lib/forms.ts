@@ -125,6 +125,19 @@ export function checkDNSLabel(value: string, what = "name"): string | undefined 
   return undefined;
 }
 
+const dnsSubdomainRE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A Kubernetes object name such as a pod's: a DNS subdomain. */
+export function checkDNSSubdomain(value: string, what = "name"): string | undefined {
+  if (value === "") {
+    return `Enter a ${what}.`;
+  }
+  if (value.length > 253 || !dnsSubdomainRE.test(value)) {
+    return `The ${what} must be a DNS subdomain: 1–253 of a–z, 0–9, - and ., each dot-separated part starting and ending with a letter or digit.`;
+  }
+  return undefined;
+}
+
 const usernameRE = /^[a-z0-9][a-z0-9._@-]{0,62}$/;
 
 /** A local user's name (pkg/providers/local). */

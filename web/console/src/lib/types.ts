@@ -243,3 +243,19 @@ export interface AuditEntry {
 export interface List<T> {
   items: T[] | null;
 }
+
+/** POST /v3/clusters/{id}/shell-tickets: what to run, and where. */
+export interface ShellRequest {
+  namespace: string;
+  pod: string;
+  /** "": the pod's default container. */
+  container: string;
+  /** 1 to 16 arguments. */
+  command: string[];
+}
+
+/** Its answer: a single-use ticket for the shell's WebSocket, valid 30 s. */
+export interface ShellTicket {
+  ticket: string;
+  expiresAt: string;
+}

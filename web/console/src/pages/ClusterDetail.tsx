@@ -1,6 +1,6 @@
 // #/clusters/<id>: the cluster's state, nodes, warnings and agents (live
-// from the watch stream), its authorized endpoint, registration rotation
-// and kubeconfig downloads.
+// from the watch stream), its authorized endpoint, registration rotation,
+// kubeconfig downloads and a shell into a pod.
 
 import { useEffect, useState } from "preact/hooks";
 
@@ -12,6 +12,7 @@ import { useServices } from "../lib/services";
 import type { Cluster, Me } from "../lib/types";
 import { AgentsSection, NodesSection, ProvisioningSection, WarningsSection } from "./cluster/status";
 import { AuthEndpointForm, KubeconfigForm, RotateRegistration } from "./cluster/actions";
+import { ShellSection } from "./cluster/shell";
 import { Since } from "./Clusters";
 
 export function ClusterDetail(p: { id: string; me: Me }) {
@@ -108,6 +109,8 @@ export function ClusterDetail(p: { id: string; me: Me }) {
       <KubeconfigForm c={c} />
       <AuthEndpointForm c={c} admin={p.me.admin} />
       {p.me.admin ? <RotateRegistration c={c} /> : null}
+      {/* Keyed: another cluster's page gets a shell section of its own, the old shell closed. */}
+      <ShellSection key={c.id} c={c} />
     </Page>
   );
 }
