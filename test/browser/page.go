@@ -125,14 +125,31 @@ func (p *Page) Do(ctx context.Context, steps ...chromedp.Action[chromedp.Void]) 
 	return chromedp.Do(ctx, steps...)
 }
 
-// Fill clears the input sel and types value into it. When the document is
-// replaced between finding the input and typing (a page still loading), it
-// waits a moment and does it again: clearing first makes that safe.
+// Fill replaces what the input sel holds with value, typed as a person
+// types over a selection: it focuses the input and selects its text (a
+// controlled input's prefilled value included, which chromedp.Clear would
+// leave in the page's state), then types. When the document is replaced
+// between finding the input and typing (a page still loading), it waits a
+// moment and does it again: selecting first makes that safe.
 func (p *Page) Fill(ctx context.Context, sel, value string) error {
 	ctx, cancel := p.bound(ctx)
 	defer cancel()
+	q, err := json.Marshal(sel)
+	if err != nil {
+		return err
+	}
+	selectAll := `(() => { const e = document.querySelector(` + string(q) + `); if (!e) return false; e.focus(); e.select(); return true; })()`
 	for {
-		err := chromedp.Do(ctx, chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
+		err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)))
+		if err == nil {
+			var ok bool
+			if ok, err = chromedp.Run(ctx, chromedp.Evaluate[bool](selectAll)); err == nil && !ok {
+				return fmt.Errorf("browser: no element %s to fill", sel)
+			}
+		}
+		if err == nil {
+			err = chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(sel), value))
+		}
 		if err == nil || !navigatedAway(err) || ctx.Err() != nil {
 			return err
 		}

@@ -5,7 +5,11 @@
 // attach, port-forward, cp) and helm go through Drover to a real kubelet,
 // over WebSocket and over SPDY (the server's debug log tells which upgrade
 // it saw). The read-only user's exec and port-forward are refused and a
-// revoked token ends an open exec. The apiserver authenticates Drover tokens
+// revoked token ends an open exec. In the web console, in a real Chromium,
+// an admin opens a shell into the web pod (xterm.js over the exec
+// WebSocket through Drover's proxy as that user), runs a command, sees its
+// output and the exit code; a read-only user's shell is forwarded and the
+// apiserver refuses it. The apiserver authenticates Drover tokens
 // through the manifest's kube-api-auth DaemonSet pod (the authorized cluster
 // endpoint: its webhook config is set when the cluster starts, the pod
 // listens on the control-plane node's loopback), and keeps working as the

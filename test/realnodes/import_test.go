@@ -26,6 +26,7 @@ func TestImportAndStream(t *testing.T) {
 		return
 	}
 	t.Run("access", func(t *testing.T) { testAccess(t, kubeconfig, id) })
+	t.Run("console shell", func(t *testing.T) { testConsoleShell(t, kubeconfig, id) })
 	var expired func(*testing.T)
 	t.Run("authorized endpoint", func(t *testing.T) { expired = testAuthEndpoint(t, id) })
 	t.Run("rotate registration tokens", func(t *testing.T) { testRotate(t, id) })
