@@ -73,11 +73,22 @@ func TestDriverProvisioning(t *testing.T) {
 	defer cancel()
 	p := f.adminPage(t)
 
+	// The driver builds while the page refuses what it refuses by itself.
 	began := time.Now()
-	bin, sum := buildDriver(ctx, t, t.TempDir())
-	driverURL := serveFile(t, bin)
-	t.Logf("built driver-local in %v", time.Since(began).Round(time.Millisecond))
+	binDir := t.TempDir()
+	building := buildDriver(ctx, binDir)
+	driverURL := serveFile(t, filepath.Join(binDir, "driver-local"))
+	var sum string
+	built := func(t *testing.T) {
+		b := <-building
+		if b.err != nil {
+			t.Fatal(b.err)
+		}
+		sum = b.sum
+		t.Logf("built driver-local in %v", time.Since(began).Round(time.Millisecond))
+	}
 	driver := f.uniqueName("local")
+	const goodSum = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 	// Installed in #/drivers.
 	goTo(ctx, t, p, "#/drivers", query("#driver-install")+` !== null`)
@@ -87,14 +98,20 @@ func TestDriverProvisioning(t *testing.T) {
 	choose(ctx, t, p, "#driver-address", "unix") // drivers built on Drover's sdk serve a unix socket
 	t.Run("install refused", func(t *testing.T) {
 		refuse(ctx, t, p, "#driver-install", http.MethodPost, "/v3/drivers", []formCase{
-			{name: "a name that is no DNS label", values: [][2]string{dname("Local_Driver"), durl(driverURL), dsum(sum)}, field: "driver-name", want: "must be a DNS label"},
+			{name: "a name that is no DNS label", values: [][2]string{dname("Local_Driver"), durl(driverURL), dsum(goodSum)}, field: "driver-name", want: "must be a DNS label"},
 			{name: "no URL", values: [][2]string{dname(driver), durl("driver-local")}, field: "driver-url", want: "Enter the driver's download URL"},
 			{name: "an http URL without a checksum", values: [][2]string{durl(driverURL), dsum("")}, field: "driver-checksum", want: "An http URL needs a checksum."},
-			{name: "a checksum that is no SHA-256", values: [][2]string{dsum(sum[:20])}, field: "driver-checksum", want: "64 hexadecimal characters"},
-			{name: "the wrong checksum", values: [][2]string{dsum(strings.Repeat("ab", 32))}, field: "driver-checksum",
+			{name: "a checksum that is no SHA-256", values: [][2]string{dsum(goodSum[:20])}, field: "driver-checksum", want: "64 hexadecimal characters"},
+		})
+		built(t)
+		refuse(ctx, t, p, "#driver-install", http.MethodPost, "/v3/drivers", []formCase{
+			{name: "the wrong checksum", values: [][2]string{dsum(goodSum)}, field: "driver-checksum",
 				want: "checksum mismatch: the file at the URL has sha256 " + sum, sends: true},
 		})
 	})
+	if sum == "" {
+		t.FailNow()
+	}
 	retype(ctx, t, p, "#driver-checksum", sum)
 	click(ctx, t, p, "#driver-install")
 	row := fmt.Sprintf(`#drivers tr[data-driver=%q]`, driver)
@@ -151,10 +168,10 @@ func TestDriverProvisioning(t *testing.T) {
 	clusterName := f.uniqueName("provisioned")
 	cname := func(v string) [2]string { return [2]string{"#provision-name", v} }
 	quota := func(v string) [2]string { return [2]string{"#provision-field-etcdQuotaMb", v} }
-	binDir := [2]string{"#provision-field-binDir", f.testbedDir}
+	testbed := [2]string{"#provision-field-binDir", f.testbedDir}
 	t.Run("create refused", func(t *testing.T) {
 		refuse(ctx, t, p, "#provision-submit", http.MethodPost, "/v3/clusters", []formCase{
-			{name: "no name", values: [][2]string{cname(""), binDir, quota("512")}, field: "provision-name", want: "Enter a cluster name."},
+			{name: "no name", values: [][2]string{cname(""), testbed, quota("512")}, field: "provision-name", want: "Enter a cluster name."},
 			{name: "a name that is no DNS label", values: [][2]string{cname("Local_1")}, field: "provision-name", want: "must be a DNS label"},
 			{name: "a quota that is no number", values: [][2]string{cname(clusterName), quota("lots")}, field: "provision-field-etcdQuotaMb", want: "must be a whole number"},
 			{name: "a fractional quota", values: [][2]string{quota("1.5")}, field: "provision-field-etcdQuotaMb", want: "must be a whole number"},
@@ -183,7 +200,7 @@ func TestDriverProvisioning(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	dir := f.clusterDir(driver, id)
+	onDisk := f.clusterDir(driver, id)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
@@ -193,7 +210,7 @@ func TestDriverProvisioning(t *testing.T) {
 				t.Errorf("removing cluster %s: %v", id, err)
 			}
 		}
-		if killed := killMentioning(dir); len(killed) > 0 {
+		if killed := killMentioning(onDisk); len(killed) > 0 {
 			t.Errorf("the removed cluster's processes were still running; killed %v", killed)
 		}
 	})
@@ -224,7 +241,7 @@ func TestDriverProvisioning(t *testing.T) {
 	recordPhases(ctx, t, p, "__clusterPhases", progress)
 	eval[bool](ctx, t, p, `window.__sameDocument = true`)
 	p.ResetRequests()
-	adminKC := filepath.Join(dir, "admin.kubeconfig")
+	adminKC := filepath.Join(onDisk, "admin.kubeconfig")
 	agent := f.startClusterAgent(ctx, t, adminKC)
 	waitJS(ctx, t, p, "active on the cluster's page", query(progress+" .state")+`?.textContent === 'active' && `+query("#cluster-state")+`?.textContent === 'active'`)
 	if got := phases(ctx, t, p, "__clusterPhases"); !slices.Equal(got, []string{"waiting-for-agent", "active"}) {
@@ -240,11 +257,11 @@ func TestDriverProvisioning(t *testing.T) {
 	if q := v.Provisioning.Config["etcdQuotaMb"]; q != float64(512) {
 		t.Errorf("the cluster's config holds etcdQuotaMb %v, want the 512 typed", q)
 	}
-	etcd, ok := pidFile(filepath.Join(dir, "etcd.pid"))
+	etcd, ok := pidFile(filepath.Join(onDisk, "etcd.pid"))
 	if !ok || !strings.Contains(cmdline(etcd), fmt.Sprintf("--quota-backend-bytes=%d", 512<<20)) {
 		t.Errorf("the cluster's etcd (pid %d, running %v) does not have the quota typed: %s", etcd, ok, cmdline(etcd))
 	}
-	apiserver, _ := pidFile(filepath.Join(dir, "kube-apiserver.pid"))
+	apiserver, _ := pidFile(filepath.Join(onDisk, "kube-apiserver.pid"))
 
 	t.Run("progress on the create page", func(t *testing.T) {
 		if !createPageWorks {
@@ -296,8 +313,8 @@ func TestDriverProvisioning(t *testing.T) {
 			t.Errorf("process %d of the removed cluster runs: %s", pid, cmdline(pid))
 		}
 	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("the removed cluster's directory %s: %v, want it gone", dir, err)
+	if _, err := os.Stat(onDisk); !os.IsNotExist(err) {
+		t.Errorf("the removed cluster's directory %s: %v, want it gone", onDisk, err)
 	}
 
 	// The driver, removed in #/drivers.

@@ -150,6 +150,10 @@ func TestProjectBindings(t *testing.T) {
 	choose(ctx, t, p, "#binding-user", user.ID)
 	choose(ctx, t, p, "#binding-cluster", f.clusterID)
 	choose(ctx, t, p, "#binding-project", projectID)
+	// The page puts the role on the scope's first once it has seen the
+	// scope change (an effect, after the render): a role chosen before
+	// that would be overwritten.
+	waitJS(ctx, t, p, "#binding-role on a project role", query("#binding-role")+`.value === 'project-owner'`)
 	roles := eval[[]string](ctx, t, p, `Array.from(`+query("#binding-role")+`.options).map(o => o.value)`)
 	if diff := cmp.Diff([]string{"project-owner", "project-member", "read-only"}, roles); diff != "" {
 		t.Errorf("#binding-role offers for a project (-want +got):\n%s", diff)

@@ -33,26 +33,34 @@ import (
 // agent the applied Deployment would run, and a safety net for the
 // processes a provisioned cluster leaves if the test fails half-way.
 
-// buildDriver builds cmd/driver-local into dir and returns its path and
-// SHA-256.
-func buildDriver(ctx context.Context, t *testing.T, dir string) (string, string) {
-	t.Helper()
-	bin := filepath.Join(dir, "driver-local")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/driver-local")
-	cmd.Dir = harness.RepoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build driver-local: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	return bin, hex.EncodeToString(sum[:])
+// builtDriver is cmd/driver-local built: its path and SHA-256.
+type builtDriver struct {
+	bin, sum string
+	err      error
+}
+
+// buildDriver builds cmd/driver-local as dir/driver-local, in the
+// background: the result comes on the channel.
+func buildDriver(ctx context.Context, dir string) <-chan builtDriver {
+	done := make(chan builtDriver, 1)
+	go func() {
+		bin := filepath.Join(dir, "driver-local")
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/driver-local")
+		cmd.Dir = harness.RepoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			done <- builtDriver{err: fmt.Errorf("build driver-local: %w\n%s", err, out)}
+			return
+		}
+		b, err := os.ReadFile(bin)
+		sum := sha256.Sum256(b)
+		done <- builtDriver{bin: bin, sum: hex.EncodeToString(sum[:]), err: err}
+	}()
+	return done
 }
 
 // serveFile serves the file at path over plain http on loopback until t
-// ends (an http URL is allowed with a checksum) and returns its URL.
+// ends (an http URL is allowed with a checksum) and returns its URL. The
+// file need not be there yet.
 func serveFile(t *testing.T, path string) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, path) }))
