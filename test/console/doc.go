@@ -15,7 +15,15 @@
 // shown once and revoked in the page; server values shown as text; the
 // audit page; CSRF from the page itself and from other sites; axe-core,
 // Tab and a screenshot of every page (into $DROVER_SCREENSHOTS_DIR when
-// set).
+// set); rotating a cluster's registration token (the old import URL
+// refused, the new one served; with an agent connected, the new token in
+// its Secret); projects and project bindings made and revoked in
+// #/access, with what they allow through kubectl; installing the local
+// driver (cmd/driver-local) in #/drivers and provisioning a real cluster
+// from the form its schema generates, its progress followed by push until
+// it is active, then removed. Bad input in these forms must get its
+// message next to the field: the page's own checks send nothing, and what
+// only the API refuses is shown there too.
 //
 // One fixture serves the whole package (started by the first test that
 // needs it, stopped by TestMain), so that the package stays within a few

@@ -38,6 +38,9 @@ type fixture struct {
 	// (each cluster's controller owns the Drover-labelled RBAC it finds).
 	importBed    *testbed.Cluster
 	importDirect string
+	// testbedDir holds the test bed's etcd and kube-apiserver, which the
+	// local driver of TestDriverProvisioning runs.
+	testbedDir string
 	// sites is the CA of the other origins TestCSRF serves pages from;
 	// the browser trusts it beside the server's.
 	sites *certAuthority
@@ -136,12 +139,17 @@ func setup() (*fixture, error) {
 	if err = f.cluster.WriteKubeconfig(f.direct); err != nil {
 		return f, err
 	}
+	bins, err := testbed.FindBinaries()
+	if err != nil {
+		return f, err
+	}
+	f.testbedDir = filepath.Dir(bins.APIServer)
 	f.importDirect = filepath.Join(dir, "import-kubeconfig")
 	if err = f.importBed.WriteKubeconfig(f.importDirect); err != nil {
 		return f, err
 	}
 	if f.server, err = harness.StartServer(ctx, harness.ServerOptions{Bin: f.bins.Server, DataDir: filepath.Join(dir, "server"),
-		Args: []string{"--audit-log", filepath.Join(dir, "audit.log")}}); err != nil {
+		Args: serverArgs(dir, f.testbedDir)}); err != nil {
 		return f, err
 	}
 	took("server")
@@ -174,6 +182,19 @@ func setup() (*fixture, error) {
 	wg.Wait()
 	took("browser")
 	return f, browserErr
+}
+
+// serverArgs are the server's flags: an audit log TestAudit reads, and
+// what TestDriverProvisioning's local driver needs: the test bed's etcd and
+// kube-apiserver shared with the sandboxed driver (the server runs drivers
+// sandboxed when it is root, else only when allowed to run them as its own
+// user).
+func serverArgs(dir, testbedDir string) []string {
+	args := []string{"--audit-log", filepath.Join(dir, "audit.log"), "--driver-share", testbedDir}
+	if os.Geteuid() != 0 {
+		args = append(args, "--allow-unsandboxed-drivers")
+	}
+	return args
 }
 
 func (f *fixture) teardown() error {
