@@ -128,12 +128,10 @@ func (testCreds) Invalidate(accounts.Request) {}
 
 func newAttackServer(t *testing.T, o attackOptions) *attackServer {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	st, sealer := o.st, o.sealer
 	if st == nil {
 		var err error
-		if st, err = store.Open(ctx, filepath.Join(t.TempDir(), "db")); err != nil {
+		if st, err = store.Open(context.Background(), filepath.Join(t.TempDir(), "db")); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
@@ -143,6 +141,9 @@ func newAttackServer(t *testing.T, o attackOptions) *attackServer {
 			t.Fatal(err)
 		}
 	}
+	// Cancelled before the store closes: it ends the streams' re-checks.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	s := &attackServer{st: st, sealer: sealer, logs: &fake.Buffer{}, audit: &fake.Buffer{}, backend: newExecBackend(t)}
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	lp, err := local.New(st, local.Options{Cost: bcrypt.MinCost})
