@@ -215,27 +215,19 @@ func TestDriverProvisioning(t *testing.T) {
 		}
 	})
 	links := eval[[]string](ctx, t, p, `Array.from(document.querySelectorAll('main a[href^="#/clusters/"]')).map(a => a.getAttribute('href'))`)
-	// Known bug (reported, not fixed here): POST /v3/clusters with a
-	// driver answers {"cluster": {...}}, and DriverCreate.tsx takes the
-	// answer for the cluster itself, so it never finds the cluster in the
-	// stream: it shows "Started; waiting for the first report…" forever
-	// and links to #/clusters/undefined.
-	createPageWorks := slices.Equal(links, []string{"#/clusters/" + id})
-	if createPageWorks {
-		waitJS(ctx, t, p, "waiting-for-agent on the create page", query("#provision-progress .state")+`?.textContent === 'waiting-for-agent'`)
-	} else {
-		t.Logf("the create page links to %v, not #/clusters/%s, and shows %q: it does not follow the cluster (known bug)", links, id, text(ctx, t, p, "#provision-progress"))
-		f.waitPhase(ctx, t, id, "waiting-for-agent", 3*time.Minute)
+	// The create page follows the cluster it made: a link to its page,
+	// its progress from the live stream. (It once took the API's
+	// {"cluster": {...}} answer for the cluster and linked to
+	// #/clusters/undefined, waiting forever.)
+	if !slices.Equal(links, []string{"#/clusters/" + id}) {
+		t.Fatalf("the create page links to %v, want only #/clusters/%s (it shows %q)", links, id, text(ctx, t, p, "#provision-progress"))
 	}
+	waitJS(ctx, t, p, "waiting-for-agent on the create page", query("#provision-progress .state")+`?.textContent === 'waiting-for-agent'`)
 	t.Logf("provisioned (etcd and kube-apiserver started, the agent's manifest applied) in %v", time.Since(began).Round(time.Millisecond))
 	createPhases, createRequests := phases(ctx, t, p, "__createPhases"), p.RequestLog()
 
 	// The cluster's page: the agent connects, the page turns active.
-	if createPageWorks {
-		click(ctx, t, p, `main a[href="#/clusters/`+id+`"]`)
-	} else {
-		goTo(ctx, t, p, "#/clusters/"+id, "true")
-	}
+	click(ctx, t, p, `main a[href="#/clusters/`+id+`"]`)
 	const progress = `section[aria-labelledby="provisioning-title"]`
 	waitJS(ctx, t, p, "the cluster's page with its progress", `location.hash === `+jsString("#/clusters/"+id)+` && `+query(progress+" .state")+`?.textContent === 'waiting-for-agent'`)
 	recordPhases(ctx, t, p, "__clusterPhases", progress)
@@ -264,9 +256,6 @@ func TestDriverProvisioning(t *testing.T) {
 	apiserver, _ := pidFile(filepath.Join(onDisk, "kube-apiserver.pid"))
 
 	t.Run("progress on the create page", func(t *testing.T) {
-		if !createPageWorks {
-			t.Skip("known bug in web/console/src/pages/DriverCreate.tsx (api.createDriverCluster reads the {cluster} answer as the cluster): the create page does not follow the cluster; its progress was followed on the cluster's page instead")
-		}
 		t.Logf("the create page showed the phases %v", createPhases)
 		// The answer to the POST shows provisioning; the stream brings
 		// waiting-for-agent.

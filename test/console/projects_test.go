@@ -150,15 +150,23 @@ func TestProjectBindings(t *testing.T) {
 	choose(ctx, t, p, "#binding-user", user.ID)
 	choose(ctx, t, p, "#binding-cluster", f.clusterID)
 	choose(ctx, t, p, "#binding-project", projectID)
-	// The page puts the role on the scope's first once it has seen the
-	// scope change (an effect, after the render): a role chosen before
-	// that would be overwritten.
-	waitJS(ctx, t, p, "#binding-role on a project role", query("#binding-role")+`.value === 'project-owner'`)
+	// The project scope offers its roles, least rights first and chosen
+	// until someone picks another (never the owner's by default).
+	waitJS(ctx, t, p, "#binding-role on a project role", query("#binding-role")+`.value === 'read-only'`)
 	roles := eval[[]string](ctx, t, p, `Array.from(`+query("#binding-role")+`.options).map(o => o.value)`)
-	if diff := cmp.Diff([]string{"project-owner", "project-member", "read-only"}, roles); diff != "" {
+	if diff := cmp.Diff([]string{"read-only", "project-member", "project-owner"}, roles); diff != "" {
 		t.Errorf("#binding-role offers for a project (-want +got):\n%s", diff)
 	}
+	// A role chosen right after the scope changed stays chosen (an effect
+	// once reset it to the scope's first role after the render, which was
+	// the owner's).
+	choose(ctx, t, p, "#binding-project", "")
+	choose(ctx, t, p, "#binding-role", "cluster-member")
+	choose(ctx, t, p, "#binding-project", projectID)
 	choose(ctx, t, p, "#binding-role", "project-member")
+	if got := eval[string](ctx, t, p, query("#binding-role")+`.value`); got != "project-member" {
+		t.Fatalf("#binding-role after choosing project-member: %q", got)
+	}
 	p.ResetRequests()
 	click(ctx, t, p, "#binding-create")
 	bindingRow := `Array.from(document.querySelectorAll('#bindings tr[data-binding-id]')).find(r => r.querySelector('th').textContent.trim() === ` + jsString(username) + `)`

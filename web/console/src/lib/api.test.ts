@@ -224,6 +224,13 @@ describe("Api", () => {
     expect(f.calls[0]?.body).toBe("{}");
   });
 
+  it("unwraps the cluster a driver creates (the API answers {cluster: {...}})", async () => {
+    const f = fakeFetch([json(201, { cluster: { id: "c-abcde", name: "edge", state: "provisioning" } })]);
+    const c = await new Api(f.fn).createDriverCluster("edge", "local", { quota: 512 });
+    expect([c.id, c.name, c.state]).toEqual(["c-abcde", "edge", "provisioning"]);
+    expect(JSON.parse(f.calls[0]?.body ?? "")).toEqual({ name: "edge", driver: "local", config: { quota: 512 } });
+  });
+
   it("encodes path segments", async () => {
     const f = fakeFetch([json(200, {})]);
     await new Api(f.fn).driverSchema("a/b?c");

@@ -278,8 +278,10 @@ export class Api {
     return this.post<CreatedCluster>("/v3/clusters", { name });
   }
 
-  createDriverCluster(name: string, driver: string, config: Record<string, unknown>): Promise<Cluster> {
-    return this.post<Cluster>("/v3/clusters", { name, driver, config });
+  /** POST /v3/clusters with a driver answers {"cluster": {...}}: the cluster is unwrapped here. */
+  async createDriverCluster(name: string, driver: string, config: Record<string, unknown>): Promise<Cluster> {
+    const created = await this.post<{ cluster: Cluster }>("/v3/clusters", { name, driver, config });
+    return created.cluster;
   }
 
   rotateRegistration(id: string): Promise<Rotation> {

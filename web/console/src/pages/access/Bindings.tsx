@@ -12,10 +12,11 @@ import { useServices } from "../../lib/services";
 import type { Binding } from "../../lib/types";
 import type { Directory } from "../Access";
 
-/** The roles of each scope, as the API names them. */
+/** The roles of each scope, as the API names them, least rights first: the
+ * first is what the form offers until someone chooses another. */
 export const rolesByScope: Record<string, string[]> = {
-  cluster: ["cluster-owner", "cluster-member", "read-only"],
-  project: ["project-owner", "project-member", "read-only"],
+  cluster: ["read-only", "cluster-member", "cluster-owner"],
+  project: ["read-only", "project-member", "project-owner"],
   global: ["admin"],
 };
 
@@ -33,18 +34,17 @@ export function Bindings(p: { dir: Directory; reload: () => Promise<void> }) {
   const [group, setGroup] = useState("");
   const [cluster, setCluster] = useState(() => clusters[0]?.id ?? globalScope);
   const [project, setProject] = useState("");
-  const [role, setRole] = useState("cluster-owner");
+  const [chosenRole, setRole] = useState("read-only");
   const { errors, busy, submit } = useForm();
 
   const scope = cluster === globalScope ? "global" : project !== "" ? "project" : "cluster";
   const roles = rolesByScope[scope] ?? [];
 
-  // A role of another scope is not offered: keep the choice valid.
-  useEffect(() => {
-    if (!roles.includes(role)) {
-      setRole(roles[0] ?? "");
-    }
-  }, [scope]);
+  // A role of another scope is not offered: the choice falls back to the
+  // scope's least role in the same render that shows it, so what is sent is
+  // what is shown (an effect resetting it could overwrite a role chosen
+  // meanwhile, and the first role used to be the owner's).
+  const role = roles.includes(chosenRole) ? chosenRole : (roles[0] ?? "");
 
   const load = async () => {
     try {
