@@ -207,6 +207,12 @@ func describe(e *Entry, r *http.Request) {
 	e.Path = info.LogPath
 }
 
+// readOnly says whether --audit-level=writes leaves r out: reads and
+// watches. A GET that upgrades (a websocket exec, attach or port-forward,
+// the console's shell) opens a stream into the cluster, so it is written.
 func readOnly(r *http.Request, e *Entry) bool {
+	if r.Header.Get("Upgrade") != "" {
+		return false
+	}
 	return r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions || e.Verb == "watch"
 }

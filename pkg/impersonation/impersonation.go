@@ -87,13 +87,22 @@ var stripPrefixes = []string{"impersonate-", "x-remote-"}
 // stripNames are lower-case header names a client may never send downstream.
 var stripNames = map[string]bool{"authorization": true, "proxy-authorization": true}
 
+// bearerSubprotocol is the prefix of the websocket subprotocol that
+// carries a bearer token to kube-apiserver (for browsers, which cannot set
+// Authorization on a websocket), lower case.
+const bearerSubprotocol = "base64url.bearer.authorization.k8s.io."
+
 // Strip deletes every header of h that could carry or change identity, and
 // every header named in Connection: (hop-by-hop by the client's own word).
+// A websocket subprotocol carrying a bearer token is removed from
+// Sec-WebSocket-Protocol (the header goes when nothing else is left): the
+// apiserver would read it as a credential beside the one Drover sets.
 func Strip(h http.Header) {
 	for name := range connectionNames(h) {
 		deleteFold(h, name)
 	}
 	deleteFold(h, "Connection")
+	stripBearerSubprotocols(h)
 	for k := range h {
 		lk := strings.ToLower(k)
 		if stripNames[lk] {
@@ -105,6 +114,34 @@ func Strip(h http.Header) {
 				delete(h, k)
 				break
 			}
+		}
+	}
+}
+
+// stripBearerSubprotocols removes bearerSubprotocol offers from every
+// spelling of Sec-WebSocket-Protocol in h.
+func stripBearerSubprotocols(h http.Header) {
+	for k, vs := range h {
+		if !strings.EqualFold(k, "Sec-WebSocket-Protocol") {
+			continue
+		}
+		var keep []string
+		for _, v := range vs {
+			var offers []string
+			for o := range strings.SplitSeq(v, ",") {
+				o = strings.TrimSpace(o)
+				if o != "" && !foldedPrefix(o, bearerSubprotocol) {
+					offers = append(offers, o)
+				}
+			}
+			if len(offers) > 0 {
+				keep = append(keep, strings.Join(offers, ", "))
+			}
+		}
+		if len(keep) == 0 {
+			delete(h, k)
+		} else {
+			h[k] = keep
 		}
 	}
 }

@@ -48,6 +48,21 @@ func TestStrip(t *testing.T) {
 			want: http.Header{"Content-Type": {"application/json"}},
 		},
 		{
+			name: "a bearer token offered as a websocket subprotocol",
+			in: http.Header{
+				"Sec-Websocket-Protocol": {"v5.channel.k8s.io, base64url.bearer.authorization.k8s.io.dG9rZW4", "BASE64URL.Bearer.Authorization.K8S.IO.eA,v4.channel.k8s.io"},
+			},
+			want: http.Header{"Sec-Websocket-Protocol": {"v5.channel.k8s.io", "v4.channel.k8s.io"}},
+		},
+		{
+			name: "only a bearer token offered as a subprotocol",
+			in: http.Header{
+				"sec-websocket-protocol": {"base64url.bearer.authorization.k8s.io.dG9rZW4"},
+				"Content-Type":           {"application/json"},
+			},
+			want: http.Header{"Content-Type": {"application/json"}},
+		},
+		{
 			name: "Connection under a non-canonical key",
 			in: http.Header{
 				"connection":   {"X-Secret"},

@@ -305,6 +305,17 @@ func Verify(h http.Header, id Identity) error {
 	return nil
 }
 
+// IdentityShaped reports whether h holds any header that is, in any case
+// and with underscores read as dashes, an Impersonate-* or X-Remote-* name.
+func IdentityShaped(h http.Header) bool {
+	for k := range h {
+		if identityShaped(k) {
+			return true
+		}
+	}
+	return false
+}
+
 // identityShaped reports whether a header name is, in any case and with
 // underscores read as dashes, an Impersonate-* or X-Remote-* name.
 // It runs on every header of every proxied request, so it folds ASCII in

@@ -71,6 +71,11 @@ func ParseRequestInfo(method, path string, query url.Values) RequestInfo {
 			info.Verb = "watch"
 		case info.Name == "":
 			info.Verb = "list"
+		case method == http.MethodGet && info.Resource == "pods" && streamSubresource(info.Subresource):
+			// A websocket exec, attach or port-forward is a GET that the
+			// apiserver authorizes as create (since Kubernetes 1.30), as
+			// it does the same call over SPDY (a POST).
+			info.Verb = "create"
 		default:
 			info.Verb = "get"
 		}
@@ -131,4 +136,10 @@ func MethodVerb(method string) string {
 		return "trace"
 	}
 	return "other"
+}
+
+// streamSubresource reports whether a pod subresource opens a stream into
+// the pod.
+func streamSubresource(s string) bool {
+	return s == "exec" || s == "attach" || s == "portforward"
 }

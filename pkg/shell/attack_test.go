@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -12,15 +11,6 @@ import (
 	"github.com/drover-dev/drover/pkg/shell"
 )
 
-// finding marks a test that reproduces an open finding of the shell's
-// attack review: it fails while the finding stands, so it is skipped
-// unless DROVER_SHELL_FINDINGS=1 is set (then it runs, and fails).
-func finding(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("DROVER_SHELL_FINDINGS") != "1" {
-		t.Skip("FINDING, open (DROVER_SHELL_FINDINGS=1 runs the reproduction): " + what)
-	}
-}
 
 // TestRedeemRace: one ticket redeemed by many goroutines at once, through
 // two Tickets sharing the key and the store (two replicas), is honoured
@@ -100,10 +90,6 @@ func TestRedeemSealedForAnotherPurpose(t *testing.T) {
 // that replica honours it again for as long as the clocks differ (up to
 // the TTL).
 func TestRedeemOnceAcrossSkewedReplicas(t *testing.T) {
-	finding(t, "store.SpendSecret sweeps spent digests with the caller's clock (expires_at < now): a replica whose clock is ahead "+
-		"by d removes a ticket's digest while its issuer still takes the ticket for unexpired, which then honours it twice "+
-		"within d of its expiry; Tickets.Redeem should keep the digest past the expiry by a margin for clock skew "+
-		"(SpendSecret(ctx, digest, expires.Add(margin), now), margin a few minutes)")
 	ctx := context.Background()
 	sealer, st := newSealer(t), openStore(t)
 	base := time.Now()

@@ -9,10 +9,12 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/drover-dev/drover/pkg/apierr"
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/ids"
+	"github.com/drover-dev/drover/pkg/impersonation"
 	"github.com/drover-dev/drover/pkg/request"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/websession"
@@ -50,8 +52,15 @@ func WithShell(next http.Handler, tickets Redeemer, logger *slog.Logger) http.Ha
 			apierr.Forbidden(w, "the shell opens from the web console: its session cookie and a ticket (use kubectl exec otherwise)")
 			return
 		}
-		if r.Method != http.MethodGet || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		if r.Method != http.MethodGet || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") ||
+			!httpguts.HeaderValuesContainsToken(r.Header["Connection"], "Upgrade") {
 			apierr.BadRequest(w, "the shell is a websocket: connect with a websocket client")
+			return
+		}
+		// The shell runs as the ticket's holder: a request to run it as
+		// someone else (kubectl --as) has no place here.
+		if impersonation.IdentityShaped(r.Header) {
+			apierr.BadRequest(w, "the shell takes no Impersonate-* or X-Remote-* header")
 			return
 		}
 		clusterID := mux.Vars(r)["id"]
@@ -77,6 +86,7 @@ func WithShell(next http.Handler, tickets Redeemer, logger *slog.Logger) http.Ha
 		out := request.Reroute(r, ExecURL(clusterID, target))
 		out.Header.Del("Cookie")
 		out.Header.Del(websession.CSRFHeader)
+		out.Header.Del("Origin") // checked here; the cluster has no use for it
 		out.Header.Set("Authorization", "Bearer "+session)
 		next.ServeHTTP(w, out)
 	})

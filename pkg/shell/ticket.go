@@ -29,6 +29,9 @@ const maxTicket = 64 << 10
 
 const purpose = "drover/shell-ticket"
 
+// spentMargin is how long past its expiry a spent ticket is remembered.
+const spentMargin = 10 * time.Minute
+
 // Target is the exec a ticket approves.
 type Target struct {
 	Namespace string `json:"namespace"`
@@ -168,6 +171,10 @@ func (k *Tickets) Redeem(ctx context.Context, ticket string, h Holder) (Target, 
 	now := k.opts.Now()
 	expires := time.UnixMilli(c.Expires)
 	switch {
+	case expires.After(now.Add(k.opts.TTL + spentMargin)):
+		// Further ahead than a ticket lives, even from a replica whose
+		// clock runs ahead (within spentMargin).
+		return Target{}, fmt.Errorf("%w: expires further ahead than a ticket lives", ErrInvalid)
 	case !now.Before(expires):
 		return Target{}, fmt.Errorf("%w: expired %v ago", ErrInvalid, now.Sub(expires).Round(time.Millisecond))
 	case c.Holder != h:
@@ -176,7 +183,10 @@ func (k *Tickets) Redeem(ctx context.Context, ticket string, h Holder) (Target, 
 		return Target{}, fmt.Errorf("%w: its target is not valid", ErrInvalid)
 	}
 	digest := sha256.Sum256(blob)
-	fresh, err := k.opts.Spent.SpendSecret(ctx, digest[:], expires, now)
+	// Remembered well past the expiry: replicas sweep spent secrets by
+	// their own clocks, and one running ahead must not forget a ticket
+	// that another, behind, still honours.
+	fresh, err := k.opts.Spent.SpendSecret(ctx, digest[:], expires.Add(spentMargin), now)
 	switch {
 	case err != nil:
 		return Target{}, fmt.Errorf("spend the shell ticket: %w", err)

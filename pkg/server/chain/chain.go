@@ -117,6 +117,12 @@ type API interface {
 // their own.
 func NewHandler(h Handlers) http.Handler {
 	r := NewRouter()
+	// Routes match the path as the client escaped it (the proxy must keep
+	// the client's escaping, and an escaped slash is no separator), never
+	// cleaned. Before any route: mux copies the setting into each route as
+	// it is made.
+	r.UseEncodedPath()
+	r.SkipClean(true)
 	// First: most requests are kubectl's, and the router tries its routes
 	// in order (no other route's path starts with the prefix).
 	if h.Proxy != nil {
@@ -150,9 +156,6 @@ func NewHandler(h Handlers) http.Handler {
 		r.PathPrefix(request.APIPrefix).Handler(apiChain(h))
 	}
 	r.Use(metrics.RecordRoute)
-	// The proxy path must keep the client's escaping: match on the raw path.
-	r.UseEncodedPath()
-	r.SkipClean(true)
 
 	var handler http.Handler = r
 	if h.Proxy != nil {

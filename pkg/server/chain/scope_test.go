@@ -3,6 +3,7 @@ package chain_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -23,7 +24,9 @@ import (
 	"github.com/drover-dev/drover/pkg/authn"
 	"github.com/drover-dev/drover/pkg/authproxy"
 	"github.com/drover-dev/drover/pkg/providers/local"
+	"github.com/drover-dev/drover/pkg/seal"
 	"github.com/drover-dev/drover/pkg/server/chain"
+	"github.com/drover-dev/drover/pkg/shell"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/pkg/tunnel"
 )
@@ -63,10 +66,18 @@ func newServer(t *testing.T) *server {
 	t.Cleanup(auth.Wait)
 	tun := tunnel.New(tunnel.Options{Store: st, Logger: log})
 	checker := access.NewChecker(access.CheckerOptions{Store: st})
+	key := make([]byte, seal.KeySize)
+	rand.Read(key)
+	sealer, err := seal.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tickets := shell.NewTickets(shell.Options{Sealer: sealer, Spent: st})
 	a := api.New(api.Options{Store: st, Local: lp, Tokens: auth, Tunnel: tun, Reach: checker, CAPEM: []byte("CA"), CASum: "sum",
-		ServerURL: "https://drover.test", Logger: log, SessionTTL: time.Hour, KubeconfigTTL: time.Hour, MaxTokenTTL: 2 * time.Hour})
+		ServerURL: "https://drover.test", Logger: log, SessionTTL: time.Hour, KubeconfigTTL: time.Hour, MaxTokenTTL: 2 * time.Hour,
+		Shell: tickets})
 	h := chain.NewHandler(chain.Handlers{Logger: log, Auth: auth, Access: checker, Connect: tun,
-		Proxy: authproxy.New(authproxy.Options{Sessions: tun, Logger: log}), API: withUnclassified{a}})
+		Proxy: authproxy.New(authproxy.Options{Sessions: tun, Logger: log}), API: withUnclassified{a}, Shell: tickets})
 	s := &server{t: t, srv: httptest.NewServer(h), a: a, auth: auth}
 	t.Cleanup(s.srv.Close)
 	if _, err := lp.CreateUser(ctx, local.NewUser{Username: "root", Password: "a-long-enough-password", Admin: true}); err != nil {
@@ -163,7 +174,8 @@ func TestScopedTokenOnEveryRoute(t *testing.T) {
 	walk(routes.Router())
 	walk(public)
 	all = append(all, route{"GET", "/k8s/clusters/{id}/api/v1/namespaces"}, route{"POST", "/k8s/clusters/{id}/api/v1/namespaces"},
-		route{"GET", agentapi.ConnectPath}, route{"GET", "/healthz"}, route{"GET", "/readyz"}, route{"GET", "/metrics"})
+		route{"GET", agentapi.ConnectPath}, route{"GET", "/healthz"}, route{"GET", "/readyz"}, route{"GET", "/metrics"},
+		route{"GET", shell.Path})
 	sort.Slice(all, func(i, j int) bool { return all[i].path+all[i].method < all[j].path+all[j].method })
 
 	// The only requests the scoped token may make past the scope rules.
@@ -194,6 +206,7 @@ func TestScopedTokenOnEveryRoute(t *testing.T) {
 				refused := code == http.StatusForbidden && strings.Contains(body, scopeRefusal) ||
 					code == http.StatusForbidden && strings.Contains(body, "scoped to another cluster") ||
 					code == http.StatusForbidden && strings.Contains(body, "admits no credential") ||
+					code == http.StatusForbidden && strings.Contains(body, "the shell opens from the web console") ||
 					code == http.StatusUnauthorized
 				public := !strings.HasPrefix(p, "/v3/") || strings.HasPrefix(p, "/v3/login") ||
 					strings.HasPrefix(p, "/v3/import/") || p == agentapi.ConnectPath

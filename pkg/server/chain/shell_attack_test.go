@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -50,15 +49,6 @@ import (
 // it is sent and answers an exec websocket by echoing. Each test is an
 // attack that fails the test if it succeeds.
 
-// finding marks a test that reproduces an open finding of the shell's
-// attack review: it fails while the finding stands, so it is skipped
-// unless DROVER_SHELL_FINDINGS=1 is set (then it runs, and fails).
-func finding(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("DROVER_SHELL_FINDINGS") != "1" {
-		t.Skip("FINDING, open (DROVER_SHELL_FINDINGS=1 runs the reproduction): " + what)
-	}
-}
 
 const (
 	rootPassword = "a-long-enough-password"
