@@ -80,13 +80,6 @@ func (id Identity) Validate() error {
 	return nil
 }
 
-// stripPrefixes are lower-case prefixes of header names a client may never
-// send downstream.
-var stripPrefixes = []string{"impersonate-", "x-remote-"}
-
-// stripNames are lower-case header names a client may never send downstream.
-var stripNames = map[string]bool{"authorization": true, "proxy-authorization": true}
-
 // bearerSubprotocol is the prefix of the websocket subprotocol that
 // carries a bearer token to kube-apiserver (for browsers, which cannot set
 // Authorization on a websocket), lower case.
@@ -104,16 +97,10 @@ func Strip(h http.Header) {
 	deleteFold(h, "Connection")
 	stripBearerSubprotocols(h)
 	for k := range h {
-		lk := strings.ToLower(k)
-		if stripNames[lk] {
+		// identityShaped: the prefixes in any case, an underscore read
+		// as a dash; no lowered copy of every name of every request.
+		if identityShaped(k) || strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Proxy-Authorization") {
 			delete(h, k)
-			continue
-		}
-		for _, p := range stripPrefixes {
-			if strings.HasPrefix(lk, p) {
-				delete(h, k)
-				break
-			}
 		}
 	}
 }

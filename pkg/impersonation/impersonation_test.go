@@ -27,6 +27,8 @@ func TestStrip(t *testing.T) {
 				"X-Remote-User":               {"root"},
 				"x-remote-group":              {"system:masters"},
 				"X-Remote-Extra-Foo":          {"bar"},
+				"Impersonate_User":            {"root"},
+				"x_remote_user":               {"root"},
 				"Proxy-Authorization":         {"Basic x"},
 				"Accept":                      {"application/json"},
 				"X-Impersonate-User-Harmless": {"kept: not a prefix match"},
