@@ -11,7 +11,6 @@ import (
 	"github.com/drover-dev/drover/pkg/shell"
 )
 
-
 // TestRedeemRace: one ticket redeemed by many goroutines at once, through
 // two Tickets sharing the key and the store (two replicas), is honoured
 // exactly once; every other attempt is ErrSpent or the store's error,

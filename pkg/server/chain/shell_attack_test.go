@@ -49,7 +49,6 @@ import (
 // it is sent and answers an exec websocket by echoing. Each test is an
 // attack that fails the test if it succeeds.
 
-
 const (
 	rootPassword = "a-long-enough-password"
 	bobPassword  = "another-long-password"
