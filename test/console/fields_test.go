@@ -54,13 +54,6 @@ func fieldError(ctx context.Context, t *testing.T, p *browser.Page, id, want str
 	})()`)
 }
 
-// fieldErrors are the ids of the fields of the form sel that show an
-// error now.
-func fieldErrors(ctx context.Context, t *testing.T, p *browser.Page, sel string) []string {
-	t.Helper()
-	return eval[[]string](ctx, t, p, `Array.from(document.querySelectorAll(`+jsString(sel+" .field-error[id$='-error']")+`)).map(e => e.id.replace(/-error$/, ''))`)
-}
-
 // writes are the requests p sent since ResetRequests that would change
 // something: every method but GET (the live stream reconnecting is a GET).
 func writes(p *browser.Page) []browser.Request {
