@@ -33,6 +33,8 @@
 //     through Drover with a static token, and through Drover with the
 //     kubeconfig of `drover kubeconfig` (kubectl runs `drover credential`,
 //     a cached token): what the credential plugin adds per command;
+//   - footprint: a node agent next to the cluster agent, both left idle
+//     20 s: each one's RSS and CPU over 30 s (goal: at most 20 MiB);
 //   - failover: a node agent next to the cluster agent, a client sending
 //     GETs back to back through Drover, the cluster agent SIGKILLed
 //     (-failover-reps times) and SIGSTOPped (once): time to the first
@@ -183,6 +185,7 @@ func runEnvSections(ctx context.Context, o *Options, dir string, log *slog.Logge
 	section(secACE, func() (err error) { r.ace, err = measureACE(ctx, o, e); return err })
 	section(secPlugin, func() (err error) { r.plugin, err = measurePlugin(ctx, o, e); return err })
 	section(secReplicas, func() (err error) { r.replicas, err = measureReplicas(ctx, o, e); return err })
+	section(secFootprint, func() (err error) { r.footprint, err = measureFootprint(ctx, o, e); return err })
 	section(secFailover, func() (err error) { r.failover, err = measureFailover(ctx, o, e); return err })
 	section(secReconnect, func() (err error) { r.reconnect, err = measureReconnect(ctx, o, e); return err })
 	return nil

@@ -29,16 +29,19 @@ const (
 	// secReplicas is GET through a server replica and through its peer,
 	// which relays to it.
 	secReplicas = "replicas"
+	// secFootprint is what an idle cluster agent and node agent hold:
+	// RSS and CPU.
+	secFootprint = "footprint"
 	// secNodes streams (exec, port-forward, logs -f) on a cluster with
 	// real nodes, imported the real way; it needs root.
 	secNodes = "nodes"
 )
 
-var sections = []string{secThroughput, secWatch, secACE, secPlugin, secReplicas, secFailover, secReconnect, secNodes}
+var sections = []string{secThroughput, secWatch, secACE, secPlugin, secReplicas, secFootprint, secFailover, secReconnect, secNodes}
 
 // envSections are the sections that share the bench cluster (env.go); the
 // nodes section brings up its own.
-var envSections = []string{secThroughput, secWatch, secACE, secPlugin, secReplicas, secFailover, secReconnect}
+var envSections = []string{secThroughput, secWatch, secACE, secPlugin, secReplicas, secFootprint, secFailover, secReconnect}
 
 // Options are the bench's flags. The defaults keep `make bench` to six or
 // seven minutes on two cores: about two the throughput section, under one

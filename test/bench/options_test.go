@@ -91,7 +91,7 @@ func TestFlags(t *testing.T) {
 	if d := cmp.Diff(stringList{secACE, secFailover}, o.Skip); d != "" {
 		t.Errorf("Skip (-want +got):\n%s", d)
 	}
-	if err := fs.Parse([]string{"-skip", "throughput,watch,ace,plugin,replicas,failover,reconnect", "-nodes-forward-streams", "2,4", "-nodes-exec-runs", "30",
+	if err := fs.Parse([]string{"-skip", "throughput,watch,ace,plugin,replicas,footprint,failover,reconnect", "-nodes-forward-streams", "2,4", "-nodes-exec-runs", "30",
 		"-nodes-log-interval", "80ms", "-watch-watchers", "1, 10", "-watch-encodings", "protobuf", "-watch-events", "200"}); err != nil {
 		t.Fatal(err)
 	}

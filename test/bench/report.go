@@ -38,6 +38,7 @@ type report struct {
 	ace       *aceResult
 	plugin    *pluginResult
 	replicas  *replicasResult
+	footprint *footprintResult
 	failover  *failoverResult
 	reconnect *reconnectResult
 	nodes     *nodesResult
@@ -71,6 +72,7 @@ func (r *report) print(w io.Writer) {
 	if r.replicas != nil {
 		r.replicas.print(w)
 	}
+	r.printFootprint(w)
 	r.printFailover(w)
 	r.printReconnect(w)
 	r.printNodes(w)
