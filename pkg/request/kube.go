@@ -3,6 +3,7 @@ package request
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -32,15 +33,18 @@ func ParseRequestInfo(method, path string, query url.Values) RequestInfo {
 		return info
 	}
 	switch {
-	case parts[0] == "api" && len(parts) >= 2:
+	case parts[0] == "api" && len(parts) >= 2 && parts[1] != "":
 		info.APIVersion, parts = parts[1], parts[2:]
-	case parts[0] == "apis" && len(parts) >= 3:
+	case parts[0] == "apis" && len(parts) >= 3 && parts[1] != "" && parts[2] != "":
 		info.APIGroup, info.APIVersion, parts = parts[1], parts[2], parts[3:]
 	default:
 		return info
 	}
 	if len(parts) == 0 {
 		return info // discovery
+	}
+	if slices.Contains(parts, "") {
+		return info // an empty segment names no resource (the apiserver answers 404)
 	}
 	info.IsResource = true
 	watch := false
