@@ -253,3 +253,17 @@ func TestPolicyStrict(t *testing.T) {
 		}
 	}
 }
+
+// isBase64 reports whether s holds only standard base64's characters.
+func isBase64(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
+}
