@@ -95,41 +95,38 @@ func Strip(h http.Header) {
 		deleteFold(h, name)
 	}
 	deleteFold(h, "Connection")
-	stripBearerSubprotocols(h)
-	for k := range h {
+	for k, vs := range h {
 		// identityShaped: the prefixes in any case, an underscore read
 		// as a dash; no lowered copy of every name of every request.
-		if identityShaped(k) || strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Proxy-Authorization") {
+		switch {
+		case identityShaped(k) || strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Proxy-Authorization"):
 			delete(h, k)
+		case strings.EqualFold(k, "Sec-WebSocket-Protocol"):
+			stripBearerSubprotocols(h, k, vs)
 		}
 	}
 }
 
-// stripBearerSubprotocols removes bearerSubprotocol offers from every
-// spelling of Sec-WebSocket-Protocol in h.
-func stripBearerSubprotocols(h http.Header) {
-	for k, vs := range h {
-		if !strings.EqualFold(k, "Sec-WebSocket-Protocol") {
-			continue
-		}
-		var keep []string
-		for _, v := range vs {
-			var offers []string
-			for o := range strings.SplitSeq(v, ",") {
-				o = strings.TrimSpace(o)
-				if o != "" && !foldedPrefix(o, bearerSubprotocol) {
-					offers = append(offers, o)
-				}
-			}
-			if len(offers) > 0 {
-				keep = append(keep, strings.Join(offers, ", "))
+// stripBearerSubprotocols removes bearerSubprotocol offers from h's
+// Sec-WebSocket-Protocol values vs, under key k (any spelling).
+func stripBearerSubprotocols(h http.Header, k string, vs []string) {
+	var keep []string
+	for _, v := range vs {
+		var offers []string
+		for o := range strings.SplitSeq(v, ",") {
+			o = strings.TrimSpace(o)
+			if o != "" && !foldedPrefix(o, bearerSubprotocol) {
+				offers = append(offers, o)
 			}
 		}
-		if len(keep) == 0 {
-			delete(h, k)
-		} else {
-			h[k] = keep
+		if len(offers) > 0 {
+			keep = append(keep, strings.Join(offers, ", "))
 		}
+	}
+	if len(keep) == 0 {
+		delete(h, k)
+	} else {
+		h[k] = keep
 	}
 }
 
