@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/drover-dev/drover/pkg/metrics"
@@ -149,13 +150,23 @@ func (r *Rollout) Step(ctx context.Context, cs kubernetes.Interface, a Agent) St
 	// Once per session (a new controller): make sure the controller holds
 	// the roll-out's rights before it reads.
 	granted := same && prev.granted
-	if !granted {
+	fresh := !granted
+	if fresh {
 		if err := ensureRights(ctx, cs); err != nil {
 			return r.remember(a, now, errState(r.opts.Target, a, "grant the roll-out's rights", err), false)
 		}
 		granted = true
 	}
 	o, err := observe(ctx, cs, now)
+	// Rights written a moment ago reach the apiserver's authorizer a
+	// moment later (its RBAC cache): a Forbidden then is that delay, not
+	// a refusal, and would otherwise park the roll-out for a Recheck.
+	for wait := 0; fresh && apierrors.IsForbidden(err) && wait < grantSettleTries; wait++ {
+		if sleep(ctx, grantSettleEvery) != nil {
+			break
+		}
+		o, err = observe(ctx, cs, now)
+	}
 	if err != nil {
 		return r.remember(a, now, errState(r.opts.Target, a, "read the agent workloads", err), granted)
 	}
@@ -275,4 +286,23 @@ func shorten(s string) string {
 		s = s[:600] + "…"
 	}
 	return s
+}
+
+// How long a fresh grant may take to hold: grantSettleTries reads,
+// grantSettleEvery apart.
+const (
+	grantSettleTries = 20
+	grantSettleEvery = 100 * time.Millisecond
+)
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
